@@ -1,0 +1,69 @@
+import type { ClientFormat } from './client-format';
+import type { ProviderFamily } from './provider-family';
+
+/**
+ * What the gateway knows about a client request after reading it once. Travels as the
+ * JSON part of a transport message; the request body travels beside it as raw bytes.
+ */
+export interface RouteRequest {
+  requestId: string;
+  clientFormat: ClientFormat;
+  /** Model as the client named it (may carry prefix, alias or thinking suffix). */
+  model: string;
+  stream: boolean;
+  /** Session-id candidates, best first (primary id, then the first-turn fallback). */
+  sessionIds: string[];
+  /** Id of the authenticated client API key (for usage), if any. */
+  clientKeyId?: string;
+  /** Extra upstream-relevant request details, e.g. the Gemini action or anthropic headers. */
+  action?: string;
+  headers: Record<string, string>;
+  /** Epoch ms after which nobody waits for the answer any more. */
+  deadline: number;
+}
+
+/** One upstream attempt chosen by the scheduler. */
+export interface ExecuteRequest {
+  route: RouteRequest;
+  credentialId: string;
+  family: ProviderFamily;
+  /** Model name to send upstream (alias resolved, prefix removed, suffix kept). */
+  upstreamModel: string;
+  /** Base model used for state and affinity (suffix and prefix removed). */
+  baseModel: string;
+  attempt: number;
+  triedCredentialIds: string[];
+}
+
+/** An attempt that failed before its first byte: the scheduler decides on retry or final error. */
+export interface AttemptFailure {
+  execute: ExecuteRequest;
+  status: number;
+  headers: Record<string, string>;
+  /** Upstream error body as text (JSON passes through to the client unchanged). */
+  body: string;
+  /** Parsed retry hint from Retry-After or Google's RetryInfo, in ms. */
+  retryAfterMs?: number;
+  /** True when the failure is a network error or timeout rather than an HTTP status. */
+  network?: boolean;
+}
+
+/** Reported for every finished attempt (success or failure after the first byte). */
+export interface AttemptResult {
+  credentialId: string;
+  family: ProviderFamily;
+  baseModel: string;
+  clientKeyId?: string;
+  ok: boolean;
+  status: number;
+  usage?: TokenUsage;
+  error?: string;
+  retryAfterMs?: number;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}

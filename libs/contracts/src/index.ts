@@ -1,0 +1,6 @@
+export * from './client-format';
+export * from './envelope';
+export * from './errors';
+export * from './frames';
+export * from './patterns';
+export * from './provider-family';

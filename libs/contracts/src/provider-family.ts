@@ -1,0 +1,13 @@
+/**
+ * A provider family is one kind of upstream: it decides the wire format, endpoints,
+ * authentication and error mapping. Each family runs in its own executor process.
+ */
+export const PROVIDER_FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat'] as const;
+export type ProviderFamily = (typeof PROVIDER_FAMILIES)[number];
+
+export function isProviderFamily(value: string): value is ProviderFamily {
+  return (PROVIDER_FAMILIES as readonly string[]).includes(value);
+}
+
+/** How a credential authenticates upstream. */
+export type CredentialKind = 'api_key' | 'oauth';

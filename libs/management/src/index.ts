@@ -1,0 +1,2 @@
+// Public API of @cpa/management.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @cpa/routing-state.
+export {};
