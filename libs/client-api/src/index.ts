@@ -1,2 +1,7 @@
-// Public API of @cpa/client-api.
-export {};
+export * from './client-key.service';
+export * from './gateway.service';
+export * from './management-proxy';
+export * from './model-list';
+export * from './relay';
+export * from './request-fields';
+export * from './client-error.filter';

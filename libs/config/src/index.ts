@@ -1,2 +1,9 @@
 // Public API of @cpa/config.
-export {};
+export * from './config-file';
+export * from './duration';
+export * from './env';
+export * from './ids';
+export * from './reconcile';
+export * from './secret-hash';
+export * from './settings';
+export * from './store';

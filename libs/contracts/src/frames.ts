@@ -7,4 +7,6 @@
 export interface ResponseHead {
   status: number;
   headers: Record<string, string>;
+  /** Set when this same frame carries the whole body, so the gateway can send Content-Length. */
+  complete?: boolean;
 }

@@ -4,3 +4,4 @@ export * from './errors';
 export * from './frames';
 export * from './patterns';
 export * from './provider-family';
+export * from './management-events';

@@ -1,2 +1,2 @@
-// Public API of @cpa/routing-state.
-export {};
+export * from './dispatch.service';
+export * from './routing-state.store';

@@ -1,2 +1,3 @@
 // Public API of @cpa/testing.
-export {};
+export * from './mock-upstream';
+export { freePort, waitFor, waitForHttp } from './helpers';

@@ -1,2 +1,10 @@
 // Public API of @cpa/transport.
-export {};
+export * from './client';
+export * from './context';
+export * from './frame';
+export * from './keys';
+export * from './module';
+export * from './options';
+export * from './server';
+export * from './transport-error';
+export * from './wire';

@@ -1,0 +1,387 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { credentialId, loadEnv, SettingKeys } from '@cpa/config';
+import { ManagementEvents } from '@cpa/contracts';
+import { decodeRequest, transportKeys } from '@cpa/transport';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import { createAdminApp } from './app';
+
+const SECRET = 'management-secret-for-tests';
+const CLAUDE_KEY_1 = 'sk-ant-api03-first-claude-key-aaaaaaaa';
+const CLAUDE_KEY_2 = 'sk-ant-api03-second-claude-key-bbbbbbb';
+
+let db: TestDatabase;
+let app: NestFastifyApplication;
+let redis: Redis;
+let subscriber: Redis;
+let prefix: string;
+const events: { pattern: string; data: unknown }[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('cpa_admin_test');
+  prefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}admin:`;
+  const dir = mkdtempSync(join(tmpdir(), 'cpa-admin-'));
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `api-keys: [client-key-from-file-0000000000]\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\nremote-management:\n  secret-key: ${SECRET}\nsurprise: true\n`,
+  );
+  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  subscriber = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  await subscriber.psubscribe(transportKeys.event(prefix, '*'));
+  subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
+    const request = decodeRequest(message);
+    events.push({ pattern: request.pattern, data: request.data });
+  });
+  const env = loadEnv(
+    { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml') },
+    dir,
+  );
+  app = await createAdminApp(env, { secretBox: db.box, logger: false });
+});
+
+afterAll(async () => {
+  await app?.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await subscriber?.quit();
+  await redis?.quit();
+  await db?.close();
+});
+
+type Method = 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST';
+interface CallOptions {
+  key?: string | null;
+  header?: 'bearer' | 'x-management-key';
+  ip?: string;
+  headers?: Record<string, string>;
+  rawBody?: string;
+}
+
+async function call(method: Method, path: string, body?: unknown, options: CallOptions = {}) {
+  const key = options.key === undefined ? SECRET : options.key;
+  const headers: Record<string, string> = { ...options.headers };
+  if (key !== null) {
+    if (options.header === 'x-management-key') headers['x-management-key'] = key;
+    else headers.authorization = `Bearer ${key}`;
+  }
+  if (body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const response = await app.inject({
+    method,
+    url: path.startsWith('/healthz') ? path : `/v0/management${path}`,
+    headers,
+    payload: options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+    remoteAddress: options.ip ?? '127.0.0.1',
+  });
+  return { status: response.statusCode, body: response.body ? response.json() : undefined };
+}
+
+/** Waits for a broadcast published after `since` events had arrived. */
+async function eventAfter(since: number, pattern: string): Promise<{ pattern: string; data: unknown }> {
+  for (let i = 0; i < 100; i++) {
+    const found = events.slice(since).find((e) => e.pattern === pattern);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no ${pattern} broadcast arrived`);
+}
+
+describe('start-up', () => {
+  it('imported CONFIG_FILE and broadcast config.changed', async () => {
+    expect(await db.prisma.credential.count({ where: { source: 'config' } })).toBe(1);
+    const event = await eventAfter(0, ManagementEvents.configChanged);
+    expect(event.data).toMatchObject({ sections: ['import'] });
+  });
+
+  it('serves /healthz outside the prefix without a key', async () => {
+    expect(await call('GET', '/healthz', undefined, { key: null })).toEqual({ status: 200, body: { status: 'ok' } });
+  });
+});
+
+describe('authentication', () => {
+  it('answers 401 for a missing key and for a wrong key', async () => {
+    expect(await call('GET', '/config', undefined, { key: null })).toEqual({ status: 401, body: { error: 'missing management key' } });
+    expect(await call('GET', '/config', undefined, { key: 'wrong', ip: '127.0.0.9' })).toEqual({
+      status: 401,
+      body: { error: 'invalid management key' },
+    });
+  });
+
+  it('accepts the key as Bearer and as X-Management-Key', async () => {
+    expect((await call('GET', '/config')).status).toBe(200);
+    expect((await call('GET', '/config', undefined, { header: 'x-management-key' })).status).toBe(200);
+  });
+
+  it('refuses remote callers unless allow-remote is set, also behind the gateway', async () => {
+    expect(await call('GET', '/config', undefined, { ip: '203.0.113.5' })).toEqual({ status: 403, body: { error: 'remote management disabled' } });
+    expect(
+      await call('GET', '/config', undefined, { ip: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.5' } }),
+    ).toEqual({ status: 403, body: { error: 'remote management disabled' } });
+    await db.prisma.setting.create({ data: { key: SettingKeys.allowRemoteManagement, value: true } });
+    try {
+      expect((await call('GET', '/config', undefined, { ip: '203.0.113.5' })).status).toBe(200);
+    } finally {
+      await db.prisma.setting.delete({ where: { key: SettingKeys.allowRemoteManagement } });
+    }
+  });
+
+  it('bans an IP for 30 minutes after 5 failures, in Redis, even for the right key', async () => {
+    const ip = '127.0.0.77';
+    for (let i = 0; i < 5; i++) expect((await call('GET', '/config', undefined, { key: `guess-${i}`, ip })).status).toBe(401);
+    const banned = await call('GET', '/config', undefined, { ip });
+    expect(banned.status).toBe(403);
+    expect((banned.body as { error: string }).error).toMatch(/too many failed attempts/);
+    const ttl = await redis.pttl(`${prefix}mgmt:ban:${ip}`);
+    expect(ttl).toBeGreaterThan(29 * 60 * 1000);
+    expect(ttl).toBeLessThanOrEqual(30 * 60 * 1000);
+    expect((await call('GET', '/config', undefined, { ip: '127.0.0.78' })).status).toBe(200);
+  });
+
+  it('does not exist (404) when no management secret is configured', async () => {
+    const stored = await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.managementSecretHash } });
+    await db.prisma.setting.delete({ where: { key: SettingKeys.managementSecretHash } });
+    try {
+      expect((await call('GET', '/config')).status).toBe(404);
+      expect((await call('GET', '/api-keys', undefined, { key: null })).status).toBe(404);
+    } finally {
+      await db.prisma.setting.create({ data: { key: stored.key, value: stored.value as string } });
+    }
+  });
+});
+
+describe('GET /config', () => {
+  it('returns the stored configuration in CLIProxyAPI shape', async () => {
+    const { body } = await call('GET', '/config');
+    expect(body).toMatchObject({
+      'api-keys': ['client-key-from-file-0000000000'],
+      'claude-api-key': [{ 'api-key': CLAUDE_KEY_1, 'auth-index': credentialId('claude', '', CLAUDE_KEY_1) }],
+    });
+  });
+});
+
+describe('/api-keys', () => {
+  const stored = async () => (await db.prisma.clientApiKey.findMany({ orderBy: { position: 'asc' } })).map((k) => k.keyPreview);
+
+  it('PUT replaces the list (raw array), persists hashed keys and broadcasts config.changed', async () => {
+    const since = events.length;
+    expect(await call('PUT', '/api-keys', ['key-one-1111111111111111111', 'key-two-2222222222222222222'])).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-one-1111111111111111111', 'key-two-2222222222222222222'] });
+    const rows = await db.raw.query('SELECT * FROM client_api_keys');
+    expect(rows.rowCount).toBe(2);
+    expect(JSON.stringify(rows.rows)).not.toContain('key-one-1111111111111111111');
+    const event = await eventAfter(since, ManagementEvents.configChanged);
+    expect(event.data).toMatchObject({ sections: ['api-keys'] });
+  });
+
+  it('PUT takes {"items": [...]} and rejects an empty items list', async () => {
+    expect((await call('PUT', '/api-keys', { items: ['key-a-aaaaaaaaaaaaaaaaaaaaa', 'key-b-bbbbbbbbbbbbbbbbbbbbb', 'key-c-ccccccccccccccccccccc'] })).status).toBe(200);
+    expect(await stored()).toHaveLength(3);
+    expect(await call('PUT', '/api-keys', { items: [] })).toEqual({ status: 400, body: { error: 'invalid body' } });
+  });
+
+  it('PATCH by index and by old/new', async () => {
+    expect((await call('PATCH', '/api-keys', { index: 0, value: 'key-z-zzzzzzzzzzzzzzzzzzzzz' })).status).toBe(200);
+    expect((await call('PATCH', '/api-keys', { old: 'key-b-bbbbbbbbbbbbbbbbbbbbb', new: 'key-y-yyyyyyyyyyyyyyyyyyyyy' })).status).toBe(200);
+    expect((await call('GET', '/api-keys')).body).toEqual({
+      'api-keys': ['key-z-zzzzzzzzzzzzzzzzzzzzz', 'key-y-yyyyyyyyyyyyyyyyyyyyy', 'key-c-ccccccccccccccccccccc'],
+    });
+    expect(await call('PATCH', '/api-keys', { nothing: true })).toEqual({ status: 400, body: { error: 'missing fields' } });
+  });
+
+  it('DELETE by value and by index', async () => {
+    expect((await call('DELETE', '/api-keys?value=key-y-yyyyyyyyyyyyyyyyyyyyy')).status).toBe(200);
+    expect((await call('DELETE', '/api-keys?index=0')).status).toBe(200);
+    expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-c-ccccccccccccccccccccc'] });
+    expect(await db.prisma.clientApiKey.count()).toBe(1);
+    expect(await call('DELETE', '/api-keys')).toEqual({ status: 400, body: { error: 'missing index or value' } });
+  });
+
+  it('rejects malformed JSON with 400', async () => {
+    expect(await call('PUT', '/api-keys', undefined, { rawBody: '["unterminated' })).toEqual({ status: 400, body: { error: 'invalid body' } });
+  });
+});
+
+describe('/claude-api-key', () => {
+  const id1 = credentialId('claude', '', CLAUDE_KEY_1);
+  const id2 = credentialId('claude', 'https://claude.example', CLAUDE_KEY_2);
+
+  it('PUT {"items"} writes credentials with encrypted secrets', async () => {
+    const since = events.length;
+    const items = [
+      { 'api-key': CLAUDE_KEY_1, prefix: 'teamA', models: [{ name: 'claude-sonnet-4-5', alias: 'sonnet' }] },
+      { 'api-key': CLAUDE_KEY_2, 'base-url': 'https://claude.example', weight: 3, 'excluded-models': ['*-haiku'] },
+    ];
+    expect((await call('PUT', '/claude-api-key', { items })).status).toBe(200);
+    const { body } = await call('GET', '/claude-api-key');
+    expect(body).toEqual({
+      'claude-api-key': [
+        { ...items[0], 'auth-index': id1 },
+        { ...items[1], 'auth-index': id2 },
+      ],
+    });
+    const rows = await db.prisma.credential.findMany({ where: { provider: 'claude' }, orderBy: { id: 'asc' } });
+    expect(rows.map((r) => r.id).sort()).toEqual([id1, id2].sort());
+    const second = rows.find((r) => r.id === id2)!;
+    expect(second).toMatchObject({ weight: 3, baseUrl: 'https://claude.example', kind: 'api_key' });
+    expect(second.secretEnc).not.toContain(CLAUDE_KEY_2);
+    expect(JSON.parse(db.box.decrypt(second.secretEnc))).toEqual({ apiKey: CLAUDE_KEY_2 });
+    // The first key was imported from the file: replacing the list keeps its origin.
+    expect(rows.find((r) => r.id === id1)!.source).toBe('config');
+    expect(second.source).toBe('management');
+    await eventAfter(since, ManagementEvents.configChanged);
+  });
+
+  it('PATCH {"index","value"} and {"match","value"} update one entry', async () => {
+    expect((await call('PATCH', '/claude-api-key', { index: 0, value: { prefix: 'teamB', priority: 2 } })).status).toBe(200);
+    expect((await call('PATCH', '/claude-api-key', { match: CLAUDE_KEY_2, value: { weight: 7 } })).status).toBe(200);
+    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: id1 } })).toMatchObject({ prefix: 'teamB', priority: 2 });
+    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: id2 } })).toMatchObject({ weight: 7 });
+  });
+
+  it('PATCH {"old","new"} replaces the entry with that api-key', async () => {
+    expect((await call('PATCH', '/claude-api-key', { old: CLAUDE_KEY_1, new: { 'api-key': 'sk-ant-api03-third-claude-key-ccccccc' } })).status).toBe(200);
+    const keys = ((await call('GET', '/claude-api-key')).body as { 'claude-api-key': { 'api-key': string }[] })['claude-api-key'].map((e) => e['api-key']);
+    expect(keys).toEqual(['sk-ant-api03-third-claude-key-ccccccc', CLAUDE_KEY_2]);
+    expect(await db.prisma.credential.findUnique({ where: { id: id1 } })).toBeNull();
+  });
+
+  it('rejects invalid entries with a 400 that names the field', async () => {
+    const response = await call('PUT', '/claude-api-key', [{ 'base-url': 'https://x' }]);
+    expect(response.status).toBe(400);
+    expect((response.body as { error: string }).error).toMatch(/^claude-api-key\[0\]\.api-key/);
+    expect(await call('PATCH', '/claude-api-key', { match: 'nope', value: { weight: 1 } })).toEqual({ status: 404, body: { error: 'item not found' } });
+  });
+
+  it('rejects a list naming one key twice', async () => {
+    const response = await call('PUT', '/claude-api-key', [{ 'api-key': CLAUDE_KEY_2 }, { 'api-key': CLAUDE_KEY_2 }]);
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body)).not.toContain(CLAUDE_KEY_2);
+  });
+
+  it('DELETE by ?api-key= and by ?index=', async () => {
+    expect((await call('DELETE', `/claude-api-key?api-key=${CLAUDE_KEY_2}`)).status).toBe(200);
+    expect((await call('DELETE', '/claude-api-key?index=0')).status).toBe(200);
+    expect((await call('GET', '/claude-api-key')).body).toEqual({ 'claude-api-key': [] });
+    expect(await db.prisma.credential.count({ where: { provider: 'claude' } })).toBe(0);
+  });
+});
+
+describe('/gemini-api-key and /codex-api-key', () => {
+  it.each([
+    ['gemini-api-key', 'gemini', 'AIza-gemini-test-key'],
+    ['codex-api-key', 'codex', 'sk-codex-test-key'],
+  ])('%s persists entries under its family', async (section, family, key) => {
+    expect((await call('PUT', `/${section}`, [{ 'api-key': key, 'base-url': 'https://up.example' }])).status).toBe(200);
+    expect((await call('GET', `/${section}`)).body).toEqual({
+      [section]: [{ 'api-key': key, 'base-url': 'https://up.example', 'auth-index': credentialId(family as 'gemini', 'https://up.example', key) }],
+    });
+    expect(await db.prisma.credential.count({ where: { provider: family } })).toBe(1);
+    expect((await call('DELETE', `/${section}?value=${key}`)).status).toBe(200);
+    expect(await db.prisma.credential.count({ where: { provider: family } })).toBe(0);
+  });
+});
+
+describe('/openai-compatibility', () => {
+  const provider = {
+    name: 'openrouter',
+    'base-url': 'https://openrouter.ai/api/v1',
+    'api-key-entries': [{ 'api-key': 'sk-or-one' }, { 'api-key': 'sk-or-two', weight: 2 }],
+    models: [{ name: 'moonshotai/kimi-k2', alias: 'kimi' }],
+  };
+
+  it('PUT creates the provider and one credential per key', async () => {
+    expect((await call('PUT', '/openai-compatibility', [provider])).status).toBe(200);
+    expect((await call('GET', '/openai-compatibility')).body).toEqual({ 'openai-compatibility': [provider] });
+    const config = await db.prisma.providerConfig.findUniqueOrThrow({ where: { name: 'openrouter' }, include: { credentials: true } });
+    expect(config.credentials.map((c) => c.weight).sort()).toEqual([1, 2]);
+  });
+
+  it('PATCH by name, and DELETE by ?name=', async () => {
+    expect((await call('PATCH', '/openai-compatibility', { match: 'openrouter', value: { prefix: 'or', 'api-key-entries': [{ 'api-key': 'sk-or-three' }] } })).status).toBe(200);
+    const config = await db.prisma.providerConfig.findUniqueOrThrow({ where: { name: 'openrouter' }, include: { credentials: true } });
+    expect(config.prefix).toBe('or');
+    expect(config.credentials).toHaveLength(1);
+    expect(config.credentials[0]).toMatchObject({ prefix: 'or', id: credentialId('openai-compat', provider['base-url'], 'sk-or-three', 'openrouter') });
+    expect((await call('DELETE', '/openai-compatibility?name=openrouter')).status).toBe(200);
+    expect(await db.prisma.providerConfig.count()).toBe(0);
+    expect(await db.prisma.credential.count({ where: { provider: 'openai-compat' } })).toBe(0);
+  });
+});
+
+describe('scalar settings', () => {
+  it('GET answers defaults, PUT/PATCH {"value"} persist and broadcast', async () => {
+    expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 3 });
+    const since = events.length;
+    expect(await call('PUT', '/request-retry', { value: 5 })).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 5 });
+    expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.requestRetry } })).value).toBe(5);
+    expect((await eventAfter(since, ManagementEvents.configChanged)).data).toMatchObject({ sections: [SettingKeys.requestRetry] });
+    expect((await call('PATCH', '/max-retry-credentials', { value: 2 })).status).toBe(200);
+    expect((await call('GET', '/max-retry-credentials')).body).toEqual({ 'max-retry-credentials': 2 });
+    expect((await call('PUT', '/max-retry-interval', { value: '2m' })).status).toBe(200);
+    expect((await call('GET', '/max-retry-interval')).body).toEqual({ 'max-retry-interval': 120 });
+    expect((await call('PUT', '/force-model-prefix', { value: true })).status).toBe(200);
+    expect((await call('GET', '/force-model-prefix')).body).toEqual({ 'force-model-prefix': true });
+  });
+
+  it('routing strategy, session affinity and its TTL', async () => {
+    expect((await call('PUT', '/routing/strategy', { value: 'fill-first' })).status).toBe(200);
+    expect((await call('GET', '/routing/strategy')).body).toEqual({ strategy: 'fill-first' });
+    expect((await call('PUT', '/routing/session-affinity', { value: true })).status).toBe(200);
+    expect((await call('GET', '/routing/session-affinity')).body).toEqual({ 'session-affinity': true });
+    expect((await call('PATCH', '/routing/session-affinity-ttl', { value: '30m' })).status).toBe(200);
+    expect((await call('GET', '/routing/session-affinity-ttl')).body).toEqual({ 'session-affinity-ttl': '30m' });
+    expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.sessionAffinityTtl } })).value).toBe(1800);
+  });
+
+  it('validates values and rejects unknown settings', async () => {
+    expect((await call('PUT', '/routing/strategy', { value: 'random' })).status).toBe(400);
+    expect((await call('PUT', '/request-retry', { value: 'many' })).status).toBe(400);
+    expect(await call('PUT', '/request-retry', {})).toEqual({ status: 400, body: { error: 'value is required' } });
+    expect((await call('GET', '/no-such-setting')).status).toBe(404);
+  });
+});
+
+describe('POST /reset-quota and GET /auth-files', () => {
+  it('clears the mirrored model states, reports their models and broadcasts', async () => {
+    await call('PUT', '/claude-api-key', [{ 'api-key': CLAUDE_KEY_1 }]);
+    const id = credentialId('claude', '', CLAUDE_KEY_1);
+    const future = Date.now() + 600_000;
+    await db.prisma.credential.update({
+      where: { id },
+      data: { modelStates: { 'claude-sonnet-4-5': { nextRetryAfter: future }, 'claude-opus-4-1': { nextRetryAfter: future } } },
+    });
+    const listed = (await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] };
+    const file = listed.files.find((f) => f.id === id)!;
+    expect(file).toMatchObject({ auth_index: id, provider: 'claude', disabled: false, unavailable: true, status: 'active' });
+    expect(JSON.stringify(listed)).not.toContain(CLAUDE_KEY_1);
+
+    const since = events.length;
+    expect(await call('POST', '/reset-quota', { auth_index: id })).toEqual({
+      status: 200,
+      body: { status: 'ok', auth_index: id, models: ['claude-opus-4-1', 'claude-sonnet-4-5'] },
+    });
+    expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).modelStates).toEqual({});
+    const event = await eventAfter(since, ManagementEvents.credentialQuotaReset);
+    expect(event.data).toMatchObject({ credentialId: id, models: ['claude-opus-4-1', 'claude-sonnet-4-5'] });
+    const after = (await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] };
+    expect(after.files.find((f) => f.id === id)).toMatchObject({ unavailable: false });
+  });
+
+  it('answers 404 for an unknown credential and 400 without auth_index', async () => {
+    expect((await call('POST', '/reset-quota', { auth_index: 'claude:0000' })).status).toBe(404);
+    expect((await call('POST', '/reset-quota', {})).status).toBe(400);
+  });
+});
+
+describe('audit log', () => {
+  it('records changes without secrets', async () => {
+    const rows = await db.prisma.auditLog.findMany();
+    expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['config.import', 'api-keys.put', 'claude-api-key.patch', 'setting.update', 'credential.reset-quota']));
+    const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    for (const secret of [SECRET, CLAUDE_KEY_1, CLAUDE_KEY_2, 'key-c-ccccccccccccccccccccc', 'sk-or-one']) expect(dump).not.toContain(secret);
+  });
+});

@@ -1,0 +1,37 @@
+import { Controller } from '@nestjs/common';
+import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { Catalog } from '@cpa/catalog';
+import { Events, Patterns, type ExecuteRequest } from '@cpa/contracts';
+import { ExecutionService, SecretStore } from '@cpa/providers';
+import type { RedisTransportContext } from '@cpa/transport';
+import { EXECUTOR_FAMILY } from './family';
+
+@Controller()
+export class ExecuteController {
+  constructor(
+    private readonly execution: ExecutionService,
+    private readonly catalog: Catalog,
+    private readonly secrets: SecretStore,
+  ) {}
+
+  @MessagePattern(Patterns.execute(EXECUTOR_FAMILY))
+  execute(@Payload() req: ExecuteRequest, @Ctx() ctx: RedisTransportContext) {
+    return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal);
+  }
+
+  @EventPattern(Events.configChanged)
+  async onConfigChanged() {
+    await this.catalog.reload();
+  }
+
+  @EventPattern(Events.credentialChanged)
+  async onCredentialChanged() {
+    await this.catalog.reload();
+  }
+
+  @EventPattern(Events.credentialRotated)
+  async onCredentialRotated(@Payload() event: { id?: string }) {
+    this.secrets.forget(event?.id);
+    await this.catalog.reload();
+  }
+}

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { Catalog } from '@cpa/catalog';
+import { loadEnv } from '@cpa/config';
+import { Patterns, type AttemptResult } from '@cpa/contracts';
+import { DbModule } from '@cpa/db';
+import { ATTEMPT_REPORTER, ExecutionService, SecretStore, UpstreamClient } from '@cpa/providers';
+import { HealthController } from '@cpa/runtime';
+import { RedisTransportClient, TransportModule } from '@cpa/transport';
+import { ExecuteController } from './execute.controller';
+
+const env = loadEnv();
+
+@Module({
+  imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
+  controllers: [HealthController, ExecuteController],
+  providers: [
+    Catalog,
+    SecretStore,
+    ExecutionService,
+    { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
+    {
+      provide: ATTEMPT_REPORTER,
+      inject: [RedisTransportClient],
+      useFactory: (client: RedisTransportClient) => ({
+        report: (result: AttemptResult) => void client.enqueue(Patterns.attemptResult, result),
+      }),
+    },
+  ],
+})
+export class ExecutorModule {}

@@ -1,0 +1,66 @@
+import type { CredentialKind, ProviderFamily } from '@cpa/contracts';
+
+export interface ModelMapping {
+  /** Model name sent upstream. */
+  name: string;
+  /** Name clients ask for (defaults to `name`). */
+  alias: string;
+}
+
+/** A credential as routing sees it: everything but the secret. */
+export interface CredentialInfo {
+  id: string;
+  provider: ProviderFamily;
+  kind: CredentialKind;
+  label: string;
+  prefix: string;
+  priority: number;
+  weight: number;
+  disabled: boolean;
+  baseUrl: string;
+  proxyUrl: string;
+  headers: Record<string, string>;
+  /** Explicit model list; empty means the family's default models. */
+  models: ModelMapping[];
+  excludedModels: string[];
+  disableCooling?: boolean;
+  requestRetry?: number;
+  /** openai-compatibility entry name, for openai-compat credentials. */
+  providerName?: string;
+  version: number;
+}
+
+export type RoutingStrategy = 'round-robin' | 'fill-first' | 'weighted-round-robin';
+
+export interface RoutingSettings {
+  strategy: RoutingStrategy;
+  sessionAffinity: boolean;
+  sessionAffinityTtlMs: number;
+  requestRetry: number;
+  maxRetryIntervalMs: number;
+  maxRetryCredentials: number;
+  forceModelPrefix: boolean;
+  disableCooling: boolean;
+  /** Cooldown after 408/5xx; 0 means the 60 s default, negative disables. */
+  transientCooldownMs: number;
+}
+
+export const DEFAULT_ROUTING_SETTINGS: RoutingSettings = {
+  strategy: 'round-robin',
+  sessionAffinity: false,
+  sessionAffinityTtlMs: 60 * 60 * 1000,
+  requestRetry: 3,
+  maxRetryIntervalMs: 30_000,
+  maxRetryCredentials: 0,
+  forceModelPrefix: false,
+  disableCooling: false,
+  transientCooldownMs: 60_000,
+};
+
+/** One model a credential serves: the id clients use and the upstream name. */
+export interface ServedModel {
+  id: string;
+  upstreamModel: string;
+  credentialId: string;
+  provider: ProviderFamily;
+}

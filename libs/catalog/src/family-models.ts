@@ -1,0 +1,27 @@
+import type { ProviderFamily } from '@cpa/contracts';
+
+/**
+ * Models a credential of a family serves when its config names none (CLIProxyAPI's
+ * static registry, trimmed to current models). openai-compat credentials serve only
+ * the models their provider entry lists.
+ */
+export const FAMILY_DEFAULT_MODELS: Record<ProviderFamily, readonly string[]> = {
+  claude: [
+    'claude-opus-4-5-20251101',
+    'claude-sonnet-4-5-20250929',
+    'claude-haiku-4-5-20251001',
+    'claude-opus-4-1-20250805',
+    'claude-sonnet-4-20250514',
+  ],
+  gemini: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview'],
+  codex: ['gpt-5', 'gpt-5-codex', 'gpt-5.1', 'gpt-5.1-codex', 'gpt-5.1-codex-mini'],
+  'openai-compat': [],
+};
+
+/** Who a model is listed as owned by in GET /v1/models. */
+export const FAMILY_OWNER: Record<ProviderFamily, string> = {
+  claude: 'anthropic',
+  gemini: 'google',
+  codex: 'openai',
+  'openai-compat': 'openai-compatible',
+};

@@ -1,0 +1,6 @@
+export * from './catalog';
+export * from './catalog.types';
+export * from './credential-info';
+export * from './family-models';
+export * from './model-registry';
+export * from './settings';

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { snapshotOf } from '@cpa/catalog';
+import { extractClientKey } from './client-key.service';
+import { claudeModelList, geminiModelList, openAIModelList, wantsClaudeModelList } from './model-list';
+import { BadRequestError, formatOfPath, readRequestFields } from './request-fields';
+
+describe('extractClientKey', () => {
+  const q = (s = '') => new URLSearchParams(s);
+  it('reads every place CLIProxyAPI accepts, Bearer first', () => {
+    expect(extractClientKey({ authorization: 'Bearer k1', 'x-api-key': 'k2' }, q())).toBe('k1');
+    expect(extractClientKey({ 'x-api-key': 'k2' }, q())).toBe('k2');
+    expect(extractClientKey({ 'x-goog-api-key': 'k3' }, q())).toBe('k3');
+    expect(extractClientKey({}, q('key=k4'))).toBe('k4');
+    expect(extractClientKey({}, q('auth_token=k5'))).toBe('k5');
+    expect(extractClientKey({ authorization: 'Basic abc' }, q())).toBeUndefined();
+  });
+});
+
+describe('readRequestFields', () => {
+  it('reads model and stream from OpenAI and Claude bodies', () => {
+    expect(readRequestFields('openai-chat', Buffer.from('{"model":" gpt ","stream":true}'))).toMatchObject({ model: 'gpt', stream: true });
+    expect(readRequestFields('claude', Buffer.from('{"model":"c"}'))).toMatchObject({ model: 'c', stream: false });
+  });
+  it('takes model and streaming from the URL for Gemini', () => {
+    expect(readRequestFields('gemini', Buffer.from('{"contents":[]}'), 'gemini-2.5-pro', true)).toMatchObject({ model: 'gemini-2.5-pro', stream: true });
+  });
+  it('rejects malformed JSON, non-objects, missing model and a non-boolean stream', () => {
+    expect(() => readRequestFields('openai-chat', Buffer.from('{"model":'))).toThrow(BadRequestError);
+    expect(() => readRequestFields('openai-chat', Buffer.from('[1]'))).toThrow(/JSON object/);
+    expect(() => readRequestFields('openai-chat', Buffer.from('{}'))).toThrow(/"model"/);
+    expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":"yes"}'))).toThrow(/"stream"/);
+  });
+});
+
+describe('formatOfPath', () => {
+  it('maps paths to the API whose error format they speak', () => {
+    expect(formatOfPath('/v1beta/models/x:generateContent')).toBe('gemini');
+    expect(formatOfPath('/v1/messages/count_tokens')).toBe('claude');
+    expect(formatOfPath('/v1/responses')).toBe('openai-responses');
+    expect(formatOfPath('/v1/chat/completions')).toBe('openai-chat');
+  });
+});
+
+describe('model lists', () => {
+  const snapshot = snapshotOf(
+    [{ id: 'a', provider: 'openai-compat', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false, baseUrl: '', proxyUrl: '', headers: {}, models: [{ name: 'm1', alias: 'm1' }], excludedModels: [], version: 1 }],
+    {},
+  );
+  it('answers in OpenAI, Claude and Gemini shapes', () => {
+    expect(openAIModelList(snapshot)).toMatchObject({ object: 'list', data: [{ id: 'm1', object: 'model', owned_by: 'openai-compatible' }] });
+    expect(claudeModelList(snapshot)).toMatchObject({ data: [{ type: 'model', id: 'm1' }], has_more: false, first_id: 'm1', last_id: 'm1' });
+    expect(geminiModelList(snapshot)).toMatchObject({ models: [{ name: 'models/m1' }] });
+  });
+  it('picks the Claude shape for anthropic-version or a claude-cli user agent', () => {
+    expect(wantsClaudeModelList({ 'anthropic-version': '2023-06-01' })).toBe(true);
+    expect(wantsClaudeModelList({ 'user-agent': 'claude-cli/2.0.1' })).toBe(true);
+    expect(wantsClaudeModelList({ 'user-agent': 'openai/5' })).toBe(false);
+  });
+});

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { ClientKeyRepository, hashClientKey } from '@cpa/db';
+
+export interface ClientIdentity {
+  id: string;
+  label: string;
+}
+
+export type KeyCheck = { ok: true; client: ClientIdentity } | { ok: false; reason: 'missing' | 'invalid' };
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/** The client key from any of the places CLIProxyAPI accepts it. */
+export function extractClientKey(headers: Headers, query: URLSearchParams): string | undefined {
+  const authorization = first(headers.authorization);
+  if (authorization) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (match) return match[1].trim();
+  }
+  return (
+    first(headers['x-api-key'])?.trim() ||
+    first(headers['x-goog-api-key'])?.trim() ||
+    query.get('key')?.trim() ||
+    query.get('auth_token')?.trim() ||
+    undefined
+  );
+}
+
+const POSITIVE_TTL_MS = 30_000;
+const NEGATIVE_TTL_MS = 5_000;
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Checks client keys against their hashes in Postgres, caching verdicts by hash so the
+ * hot path does one map lookup. `invalidate()` runs on config.changed.
+ */
+@Injectable()
+export class ClientKeyService {
+  private readonly cache = new Map<string, { until: number; client: ClientIdentity | null }>();
+
+  constructor(private readonly keys: ClientKeyRepository) {}
+
+  async check(key: string | undefined, now = Date.now()): Promise<KeyCheck> {
+    if (!key) return { ok: false, reason: 'missing' };
+    const hash = hashClientKey(key);
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until < now) {
+      const found = await this.keys.findActiveByKey(key);
+      const client = found ? { id: found.id, label: found.label } : null;
+      entry = { until: now + (client ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS), client };
+      if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
+      this.cache.set(hash, entry);
+    }
+    return entry.client ? { ok: true, client: entry.client } : { ok: false, reason: 'invalid' };
+  }
+
+  invalidate(): void {
+    this.cache.clear();
+  }
+}

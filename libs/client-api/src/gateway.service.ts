@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  clientErrorBody,
+  INVALID_API_KEY_BODY,
+  MISSING_API_KEY_BODY,
+  Patterns,
+  type ClientFormat,
+  type RouteRequest,
+} from '@cpa/contracts';
+import { Catalog } from '@cpa/catalog';
+import { extractSessionIds, sessionIdList } from '@cpa/routing';
+import { RedisTransportClient } from '@cpa/transport';
+import { ClientKeyService, extractClientKey } from './client-key.service';
+import { relayFrames, writeJson } from './relay';
+import { BadRequestError, readRequestFields } from './request-fields';
+
+export interface GatewayOptions {
+  /** How long a request may take end to end before the gateway gives up (ms). */
+  requestTimeoutMs: number;
+}
+export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');
+
+/** Request headers that matter upstream or for routing; everything else stays at the edge. */
+const FORWARDED_HEADERS = [
+  'anthropic-version',
+  'anthropic-beta',
+  'user-agent',
+  'x-claude-code-session-id',
+  'x-session-id',
+  'x-amp-thread-id',
+];
+
+export interface ProxyCall {
+  format: ClientFormat;
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: Buffer;
+  query: URLSearchParams;
+  /** Gemini routes carry model and action in the path. */
+  urlModel?: string;
+  action?: string;
+}
+
+/**
+ * The client-facing half of the request path: authenticate, read routing fields once,
+ * hand the request to the scheduler and relay the reply frames as they come.
+ */
+@Injectable()
+export class GatewayService {
+  constructor(
+    private readonly clientKeys: ClientKeyService,
+    private readonly transport: RedisTransportClient,
+    private readonly catalog: Catalog,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
+  ) {}
+
+  async proxy(call: ProxyCall): Promise<void> {
+    const { format, req, res } = call;
+    const verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
+    if (!verdict.ok) return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY);
+
+    let fields;
+    try {
+      fields = readRequestFields(format, call.body, call.urlModel, call.action === 'streamGenerateContent');
+    } catch (err) {
+      const status = err instanceof BadRequestError ? err.status : 400;
+      return writeJson(res, status, clientErrorBody(format, status, (err as Error).message));
+    }
+
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const route: RouteRequest = {
+      requestId: randomUUID(),
+      clientFormat: format,
+      model: fields.model,
+      stream: fields.stream,
+      // Hashing messages costs CPU on every request: only when affinity is on.
+      sessionIds: this.catalog.snapshot.settings.sessionAffinity ? sessionIdList(extractSessionIds(headers, fields.json)) : [],
+      clientKeyId: verdict.client.id,
+      action: call.action,
+      headers,
+      deadline: Date.now() + this.options.requestTimeoutMs,
+    };
+    const frames = this.transport.request(Patterns.dispatch, route, { body: call.body, deadline: route.deadline });
+    await relayFrames(frames, res, format);
+  }
+}

@@ -1,0 +1,43 @@
+import type { ClientFormat } from '@cpa/contracts';
+
+export class BadRequestError extends Error {
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+export interface RequestFields {
+  model: string;
+  stream: boolean;
+  json: Record<string, unknown>;
+}
+
+/**
+ * The few fields routing needs, read from the parsed body with lean checks (the full
+ * schema is the upstream's business). Gemini names model and streaming in the URL.
+ */
+export function readRequestFields(format: ClientFormat, raw: Buffer, urlModel?: string, urlStream = false): RequestFields {
+  let json: unknown;
+  try {
+    json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+  } catch (err) {
+    throw new BadRequestError(`Invalid JSON body: ${(err as Error).message}`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequestError('Request body must be a JSON object');
+  const body = json as Record<string, unknown>;
+  if (format === 'gemini') {
+    if (!urlModel) throw new BadRequestError('Model is required in the URL');
+    return { model: urlModel, stream: urlStream, json: body };
+  }
+  if (typeof body.model !== 'string' || body.model.trim() === '') throw new BadRequestError('Field "model" is required');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new BadRequestError('Field "stream" must be a boolean');
+  return { model: body.model.trim(), stream: body.stream === true, json: body };
+}
+
+/** Which API's error format a path speaks, for errors raised before a handler runs. */
+export function formatOfPath(url: string): ClientFormat {
+  if (url.startsWith('/v1beta')) return 'gemini';
+  if (url.startsWith('/v1/messages')) return 'claude';
+  if (url.startsWith('/v1/responses')) return 'openai-responses';
+  return 'openai-chat';
+}

@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { PROVIDER_FAMILIES } from '@cpa/contracts';
+
+// 0 asks the OS for a free port (tests and local stacks run many services side by side).
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const url = (fallback: string) => z.url().default(fallback);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port(8317),
+  ADMIN_PORT: port(8318),
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  DATABASE_URL: url('postgresql://postgres@127.0.0.1:5432/cliproxy'),
+  REDIS_URL: url('redis://127.0.0.1:6379'),
+  CONFIG_FILE: z.string().min(1).optional(),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  ADMIN_URL: url('http://127.0.0.1:8318'),
+  TRANSPORT_KEY_PREFIX: z.string().default('cpa:'),
+  PROVIDER_FAMILY: z.enum(PROVIDER_FAMILIES).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export interface Env {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  adminPort: number;
+  /** Port of a plain health endpoint for processes without HTTP (0 = none). */
+  healthPort: number;
+  databaseUrl: string;
+  redisUrl: string;
+  /** CONFIG_FILE, else ./config.yaml when it exists, else undefined. */
+  configFile?: string;
+  bodyLimitBytes: number;
+  adminUrl: string;
+  /** Prefix of every Redis key the transport and state use. */
+  transportKeyPrefix: string;
+  /** Family an executor process serves. */
+  providerFamily?: (typeof PROVIDER_FAMILIES)[number];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment:\n  ${problems.join('\n  ')}`);
+    this.name = 'EnvError';
+  }
+}
+
+/** Reads the process environment once, with defaults; throws EnvError naming every bad variable. */
+export function loadEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Env {
+  // Empty strings mean "unset" for every variable, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    // Values are not echoed: DATABASE_URL and REDIS_URL may carry passwords.
+    throw new EnvError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const defaultConfig = resolve(cwd, 'config.yaml');
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    adminPort: e.ADMIN_PORT,
+    healthPort: e.HEALTH_PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    configFile: e.CONFIG_FILE ? resolve(cwd, e.CONFIG_FILE) : existsSync(defaultConfig) ? defaultConfig : undefined,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    adminUrl: e.ADMIN_URL,
+    transportKeyPrefix: e.TRANSPORT_KEY_PREFIX,
+    providerFamily: e.PROVIDER_FAMILY,
+    logLevel: e.LOG_LEVEL,
+  };
+}

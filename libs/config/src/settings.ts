@@ -1,0 +1,68 @@
+import type { RoutingStrategy } from './config-file';
+
+/** Keys of the `settings` table. Values are JSON; durations are numbers of seconds. */
+export const SettingKeys = {
+  port: 'port',
+  routingStrategy: 'routing.strategy',
+  sessionAffinity: 'routing.session-affinity',
+  sessionAffinityTtl: 'routing.session-affinity-ttl',
+  requestRetry: 'request-retry',
+  maxRetryInterval: 'max-retry-interval',
+  maxRetryCredentials: 'max-retry-credentials',
+  forceModelPrefix: 'force-model-prefix',
+  disableCooling: 'disable-cooling',
+  transientErrorCooldownSeconds: 'transient-error-cooldown-seconds',
+  allowRemoteManagement: 'remote-management.allow-remote',
+  /** scrypt hash of the management secret (see hashManagementSecret); never the secret. */
+  managementSecretHash: 'remote-management.secret-hash',
+} as const;
+export type SettingKey = (typeof SettingKeys)[keyof typeof SettingKeys];
+
+/** Runtime settings with CLIProxyAPI's defaults applied. */
+export interface RuntimeSettings {
+  routingStrategy: RoutingStrategy;
+  sessionAffinity: boolean;
+  sessionAffinityTtlSeconds: number;
+  requestRetry: number;
+  maxRetryIntervalSeconds: number;
+  /** 0 = try every credential. */
+  maxRetryCredentials: number;
+  forceModelPrefix: boolean;
+  disableCooling: boolean;
+  /** 0 means the default of 60 s; -1 disables transient cooldowns. */
+  transientErrorCooldownSeconds: number;
+}
+
+export const DEFAULT_SETTINGS: RuntimeSettings = {
+  routingStrategy: 'round-robin',
+  sessionAffinity: false,
+  sessionAffinityTtlSeconds: 3600,
+  requestRetry: 3,
+  maxRetryIntervalSeconds: 30,
+  maxRetryCredentials: 0,
+  forceModelPrefix: false,
+  disableCooling: false,
+  transientErrorCooldownSeconds: 0,
+};
+
+/** Reads rows of the settings table into typed settings; values of the wrong type fall back to defaults. */
+export function readRuntimeSettings(rows: Iterable<{ key: string; value: unknown }>): RuntimeSettings {
+  const map = new Map<string, unknown>();
+  for (const row of rows) map.set(row.key, row.value);
+  const num = (key: string, fallback: number) => (typeof map.get(key) === 'number' ? (map.get(key) as number) : fallback);
+  const bool = (key: string, fallback: boolean) => (typeof map.get(key) === 'boolean' ? (map.get(key) as boolean) : fallback);
+  const strategy = map.get(SettingKeys.routingStrategy);
+  const d = DEFAULT_SETTINGS;
+  return {
+    routingStrategy:
+      strategy === 'round-robin' || strategy === 'weighted-round-robin' || strategy === 'fill-first' ? strategy : d.routingStrategy,
+    sessionAffinity: bool(SettingKeys.sessionAffinity, d.sessionAffinity),
+    sessionAffinityTtlSeconds: num(SettingKeys.sessionAffinityTtl, d.sessionAffinityTtlSeconds),
+    requestRetry: num(SettingKeys.requestRetry, d.requestRetry),
+    maxRetryIntervalSeconds: num(SettingKeys.maxRetryInterval, d.maxRetryIntervalSeconds),
+    maxRetryCredentials: num(SettingKeys.maxRetryCredentials, d.maxRetryCredentials),
+    forceModelPrefix: bool(SettingKeys.forceModelPrefix, d.forceModelPrefix),
+    disableCooling: bool(SettingKeys.disableCooling, d.disableCooling),
+    transientErrorCooldownSeconds: num(SettingKeys.transientErrorCooldownSeconds, d.transientErrorCooldownSeconds),
+  };
+}

@@ -1,0 +1,427 @@
+import type { ProviderFamily } from '@cpa/contracts';
+import { hashClientKey, keyPreview, type Prisma, type PrismaClient } from '@cpa/db';
+import type { ConfigFile, ConfigWarning, ModelAlias, OpenAICompatEntry, ParsedConfig, ProviderKeyEntry, ProviderKeySection } from './config-file';
+import { isBcryptHash } from './config-file';
+import { formatDurationSeconds } from './duration';
+import { clientKeyId, credentialId, decodeApiKeySecret, encodeApiKeySecret, providerConfigId } from './ids';
+import { addCounts, compact, countOf, emptyCount, jsonEqual, planReconcile, type SyncCount } from './reconcile';
+import { hashManagementSecret, verifyManagementSecret } from './secret-hash';
+import { SettingKeys } from './settings';
+
+/** What encrypts secrets at rest (SecretBox of @cpa/db). */
+export interface SecretCipher {
+  encrypt(plain: string): string;
+  decrypt(cipher: string): string;
+}
+
+export type Db = PrismaClient;
+export type Tx = Prisma.TransactionClient;
+
+/**
+ * How a write treats rows. The importer claims rows (source "config") and prunes only rows
+ * it imported earlier; the management API replaces a whole section, keeping each kept row's
+ * source and stamping new rows "management".
+ */
+export interface WriteMode {
+  source: string;
+  claim: boolean;
+  prune: 'all' | 'same-source';
+}
+
+export const IMPORT_MODE: WriteMode = { source: 'config', claim: true, prune: 'same-source' };
+export const MANAGEMENT_MODE: WriteMode = { source: 'management', claim: false, prune: 'all' };
+
+export const SECTION_FAMILY: Record<ProviderKeySection, ProviderFamily> = {
+  'claude-api-key': 'claude',
+  'gemini-api-key': 'gemini',
+  'codex-api-key': 'codex',
+};
+
+/** An entry that names the same credential as an earlier one in its list. */
+export class DuplicateEntryError extends Error {
+  constructor(readonly path: string) {
+    super(`${path}: duplicate entry (same api-key and base-url as an earlier one)`);
+    this.name = 'DuplicateEntryError';
+  }
+}
+
+interface CredentialRow {
+  id: string;
+  apiKey: string;
+  provider: ProviderFamily;
+  label: string;
+  prefix: string;
+  priority: number;
+  weight: number;
+  disabled: boolean;
+  baseUrl: string;
+  proxyUrl: string;
+  providerConfigId: string | null;
+  attributes: Record<string, unknown>;
+}
+
+const models = (list?: ModelAlias[]) => list?.map((m) => compact({ name: m.name, alias: m.alias || undefined }));
+
+function providerKeyRow(family: ProviderFamily, entry: ProviderKeyEntry, position: number): CredentialRow {
+  const apiKey = entry['api-key'];
+  const baseUrl = entry['base-url'] ?? '';
+  return {
+    id: credentialId(family, baseUrl, apiKey),
+    apiKey,
+    provider: family,
+    label: keyPreview(apiKey),
+    prefix: entry.prefix ?? '',
+    priority: entry.priority ?? 0,
+    weight: entry.weight ?? 1,
+    disabled: false,
+    baseUrl,
+    proxyUrl: entry['proxy-url'] ?? '',
+    providerConfigId: null,
+    attributes: compact({
+      position,
+      models: models(entry.models),
+      excludedModels: entry['excluded-models'],
+      headers: entry.headers,
+      disableCooling: entry['disable-cooling'],
+      requestRetry: entry['request-retry'],
+    }),
+  };
+}
+
+function openAICompatRows(provider: OpenAICompatEntry, providerId: string): CredentialRow[] {
+  const baseUrl = provider['base-url'];
+  return (provider['api-key-entries'] ?? []).map((entry, position) => ({
+    id: credentialId('openai-compat', baseUrl, entry['api-key'], provider.name),
+    apiKey: entry['api-key'],
+    provider: 'openai-compat',
+    label: keyPreview(entry['api-key']),
+    prefix: provider.prefix ?? '',
+    priority: 0,
+    weight: entry.weight ?? 1,
+    disabled: provider.disabled ?? false,
+    baseUrl,
+    proxyUrl: entry['proxy-url'] ?? '',
+    providerConfigId: providerId,
+    // Models and headers are repeated per credential so the scheduler and executors read one row.
+    attributes: compact({ position, providerName: provider.name, models: models(provider.models), headers: provider.headers }),
+  }));
+}
+
+/** Rejects a list that names one row twice (the id is derived from the identifying fields). */
+function assertUnique<T extends { id: string }>(rows: T[], path: (index: number) => string): T[] {
+  const seen = new Set<string>();
+  rows.forEach((row, index) => {
+    if (seen.has(row.id)) throw new DuplicateEntryError(path(index));
+    seen.add(row.id);
+  });
+  return rows;
+}
+
+const credentialFields = (row: CredentialRow) => ({
+  provider: row.provider,
+  label: row.label,
+  prefix: row.prefix,
+  priority: row.priority,
+  weight: row.weight,
+  disabled: row.disabled,
+  baseUrl: row.baseUrl,
+  proxyUrl: row.proxyUrl,
+  providerConfigId: row.providerConfigId,
+  attributes: row.attributes as Prisma.InputJsonValue,
+});
+
+async function syncCredentialRows(
+  tx: Tx,
+  box: SecretCipher,
+  scope: Prisma.CredentialWhereInput,
+  desired: CredentialRow[],
+  mode: WriteMode,
+): Promise<SyncCount> {
+  const existing = await tx.credential.findMany({ where: { ...scope, kind: 'api_key' } });
+  const plan = planReconcile(
+    existing,
+    desired,
+    (e, d) =>
+      e.provider === d.provider &&
+      e.label === d.label &&
+      e.prefix === d.prefix &&
+      e.priority === d.priority &&
+      e.weight === d.weight &&
+      e.disabled === d.disabled &&
+      e.baseUrl === d.baseUrl &&
+      e.proxyUrl === d.proxyUrl &&
+      e.providerConfigId === d.providerConfigId &&
+      jsonEqual(e.attributes, d.attributes) &&
+      (!mode.claim || e.source === mode.source),
+    (e) => mode.prune === 'all' || e.source === mode.source,
+  );
+  if (plan.remove.length) await tx.credential.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
+  for (const { desired: row } of plan.update) {
+    await tx.credential.update({ where: { id: row.id }, data: { ...credentialFields(row), ...(mode.claim ? { source: mode.source } : {}) } });
+  }
+  for (const row of plan.create) {
+    await tx.credential.create({
+      data: { id: row.id, kind: 'api_key', ...credentialFields(row), secretEnc: box.encrypt(encodeApiKeySecret(row.apiKey)), source: mode.source },
+    });
+  }
+  return countOf(plan);
+}
+
+const apiKeyScope = (family: ProviderFamily): Prisma.CredentialWhereInput => ({ provider: family, providerConfigId: null });
+
+/** Writes one claude/gemini/codex key list. Throws DuplicateEntryError for a repeated entry. */
+export async function syncProviderKeys(tx: Tx, box: SecretCipher, section: ProviderKeySection, entries: ProviderKeyEntry[], mode: WriteMode): Promise<SyncCount> {
+  const family = SECTION_FAMILY[section];
+  const rows = assertUnique(
+    entries.map((entry, i) => providerKeyRow(family, entry, i)),
+    (i) => `${section}[${i}]`,
+  );
+  return syncCredentialRows(tx, box, apiKeyScope(family), rows, mode);
+}
+
+export interface OpenAICompatCount {
+  providers: SyncCount;
+  credentials: SyncCount;
+}
+
+/** Writes the openai-compatibility list: provider configs and one credential per api-key entry. */
+export async function syncOpenAICompat(tx: Tx, box: SecretCipher, entries: OpenAICompatEntry[], mode: WriteMode): Promise<OpenAICompatCount> {
+  const desired = assertUnique(
+    entries.map((entry, position) => ({
+      id: providerConfigId(entry.name),
+      entry,
+      data: {
+        name: entry.name,
+        baseUrl: entry['base-url'],
+        prefix: entry.prefix ?? '',
+        disabled: entry.disabled ?? false,
+        models: (models(entry.models) ?? []) as Prisma.InputJsonValue,
+        headers: (entry.headers ?? {}) as Prisma.InputJsonValue,
+        position,
+      },
+    })),
+    (i) => `openai-compatibility[${i}] (name)`,
+  );
+  const existing = await tx.providerConfig.findMany({ include: { credentials: { select: { source: true } } } });
+  const plan = planReconcile(
+    existing,
+    desired,
+    (e, d) =>
+      e.name === d.data.name &&
+      e.baseUrl === d.data.baseUrl &&
+      e.prefix === d.data.prefix &&
+      e.disabled === d.data.disabled &&
+      e.position === d.data.position &&
+      jsonEqual(e.models, d.data.models) &&
+      jsonEqual(e.headers, d.data.headers),
+    // Provider configs carry no source column: one is the importer's when all its keys are.
+    (e) => mode.prune === 'all' || e.credentials.every((c) => c.source === mode.source),
+  );
+  if (plan.remove.length) await tx.providerConfig.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
+  for (const { desired: d } of plan.update) await tx.providerConfig.update({ where: { id: d.id }, data: d.data });
+  for (const d of plan.create) await tx.providerConfig.create({ data: { id: d.id, ...d.data } });
+
+  // Keys of removed providers go with them (ON DELETE CASCADE); count them as removed credentials.
+  let credentials: SyncCount = { ...emptyCount(), deleted: plan.remove.reduce((n, e) => n + e.credentials.length, 0) };
+  for (const d of desired) {
+    const rows = assertUnique(openAICompatRows(d.entry, d.id), (i) => `openai-compatibility[${d.data.position}].api-key-entries[${i}]`);
+    credentials = addCounts(credentials, await syncCredentialRows(tx, box, { provider: 'openai-compat', providerConfigId: d.id }, rows, mode));
+  }
+  return { providers: countOf(plan), credentials };
+}
+
+/** Writes the client API keys (hashed for lookup, encrypted for listing). */
+export async function syncClientKeys(tx: Tx, box: SecretCipher, keys: string[], mode: WriteMode): Promise<SyncCount> {
+  const desired = assertUnique(
+    keys.map((key, position) => {
+      const keyHash = hashClientKey(key);
+      return { id: clientKeyId(keyHash), key, keyHash, position };
+    }),
+    (i) => `api-keys[${i}]`,
+  );
+  const existing = await tx.clientApiKey.findMany();
+  const plan = planReconcile(
+    existing,
+    desired,
+    (e, d) => e.position === d.position && (!mode.claim || e.source === mode.source),
+    (e) => mode.prune === 'all' || e.source === mode.source,
+  );
+  if (plan.remove.length) await tx.clientApiKey.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
+  for (const { desired: d } of plan.update) {
+    await tx.clientApiKey.update({ where: { id: d.id }, data: { position: d.position, ...(mode.claim ? { source: mode.source } : {}) } });
+  }
+  for (const d of plan.create) {
+    await tx.clientApiKey.create({
+      data: { id: d.id, keyHash: d.keyHash, keyPreview: keyPreview(d.key), keyEnc: box.encrypt(d.key), position: d.position, source: mode.source },
+    });
+  }
+  return countOf(plan);
+}
+
+/** Sets one setting; undefined deletes it (back to the default). Returns whether anything changed. */
+export async function writeSetting(tx: Tx, key: string, value: unknown): Promise<boolean> {
+  const current = await tx.setting.findUnique({ where: { key } });
+  if (value === undefined) {
+    if (!current) return false;
+    await tx.setting.delete({ where: { key } });
+    return true;
+  }
+  if (current && jsonEqual(current.value, value)) return false;
+  await tx.setting.upsert({ where: { key }, create: { key, value: value as Prisma.InputJsonValue }, update: { value: value as Prisma.InputJsonValue } });
+  return true;
+}
+
+/** The settings a config file defines; absent keys map to undefined (back to defaults). */
+export function settingsOf(config: ConfigFile): Record<string, unknown> {
+  return {
+    [SettingKeys.port]: config.port,
+    [SettingKeys.routingStrategy]: config.routing?.strategy,
+    [SettingKeys.sessionAffinity]: config.routing?.['session-affinity'],
+    [SettingKeys.sessionAffinityTtl]: config.routing?.['session-affinity-ttl'],
+    [SettingKeys.requestRetry]: config['request-retry'],
+    [SettingKeys.maxRetryInterval]: config['max-retry-interval'],
+    [SettingKeys.maxRetryCredentials]: config['max-retry-credentials'],
+    [SettingKeys.forceModelPrefix]: config['force-model-prefix'],
+    [SettingKeys.disableCooling]: config['disable-cooling'],
+    [SettingKeys.transientErrorCooldownSeconds]: config['transient-error-cooldown-seconds'],
+    [SettingKeys.allowRemoteManagement]: config['remote-management']?.['allow-remote'],
+  };
+}
+
+async function syncManagementSecret(tx: Tx, secret: string | undefined): Promise<boolean> {
+  const usable = secret && !isBcryptHash(secret) ? secret : undefined;
+  const current = await tx.setting.findUnique({ where: { key: SettingKeys.managementSecretHash } });
+  // The hash is salted, so an unchanged secret is detected by verifying, not by comparing.
+  if (usable && typeof current?.value === 'string' && (await verifyManagementSecret(usable, current.value))) return false;
+  return writeSetting(tx, SettingKeys.managementSecretHash, usable ? await hashManagementSecret(usable) : undefined);
+}
+
+export interface ImportSummary {
+  credentials: SyncCount;
+  clientKeys: SyncCount;
+  providers: SyncCount;
+  /** Number of settings written or removed. */
+  settings: number;
+  warnings: ConfigWarning[];
+}
+
+/**
+ * Imports a parsed config.yaml into Postgres in one transaction. Rows are keyed by
+ * deterministic ids and written only when they differ, so importing the same file again
+ * changes nothing; rows imported earlier (source "config") and gone from the file are removed.
+ */
+export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConfig): Promise<ImportSummary> {
+  const { config } = parsed;
+  return db.$transaction(async (tx) => {
+    const clientKeys = await syncClientKeys(tx, box, config['api-keys'] ?? [], IMPORT_MODE);
+    let credentials = emptyCount();
+    for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) {
+      credentials = addCounts(credentials, await syncProviderKeys(tx, box, section, config[section] ?? [], IMPORT_MODE));
+    }
+    const compat = await syncOpenAICompat(tx, box, config['openai-compatibility'] ?? [], IMPORT_MODE);
+    credentials = addCounts(credentials, compat.credentials);
+    let settings = 0;
+    for (const [key, value] of Object.entries(settingsOf(config))) if (await writeSetting(tx, key, value)) settings++;
+    if (await syncManagementSecret(tx, config['remote-management']?.['secret-key'])) settings++;
+    return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings };
+  }, { timeout: 30_000 });
+}
+
+type Reader = Pick<Db, 'credential' | 'clientApiKey' | 'providerConfig' | 'setting'> | Tx;
+
+const position = (attributes: unknown) => ((attributes as { position?: number } | null)?.position ?? Number.MAX_SAFE_INTEGER);
+const byPosition = <T extends { id: string; attributes: unknown }>(a: T, b: T) => position(a.attributes) - position(b.attributes) || (a.id < b.id ? -1 : 1);
+
+interface StoredAttributes {
+  models?: ModelAlias[];
+  excludedModels?: string[];
+  headers?: Record<string, string>;
+  disableCooling?: boolean;
+  requestRetry?: number;
+}
+
+export async function readClientKeys(db: Reader, box: SecretCipher): Promise<string[]> {
+  const rows = await db.clientApiKey.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }] });
+  return rows.map((row) => box.decrypt(row.keyEnc));
+}
+
+/** A key list entry plus the id of the credential it became (CLIProxyAPI's auth-index). */
+export type StoredProviderKey = ProviderKeyEntry & { 'auth-index': string };
+
+export async function readProviderKeys(db: Reader, box: SecretCipher, section: ProviderKeySection): Promise<StoredProviderKey[]> {
+  const rows = await db.credential.findMany({ where: { ...apiKeyScope(SECTION_FAMILY[section]), kind: 'api_key' } });
+  return rows.sort(byPosition).map((row) => {
+    const a = row.attributes as StoredAttributes;
+    return {
+      ...(compact({
+        'api-key': decodeApiKeySecret(box.decrypt(row.secretEnc)),
+        'base-url': row.baseUrl || undefined,
+        'proxy-url': row.proxyUrl || undefined,
+        prefix: row.prefix || undefined,
+        models: a.models,
+        'excluded-models': a.excludedModels,
+        headers: a.headers,
+        weight: row.weight === 1 ? undefined : row.weight,
+        priority: row.priority || undefined,
+        'disable-cooling': a.disableCooling,
+        'request-retry': a.requestRetry,
+      }) as ProviderKeyEntry),
+      'auth-index': row.id,
+    };
+  });
+}
+
+export async function readOpenAICompat(db: Reader, box: SecretCipher): Promise<OpenAICompatEntry[]> {
+  const providers = await db.providerConfig.findMany({ orderBy: [{ position: 'asc' }, { name: 'asc' }], include: { credentials: true } });
+  return providers.map((p) => {
+    const models = p.models as ModelAlias[];
+    const headers = p.headers as Record<string, string>;
+    return compact({
+      name: p.name,
+      'base-url': p.baseUrl,
+      prefix: p.prefix || undefined,
+      disabled: p.disabled || undefined,
+      'api-key-entries': p.credentials.sort(byPosition).map((c) =>
+        compact({ 'api-key': decodeApiKeySecret(box.decrypt(c.secretEnc)), 'proxy-url': c.proxyUrl || undefined, weight: c.weight === 1 ? undefined : c.weight }),
+      ),
+      models: models.length ? models : undefined,
+      headers: Object.keys(headers).length ? headers : undefined,
+    }) as OpenAICompatEntry;
+  });
+}
+
+export async function readSettings(db: Reader): Promise<Map<string, unknown>> {
+  const rows = await db.setting.findMany();
+  return new Map(rows.map((row) => [row.key, row.value]));
+}
+
+/**
+ * The stored configuration in CLIProxyAPI's config shape (GET /v0/management/config).
+ * Contains keys in clear: serve it only over the authenticated management API.
+ */
+export async function exportConfig(db: Reader, box: SecretCipher): Promise<Record<string, unknown>> {
+  const settings = await readSettings(db);
+  const s = (key: string) => settings.get(key);
+  const duration = (key: string) => (typeof s(key) === 'number' ? formatDurationSeconds(s(key) as number) : undefined);
+  const sections: Record<string, unknown> = {};
+  for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) sections[section] = await readProviderKeys(db, box, section);
+  return compact({
+    port: s(SettingKeys.port),
+    'api-keys': await readClientKeys(db, box),
+    ...sections,
+    'openai-compatibility': await readOpenAICompat(db, box),
+    routing: compact({
+      strategy: s(SettingKeys.routingStrategy),
+      'session-affinity': s(SettingKeys.sessionAffinity),
+      'session-affinity-ttl': duration(SettingKeys.sessionAffinityTtl),
+    }),
+    'request-retry': s(SettingKeys.requestRetry),
+    'max-retry-interval': s(SettingKeys.maxRetryInterval),
+    'max-retry-credentials': s(SettingKeys.maxRetryCredentials),
+    'force-model-prefix': s(SettingKeys.forceModelPrefix),
+    'disable-cooling': s(SettingKeys.disableCooling),
+    'transient-error-cooldown-seconds': s(SettingKeys.transientErrorCooldownSeconds),
+    // The secret itself is only stored hashed, so it cannot be exported.
+    'remote-management': compact({ 'allow-remote': s(SettingKeys.allowRemoteManagement) }),
+  });
+}

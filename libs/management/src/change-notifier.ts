@@ -1,0 +1,38 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ManagementEvents, type ConfigChangedEvent, type CredentialQuotaResetEvent } from '@cpa/contracts';
+import { RedisTransportClient } from '@cpa/transport';
+import { lastValueFrom } from 'rxjs';
+
+/** Publishes change broadcasts so every replica of every service reloads. */
+export abstract class ChangeNotifier {
+  abstract publish(event: string, payload: object): Promise<void>;
+
+  configChanged(sections: string[], credentialIds?: string[]): Promise<void> {
+    const payload: ConfigChangedEvent = { sections, ...(credentialIds ? { credentialIds } : {}), at: Date.now() };
+    return this.publish(ManagementEvents.configChanged, payload);
+  }
+
+  quotaReset(credentialId: string, models: string[]): Promise<void> {
+    const payload: CredentialQuotaResetEvent = { credentialId, models, at: Date.now() };
+    return this.publish(ManagementEvents.credentialQuotaReset, payload);
+  }
+}
+
+/** Broadcast over the Redis transport (`emit`), which every subscribed replica receives. */
+@Injectable()
+export class TransportChangeNotifier extends ChangeNotifier {
+  private readonly logger = new Logger('ChangeNotifier');
+
+  constructor(private readonly client: RedisTransportClient) {
+    super();
+  }
+
+  async publish(event: string, payload: object): Promise<void> {
+    try {
+      await lastValueFrom(this.client.emit(event, payload), { defaultValue: undefined });
+    } catch (err) {
+      // The change is already committed; pods also reload periodically, so a lost broadcast only delays it.
+      this.logger.error(`could not publish ${event}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { ManagementAuthGuard } from './auth.guard';
+import { FAILURE_LIMITER, ManagementAuthService } from './auth.service';
+import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
+import { ConfigImportService } from './config-import.service';
+import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
+import { ManagementService } from './management.service';
+
+export interface ManagementModuleOptions {
+  /** Redis for the login-failure counters shared by all admin replicas; without it each replica counts alone. */
+  redisUrl?: string;
+  /** Prefix of the Redis keys (the transport's key prefix). */
+  keyPrefix?: string;
+}
+
+const OPTIONS = Symbol('MANAGEMENT_OPTIONS');
+
+/** Owns the Redis connection of the failure limiter so it closes with the application. */
+@Injectable()
+class LimiterHolder implements OnApplicationShutdown {
+  readonly limiter: FailureLimiter;
+  private readonly redis?: Redis;
+
+  constructor(@Inject(OPTIONS) options: ManagementModuleOptions) {
+    if (options.redisUrl) {
+      this.redis = new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+      this.redis.on('error', () => undefined); // failures surface on the commands that need the connection
+      this.limiter = new RedisFailureLimiter(this.redis, options.keyPrefix ?? 'cpa:');
+    } else {
+      this.limiter = new MemoryFailureLimiter();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+  }
+}
+
+/**
+ * The management API's services. Needs the global DbModule (PrismaService, SecretBox,
+ * AuditRepository) and TransportModule (RedisTransportClient) in the application.
+ */
+@Module({})
+export class ManagementModule {
+  static forRoot(options: ManagementModuleOptions = {}): DynamicModule {
+    return {
+      module: ManagementModule,
+      providers: [
+        { provide: OPTIONS, useValue: options },
+        LimiterHolder,
+        { provide: FAILURE_LIMITER, useFactory: (holder: LimiterHolder) => holder.limiter, inject: [LimiterHolder] },
+        { provide: ChangeNotifier, useClass: TransportChangeNotifier },
+        ManagementAuthService,
+        ManagementAuthGuard,
+        ManagementService,
+        ConfigImportService,
+      ],
+      exports: [ManagementAuthService, ManagementAuthGuard, ManagementService, ConfigImportService, ChangeNotifier],
+    };
+  }
+}

@@ -1,0 +1,199 @@
+import { Injectable } from '@nestjs/common';
+import { exportConfig, writeSetting, type Tx } from '@cpa/config';
+import { AuditRepository, PrismaService, SecretBox } from '@cpa/db';
+import { z } from 'zod';
+import { ChangeNotifier } from './change-notifier';
+import { ManagementError, notFound } from './errors';
+import { parseItem, type ListQuery } from './list-ops';
+import { scalarSpec, type ScalarSpec } from './scalars';
+import { LIST_SECTIONS, type ListSection } from './sections';
+
+const ACTOR = 'management-api';
+/** Serialises read-modify-write of config lists across admin replicas (pg advisory lock id). */
+const CONFIG_LOCK = 0x63_70_61_01;
+
+export const OK = { status: 'ok' } as const;
+
+const ScalarBodySchema = z.custom<{ value: unknown }>(
+  (body) => typeof body === 'object' && body !== null && (body as { value?: unknown }).value !== undefined,
+  'value is required',
+);
+const ResetQuotaSchema = z.object({ auth_index: z.string().trim().min(1, 'auth_index is required') });
+
+export interface AuthFile {
+  id: string;
+  auth_index: string;
+  name: string;
+  type: string;
+  provider: string;
+  label: string;
+  email: string;
+  account: string;
+  status: string;
+  status_message: string;
+  disabled: boolean;
+  unavailable: boolean;
+  runtime_only: boolean;
+  source: string;
+  priority: number;
+  weight: number;
+  prefix: string;
+  base_url: string;
+  last_refresh?: string;
+  expires_at?: string;
+  next_retry_after?: string;
+  updated_at: string;
+}
+
+/**
+ * The management API's operations over Postgres. Every change runs in one transaction,
+ * leaves an audit entry without secrets, and is broadcast so every pod reloads.
+ */
+@Injectable()
+export class ManagementService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly box: SecretBox,
+    private readonly audit: AuditRepository,
+    private readonly notifier: ChangeNotifier,
+  ) {}
+
+  getConfig(): Promise<Record<string, unknown>> {
+    return exportConfig(this.prisma, this.box);
+  }
+
+  async getList(name: string): Promise<Record<string, unknown[]>> {
+    const section = this.section(name);
+    return { [name]: await section.show(this.prisma, this.box) };
+  }
+
+  putList(name: string, body: unknown) {
+    const section = this.section(name);
+    const items = section.put(body);
+    return this.changeList(section, 'put', () => items);
+  }
+
+  patchList(name: string, body: unknown) {
+    const section = this.section(name);
+    return this.changeList(section, 'patch', (current) => section.patch(current, body));
+  }
+
+  deleteList(name: string, query: ListQuery & Record<string, string | undefined>) {
+    const section = this.section(name);
+    return this.changeList(section, 'delete', (current) => section.remove(current, query));
+  }
+
+  async getScalar(path: string): Promise<Record<string, unknown>> {
+    const spec = this.scalar(path);
+    const row = await this.prisma.setting.findUnique({ where: { key: spec.setting } });
+    const value = row?.value ?? spec.fallback;
+    return { [spec.responseKey]: spec.show ? spec.show(value) : value };
+  }
+
+  async setScalar(path: string, body: unknown): Promise<typeof OK> {
+    const spec = this.scalar(path);
+    const { value: raw } = parseItem(ScalarBodySchema, body, '');
+    const value = parseItem(spec.input, raw, 'value');
+    const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, value));
+    if (changed) {
+      await this.audit.record(ACTOR, 'setting.update', spec.setting, { value: typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean) });
+      await this.notifier.configChanged([spec.setting]);
+    }
+    return OK;
+  }
+
+  /**
+   * Clears a credential's cooldowns. The live state is the scheduler's (in Redis), which
+   * clears it on the broadcast; here the Postgres mirror is cleared and its models reported.
+   */
+  async resetQuota(body: unknown): Promise<{ status: 'ok'; auth_index: string; models: string[] }> {
+    const { auth_index: id } = parseItem(ResetQuotaSchema, body, '');
+    const models = await this.prisma.$transaction(async (tx) => {
+      const row = await tx.credential.findUnique({ where: { id }, select: { modelStates: true } });
+      if (!row) throw notFound('auth not found');
+      const states = row.modelStates && typeof row.modelStates === 'object' && !Array.isArray(row.modelStates) ? Object.keys(row.modelStates) : [];
+      await tx.credential.update({ where: { id }, data: { modelStates: {} } });
+      return states.sort();
+    });
+    await this.audit.record(ACTOR, 'credential.reset-quota', id, { models });
+    await this.notifier.quotaReset(id, models);
+    return { status: 'ok', auth_index: id, models };
+  }
+
+  async listAuthFiles(): Promise<{ files: AuthFile[] }> {
+    const rows = await this.prisma.credential.findMany({ orderBy: [{ provider: 'asc' }, { id: 'asc' }] });
+    const now = Date.now();
+    return {
+      files: rows.map((row) => {
+        const retryAt = nextRetryAfter(row.modelStates, now);
+        return {
+          id: row.id,
+          auth_index: row.id,
+          name: row.label || row.account || row.id,
+          type: row.provider,
+          provider: row.provider,
+          label: row.label,
+          email: row.account,
+          account: row.account,
+          status: row.disabled ? 'disabled' : row.status,
+          status_message: row.statusMessage,
+          disabled: row.disabled,
+          unavailable: row.disabled || row.status !== 'active' || retryAt !== undefined,
+          runtime_only: false,
+          source: row.source,
+          priority: row.priority,
+          weight: row.weight,
+          prefix: row.prefix,
+          base_url: row.baseUrl,
+          ...(row.lastRefreshAt ? { last_refresh: row.lastRefreshAt.toISOString() } : {}),
+          ...(row.expiresAt ? { expires_at: row.expiresAt.toISOString() } : {}),
+          ...(retryAt ? { next_retry_after: new Date(retryAt).toISOString() } : {}),
+          updated_at: row.updatedAt.toISOString(),
+        };
+      }),
+    };
+  }
+
+  private async changeList(section: ListSection<unknown>, verb: string, change: (current: unknown[]) => unknown[]): Promise<typeof OK> {
+    const count = await this.prisma.$transaction(async (tx: Tx) => {
+      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CONFIG_LOCK}::bigint)`;
+      const next = change(await section.read(tx, this.box));
+      return section.write(tx, this.box, next);
+    });
+    if (count.created + count.updated + count.deleted > 0) {
+      await this.audit.record(ACTOR, `${section.name}.${verb}`, section.name, {
+        created: count.created,
+        updated: count.updated,
+        deleted: count.deleted,
+      });
+      await this.notifier.configChanged([section.name]);
+    }
+    return OK;
+  }
+
+  private section(name: string): ListSection<unknown> {
+    const section = LIST_SECTIONS.get(name);
+    if (!section) throw new ManagementError(404, 'not found');
+    return section;
+  }
+
+  private scalar(path: string): ScalarSpec {
+    const spec = scalarSpec(path);
+    if (!spec) throw new ManagementError(404, 'not found');
+    return spec;
+  }
+}
+
+/** Latest cooldown end among the mirrored model states still in the future (scheduler's mirror format). */
+function nextRetryAfter(modelStates: unknown, now: number): number | undefined {
+  if (!modelStates || typeof modelStates !== 'object') return undefined;
+  let latest: number | undefined;
+  for (const state of Object.values(modelStates as Record<string, unknown>)) {
+    const until = (state as { nextRetryAfter?: unknown; cooldownUntil?: unknown } | null) ?? {};
+    for (const candidate of [until.nextRetryAfter, until.cooldownUntil]) {
+      const at = typeof candidate === 'number' ? candidate : typeof candidate === 'string' ? Date.parse(candidate) : NaN;
+      if (at > now && (latest === undefined || at > latest)) latest = at;
+    }
+  }
+  return latest;
+}

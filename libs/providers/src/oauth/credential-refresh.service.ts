@@ -1,0 +1,194 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  ConflictError,
+  CredentialRepository,
+  type CredentialFilter,
+  type CredentialPatch,
+  type CredentialRecord,
+} from '@cpa/db';
+import {
+  oauthFamilyOf,
+  REFRESH_FAILURE_BACKOFF_MS,
+  REFRESH_PENDING_BACKOFF_MS,
+  shouldRefresh,
+} from './policy';
+import { TOKEN_REFRESHERS } from './refreshers';
+import { applyTokenSet, OAuthSecretSchema, secretExpiry, type OAuthSecret, type TokenSet } from './secret';
+import { OAuthRefreshError, TokenClient } from './token-client';
+
+export type SkipReason =
+  /** The credential no longer exists. */
+  | 'missing'
+  /** Not an OAuth credential of a family with a token refresher. */
+  | 'unsupported'
+  /** Not due (fresh token, backoff, disabled). */
+  | 'not-due'
+  /** Another writer changed the credential between reading and claiming it. */
+  | 'busy'
+  /** Someone else stored different tokens meanwhile; theirs win. */
+  | 'refreshed-elsewhere';
+
+export type RefreshOutcome =
+  | { status: 'refreshed'; credentialId: string; version: number; expiresAt: Date | null }
+  | { status: 'skipped'; credentialId: string; reason: SkipReason }
+  | { status: 'failed'; credentialId: string; error: string; permanent: boolean; retryAt: Date };
+
+/** Most writes attempted when other writers keep bumping the version (e.g. admin edits). */
+const MAX_WRITE_ATTEMPTS = 3;
+
+/**
+ * Refreshes one credential's OAuth tokens in Postgres. Safe to call from any number of
+ * processes at once: the credential is claimed first with an optimistic-lock write of
+ * `nextRefreshAt = now + 1 min` (the Go original's pending backoff), so only one caller
+ * reaches the token endpoint; the others find it claimed and skip.
+ */
+@Injectable()
+export class CredentialRefreshService {
+  private readonly logger = new Logger('CredentialRefresh');
+
+  constructor(
+    private readonly credentials: CredentialRepository,
+    private readonly tokens: TokenClient,
+  ) {}
+
+  /** Ids of the credentials whose tokens are due now (by the columns; the job re-checks with the secret). */
+  async dueCredentialIds(now: Date = new Date(), filter: CredentialFilter = {}): Promise<string[]> {
+    const all = await this.credentials.list(filter);
+    return all.filter((credential) => shouldRefresh(credential, now)).map((credential) => credential.id);
+  }
+
+  async refresh(credentialId: string, now: Date = new Date()): Promise<RefreshOutcome> {
+    const loaded = await this.load(credentialId);
+    if (!loaded) return skipped(credentialId, 'missing');
+    const { record, secret } = loaded;
+    const family = oauthFamilyOf(record.provider);
+    if (record.kind !== 'oauth' || !family) return skipped(credentialId, 'unsupported');
+    if (!shouldRefresh({ ...record, secret }, now)) {
+      await this.backfillExpiry(record, secret);
+      return skipped(credentialId, 'not-due');
+    }
+
+    let claimed: CredentialRecord;
+    try {
+      claimed = await this.credentials.update(credentialId, record.version, {
+        nextRefreshAt: new Date(now.getTime() + REFRESH_PENDING_BACKOFF_MS),
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) return skipped(credentialId, 'busy');
+      throw error;
+    }
+
+    const refreshToken = secret.refreshToken?.trim() ?? '';
+    let tokens: TokenSet;
+    try {
+      if (!refreshToken) throw new OAuthRefreshError('credential has no refresh token', undefined, undefined, true);
+      tokens = await this.tokens.refresh(TOKEN_REFRESHERS[family], refreshToken, {
+        now,
+        proxyUrl: record.proxyUrl || undefined,
+      });
+    } catch (error) {
+      if (!(error instanceof OAuthRefreshError)) throw error;
+      return this.recordFailure(claimed, secret, refreshToken, error, now);
+    }
+    return this.store(claimed, secret, refreshToken, tokens, now);
+  }
+
+  private async store(
+    claimed: CredentialRecord,
+    secret: OAuthSecret,
+    refreshToken: string,
+    tokens: TokenSet,
+    now: Date,
+  ): Promise<RefreshOutcome> {
+    const email = typeof tokens.extra.email === 'string' ? tokens.extra.email : '';
+    const written = await this.writeUnlessRotated(claimed, secret, refreshToken, (current, currentSecret) => ({
+      secret: applyTokenSet(currentSecret, tokens, now),
+      expiresAt: tokens.expiresAt,
+      lastRefreshAt: now,
+      nextRefreshAt: null,
+      status: 'active',
+      statusMessage: '',
+      ...(!current.account && email ? { account: email } : {}),
+    }));
+    if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
+    if (written.lastError) await this.credentials.setStatus(written.id, { status: written.status, lastError: '' });
+    this.logger.log(`credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`);
+    return { status: 'refreshed', credentialId: written.id, version: written.version, expiresAt: tokens.expiresAt };
+  }
+
+  private async recordFailure(
+    claimed: CredentialRecord,
+    secret: OAuthSecret,
+    refreshToken: string,
+    error: OAuthRefreshError,
+    now: Date,
+  ): Promise<RefreshOutcome> {
+    const retryAt = new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS);
+    const written = await this.writeUnlessRotated(claimed, secret, refreshToken, () => ({
+      nextRefreshAt: retryAt,
+      // A refused grant needs a new login; a transient failure leaves the status alone.
+      ...(error.permanent ? { status: 'error', statusMessage: error.message } : {}),
+    }));
+    if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
+    await this.credentials.setStatus(written.id, { status: written.status, lastError: error.message });
+    this.logger.warn(`credential ${written.id} (${written.provider}) refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`);
+    return { status: 'failed', credentialId: written.id, error: error.message, permanent: error.permanent, retryAt };
+  }
+
+  /**
+   * An optimistic-lock write that survives unrelated concurrent edits: on conflict it
+   * reloads and retries, unless the stored refresh token changed (another refresh or a new
+   * login happened, and that writer's tokens win).
+   */
+  private async writeUnlessRotated(
+    from: CredentialRecord,
+    secret: OAuthSecret,
+    refreshToken: string,
+    patch: (current: CredentialRecord, currentSecret: OAuthSecret) => CredentialPatch,
+  ): Promise<CredentialRecord | 'missing' | 'refreshed-elsewhere'> {
+    let current = from;
+    let currentSecret = secret;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.credentials.update(current.id, current.version, patch(current, currentSecret));
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+      }
+      const reloaded = await this.load(current.id);
+      if (!reloaded) return 'missing';
+      if ((reloaded.secret.refreshToken?.trim() ?? '') !== refreshToken) return 'refreshed-elsewhere';
+      ({ record: current, secret: currentSecret } = reloaded);
+    }
+  }
+
+  /**
+   * A credential imported with the expiry only inside its secret: copy it to the column so
+   * the scan, which reads columns only, stops enqueueing it every round.
+   */
+  private async backfillExpiry(record: CredentialRecord, secret: OAuthSecret): Promise<void> {
+    if (record.expiresAt) return;
+    const expiresAt = secretExpiry(secret);
+    if (!expiresAt) return;
+    try {
+      await this.credentials.update(record.id, record.version, { expiresAt });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+
+  private async load(id: string): Promise<{ record: CredentialRecord; secret: OAuthSecret } | null> {
+    // Record first, secret second: a write in between leaves the record's version stale, so
+    // the next versioned write conflicts instead of pairing a newer secret with an old version.
+    const record = await this.credentials.get(id);
+    if (!record) return null;
+    const raw = await this.credentials.getSecret(id);
+    if (!raw) return null;
+    const parsed = OAuthSecretSchema.safeParse(raw);
+    // A malformed secret reads as one without tokens: the refresh then fails with a clear error.
+    return { record, secret: parsed.success ? parsed.data : {} };
+  }
+}
+
+function skipped(credentialId: string, reason: SkipReason): RefreshOutcome {
+  return { status: 'skipped', credentialId, reason };
+}

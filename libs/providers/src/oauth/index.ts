@@ -1,0 +1,5 @@
+export * from './credential-refresh.service';
+export * from './policy';
+export * from './refreshers';
+export * from './secret';
+export * from './token-client';

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { authUnavailableError, goJson, modelCooldownError, normalizeUpstreamError, pickErrorResponse, resetTimeText } from './errors';
+
+describe('model_cooldown error', () => {
+  it('has the exact Go body, Retry-After and content type', () => {
+    const res = modelCooldownError('claude-x', 'claude', 60_000);
+    expect(res.status).toBe(429);
+    expect(res.headers).toEqual({ 'Content-Type': 'application/json', 'Retry-After': '60' });
+    expect(res.body).toBe(
+      '{"error":{"code":"model_cooldown","message":"All credentials for model claude-x are cooling down via provider claude","model":"claude-x","provider":"claude","reset_seconds":60,"reset_time":"1m0s"}}',
+    );
+  });
+
+  it('omits the provider when several providers were eligible', () => {
+    const body = JSON.parse(modelCooldownError('m', undefined, 1_000).body);
+    expect(body).toEqual({ error: { code: 'model_cooldown', message: 'All credentials for model m are cooling down', model: 'm', reset_seconds: 1, reset_time: '1s' } });
+  });
+
+  it('rounds Retry-After up and reset_time to the second', () => {
+    const res = modelCooldownError('m', 'p', 1_500);
+    expect(res.headers['Retry-After']).toBe('2');
+    expect(JSON.parse(res.body).error.reset_time).toBe('2s');
+    expect(JSON.parse(modelCooldownError('m', 'p', 1_400).body).error.reset_time).toBe('1s');
+  });
+
+  it.each([
+    [200, '1s'],
+    [0, '0s'],
+    [-5, '0s'],
+    [30 * 60_000, '30m0s'],
+    [12 * 3_600_000, '12h0m0s'],
+    [90_400, '1m30s'],
+  ])('shows %i ms as %s', (ms, text) => {
+    expect(resetTimeText(ms)).toBe(text);
+  });
+
+  it('names "requested model" when the model is empty', () => {
+    expect(JSON.parse(modelCooldownError('', undefined, 0).body).error.message).toBe('All credentials for model requested model are cooling down');
+  });
+
+  it('escapes HTML characters like Go', () => {
+    expect(goJson({ m: '<a&b>' })).toBe('{"m":"\\u003ca\\u0026b\\u003e"}');
+  });
+});
+
+describe('auth_unavailable error', () => {
+  it('names providers and model', () => {
+    const res = authUnavailableError(['claude', 'gemini'], 'claude-x');
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body)).toEqual({
+      error: { message: 'auth_unavailable: no auth available (providers=claude,gemini, model=claude-x)', type: 'server_error', code: 'auth_unavailable' },
+    });
+  });
+
+  it('says unknown for missing providers or model', () => {
+    expect(JSON.parse(authUnavailableError([], ' ').body).error.message).toBe('auth_unavailable: no auth available (providers=unknown, model=unknown)');
+  });
+
+  it('maps pick errors to responses', () => {
+    expect(pickErrorResponse({ code: 'model_cooldown', model: 'm', provider: 'p', resetInMs: 1 }, ['p'], 'm').status).toBe(429);
+    expect(JSON.parse(pickErrorResponse({ code: 'auth_not_found' }, ['p'], 'm').body).error.code).toBe('auth_not_found');
+  });
+});
+
+describe('normalizeUpstreamError', () => {
+  it('passes JSON bodies through', () => {
+    const body = ' {"type":"error","error":{"type":"overloaded_error"}} ';
+    expect(normalizeUpstreamError(529, body)).toEqual({ status: 529, headers: { 'Content-Type': 'application/json' }, body: body.trim() });
+  });
+
+  it.each([
+    [401, 'authentication_error', 'invalid_api_key'],
+    [403, 'permission_error', 'insufficient_quota'],
+    [429, 'rate_limit_error', 'rate_limit_exceeded'],
+    [404, 'invalid_request_error', 'model_not_found'],
+    [502, 'server_error', 'internal_server_error'],
+  ])('wraps a plain %i body as {"error":{message,type,code}}', (status, type, code) => {
+    expect(JSON.parse(normalizeUpstreamError(status, 'upstream said no').body)).toEqual({ error: { message: 'upstream said no', type, code } });
+  });
+
+  it('uses the status text for an empty body and forwards Retry-After', () => {
+    const res = normalizeUpstreamError(429, '', { 'retry-after': '7' });
+    expect(res.headers['Retry-After']).toBe('7');
+    expect(JSON.parse(res.body).error.message).toBe('Too Many Requests');
+  });
+
+  it('reports a failure without status as 500', () => {
+    expect(normalizeUpstreamError(0, 'connection reset').status).toBe(500);
+  });
+});

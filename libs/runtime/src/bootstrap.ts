@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { Logger, type INestApplication, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RedisTransportServer } from '@cpa/transport';
+import { loadEnv } from '@cpa/config';
+
+export interface ServiceOptions {
+  /** Name printed in logs and in the ready line. */
+  name: string;
+  /** HTTP port (0 = pick any free port; undefined = no HTTP listener). */
+  port?: number;
+  host?: string;
+  /** Queues this process consumes; every service also receives broadcast events. */
+  queues: string[];
+  bodyLimitBytes?: number;
+  /** Called after Nest creates the app and before it listens (routes, parsers). */
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
+}
+
+const LEVELS: Record<string, LogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/**
+ * Starts one service: a Fastify HTTP listener (client API, admin API or just /healthz),
+ * the Redis transport server for its queues and broadcast events, and shutdown hooks
+ * that stop taking work and drain what is in flight on SIGTERM/SIGINT.
+ */
+export async function bootstrapService(module: unknown, options: ServiceOptions): Promise<INestApplication> {
+  const env = loadEnv();
+  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? env.bodyLimitBytes, logger: false, forceCloseConnections: 'idle' });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
+    logger: LEVELS[env.logLevel] ?? LEVELS.info,
+    bodyParser: false,
+  });
+  app.enableShutdownHooks();
+  const server = new RedisTransportServer({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, queues: options.queues });
+  app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  await options.configure?.(app);
+  await app.startAllMicroservices();
+  const port = options.port ?? env.healthPort;
+  await app.listen(port, options.host ?? '0.0.0.0');
+  const address = app.getHttpServer().address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  // One line a supervisor can wait for; keep its shape stable (tools/stack.mjs reads it).
+  new Logger(options.name).log(`${options.name} ready on port ${bound}`);
+  process.stdout.write(`READY ${options.name} port=${bound}\n`);
+  return app;
+}

@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { OnApplicationShutdown } from '@nestjs/common';
+import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { Redis } from 'ioredis';
+import { Observable, Subscriber } from 'rxjs';
+import type { Frame } from './frame';
+import { transportKeys } from './keys';
+import { closeConnection } from './connection';
+import { DEFAULT_KEY_PREFIX, RedisTransportClientOptions } from './options';
+import { TransportError } from './transport-error';
+import { decodeReply, encodeCancel, encodeRequest, ReplyMessage } from './wire';
+
+export interface RequestOptions {
+  /** Raw request body; reaches the handler byte-exact through `ctx.getBody()`. */
+  body?: Buffer;
+  /** Absolute deadline, epoch ms (default: now + the client's `defaultDeadlineMs`). */
+  deadline?: number;
+}
+
+export interface EnqueueOptions {
+  /** Absolute deadline, epoch ms, after which consumers skip the message (default: none). */
+  deadline?: number;
+}
+
+/** A request waiting for its reply. */
+class Call {
+  timer?: NodeJS.Timeout;
+  lastSeen: number;
+  settled = false;
+
+  constructor(
+    readonly id: string,
+    readonly pattern: string,
+    readonly deadline: number,
+    readonly subscriber: Subscriber<Frame>,
+  ) {
+    this.lastSeen = Date.now();
+  }
+}
+
+type Listener = [event: string, callback: (...args: unknown[]) => void];
+
+/**
+ * Client side of the Redis transport: requests go to a queue (one consumer handles each),
+ * replies come back on this pod's own channel.
+ */
+export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]>> implements OnApplicationShutdown {
+  readonly podId: string;
+  readonly replyChannel: string;
+  private readonly prefix: string;
+  private readonly defaultDeadlineMs: number;
+  private readonly idleTimeoutMs: number | undefined;
+
+  private cmd?: Redis;
+  private sub?: Redis;
+  private connecting?: Promise<void>;
+  private connected = false;
+  private readonly calls = new Map<string, Call>();
+  private readonly listeners: Listener[] = [];
+  private seq = 0;
+  private idleTimer?: NodeJS.Timeout;
+
+  private readonly onDeadline = (call: Call) => {
+    this.settle(call, true);
+    call.subscriber.error(new TransportError('deadline', `no complete reply to ${call.pattern} before its deadline`));
+  };
+
+  constructor(private readonly options: RedisTransportClientOptions) {
+    super();
+    this.prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.podId = options.podId ?? randomBytes(8).toString('hex');
+    this.replyChannel = transportKeys.reply(this.prefix, this.podId);
+    this.defaultDeadlineMs = options.defaultDeadlineMs ?? 120_000;
+    this.idleTimeoutMs = options.idleTimeoutMs;
+  }
+
+  /** Opens the connections and subscribes to this pod's reply channel; safe to call repeatedly. */
+  connect(): Promise<void> {
+    this.connecting ??= this.open().catch((err: unknown) => {
+      this.connecting = undefined;
+      this.cmd?.disconnect();
+      this.sub?.disconnect();
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  /**
+   * Sends a request to the queue of `pattern` and streams the reply frames. The Observable
+   * completes at the end frame and errors with a `TransportError` on a remote error, the
+   * deadline, or a closed client. Unsubscribing early cancels the request at its handler.
+   */
+  request(pattern: string, data: unknown, options?: RequestOptions): Observable<Frame> {
+    return new Observable<Frame>((subscriber) => {
+      const id = this.nextId();
+      const deadline = options?.deadline ?? Date.now() + this.defaultDeadlineMs;
+      const call = new Call(id, pattern, deadline, subscriber);
+      this.calls.set(id, call);
+      call.timer = setTimeout(this.onDeadline, Math.max(0, deadline - Date.now()), call);
+      const item = encodeRequest({ id, pattern, replyTo: this.replyChannel, deadline, data, body: options?.body });
+      const key = transportKeys.queueOfPattern(this.prefix, pattern);
+      const failed = (err: unknown) => {
+        if (call.settled) return;
+        this.settle(call, false);
+        subscriber.error(new TransportError('closed', `could not send ${pattern}: ${err instanceof Error ? err.message : String(err)}`));
+      };
+      if (this.connected) this.cmd!.lpush(key, item).catch(failed);
+      else
+        this.connect()
+          .then(() => (call.settled ? undefined : this.cmd!.lpush(key, item)))
+          .catch(failed);
+      return () => this.settle(call, true);
+    });
+  }
+
+  /** One-way message to one consumer of the pattern's queue; the handler's return value is ignored. */
+  async enqueue(pattern: string, data: unknown, body?: Buffer, options?: EnqueueOptions): Promise<void> {
+    await this.connect();
+    const item = encodeRequest({ id: this.nextId(), pattern, deadline: options?.deadline, data, body });
+    await this.cmd!.lpush(transportKeys.queueOfPattern(this.prefix, pattern), item);
+  }
+
+  async close(): Promise<void> {
+    this.failAll('transport client closed');
+    clearInterval(this.idleTimer);
+    this.connected = false;
+    this.connecting = undefined;
+    const connections = [this.cmd, this.sub];
+    this.cmd = this.sub = undefined;
+    await Promise.allSettled(connections.map(closeConnection));
+    this._status$.next('disconnected');
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  override on(event: string, callback: Listener[1]): void {
+    this.listeners.push([event, callback]);
+    this.cmd?.on(event, callback);
+    this.sub?.on(event, callback);
+  }
+
+  unwrap<T>(): T {
+    return { cmd: this.cmd, sub: this.sub } as T;
+  }
+
+  /** Requests still waiting for the end of their reply. */
+  get pending(): number {
+    return this.calls.size;
+  }
+
+  /** NestJS `send()`: each frame becomes its meta (or its body when it carries only bytes). */
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const subscription = this.request(this.normalizePattern(packet.pattern), packet.data).subscribe({
+      next: (f) => callback({ response: f.meta === undefined && f.body !== undefined ? f.body : f.meta }),
+      error: (err: unknown) => callback({ err }),
+      complete: () => callback({ isDisposed: true }),
+    });
+    return () => subscription.unsubscribe();
+  }
+
+  /** NestJS `emit()`: a broadcast every server with a matching @EventPattern handler receives. */
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    await this.connect();
+    const pattern = this.normalizePattern(packet.pattern);
+    await this.cmd!.publish(transportKeys.event(this.prefix, pattern), encodeRequest({ id: this.nextId(), pattern, data: packet.data }));
+    return undefined as T;
+  }
+
+  private async open(): Promise<void> {
+    const url = this.options.redisUrl;
+    const cmd = (this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true }));
+    const sub = (this.sub = new Redis(url, { lazyConnect: true }));
+    for (const connection of [cmd, sub]) {
+      connection.on('error', () => undefined); // surfaced through failed commands and lost replies
+      for (const [event, callback] of this.listeners) connection.on(event, callback);
+    }
+    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
+    // Frames published while the subscription is down are gone: waiting for them would only hang.
+    sub.on('close', () => this.failAll('reply channel connection lost'));
+    await Promise.all([cmd.connect(), sub.connect()]);
+    await sub.subscribe(this.replyChannel);
+    this.connected = true;
+    if (this.idleTimeoutMs !== undefined && this.idleTimeoutMs > 0) {
+      this.idleTimer = setInterval(() => this.checkIdle(), Math.max(10, Math.min(1000, this.idleTimeoutMs / 4)));
+      this.idleTimer.unref();
+    }
+    this._status$.next('connected');
+  }
+
+  private onReply(message: Buffer): void {
+    let reply: ReplyMessage;
+    try {
+      reply = decodeReply(message);
+    } catch {
+      return; // not ours to understand; the caller's deadline still holds
+    }
+    const call = this.calls.get(reply.id);
+    if (call === undefined) return;
+    call.lastSeen = Date.now();
+    const terminal = reply.end === true || reply.error !== undefined;
+    // Settle first: a subscriber that unsubscribes inside next() must not broadcast a cancel for a finished reply.
+    if (terminal) this.settle(call, false);
+    const { subscriber } = call;
+    if (reply.frames !== undefined) {
+      for (const f of reply.frames) {
+        if (subscriber.closed) return;
+        subscriber.next(f);
+      }
+    }
+    if (reply.error !== undefined) subscriber.error(new TransportError('remote', reply.error.message, reply.error.status));
+    else if (reply.end) subscriber.complete();
+  }
+
+  /** Forgets a call; `cancel` tells whichever server holds it to stop. */
+  private settle(call: Call, cancel: boolean): void {
+    if (call.settled) return;
+    call.settled = true;
+    clearTimeout(call.timer);
+    this.calls.delete(call.id);
+    if (cancel && this.connected) {
+      this.cmd!.publish(transportKeys.cancel(this.prefix), encodeCancel({ id: call.id, deadline: call.deadline })).catch(() => undefined);
+    }
+  }
+
+  private failAll(message: string): void {
+    for (const call of [...this.calls.values()]) {
+      this.settle(call, true);
+      call.subscriber.error(new TransportError('closed', message));
+    }
+  }
+
+  private checkIdle(): void {
+    const limit = Date.now() - this.idleTimeoutMs!;
+    for (const call of [...this.calls.values()]) {
+      if (call.lastSeen < limit) {
+        this.settle(call, true);
+        call.subscriber.error(new TransportError('deadline', `no reply frame to ${call.pattern} for ${this.idleTimeoutMs} ms`));
+      }
+    }
+  }
+
+  private nextId(): string {
+    return `${this.podId}.${(++this.seq).toString(36)}`;
+  }
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+/**
+ * Benchmark: the stack against a mock upstream, compared with the mock alone in the same
+ * run. Prints requests/s, latency percentiles, stream time-to-first-byte, CPU time per
+ * request of every stack process and of Redis, and peak RSS per process.
+ *
+ *   npm run bench                 # defaults: 6 s per phase
+ *   BENCH_SECONDS=15 npm run bench
+ *
+ * Not part of the tests: figures depend on the machine; report them as ratios.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const CLIENT_KEY = 'sk-bench';
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+function peakRssMb(pid) {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function redisPid() {
+  try {
+    const info = execFileSync('redis-cli', ['info', 'server']).toString();
+    return Number(/process_id:(\d+)/.exec(info)?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** Closed-loop load: `concurrency` workers each sending requests back to back for `seconds`. */
+async function load({ origin, path, body, headers, concurrency, seconds, stream = false }) {
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies = [];
+  const ttfbs = [];
+  let errors = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const start = performance.now();
+      try {
+        const res = await pool.request({ path, method: 'POST', headers, body });
+        let first = true;
+        for await (const _chunk of res.body) {
+          if (first) {
+            ttfbs.push(performance.now() - start);
+            first = false;
+          }
+        }
+        if (res.statusCode !== 200) errors++;
+        else latencies.push(performance.now() - start);
+      } catch {
+        errors++;
+      }
+      if (!stream && latencies.length + errors === 0) break;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  ttfbs.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ttfb50: percentile(ttfbs, 50),
+    ttfb99: percentile(ttfbs, 99),
+  };
+}
+
+async function freshDatabase(name) {
+  const admin = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  return `postgresql://postgres@127.0.0.1:5432/${name}`;
+}
+
+const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+async function main() {
+  const { startStack, build } = await import(pathToFileURL(join(ROOT, 'tools/stack.mjs')).href);
+  build({ quiet: true });
+  const { startMockUpstream } = await import(pathToFileURL(join(ROOT, 'libs/testing/dist/index.js')).href);
+  const mock = await startMockUpstream({ record: false });
+
+  const dir = mkdtempSync(join(tmpdir(), 'cpa-bench-'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, stringify({
+    'api-keys': [CLIENT_KEY],
+    'openai-compatibility': [{
+      name: 'bench', 'base-url': `${mock.url}/v1`,
+      'api-key-entries': [{ 'api-key': 'up-1' }, { 'api-key': 'up-2' }, { 'api-key': 'up-3' }],
+      models: [{ name: 'bench-model', alias: 'bench-model' }],
+    }],
+  }));
+  const stack = await startStack({
+    quiet: true,
+    skipBuild: true,
+    families: ['openai-compat'],
+    env: {
+      DATABASE_URL: await freshDatabase('cliproxy_bench'),
+      CONFIG_FILE: configFile,
+      PORT: '0',
+      ADMIN_PORT: '0',
+      TRANSPORT_KEY_PREFIX: `bench:${process.pid}:`,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'development',
+    },
+  });
+
+  const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'a short benchmark prompt' }] });
+  const streamBody = JSON.stringify({ model: 'bench-model', stream: true, messages: [{ role: 'user', content: 'a short streamed benchmark prompt' }] });
+  const direct = { origin: mock.url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer up-1' } };
+  const gateway = { origin: stack.url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } };
+
+  // Warm up connection pools, JIT and caches on both paths.
+  await load({ ...direct, body, concurrency: 8, seconds: 1 });
+  await load({ ...gateway, body, concurrency: 8, seconds: 2 });
+
+  const pids = stack.services.map((s) => ({ name: s.name, pid: s.child.pid }));
+  const redis = redisPid();
+  const rows = [];
+  for (const [label, concurrency, stream, reqBody] of [
+    ['non-stream c=1', 1, false, body],
+    ['non-stream c=50', 50, false, body],
+    ['stream c=1', 1, true, streamBody],
+    ['stream c=50', 50, true, streamBody],
+  ]) {
+    const base = await load({ ...direct, body: reqBody, concurrency, seconds: SECONDS, stream });
+    const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
+    const redisBefore = redis ? cpuMs(redis) : 0;
+    const via = await load({ ...gateway, body: reqBody, concurrency, seconds: SECONDS, stream });
+    const stackCpu = pids.reduce((sum, { pid }, i) => sum + (cpuMs(pid) - cpuBefore[i]), 0);
+    const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
+    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / Math.max(1, via.requests), redisPerReq: redisCpu / Math.max(1, via.requests) });
+  }
+
+  console.log(`\nBenchmark (${SECONDS}s per phase, load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
+  console.log('phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors');
+  for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
+    console.log(
+      `${label.padEnd(16)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
+        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) + ' | ' +
+        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) + ' | ' +
+        (label.startsWith('stream') ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})` : '-').padEnd(27) + ' | ' +
+        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ` | ${base.errors}/${via.errors}`,
+    );
+  }
+  console.log('\npeak RSS per process (MB): ' + pids.map(({ name, pid }) => `${name} ${fmt(peakRssMb(pid), 0)}`).join(', '));
+
+  await stack.stop();
+  await mock.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
