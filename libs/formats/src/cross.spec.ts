@@ -66,9 +66,15 @@ describe.each(PAIRS)('request %s -> %s', (from, to) => {
     const expected = requestMeaning(original, from, to);
     const actual = requestMeaning(back, from, to);
     // Claude raises max_tokens above the thinking budget on purpose.
-    if (to === 'claude' && original.reasoning) delete (expected as any).maxTokens, delete (actual as any).maxTokens;
+    if (to === 'claude' && original.reasoning) {
+      delete (expected as any).maxTokens;
+      delete (actual as any).maxTokens;
+    }
     // Only Claude, chat and Gemini know stop sequences; Responses has none.
-    if (to === 'openai-responses') delete (expected as any).stop, delete (actual as any).stop;
+    if (to === 'openai-responses') {
+      delete (expected as any).stop;
+      delete (actual as any).stop;
+    }
     expect(actual).toEqual(expected);
   });
 

@@ -38,7 +38,7 @@ function toCanonicalError(err: unknown): CanonicalError {
   return { message: e?.message ?? 'upstream stream failed', status: e?.status, type: e?.type };
 }
 
-export interface StreamTranslatorOptions extends StreamEncoderOptions {}
+export type StreamTranslatorOptions = StreamEncoderOptions;
 
 /**
  * Converts an upstream stream into the client's stream as chunks arrive. Each call returns

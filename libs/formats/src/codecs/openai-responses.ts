@@ -1,6 +1,6 @@
 import type {
   CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig, ReasoningPart,
-  ResponseFormat, StopReason, StreamEvent, StreamSink, TextPart, ToolCallPart, ToolChoice, Usage,
+  ResponseFormat, StopReason, StreamEvent, StreamSink, TextPart, ToolChoice, Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoder, StreamEncoderOptions } from '../codec';
 import { mergeUsage } from '../codec';
