@@ -207,3 +207,34 @@ describe('management API through the gateway', () => {
     }, 1_500);
   });
 });
+
+// Last on purpose: it stops the gateway.
+describe('graceful shutdown', () => {
+  it('lets an in-flight stream finish when the gateway receives SIGTERM', async () => {
+    mock.setBehavior('*', { chunkDelayMs: 150, streamChunks: 6 });
+    const stream = await anthropic().messages.create({
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: 'user', content: 'one two three four five six seven eight' }],
+    });
+    const gateway = stack.services.find((s) => s.name === 'gateway')!;
+    const exited = new Promise<number | null>((resolve) => gateway.child.once('exit', (code) => resolve(code)));
+    let text = '';
+    let signalled = false;
+    let stop: string | null = null;
+    for await (const event of stream) {
+      if (!signalled) {
+        gateway.child.kill('SIGTERM');
+        signalled = true;
+      }
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+      if (event.type === 'message_delta') stop = event.delta.stop_reason;
+    }
+    expect(text).toContain('one two three four five six seven eight');
+    expect(stop).toBe('end_turn');
+    await exited;
+    const refused = await fetch(`${stack.url}/healthz`).then(() => 'answered', () => 'refused');
+    expect(refused).toBe('refused');
+  });
+});

@@ -9,9 +9,12 @@ import { pathToFileURL } from 'node:url';
 import { Client } from 'pg';
 import { stringify } from 'yaml';
 
+import type { ChildProcess } from 'node:child_process';
+
 export interface RunningStack {
   url: string;
   adminUrl: string;
+  services: { name: string; child: ChildProcess }[];
   stop(): Promise<void>;
 }
 

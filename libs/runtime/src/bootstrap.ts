@@ -42,6 +42,7 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
   app.enableShutdownHooks();
   const server = new RedisTransportServer({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, queues: options.queues });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  closeKeepAliveWhenDrained(app);
   await options.configure?.(app);
   await app.startAllMicroservices();
   const port = options.port ?? env.healthPort;
@@ -52,4 +53,20 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
   new Logger(options.name).log(`${options.name} ready on port ${bound}`);
   process.stdout.write(`READY ${options.name} port=${bound}\n`);
   return app;
+}
+
+/**
+ * While the server drains, a keep-alive connection whose last response just finished
+ * would hold shutdown open until its keep-alive timeout; close such connections as soon
+ * as they go idle.
+ */
+function closeKeepAliveWhenDrained(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('preClose', (done) => {
+    const server = fastify.server;
+    const timer = setInterval(() => server.closeIdleConnections(), 50);
+    timer.unref();
+    server.once('close', () => clearInterval(timer));
+    done();
+  });
 }
