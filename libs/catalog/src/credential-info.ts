@@ -1,31 +1,14 @@
-import { isProviderFamily, type CredentialKind } from '@cpa/contracts';
+import { isProviderFamily } from '@cpa/contracts';
+import type { CredentialRecord, ProviderConfig } from '@cpa/db';
 import type { CredentialInfo, ModelMapping } from './catalog.types';
 
-/** The columns of a credential row routing needs (Prisma's Credential minus the secret). */
-export interface CredentialRow {
-  id: string;
-  provider: string;
-  kind: CredentialKind;
-  label: string;
-  prefix: string;
-  priority: number;
-  weight: number;
-  disabled: boolean;
-  baseUrl: string;
-  proxyUrl: string;
-  attributes: unknown;
-  version: number;
-  providerConfig?: ProviderConfigRow | null;
-}
+/** The columns of a stored credential routing needs (never the secret). */
+export type CredentialRow = Pick<
+  CredentialRecord,
+  'id' | 'provider' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'
+> & { attributes: unknown; providerConfig?: ProviderConfigRow | null };
 
-export interface ProviderConfigRow {
-  name: string;
-  baseUrl: string;
-  prefix: string;
-  disabled: boolean;
-  models: unknown;
-  headers: unknown;
-}
+export type ProviderConfigRow = Pick<ProviderConfig, 'name' | 'baseUrl' | 'prefix' | 'disabled' | 'models' | 'headers'>;
 
 const record = (value: unknown): Record<string, unknown> =>
   value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
