@@ -1,9 +1,12 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { z } from 'zod';
 import { Catalog } from '@cpa/catalog';
-import { Events, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
+import { Events, ManagementEvents, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
 import { DispatchService } from '@cpa/routing-state';
 import type { RedisTransportContext } from '@cpa/transport';
+
+const QuotaResetSchema = z.object({ credentialId: z.string().min(1) });
 
 @Controller()
 export class DispatchController {
@@ -12,15 +15,16 @@ export class DispatchController {
     private readonly catalog: Catalog,
   ) {}
 
+  /** The context cancels a cooldown wait when the client goes away. */
   @MessagePattern(Patterns.dispatch)
-  dispatch(@Payload() route: RouteRequest) {
-    return this.dispatcher.dispatch(route);
+  dispatch(@Payload() route: RouteRequest, @Ctx() ctx: RedisTransportContext) {
+    return this.dispatcher.dispatch(route, ctx);
   }
 
   /** Forwarded by an executor: the reply obligation is ours again. */
   @MessagePattern(Patterns.attemptFailed)
-  attemptFailed(@Payload() failure: AttemptFailure, @Ctx() _ctx: RedisTransportContext) {
-    return this.dispatcher.attemptFailed(failure);
+  attemptFailed(@Payload() failure: AttemptFailure, @Ctx() ctx: RedisTransportContext) {
+    return this.dispatcher.attemptFailed(failure, ctx);
   }
 
   @EventPattern(Patterns.attemptResult)
@@ -31,10 +35,18 @@ export class DispatchController {
   @EventPattern(Events.configChanged)
   async onConfigChanged() {
     await this.catalog.reload();
+    await this.dispatcher.catalogChanged();
   }
 
   @EventPattern(Events.credentialChanged)
   async onCredentialChanged() {
     await this.catalog.reload();
+    await this.dispatcher.catalogChanged();
+  }
+
+  @EventPattern(ManagementEvents.credentialQuotaReset)
+  async onQuotaReset(@Payload() event: unknown) {
+    const parsed = QuotaResetSchema.safeParse(event);
+    if (parsed.success) await this.dispatcher.resetQuota(parsed.data.credentialId);
   }
 }

@@ -1,9 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { Catalog } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { DbModule } from '@cpa/db';
 import { HealthController } from '@cpa/runtime';
-import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore } from '@cpa/routing-state';
+import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, StateMirror } from '@cpa/routing-state';
 import { DispatchController } from './dispatch.controller';
 
 const env = loadEnv();
@@ -15,7 +15,15 @@ const env = loadEnv();
     Catalog,
     DispatchService,
     RoutingStateStore,
+    StateMirror,
     { provide: ROUTING_STATE_OPTIONS, useValue: { redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix } },
   ],
 })
-export class SchedulerModule {}
+export class SchedulerModule implements OnApplicationBootstrap {
+  constructor(private readonly dispatcher: DispatchService) {}
+
+  /** Remembers which credentials are enabled, so later reloads can drop bindings of disabled ones. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.dispatcher.catalogChanged();
+  }
+}

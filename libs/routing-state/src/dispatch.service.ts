@@ -1,93 +1,435 @@
-import { Injectable } from '@nestjs/common';
-import { Catalog, type ServedModel } from '@cpa/catalog';
+import { Injectable, Optional } from '@nestjs/common';
+import { Catalog, type CatalogSnapshot } from '@cpa/catalog';
+import { Patterns, type AttemptFailure, type AttemptResult, type ExecuteRequest, type ResponseHead, type RouteRequest } from '@cpa/contracts';
 import {
-  Patterns,
-  type AttemptFailure,
-  type AttemptResult,
-  type ExecuteRequest,
-  type ResponseHead,
-  type RouteRequest,
-} from '@cpa/contracts';
-import { parseRequestedModel } from '@cpa/routing';
+  affinityAfterResult,
+  affinityScope,
+  afterAttemptFailure,
+  availableCredentials,
+  bindingKeys,
+  decideAffinity,
+  finalFailure,
+  isBlockedForModel,
+  isRequestInvalidError,
+  markResult,
+  newCredentialState,
+  nextRound,
+  normalizeUpstreamError,
+  pickCredential,
+  pickErrorResponse,
+  resetCooldowns,
+  resolveCoolingPolicy,
+  selectionStateKeys,
+  usableUpstreamModels,
+  type AttemptFailureView,
+  type AttemptOutcome,
+  type BindingKeys,
+  type CoolingSettings,
+  type CooldownView,
+  type CredentialState,
+  type ErrorResponse,
+  type PickError,
+  type PickOutcome,
+  type RetryConfig,
+  type RoutingStrategy,
+  type SelectionState,
+  type UpstreamModel,
+  type WeightedState,
+} from '@cpa/routing';
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
-import { RoutingStateStore } from './routing-state.store';
+import { RouteScopes, type RouteScope, type RoutedCredential } from './route-scope';
+import { RoutingStateStore, type PickRead } from './routing-state.store';
+import { StateMirror } from './state-mirror';
 
-/** A reply the scheduler sends itself: one frame with head and JSON body. */
-function finalReply(status: number, body: unknown, headers: Record<string, string> = {}): Frame {
-  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const head: ResponseHead = { status, headers: { 'content-type': 'application/json', ...headers }, complete: true };
-  return frame(head, bytes);
+/** What a handler can give to cancel a wait: the transport context (its signal is made lazily). */
+export interface Cancellation {
+  readonly signal: AbortSignal;
 }
 
 /**
- * The scheduler's decisions on the request path: pick a credential for a routed request,
- * and on a failed attempt either try another credential or answer with the final error.
+ * The ExecuteRequest the scheduler sends: the contract's fields plus the retry round it
+ * belongs to. Executors hand the object back unchanged in AttemptFailure.execute.
+ */
+export interface ScheduledAttempt extends ExecuteRequest {
+  /** Retry round (0-based). */
+  round: number;
+  /** Credentials attempted in this round (excluded from its further picks). */
+  roundTried: string[];
+}
+
+interface Progress {
+  attempt: number;
+  round: number;
+  roundTried: string[];
+  tried: string[];
+}
+
+export type PickResult =
+  | { ok: true; credential: RoutedCredential; upstream: UpstreamModel; provider: string }
+  | { ok: false; error: PickError };
+
+type StrategyOutcome = PickOutcome<RoutedCredential & { state?: CredentialState }> | 'conflict';
+
+const MAX_PICK_PASSES = 16;
+/** Weighted credits are compare-and-set; conflicts only come from other replicas (see serial). */
+const MAX_WEIGHTED_CONFLICTS = 64;
+
+/** A final reply: one frame with head and the whole body. */
+export function replyFrame(response: ErrorResponse): Frame {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) headers[name.toLowerCase()] = value;
+  const head: ResponseHead = { status: response.status, headers, complete: true };
+  return frame(head, Buffer.from(response.body));
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** JSON of a state without its timestamps: a transition that only moves updatedAt is no change. */
+function stateFingerprint(state: CredentialState | undefined): string {
+  return JSON.stringify(state ?? null, (key, value: unknown) => (key === 'updatedAt' ? undefined : value));
+}
+
+/**
+ * The scheduler's decisions on the request path (Go's Manager.Execute split over messages):
+ * pick a credential for a routed request; on a failed attempt record it, then try another
+ * credential, wait for the nearest cooldown and start another round, or answer with the
+ * final error. All shared state is in Redis (RoutingStateStore); rules are @cpa/routing's.
  */
 @Injectable()
 export class DispatchService {
+  private readonly scopes = new RouteScopes();
+  private enabledIds?: Set<string>;
+  private readonly queues = new Map<string, Promise<void>>();
+
   constructor(
     private readonly catalog: Catalog,
-    private readonly state: RoutingStateStore,
+    private readonly store: RoutingStateStore,
+    @Optional() private readonly mirror?: StateMirror,
   ) {}
 
-  async dispatch(route: RouteRequest): Promise<Forward | Frame> {
-    return this.next(route, [], 0);
+  /** Clock of every decision; tests may replace it. */
+  now(): number {
+    return Date.now();
   }
 
-  async attemptFailed(failure: AttemptFailure): Promise<Forward | Frame> {
-    const { execute } = failure;
-    await this.state.recordResult({
-      credentialId: execute.credentialId,
-      family: execute.family,
-      baseModel: execute.baseModel,
-      ok: false,
-      status: failure.status,
-      retryAfterMs: failure.retryAfterMs,
-    });
-    const retryable = failure.network || failure.status === 401 || failure.status === 403 || failure.status === 408 || failure.status === 429 || failure.status >= 500;
-    if (retryable) {
-      const next = await this.next(execute.route, execute.triedCredentialIds, execute.attempt + 1, true);
-      if (next) return next;
+  private get snapshot(): CatalogSnapshot {
+    return this.catalog.snapshot;
+  }
+
+  async dispatch(route: RouteRequest, cancel?: Cancellation): Promise<Forward | Frame> {
+    const scope = this.scopes.scope(this.snapshot, route.model);
+    if (scope.knownProviders.length === 0) {
+      return replyFrame({
+        status: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { message: `The model ${route.model} is not served by any configured credential`, type: 'invalid_request_error', code: 'model_not_found' } }),
+      });
     }
-    const headers: Record<string, string> = { ...failure.headers };
-    if (failure.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(failure.retryAfterMs / 1000));
-    return finalReply(failure.status, failure.body, headers);
+    return this.proceed(route, scope, { attempt: 0, round: 0, roundTried: [], tried: [] }, undefined, false, cancel);
   }
 
+  /** An attempt failed before its first byte (forwarded by the executor with the request body). */
+  async attemptFailed(failure: AttemptFailure, cancel?: Cancellation): Promise<Forward | Frame> {
+    const execute = failure.execute as Partial<ScheduledAttempt> & ExecuteRequest;
+    const route = execute.route;
+    const scope = this.scopes.scope(this.snapshot, route.model);
+    const view = this.failureView(failure);
+    const affinity = this.affinityKeys(route, scope);
+    const removals = affinity ? affinityAfterResult(affinity, execute.credentialId, { success: false, requestInvalid: view.requestInvalid }).remove : [];
+    await this.record(
+      execute.credentialId,
+      {
+        success: false,
+        model: execute.baseModel,
+        // Network errors and empty streams carry no upstream status: they fail over without cooling.
+        status: failure.network ? 0 : failure.status,
+        message: failure.body,
+        ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+      },
+      removals.map((r) => r.key),
+    );
+    const roundTried = execute.roundTried ?? execute.triedCredentialIds;
+    const progress: Progress = { attempt: execute.attempt + 1, round: execute.round ?? 0, roundTried, tried: execute.triedCredentialIds };
+    const action = afterAttemptFailure(this.retryConfig(), roundTried.length, view);
+    if (action.action === 'give-up') return this.upstreamReply(failure);
+    return this.proceed(route, scope, progress, failure, action.action === 'end-round', cancel);
+  }
+
+  /** Every finished attempt (success, or failure after the first byte). */
   async attemptFinished(result: AttemptResult): Promise<void> {
-    await this.state.recordResult(result);
+    await this.record(result.credentialId, {
+      success: result.ok,
+      model: result.baseModel,
+      status: result.status,
+      ...(result.error !== undefined ? { message: result.error } : {}),
+      ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+    });
   }
 
-  private async next(route: RouteRequest, tried: string[], attempt: number): Promise<Forward | Frame>;
-  private async next(route: RouteRequest, tried: string[], attempt: number, onlyIfAvailable: true): Promise<Forward | Frame | undefined>;
-  private async next(route: RouteRequest, tried: string[], attempt: number, onlyIfAvailable = false): Promise<Forward | Frame | undefined> {
-    const snapshot = this.catalog.snapshot;
-    const requested = parseRequestedModel(route.model);
-    const lookupName = requested.prefix ? `${requested.prefix}/${requested.baseModel}` : requested.baseModel;
-    const served = snapshot.registry.lookup(lookupName);
-    if (served.length === 0) {
-      if (onlyIfAvailable) return undefined;
-      return finalReply(404, { error: { message: `The model ${route.model} is not served by any configured credential`, type: 'invalid_request_error', code: 'model_not_found' } });
-    }
-    const candidates = served.filter((m) => !tried.includes(m.credentialId));
-    const picked = await this.state.pick(requested.baseModel, candidates);
-    if (!picked) {
-      if (onlyIfAvailable) return undefined;
-      const providers = [...new Set(served.map((m) => m.provider))].join(',');
-      return finalReply(503, { error: { message: `no auth available (providers=${providers}, model=${route.model})`, type: 'server_error', code: 'auth_unavailable' } });
-    }
-    return forward(Patterns.execute(picked.provider), this.executeRequest(route, picked, requested.baseModel, requested.thinkingSuffix, tried, attempt));
+  /** POST /v0/management/reset-quota: clear every cooldown of the credential. */
+  async resetQuota(credentialId: string): Promise<CredentialState | undefined> {
+    const now = this.now();
+    const result = await this.store.update(credentialId, (current) => (current ? resetCooldowns(current, now) : undefined));
+    if (result.changed) this.mirror?.markDirty(credentialId);
+    return result.state;
   }
 
-  private executeRequest(route: RouteRequest, picked: ServedModel, baseModel: string, suffix: string | undefined, tried: string[], attempt: number): ExecuteRequest {
-    return {
+  /** After a catalog reload: bindings of credentials that were disabled or removed are dropped. */
+  async catalogChanged(): Promise<void> {
+    const enabled = new Set(this.snapshot.credentials.filter((c) => !c.disabled).map((c) => c.id));
+    const previous = this.enabledIds;
+    this.enabledIds = enabled;
+    if (!previous) return;
+    for (const id of previous) if (!enabled.has(id)) await this.store.invalidateBindings(id);
+  }
+
+  /** Picks for the current round, or moves on to the next round (waiting for a cooldown), or ends. */
+  private async proceed(route: RouteRequest, scope: RouteScope, progress: Progress, lastFailure: AttemptFailure | undefined, roundOver: boolean, cancel?: Cancellation): Promise<Forward | Frame> {
+    for (;;) {
+      let pickError: PickError = { code: 'auth_unavailable' };
+      if (!roundOver) {
+        const picked = await this.pick(route, scope, progress.roundTried);
+        if (picked.ok) return this.forwardAttempt(route, picked, progress);
+        pickError = picked.error;
+      }
+      const now = this.now();
+      const decision = nextRound(this.retryConfig(), progress.round, lastFailure ? this.failureView(lastFailure) : undefined, this.cooldownViews(scope, now), now);
+      if (decision.action === 'give-up') {
+        const final = finalFailure(lastFailure, pickError);
+        if (final.source === 'upstream') return this.upstreamReply(final.failure);
+        return replyFrame(pickErrorResponse(final.error, scope.providers.length > 0 ? scope.providers : scope.knownProviders, route.model));
+      }
+      await sleep(decision.waitMs, cancel?.signal);
+      progress = { ...progress, round: decision.nextRound, roundTried: [] };
+      roundOver = false;
+    }
+  }
+
+  private forwardAttempt(route: RouteRequest, picked: Extract<PickResult, { ok: true }>, progress: Progress): Forward {
+    const id = picked.credential.id;
+    const execute: ScheduledAttempt = {
       route,
-      credentialId: picked.credentialId,
-      family: picked.provider,
-      upstreamModel: suffix ? `${picked.upstreamModel}(${suffix})` : picked.upstreamModel,
-      baseModel,
-      attempt,
-      triedCredentialIds: [...tried, picked.credentialId],
+      credentialId: id,
+      family: picked.credential.info.provider,
+      upstreamModel: picked.upstream.upstreamModel,
+      baseModel: picked.upstream.stateModel,
+      attempt: progress.attempt,
+      triedCredentialIds: [...progress.tried, id],
+      round: progress.round,
+      roundTried: [...progress.roundTried, id],
     };
+    return forward(Patterns.execute(picked.credential.info.provider), execute);
+  }
+
+  /**
+   * One pick: candidates not tried in this round, the strategy, and session affinity. A
+   * credential none of whose upstream models is usable is skipped without counting as an
+   * attempt (Go's preparedExecutionModels).
+   */
+  async pick(route: Pick<RouteRequest, 'model' | 'sessionIds'>, scope: RouteScope = this.scopes.scope(this.snapshot, route.model), tried: readonly string[] = []): Promise<PickResult> {
+    const skipped: string[] = [];
+    for (let pass = 0; pass < MAX_PICK_PASSES; pass++) {
+      const excluded = new Set([...tried, ...skipped]);
+      const candidates = excluded.size > 0 ? scope.credentials.filter((c) => !excluded.has(c.id)) : scope.credentials;
+      const outcome = await this.choose(route, scope, candidates);
+      if (!outcome.ok) return outcome;
+      const candidate = scope.byId.get(outcome.credential.id);
+      if (!candidate) return { ok: false, error: { code: 'auth_unavailable' } };
+      const usable = usableUpstreamModels({ ...candidate, credential: outcome.credential }, this.now());
+      const upstream = usable[0];
+      if (upstream) return { ok: true, credential: candidate.credential, upstream, provider: outcome.provider };
+      skipped.push(candidate.credential.id);
+    }
+    return { ok: false, error: { code: 'auth_unavailable' } };
+  }
+
+  private affinityKeys(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope): BindingKeys | undefined {
+    const [primary, fallback] = route.sessionIds;
+    if (!this.snapshot.settings.sessionAffinity || !primary) return undefined;
+    return bindingKeys(affinityScope(scope.providers), { primary, ...(fallback ? { fallback } : {}) }, scope.stateModel);
+  }
+
+  /**
+   * Weighted picks of one key run one at a time per replica: their credits are a
+   * read-modify-write, and queuing locally leaves compare-and-set conflicts to the rare
+   * race with another replica instead of every concurrent request.
+   */
+  private serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
+  }
+
+  private choose(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope, candidates: readonly RoutedCredential[]): Promise<PickOutcome<RoutedCredential & { state?: CredentialState }>> {
+    const strategy = this.snapshot.settings.strategy;
+    if (strategy !== 'weighted-round-robin') return this.chooseNow(route, scope, candidates);
+    const [key = ''] = selectionStateKeys(strategy, scope.providers, scope.stateModel).weighted;
+    return this.serial(key, () => this.chooseNow(route, scope, candidates));
+  }
+
+  /** Strategy and affinity over shared state: one read script, commits only when needed. */
+  private async chooseNow(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope, candidates: readonly RoutedCredential[]): Promise<PickOutcome<RoutedCredential & { state?: CredentialState }>> {
+    const settings = this.snapshot.settings;
+    const strategy = settings.strategy;
+    const selection = selectionStateKeys(strategy, scope.providers, scope.stateModel);
+    const affinity = this.affinityKeys(route, scope);
+    const bindingNames = affinity ? [affinity.primary, ...(affinity.fallback ? [affinity.fallback] : [])] : [];
+    const ttl = settings.sessionAffinityTtlMs;
+    for (let attempt = 0; attempt < MAX_WEIGHTED_CONFLICTS; attempt++) {
+      if (attempt > 0) await sleep(Math.floor(Math.random() * Math.min(attempt, 10)));
+      const read = await this.store.readForPick({
+        cursors: selection.cursors,
+        incrementFirstCursor: true,
+        weighted: selection.weighted,
+        bindings: bindingNames,
+        bindingTtlMs: affinity ? ttl : 0,
+      });
+      const now = this.now();
+      // Most credentials have no state: they go in as they are, without a copy.
+      const withState = candidates.map((c) => {
+        const state = this.store.cachedState(c.id);
+        return state ? { ...c, state } : c;
+      });
+      if (!affinity) {
+        const outcome = await this.strategyPick(strategy, scope, withState, read, now);
+        if (outcome !== 'conflict') return outcome;
+        continue;
+      }
+      const available = availableCredentials(withState, undefined, scope.stateModel, now, true);
+      if (!available.ok) return pickCredential({ strategy, providers: scope.providers, model: scope.stateModel, candidates: withState, now, state: { cursors: {}, weighted: {} } });
+      const availableIds = available.available.map((c) => c.id);
+      const byId = new Map(withState.map((c) => [c.id, c]));
+      const decision = decideAffinity({
+        keys: affinity,
+        bound: { primary: read.bindings[0] ?? undefined, fallback: read.bindings[1] ?? undefined },
+        availableIds,
+      });
+      if (decision.kind === 'hit') {
+        let id = decision.credentialId;
+        if (decision.via === 'fallback') {
+          // A later turn inherits the first turn's credential under its own id too.
+          const bound = await this.store.bind(decision.bind, id, ttl, { kind: 'nx' });
+          if (availableIds.includes(bound)) id = bound;
+        }
+        const credential = byId.get(id)!;
+        return { ok: true, credential, provider: credential.provider, update: { cursors: {}, weighted: {} } };
+      }
+      const outcome = await this.strategyPick(strategy, scope, withState, read, now);
+      if (outcome === 'conflict') continue;
+      if (!outcome.ok) return outcome;
+      const mode = decision.reason === 'rebind' && decision.previous !== undefined ? { kind: 'replace' as const, expected: decision.previous } : { kind: 'nx' as const };
+      const bound = await this.store.bind(decision.bind, outcome.credential.id, ttl, mode);
+      if (bound !== outcome.credential.id && availableIds.includes(bound)) {
+        // Another request of this session bound first: follow it.
+        const credential = byId.get(bound)!;
+        return { ...outcome, credential, provider: credential.provider };
+      }
+      return outcome;
+    }
+    throw new Error('routing state kept changing during the pick');
+  }
+
+  /**
+   * pickCredential over the values read. Cursors the read did not advance (multi-provider
+   * inner cursors, or a pick after a binding was found) are advanced now and the pick is
+   * repeated with the slots obtained, so concurrent picks on any replica never share a slot;
+   * weighted credits are committed with compare-and-set.
+   */
+  private async strategyPick(
+    strategy: RoutingStrategy,
+    scope: RouteScope,
+    candidates: readonly (RoutedCredential & { state?: CredentialState })[],
+    read: PickRead,
+    now: number,
+  ): Promise<StrategyOutcome> {
+    const weighted: Record<string, WeightedState> = {};
+    for (const [key, json] of Object.entries(read.weighted)) if (json) weighted[key] = JSON.parse(json) as WeightedState;
+    const state: SelectionState = { cursors: { ...read.cursors }, weighted };
+    const order = selectionStateKeys(strategy, scope.providers, scope.stateModel).cursors;
+    const request = { strategy, providers: scope.providers, model: scope.stateModel, candidates, now, state };
+    let outcome = pickCredential(request);
+    for (let i = 0; i < order.length && outcome.ok; i++) {
+      const pending = order.find((key) => key in (outcome.ok ? outcome.update.cursors : {}) && !read.advanced.has(key));
+      if (pending === undefined) break;
+      state.cursors[pending] = await this.store.incrementCursor(pending);
+      read.advanced.add(pending);
+      outcome = pickCredential(request);
+    }
+    if (!outcome.ok) return outcome;
+    for (const [key, next] of Object.entries(outcome.update.weighted)) {
+      if (!(await this.store.compareAndSetWeighted(key, read.weighted[key] ?? null, JSON.stringify(next)))) return 'conflict';
+    }
+    return outcome;
+  }
+
+  /** MarkResult in TypeScript, committed with optimistic concurrency in one script call. */
+  private async record(credentialId: string, outcome: AttemptOutcome, removeBindings: readonly string[] = []): Promise<void> {
+    const info = this.snapshot.byId.get(credentialId);
+    const policy = resolveCoolingPolicy(this.coolingSettings(), info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined);
+    const now = this.now();
+    const result = await this.store.update(
+      credentialId,
+      (current) => {
+        // A success on a credential without state has nothing to clear.
+        if (!current && outcome.success) return undefined;
+        const next = markResult(current, outcome, now, policy).state;
+        return stateFingerprint(next) === stateFingerprint(current ?? newCredentialState()) ? undefined : next;
+      },
+      removeBindings,
+    );
+    if (result.changed) this.mirror?.markDirty(credentialId);
+  }
+
+  private failureView(failure: AttemptFailure): AttemptFailureView {
+    return { status: failure.status, requestInvalid: !failure.network && isRequestInvalidError(failure.status, failure.body) };
+  }
+
+  private upstreamReply(failure: AttemptFailure): Frame {
+    const headers: Record<string, string> = { ...failure.headers };
+    const hasRetryAfter = Object.keys(headers).some((k) => k.toLowerCase() === 'retry-after');
+    if (!hasRetryAfter && failure.status === 429 && failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) {
+      headers['retry-after'] = String(Math.ceil(failure.retryAfterMs / 1000));
+    }
+    return replyFrame(normalizeUpstreamError(failure.status, failure.body, headers));
+  }
+
+  /** Every enabled candidate of the model, for the nearest cooldown between rounds. */
+  private cooldownViews(scope: RouteScope, now: number): CooldownView[] {
+    return scope.candidates.map(({ credential }) => ({
+      ...(credential.requestRetry !== undefined ? { requestRetry: credential.requestRetry } : {}),
+      block: isBlockedForModel({ disabled: credential.disabled, state: this.store.cachedState(credential.id) }, scope.stateModel, now),
+    }));
+  }
+
+  private retryConfig(): RetryConfig {
+    const s = this.snapshot.settings;
+    return { requestRetry: s.requestRetry, maxRetryCredentials: s.maxRetryCredentials, maxRetryIntervalMs: s.maxRetryIntervalMs };
+  }
+
+  private coolingSettings(): CoolingSettings {
+    const s = this.snapshot.settings;
+    return { disableCooling: s.disableCooling, transientErrorCooldownSeconds: s.transientCooldownMs < 0 ? -1 : Math.round(s.transientCooldownMs / 1000) };
   }
 }

@@ -1,2 +1,6 @@
+// Public API of @cpa/routing-state: Redis-backed routing state and the scheduler's dispatch logic.
 export * from './dispatch.service';
+export * from './keys';
+export * from './route-scope';
 export * from './routing-state.store';
+export * from './state-mirror';
