@@ -3,13 +3,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Catalog } from '@cpa/catalog';
 import {
   claudeModelList,
+  geminiModelInfo,
   geminiModelList,
   GatewayService,
   openAIModelList,
+  readGeminiCall,
   wantsClaudeModelList,
   writeJson,
+  type ProxyCall,
 } from '@cpa/client-api';
-import { clientErrorBody, type ClientFormat } from '@cpa/contracts';
+import { clientErrorBody, RouteActions, type ClientFormat } from '@cpa/contracts';
 
 const queryOf = (req: FastifyRequest) => new URLSearchParams((req.url.split('?')[1] ?? ''));
 const bodyOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
@@ -22,7 +25,7 @@ export class ProxyController {
     private readonly catalog: Catalog,
   ) {}
 
-  private proxy(format: ClientFormat, req: FastifyRequest, reply: FastifyReply, extra: { urlModel?: string; action?: string } = {}) {
+  private proxy(format: ClientFormat, req: FastifyRequest, reply: FastifyReply, extra: Partial<Pick<ProxyCall, 'urlModel' | 'urlStream' | 'action'>> = {}) {
     reply.hijack();
     return this.gateway.proxy({ format, req: req.raw, res: reply.raw, body: bodyOf(req), query: queryOf(req), ...extra });
   }
@@ -49,19 +52,17 @@ export class ProxyController {
 
   @Post('v1/messages/count_tokens')
   countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.proxy('claude', req, reply, { action: 'countTokens' });
+    return this.proxy('claude', req, reply, { action: RouteActions.countTokens });
   }
 
   @Post('v1beta/models/:modelAction')
   gemini(@Param('modelAction') modelAction: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    const separator = modelAction.lastIndexOf(':');
-    const urlModel = separator > 0 ? modelAction.slice(0, separator) : modelAction;
-    const action = separator > 0 ? modelAction.slice(separator + 1) : '';
-    if (!['generateContent', 'streamGenerateContent', 'countTokens'].includes(action)) {
+    const call = readGeminiCall(modelAction, queryOf(req));
+    if (!call) {
       reply.hijack();
-      return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `Unknown action "${action}"`));
+      return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `Unknown action in "${modelAction}"`));
     }
-    return this.proxy('gemini', req, reply, { urlModel, action });
+    return this.proxy('gemini', req, reply, call);
   }
 
   @Get('v1/models')
@@ -72,5 +73,13 @@ export class ProxyController {
   @Get('v1beta/models')
   geminiModels() {
     return geminiModelList(this.catalog.snapshot);
+  }
+
+  @Get('v1beta/models/:model')
+  geminiModel(@Param('model') model: string, @Res() reply: FastifyReply) {
+    const info = geminiModelInfo(this.catalog.snapshot, decodeURIComponent(model));
+    reply.hijack();
+    if (!info) return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `models/${model} is not found`));
+    return writeJson(reply.raw, 200, info);
   }
 }

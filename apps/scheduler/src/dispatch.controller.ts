@@ -3,7 +3,7 @@ import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservice
 import { z } from 'zod';
 import { Catalog } from '@cpa/catalog';
 import { Events, ManagementEvents, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
-import { DispatchService } from '@cpa/routing-state';
+import { DispatchService, UsageRecorder } from '@cpa/routing-state';
 import type { RedisTransportContext } from '@cpa/transport';
 
 const QuotaResetSchema = z.object({ credentialId: z.string().min(1) });
@@ -13,6 +13,7 @@ export class DispatchController {
   constructor(
     private readonly dispatcher: DispatchService,
     private readonly catalog: Catalog,
+    private readonly usage: UsageRecorder,
   ) {}
 
   /** The context cancels a cooldown wait when the client goes away. */
@@ -24,11 +25,13 @@ export class DispatchController {
   /** Forwarded by an executor: the reply obligation is ours again. */
   @MessagePattern(Patterns.attemptFailed)
   attemptFailed(@Payload() failure: AttemptFailure, @Ctx() ctx: RedisTransportContext) {
+    this.usage.recordFailure(failure);
     return this.dispatcher.attemptFailed(failure, ctx);
   }
 
   @EventPattern(Patterns.attemptResult)
   attemptResult(@Payload() result: AttemptResult) {
+    this.usage.record(result);
     return this.dispatcher.attemptFinished(result);
   }
 

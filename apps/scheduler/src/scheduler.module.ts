@@ -3,7 +3,7 @@ import { Catalog } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { DbModule } from '@cpa/db';
 import { HealthController } from '@cpa/runtime';
-import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, StateMirror } from '@cpa/routing-state';
+import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, StateMirror, UsageRecorder } from '@cpa/routing-state';
 import { DispatchController } from './dispatch.controller';
 
 const env = loadEnv();
@@ -16,6 +16,7 @@ const env = loadEnv();
     DispatchService,
     RoutingStateStore,
     StateMirror,
+    UsageRecorder,
     { provide: ROUTING_STATE_OPTIONS, useValue: { redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix } },
   ],
 })

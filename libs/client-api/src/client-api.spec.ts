@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { snapshotOf } from '@cpa/catalog';
 import { extractClientKey } from './client-key.service';
-import { claudeModelList, geminiModelList, openAIModelList, wantsClaudeModelList } from './model-list';
-import { BadRequestError, formatOfPath, readRequestFields } from './request-fields';
+import { RouteActions } from '@cpa/contracts';
+import { claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList } from './model-list';
+import { BadRequestError, formatOfPath, readGeminiCall, readRequestFields } from './request-fields';
 
 describe('extractClientKey', () => {
   const q = (s = '') => new URLSearchParams(s);
@@ -51,9 +52,28 @@ describe('model lists', () => {
     expect(claudeModelList(snapshot)).toMatchObject({ data: [{ type: 'model', id: 'm1' }], has_more: false, first_id: 'm1', last_id: 'm1' });
     expect(geminiModelList(snapshot)).toMatchObject({ models: [{ name: 'models/m1' }] });
   });
+  it('answers one Gemini model with or without the models/ prefix', () => {
+    expect(geminiModelInfo(snapshot, 'm1')).toMatchObject({ name: 'models/m1', supportedGenerationMethods: expect.arrayContaining(['generateContent']) });
+    expect(geminiModelInfo(snapshot, 'models/M1')).toMatchObject({ name: 'models/m1' });
+    expect(geminiModelInfo(snapshot, 'nope')).toBeUndefined();
+  });
   it('picks the Claude shape for anthropic-version or a claude-cli user agent', () => {
     expect(wantsClaudeModelList({ 'anthropic-version': '2023-06-01' })).toBe(true);
     expect(wantsClaudeModelList({ 'user-agent': 'claude-cli/2.0.1' })).toBe(true);
     expect(wantsClaudeModelList({ 'user-agent': 'openai/5' })).toBe(false);
+  });
+});
+
+describe('readGeminiCall', () => {
+  const q = (s = '') => new URLSearchParams(s);
+  it('reads model, streaming and the route action', () => {
+    expect(readGeminiCall('gemini-2.5-pro:generateContent', q())).toEqual({ urlModel: 'gemini-2.5-pro', urlStream: false });
+    expect(readGeminiCall('gemini-2.5-pro(high):streamGenerateContent', q('alt=sse'))).toEqual({ urlModel: 'gemini-2.5-pro(high)', urlStream: true, action: undefined });
+    expect(readGeminiCall('g:streamGenerateContent', q())).toEqual({ urlModel: 'g', urlStream: true, action: RouteActions.streamJsonArray });
+    expect(readGeminiCall('g:countTokens', q())).toEqual({ urlModel: 'g', urlStream: false, action: RouteActions.countTokens });
+  });
+  it('refuses unknown actions and a missing action', () => {
+    expect(readGeminiCall('g:embedContent', q())).toBeUndefined();
+    expect(readGeminiCall('g', q())).toBeUndefined();
   });
 });

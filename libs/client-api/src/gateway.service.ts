@@ -7,6 +7,7 @@ import {
   MISSING_API_KEY_BODY,
   Patterns,
   type ClientFormat,
+  type RouteAction,
   type RouteRequest,
 } from '@cpa/contracts';
 import { Catalog } from '@cpa/catalog';
@@ -38,9 +39,11 @@ export interface ProxyCall {
   res: ServerResponse;
   body: Buffer;
   query: URLSearchParams;
-  /** Gemini routes carry model and action in the path. */
+  /** Gemini routes carry model and streaming in the path. */
   urlModel?: string;
-  action?: string;
+  urlStream?: boolean;
+  /** A `RouteActions` value (count tokens, Gemini JSON-array stream). */
+  action?: RouteAction;
 }
 
 /**
@@ -63,7 +66,7 @@ export class GatewayService {
 
     let fields;
     try {
-      fields = readRequestFields(format, call.body, call.urlModel, call.action === 'streamGenerateContent');
+      fields = readRequestFields(format, call.body, call.urlModel, call.urlStream);
     } catch (err) {
       const status = err instanceof BadRequestError ? err.status : 400;
       return writeJson(res, status, clientErrorBody(format, status, (err as Error).message));

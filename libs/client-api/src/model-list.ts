@@ -32,14 +32,23 @@ export function claudeModelList(snapshot: CatalogSnapshot) {
   return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
-export function geminiModelList(snapshot: CatalogSnapshot) {
+function geminiModel(id: string) {
   return {
-    models: snapshot.registry.listModels().map(({ id }) => ({
-      name: `models/${id}`,
-      version: '001',
-      displayName: id,
-      description: id,
-      supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'],
-    })),
+    name: `models/${id}`,
+    version: '001',
+    displayName: id,
+    description: id,
+    supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'],
   };
+}
+
+export function geminiModelList(snapshot: CatalogSnapshot) {
+  return { models: snapshot.registry.listModels().map(({ id }) => geminiModel(id)) };
+}
+
+/** GET /v1beta/models/{model}: one model (the `models/` prefix is optional), or undefined. */
+export function geminiModelInfo(snapshot: CatalogSnapshot, name: string) {
+  const id = name.replace(/^models\//, '');
+  const served = snapshot.registry.listModels().find((m) => m.id.toLowerCase() === id.toLowerCase());
+  return served ? geminiModel(served.id) : undefined;
 }

@@ -21,7 +21,6 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, he
  */
 export function relayFrames(frames: Observable<Frame>, res: ServerResponse, format: ClientFormat): Promise<void> {
   return new Promise((resolve) => {
-    let subscription: Subscription | undefined;
     let finished = false;
     const finish = () => {
       if (finished) return;
@@ -30,15 +29,17 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
       resolve();
     };
     const onClose = () => {
-      if (!res.writableFinished) subscription?.unsubscribe();
+      if (!res.writableFinished) subscription.unsubscribe();
       finish();
     };
     res.on('close', onClose);
-    subscription = frames.subscribe({
+    const subscription: Subscription = frames.subscribe({
       next: (frame) => {
         if (!res.headersSent) {
           const head = isHead(frame.meta) ? frame.meta : { status: 200, headers: {} };
           const headers: Record<string, string> = { ...head.headers };
+          // Proxies and browsers must not buffer or cache an event stream.
+          if (headers['content-type']?.includes('event-stream')) headers['cache-control'] ??= 'no-cache';
           if (frame.body && !headers['content-type']?.includes('event-stream') && isCompleteFrame(frame)) {
             headers['content-length'] = String(frame.body.length);
           }

@@ -1,4 +1,4 @@
-import type { ClientFormat } from '@cpa/contracts';
+import { RouteActions, type ClientFormat, type RouteAction } from '@cpa/contracts';
 
 export class BadRequestError extends Error {
   constructor(message: string, readonly status = 400) {
@@ -40,4 +40,30 @@ export function formatOfPath(url: string): ClientFormat {
   if (url.startsWith('/v1/messages')) return 'claude';
   if (url.startsWith('/v1/responses')) return 'openai-responses';
   return 'openai-chat';
+}
+
+export interface GeminiCall {
+  urlModel: string;
+  urlStream: boolean;
+  action?: RouteAction;
+}
+
+/**
+ * Reads `{model}:{action}` of a Gemini POST route and its `alt` query: undefined for an
+ * action the API does not have. Without `alt=sse` a Gemini stream is one JSON array.
+ */
+export function readGeminiCall(modelAction: string, query: URLSearchParams): GeminiCall | undefined {
+  const separator = modelAction.lastIndexOf(':');
+  if (separator <= 0) return undefined;
+  const urlModel = decodeURIComponent(modelAction.slice(0, separator)).replace(/^models\//, '');
+  switch (modelAction.slice(separator + 1)) {
+    case 'generateContent':
+      return { urlModel, urlStream: false };
+    case 'streamGenerateContent':
+      return { urlModel, urlStream: true, action: query.get('alt') === 'sse' ? undefined : RouteActions.streamJsonArray };
+    case 'countTokens':
+      return { urlModel, urlStream: false, action: RouteActions.countTokens };
+    default:
+      return undefined;
+  }
 }

@@ -5,3 +5,4 @@ export * from './frames';
 export * from './patterns';
 export * from './provider-family';
 export * from './management-events';
+export * from './route-actions';

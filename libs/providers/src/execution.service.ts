@@ -2,17 +2,35 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Observable, of } from 'rxjs';
 import { Catalog, type CredentialInfo } from '@cpa/catalog';
 import {
+  clientErrorBody,
   Patterns,
+  RouteActions,
   type AttemptFailure,
   type AttemptResult,
   type ExecuteRequest,
   type ResponseHead,
+  type TokenUsage,
 } from '@cpa/contracts';
+import { codecFor, createStreamAggregator, parseModelSuffix, streamFromResponse, UpstreamStreamError } from '@cpa/formats';
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
+import type { Dispatcher } from 'undici';
 import { PROVIDER_ADAPTERS } from './families';
+import type { ProviderAdapter } from './provider-adapter';
 import { retryAfterMs } from './retry-hint';
 import { SecretStore } from './secret-store';
-import { streamErrorEvent } from './stream-errors';
+import { createStreamRelay, type StreamRelay } from './stream-relay';
+import { countFromResponse, countTokensRequestBody, countTokensResponse, estimateInputTokens, planCountTokens } from './token-count';
+import {
+  clientContentType,
+  clientFailureBody,
+  JSON_CONTENT_TYPE,
+  planExchange,
+  rewriteRequestBody,
+  toTokenUsage,
+  upstreamRequestBody,
+  usageOfBody,
+  type ExchangePlan,
+} from './translation';
 import { UpstreamClient } from './upstream-client';
 
 /** Where finished attempts are reported (the scheduler's one-way result queue). */
@@ -32,19 +50,29 @@ function pickHeaders(raw: Record<string, string | string[] | undefined>): Record
   return out;
 }
 
-/** The request body with the model replaced, keeping the client's bytes when nothing changes. */
-export function withUpstreamModel(body: Buffer, requestedModel: string, upstreamModel: string): Buffer {
-  if (requestedModel === upstreamModel || body.length === 0) return body;
-  const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-  if (!('model' in json)) return body;
-  json.model = upstreamModel;
-  return Buffer.from(JSON.stringify(json));
+class AttemptFailed extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly network: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface Attempt {
+  req: ExecuteRequest;
+  body: Buffer;
+  signal: AbortSignal;
+  credential: CredentialInfo;
+  adapter: ProviderAdapter;
 }
 
 /**
- * Performs one upstream attempt. Before the first byte reaches the client a failure is
- * forwarded to the scheduler (which may retry on another credential); after it, errors
- * end the stream in the client's format.
+ * Performs one upstream attempt, translating between the client's format and the
+ * upstream's when they differ (see README.md). Before the first byte reaches the client
+ * a failure is forwarded to the scheduler (which may retry on another credential); after
+ * it, errors end the stream in the client's format.
  */
 @Injectable()
 export class ExecutionService {
@@ -60,84 +88,111 @@ export class ExecutionService {
   async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal): Promise<Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
     if (!credential) return this.fail(req, body, 503, 'credential is no longer configured', true);
-    const adapter = PROVIDER_ADAPTERS[req.family];
-    if (adapter.upstreamFormat !== req.route.clientFormat && !(adapter.family === 'openai-compat' && req.route.clientFormat === 'openai-completions')) {
-      return this.fail(req, body, 400, `translation from ${req.route.clientFormat} to ${adapter.upstreamFormat} is not available`, false);
-    }
-
-    let target;
-    let upstreamBody: Buffer;
+    const attempt: Attempt = { req, body, signal, credential, adapter: PROVIDER_ADAPTERS[req.family] };
     try {
-      const secret = await this.secrets.get(credential);
-      target = adapter.target(
-        { route: req.route, upstreamModel: req.upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret },
-        req.route.stream,
-      );
-      upstreamBody = withUpstreamModel(body, req.route.model, req.upstreamModel);
-    } catch (err) {
-      return this.fail(req, body, 500, `cannot prepare upstream request: ${(err as Error).message}`, true);
-    }
-
-    let response;
-    try {
-      response = await this.upstream.send({ url: target.url, headers: target.headers, body: upstreamBody, signal, proxyUrl: credential.proxyUrl || undefined });
+      if (req.route.action === RouteActions.countTokens) return await this.countTokens(attempt);
+      return await this.generate(attempt);
     } catch (err) {
       if (signal.aborted) return of();
-      return this.fail(req, body, 502, `upstream request failed: ${(err as Error).message}`, true);
+      if (err instanceof AttemptFailed) return this.fail(req, body, err.status, err.message, err.network);
+      throw err;
     }
+  }
 
-    const head: ResponseHead = { status: response.statusCode, headers: pickHeaders(response.headers) };
-    if (response.statusCode >= 400) {
-      const text = await response.body.text().catch(() => '');
-      const failure: AttemptFailure = {
-        execute: req,
-        status: response.statusCode,
-        headers: head.headers,
-        body: text,
-        retryAfterMs: retryAfterMs(response.headers, text),
-      };
-      return forward(Patterns.attemptFailed, failure, body);
+  private async generate(attempt: Attempt): Promise<Observable<Frame> | Forward> {
+    const { req, body } = attempt;
+    const plan = planExchange(req.route, attempt.adapter, req.upstreamModel);
+    let upstreamBody: Buffer;
+    try {
+      upstreamBody = upstreamRequestBody(plan, req.route, body, req.upstreamModel);
+    } catch (err) {
+      throw new AttemptFailed(400, `cannot read the ${plan.client} request: ${(err as Error).message}`, false);
     }
+    const response = await this.send(attempt, plan.upstream, plan.upstreamModel, plan.upstreamStream, upstreamBody);
+    if (response.statusCode >= 400) return this.upstreamFailure(attempt, plan, response);
 
-    if (!req.route.stream) {
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      this.reportSuccess(req, credential, response.statusCode);
-      return of(frame({ ...head, complete: true }, bytes));
+    const upstreamHeaders = pickHeaders(response.headers);
+    const head = (status = response.statusCode): ResponseHead => {
+      if (plan.response === 'relay-body' || plan.response === 'relay-stream') return { status, headers: upstreamHeaders };
+      return { status, headers: { ...upstreamHeaders, 'content-type': clientContentType(plan) } };
+    };
+
+    switch (plan.response) {
+      case 'relay-body': {
+        const bytes = Buffer.from(await this.readBody(response));
+        this.reportSuccess(req, response.statusCode, usageOfBody(plan.upstream, bytes));
+        return of(frame({ ...head(), complete: true }, bytes));
+      }
+      case 'translate-body':
+      case 'synthesize-stream': {
+        const json = parseJson(await this.readBody(response));
+        const canonical = codecFor(plan.upstream).decodeResponse(json);
+        const out =
+          plan.response === 'translate-body'
+            ? JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: req.route.model }))
+            : streamFromResponse(plan.client, canonical, { model: req.route.model, jsonArray: plan.jsonArray });
+        this.reportSuccess(req, response.statusCode, toTokenUsage(canonical.usage));
+        return of(frame({ ...head(), complete: plan.response === 'translate-body' }, Buffer.from(out)));
+      }
+      case 'aggregate':
+        return this.aggregate(attempt, plan, response, head());
+      default:
+        return this.stream(attempt, plan, response, head());
     }
+  }
 
-    const chunks = response.body[Symbol.asyncIterator]();
+  /** A streaming-only upstream answering a client that wants one body: nothing is sent until the stream ends. */
+  private async aggregate(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
+    const aggregator = createStreamAggregator(plan.upstream);
+    try {
+      for await (const chunk of response.body) aggregator.push(chunk as Buffer);
+    } catch (err) {
+      throw new AttemptFailed(502, `upstream stream failed: ${(err as Error).message}`, true);
+    }
+    let canonical;
+    try {
+      canonical = aggregator.end();
+    } catch (err) {
+      if (!(err instanceof UpstreamStreamError)) throw err;
+      throw new AttemptFailed(err.error.status ?? 502, `upstream stream reported an error: ${err.message}`, (err.error.status ?? 502) >= 500);
+    }
+    const bytes = Buffer.from(JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: attempt.req.route.model })));
+    this.reportSuccess(attempt.req, head.status, toTokenUsage(canonical.usage));
+    return of(frame({ ...head, complete: true }, bytes));
+  }
+
+  private async stream(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
+    const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let first: IteratorResult<Buffer>;
     try {
       first = await chunks.next();
     } catch (err) {
-      if (signal.aborted) return of();
-      return this.fail(req, body, 502, `upstream stream failed before its first byte: ${(err as Error).message}`, true);
+      throw new AttemptFailed(502, `upstream stream failed before its first byte: ${(err as Error).message}`, true);
     }
-    if (first.done) return this.fail(req, body, 502, 'upstream closed the stream before sending any data', true);
-    return this.relayStream(req, credential, head, first.value, chunks, () => response.body.destroy());
+    if (first.done) throw new AttemptFailed(502, 'upstream closed the stream before sending any data', true);
+    const relay = createStreamRelay(plan, attempt.req.route.model);
+    return this.relayStream(attempt.req, relay, head, first.value, chunks, () => response.body.destroy());
   }
 
-  private relayStream(
-    req: ExecuteRequest,
-    credential: CredentialInfo,
-    head: ResponseHead,
-    first: Buffer,
-    rest: AsyncIterator<Buffer>,
-    destroy: () => void,
-  ): Observable<Frame> {
+  private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void): Observable<Frame> {
     return new Observable<Frame>((subscriber) => {
       let stopped = false;
-      subscriber.next(frame(head, first));
+      subscriber.next(frame(head, nonEmpty(relay.push(first))));
       void (async () => {
         try {
-          for (let next = await rest.next(); !next.done && !stopped; next = await rest.next()) subscriber.next(frame(undefined, next.value));
+          for (let next = await rest.next(); !next.done && !stopped; next = await rest.next()) {
+            const out = nonEmpty(relay.push(next.value));
+            if (out) subscriber.next(frame(undefined, out));
+          }
           if (stopped) return;
-          this.reportSuccess(req, credential, head.status);
+          const tail = nonEmpty(relay.end());
+          if (tail) subscriber.next(frame(undefined, tail));
+          this.reportSuccess(req, head.status, relay.usage());
         } catch (err) {
           if (stopped) return;
           const message = `upstream stream broke: ${(err as Error).message}`;
-          subscriber.next(frame(undefined, streamErrorEvent(req.route.clientFormat, 502, message)));
-          this.reporter.report({ ...this.resultBase(req), ok: false, status: 502, error: message });
+          subscriber.next(frame(undefined, relay.error(502, message)));
+          this.reporter.report({ ...this.resultBase(req), ok: false, status: 502, error: message, usage: relay.usage() });
         }
         subscriber.complete();
       })();
@@ -148,12 +203,94 @@ export class ExecutionService {
     });
   }
 
+  /** count_tokens / countTokens: natively where the upstream counts, else a local estimate. */
+  private async countTokens(attempt: Attempt): Promise<Observable<Frame> | Forward> {
+    const { req, body } = attempt;
+    const client = req.route.clientFormat;
+    const plan = planCountTokens(client, attempt.adapter);
+    const baseModel = parseModelSuffix(req.upstreamModel).baseModel;
+    const answer = (tokens: number) => {
+      this.reportSuccess(req, 200, undefined);
+      const bytes = Buffer.from(JSON.stringify(countTokensResponse(client, tokens)));
+      return of(frame({ status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, complete: true }, bytes));
+    };
+
+    if (plan.mode === 'relay') {
+      const upstreamBody = this.prepare(() => rewriteRequestBody(client, body, { model: baseModel }), client);
+      const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
+      if (response.statusCode >= 400) return this.upstreamFailure(attempt, { client, upstream: plan.upstream }, response);
+      const bytes = Buffer.from(await this.readBody(response));
+      this.reportSuccess(req, response.statusCode, undefined);
+      return of(frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes));
+    }
+
+    const canonical = this.prepare(() => codecFor(client).decodeRequest(parseJson(body), { model: req.route.model, stream: false }), client);
+    if (plan.mode === 'estimate') return answer(estimateInputTokens(canonical));
+
+    const upstreamBody = Buffer.from(JSON.stringify(countTokensRequestBody(plan.upstream, canonical, req.upstreamModel)));
+    const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
+    if (response.statusCode >= 400) return this.upstreamFailure(attempt, { client, upstream: plan.upstream }, response);
+    const tokens = countFromResponse(plan.upstream, parseJson(await this.readBody(response)));
+    return answer(tokens ?? estimateInputTokens(canonical));
+  }
+
+  private prepare<T>(build: () => T, client: string): T {
+    try {
+      return build();
+    } catch (err) {
+      throw new AttemptFailed(400, `cannot read the ${client} request: ${(err as Error).message}`, false);
+    }
+  }
+
+  private async send(attempt: Attempt, format: ExchangePlan['upstream'], upstreamModel: string, stream: boolean, upstreamBody: Buffer): Promise<Dispatcher.ResponseData> {
+    const { req, credential, adapter, signal } = attempt;
+    let target;
+    try {
+      const secret = await this.secrets.get(credential);
+      target = adapter.target(
+        { route: req.route, format, upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret },
+        stream,
+      );
+    } catch (err) {
+      throw new AttemptFailed(500, `cannot prepare upstream request: ${(err as Error).message}`, true);
+    }
+    try {
+      return await this.upstream.send({ url: target.url, headers: target.headers, body: upstreamBody, signal, proxyUrl: credential.proxyUrl || undefined });
+    } catch (err) {
+      throw new AttemptFailed(502, `upstream request failed: ${(err as Error).message}`, true);
+    }
+  }
+
+  private async readBody(response: Dispatcher.ResponseData): Promise<ArrayBuffer> {
+    try {
+      return await response.body.arrayBuffer();
+    } catch (err) {
+      throw new AttemptFailed(502, `upstream body failed: ${(err as Error).message}`, true);
+    }
+  }
+
+  /** An upstream error status: forwarded to the scheduler, body in the client's error format. */
+  private async upstreamFailure(attempt: Attempt, formats: Pick<ExchangePlan, 'client' | 'upstream'>, response: Dispatcher.ResponseData): Promise<Forward> {
+    const text = await response.body.text().catch(() => '');
+    const headers = pickHeaders(response.headers);
+    const translated = clientFailureBody(formats.upstream, formats.client, response.statusCode, text);
+    if (translated.translated) headers['content-type'] = JSON_CONTENT_TYPE;
+    const failure: AttemptFailure = {
+      execute: attempt.req,
+      status: response.statusCode,
+      headers,
+      body: translated.body,
+      retryAfterMs: retryAfterMs(response.headers, text),
+    };
+    return forward(Patterns.attemptFailed, failure, attempt.body);
+  }
+
   private resultBase(req: ExecuteRequest): Omit<AttemptResult, 'ok' | 'status'> {
     return { credentialId: req.credentialId, family: req.family, baseModel: req.baseModel, clientKeyId: req.route.clientKeyId };
   }
 
-  private reportSuccess(req: ExecuteRequest, _credential: CredentialInfo, status: number): void {
-    this.reporter.report({ ...this.resultBase(req), ok: true, status });
+  private reportSuccess(req: ExecuteRequest, status: number, usage: TokenUsage | undefined): void {
+    this.reporter.report({ ...this.resultBase(req), ok: true, status, ...(usage ? { usage } : {}) });
   }
 
   /** A failure before the first byte, handed back to the scheduler with the body for a retry. */
@@ -162,10 +299,23 @@ export class ExecutionService {
     const failure: AttemptFailure = {
       execute: req,
       status,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: status >= 500 ? 'upstream_unavailable' : 'invalid_request' } }),
+      headers: { 'content-type': JSON_CONTENT_TYPE },
+      body: JSON.stringify(clientErrorBody(req.route.clientFormat, status, message)),
       network,
     };
     return forward(Patterns.attemptFailed, failure, body);
+  }
+}
+
+function nonEmpty(buf: Buffer | undefined): Buffer | undefined {
+  return buf && buf.length ? buf : undefined;
+}
+
+function parseJson(bytes: ArrayBuffer | Buffer): unknown {
+  const text = Buffer.isBuffer(bytes) ? bytes.toString('utf8') : Buffer.from(bytes).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AttemptFailed(502, `upstream answered with invalid JSON: ${(err as Error).message}`, true);
   }
 }

@@ -4,5 +4,8 @@ export * from './provider-adapter';
 export * from './retry-hint';
 export * from './secret-store';
 export * from './stream-errors';
+export * from './stream-relay';
+export * from './token-count';
+export * from './translation';
 export * from './upstream-client';
 export * from './oauth';

@@ -11,6 +11,9 @@ export interface CredentialSecret {
 /** Everything an adapter needs to address one upstream attempt. */
 export interface UpstreamCall {
   route: RouteRequest;
+  /** Wire format of this call (the adapter's upstreamFormat, or a native format it also speaks). */
+  format: ClientFormat;
+  /** Model name upstream, without a thinking suffix (that is applied in the body). */
   upstreamModel: string;
   kind: CredentialKind;
   baseUrl: string;
@@ -31,6 +34,12 @@ export interface ProviderAdapter {
   readonly family: ProviderFamily;
   /** The API format this family's upstream speaks. */
   readonly upstreamFormat: ClientFormat;
+  /** Other client formats the upstream speaks natively (served without translation). */
+  readonly nativeFormats?: readonly ClientFormat[];
+  /** The upstream only answers with streams: non-streaming clients get the stream aggregated. */
+  readonly streamingOnly?: boolean;
+  /** The upstream cannot stream: streaming clients get its one answer re-emitted as a stream. */
+  readonly streamingUnsupported?: boolean;
   target(call: UpstreamCall, stream: boolean): UpstreamTarget;
 }
 

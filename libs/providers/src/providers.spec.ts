@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RouteRequest } from '@cpa/contracts';
-import { withUpstreamModel } from './execution.service';
+import { RouteActions, type RouteRequest } from '@cpa/contracts';
+import { rewriteRequestBody } from './translation';
 import { PROVIDER_ADAPTERS } from './families';
 import type { UpstreamCall } from './provider-adapter';
 import { retryAfterMs } from './retry-hint';
@@ -10,7 +10,7 @@ const route = (over: Partial<RouteRequest> = {}): RouteRequest => ({
   requestId: 'r', clientFormat: 'claude', model: 'm', stream: false, sessionIds: [], headers: {}, deadline: 0, ...over,
 });
 const call = (over: Partial<UpstreamCall> = {}): UpstreamCall => ({
-  route: route(), upstreamModel: 'm', kind: 'api_key', baseUrl: '', headers: {}, secret: { apiKey: 'sk-1' }, ...over,
+  route: route(), format: 'claude', upstreamModel: 'm', kind: 'api_key', baseUrl: '', headers: {}, secret: { apiKey: 'sk-1' }, ...over,
 });
 
 describe('provider adapters', () => {
@@ -32,13 +32,18 @@ describe('provider adapters', () => {
     expect(PROVIDER_ADAPTERS['openai-compat'].target(call({ baseUrl: 'http://up/v1' }), false)).toMatchObject({
       url: 'http://up/v1/chat/completions', headers: { authorization: 'Bearer sk-1' },
     });
-    expect(PROVIDER_ADAPTERS['openai-compat'].target(call({ baseUrl: 'http://up/v1', route: route({ clientFormat: 'openai-completions' }) }), false).url).toBe('http://up/v1/completions');
+    expect(PROVIDER_ADAPTERS['openai-compat'].target(call({ baseUrl: 'http://up/v1', format: 'openai-completions', route: route({ clientFormat: 'openai-completions' }) }), false).url).toBe('http://up/v1/completions');
   });
   it('gemini: model and action in the path, SSE for streams, key header', () => {
     const t = PROVIDER_ADAPTERS.gemini.target(call({ upstreamModel: 'gemini-2.5-pro', baseUrl: 'http://g' }), true);
     expect(t.url).toBe('http://g/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse');
     expect(t.headers['x-goog-api-key']).toBe('sk-1');
     expect(PROVIDER_ADAPTERS.gemini.target(call({ upstreamModel: 'g' }), false).url).toBe('https://generativelanguage.googleapis.com/v1beta/models/g:generateContent');
+  });
+  it('gemini: a Gemini client that asked for the JSON-array stream gets it from upstream; translated streams use SSE', () => {
+    const jsonArrayRoute = route({ clientFormat: 'gemini', action: RouteActions.streamJsonArray });
+    expect(PROVIDER_ADAPTERS.gemini.target(call({ upstreamModel: 'g', baseUrl: 'http://g', format: 'gemini', route: jsonArrayRoute }), true).url).toBe('http://g/v1beta/models/g:streamGenerateContent');
+    expect(PROVIDER_ADAPTERS.gemini.target(call({ upstreamModel: 'g', baseUrl: 'http://g', format: 'gemini', route: route({ action: RouteActions.countTokens }) }), false).url).toBe('http://g/v1beta/models/g:countTokens');
   });
   it('codex: Responses endpoint', () => {
     expect(PROVIDER_ADAPTERS.codex.target(call(), false).url).toBe('https://api.openai.com/v1/responses');
@@ -48,13 +53,13 @@ describe('provider adapters', () => {
   });
 });
 
-describe('withUpstreamModel', () => {
+describe('rewriteRequestBody (same-format model swap)', () => {
   it('keeps the exact client bytes when the model does not change', () => {
     const body = Buffer.from('{"model":"m",  "cache_control":{"type":"ephemeral"}}');
-    expect(withUpstreamModel(body, 'm', 'm')).toBe(body);
+    expect(rewriteRequestBody('claude', body, { model: 'm' })).toBe(body);
   });
   it('rewrites only the model when an alias maps to another name', () => {
-    const out = JSON.parse(withUpstreamModel(Buffer.from('{"model":"alias","messages":[1]}'), 'alias', 'real').toString());
+    const out = JSON.parse(rewriteRequestBody('openai-chat', Buffer.from('{"model":"alias","messages":[1]}'), { model: 'real' }).toString());
     expect(out).toEqual({ model: 'real', messages: [1] });
   });
 });

@@ -4,3 +4,4 @@ export * from './keys';
 export * from './route-scope';
 export * from './routing-state.store';
 export * from './state-mirror';
+export * from './usage-recorder';

@@ -1,3 +1,4 @@
+import { RouteActions } from '@cpa/contracts';
 import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
 import { joinUrl, secretToken } from '../provider-adapter';
 
@@ -18,7 +19,7 @@ export const claudeAdapter: ProviderAdapter = {
     }
     if (call.kind === 'oauth') headers.authorization = `Bearer ${token}`;
     else headers['x-api-key'] = token;
-    const path = call.route.action === 'countTokens' ? '/v1/messages/count_tokens' : '/v1/messages';
+    const path = call.route.action === RouteActions.countTokens ? '/v1/messages/count_tokens' : '/v1/messages';
     return { url: joinUrl(call.baseUrl || 'https://api.anthropic.com', path), headers: { ...headers, ...call.headers } };
   },
 };

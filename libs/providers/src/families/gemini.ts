@@ -1,3 +1,4 @@
+import { RouteActions } from '@cpa/contracts';
 import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
 import { joinUrl, secretToken } from '../provider-adapter';
 
@@ -6,8 +7,10 @@ export const geminiAdapter: ProviderAdapter = {
   family: 'gemini',
   upstreamFormat: 'gemini',
   target(call: UpstreamCall, stream: boolean) {
-    const action = call.route.action === 'countTokens' ? 'countTokens' : stream ? 'streamGenerateContent' : 'generateContent';
-    const query = action === 'streamGenerateContent' ? '?alt=sse' : '';
+    const action = call.route.action === RouteActions.countTokens ? 'countTokens' : stream ? 'streamGenerateContent' : 'generateContent';
+    // A Gemini client that asked for the JSON-array stream gets exactly that passed through.
+    const jsonArray = call.format === call.route.clientFormat && call.route.action === RouteActions.streamJsonArray;
+    const query = action === 'streamGenerateContent' && !jsonArray ? '?alt=sse' : '';
     const model = encodeURIComponent(call.upstreamModel);
     const headers: Record<string, string> = { 'content-type': 'application/json', ...call.headers };
     if (call.kind === 'oauth') headers.authorization = `Bearer ${secretToken(call.secret)}`;

@@ -5,8 +5,9 @@ import { joinUrl, secretToken } from '../provider-adapter';
 export const openAICompatAdapter: ProviderAdapter = {
   family: 'openai-compat',
   upstreamFormat: 'openai-chat',
+  nativeFormats: ['openai-completions'],
   target(call: UpstreamCall) {
-    const path = call.route.clientFormat === 'openai-completions' ? '/completions' : '/chat/completions';
+    const path = call.format === 'openai-completions' ? '/completions' : '/chat/completions';
     return {
       url: joinUrl(call.baseUrl || 'https://api.openai.com/v1', path),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${secretToken(call.secret)}`, ...call.headers },

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { lastValueFrom, toArray, type Observable } from 'rxjs';
+import type { Catalog, CredentialInfo } from '@cpa/catalog';
+import { Patterns, RouteActions, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
+import { startMockUpstream, type MockUpstream } from '@cpa/testing';
+import { isForward, type Forward, type Frame } from '@cpa/transport';
+import { ExecutionService } from './execution.service';
+import type { SecretStore } from './secret-store';
+import { UpstreamClient } from './upstream-client';
+
+// The executor against the in-process mock upstream (all four formats), through the real HTTP client.
+let mock: MockUpstream;
+let upstream: UpstreamClient;
+let reports: AttemptResult[];
+let service: ExecutionService;
+
+const KEYS: Record<ProviderFamily, string> = { claude: 'k-claude', gemini: 'k-gemini', codex: 'k-codex', 'openai-compat': 'k-compat' };
+
+function credential(family: ProviderFamily): CredentialInfo {
+  const baseUrl = family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url;
+  return {
+    id: family, provider: family, kind: 'api_key', label: family, prefix: '', priority: 0, weight: 1, disabled: false,
+    baseUrl, proxyUrl: '', headers: {}, models: [], excludedModels: [], version: 1,
+  };
+}
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  upstream = new UpstreamClient();
+  const byId = new Map((Object.keys(KEYS) as ProviderFamily[]).map((f) => [f, credential(f)]));
+  const catalog = { snapshot: { byId } } as unknown as Catalog;
+  const secrets = { get: async (c: CredentialInfo) => ({ apiKey: KEYS[c.provider] }) } as unknown as SecretStore;
+  service = new ExecutionService(catalog, secrets, upstream, { report: (r) => reports.push(r) });
+});
+afterAll(async () => {
+  await upstream?.close();
+  await mock?.close();
+});
+beforeEach(() => {
+  mock.reset();
+  reports = [];
+});
+
+function request(family: ProviderFamily, clientFormat: ClientFormat, stream: boolean, upstreamModel: string, action?: string): ExecuteRequest {
+  return {
+    route: { requestId: 'r1', clientFormat, model: 'client-model', stream, sessionIds: [], headers: {}, deadline: Date.now() + 10_000, action },
+    credentialId: family, family, upstreamModel, baseModel: upstreamModel, attempt: 0, triedCredentialIds: [family],
+  };
+}
+
+async function run(req: ExecuteRequest, body: unknown): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
+  const out = await service.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
+  if (isForward(out)) throw new Error(`attempt failed: ${JSON.stringify((out as Forward).data)}`);
+  const frames = await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
+  return { head: frames[0].meta as ResponseHead, text: frames.map((f) => f.body?.toString() ?? '').join(''), frames };
+}
+
+async function failure(req: ExecuteRequest, body: unknown): Promise<AttemptFailure> {
+  const out = await service.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
+  if (!isForward(out)) throw new Error('expected a forwarded failure');
+  expect(out.pattern).toBe(Patterns.attemptFailed);
+  return out.data as AttemptFailure;
+}
+
+const chatBody = (stream = false) => ({ model: 'client-model', stream, messages: [{ role: 'user', content: 'hello from chat' }] });
+const sseData = (text: string) => text.split('\n').filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+
+describe('ExecutionService translation', () => {
+  it('translates a non-streamed chat request to Claude and the answer back, reporting usage', async () => {
+    const { head, text } = await run(request('claude', 'openai-chat', false, 'claude-x'), chatBody());
+    expect(head).toMatchObject({ status: 200, complete: true, headers: { 'content-type': 'application/json' } });
+    const body = JSON.parse(text);
+    expect(body).toMatchObject({ object: 'chat.completion', model: 'client-model', choices: [{ message: { content: 'echo: hello from chat' }, finish_reason: 'stop' }] });
+    expect(mock.requests[0]).toMatchObject({ path: '/v1/messages', format: 'claude', apiKey: 'k-claude' });
+    expect(mock.requests[0].body).toMatchObject({ model: 'claude-x', messages: [{ role: 'user' }] });
+    expect(reports).toEqual([expect.objectContaining({ ok: true, status: 200, credentialId: 'claude', usage: { inputTokens: 3, outputTokens: 4, cachedTokens: 0 } })]);
+    expect(body.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4 });
+  });
+
+  it('streams a Claude client from a Gemini upstream event by event', async () => {
+    const { head, text, frames } = await run(request('gemini', 'claude', true, 'gemini-2.5-flash'), { model: 'client-model', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'stream this to claude' }] });
+    expect(head.headers['content-type']).toBe('text/event-stream');
+    expect(frames.length).toBeGreaterThan(1);
+    expect(mock.requests[0].path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent');
+    expect(mock.requests[0].query).toEqual({ alt: 'sse' });
+    const events = sseData(text);
+    expect(events[0]).toMatchObject({ type: 'message_start', message: { model: 'client-model' } });
+    const deltas = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('');
+    expect(deltas).toBe('echo: stream this to claude');
+    expect(events.at(-1)).toEqual({ type: 'message_stop' });
+    expect(reports[0]).toMatchObject({ ok: true, usage: { inputTokens: 4, outputTokens: 5 } });
+  });
+
+  it('aggregates the streaming-only Responses upstream for a non-streaming Gemini client', async () => {
+    const { head, text } = await run(request('codex', 'gemini', false, 'gpt-5'), { contents: [{ role: 'user', parts: [{ text: 'aggregate me' }] }] });
+    expect(head).toMatchObject({ status: 200, complete: true });
+    expect((mock.requests[0].body as { stream: boolean }).stream).toBe(true);
+    const body = JSON.parse(text);
+    expect(body.candidates[0].content.parts[0].text).toBe('echo: aggregate me');
+    expect(body.candidates[0].finishReason).toBe('STOP');
+    expect(reports[0].usage).toMatchObject({ inputTokens: 2, outputTokens: 3 });
+  });
+
+  it('aggregates the same-format Responses stream keeping the request bytes apart from the stream flag', async () => {
+    const { text } = await run(request('codex', 'openai-responses', false, 'gpt-5'), { model: 'client-model', input: 'plain responses', store: false });
+    expect(mock.requests[0].body).toEqual({ model: 'gpt-5', input: 'plain responses', store: false, stream: true });
+    expect(JSON.parse(text)).toMatchObject({ object: 'response', status: 'completed', output: [{ type: 'message', content: [{ text: 'echo: plain responses' }] }] });
+  });
+
+  it('passes a same-format stream through untouched and taps its usage', async () => {
+    const { head, text } = await run(request('openai-compat', 'openai-chat', true, 'gpt-4o-mini'), { ...chatBody(true), stream_options: { include_usage: true } });
+    expect(head.headers['content-type']).toContain('text/event-stream');
+    const chunks = sseData(text);
+    expect(mock.requests[0].rawBody).toBe(JSON.stringify({ ...chatBody(true), model: 'gpt-4o-mini', stream_options: { include_usage: true } }));
+    expect(chunks[0].model).toBe('gpt-4o-mini'); // upstream bytes, untouched
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(reports[0].usage).toMatchObject({ inputTokens: 3, outputTokens: 4 });
+  });
+
+  it('answers a Gemini client that streams without alt=sse with a JSON array, translated or passed through', async () => {
+    const body = { contents: [{ role: 'user', parts: [{ text: 'array please' }] }] };
+    const translated = await run(request('claude', 'gemini', true, 'claude-x', RouteActions.streamJsonArray), body);
+    expect(translated.head.headers['content-type']).toBe('application/json');
+    const chunks = JSON.parse(translated.text) as Array<{ candidates?: Array<{ content?: { parts?: Array<{ text?: string }> } }> }>;
+    expect(chunks.map((c) => c.candidates?.[0]?.content?.parts?.[0]?.text ?? '').join('')).toBe('echo: array please');
+    const passed = await run(request('gemini', 'gemini', true, 'gemini-2.5-flash', RouteActions.streamJsonArray), body);
+    expect(mock.requests[1].query).toEqual({});
+    expect(Array.isArray(JSON.parse(passed.text))).toBe(true);
+  });
+
+  it('translates an upstream error before the first byte, keeping status and retry hint', async () => {
+    mock.setBehavior('k-claude', { status: 429, retryAfterSeconds: 7 });
+    const f = await failure(request('claude', 'openai-chat', false, 'claude-x'), chatBody());
+    expect(f.status).toBe(429);
+    expect(f.retryAfterMs).toBe(7000);
+    expect(f.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(f.body)).toMatchObject({ error: { type: 'rate_limit_error' } });
+  });
+
+  it('keeps a same-format upstream error body exactly', async () => {
+    mock.setBehavior('k-claude', { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' } } });
+    const f = await failure(request('claude', 'claude', false, 'claude-x'), { model: 'client-model', max_tokens: 5, messages: [] });
+    expect(JSON.parse(f.body)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'bad' } });
+  });
+
+  it('ends a translated stream that breaks mid-way with the client format error event', async () => {
+    mock.setBehavior('k-compat', { closeMidStream: true, streamChunks: 8, chunkDelayMs: 5 });
+    const { text } = await run(request('openai-compat', 'claude', true, 'gpt-4o-mini'), { model: 'client-model', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight' }] });
+    expect(text).toContain('event: error');
+    expect(reports[0]).toMatchObject({ ok: false, status: 502 });
+  });
+
+  it('refuses a client body it cannot decode without calling upstream', async () => {
+    const out = await service.execute(request('claude', 'openai-chat', false, 'claude-x'), Buffer.from('[1,2]'), new AbortController().signal);
+    expect(isForward(out) && (out.data as AttemptFailure).status).toBe(400);
+    expect(mock.requests).toHaveLength(0);
+  });
+});
+
+describe('ExecutionService count tokens', () => {
+  const claudeCount = { model: 'client-model', messages: [{ role: 'user', content: 'count these four words' }] };
+
+  it('relays Claude count_tokens to a Claude upstream', async () => {
+    const { text } = await run(request('claude', 'claude', false, 'claude-x', RouteActions.countTokens), claudeCount);
+    expect(mock.requests[0].path).toBe('/v1/messages/count_tokens');
+    expect(JSON.parse(text)).toEqual({ input_tokens: 4 });
+  });
+
+  it('counts natively on a Gemini upstream for a Claude client', async () => {
+    const { text } = await run(request('gemini', 'claude', false, 'gemini-2.5-flash', RouteActions.countTokens), claudeCount);
+    expect(mock.requests[0].path).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
+    expect(mock.requests[0].body).toMatchObject({ generateContentRequest: { model: 'models/gemini-2.5-flash' } });
+    expect(JSON.parse(text)).toEqual({ input_tokens: 4 });
+  });
+
+  it('estimates locally when the upstream cannot count', async () => {
+    const { text } = await run(request('openai-compat', 'gemini', false, 'gpt-4o-mini', RouteActions.countTokens), { contents: [{ role: 'user', parts: [{ text: 'x'.repeat(40) }] }] });
+    expect(JSON.parse(text)).toEqual({ totalTokens: 10 });
+    expect(mock.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,144 @@
+import { RouteActions, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
+import { codecFor, parseModelSuffix, translateErrorBody, type Usage } from '@cpa/formats';
+import type { ProviderAdapter } from './provider-adapter';
+
+/**
+ * How the upstream answer becomes the client's answer:
+ * - `relay-body` / `relay-stream`: same format, bytes go through untouched;
+ * - `translate-body` / `translate-stream`: decode the upstream format, encode the client's (streams event by event);
+ * - `aggregate`: the upstream streams (it only can), the client wants one JSON body;
+ * - `synthesize-stream`: the upstream answered with one body, the client wants a stream.
+ */
+export type ResponseMode = 'relay-body' | 'relay-stream' | 'translate-body' | 'translate-stream' | 'aggregate' | 'synthesize-stream';
+
+export interface ExchangePlan {
+  client: ClientFormat;
+  /** The wire format spoken upstream for this request. */
+  upstream: ClientFormat;
+  /**
+   * The request body goes through the codecs: the formats differ, or the model carries a
+   * thinking suffix that must change the body. Otherwise the client's bytes are kept.
+   */
+  translateRequest: boolean;
+  upstreamStream: boolean;
+  response: ResponseMode;
+  /** A Gemini client without alt=sse reads the stream as one JSON array. */
+  jsonArray: boolean;
+  /** Upstream model without its thinking suffix (the suffix is applied in the body). */
+  upstreamModel: string;
+}
+
+export type AdapterTraits = Pick<ProviderAdapter, 'upstreamFormat' | 'nativeFormats' | 'streamingOnly' | 'streamingUnsupported'>;
+
+/** The upstream format used for a client format: the client's own when the upstream speaks it natively. */
+export function upstreamFormatFor(client: ClientFormat, adapter: AdapterTraits): ClientFormat {
+  return client === adapter.upstreamFormat || adapter.nativeFormats?.includes(client) ? client : adapter.upstreamFormat;
+}
+
+export function hasThinkingSuffix(model: string): boolean {
+  const s = parseModelSuffix(model);
+  return s.effort !== undefined || s.budgetTokens !== undefined;
+}
+
+/** Decides translation and streaming for one attempt. Pure. */
+export function planExchange(route: Pick<RouteRequest, 'clientFormat' | 'stream' | 'action'>, adapter: AdapterTraits, upstreamModel: string): ExchangePlan {
+  const client = route.clientFormat;
+  const upstream = upstreamFormatFor(client, adapter);
+  const same = client === upstream;
+  const upstreamStream = adapter.streamingOnly ? true : adapter.streamingUnsupported ? false : route.stream;
+  let response: ResponseMode;
+  if (route.stream) response = upstreamStream ? (same ? 'relay-stream' : 'translate-stream') : 'synthesize-stream';
+  else response = upstreamStream ? 'aggregate' : same ? 'relay-body' : 'translate-body';
+  return {
+    client,
+    upstream,
+    translateRequest: !same || hasThinkingSuffix(upstreamModel),
+    upstreamStream,
+    response,
+    jsonArray: client === 'gemini' && route.stream && route.action === RouteActions.streamJsonArray,
+    upstreamModel: parseModelSuffix(upstreamModel).baseModel,
+  };
+}
+
+type Json = Record<string, unknown>;
+
+function parseObject(body: Buffer): Json {
+  const json: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('request body must be a JSON object');
+  return json as Json;
+}
+
+/**
+ * The client's request body for a same-format upstream: its exact bytes unless the model
+ * name or the stream flag must change (Claude Code relies on exact cache_control and signatures).
+ */
+export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: { model?: string; stream?: boolean }): Buffer {
+  if (body.length === 0) return body;
+  const json = parseObject(body);
+  let changed = false;
+  // Gemini names model and streaming in the URL.
+  if (format !== 'gemini') {
+    if (change.model !== undefined && 'model' in json && json.model !== change.model) {
+      json.model = change.model;
+      changed = true;
+    }
+    if (change.stream !== undefined && (json.stream === true) !== change.stream) {
+      json.stream = change.stream;
+      // Streams only report usage on request in chat completions.
+      if (change.stream && (format === 'openai-chat' || format === 'openai-completions')) json.stream_options = { include_usage: true };
+      changed = true;
+    }
+  }
+  return changed ? Buffer.from(JSON.stringify(json)) : body;
+}
+
+/** The body to send upstream for this plan. Throws when the client body cannot be decoded. */
+export function upstreamRequestBody(plan: ExchangePlan, route: Pick<RouteRequest, 'model' | 'stream'>, body: Buffer, upstreamModelWithSuffix: string): Buffer {
+  if (!plan.translateRequest) return rewriteRequestBody(plan.client, body, { model: upstreamModelWithSuffix, stream: plan.upstreamStream });
+  const canonical = codecFor(plan.client).decodeRequest(parseObject(body), { model: route.model, stream: route.stream });
+  return Buffer.from(JSON.stringify(codecFor(plan.upstream).encodeRequest(canonical, { model: upstreamModelWithSuffix, stream: plan.upstreamStream })));
+}
+
+/**
+ * An upstream error body as the client should see it: the upstream's own JSON error is
+ * re-expressed in the client's envelope; anything else (HTML from a proxy, empty) is kept.
+ */
+export function clientFailureBody(upstream: ClientFormat, client: ClientFormat, status: number, text: string): { body: string; translated: boolean } {
+  if (upstream === client) return { body: text, translated: false };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { body: text, translated: false };
+  }
+  if (!json || typeof json !== 'object') return { body: text, translated: false };
+  return { body: JSON.stringify(translateErrorBody(upstream, client, status, json)), translated: true };
+}
+
+export const SSE_CONTENT_TYPE = 'text/event-stream';
+export const JSON_CONTENT_TYPE = 'application/json';
+
+/** Content type of a response this plan produces in the client's format. */
+export function clientContentType(plan: Pick<ExchangePlan, 'response' | 'jsonArray'>): string {
+  const streamed = plan.response === 'relay-stream' || plan.response === 'translate-stream' || plan.response === 'synthesize-stream';
+  return streamed && !plan.jsonArray ? SSE_CONTENT_TYPE : JSON_CONTENT_TYPE;
+}
+
+/** Canonical usage reduced to what attempt results carry. */
+export function toTokenUsage(usage: Usage | undefined): TokenUsage | undefined {
+  if (!usage) return undefined;
+  const out: TokenUsage = { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 };
+  if (usage.cachedTokens !== undefined) out.cachedTokens = usage.cachedTokens;
+  if (usage.reasoningTokens !== undefined) out.reasoningTokens = usage.reasoningTokens;
+  return out;
+}
+
+/** Usage of a non-streamed response body in the given format; undefined when unreadable. */
+export function usageOfBody(format: ClientFormat, body: Buffer | unknown): TokenUsage | undefined {
+  try {
+    const json = Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : body;
+    return toTokenUsage(codecFor(format).usageOf(json));
+  } catch {
+    return undefined;
+  }
+}
