@@ -162,9 +162,11 @@ async function main() {
     const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
     const redisBefore = redis ? cpuMs(redis) : 0;
     const via = await load({ ...gateway, body: reqBody, concurrency, seconds: SECONDS, stream });
-    const stackCpu = pids.reduce((sum, { pid }, i) => sum + (cpuMs(pid) - cpuBefore[i]), 0);
+    const perProcess = pids.map(({ name, pid }, i) => ({ name, ms: cpuMs(pid) - cpuBefore[i] }));
+    const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
     const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
-    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / Math.max(1, via.requests), redisPerReq: redisCpu / Math.max(1, via.requests) });
+    const n = Math.max(1, via.requests);
+    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })) });
   }
 
   console.log(`\nBenchmark (${SECONDS}s per phase, load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
@@ -178,6 +180,8 @@ async function main() {
         `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ` | ${base.errors}/${via.errors}`,
     );
   }
+  console.log('\nCPU ms per request by process:');
+  for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
   console.log('\npeak RSS per process (MB): ' + pids.map(({ name, pid }) => `${name} ${fmt(peakRssMb(pid), 0)}`).join(', '));
 
   await stack.stop();

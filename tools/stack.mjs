@@ -29,7 +29,9 @@ export function build({ quiet = false } = {}) {
 }
 
 function startService(name, script, env, { quiet, onLine }) {
-  const child = spawn(process.execPath, [resolve(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // CPA_NODE_ARGS passes flags NODE_OPTIONS refuses (e.g. --cpu-prof) to every service.
+  const nodeArgs = (env.CPA_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const ready = new Promise((resolveReady, rejectReady) => {
     let buffered = '';
     const onData = (stream) => (chunk) => {

@@ -386,6 +386,9 @@ export class DispatchService {
 
   /** MarkResult in TypeScript, committed with optimistic concurrency in one script call. */
   private async record(credentialId: string, outcome: AttemptOutcome, removeBindings: readonly string[] = []): Promise<void> {
+    // The common case, a success on a credential this replica knows to be clean (its cache
+    // follows every pick's change log), needs no Redis call at all.
+    if (outcome.success && removeBindings.length === 0 && this.store.isKnownClean(credentialId)) return;
     const info = this.snapshot.byId.get(credentialId);
     const policy = resolveCoolingPolicy(this.coolingSettings(), info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined);
     const now = this.now();

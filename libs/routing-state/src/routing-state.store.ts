@@ -210,6 +210,12 @@ export class RoutingStateStore implements OnModuleDestroy {
   }
 
   /** The state of a credential as of the latest read or write of this instance. */
+  /** True when the cache has read this credential's state (via a pick's change log) and it is empty. */
+  isKnownClean(credentialId: string): boolean {
+    const entry = this.cache.get(credentialId);
+    return this.epoch >= 0 && (entry === undefined || entry.state === undefined);
+  }
+
   cachedState(credentialId: string): CredentialState | undefined {
     return this.cache.get(credentialId)?.state;
   }
