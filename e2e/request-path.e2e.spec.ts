@@ -189,6 +189,17 @@ describe('management API through the gateway', () => {
     expect(res.status).toBe(401);
   });
 
+  it('reports usage counted per credential and model', async () => {
+    await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count these four words' }] });
+    const report = await waitFor(async () => {
+      const res = await management('/usage');
+      const body = (await res.json()) as { usage: { total_requests: number; input_tokens: number; by_model: Record<string, { total_requests: number }> } };
+      return body.usage.by_model['gpt-4o-mini']?.total_requests > 0 ? body.usage : undefined;
+    }, 5_000);
+    expect(report.total_requests).toBeGreaterThan(0);
+    expect(report.input_tokens).toBeGreaterThan(0);
+  });
+
   it('adds a client key that every gateway accepts within a second', async () => {
     const newKey = 'sk-added-through-management';
     const before = await management('/api-keys');

@@ -9,7 +9,7 @@
  *
  * Not part of the tests: figures depend on the machine; report them as ratios.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -186,6 +186,13 @@ async function main() {
 
   await stack.stop();
   await mock.close();
+
+  // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
+  const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;
+  console.log('\nScheduler picks (real Redis):');
+  spawnSync(process.execPath, [join(ROOT, 'tools/bench-scheduler.mjs'), '--request-cpu-ms', requestCpu.toFixed(3)], { stdio: 'inherit', cwd: ROOT });
+  console.log('\nFormat translation:');
+  spawnSync(process.execPath, [join(ROOT, 'tools/bench-formats.mjs')], { stdio: 'inherit', cwd: ROOT });
 }
 
 main().catch((err) => {

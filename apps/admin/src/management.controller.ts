@@ -1,11 +1,19 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { LIST_SECTIONS, ManagementAuthGuard, ManagementService } from '@cpa/management';
+import { LIST_SECTIONS, ManagementAuthGuard, ManagementService, UsageReportService } from '@cpa/management';
 
 /** CLIProxyAPI's management routes under /v0/management; the logic is in ManagementService. */
 @Controller()
 @UseGuards(ManagementAuthGuard)
 export class ManagementController {
-  constructor(private readonly management: ManagementService) {}
+  constructor(
+    private readonly management: ManagementService,
+    private readonly usage: UsageReportService,
+  ) {}
+
+  @Get('usage')
+  usageReport(@Query() query: Record<string, string | undefined>) {
+    return this.usage.report(query);
+  }
 
   @Get('config')
   config() {

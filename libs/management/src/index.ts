@@ -12,3 +12,4 @@ export * from './management.module';
 export * from './management.service';
 export * from './scalars';
 export * from './sections';
+export * from './usage-report';

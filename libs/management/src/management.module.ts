@@ -6,6 +6,7 @@ import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
 import { ConfigImportService } from './config-import.service';
 import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
 import { ManagementService } from './management.service';
+import { UsageReportService } from './usage-report';
 
 export interface ManagementModuleOptions {
   /** Redis for the login-failure counters shared by all admin replicas; without it each replica counts alone. */
@@ -55,8 +56,9 @@ export class ManagementModule {
         ManagementAuthGuard,
         ManagementService,
         ConfigImportService,
+        UsageReportService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, ManagementService, ConfigImportService, ChangeNotifier],
+      exports: [ManagementAuthService, ManagementAuthGuard, ManagementService, ConfigImportService, ChangeNotifier, UsageReportService],
     };
   }
 }
