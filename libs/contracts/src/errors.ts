@@ -20,7 +20,8 @@ export function errorShapeForStatus(status: number, message: string): ErrorShape
   return { message, type: 'invalid_request_error', code: 'invalid_request' };
 }
 
-const GOOGLE_STATUS: Record<number, string> = {
+/** Google RPC status names per HTTP status, as Google APIs send them. */
+export const GOOGLE_RPC_STATUS: Readonly<Record<number, string>> = {
   400: 'INVALID_ARGUMENT',
   401: 'UNAUTHENTICATED',
   403: 'PERMISSION_DENIED',
@@ -34,13 +35,15 @@ const GOOGLE_STATUS: Record<number, string> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-const ANTHROPIC_TYPE: Record<number, string> = {
+/** Anthropic error types per HTTP status, as the Messages API sends them. */
+export const ANTHROPIC_ERROR_TYPES: Readonly<Record<number, string>> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
   403: 'permission_error',
   404: 'not_found_error',
   413: 'request_too_large',
   429: 'rate_limit_error',
+  500: 'api_error',
   503: 'overloaded_error',
   529: 'overloaded_error',
 };
@@ -52,9 +55,9 @@ const ANTHROPIC_TYPE: Record<number, string> = {
 export function clientErrorBody(format: ClientFormat, status: number, message: string): unknown {
   switch (format) {
     case 'claude':
-      return { type: 'error', error: { type: ANTHROPIC_TYPE[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message } };
+      return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message } };
     case 'gemini':
-      return { error: { code: status, message, status: GOOGLE_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION') } };
+      return { error: { code: status, message, status: GOOGLE_RPC_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION') } };
     default: {
       const shape = errorShapeForStatus(status, message);
       if (status === 413) return { error: { ...shape, type: 'invalid_request_error', code: 'request_too_large' } };

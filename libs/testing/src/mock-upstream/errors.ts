@@ -1,4 +1,4 @@
-import type { ClientFormat } from '@cpa/contracts';
+import { ANTHROPIC_ERROR_TYPES, GOOGLE_RPC_STATUS, type ClientFormat } from '@cpa/contracts';
 
 /**
  * Error bodies as the real upstream APIs send them, so routers can be tested against the
@@ -10,28 +10,6 @@ export interface UpstreamError {
   headers: Record<string, string>;
   body: unknown;
 }
-
-const ANTHROPIC_TYPES: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  500: 'api_error',
-  529: 'overloaded_error',
-};
-
-const GOOGLE_STATUS: Record<number, string> = {
-  400: 'INVALID_ARGUMENT',
-  401: 'UNAUTHENTICATED',
-  403: 'PERMISSION_DENIED',
-  404: 'NOT_FOUND',
-  429: 'RESOURCE_EXHAUSTED',
-  500: 'INTERNAL',
-  503: 'UNAVAILABLE',
-  504: 'DEADLINE_EXCEEDED',
-};
 
 const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
   400: { type: 'invalid_request_error', code: null, message: 'Invalid request.' },
@@ -73,7 +51,7 @@ export function upstreamError(
   switch (format) {
     case 'claude': {
       if (retry !== undefined) headers['retry-after'] = String(retry);
-      const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+      const type = ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
       const message = opts.message ?? DEFAULT_MESSAGES[status] ?? `Error ${status}`;
       return { status, headers, body: { type: 'error', error: { type, message } } };
     }
@@ -86,7 +64,7 @@ export function upstreamError(
       const error: Record<string, unknown> = {
         code: status,
         message,
-        status: GOOGLE_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
+        status: GOOGLE_RPC_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
       };
       // Google signals the wait only in the body, as a google.rpc.RetryInfo detail.
       if (retry !== undefined) {
