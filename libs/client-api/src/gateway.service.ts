@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   clientErrorBody,
   INVALID_API_KEY_BODY,
@@ -52,6 +52,8 @@ export interface ProxyCall {
  */
 @Injectable()
 export class GatewayService {
+  private readonly logger = new Logger(GatewayService.name);
+
   constructor(
     private readonly clientKeys: ClientKeyService,
     private readonly transport: RedisTransportClient,
@@ -61,7 +63,14 @@ export class GatewayService {
 
   async proxy(call: ProxyCall): Promise<void> {
     const { format, req, res } = call;
-    const verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
+    let verdict;
+    try {
+      verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
+    } catch (err) {
+      // Postgres unreachable and the key not cached: say so, never a bare 500.
+      this.logger.warn(`client key check failed: ${(err as Error).message}`);
+      return writeJson(res, 503, clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'));
+    }
     if (!verdict.ok) return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY);
 
     let fields;

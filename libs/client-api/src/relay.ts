@@ -70,11 +70,15 @@ function isCompleteFrame(frame: Frame): boolean {
 function transportStatus(err: unknown): number {
   const e = err as { code?: string; status?: number };
   if (typeof e?.status === 'number') return e.status;
-  return e?.code === 'deadline' ? 504 : 502;
+  if (e?.code === 'deadline') return 504;
+  // The transport lost Redis: nothing reached a scheduler, so the client may retry.
+  if (e?.code === 'closed') return 503;
+  return 502;
 }
 
 function errorMessage(err: unknown): string {
   const e = err as { code?: string; message?: string };
   if (e?.code === 'deadline') return 'The request timed out before the upstream answered';
+  if (e?.code === 'closed') return 'The router is temporarily unavailable (its message bus is unreachable); retry shortly';
   return e?.message ? `Gateway error: ${e.message}` : 'Gateway error';
 }

@@ -1,0 +1,37 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { snapshotOf } from '@cpa/catalog';
+import { ClientKeyService } from './client-key.service';
+import { GatewayService } from './gateway.service';
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
+
+/** A gateway whose key store is the given repository; the transport must not be reached. */
+async function call(repo: { findActiveByKey(key: string): Promise<unknown> }, headers: Record<string, string>) {
+  const transport = { request: () => { throw new Error('transport must not be called'); } };
+  const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000 });
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void gateway.proxy({ format: 'claude', req, res, body: Buffer.concat(chunks), query: new URLSearchParams() }));
+  });
+  await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body: '{"model":"m"}' });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('GatewayService key checks', () => {
+  it('answers 503 in the client format when the key store is unreachable', async () => {
+    const out = await call({ findActiveByKey: () => Promise.reject(new Error('connect ECONNREFUSED')) }, { 'x-api-key': 'sk-1' });
+    expect(out.status).toBe(503);
+    expect(out.body).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect(JSON.stringify(out.body)).not.toContain('sk-1');
+  });
+
+  it('answers 401 with CLIProxyAPI bodies for missing and unknown keys', async () => {
+    expect(await call({ findActiveByKey: async () => null }, {})).toEqual({ status: 401, body: { error: 'Missing API key' } });
+    expect(await call({ findActiveByKey: async () => null }, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'Invalid API key' } });
+  });
+});
