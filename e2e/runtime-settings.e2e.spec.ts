@@ -1,0 +1,77 @@
+/**
+ * Routing settings changed through the management API reach every scheduler and gateway
+ * without a restart (issue 3 item 4).
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
+import { bootStack, type RunningStack } from './stack-fixture';
+
+const CLIENT_KEY = 'sk-runtime-settings';
+const SECRET = 'mgmt-runtime-secret';
+const KEYS = ['rt-key-a', 'rt-key-b', 'rt-key-c'];
+
+let mock: MockUpstream;
+let stack: RunningStack;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  stack = await bootStack({
+    'api-keys': [CLIENT_KEY],
+    'remote-management': { 'secret-key': SECRET },
+    'openai-compatibility': [
+      { name: 'rt', 'base-url': `${mock.url}/v1`, 'api-key-entries': KEYS.map((key) => ({ 'api-key': key })), models: [{ name: 'rt-model', alias: 'rt-model' }] },
+    ],
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+  await mock?.close();
+});
+beforeEach(() => mock.reset());
+
+const put = (path: string, value: unknown) =>
+  fetch(`${stack.url}/v0/management${path}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
+
+const ask = (headers: Record<string, string> = {}) =>
+  new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0, defaultHeaders: headers }).chat.completions.create({
+    model: 'rt-model',
+    messages: [{ role: 'user', content: 'which key serves me' }],
+  });
+
+/** Sends `n` requests one after another and returns the upstream keys that served them. */
+async function servedBy(n: number, headers: Record<string, string> = {}): Promise<string[]> {
+  mock.reset();
+  for (let i = 0; i < n; i++) await ask(headers);
+  return mock.requests.map((r) => r.apiKey);
+}
+
+describe('routing settings at runtime', () => {
+  it('switches from round-robin to fill-first without a restart', async () => {
+    expect(new Set(await servedBy(6)).size).toBe(3);
+    expect((await put('/routing/strategy', 'fill-first')).status).toBe(200);
+    const keys = await waitFor(async () => {
+      const served = await servedBy(4);
+      return new Set(served).size === 1 ? served : undefined;
+    }, 3_000);
+    expect(keys).toHaveLength(4);
+    expect((await put('/routing/strategy', 'round-robin')).status).toBe(200);
+    await waitFor(async () => new Set(await servedBy(6)).size === 3, 3_000);
+  });
+
+  it('keeps a session on one credential once session affinity is switched on', async () => {
+    expect((await put('/routing/session-affinity', true)).status).toBe(200);
+    await waitFor(async () => new Set(await servedBy(5, { 'x-session-id': 'conversation-1' })).size === 1, 3_000);
+    const first = await servedBy(6, { 'x-session-id': 'conversation-1' });
+    expect(new Set(first).size).toBe(1);
+    // Other sessions are still spread by the underlying round-robin.
+    const others = new Set<string>();
+    for (let i = 0; i < 6; i++) others.add((await servedBy(1, { 'x-session-id': `other-${i}` }))[0]);
+    expect(others.size).toBeGreaterThan(1);
+    expect((await put('/routing/session-affinity', false)).status).toBe(200);
+  });
+});
