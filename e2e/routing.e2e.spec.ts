@@ -1,7 +1,7 @@
 /**
  * Routing parity through the real gateway, scheduler and executors (issue 3 items 7-11):
  * failover, cooldowns, model_cooldown exhaustion, invalid-request passthrough, streaming
- * retries before the first byte, and reset-quota. Each scenario uses an openai-compatibility
+ * retries before the first byte, reset-quota, and alias pools. Each scenario uses an openai-compatibility
  * provider of its own, so the cooldowns one scenario causes never reach another.
  */
 import OpenAI, { APIError } from 'openai';
@@ -21,10 +21,17 @@ const SCENARIOS = {
   inv: ['a', 'b'],
   st: ['a', 'b', 'c'],
   sf: ['a', 'b'],
+  pr: ['a', 'b'],
+  pf: ['a', 'b'],
+  pa: ['a', 'b'],
 } as const;
 type Scenario = keyof typeof SCENARIOS;
 const keysOf = (s: Scenario) => SCENARIOS[s].map((n) => key(s, n));
 const modelOf = (s: Scenario) => `m-${s}`;
+/** Scenarios whose alias is a pool of two upstream models on every key. */
+const POOLED: readonly Scenario[] = ['pr', 'pf', 'pa'];
+const poolOf = (s: Scenario) => [`upstream-${s}-1`, `upstream-${s}-2`];
+const modelsOf = (s: Scenario) => (POOLED.includes(s) ? poolOf(s) : [`upstream-${s}`]).map((name) => ({ name, alias: modelOf(s) }));
 
 let mock: MockUpstream;
 let stack: RunningStack;
@@ -39,7 +46,7 @@ beforeAll(async () => {
         name: s,
         'base-url': `${mock.url}/v1`,
         'api-key-entries': keysOf(s).map((k) => ({ 'api-key': k })),
-        models: [{ name: `upstream-${s}`, alias: modelOf(s) }],
+        models: modelsOf(s),
       })),
     },
     { STATE_MIRROR_MS: '50' },
@@ -175,5 +182,49 @@ describe('streaming', () => {
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).status).toBeGreaterThanOrEqual(500);
+  });
+});
+
+describe('alias pools', () => {
+  /** What the mock saw, as "<key>/<upstream model>". */
+  const seen = () => mock.requests.map((r) => `${r.apiKey}/${(r.body as { model: string }).model}`);
+
+  it('rotates the starting model of the pool per request on each key', async () => {
+    const [a, b] = keysOf('pr');
+    const [x, y] = poolOf('pr');
+    for (let i = 0; i < 6; i++) expect((await chat('pr', `pool rotation ${i}`)).choices[0]!.message.content).toContain(`pool rotation ${i}`);
+    const first = mock.requests[0]!.apiKey;
+    const second = first === a ? b : a;
+    expect(seen()).toEqual([`${first}/${x}`, `${second}/${x}`, `${first}/${y}`, `${second}/${y}`, `${first}/${x}`, `${second}/${x}`]);
+  });
+
+  it('tries the next model of the pool on the same key before another key, then skips the cooling model', async () => {
+    const [a, b] = keysOf('pf');
+    const [x, y] = poolOf('pf');
+    for (const k of [a!, b!]) mock.setBehavior(k, { status: 500, failTimes: 1 });
+    for (let i = 0; i < 6; i++) expect((await chat('pf', `pool failover ${i}`)).choices[0]!.message.content).toContain(`pool failover ${i}`);
+    const first = mock.requests[0]!.apiKey;
+    const second = first === a ? b : a;
+    // x fails once per key and then cools for a minute: later requests use y wherever the rotation starts.
+    expect(seen()).toEqual([`${first}/${x}`, `${first}/${y}`, `${second}/${x}`, `${second}/${y}`, `${first}/${y}`, `${second}/${y}`, `${first}/${y}`, `${second}/${y}`]);
+  });
+
+  it('moves to another key only when every model of the pool failed on the first', async () => {
+    const [broken, healthy] = keysOf('pa');
+    const [x, y] = poolOf('pa');
+    mock.setBehavior(broken!, { status: 500 });
+    for (let i = 0; i < 3 && !mock.countByKey()[broken!]; i++) await chat('pa', `pool spent ${i}`);
+    const calls = seen();
+    const at = calls.indexOf(`${broken}/${x}`);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(calls[at + 1]).toBe(`${broken}/${y}`);
+    expect(calls[at + 2]).toMatch(new RegExp(`^${healthy}/`));
+    expect(mock.countByKey()[broken!]).toBe(2);
+
+    // Both models of the broken key cool: it is left alone while the healthy key rotates its pool.
+    mock.reset();
+    for (let i = 0; i < 4; i++) await chat('pa', `after the pool cooled ${i}`);
+    expect(mock.countByKey()).toEqual({ [healthy!]: 4 });
+    expect(new Set(seen())).toEqual(new Set([`${healthy}/${x}`, `${healthy}/${y}`]));
   });
 });

@@ -3,12 +3,18 @@
  * Scheduler pick throughput against the real Redis, using the built libraries
  * (run `npm run build` first). For 10, 100 and 1,000 credentials it runs DispatchService
  * picks with a fixed number in flight and prints picks per second, mean latency and
- * CPU time per pick (the scheduler's own share of a request's overhead). A tenth of the
- * credentials are cooling, so state really travels.
+ * CPU time per pick: the scheduler process's and Redis's (from INFO cpu; Redis should be
+ * otherwise idle). A tenth of the credentials are cooling, so state really travels.
+ *
+ * With --request-cpu-ms <n> (the CPU a whole request costs the stack, Redis included, as
+ * measured by tools/bench.mjs) it also prints the pick's share of that. --json prints one
+ * row per size instead: credentials, picksPerSecond, cpuMsPerPick (scheduler process),
+ * redisCpuMsPerPick, meanLatencyMs, and with --request-cpu-ms requestCpuMs and
+ * pickShareOfRequestCpu (0..1, scheduler plus Redis).
  *
  *   node tools/bench-scheduler.mjs [--picks 20000] [--concurrency 64] [--sizes 10,100,1000]
  *                                  [--strategy round-robin|fill-first|weighted-round-robin]
- *                                  [--affinity] [--json]
+ *                                  [--affinity] [--request-cpu-ms <n>] [--json]
  *
  * Env: REDIS_URL (default redis://127.0.0.1:6379).
  */
@@ -35,6 +41,12 @@ const sizes = String(arg('sizes', '10,100,1000')).split(',').map(Number);
 const strategy = String(arg('strategy', 'round-robin'));
 const affinity = arg('affinity', false) === true;
 const asJson = arg('json', false) === true;
+const requestCpuArg = arg('request-cpu-ms', undefined);
+const requestCpuMs = requestCpuArg === undefined || requestCpuArg === true ? undefined : Number(requestCpuArg);
+if (requestCpuMs !== undefined && !(requestCpuMs > 0)) {
+  console.error(`--request-cpu-ms needs a positive number of milliseconds, got ${requestCpuArg}`);
+  process.exit(2);
+}
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL = 'claude-sonnet-4-5';
 
@@ -55,6 +67,13 @@ function credential(i) {
     excludedModels: [],
     version: 1,
   };
+}
+
+/** Redis server CPU (user + system) in ms, from INFO cpu. */
+async function redisCpuMs(client) {
+  const info = await client.info('cpu');
+  const value = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
 }
 
 async function run(size) {
@@ -79,8 +98,10 @@ async function run(size) {
   // Warm-up: script loading, JIT, state cache.
   for (let i = 0; i < 200; i++) await service.dispatch(route(i));
 
+  const probe = new Redis(redisUrl);
   let next = 0;
   let latencyTotal = 0;
+  const redisStart = await redisCpuMs(probe);
   const cpuStart = process.cpuUsage();
   const started = performance.now();
   async function worker() {
@@ -95,6 +116,8 @@ async function run(size) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
+  const redisCpu = (await redisCpuMs(probe)) - redisStart;
+  await probe.quit();
   await store.close();
 
   const cleanup = new Redis(redisUrl);
@@ -106,6 +129,8 @@ async function run(size) {
   } while (cursor !== '0');
   await cleanup.quit();
 
+  const cpuMsPerPick = (cpu.user + cpu.system) / 1000 / picks;
+  const redisCpuMsPerPick = Math.max(0, redisCpu) / picks;
   return {
     credentials: size,
     picks,
@@ -114,9 +139,15 @@ async function run(size) {
     affinity,
     picksPerSecond: Math.round((picks / elapsedMs) * 1000),
     meanLatencyMs: Number((latencyTotal / picks).toFixed(3)),
-    cpuMsPerPick: Number(((cpu.user + cpu.system) / 1000 / picks).toFixed(4)),
+    cpuMsPerPick: Number(cpuMsPerPick.toFixed(4)),
+    redisCpuMsPerPick: Number(redisCpuMsPerPick.toFixed(4)),
+    ...(requestCpuMs !== undefined
+      ? { requestCpuMs, pickShareOfRequestCpu: Number(((cpuMsPerPick + redisCpuMsPerPick) / requestCpuMs).toFixed(4)) }
+      : {}),
   };
 }
+
+const percent = (share) => `${(share * 100).toFixed(1)}%`;
 
 const results = [];
 for (const size of sizes) results.push(await run(size));
@@ -127,7 +158,8 @@ if (asJson) {
   for (const r of results) {
     console.log(
       `${String(r.credentials).padStart(6)} credentials: ${String(r.picksPerSecond).padStart(7)} picks/s  ` +
-        `mean ${r.meanLatencyMs.toFixed(3)} ms  cpu ${r.cpuMsPerPick.toFixed(4)} ms/pick (scheduler process)`,
+        `mean ${r.meanLatencyMs.toFixed(3)} ms  cpu ${r.cpuMsPerPick.toFixed(4)} ms/pick (scheduler process) + ${r.redisCpuMsPerPick.toFixed(4)} (redis)` +
+        (r.pickShareOfRequestCpu !== undefined ? `  = ${percent(r.pickShareOfRequestCpu)} of a request's ${r.requestCpuMs} ms CPU` : ''),
     );
   }
 }

@@ -409,3 +409,121 @@ describe('retries and exhaustion', () => {
     for (const id of ['a', 'b']) expect(isBlockedForModel({ state: states.get(id)!.state }, MODEL, Date.now()).blocked).toBe(false);
   });
 });
+
+describe('alias pools', () => {
+  const POOL = 'fast';
+  const pooled = (id: string, members = ['model-x', 'model-y'], over: Partial<CredentialInfo> = {}) =>
+    credential(id, { models: members.map((name) => ({ name, alias: POOL })), ...over });
+  const poolRoute = (over: Partial<RouteRequest> = {}) => route({ model: POOL, ...over });
+  const served = (a: ScheduledAttempt) => `${a.credentialId}/${a.upstreamModel}`;
+  const storeOf = (svc: DispatchService) => (svc as unknown as { store: RoutingStateStore }).store;
+
+  it('rotates the starting member per request and credential, the rotation shared by replicas', async () => {
+    const catalog = new TestCatalog().set([pooled('b'), pooled('a')]);
+    const { services } = replicas(catalog, 2);
+    const picks: ScheduledAttempt[] = [];
+    for (let i = 0; i < 6; i++) picks.push(attemptOf(await services[i % 2]!.dispatch(poolRoute())));
+    expect(picks.map(served)).toEqual(['a/model-x', 'b/model-x', 'a/model-y', 'b/model-y', 'a/model-x', 'b/model-x']);
+    expect(picks[0]).toMatchObject({ baseModel: 'model-x', poolRemaining: ['model-y'] });
+    expect(picks[2]).toMatchObject({ baseModel: 'model-y', poolRemaining: ['model-x'] });
+  });
+
+  it('sends every member with the thinking suffix, rotating with the unsuffixed requests', async () => {
+    const catalog = new TestCatalog().set([pooled('a')]);
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    const second = attemptOf(await svc!.dispatch(poolRoute({ model: `${POOL}(high)` })));
+    expect([first.upstreamModel, second.upstreamModel]).toEqual(['model-x', 'model-y(high)']);
+    expect(second).toMatchObject({ baseModel: 'model-y', poolRemaining: ['model-x(high)'] });
+  });
+
+  it('tries the next member on the same credential before another credential, and keeps state per member', async () => {
+    const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    expect(served(first)).toBe('a/model-x');
+    const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
+    expect(second).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', baseModel: 'model-y', attempt: 1, round: 0, roundTried: ['a'], triedCredentialIds: ['a'] });
+    expect(second.poolRemaining).toBeUndefined();
+    const third = attemptOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 60_000 })));
+    expect(third).toMatchObject({ credentialId: 'b', upstreamModel: 'model-x', attempt: 2, roundTried: ['a', 'b'], triedCredentialIds: ['a', 'b'], poolRemaining: ['model-y'] });
+    const state = (await storeOf(svc!).readStates(['a'])).get('a')!.state!;
+    expect(Object.keys(state.modelStates).sort()).toEqual(['model-x', 'model-y']);
+    expect(state.modelStates['model-x']).toMatchObject({ unavailable: true, quota: { exceeded: false } });
+    expect(state.modelStates['model-y']).toMatchObject({ unavailable: true, quota: { exceeded: true } });
+    // Both members of a are cooling: the credential is skipped while b keeps rotating its pool.
+    const later = [];
+    for (let i = 0; i < 3; i++) later.push(served(attemptOf(await svc!.dispatch(poolRoute()))));
+    expect(later).toEqual(['b/model-y', 'b/model-x', 'b/model-y']);
+  });
+
+  it('does not count pool members against max-retry-credentials', async () => {
+    const catalog = new TestCatalog().set([pooled('a'), pooled('b')], { 'max-retry-credentials': 1, 'max-retry-interval': 0 });
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
+    expect(served(second)).toBe('a/model-y');
+    const reply = replyOf(await svc!.attemptFailed(failure(second, 503)));
+    expect(reply.head.status).toBe(503);
+  });
+
+  it('skips a cooling member wherever the rotation starts', async () => {
+    const catalog = new TestCatalog().set([pooled('a', ['model-x', 'model-y', 'model-z'])]);
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    expect(first).toMatchObject({ upstreamModel: 'model-x', poolRemaining: ['model-y', 'model-z'] });
+    const second = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 600_000 })));
+    expect(second).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', poolRemaining: ['model-z'] });
+    await svc!.attemptFinished({ credentialId: 'a', family: 'claude', baseModel: second.baseModel, ok: true, status: 200 });
+    const next = [];
+    for (let i = 0; i < 3; i++) {
+      const a = attemptOf(await svc!.dispatch(poolRoute()));
+      next.push([a.upstreamModel, a.poolRemaining ?? []]);
+    }
+    // Offsets 1, 2, 3: [y z x], [z x y], [x y z], model-x left out each time.
+    expect(next).toEqual([
+      ['model-y', ['model-z']],
+      ['model-z', ['model-y']],
+      ['model-y', ['model-z']],
+    ]);
+  });
+
+  it('stops on a request-shaped error without trying the other members', async () => {
+    const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    const f = failure(first, 400);
+    const reply = replyOf(await svc!.attemptFailed(f));
+    expect(reply.head.status).toBe(400);
+    expect(reply.body).toBe(f.body);
+    expect((await storeOf(svc!).readStates(['a'])).get('a')!.version).toBe(0);
+  });
+
+  it('waits for the earliest member of a fully cooling pool before the next round', async () => {
+    const catalog = new TestCatalog().set([pooled('a')], { 'max-retry-interval': 5 });
+    const [svc] = replicas(catalog, 1).services;
+    const first = attemptOf(await svc!.dispatch(poolRoute()));
+    const second = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 4_000 })));
+    const started = Date.now();
+    const again = attemptOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 300 })));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // Round 1 starts the pool at model-y (offset 1); model-x is still cooling.
+    expect(again).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', round: 1, roundTried: ['a'] });
+    expect(again.poolRemaining).toBeUndefined();
+  });
+
+  it('keeps a session bound to its credential while the pool fails over, and moves it when the pool is spent', async () => {
+    const catalog = new TestCatalog().set([pooled('a'), pooled('b')], { 'routing.session-affinity': true });
+    const [svc] = replicas(catalog, 1).services;
+    const sessionIds = ['claude:s-pool'];
+    const key = bindingKey('claude', 'claude:s-pool', POOL);
+    const first = attemptOf(await svc!.dispatch(poolRoute({ sessionIds })));
+    expect(await storeOf(svc!).bindingsOf([key])).toEqual([first.credentialId]);
+    const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
+    expect(second.credentialId).toBe(first.credentialId);
+    expect(await storeOf(svc!).bindingsOf([key])).toEqual([first.credentialId]);
+    const third = attemptOf(await svc!.attemptFailed(failure(second, 500)));
+    expect(third.credentialId).not.toBe(first.credentialId);
+    expect(await storeOf(svc!).bindingsOf([key])).toEqual([third.credentialId]);
+  });
+});

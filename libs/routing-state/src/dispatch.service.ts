@@ -7,9 +7,9 @@ import {
   afterAttemptFailure,
   availableCredentials,
   bindingKeys,
+  candidateBlock,
   decideAffinity,
   finalFailure,
-  isBlockedForModel,
   isRequestInvalidError,
   markResult,
   newCredentialState,
@@ -17,10 +17,13 @@ import {
   normalizeUpstreamError,
   pickCredential,
   pickErrorResponse,
+  poolRotationKey,
+  prepareExecutionModels,
+  remainingPoolModels,
   resetCooldowns,
   resolveCoolingPolicy,
   selectionStateKeys,
-  usableUpstreamModels,
+  stripCredentialPrefix,
   type AttemptFailureView,
   type AttemptOutcome,
   type BindingKeys,
@@ -55,6 +58,12 @@ export interface ScheduledAttempt extends ExecuteRequest {
   round: number;
   /** Credentials attempted in this round (excluded from its further picks). */
   roundTried: string[];
+  /**
+   * Alias pool members still to try on this credential after `upstreamModel`, in order
+   * (absent when the model is not pooled or no member is left): a failure before the first
+   * byte moves to the next of them before another credential is picked.
+   */
+  poolRemaining?: string[];
 }
 
 interface Progress {
@@ -65,7 +74,15 @@ interface Progress {
 }
 
 export type PickResult =
-  | { ok: true; credential: RoutedCredential; upstream: UpstreamModel; provider: string }
+  | {
+      ok: true;
+      credential: RoutedCredential;
+      /** The upstream model to try first. */
+      upstream: UpstreamModel;
+      /** Further alias pool members to try on this credential, in order (usually none). */
+      pool: UpstreamModel[];
+      provider: string;
+    }
   | { ok: false; error: PickError };
 
 type StrategyOutcome = PickOutcome<RoutedCredential & { state?: CredentialState }> | 'conflict';
@@ -148,8 +165,12 @@ export class DispatchService {
     const route = execute.route;
     const scope = this.scopes.scope(this.snapshot, route.model);
     const view = this.failureView(failure);
+    // Go's execModels loop: the next member of an alias pool on the same credential comes
+    // before any other credential; a request-shaped error stops as everywhere.
+    const pool = view.requestInvalid ? { models: [] } : this.poolLeft(scope, execute);
     const affinity = this.affinityKeys(route, scope);
-    const removals = affinity ? affinityAfterResult(affinity, execute.credentialId, { success: false, requestInvalid: view.requestInvalid }).remove : [];
+    // The session stays on a credential that keeps serving it through its pool.
+    const removals = affinity && pool.models.length === 0 ? affinityAfterResult(affinity, execute.credentialId, { success: false, requestInvalid: view.requestInvalid }).remove : [];
     await this.record(
       execute.credentialId,
       {
@@ -163,6 +184,16 @@ export class DispatchService {
       removals.map((r) => r.key),
     );
     const roundTried = execute.roundTried ?? execute.triedCredentialIds;
+    const [next, ...rest] = pool.models;
+    if (next && pool.credential) {
+      // Same credential: it stays where it is in the tried lists and the round's count.
+      const others = (ids: readonly string[]) => ids.filter((id) => id !== execute.credentialId);
+      return this.forwardAttempt(
+        route,
+        { credential: pool.credential, upstream: next, pool: rest },
+        { attempt: execute.attempt + 1, round: execute.round ?? 0, roundTried: others(roundTried), tried: others(execute.triedCredentialIds) },
+      );
+    }
     const progress: Progress = { attempt: execute.attempt + 1, round: execute.round ?? 0, roundTried, tried: execute.triedCredentialIds };
     const action = afterAttemptFailure(this.retryConfig(), roundTried.length, view);
     if (action.action === 'give-up') return this.upstreamReply(failure);
@@ -219,7 +250,17 @@ export class DispatchService {
     }
   }
 
-  private forwardAttempt(route: RouteRequest, picked: Extract<PickResult, { ok: true }>, progress: Progress): Forward {
+  /** Usable pool members left on the failed attempt's credential (none when it is not pooled). */
+  private poolLeft(scope: RouteScope, execute: Partial<ScheduledAttempt>): { credential?: RoutedCredential; models: UpstreamModel[] } {
+    // Names only select among the candidate's own members, so a stale list cannot send anything else upstream.
+    const remaining = Array.isArray(execute.poolRemaining) ? execute.poolRemaining.filter((name): name is string => typeof name === 'string') : [];
+    const candidate = execute.credentialId !== undefined ? scope.byId.get(execute.credentialId) : undefined;
+    if (remaining.length === 0 || !candidate) return { models: [] };
+    const withState = { ...candidate.credential, state: this.store.cachedState(candidate.credential.id) };
+    return { credential: candidate.credential, models: remainingPoolModels({ ...candidate, credential: withState }, remaining, this.now()) };
+  }
+
+  private forwardAttempt(route: RouteRequest, picked: Pick<Extract<PickResult, { ok: true }>, 'credential' | 'upstream' | 'pool'>, progress: Progress): Forward {
     const id = picked.credential.id;
     const execute: ScheduledAttempt = {
       route,
@@ -231,14 +272,16 @@ export class DispatchService {
       triedCredentialIds: [...progress.tried, id],
       round: progress.round,
       roundTried: [...progress.roundTried, id],
+      ...(picked.pool.length > 0 ? { poolRemaining: picked.pool.map((u) => u.upstreamModel) } : {}),
     };
     return forward(Patterns.execute(picked.credential.info.provider), execute);
   }
 
   /**
-   * One pick: candidates not tried in this round, the strategy, and session affinity. A
-   * credential none of whose upstream models is usable is skipped without counting as an
-   * attempt (Go's preparedExecutionModels).
+   * One pick: candidates not tried in this round, the strategy, and session affinity; then
+   * the upstream models to try on the credential (Go's preparedExecutionModels): an alias
+   * pool starts at its shared rotation counter, cooling members left out. A credential none
+   * of whose upstream models is usable is skipped without counting as an attempt.
    */
   async pick(route: Pick<RouteRequest, 'model' | 'sessionIds'>, scope: RouteScope = this.scopes.scope(this.snapshot, route.model), tried: readonly string[] = []): Promise<PickResult> {
     const skipped: string[] = [];
@@ -249,9 +292,9 @@ export class DispatchService {
       if (!outcome.ok) return outcome;
       const candidate = scope.byId.get(outcome.credential.id);
       if (!candidate) return { ok: false, error: { code: 'auth_unavailable' } };
-      const usable = usableUpstreamModels({ ...candidate, credential: outcome.credential }, this.now());
-      const upstream = usable[0];
-      if (upstream) return { ok: true, credential: candidate.credential, upstream, provider: outcome.provider };
+      const offset = candidate.pooled ? await this.store.nextPoolOffset(poolRotationKey(candidate.credential, stripCredentialPrefix(route.model.trim(), candidate.credential.prefix))) : 0;
+      const [upstream, ...pool] = prepareExecutionModels({ ...candidate, credential: outcome.credential }, offset, this.now());
+      if (upstream) return { ok: true, credential: candidate.credential, upstream, pool, provider: outcome.provider };
       skipped.push(candidate.credential.id);
     }
     return { ok: false, error: { code: 'auth_unavailable' } };
@@ -420,10 +463,14 @@ export class DispatchService {
 
   /** Every enabled candidate of the model, for the nearest cooldown between rounds. */
   private cooldownViews(scope: RouteScope, now: number): CooldownView[] {
-    return scope.candidates.map(({ credential }) => ({
-      ...(credential.requestRetry !== undefined ? { requestRetry: credential.requestRetry } : {}),
-      block: isBlockedForModel({ disabled: credential.disabled, state: this.store.cachedState(credential.id) }, scope.stateModel, now),
-    }));
+    return scope.candidates.map((candidate) => {
+      const credential = candidate.credential;
+      return {
+        ...(credential.requestRetry !== undefined ? { requestRetry: credential.requestRetry } : {}),
+        // A pool is blocked only while every member is; its earliest member ends the wait.
+        block: candidateBlock({ ...candidate, credential: { ...credential, state: this.store.cachedState(credential.id) } }, now),
+      };
+    });
   }
 
   private retryConfig(): RetryConfig {

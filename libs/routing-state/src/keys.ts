@@ -47,6 +47,11 @@ export class RoutingKeys {
     return this.key('rr', name);
   }
 
+  /** Alias pool rotation counter (integer), named by routing's `poolRotationKey`. */
+  poolCursor(name: string): string {
+    return this.key('pool', name);
+  }
+
   /** Smooth weighted round-robin credits (WeightedState JSON). */
   weighted(name: string): string {
     return this.key('wrr', name);

@@ -151,6 +151,14 @@ export class RoutingStateStore implements OnModuleDestroy {
     return this.redis.rsIncrCursor(this.keys.cursor(name), CURSOR_WRAP, this.cursorTtlMs).then(Number);
   }
 
+  /**
+   * Advances an alias pool's rotation counter; returns its value before this request, so
+   * consecutive requests on any replica start the pool at consecutive members.
+   */
+  nextPoolOffset(name: string): Promise<number> {
+    return this.redis.rsIncrCursor(this.keys.poolCursor(name), CURSOR_WRAP, this.cursorTtlMs).then(Number);
+  }
+
   /** Writes weighted credits only if nobody changed them since `expected` was read. */
   async compareAndSetWeighted(name: string, expected: string | null, next: string): Promise<boolean> {
     return (await this.redis.rsCas(this.keys.weighted(name), expected ?? '', next, this.cursorTtlMs)) === 1;

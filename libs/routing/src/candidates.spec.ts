@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  candidateBlock,
   poolRotationKey,
+  prepareExecutionModels,
+  remainingPoolModels,
   rotatePool,
   selectCandidates,
   servedModelIds,
@@ -142,5 +145,78 @@ describe('alias pools', () => {
     const state = markResult(undefined, { success: false, model: 'vendor/model-a', status: 429, retryAfterMs: 10_000 }, NOW).state;
     const [candidate] = selectCandidates([{ ...pool, state }], { model: 'fast' });
     expect(candidate && usableUpstreamModels(candidate, NOW).map((u) => u.upstreamModel)).toEqual(['vendor/model-b']);
+  });
+
+  const names = (list: { upstreamModel: string }[]) => list.map((u) => u.upstreamModel);
+  const trio = cred('trio', {
+    provider: 'openrouter',
+    models: [
+      { name: 'm-1', alias: 'fast' },
+      { name: 'm-2', alias: 'fast' },
+      { name: 'm-3', alias: 'fast' },
+    ],
+  });
+  const cooling = (model: string, retryAfterMs: number, previous?: ReturnType<typeof markResult>['state']) =>
+    markResult(previous, { success: false, model, status: 429, retryAfterMs }, NOW).state;
+
+  it('starts the prepared pool at the rotation offset, wrapping around', () => {
+    const [candidate] = selectCandidates([trio], { model: 'fast' });
+    expect(names(prepareExecutionModels(candidate!, 0, NOW))).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(names(prepareExecutionModels(candidate!, 1, NOW))).toEqual(['m-2', 'm-3', 'm-1']);
+    expect(names(prepareExecutionModels(candidate!, 5, NOW))).toEqual(['m-3', 'm-1', 'm-2']);
+  });
+
+  it('keeps the thinking suffix on every pool member and rotates by the base model', () => {
+    const [candidate] = selectCandidates([trio], { model: 'fast(high)' });
+    expect(names(prepareExecutionModels(candidate!, 1, NOW))).toEqual(['m-2(high)', 'm-3(high)', 'm-1(high)']);
+    expect(prepareExecutionModels(candidate!, 1, NOW)[0]?.stateModel).toBe('m-2');
+    expect(poolRotationKey(trio, 'fast(high)')).toBe(poolRotationKey(trio, 'fast'));
+  });
+
+  it('leaves cooling members out of the prepared pool after rotating, and a fully cooling pool empty', () => {
+    const state = cooling('m-2', 10_000);
+    const [candidate] = selectCandidates([{ ...trio, state }], { model: 'fast' });
+    expect(names(prepareExecutionModels(candidate!, 1, NOW))).toEqual(['m-3', 'm-1']);
+    const all = cooling('m-3', 10_000, cooling('m-1', 10_000, state));
+    const [blocked] = selectCandidates([{ ...trio, state: all }], { model: 'fast' });
+    expect(prepareExecutionModels(blocked!, 0, NOW)).toEqual([]);
+    // Cooldowns end by themselves.
+    expect(names(prepareExecutionModels(blocked!, 0, NOW + 10_001))).toEqual(['m-1', 'm-2', 'm-3']);
+  });
+
+  it('ignores the offset for a single upstream model', () => {
+    const [candidate] = selectCandidates([cred('one', { models: [{ name: 'up', alias: 'fast' }] })], { model: 'fast' });
+    expect(candidate!.pooled).toBe(false);
+    expect(names(prepareExecutionModels(candidate!, 7, NOW))).toEqual(['up']);
+  });
+
+  it('continues a pool with the members left, in their order, skipping those that started cooling meanwhile', () => {
+    const [candidate] = selectCandidates([{ ...trio, state: cooling('m-1', 10_000) }], { model: 'fast' });
+    expect(names(remainingPoolModels(candidate!, ['m-3', 'm-1', 'm-2'], NOW))).toEqual(['m-3', 'm-2']);
+    expect(remainingPoolModels(candidate!, [], NOW)).toEqual([]);
+    // A member the catalog no longer has is not tried.
+    expect(names(remainingPoolModels(candidate!, ['gone', 'm-2'], NOW))).toEqual(['m-2']);
+  });
+
+  it('blocks a pooled candidate only when every member is blocked, until the earliest member recovers', () => {
+    const [partial] = selectCandidates([{ ...trio, state: cooling('m-1', 10_000) }], { model: 'fast' });
+    expect(candidateBlock(partial!, NOW).blocked).toBe(false);
+    const all = cooling('m-3', 30_000, cooling('m-2', 5_000, cooling('m-1', 10_000)));
+    const [blocked] = selectCandidates([{ ...trio, state: all }], { model: 'fast' });
+    expect(candidateBlock(blocked!, NOW)).toEqual({ blocked: true, reason: 'cooldown', next: NOW + 5_000 });
+    expect(candidateBlock(blocked!, NOW + 5_001).blocked).toBe(false);
+  });
+
+  it('blocks a single-model candidate by its own model state, and a disabled one always', () => {
+    const single = cred('single', { models: [{ name: 'up', alias: 'fast' }] });
+    const [candidate] = selectCandidates([{ ...single, state: cooling('fast', 10_000) }], { model: 'fast' });
+    expect(candidateBlock(candidate!, NOW)).toEqual({ blocked: true, reason: 'cooldown', next: NOW + 10_000 });
+    const [other] = selectCandidates([{ ...single, state: cooling('else', 10_000) }], { model: 'fast' });
+    expect(candidateBlock(other!, NOW).blocked).toBe(false);
+    expect(candidateBlock({ credential: { ...single, disabled: true }, upstream: [{ upstreamModel: 'up', stateModel: 'fast' }], pooled: false }, NOW)).toEqual({
+      blocked: true,
+      reason: 'disabled',
+      next: 0,
+    });
   });
 });

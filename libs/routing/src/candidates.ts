@@ -13,7 +13,7 @@ import {
   type ModelAlias,
   type OAuthModelAlias,
 } from './model-name';
-import { isBlockedForModel } from './model-state';
+import { isBlockedForModel, type BlockResult } from './model-state';
 import type { SchedulableCredential } from './selectors';
 
 /** A credential as routing sees it (plus its state, see SchedulableCredential). */
@@ -165,4 +165,47 @@ export function poolRotationKey(credential: CredentialDescriptor, requestedModel
  */
 export function usableUpstreamModels(candidate: Candidate, now: number): UpstreamModel[] {
   return candidate.upstream.filter((u) => !isBlockedForModel(candidate.credential, u.stateModel, now).blocked);
+}
+
+/**
+ * Go's preparedExecutionModels: the upstream models to try on a picked credential, in
+ * order. An alias pool starts at `offset` (the credential's rotation counter for the
+ * model, see poolRotationKey) so consecutive requests spread over its members; members
+ * whose model state is blocked are left out. Empty: the credential is skipped without
+ * counting as an attempt.
+ */
+export function prepareExecutionModels(candidate: Candidate, offset: number, now: number): UpstreamModel[] {
+  const ordered = candidate.pooled ? rotatePool(candidate.upstream, offset) : candidate.upstream;
+  return usableUpstreamModels({ ...candidate, upstream: ordered }, now);
+}
+
+/**
+ * The pool members still to try on a credential after a failure before the first byte
+ * (Go's loop over execModels): `remaining` upstream names in their order, limited to
+ * members the candidate still has (the catalog may have changed in between) and whose
+ * model is not blocked now.
+ */
+export function remainingPoolModels(candidate: Candidate, remaining: readonly string[], now: number): UpstreamModel[] {
+  const byName = new Map(candidate.upstream.map((u) => [u.upstreamModel, u]));
+  const members = remaining.flatMap((name) => {
+    const member = byName.get(name);
+    return member ? [member] : [];
+  });
+  return usableUpstreamModels({ ...candidate, upstream: members }, now);
+}
+
+/**
+ * Blocking of a candidate across its upstream models: available while any member is
+ * usable; when every member is blocked, the block that ends first (so a retry round can
+ * wait for the earliest pool member). For a single upstream model this is
+ * isBlockedForModel on its state key.
+ */
+export function candidateBlock(candidate: Candidate, now: number): BlockResult {
+  let earliest: BlockResult | undefined;
+  for (const u of candidate.upstream) {
+    const block = isBlockedForModel(candidate.credential, u.stateModel, now);
+    if (!block.blocked) return block;
+    if (!earliest || (block.next !== 0 && (earliest.next === 0 || block.next < earliest.next))) earliest = block;
+  }
+  return earliest ?? isBlockedForModel(candidate.credential, '', now);
 }
