@@ -2,7 +2,7 @@
  * Boots the built stack as separate processes against a database and Redis key prefix
  * of its own, with a config.yaml pointing every credential at the mock upstream.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,9 @@ import type { ChildProcess } from 'node:child_process';
 export interface RunningStack {
   url: string;
   adminUrl: string;
+  /** The database and Redis key prefix of this stack, for tests that seed data directly. */
+  databaseUrl: string;
+  keyPrefix: string;
   services: { name: string; child: ChildProcess }[];
   stop(): Promise<void>;
 }
@@ -37,16 +40,16 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
   const databaseUrl = await freshDatabase(`cliproxy_e2e_${process.pid}`);
   const stackModule = pathToFileURL(resolve(__dirname, '../tools/stack.mjs')).href;
   const { startStack } = (await import(stackModule)) as {
-    startStack(o: object): Promise<RunningStack>;
+    startStack(o: object): Promise<Omit<RunningStack, 'databaseUrl' | 'keyPrefix'>>;
   };
-  return startStack({
+  const keyPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}e2e:${process.pid}:`;
+  const stack = await startStack({
     quiet: !process.env.E2E_VERBOSE,
     skipBuild: !process.env.E2E_BUILD,
     families: ['claude', 'openai-compat', 'gemini', 'codex'],
-    refreshWorker: existsSync(resolve(__dirname, '../apps/refresh-worker/dist/main.js')),
     env: {
       DATABASE_URL: databaseUrl,
-      TRANSPORT_KEY_PREFIX: `${process.env.TEST_KEY_PREFIX ?? 'test:'}e2e:${process.pid}:`,
+      TRANSPORT_KEY_PREFIX: keyPrefix,
       PORT: '0',
       ADMIN_PORT: '0',
       CONFIG_FILE: configFile,
@@ -55,4 +58,5 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
       ...env,
     },
   });
+  return { ...stack, databaseUrl, keyPrefix };
 }

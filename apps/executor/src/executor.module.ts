@@ -3,7 +3,7 @@ import { Catalog } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { Patterns, type AttemptResult } from '@cpa/contracts';
 import { DbModule } from '@cpa/db';
-import { ATTEMPT_REPORTER, ExecutionService, SecretStore, UpstreamClient } from '@cpa/providers';
+import { ATTEMPT_REPORTER, CREDENTIAL_REFRESHER, ExecutionService, SecretStore, TransportCredentialRefresher, UpstreamClient } from '@cpa/providers';
 import { HealthController } from '@cpa/runtime';
 import { RedisTransportClient, TransportModule } from '@cpa/transport';
 import { ExecuteController } from './execute.controller';
@@ -18,6 +18,8 @@ const env = loadEnv();
     SecretStore,
     ExecutionService,
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
+    // Refresh-on-401 for OAuth credentials: the refresh-worker refreshes, this executor retries once.
+    { provide: CREDENTIAL_REFRESHER, inject: [RedisTransportClient], useFactory: (client: RedisTransportClient) => new TransportCredentialRefresher(client) },
     {
       provide: ATTEMPT_REPORTER,
       inject: [RedisTransportClient],

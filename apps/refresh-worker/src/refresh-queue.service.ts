@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
-import { lastValueFrom } from 'rxjs';
-import { Events } from '@cpa/contracts';
 import type { CredentialFilter } from '@cpa/db';
 import { CredentialRefreshService, REFRESH_CONCURRENCY, REFRESH_SCAN_INTERVAL_MS, type RefreshOutcome } from '@cpa/providers';
 import { RedisTransportClient } from '@cpa/transport';
+import { announceRotation } from './rotation';
 
 export const REFRESH_QUEUE = 'oauth-refresh';
 
@@ -101,9 +100,7 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
   /** The job: refresh (the service re-checks whether it is still due) and announce new tokens. */
   async process(job: Job<RefreshJobData>): Promise<RefreshOutcome> {
     const outcome = await this.refresher.refresh(job.data.credentialId);
-    if (outcome.status === 'refreshed') {
-      await lastValueFrom(this.transport.emit(Events.credentialRotated, { id: outcome.credentialId }), { defaultValue: undefined });
-    }
+    await announceRotation(this.transport, outcome);
     return outcome;
   }
 

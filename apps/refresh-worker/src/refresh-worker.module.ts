@@ -5,6 +5,8 @@ import { CredentialRefreshService, TokenClient } from '@cpa/providers';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
+import { OnDemandRefreshService } from './on-demand-refresh.service';
+import { RefreshController } from './refresh.controller';
 import { REFRESH_WORKER_OPTIONS, RefreshQueueService, type RefreshWorkerOptions } from './refresh-queue.service';
 
 export interface RefreshWorkerModuleOptions extends Partial<RefreshWorkerOptions> {
@@ -21,7 +23,7 @@ export class RefreshWorkerModule {
     return {
       module: RefreshWorkerModule,
       imports: [DbModule.forRoot(db), TransportModule.forRoot({ redisUrl: settings.redisUrl, keyPrefix: settings.keyPrefix })],
-      controllers: [HealthController, EventsController],
+      controllers: [HealthController, EventsController, RefreshController],
       providers: [
         { provide: REFRESH_WORKER_OPTIONS, useValue: settings },
         {
@@ -30,6 +32,7 @@ export class RefreshWorkerModule {
         },
         CredentialRefreshService,
         RefreshQueueService,
+        OnDemandRefreshService,
       ],
       exports: [RefreshQueueService, CredentialRefreshService],
     };

@@ -6,3 +6,4 @@ export * from './patterns';
 export * from './provider-family';
 export * from './management-events';
 export * from './route-actions';
+export * from './refresh-patterns';

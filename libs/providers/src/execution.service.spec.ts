@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import type { Catalog, CredentialInfo } from '@cpa/catalog';
-import { Patterns, RouteActions, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
+import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
 import { startMockUpstream, type MockUpstream } from '@cpa/testing';
 import { isForward, type Forward, type Frame } from '@cpa/transport';
+import type { CredentialRepository } from '@cpa/db';
+import type { CredentialRefresher } from './credential-refresher';
 import { ExecutionService } from './execution.service';
-import type { SecretStore } from './secret-store';
+import { tokenFingerprint } from './oauth/secret';
+import { SecretStore } from './secret-store';
 import { UpstreamClient } from './upstream-client';
 
 // The executor against the in-process mock upstream (all four formats), through the real HTTP client.
@@ -48,15 +51,15 @@ function request(family: ProviderFamily, clientFormat: ClientFormat, stream: boo
   };
 }
 
-async function run(req: ExecuteRequest, body: unknown): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
-  const out = await service.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
+async function run(req: ExecuteRequest, body: unknown, executor = service): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
+  const out = await executor.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
   if (isForward(out)) throw new Error(`attempt failed: ${JSON.stringify((out as Forward).data)}`);
   const frames = await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
   return { head: frames[0].meta as ResponseHead, text: frames.map((f) => f.body?.toString() ?? '').join(''), frames };
 }
 
-async function failure(req: ExecuteRequest, body: unknown): Promise<AttemptFailure> {
-  const out = await service.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
+async function failure(req: ExecuteRequest, body: unknown, executor = service): Promise<AttemptFailure> {
+  const out = await executor.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
   if (!isForward(out)) throw new Error('expected a forwarded failure');
   expect(out.pattern).toBe(Patterns.attemptFailed);
   return out.data as AttemptFailure;
@@ -133,6 +136,8 @@ describe('ExecutionService translation', () => {
     const f = await failure(request('claude', 'openai-chat', false, 'claude-x'), chatBody());
     expect(f.status).toBe(429);
     expect(f.retryAfterMs).toBe(7000);
+    // The upstream's own Retry-After travels to the client unchanged.
+    expect(f.headers['retry-after']).toBe('7');
     expect(f.headers['content-type']).toBe('application/json');
     expect(JSON.parse(f.body)).toMatchObject({ error: { type: 'rate_limit_error' } });
   });
@@ -177,5 +182,174 @@ describe('ExecutionService count tokens', () => {
     const { text } = await run(request('openai-compat', 'gemini', false, 'gpt-4o-mini', RouteActions.countTokens), { contents: [{ role: 'user', parts: [{ text: 'x'.repeat(40) }] }] });
     expect(JSON.parse(text)).toEqual({ totalTokens: 10 });
     expect(mock.requests).toHaveLength(0);
+  });
+});
+
+const SSE = { 'content-type': 'text/event-stream' };
+const claudeBody = (stream: boolean) => ({ model: 'client-model', max_tokens: 50, stream, messages: [{ role: 'user', content: 'hello claude' }] });
+const OVERLOADED = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}';
+
+describe('ExecutionService: an error as the first stream event is a failure before the first byte', () => {
+  it('forwards a Claude overloaded_error opening the stream as 529 with its body, reporting nothing itself', async () => {
+    mock.setBehavior('k-claude', { status: 200, headers: SSE, body: `event: error\ndata: ${OVERLOADED}\n\n` });
+    const f = await failure(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
+    expect(f.status).toBe(529);
+    expect(f.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(f.body)).toEqual(JSON.parse(OVERLOADED));
+    expect(f.network).toBeUndefined();
+    // The scheduler records forwarded failures; a report here would count the attempt twice.
+    expect(reports).toEqual([]);
+  });
+
+  it('waits past events that carry nothing (ping) for the first real one', async () => {
+    mock.setBehavior('k-claude', { status: 200, headers: SSE, body: `event: ping\ndata: {"type":"ping"}\n\nevent: error\ndata: ${OVERLOADED}\n\n` });
+    const f = await failure(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
+    expect(f.status).toBe(529);
+  });
+
+  it('re-expresses the opening error in the client format when translating', async () => {
+    mock.setBehavior('k-claude', { status: 200, headers: SSE, body: `event: error\ndata: ${OVERLOADED}\n\n` });
+    const f = await failure(request('claude', 'openai-chat', true, 'claude-x'), chatBody(true));
+    expect(f.status).toBe(529);
+    expect(JSON.parse(f.body)).toMatchObject({ error: { message: 'Overloaded' } });
+  });
+
+  it('maps an OpenAI rate-limit error chunk to 429', async () => {
+    const error = { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } };
+    mock.setBehavior('k-compat', { status: 200, headers: SSE, body: `data: ${JSON.stringify(error)}\n\n` });
+    const f = await failure(request('openai-compat', 'openai-chat', true, 'gpt-4o-mini'), chatBody(true));
+    expect(f.status).toBe(429);
+    expect(JSON.parse(f.body)).toEqual(error);
+  });
+
+  it('keeps the status of a Gemini error object and its RetryInfo hint', async () => {
+    const error = {
+      error: {
+        code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3s' }],
+      },
+    };
+    mock.setBehavior('k-gemini', { status: 200, headers: SSE, body: `data: ${JSON.stringify(error)}\n\n` });
+    const f = await failure(request('gemini', 'gemini', true, 'gemini-2.5-flash'), { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] });
+    expect(f.status).toBe(503);
+    expect(f.retryAfterMs).toBe(3000);
+  });
+
+  it('relays an error after the first event in the stream and reports the attempt as failed', async () => {
+    const start = '{"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","model":"claude-x","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}';
+    const body = `event: message_start\ndata: ${start}\n\nevent: error\ndata: ${OVERLOADED}\n\n`;
+    mock.setBehavior('k-claude', { status: 200, headers: SSE, body });
+    const { head, text } = await run(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
+    expect(head.status).toBe(200);
+    expect(text).toBe(body);
+    expect(reports).toEqual([expect.objectContaining({ ok: false, status: 529, credentialId: 'claude' })]);
+  });
+
+  it('reports a translated stream that carries an error mid-way as failed, ending it with the client error event', async () => {
+    const chunk = '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}';
+    const error = '{"error":{"message":"server had an error","type":"server_error"}}';
+    mock.setBehavior('k-compat', { status: 200, headers: SSE, body: `data: ${chunk}\n\ndata: ${error}\n\n` });
+    const { text } = await run(request('openai-compat', 'claude', true, 'gpt-4o-mini'), claudeBody(true));
+    expect(text).toContain('"text":"Hi"');
+    expect(text).toContain('event: error');
+    expect(reports).toEqual([expect.objectContaining({ ok: false, status: 502 })]);
+  });
+
+  it('still succeeds and reports success for a healthy stream', async () => {
+    const { text } = await run(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
+    expect(text).toContain('message_stop');
+    expect(reports).toEqual([expect.objectContaining({ ok: true, status: 200 })]);
+  });
+});
+
+describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
+  /** Postgres as SecretStore reads it: the refresher below rotates the token stored here. */
+  const stored = new Map<string, Record<string, string>>();
+  let refreshCalls: Array<{ credentialId: string; rejectedToken: string }>;
+  let refreshReply: (credentialId: string) => RefreshCredentialReply;
+  let oauthService: ExecutionService;
+
+  const oauthCredential = (id: string, kind: 'oauth' | 'api_key'): CredentialInfo => ({ ...credential('claude'), id, kind, version: 1 });
+
+  // A new executor per test: its secret cache starts empty.
+  beforeEach(() => {
+    const byId = new Map([
+      ['claude-oauth', oauthCredential('claude-oauth', 'oauth')],
+      ['claude-key', oauthCredential('claude-key', 'api_key')],
+    ]);
+    const catalog = { snapshot: { byId } } as unknown as Catalog;
+    const repository = { getSecret: async (id: string) => ({ ...stored.get(id) }) } as unknown as CredentialRepository;
+    const refresher: CredentialRefresher = {
+      refreshRejected: async (credentialId, rejectedToken) => {
+        refreshCalls.push({ credentialId, rejectedToken });
+        return refreshReply(credentialId);
+      },
+    };
+    oauthService = new ExecutionService(catalog, new SecretStore(repository), upstream, { report: (r) => reports.push(r) }, refresher);
+    refreshCalls = [];
+    stored.set('claude-oauth', { accessToken: 'oat-old', refreshToken: 'ort-1' });
+    stored.set('claude-key', { apiKey: 'sk-key-refused' });
+    refreshReply = (id) => {
+      stored.set(id, { accessToken: 'oat-new', refreshToken: 'ort-2' });
+      return { ok: true, version: 3 };
+    };
+  });
+
+  const oauthRequest = (id: string, stream = false): ExecuteRequest => ({ ...request('claude', 'claude', stream, 'claude-x'), credentialId: id, triedCredentialIds: [id] });
+
+  it('refreshes the refused token once and retries the same credential with the new one', async () => {
+    mock.setBehavior('oat-old', { status: 401 });
+    const { head, text } = await run(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(head.status).toBe(200);
+    expect(JSON.parse(text).content[0].text).toBe('echo: hello claude');
+    expect(refreshCalls).toEqual([{ credentialId: 'claude-oauth', rejectedToken: tokenFingerprint('oat-old') }]);
+    expect(mock.requests.map((r) => r.apiKey)).toEqual(['oat-old', 'oat-new']);
+    expect(reports).toEqual([expect.objectContaining({ ok: true, credentialId: 'claude-oauth' })]);
+  });
+
+  it('reads the new token from the store although the catalog version did not change', async () => {
+    // A first request caches the old secret under catalog version 1.
+    await run(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    mock.setBehavior('oat-old', { status: 401 });
+    await run(oauthRequest('claude-oauth', true), claudeBody(true), oauthService);
+    expect(mock.requests.map((r) => r.apiKey)).toEqual(['oat-old', 'oat-old', 'oat-new']);
+    // Later requests use the refreshed token straight away.
+    await run(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(mock.requests.at(-1)!.apiKey).toBe('oat-new');
+    expect(refreshCalls).toHaveLength(1);
+  });
+
+  it('never loops: a second 401 goes to the scheduler as an ordinary failure', async () => {
+    mock.setBehavior('oat-old', { status: 401 });
+    mock.setBehavior('oat-new', { status: 401 });
+    const f = await failure(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(f.status).toBe(401);
+    expect(JSON.parse(f.body)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    expect(refreshCalls).toHaveLength(1);
+    expect(mock.requests.map((r) => r.apiKey)).toEqual(['oat-old', 'oat-new']);
+  });
+
+  it('forwards the 401 when no newer token can be had', async () => {
+    mock.setBehavior('oat-old', { status: 401 });
+    refreshReply = () => ({ ok: false, reason: 'failed' });
+    const f = await failure(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(f.status).toBe(401);
+    expect(mock.requests).toHaveLength(1);
+  });
+
+  it('does not retry when the refresher claims success but the stored token is the refused one', async () => {
+    mock.setBehavior('oat-old', { status: 401 });
+    refreshReply = () => ({ ok: true });
+    const f = await failure(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(f.status).toBe(401);
+    expect(mock.requests).toHaveLength(1);
+  });
+
+  it('leaves API-key credentials alone: their 401 goes to the scheduler', async () => {
+    mock.setBehavior('sk-key-refused', { status: 401 });
+    const f = await failure(oauthRequest('claude-key'), claudeBody(false), oauthService);
+    expect(f.status).toBe(401);
+    expect(refreshCalls).toEqual([]);
+    expect(mock.requests).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Observable, of } from 'rxjs';
 import { Catalog, type CredentialInfo } from '@cpa/catalog';
 import {
@@ -7,6 +7,7 @@ import {
   RouteActions,
   type AttemptFailure,
   type AttemptResult,
+  type ClientFormat,
   type ExecuteRequest,
   type ResponseHead,
   type TokenUsage,
@@ -14,11 +15,14 @@ import {
 import { codecFor, createStreamAggregator, parseModelSuffix, streamFromResponse, UpstreamStreamError } from '@cpa/formats';
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
 import type { Dispatcher } from 'undici';
+import { CREDENTIAL_REFRESHER, type CredentialRefresher } from './credential-refresher';
 import { PROVIDER_ADAPTERS } from './families';
-import type { ProviderAdapter } from './provider-adapter';
+import { tokenFingerprint } from './oauth/secret';
+import type { CredentialSecret, ProviderAdapter } from './provider-adapter';
 import { retryAfterMs } from './retry-hint';
 import { SecretStore } from './secret-store';
-import { createStreamRelay, type StreamRelay } from './stream-relay';
+import { streamErrorStatus } from './stream-errors';
+import { createStreamRelay, type StreamRelay, type UpstreamStreamFailure } from './stream-relay';
 import { countFromResponse, countTokensRequestBody, countTokensResponse, estimateInputTokens, planCountTokens } from './token-count';
 import {
   clientContentType,
@@ -39,7 +43,11 @@ export interface AttemptReporter {
 }
 export const ATTEMPT_REPORTER = Symbol('ATTEMPT_REPORTER');
 
-const PASSED_RESPONSE_HEADERS = ['content-type', 'request-id', 'x-request-id', 'openai-processing-ms', 'anthropic-ratelimit-requests-remaining'];
+// retry-after reaches the client as the upstream wrote it (AttemptFailure.retryAfterMs is the parsed copy for cooldowns).
+const PASSED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'request-id', 'x-request-id', 'openai-processing-ms', 'anthropic-ratelimit-requests-remaining'];
+
+/** Most upstream bytes held back while waiting for the stream's first event (then relayed regardless). */
+const FIRST_EVENT_HOLD_LIMIT = 256 * 1024;
 
 function pickHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -48,6 +56,13 @@ function pickHeaders(raw: Record<string, string | string[] | undefined>): Record
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
+}
+
+/** The upstream refused the attempt before its first byte: the failure goes to the scheduler as is. */
+class UpstreamRefused extends Error {
+  constructor(readonly failure: Forward) {
+    super('upstream refused the attempt');
+  }
 }
 
 class AttemptFailed extends Error {
@@ -83,6 +98,7 @@ export class ExecutionService {
     private readonly secrets: SecretStore,
     private readonly upstream: UpstreamClient,
     @Inject(ATTEMPT_REPORTER) private readonly reporter: AttemptReporter,
+    @Optional() @Inject(CREDENTIAL_REFRESHER) private readonly refresher?: CredentialRefresher,
   ) {}
 
   async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal): Promise<Observable<Frame> | Forward> {
@@ -94,6 +110,7 @@ export class ExecutionService {
       return await this.generate(attempt);
     } catch (err) {
       if (signal.aborted) return of();
+      if (err instanceof UpstreamRefused) return err.failure;
       if (err instanceof AttemptFailed) return this.fail(req, body, err.status, err.message, err.network);
       throw err;
     }
@@ -109,7 +126,6 @@ export class ExecutionService {
       throw new AttemptFailed(400, `cannot read the ${plan.client} request: ${(err as Error).message}`, false);
     }
     const response = await this.send(attempt, plan.upstream, plan.upstreamModel, plan.upstreamStream, upstreamBody);
-    if (response.statusCode >= 400) return this.upstreamFailure(attempt, plan, response);
 
     const upstreamHeaders = pickHeaders(response.headers);
     const head = (status = response.statusCode): ResponseHead => {
@@ -154,30 +170,55 @@ export class ExecutionService {
       canonical = aggregator.end();
     } catch (err) {
       if (!(err instanceof UpstreamStreamError)) throw err;
-      throw new AttemptFailed(err.error.status ?? 502, `upstream stream reported an error: ${err.message}`, (err.error.status ?? 502) >= 500);
+      const status = streamErrorStatus(err.error);
+      throw new AttemptFailed(status, `upstream stream reported an error: ${err.message}`, status >= 500);
     }
     const bytes = Buffer.from(JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: attempt.req.route.model })));
     this.reportSuccess(attempt.req, head.status, toTokenUsage(canonical.usage));
     return of(frame({ ...head, complete: true }, bytes));
   }
 
+  /**
+   * Nothing reaches the client before the upstream's first event: a stream that opens with
+   * an error event (overloaded, rate limited) is still a failure before the first byte,
+   * which the scheduler may retry on another credential.
+   */
   private async stream(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
     const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    let first: IteratorResult<Buffer>;
-    try {
-      first = await chunks.next();
-    } catch (err) {
-      throw new AttemptFailed(502, `upstream stream failed before its first byte: ${(err as Error).message}`, true);
-    }
-    if (first.done) throw new AttemptFailed(502, 'upstream closed the stream before sending any data', true);
     const relay = createStreamRelay(plan, attempt.req.route.model);
-    return this.relayStream(attempt.req, relay, head, first.value, chunks, () => response.body.destroy());
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    while (!relay.firstEvent && heldBytes < FIRST_EVENT_HOLD_LIMIT) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw new AttemptFailed(502, `upstream stream failed before its first byte: ${(err as Error).message}`, true);
+      }
+      if (next.done) throw new AttemptFailed(502, 'upstream closed the stream before sending any data', true);
+      held.push(relay.push(next.value));
+      heldBytes += next.value.length;
+    }
+    if (relay.firstEvent?.type === 'error' && relay.failure) {
+      response.body.destroy();
+      throw new UpstreamRefused(this.streamFailure(attempt, plan, response.headers, relay.failure));
+    }
+    return this.relayStream(attempt.req, relay, head, Buffer.concat(held), chunks, () => response.body.destroy());
+  }
+
+  /** A stream that opened with an error event, as the failure of a non-streamed answer with the status it stands for. */
+  private streamFailure(attempt: Attempt, plan: ExchangePlan, headers: Dispatcher.ResponseData['headers'], failure: UpstreamStreamFailure): Forward {
+    const status = streamErrorStatus(failure.error);
+    const body = hasErrorEnvelope(failure.data)
+      ? clientFailureBody(plan.upstream, plan.client, status, failure.data).body
+      : JSON.stringify(codecFor(plan.client).encodeError({ ...failure.error, status }));
+    return this.forwardFailure(attempt, status, { ...pickHeaders(headers), 'content-type': JSON_CONTENT_TYPE }, body, retryAfterMs(headers, failure.data));
   }
 
   private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void): Observable<Frame> {
     return new Observable<Frame>((subscriber) => {
       let stopped = false;
-      subscriber.next(frame(head, nonEmpty(relay.push(first))));
+      subscriber.next(frame(head, nonEmpty(first)));
       void (async () => {
         try {
           for (let next = await rest.next(); !next.done && !stopped; next = await rest.next()) {
@@ -187,12 +228,14 @@ export class ExecutionService {
           if (stopped) return;
           const tail = nonEmpty(relay.end());
           if (tail) subscriber.next(frame(undefined, tail));
-          this.reportSuccess(req, head.status, relay.usage());
+          // An error event after the first payload reached the client in its format; the attempt still failed.
+          if (relay.failure) this.reportStreamFailure(req, streamErrorStatus(relay.failure.error), `upstream stream reported an error: ${relay.failure.error.message}`, relay);
+          else this.reportSuccess(req, head.status, relay.usage());
         } catch (err) {
           if (stopped) return;
           const message = `upstream stream broke: ${(err as Error).message}`;
           subscriber.next(frame(undefined, relay.error(502, message)));
-          this.reporter.report({ ...this.resultBase(req), ok: false, status: 502, error: message, usage: relay.usage() });
+          this.reportStreamFailure(req, 502, message, relay);
         }
         subscriber.complete();
       })();
@@ -201,6 +244,11 @@ export class ExecutionService {
         destroy();
       };
     });
+  }
+
+  private reportStreamFailure(req: ExecuteRequest, status: number, error: string, relay: StreamRelay): void {
+    const usage = relay.usage();
+    this.reporter.report({ ...this.resultBase(req), ok: false, status, error, ...(usage ? { usage } : {}) });
   }
 
   /** count_tokens / countTokens: natively where the upstream counts, else a local estimate. */
@@ -218,7 +266,6 @@ export class ExecutionService {
     if (plan.mode === 'relay') {
       const upstreamBody = this.prepare(() => rewriteRequestBody(client, body, { model: baseModel }), client);
       const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
-      if (response.statusCode >= 400) return this.upstreamFailure(attempt, { client, upstream: plan.upstream }, response);
       const bytes = Buffer.from(await this.readBody(response));
       this.reportSuccess(req, response.statusCode, undefined);
       return of(frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes));
@@ -229,7 +276,6 @@ export class ExecutionService {
 
     const upstreamBody = Buffer.from(JSON.stringify(countTokensRequestBody(plan.upstream, canonical, req.upstreamModel)));
     const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
-    if (response.statusCode >= 400) return this.upstreamFailure(attempt, { client, upstream: plan.upstream }, response);
     const tokens = countFromResponse(plan.upstream, parseJson(await this.readBody(response)));
     return answer(tokens ?? estimateInputTokens(canonical));
   }
@@ -242,11 +288,40 @@ export class ExecutionService {
     }
   }
 
-  private async send(attempt: Attempt, format: ExchangePlan['upstream'], upstreamModel: string, stream: boolean, upstreamBody: Buffer): Promise<Dispatcher.ResponseData> {
+  /**
+   * One upstream call; an error status becomes an `UpstreamRefused`. An OAuth credential
+   * whose token the upstream refuses (401) is refreshed once through the refresh-worker
+   * and the call repeated with the new token; a second 401 is an ordinary failure.
+   */
+  private async send(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer): Promise<Dispatcher.ResponseData> {
+    const call = (secret: CredentialSecret) => this.call(attempt, format, upstreamModel, stream, upstreamBody, secret);
+    const secret = await this.secretOf(attempt);
+    let response = await call(secret);
+    if (response.statusCode === 401 && attempt.credential.kind === 'oauth' && this.refresher) {
+      const text = await response.body.text().catch(() => '');
+      const fresh = await this.refreshedSecret(attempt, secret);
+      if (!fresh) throw new UpstreamRefused(this.upstreamFailure(attempt, format, response, text));
+      response = await call(fresh);
+    }
+    if (response.statusCode >= 400) {
+      const text = await response.body.text().catch(() => '');
+      throw new UpstreamRefused(this.upstreamFailure(attempt, format, response, text));
+    }
+    return response;
+  }
+
+  private async secretOf(attempt: Attempt): Promise<CredentialSecret> {
+    try {
+      return await this.secrets.get(attempt.credential);
+    } catch (err) {
+      throw new AttemptFailed(500, `cannot prepare upstream request: ${(err as Error).message}`, true);
+    }
+  }
+
+  private async call(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer, secret: CredentialSecret): Promise<Dispatcher.ResponseData> {
     const { req, credential, adapter, signal } = attempt;
     let target;
     try {
-      const secret = await this.secrets.get(credential);
       target = adapter.target(
         { route: req.route, format, upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret },
         stream,
@@ -261,6 +336,26 @@ export class ExecutionService {
     }
   }
 
+  /**
+   * Refresh-on-401: asks the refresh-worker for tokens newer than the refused ones, then
+   * reads them from Postgres (the cached secret is dropped: the catalog's version may lag).
+   * Undefined when there are none.
+   */
+  private async refreshedSecret(attempt: Attempt, refused: CredentialSecret): Promise<CredentialSecret | undefined> {
+    const { credential, signal } = attempt;
+    if (!refused.accessToken) return undefined;
+    const reply = await this.refresher!.refreshRejected(credential.id, tokenFingerprint(refused.accessToken), signal);
+    if (!reply.ok) {
+      this.logger.warn(`credential ${credential.id}: upstream refused its token and no newer one is available (${reply.reason ?? 'unknown'})`);
+      return undefined;
+    }
+    this.secrets.forget(credential.id);
+    const fresh = await this.secretOf(attempt);
+    if (!fresh.accessToken || fresh.accessToken === refused.accessToken) return undefined;
+    this.logger.log(`credential ${credential.id}: token refreshed after a 401 (version ${reply.version ?? '?'}); retrying once`);
+    return fresh;
+  }
+
   private async readBody(response: Dispatcher.ResponseData): Promise<ArrayBuffer> {
     try {
       return await response.body.arrayBuffer();
@@ -270,17 +365,20 @@ export class ExecutionService {
   }
 
   /** An upstream error status: forwarded to the scheduler, body in the client's error format. */
-  private async upstreamFailure(attempt: Attempt, formats: Pick<ExchangePlan, 'client' | 'upstream'>, response: Dispatcher.ResponseData): Promise<Forward> {
-    const text = await response.body.text().catch(() => '');
+  private upstreamFailure(attempt: Attempt, upstream: ClientFormat, response: Dispatcher.ResponseData, text: string): Forward {
     const headers = pickHeaders(response.headers);
-    const translated = clientFailureBody(formats.upstream, formats.client, response.statusCode, text);
+    const translated = clientFailureBody(upstream, attempt.req.route.clientFormat, response.statusCode, text);
     if (translated.translated) headers['content-type'] = JSON_CONTENT_TYPE;
+    return this.forwardFailure(attempt, response.statusCode, headers, translated.body, retryAfterMs(response.headers, text));
+  }
+
+  private forwardFailure(attempt: Attempt, status: number, headers: Record<string, string>, body: string, retryAfter: number | undefined): Forward {
     const failure: AttemptFailure = {
       execute: attempt.req,
-      status: response.statusCode,
+      status,
       headers,
-      body: translated.body,
-      retryAfterMs: retryAfterMs(response.headers, text),
+      body,
+      ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
     };
     return forward(Patterns.attemptFailed, failure, attempt.body);
   }
@@ -317,5 +415,16 @@ function parseJson(bytes: ArrayBuffer | Buffer): unknown {
     return JSON.parse(text);
   } catch (err) {
     throw new AttemptFailed(502, `upstream answered with invalid JSON: ${(err as Error).message}`, true);
+  }
+}
+
+/** Whether an error event's payload is already an error envelope (`{"error": {...}}`) a client understands. */
+function hasErrorEnvelope(data: string): boolean {
+  try {
+    const json: unknown = JSON.parse(data);
+    const root = Array.isArray(json) ? json[0] : json;
+    return typeof root === 'object' && root !== null && typeof (root as { error?: unknown }).error === 'object';
+  } catch {
+    return false;
   }
 }

@@ -1,3 +1,4 @@
+export * from './credential-refresher';
 export * from './execution.service';
 export * from './families';
 export * from './provider-adapter';

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ConflictError,
@@ -13,7 +14,7 @@ import {
   shouldRefresh,
 } from './policy';
 import { TOKEN_REFRESHERS } from './refreshers';
-import { applyTokenSet, OAuthSecretSchema, secretExpiry, type OAuthSecret, type TokenSet } from './secret';
+import { applyTokenSet, OAuthSecretSchema, secretExpiry, tokenFingerprint, type OAuthSecret, type TokenSet } from './secret';
 import { OAuthRefreshError, TokenClient } from './token-client';
 
 export type SkipReason =
@@ -30,8 +31,14 @@ export type SkipReason =
 
 export type RefreshOutcome =
   | { status: 'refreshed'; credentialId: string; version: number; expiresAt: Date | null }
+  /** Refresh-on-401: the stored access token is no longer the refused one (rotated meanwhile). */
+  | { status: 'current'; credentialId: string; version: number }
   | { status: 'skipped'; credentialId: string; reason: SkipReason }
   | { status: 'failed'; credentialId: string; error: string; permanent: boolean; retryAt: Date };
+
+/** Longest a refresh-on-401 waits for a refresh someone else is running. */
+export const REJECTED_REFRESH_WAIT_MS = 10_000;
+const CLAIM_POLL_MS = 200;
 
 /** Most writes attempted when other writers keep bumping the version (e.g. admin edits). */
 const MAX_WRITE_ATTEMPTS = 3;
@@ -57,13 +64,40 @@ export class CredentialRefreshService {
     return all.filter((credential) => shouldRefresh(credential, now)).map((credential) => credential.id);
   }
 
-  async refresh(credentialId: string, now: Date = new Date()): Promise<RefreshOutcome> {
+  /** Refreshes the credential when it is due (see `shouldRefresh`). */
+  refresh(credentialId: string, now: Date = new Date()): Promise<RefreshOutcome> {
+    return this.run(credentialId, now);
+  }
+
+  /**
+   * Refresh-on-401: the upstream refused the access token with this fingerprint
+   * (`tokenFingerprint`), so it is refreshed now whatever its expiry says — unless the
+   * stored token already differs (rotated meanwhile: `current`), or a refresh is claimed
+   * by someone else or backing off after a failure (`not-due`: a token endpoint is not
+   * asked twice with the same refresh token).
+   */
+  async refreshRejected(credentialId: string, rejectedToken: string, waitMs = REJECTED_REFRESH_WAIT_MS): Promise<RefreshOutcome> {
+    // While another refresh holds the claim, wait for its tokens rather than failing: a 401
+    // reported to the scheduler would cool the credential down for 30 minutes.
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const outcome = await this.run(credentialId, new Date(), rejectedToken);
+      if (!(outcome.status === 'skipped' && outcome.reason === 'busy') || Date.now() >= deadline) return outcome;
+      await delay(CLAIM_POLL_MS);
+    }
+  }
+
+  private async run(credentialId: string, now: Date, rejectedToken?: string): Promise<RefreshOutcome> {
     const loaded = await this.load(credentialId);
     if (!loaded) return skipped(credentialId, 'missing');
     const { record, secret } = loaded;
     const family = oauthFamilyOf(record.provider);
     if (record.kind !== 'oauth' || !family) return skipped(credentialId, 'unsupported');
-    if (!shouldRefresh({ ...record, secret }, now)) {
+    if (rejectedToken !== undefined) {
+      if (tokenFingerprint(secret.accessToken ?? '') !== rejectedToken) return { status: 'current', credentialId, version: record.version };
+      if (record.disabled) return skipped(credentialId, 'not-due');
+      if (record.nextRefreshAt && now.getTime() < record.nextRefreshAt.getTime()) return skipped(credentialId, claimPending(record) ? 'busy' : 'not-due');
+    } else if (!shouldRefresh({ ...record, secret }, now)) {
       await this.backfillExpiry(record, secret);
       return skipped(credentialId, 'not-due');
     }
@@ -191,4 +225,12 @@ export class CredentialRefreshService {
 
 function skipped(credentialId: string, reason: SkipReason): RefreshOutcome {
   return { status: 'skipped', credentialId, reason };
+}
+
+/**
+ * A refresh is in flight elsewhere: its claim set `nextRefreshAt` one pending backoff
+ * ahead of the write. A failure backoff (5 min) is further ahead of its write.
+ */
+function claimPending(record: CredentialRecord): boolean {
+  return record.nextRefreshAt !== null && record.nextRefreshAt.getTime() - record.updatedAt.getTime() <= REFRESH_PENDING_BACKOFF_MS + 1000;
 }

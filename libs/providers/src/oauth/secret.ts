@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -75,4 +76,12 @@ export function applyTokenSet(secret: Record<string, unknown>, tokens: TokenSet,
   delete next.expired;
   next.lastRefreshAt = now.toISOString();
   return next as OAuthSecret;
+}
+
+/**
+ * Names an access token without revealing it (16 hex digits of its SHA-256), so an executor
+ * can tell the refresh-worker which token the upstream refused.
+ */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
