@@ -175,6 +175,12 @@ describe('client keys, limits and errors', () => {
     const models = await openai().models.list();
     const ids = models.data.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['gpt-4o-mini', 'team-model', 'claude-sonnet-4-5-20250929']));
+    const anonymous = await fetch(`${stack.url}/v1/models`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({ error: 'Missing API key' });
+    const wrongKey = await fetch(`${stack.url}/v1beta/models?key=nope`);
+    expect(wrongKey.status).toBe(401);
+    expect(await wrongKey.json()).toEqual({ error: 'Invalid API key' });
     const health = await fetch(`${stack.url}/healthz`);
     expect(await health.json()).toEqual({ status: 'ok' });
   });

@@ -1,7 +1,8 @@
-import { Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Catalog } from '@cpa/catalog';
 import {
+  ClientKeyGuard,
   claudeModelList,
   geminiModelInfo,
   geminiModelList,
@@ -66,16 +67,19 @@ export class ProxyController {
   }
 
   @Get('v1/models')
+  @UseGuards(ClientKeyGuard)
   models(@Req() req: FastifyRequest) {
     return wantsClaudeModelList(req.headers) ? claudeModelList(this.catalog.snapshot) : openAIModelList(this.catalog.snapshot);
   }
 
   @Get('v1beta/models')
+  @UseGuards(ClientKeyGuard)
   geminiModels() {
     return geminiModelList(this.catalog.snapshot);
   }
 
   @Get('v1beta/models/:model')
+  @UseGuards(ClientKeyGuard)
   geminiModel(@Param('model') model: string, @Res() reply: FastifyReply) {
     const info = geminiModelInfo(this.catalog.snapshot, decodeURIComponent(model));
     reply.hijack();

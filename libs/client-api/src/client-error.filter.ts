@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientErrorBody } from '@cpa/contracts';
+import { ClientKeyRejected } from './client-key.guard';
 import { formatOfPath } from './request-fields';
 
 /**
@@ -15,8 +16,9 @@ export class ClientErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    if (error instanceof ClientKeyRejected) return void reply.code(401).type('application/json').send(error.getResponse());
     const status = statusOf(error);
-    if (status >= 500) this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+    if (status >= 500 && !(error instanceof HttpException)) this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
     const message = messageOf(error, status);
     if (reply.sent || reply.raw.headersSent) return void reply.raw.end();
     void reply.code(status).type('application/json').send(clientErrorBody(formatOfPath(request.url), status, message));
@@ -34,6 +36,7 @@ function messageOf(error: unknown, status: number): string {
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return 'Request body is too large';
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'Unsupported content type';
   if (status === 404) return 'Not found';
-  if (status >= 500) return 'Internal error';
+  // Deliberate HTTP errors say why; anything else past 500 is a bug and says nothing inside.
+  if (status >= 500) return error instanceof HttpException ? error.message : 'Internal error';
   return error instanceof Error ? error.message : 'Bad request';
 }

@@ -5,3 +5,4 @@ export * from './model-list';
 export * from './relay';
 export * from './request-fields';
 export * from './client-error.filter';
+export * from './client-key.guard';

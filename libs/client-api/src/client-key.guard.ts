@@ -1,0 +1,33 @@
+import { HttpException, Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { INVALID_API_KEY_BODY, MISSING_API_KEY_BODY } from '@cpa/contracts';
+import { ClientKeyService, extractClientKey } from './client-key.service';
+
+/** A rejected client key, answered with CLIProxyAPI's exact body (not the client format's envelope). */
+export class ClientKeyRejected extends HttpException {
+  constructor(reason: 'missing' | 'invalid') {
+    super(reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, 401);
+  }
+}
+
+/**
+ * Client-key check for the routes served by Nest handlers (model listings); the proxy
+ * routes check inside GatewayService so they answer without Nest's exception round trip.
+ */
+@Injectable()
+export class ClientKeyGuard implements CanActivate {
+  constructor(private readonly clientKeys: ClientKeyService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const query = new URLSearchParams(request.url.split('?')[1] ?? '');
+    let verdict;
+    try {
+      verdict = await this.clientKeys.check(extractClientKey(request.headers, query));
+    } catch {
+      throw new ServiceUnavailableException('Client key verification is temporarily unavailable; retry shortly');
+    }
+    if (!verdict.ok) throw new ClientKeyRejected(verdict.reason);
+    return true;
+  }
+}
