@@ -1,4 +1,5 @@
-import type { ContentPart, MediaSource, Message, ToolCallPart } from './canonical';
+import type { ClientFormat } from '@cpa/contracts';
+import type { ContentPart, MediaSource, Message, Signature, ToolCallPart } from './canonical';
 
 export type Json = Record<string, any>;
 
@@ -70,6 +71,30 @@ export function synthesizeCallId(scope: string, index: number): string {
 /** Anthropic accepts only [a-zA-Z0-9_-] in tool ids; other formats are laxer. */
 export function sanitizeId(id: string): string {
   return /^[a-zA-Z0-9_-]+$/.test(id) ? id : id.replace(/[^a-zA-Z0-9_-]/g, '_');
+}
+
+/** A signature's value when `format` issued it: providers verify their own tokens and reject others'. */
+export function ownSignature(sig: Signature | undefined, format: ClientFormat): string | undefined {
+  return sig?.format === format ? sig.value : undefined;
+}
+
+/** Response ids carry a format prefix (chatcmpl-, resp_, msg_); ids from other formats get it added. */
+export function prefixedId(id: string, prefix: string): string {
+  return id.startsWith(prefix) ? id : `${prefix}${id}`;
+}
+
+export function unixSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** A text document inlined as text where a format cannot attach it: the title heads the body. */
+export function titledText(title: string | undefined, text: string): string {
+  return title ? `${title}\n\n${text}` : text;
+}
+
+/** Tools without a schema still need one on the wire: an object taking no properties. */
+export function toolParameters(tool: { parameters?: Record<string, unknown> }): Record<string, unknown> {
+  return tool.parameters ?? { type: 'object', properties: {} };
 }
 
 export function textOf(parts: ReadonlyArray<ContentPart>): string {

@@ -1,13 +1,15 @@
 import type {
-  CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig, StopReason,
-  StreamEvent, StreamSink, TextPart, ToolChoice, Usage,
+  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig,
+  StopReason, StreamSink, TextPart, ToolChoice, Usage,
 } from '../canonical';
-import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoder, StreamEncoderOptions } from '../codec';
-import { mergeUsage } from '../codec';
+import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { claudeErrorBody, decodeAnyError } from '../errors';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';
-import { argsToObject, asArray, compact, isObject, newId, num, objectToArgs, sanitizeId, str, type Json } from '../util';
+import {
+  argsToObject, asArray, compact, isObject, newId, num, objectToArgs, prefixedId, sanitizeId, str, toolParameters, type Json,
+} from '../util';
+import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
 const STOP_REASONS: ReadonlySet<string> = new Set(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal']);
 const DEFAULT_MAX_TOKENS = 8192;
@@ -213,7 +215,7 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
   }
   body.messages = encodeMessages(req.messages);
   if (req.tools?.length) {
-    body.tools = req.tools.map((t) => compact({ name: t.name, description: t.description, input_schema: t.parameters ?? { type: 'object', properties: {} }, cache_control: t.cacheControl }));
+    body.tools = req.tools.map((t) => compact({ name: t.name, description: t.description, input_schema: toolParameters(t), cache_control: t.cacheControl }));
   }
   const toolChoice = encodeToolChoice(req.tools?.length ? req.toolChoice : undefined, req.tools?.length ? req.parallelToolCalls : undefined);
   if (toolChoice) body.tool_choice = toolChoice;
@@ -275,7 +277,7 @@ function responseBlock(p: CanonicalResponse['content'][number]): Json | undefine
 
 function encodeResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
   return {
-    id: res.id.startsWith('msg_') ? res.id : `msg_${res.id}`,
+    id: prefixedId(res.id, 'msg_'),
     type: 'message',
     role: 'assistant',
     model: opts?.model ?? res.model,
@@ -292,12 +294,8 @@ class ClaudeStreamDecoder implements StreamDecoder {
   private raw: Json = {};
 
   frame(f: Frame, sink: StreamSink): void {
-    let e: Json;
-    try {
-      e = JSON.parse(f.data);
-    } catch {
-      return;
-    }
+    const e = frameJson(f);
+    if (e === undefined) return;
     switch (e.type ?? f.event) {
       case 'message_start': {
         const m = isObject(e.message) ? e.message : {};
@@ -350,25 +348,26 @@ class ClaudeStreamDecoder implements StreamDecoder {
 
 type OpenBlock = { kind: 'text' | 'thinking' | 'tool'; index: number } | undefined;
 
-class ClaudeStreamEncoder implements StreamEncoder {
-  private started = false;
-  private finished = false;
+class ClaudeStreamEncoder extends StreamEncoderBase {
   private open: OpenBlock;
   private blocks = 0;
   private toolBlocks = new Map<number, number>();
-  private stop: StopReason = 'end_turn';
-  private stopSequence: string | undefined;
-  private usage: Usage | undefined;
   private sawTool = false;
 
-  constructor(private readonly opts: StreamEncoderOptions) {}
+  constructor(private readonly opts: StreamEncoderOptions) {
+    super();
+  }
 
-  write(ev: StreamEvent): string {
-    if (this.finished) return '';
+  protected override start(ev: StartEvent): string {
+    return this.begin(ev.id, ev.model);
+  }
+
+  protected override error(error: CanonicalError): string {
+    return sseEvent('error', claudeErrorBody(error));
+  }
+
+  protected override content(ev: ContentEvent): string {
     switch (ev.type) {
-      case 'start':
-        if (ev.usage) this.usage = mergeUsage(this.usage, ev.usage);
-        return this.begin(ev.id, ev.model);
       case 'text':
         if (!ev.text) return '';
         return this.begin() + this.openBlock('text') + sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'text_delta', text: ev.text } });
@@ -403,26 +402,11 @@ class ClaudeStreamEncoder implements StreamEncoder {
         if (ev.arguments) out += sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: ev.arguments } });
         return out;
       }
-      case 'finish':
-        this.stop = ev.reason;
-        this.stopSequence = ev.stopSequence;
-        return '';
-      case 'usage':
-        this.usage = mergeUsage(this.usage, ev.usage);
-        return '';
-      case 'done':
-        return this.end();
-      case 'error':
-        this.finished = true;
-        return sseEvent('error', claudeErrorBody(ev.error));
     }
   }
 
-  end(): string {
-    if (this.finished || !this.started) return '';
-    this.finished = true;
-    // Gemini reports STOP even after function calls; Anthropic clients key tool handling off tool_use.
-    const reason = this.sawTool && this.stop === 'end_turn' ? 'tool_use' : encodeStop(this.stop);
+  protected override closeStream(): string {
+    const reason = encodeStop(toolAwareStop(this.stop, this.sawTool));
     return this.closeBlock()
       + sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: reason, stop_sequence: this.stopSequence ?? null }, usage: encodeUsage(this.usage) })
       + sseEvent('message_stop', { type: 'message_stop' });
@@ -432,7 +416,7 @@ class ClaudeStreamEncoder implements StreamEncoder {
     if (this.started) return '';
     this.started = true;
     const message = {
-      id: id && id.startsWith('msg_') ? id : `msg_${id || newId('')}`,
+      id: prefixedId(id || newId(''), 'msg_'),
       type: 'message',
       role: 'assistant',
       model: this.opts.model ?? model ?? '',

@@ -1,14 +1,17 @@
 import type {
-  CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig, ReasoningEffort,
-  Signature, StopReason, StreamEvent, StreamSink, TextPart, ToolChoice, Usage,
+  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig,
+  ReasoningEffort, Signature, StopReason, StreamSink, TextPart, ToolChoice, Usage,
 } from '../canonical';
-import type { Codec, DecodeRequestHints, EncodeRequestOptions, StreamDecoder, StreamEncoder, StreamEncoderOptions } from '../codec';
-import { mergeUsage } from '../codec';
+import type { Codec, DecodeRequestHints, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, geminiErrorBody } from '../errors';
 import { AutoFramer, sseEvent, type Frame } from '../framing';
 import { cleanSchemaForGemini, geminiSchemaToJsonSchema } from '../schema';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';
-import { argsToObject, asArray, callNames, compact, isObject, newId, num, objectToArgs, parseJson, str, synthesizeCallId, type Json } from '../util';
+import {
+  argsToObject, asArray, callNames, compact, isObject, newId, num, objectToArgs, ownSignature, parseJson, str,
+  synthesizeCallId, titledText, type Json,
+} from '../util';
+import { frameJson, StreamEncoderBase, type ContentEvent, type StartEvent } from './shared/stream';
 
 /** Google's documented placeholder for function calls whose thought signature is unknown (Gemini 3). */
 export const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
@@ -174,7 +177,7 @@ function encodeMediaPart(p: ImagePart | DocumentPart): Json | undefined {
   if (s.kind === 'base64') return { inlineData: { mimeType: s.mediaType, data: s.data } };
   if (s.kind === 'url') return { fileData: { mimeType: s.mediaType ?? guessMime(s.url, p.type), fileUri: s.url } };
   if (s.kind === 'file') return { fileData: compact({ mimeType: s.mediaType, fileUri: s.fileId }) };
-  return { text: p.type === 'document' && p.title ? `${p.title}\n\n${s.text}` : s.text };
+  return { text: titledText(p.type === 'document' ? p.title : undefined, s.text) };
 }
 
 function guessMime(url: string, kind: 'image' | 'document'): string {
@@ -215,7 +218,7 @@ function encodeContents(messages: Message[], placeholderSignatures: boolean): Js
           break;
         case 'tool_call': {
           part = { functionCall: { name: p.name, args: argsToObject(p.arguments) } };
-          const sig = p.signature?.format === 'gemini' ? p.signature.value : carried ?? (placeholderSignatures && firstCall ? SKIP_THOUGHT_SIGNATURE : undefined);
+          const sig = ownSignature(p.signature, 'gemini') ?? carried ?? (placeholderSignatures && firstCall ? SKIP_THOUGHT_SIGNATURE : undefined);
           carried = undefined;
           firstCall = false;
           if (sig) part.thoughtSignature = sig;
@@ -330,8 +333,8 @@ function encodeResponseParts(content: CanonicalResponse['content']): Json[] {
     if (p.type === 'text') parts.push({ text: p.text });
     else if (p.type === 'reasoning') {
       if (!p.text && p.signature?.format !== 'gemini') continue;
-      parts.push(compact({ text: p.text, thought: p.text ? true : undefined, thoughtSignature: p.signature?.format === 'gemini' ? p.signature.value : undefined }));
-    } else parts.push(compact({ functionCall: { name: p.name, args: argsToObject(p.arguments) }, thoughtSignature: p.signature?.format === 'gemini' ? p.signature.value : undefined }));
+      parts.push(compact({ text: p.text, thought: p.text ? true : undefined, thoughtSignature: ownSignature(p.signature, 'gemini') }));
+    } else parts.push(compact({ functionCall: { name: p.name, args: argsToObject(p.arguments) }, thoughtSignature: ownSignature(p.signature, 'gemini') }));
   }
   return parts;
 }
@@ -351,12 +354,8 @@ class GeminiStreamDecoder implements StreamDecoder {
   private id = '';
 
   frame(f: Frame, sink: StreamSink): void {
-    let e: Json;
-    try {
-      e = JSON.parse(f.data);
-    } catch {
-      return;
-    }
+    const e = frameJson(f);
+    if (e === undefined) return;
     if (isObject(e.error)) return sink({ type: 'error', error: decodeAnyError(e) });
     if (!this.started) {
       this.started = true;
@@ -383,28 +382,33 @@ interface PendingCall {
   signature?: string;
 }
 
-class GeminiStreamEncoder implements StreamEncoder {
-  private started = false;
-  private finished = false;
+class GeminiStreamEncoder extends StreamEncoderBase {
   private id = '';
   private model = '';
   private calls = new Map<number, PendingCall>();
-  private stop: StopReason = 'end_turn';
-  private usage: Usage | undefined;
 
-  constructor(private readonly opts: StreamEncoderOptions) {}
+  constructor(private readonly opts: StreamEncoderOptions) {
+    super();
+  }
 
-  write(ev: StreamEvent): string {
-    if (this.finished) return '';
+  /** Gemini has no start frame: the id and model ride on every chunk. */
+  protected override start(ev: StartEvent): string {
+    this.begin(ev.id, ev.model);
+    return '';
+  }
+
+  protected override error(error: CanonicalError): string {
+    const body = geminiErrorBody(error);
+    if (!this.opts.jsonArray) return sseEvent(undefined, body);
+    return `${this.arrayPrefix()}${JSON.stringify(body)}]`;
+  }
+
+  protected override content(ev: ContentEvent): string {
     switch (ev.type) {
-      case 'start':
-        this.begin(ev.id, ev.model);
-        if (ev.usage) this.usage = mergeUsage(this.usage, ev.usage);
-        return '';
       case 'text':
         return ev.text ? this.chunk([...this.flushCalls(), { text: ev.text }]) : '';
       case 'reasoning': {
-        const sig = ev.signature?.format === 'gemini' ? ev.signature.value : undefined;
+        const sig = ownSignature(ev.signature, 'gemini');
         if (!ev.text && !sig) return '';
         return this.chunk([...this.flushCalls(), compact({ text: ev.text ?? '', thought: ev.text ? true : undefined, thoughtSignature: sig })]);
       }
@@ -417,30 +421,16 @@ class GeminiStreamEncoder implements StreamEncoder {
         this.calls.set(ev.index, call);
         return flushed.length ? this.chunk(flushed) : '';
       }
-      case 'finish':
-        this.stop = ev.reason;
-        return '';
-      case 'usage':
-        this.usage = mergeUsage(this.usage, ev.usage);
-        return '';
-      case 'done':
-        return this.end();
-      case 'error': {
-        this.finished = true;
-        const body = geminiErrorBody(ev.error);
-        if (!this.opts.jsonArray) return sseEvent(undefined, body);
-        const prefix = this.started ? ',\r\n' : '[';
-        this.started = true;
-        return `${prefix}${JSON.stringify(body)}]`;
-      }
     }
   }
 
-  end(): string {
-    if (this.finished || (!this.started && !this.id)) return '';
-    const out = this.chunk(this.flushCalls(), true);
-    this.finished = true;
-    return out + (this.opts.jsonArray ? ']' : '');
+  /** A start event alone already obliges a closing chunk (it carries the finish reason and usage). */
+  protected override begun(): boolean {
+    return this.started || !!this.id;
+  }
+
+  protected override closeStream(): string {
+    return this.chunk(this.flushCalls(), true) + (this.opts.jsonArray ? ']' : '');
   }
 
   private begin(id?: string, model?: string): void {
@@ -469,9 +459,15 @@ class GeminiStreamEncoder implements StreamEncoder {
     body.modelVersion = this.model;
     body.responseId = this.id;
     const json = JSON.stringify(body);
+    const prefix = this.arrayPrefix();
+    return this.opts.jsonArray ? prefix + json : `data: ${json}\r\n\r\n`;
+  }
+
+  /** What precedes the next JSON-array element (`[` first, then `,`); marks the stream begun in either framing. */
+  private arrayPrefix(): string {
     const prefix = this.started ? ',\r\n' : '[';
     this.started = true;
-    return this.opts.jsonArray ? prefix + json : `data: ${json}\r\n\r\n`;
+    return prefix;
   }
 }
 

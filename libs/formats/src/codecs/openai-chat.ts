@@ -1,13 +1,20 @@
 import type {
-  CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningPart, ResponseFormat,
-  StopReason, StreamEvent, StreamSink, TextPart, ToolCallPart, ToolChoice, Usage,
+  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, ImagePart, Message, ReasoningPart,
+  ResponseFormat, StopReason, StreamSink, TextPart, ToolCallPart, Usage,
 } from '../canonical';
-import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoder, StreamEncoderOptions } from '../codec';
-import { mergeUsage } from '../codec';
+import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, openaiErrorBody } from '../errors';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningEffortOf } from '../thinking';
-import { asArray, compact, dataUrl, isObject, mediaFromUrl, newId, num, str, textOf, type Json } from '../util';
+import {
+  asArray, compact, isObject, isToolCall, mediaFromUrl, mediaToUrl, newId, num, prefixedId, str, textOf, titledText, toolParameters,
+  unixSeconds, type Json,
+} from '../util';
+import {
+  decodeFunctionTool, decodeInputContent, decodeOpenaiFile, decodeOpenaiToolChoice, decodeOpenaiUsage, encodeJsonSchema,
+  encodeOpenaiFile, type InputPart,
+} from './shared/openai';
+import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
 export function decodeChatStop(reason: unknown): StopReason {
   switch (reason) {
@@ -31,13 +38,12 @@ export function encodeChatStop(reason: StopReason): string {
 
 /** Chat and legacy completions share the usage object. */
 export function openaiUsage(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
-  const usage: Usage = { inputTokens: num(u.prompt_tokens) ?? 0, outputTokens: num(u.completion_tokens) ?? 0 };
-  const cached = num(u.prompt_tokens_details?.cached_tokens);
-  const reasoning = num(u.completion_tokens_details?.reasoning_tokens);
-  if (cached !== undefined) usage.cachedTokens = cached;
-  if (reasoning !== undefined) usage.reasoningTokens = reasoning;
-  return usage;
+  return decodeOpenaiUsage(u, {
+    input: 'prompt_tokens',
+    output: 'completion_tokens',
+    inputDetails: 'prompt_tokens_details',
+    outputDetails: 'completion_tokens_details',
+  });
 }
 
 export function encodeOpenaiUsage(u: Usage | undefined): Json {
@@ -47,7 +53,7 @@ export function encodeOpenaiUsage(u: Usage | undefined): Json {
   return out;
 }
 
-function decodeUserPart(p: Json): TextPart | ImagePart | DocumentPart | undefined {
+function decodeUserPart(p: Json): InputPart | undefined {
   switch (p.type) {
     case 'text':
       return { type: 'text', text: String(p.text ?? '') };
@@ -55,24 +61,16 @@ function decodeUserPart(p: Json): TextPart | ImagePart | DocumentPart | undefine
       const url = typeof p.image_url === 'string' ? p.image_url : str(p.image_url?.url);
       return url ? compact<ImagePart>({ type: 'image', source: mediaFromUrl(url), detail: str(p.image_url?.detail) }) : undefined;
     }
-    case 'file': {
-      const f = isObject(p.file) ? p.file : {};
-      if (typeof f.file_data === 'string') {
-        const source = f.file_data.startsWith('data:') ? mediaFromUrl(f.file_data) : { kind: 'base64' as const, mediaType: 'application/pdf', data: f.file_data };
-        return compact<DocumentPart>({ type: 'document', source, title: str(f.filename) });
-      }
-      if (typeof f.file_id === 'string') return compact<DocumentPart>({ type: 'document', source: { kind: 'file', fileId: f.file_id }, title: str(f.filename) });
-      return undefined;
-    }
+    case 'file':
+      return decodeOpenaiFile(isObject(p.file) ? p.file : {}, { urls: false });
     default:
       // input_audio has no counterpart in the other formats.
       return undefined;
   }
 }
 
-function decodeUserContent(content: unknown): Array<TextPart | ImagePart | DocumentPart> {
-  if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return asArray<Json>(content).map(decodeUserPart).filter((p): p is TextPart | ImagePart | DocumentPart => !!p);
+function decodeUserContent(content: unknown): InputPart[] {
+  return decodeInputContent(content, decodeUserPart);
 }
 
 function decodeReasoningField(m: Json): ReasoningPart | undefined {
@@ -127,15 +125,6 @@ function decodeMessages(raw: unknown): { system: TextPart[]; messages: Message[]
   return { system, messages };
 }
 
-function decodeToolChoice(tc: unknown): ToolChoice | undefined {
-  if (tc === 'auto' || tc === 'none' || tc === 'required') return { type: tc };
-  if (isObject(tc)) {
-    const name = str(tc.function?.name) ?? str(tc.name);
-    if (name) return { type: 'tool', name };
-  }
-  return undefined;
-}
-
 export function decodeOpenaiResponseFormat(rf: unknown): ResponseFormat | undefined {
   if (!isObject(rf)) return undefined;
   if (rf.type === 'json_object' || rf.type === 'text') return { type: rf.type };
@@ -150,51 +139,69 @@ function stopList(stop: unknown): string[] | undefined {
   return Array.isArray(stop) ? stop.map(String) : undefined;
 }
 
+/** Request fields chat and legacy completions name alike. */
+function decodeSharedFields(body: Json) {
+  return {
+    model: String(body.model ?? ''),
+    stream: body.stream === true,
+    temperature: num(body.temperature),
+    topP: num(body.top_p),
+    stop: stopList(body.stop),
+    presencePenalty: num(body.presence_penalty),
+    frequencyPenalty: num(body.frequency_penalty),
+    seed: num(body.seed),
+  };
+}
+
 function decodeChatRequest(raw: unknown): CanonicalRequest {
   const body = isObject(raw) ? raw : {};
   const { system, messages } = decodeMessages(body.messages);
   const effort = str(body.reasoning_effort);
   return compact<CanonicalRequest>({
-    model: String(body.model ?? ''),
-    stream: body.stream === true,
+    ...decodeSharedFields(body),
     system: system.length ? system : undefined,
     messages,
     tools: body.tools
-      ? asArray<Json>(body.tools).filter((t) => t.type === 'function' && isObject(t.function)).map((t) => compact({ name: String(t.function.name), description: str(t.function.description), parameters: isObject(t.function.parameters) ? t.function.parameters : undefined, strict: typeof t.function.strict === 'boolean' ? t.function.strict : undefined }))
+      ? asArray<Json>(body.tools).filter((t) => t.type === 'function' && isObject(t.function)).map((t) => decodeFunctionTool(t.function))
       : undefined,
-    toolChoice: decodeToolChoice(body.tool_choice),
+    toolChoice: decodeOpenaiToolChoice(body.tool_choice, (tc) => (str(tc.function?.name) ?? str(tc.name)) || undefined),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
     maxTokens: num(body.max_completion_tokens) ?? num(body.max_tokens),
-    temperature: num(body.temperature),
-    topP: num(body.top_p),
     topK: num(body.top_k),
-    stop: stopList(body.stop),
-    presencePenalty: num(body.presence_penalty),
-    frequencyPenalty: num(body.frequency_penalty),
-    seed: num(body.seed),
     reasoning: effort ? { effort: effort as NonNullable<CanonicalRequest['reasoning']>['effort'] } : undefined,
     responseFormat: decodeOpenaiResponseFormat(body.response_format),
   });
 }
 
-function encodeUserPart(p: TextPart | ImagePart | DocumentPart): Json | undefined {
+function encodeUserPart(p: InputPart): Json | undefined {
   switch (p.type) {
     case 'text':
       return { type: 'text', text: p.text };
     case 'image': {
-      const url = p.source.kind === 'url' ? p.source.url : p.source.kind === 'base64' ? dataUrl(p.source.mediaType, p.source.data) : undefined;
+      const url = mediaToUrl(p.source);
       return url ? { type: 'image_url', image_url: compact({ url, detail: p.detail }) } : undefined;
     }
-    case 'document':
-      if (p.source.kind === 'base64') return { type: 'file', file: compact({ filename: p.title ?? 'document.pdf', file_data: dataUrl(p.source.mediaType, p.source.data) }) };
-      if (p.source.kind === 'file') return { type: 'file', file: compact({ file_id: p.source.fileId, filename: p.title }) };
+    case 'document': {
+      const file = encodeOpenaiFile(p, { urls: false });
+      if (file) return { type: 'file', file };
       // Chat files must be PDFs: inline text documents as text, URL documents cannot be attached.
-      if (p.source.kind === 'text') return { type: 'text', text: p.title ? `${p.title}\n\n${p.source.text}` : p.source.text };
+      if (p.source.kind === 'text') return { type: 'text', text: titledText(p.title, p.source.text) };
       return undefined;
+    }
   }
 }
 
-function userContent(parts: Array<TextPart | ImagePart | DocumentPart>): string | Json[] {
+/** Chat wants null content beside tool calls, but '' when the turn is empty. */
+function assistantMessage(parts: ReadonlyArray<ContentPart>, reasoning?: string): Json {
+  const text = textOf(parts);
+  const calls = parts.filter(isToolCall);
+  const msg: Json = { role: 'assistant', content: text.length || !calls.length ? text : null };
+  if (reasoning) msg.reasoning_content = reasoning;
+  if (calls.length) msg.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } }));
+  return msg;
+}
+
+function userContent(parts: InputPart[]): string | Json[] {
   if (parts.length === 1 && parts[0].type === 'text') return parts[0].text;
   return parts.map(encodeUserPart).filter((p): p is Json => !!p);
 }
@@ -204,14 +211,10 @@ function encodeChatMessages(req: CanonicalRequest): Json[] {
   if (req.system?.length) out.push({ role: 'system', content: req.system.length === 1 ? req.system[0].text : req.system.map((s) => ({ type: 'text', text: s.text })) });
   for (const m of req.messages) {
     if (m.role === 'assistant') {
-      const text = textOf(m.content);
-      const calls = m.content.filter((p): p is ToolCallPart => p.type === 'tool_call');
-      const msg: Json = { role: 'assistant', content: text.length || !calls.length ? text : null };
-      if (calls.length) msg.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } }));
-      out.push(msg);
+      out.push(assistantMessage(m.content));
       continue;
     }
-    const rest: Array<TextPart | ImagePart | DocumentPart> = [];
+    const rest: InputPart[] = [];
     for (const p of m.content) {
       if (p.type === 'tool_result') {
         const texts = p.content.filter((c): c is TextPart => c.type === 'text');
@@ -226,7 +229,28 @@ function encodeChatMessages(req: CanonicalRequest): Json[] {
 export function encodeOpenaiResponseFormat(rf: ResponseFormat | undefined): Json | undefined {
   if (!rf) return undefined;
   if (rf.type !== 'json_schema') return { type: rf.type };
-  return { type: 'json_schema', json_schema: compact({ name: rf.name ?? 'response', schema: rf.schema, strict: rf.strict }) };
+  return { type: 'json_schema', json_schema: encodeJsonSchema(rf) };
+}
+
+/** Request fields chat and legacy completions name alike. */
+function encodeSharedFields(req: CanonicalRequest): Json {
+  return {
+    temperature: req.temperature,
+    top_p: req.topP,
+    stop: req.stop?.length ? req.stop : undefined,
+    presence_penalty: req.presencePenalty,
+    frequency_penalty: req.frequencyPenalty,
+    seed: req.seed,
+  };
+}
+
+/** Without include_usage OpenAI streams carry no token counts. */
+function withStreaming(body: Json, stream: boolean): Json {
+  if (stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
 }
 
 function encodeChatRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Json {
@@ -234,27 +258,41 @@ function encodeChatRequest(input: CanonicalRequest, opts: EncodeRequestOptions):
   const effort = reasoningEffortOf(req.reasoning);
   const body: Json = { model: req.model, messages: encodeChatMessages(req) };
   if (req.tools?.length) {
-    body.tools = req.tools.map((t) => ({ type: 'function', function: compact({ name: t.name, description: t.description, parameters: t.parameters ?? { type: 'object', properties: {} }, strict: t.strict }) }));
+    body.tools = req.tools.map((t) => ({ type: 'function', function: compact({ name: t.name, description: t.description, parameters: toolParameters(t), strict: t.strict }) }));
     if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', function: { name: req.toolChoice.name } } : req.toolChoice.type;
     if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
   }
   // Reasoning models reject max_tokens; many OpenAI-compatible servers only know max_tokens.
   if (req.maxTokens !== undefined) body[effort ? 'max_completion_tokens' : 'max_tokens'] = req.maxTokens;
   Object.assign(body, compact({
-    temperature: req.temperature,
-    top_p: req.topP,
-    stop: req.stop?.length ? req.stop : undefined,
-    presence_penalty: req.presencePenalty,
-    frequency_penalty: req.frequencyPenalty,
-    seed: req.seed,
+    ...encodeSharedFields(req),
     reasoning_effort: effort === 'auto' ? 'medium' : effort,
     response_format: encodeOpenaiResponseFormat(req.responseFormat),
   }));
-  if (opts.stream ?? req.stream) {
-    body.stream = true;
-    body.stream_options = { include_usage: true };
-  }
-  return body;
+  return withStreaming(body, opts.stream ?? req.stream);
+}
+
+/** Chat and legacy completions responses wrap their first choice alike. */
+function decodeEnvelope(body: Json, content: CanonicalResponse['content'], finishReason: unknown): CanonicalResponse {
+  return compact<CanonicalResponse>({
+    id: String(body.id ?? ''),
+    model: String(body.model ?? ''),
+    created: num(body.created),
+    content,
+    stopReason: decodeChatStop(finishReason),
+    usage: openaiUsage(body.usage),
+  });
+}
+
+function encodeEnvelope(res: CanonicalResponse, opts: { model?: string } | undefined, legacy: boolean, choice: Json): Json {
+  return {
+    id: prefixedId(res.id, legacy ? 'cmpl-' : 'chatcmpl-'),
+    object: legacy ? 'text_completion' : 'chat.completion',
+    created: res.created ?? unixSeconds(),
+    model: opts?.model ?? res.model,
+    choices: [choice],
+    usage: encodeOpenaiUsage(res.usage),
+  };
 }
 
 function decodeChatResponse(raw: unknown): CanonicalResponse {
@@ -267,39 +305,14 @@ function decodeChatResponse(raw: unknown): CanonicalResponse {
   const text = str(m.content) ?? str(m.refusal);
   if (text) content.push({ type: 'text', text });
   content.push(...decodeToolCalls(m.tool_calls));
-  return compact<CanonicalResponse>({
-    id: String(body.id ?? ''),
-    model: String(body.model ?? ''),
-    created: num(body.created),
-    content,
-    stopReason: decodeChatStop(choice.finish_reason),
-    usage: openaiUsage(body.usage),
-  });
-}
-
-function responseId(id: string, prefix: string): string {
-  return id.startsWith(prefix) ? id : `${prefix}${id}`;
-}
-
-function effectiveStop(res: CanonicalResponse): StopReason {
-  return res.stopReason === 'end_turn' && res.content.some((p) => p.type === 'tool_call') ? 'tool_use' : res.stopReason;
+  return decodeEnvelope(body, content, choice.finish_reason);
 }
 
 function encodeChatResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
-  const text = textOf(res.content);
-  const calls = res.content.filter((p): p is ToolCallPart => p.type === 'tool_call');
   const reasoning = res.content.filter((p): p is ReasoningPart => p.type === 'reasoning').map((p) => p.text).join('');
-  const message: Json = { role: 'assistant', content: text.length || !calls.length ? text : null };
-  if (reasoning) message.reasoning_content = reasoning;
-  if (calls.length) message.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } }));
-  return {
-    id: responseId(res.id, 'chatcmpl-'),
-    object: 'chat.completion',
-    created: res.created ?? Math.floor(Date.now() / 1000),
-    model: opts?.model ?? res.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: encodeChatStop(effectiveStop(res)) }],
-    usage: encodeOpenaiUsage(res.usage),
-  };
+  const message = assistantMessage(res.content, reasoning);
+  const stop = toolAwareStop(res.stopReason, res.content.some(isToolCall));
+  return encodeEnvelope(res, opts, false, { index: 0, message, logprobs: null, finish_reason: encodeChatStop(stop) });
 }
 
 /** Shared by chat and legacy completions: both stream `data:` chunks ending with [DONE]. */
@@ -310,12 +323,8 @@ class OpenaiStreamDecoder implements StreamDecoder {
 
   frame(f: Frame, sink: StreamSink): void {
     if (f.data === '[DONE]') return sink({ type: 'done' });
-    let e: Json;
-    try {
-      e = JSON.parse(f.data);
-    } catch {
-      return;
-    }
+    const e = frameJson(f);
+    if (e === undefined) return;
     if (isObject(e.error)) return sink({ type: 'error', error: decodeAnyError(e) });
     if (!this.started) {
       this.started = true;
@@ -340,24 +349,26 @@ class OpenaiStreamDecoder implements StreamDecoder {
   }
 }
 
-class OpenaiStreamEncoder implements StreamEncoder {
-  private started = false;
-  private finished = false;
+class OpenaiStreamEncoder extends StreamEncoderBase {
   private id = '';
   private model = '';
   private created = 0;
-  private stop: StopReason = 'end_turn';
   private sawTool = false;
-  private usage: Usage | undefined;
 
-  constructor(private readonly legacy: boolean, private readonly opts: StreamEncoderOptions) {}
+  constructor(private readonly legacy: boolean, private readonly opts: StreamEncoderOptions) {
+    super();
+  }
 
-  write(ev: StreamEvent): string {
-    if (this.finished) return '';
+  protected override start(ev: StartEvent): string {
+    return this.begin(ev.id, ev.model, ev.created);
+  }
+
+  protected override error(error: CanonicalError): string {
+    return sseEvent(undefined, openaiErrorBody(error));
+  }
+
+  protected override content(ev: ContentEvent): string {
     switch (ev.type) {
-      case 'start':
-        if (ev.usage) this.usage = mergeUsage(this.usage, ev.usage);
-        return this.begin(ev.id, ev.model, ev.created);
       case 'text':
         return ev.text ? this.begin() + this.chunk(this.legacy ? ev.text : { content: ev.text }) : '';
       case 'reasoning':
@@ -373,24 +384,11 @@ class OpenaiStreamEncoder implements StreamEncoder {
         } else call.function = { arguments: ev.arguments ?? '' };
         return this.begin() + this.chunk({ tool_calls: [call] });
       }
-      case 'finish':
-        this.stop = ev.reason;
-        return '';
-      case 'usage':
-        this.usage = mergeUsage(this.usage, ev.usage);
-        return '';
-      case 'done':
-        return this.end();
-      case 'error':
-        this.finished = true;
-        return sseEvent(undefined, openaiErrorBody(ev.error));
     }
   }
 
-  end(): string {
-    if (this.finished || !this.started) return '';
-    this.finished = true;
-    const reason = encodeChatStop(this.sawTool && this.stop === 'end_turn' ? 'tool_use' : this.stop);
+  protected override closeStream(): string {
+    const reason = encodeChatStop(toolAwareStop(this.stop, this.sawTool));
     let out = this.chunk(this.legacy ? '' : {}, reason);
     if (this.usage) out += sseEvent(undefined, { id: this.id, object: this.object(), created: this.created, model: this.model, choices: [], usage: encodeOpenaiUsage(this.usage) });
     return out + 'data: [DONE]\n\n';
@@ -403,9 +401,9 @@ class OpenaiStreamEncoder implements StreamEncoder {
   private begin(id?: string, model?: string, created?: number): string {
     if (this.started) return '';
     this.started = true;
-    this.id = responseId(id || newId(''), this.legacy ? 'cmpl-' : 'chatcmpl-');
+    this.id = prefixedId(id || newId(''), this.legacy ? 'cmpl-' : 'chatcmpl-');
     this.model = this.opts.model ?? model ?? '';
-    this.created = created ?? Math.floor(Date.now() / 1000);
+    this.created = created ?? unixSeconds();
     return this.legacy ? '' : this.chunk({ role: 'assistant', content: '' });
   }
 
@@ -436,16 +434,9 @@ function decodeCompletionsRequest(raw: unknown): CanonicalRequest {
   const body = isObject(raw) ? raw : {};
   const prompt = Array.isArray(body.prompt) ? body.prompt.filter((p) => typeof p === 'string').join('\n') : String(body.prompt ?? '');
   return compact<CanonicalRequest>({
-    model: String(body.model ?? ''),
-    stream: body.stream === true,
+    ...decodeSharedFields(body),
     messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
     maxTokens: num(body.max_tokens),
-    temperature: num(body.temperature),
-    topP: num(body.top_p),
-    stop: stopList(body.stop),
-    presencePenalty: num(body.presence_penalty),
-    frequencyPenalty: num(body.frequency_penalty),
-    seed: num(body.seed),
   });
 }
 
@@ -457,46 +448,19 @@ function encodeCompletionsRequest(input: CanonicalRequest, opts: EncodeRequestOp
     const text = textOf(m.content);
     if (text) segments.push(text);
   }
-  const body: Json = compact({
-    model: req.model,
-    prompt: segments.join('\n\n'),
-    max_tokens: req.maxTokens,
-    temperature: req.temperature,
-    top_p: req.topP,
-    stop: req.stop?.length ? req.stop : undefined,
-    presence_penalty: req.presencePenalty,
-    frequency_penalty: req.frequencyPenalty,
-    seed: req.seed,
-  });
-  if (opts.stream ?? req.stream) {
-    body.stream = true;
-    body.stream_options = { include_usage: true };
-  }
-  return body;
+  const body: Json = compact({ model: req.model, prompt: segments.join('\n\n'), max_tokens: req.maxTokens, ...encodeSharedFields(req) });
+  return withStreaming(body, opts.stream ?? req.stream);
 }
 
 function decodeCompletionsResponse(raw: unknown): CanonicalResponse {
   const body = isObject(raw) ? raw : {};
   const choice = asArray<Json>(body.choices)[0] ?? {};
-  return compact<CanonicalResponse>({
-    id: String(body.id ?? ''),
-    model: String(body.model ?? ''),
-    created: num(body.created),
-    content: choice.text ? [{ type: 'text', text: String(choice.text) }] : [],
-    stopReason: decodeChatStop(choice.finish_reason),
-    usage: openaiUsage(body.usage),
-  });
+  return decodeEnvelope(body, choice.text ? [{ type: 'text', text: String(choice.text) }] : [], choice.finish_reason);
 }
 
 function encodeCompletionsResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
-  return {
-    id: responseId(res.id, 'cmpl-'),
-    object: 'text_completion',
-    created: res.created ?? Math.floor(Date.now() / 1000),
-    model: opts?.model ?? res.model,
-    choices: [{ text: textOf(res.content), index: 0, logprobs: null, finish_reason: encodeChatStop(res.stopReason === 'tool_use' ? 'end_turn' : res.stopReason) }],
-    usage: encodeOpenaiUsage(res.usage),
-  };
+  const finish = encodeChatStop(res.stopReason === 'tool_use' ? 'end_turn' : res.stopReason);
+  return encodeEnvelope(res, opts, true, { text: textOf(res.content), index: 0, logprobs: null, finish_reason: finish });
 }
 
 export const openaiCompletionsCodec: Codec = {

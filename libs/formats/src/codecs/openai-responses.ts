@@ -1,24 +1,31 @@
 import type {
-  CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig, ReasoningPart,
-  ResponseFormat, StopReason, StreamEvent, StreamSink, TextPart, ToolChoice, Usage,
+  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, ImagePart, Message, ReasoningConfig, ReasoningPart,
+  ResponseFormat, Signature, StopReason, StreamSink, TextPart, Usage,
 } from '../canonical';
-import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoder, StreamEncoderOptions } from '../codec';
-import { mergeUsage } from '../codec';
+import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, openaiErrorBody } from '../errors';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningEffortOf } from '../thinking';
-import { asArray, compact, dataUrl, isObject, mediaFromUrl, newId, num, str, type Json } from '../util';
+import {
+  asArray, compact, dataUrl, isObject, mediaFromUrl, newId, num, ownSignature, prefixedId, str, titledText, toolParameters, unixSeconds,
+  type Json,
+} from '../util';
+import {
+  decodeFunctionTool, decodeInputContent, decodeOpenaiFile, decodeOpenaiToolChoice, decodeOpenaiUsage, encodeJsonSchema,
+  encodeOpenaiFile, type InputPart,
+} from './shared/openai';
+import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
 export function responsesUsage(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
-  const usage: Usage = { inputTokens: num(u.input_tokens) ?? 0, outputTokens: num(u.output_tokens) ?? 0 };
-  const cached = num(u.input_tokens_details?.cached_tokens);
-  const reasoning = num(u.output_tokens_details?.reasoning_tokens);
-  if (cached !== undefined) usage.cachedTokens = cached;
-  if (reasoning !== undefined) usage.reasoningTokens = reasoning;
-  return usage;
+  return decodeOpenaiUsage(u, {
+    input: 'input_tokens',
+    output: 'output_tokens',
+    inputDetails: 'input_tokens_details',
+    outputDetails: 'output_tokens_details',
+  });
 }
 
+/** Unlike Chat, Responses always states the detail objects, zero when unknown. */
 function encodeUsage(u: Usage | undefined): Json {
   return {
     input_tokens: u?.inputTokens ?? 0,
@@ -44,7 +51,7 @@ function encodeStatus(reason: StopReason): { status: string; incomplete_details:
   return { status: 'completed', incomplete_details: null };
 }
 
-function decodeInputPart(p: Json): TextPart | ImagePart | DocumentPart | undefined {
+function decodeInputPart(p: Json): InputPart | undefined {
   switch (p.type) {
     case 'input_text':
     case 'output_text':
@@ -56,24 +63,15 @@ function decodeInputPart(p: Json): TextPart | ImagePart | DocumentPart | undefin
       if (typeof p.image_url === 'string') return compact<ImagePart>({ type: 'image', source: mediaFromUrl(p.image_url), detail: str(p.detail) });
       if (typeof p.file_id === 'string') return compact<ImagePart>({ type: 'image', source: { kind: 'file', fileId: p.file_id }, detail: str(p.detail) });
       return undefined;
-    case 'input_file': {
-      const title = str(p.filename);
-      if (typeof p.file_data === 'string') {
-        const source = p.file_data.startsWith('data:') ? mediaFromUrl(p.file_data) : { kind: 'base64' as const, mediaType: 'application/pdf', data: p.file_data };
-        return compact<DocumentPart>({ type: 'document', source, title });
-      }
-      if (typeof p.file_url === 'string') return compact<DocumentPart>({ type: 'document', source: { kind: 'url', url: p.file_url }, title });
-      if (typeof p.file_id === 'string') return compact<DocumentPart>({ type: 'document', source: { kind: 'file', fileId: p.file_id }, title });
-      return undefined;
-    }
+    case 'input_file':
+      return decodeOpenaiFile(p, { urls: true });
     default:
       return undefined;
   }
 }
 
-function decodeParts(content: unknown): Array<TextPart | ImagePart | DocumentPart> {
-  if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return asArray<Json>(content).map(decodeInputPart).filter((p): p is TextPart | ImagePart | DocumentPart => !!p);
+function decodeParts(content: unknown): InputPart[] {
+  return decodeInputContent(content, decodeInputPart);
 }
 
 function decodeReasoningItem(item: Json): ReasoningPart {
@@ -118,12 +116,7 @@ function decodeInput(input: unknown): { system: TextPart[]; messages: Message[] 
   return { system, messages };
 }
 
-function decodeToolChoice(tc: unknown): ToolChoice | undefined {
-  if (tc === 'auto' || tc === 'none' || tc === 'required') return { type: tc };
-  if (isObject(tc) && tc.type === 'function' && typeof tc.name === 'string') return { type: 'tool', name: tc.name };
-  return undefined;
-}
-
+/** Unlike Chat's response_format, the schema sits flat in text.format and an explicit strict: false is kept. */
 function decodeTextFormat(text: unknown): ResponseFormat | undefined {
   const f = isObject(text) && isObject(text.format) ? text.format : undefined;
   if (!f) return undefined;
@@ -152,9 +145,9 @@ function decodeRequest(raw: unknown): CanonicalRequest {
     system: system.length ? system : undefined,
     messages,
     tools: body.tools
-      ? asArray<Json>(body.tools).filter((t) => t.type === 'function').map((t) => compact({ name: String(t.name), description: str(t.description), parameters: isObject(t.parameters) ? t.parameters : undefined, strict: typeof t.strict === 'boolean' ? t.strict : undefined }))
+      ? asArray<Json>(body.tools).filter((t) => t.type === 'function').map(decodeFunctionTool)
       : undefined,
-    toolChoice: decodeToolChoice(body.tool_choice),
+    toolChoice: decodeOpenaiToolChoice(body.tool_choice, (tc) => (tc.type === 'function' ? str(tc.name) : undefined)),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
     maxTokens: num(body.max_output_tokens),
     temperature: num(body.temperature),
@@ -164,7 +157,7 @@ function decodeRequest(raw: unknown): CanonicalRequest {
   });
 }
 
-function encodeInputPart(p: TextPart | ImagePart | DocumentPart, role: Message['role']): Json | undefined {
+function encodeInputPart(p: InputPart, role: Message['role']): Json | undefined {
   switch (p.type) {
     case 'text':
       return { type: role === 'assistant' ? 'output_text' : 'input_text', text: p.text };
@@ -172,20 +165,22 @@ function encodeInputPart(p: TextPart | ImagePart | DocumentPart, role: Message['
       if (p.source.kind === 'file') return compact({ type: 'input_image', file_id: p.source.fileId, detail: p.detail ?? 'auto' });
       return { type: 'input_image', image_url: p.source.kind === 'url' ? p.source.url : dataUrl(p.source.mediaType, p.source.data), detail: p.detail ?? 'auto' };
     case 'document': {
-      const s = p.source;
-      if (s.kind === 'base64') return compact({ type: 'input_file', filename: p.title ?? 'document.pdf', file_data: dataUrl(s.mediaType, s.data) });
-      if (s.kind === 'url') return compact({ type: 'input_file', file_url: s.url, filename: p.title });
-      if (s.kind === 'file') return compact({ type: 'input_file', file_id: s.fileId, filename: p.title });
-      return { type: 'input_text', text: p.title ? `${p.title}\n\n${s.text}` : s.text };
+      const file = encodeOpenaiFile(p, { urls: true });
+      if (file) return { type: 'input_file', ...file };
+      return p.source.kind === 'text' ? { type: 'input_text', text: titledText(p.title, p.source.text) } : undefined;
     }
   }
 }
 
+/** This API's own encrypted reasoning, signed or redacted. */
+function encryptedContent(p: { signature?: Signature; redacted?: Signature }): string | undefined {
+  return ownSignature(p.signature, 'openai-responses') ?? ownSignature(p.redacted, 'openai-responses');
+}
+
 function encodeReasoningItem(p: ReasoningPart): Json | undefined {
   // Reasoning items are only accepted back with this API's own encrypted content.
-  const sig = p.signature?.format === 'openai-responses' ? p.signature : p.redacted?.format === 'openai-responses' ? p.redacted : undefined;
-  if (!sig) return undefined;
-  return compact({ type: 'reasoning', id: p.id, summary: p.text ? [{ type: 'summary_text', text: p.text }] : [], encrypted_content: sig.value });
+  const encrypted = encryptedContent(p);
+  return encrypted === undefined ? undefined : reasoningItem(p.id, p.text, encrypted);
 }
 
 function encodeInput(messages: Message[]): Json[] {
@@ -226,7 +221,7 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
   body.input = encodeInput(req.messages);
   if (req.tools?.length) {
     // Responses treats an absent `strict` as true, which rejects loose schemas from other clients.
-    body.tools = req.tools.map((t) => compact({ type: 'function', name: t.name, description: t.description, parameters: t.parameters ?? { type: 'object', properties: {} }, strict: t.strict ?? false }));
+    body.tools = req.tools.map((t) => compact({ type: 'function', name: t.name, description: t.description, parameters: toolParameters(t), strict: t.strict ?? false }));
     if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', name: req.toolChoice.name } : req.toolChoice.type;
     if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
   }
@@ -238,7 +233,7 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
     if (Object.keys(reasoning).length) body.reasoning = reasoning;
   }
   const rf = req.responseFormat;
-  if (rf) body.text = { format: rf.type === 'json_schema' ? compact({ type: 'json_schema', name: rf.name ?? 'response', schema: rf.schema, strict: rf.strict }) : { type: rf.type } };
+  if (rf) body.text = { format: rf.type === 'json_schema' ? { type: 'json_schema', ...encodeJsonSchema(rf) } : { type: rf.type } };
   if (opts.stream ?? req.stream) body.stream = true;
   return body;
 }
@@ -272,7 +267,7 @@ function textItem(id: string, text: string): Json {
   return { type: 'message', id, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] };
 }
 
-function reasoningItem(id: string, text: string, encrypted: string | undefined): Json {
+function reasoningItem(id: string | undefined, text: string, encrypted: string | undefined): Json {
   return compact({ type: 'reasoning', id, summary: text ? [{ type: 'summary_text', text }] : [], encrypted_content: encrypted });
 }
 
@@ -306,12 +301,10 @@ function encodeResponse(res: CanonicalResponse, opts?: { model?: string }): Json
       if (prev?.type === 'message') prev.content[0].text += p.text;
       else output.push(textItem(`msg_${res.id}_${n++}`, p.text));
     } else if (p.type === 'reasoning') {
-      const enc = p.signature?.format === 'openai-responses' ? p.signature.value : p.redacted?.format === 'openai-responses' ? p.redacted.value : undefined;
-      output.push(reasoningItem(p.id ?? `rs_${res.id}_${n++}`, p.text, enc));
+      output.push(reasoningItem(p.id ?? `rs_${res.id}_${n++}`, p.text, encryptedContent(p)));
     } else output.push(callItem(p.id, p.name, p.arguments || '{}'));
   }
-  const id = res.id.startsWith('resp_') ? res.id : `resp_${res.id}`;
-  return responseObject(id, opts?.model ?? res.model, res.created ?? Math.floor(Date.now() / 1000), output, res.stopReason, res.usage);
+  return responseObject(prefixedId(res.id, 'resp_'), opts?.model ?? res.model, res.created ?? unixSeconds(), output, res.stopReason, res.usage);
 }
 
 class ResponsesStreamDecoder implements StreamDecoder {
@@ -319,12 +312,8 @@ class ResponsesStreamDecoder implements StreamDecoder {
   private sawTool = false;
 
   frame(f: Frame, sink: StreamSink): void {
-    let e: Json;
-    try {
-      e = JSON.parse(f.data);
-    } catch {
-      return;
-    }
+    const e = frameJson(f);
+    if (e === undefined) return;
     switch (e.type ?? f.event) {
       case 'response.created': {
         const r = isObject(e.response) ? e.response : {};
@@ -390,27 +379,30 @@ type OpenItem =
   | { kind: 'reasoning'; outputIndex: number; id: string; text: string; encrypted?: string; summaryOpen: boolean }
   | { kind: 'tool'; outputIndex: number; id: string; callId: string; name: string; args: string };
 
-class ResponsesStreamEncoder implements StreamEncoder {
+class ResponsesStreamEncoder extends StreamEncoderBase {
   private seq = 0;
-  private started = false;
-  private finished = false;
   private id = '';
   private model = '';
   private created = 0;
   private output: Json[] = [];
   private open: OpenItem | undefined;
   private tools = new Map<number, Extract<OpenItem, { kind: 'tool' }>>();
-  private stop: StopReason = 'end_turn';
-  private usage: Usage | undefined;
 
-  constructor(private readonly opts: StreamEncoderOptions) {}
+  constructor(private readonly opts: StreamEncoderOptions) {
+    super();
+  }
 
-  write(ev: StreamEvent): string {
-    if (this.finished) return '';
+  protected override start(ev: StartEvent): string {
+    return this.begin(ev.id, ev.model, ev.created);
+  }
+
+  protected override error(error: CanonicalError): string {
+    const body = openaiErrorBody(error).error as Json;
+    return this.event('error', { code: body.code ?? null, message: error.message, param: null });
+  }
+
+  protected override content(ev: ContentEvent): string {
     switch (ev.type) {
-      case 'start':
-        if (ev.usage) this.usage = mergeUsage(this.usage, ev.usage);
-        return this.begin(ev.id, ev.model, ev.created);
       case 'text': {
         if (!ev.text) return '';
         let out = this.begin();
@@ -427,7 +419,7 @@ class ResponsesStreamEncoder implements StreamEncoder {
         return out + this.event('response.output_text.delta', { item_id: item.id, output_index: item.outputIndex, content_index: 0, delta: ev.text });
       }
       case 'reasoning': {
-        const sig = ev.signature?.format === 'openai-responses' ? ev.signature.value : ev.redacted?.format === 'openai-responses' ? ev.redacted.value : undefined;
+        const sig = encryptedContent(ev);
         if (!ev.text && !sig) return '';
         let out = this.begin();
         if (this.open?.kind !== 'reasoning') {
@@ -467,28 +459,13 @@ class ResponsesStreamEncoder implements StreamEncoder {
         }
         return out;
       }
-      case 'finish':
-        this.stop = ev.reason;
-        return '';
-      case 'usage':
-        this.usage = mergeUsage(this.usage, ev.usage);
-        return '';
-      case 'done':
-        return this.end();
-      case 'error': {
-        this.finished = true;
-        const body = openaiErrorBody(ev.error).error as Json;
-        return this.event('error', { code: body.code ?? null, message: ev.error.message, param: null });
-      }
     }
   }
 
-  end(): string {
-    if (this.finished || !this.started) return '';
-    this.finished = true;
+  protected override closeStream(): string {
     let out = this.close();
     for (const item of this.tools.values()) if (this.output[item.outputIndex] === null) out += this.closeItem(item);
-    const reason = this.stop === 'end_turn' && this.tools.size ? 'tool_use' : this.stop;
+    const reason = toolAwareStop(this.stop, this.tools.size > 0);
     const response = responseObject(this.id, this.model, this.created, this.output, reason, this.usage);
     return out + this.event(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
   }
@@ -496,9 +473,9 @@ class ResponsesStreamEncoder implements StreamEncoder {
   private begin(id?: string, model?: string, created?: number): string {
     if (this.started) return '';
     this.started = true;
-    this.id = id && id.startsWith('resp_') ? id : `resp_${id || newId('')}`;
+    this.id = prefixedId(id || newId(''), 'resp_');
     this.model = this.opts.model ?? model ?? '';
-    this.created = created ?? Math.floor(Date.now() / 1000);
+    this.created = created ?? unixSeconds();
     const response = responseObject(this.id, this.model, this.created, [], undefined, undefined);
     return this.event('response.created', { response }) + this.event('response.in_progress', { response });
   }
