@@ -4,17 +4,15 @@
  * stream that opens with an overloaded error fails over to another credential before the
  * client sees a byte.
  */
-import Anthropic from '@anthropic-ai/sdk';
 import { lastValueFrom } from 'rxjs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Events } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
-import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
+import { waitFor } from '@cpa/testing';
 import { RedisTransportClient } from '@cpa/transport';
 import { MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
-import { bootStack, type RunningStack } from './stack-fixture';
+import { CLIENT_KEY, useStack } from './stack-fixture';
 
-const CLIENT_KEY = 'sk-client-recovery-e2e';
 const OAUTH_MODEL = 'claude-oauth-e2e';
 const FAILOVER_MODEL = 'claude-failover-e2e';
 const FAILOVER_KEYS = ['sk-ant-recovery-000000000000-a', 'sk-ant-recovery-000000000000-b'];
@@ -23,25 +21,26 @@ const REFRESH_TOKEN = 'sk-ant-ort-initial-e2e';
 const REFRESHED_TOKEN = 'sk-ant-oat-refreshed-e2e';
 const OVERLOADED = { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } };
 
-let mock: MockUpstream;
-let stack: RunningStack;
 let prisma: PrismaService;
 let credentials: CredentialRepository;
 let oauthId: string;
 const tokens = new MockTokenServer();
 
+// The token endpoint runs before the stack boots, as the services are told its URL.
 beforeAll(async () => {
-  mock = await startMockUpstream();
   await tokens.start();
   tokens.handler = () => ({ status: 200, body: { access_token: REFRESHED_TOKEN, refresh_token: 'sk-ant-ort-rotated-e2e', expires_in: 28800 } });
-  stack = await bootStack(
-    {
-      'api-keys': [CLIENT_KEY],
-      'claude-api-key': FAILOVER_KEYS.map((key) => ({ 'api-key': key, 'base-url': mock.url, models: [{ name: 'claude-sonnet-4-5', alias: FAILOVER_MODEL }] })),
-    },
-    { OAUTH_TOKEN_URL_CLAUDE: `${tokens.url}/claude` },
-  );
+});
+afterAll(() => tokens.stop());
 
+const { mock, stack, anthropic } = useStack({
+  config: (upstream) => ({
+    'claude-api-key': FAILOVER_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: FAILOVER_MODEL }] })),
+  }),
+  env: () => ({ OAUTH_TOKEN_URL_CLAUDE: `${tokens.url}/claude` }),
+});
+
+beforeAll(async () => {
   // config.yaml has no OAuth logins: store one the way a login would, then tell every service.
   prisma = new PrismaService(stack.databaseUrl);
   await prisma.$connect();
@@ -66,16 +65,7 @@ beforeAll(async () => {
   await waitFor(async () => (await postMessages(OAUTH_MODEL, false, 'warm up')).status === 200, 20_000, 100);
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await prisma?.$disconnect();
-  await tokens.stop();
-  await mock?.close();
-});
-
-beforeEach(() => mock.reset());
-
-const anthropic = () => new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.url, maxRetries: 0 });
+afterAll(() => prisma?.$disconnect());
 
 function postMessages(model: string, stream: boolean, content: string): Promise<Response> {
   return fetch(`${stack.url}/v1/messages`, {

@@ -3,14 +3,12 @@
  * SDKs talk to the gateway, the executors translate, the mock upstream answers in its own
  * format (it echoes the last user text, and calls a declared tool when the text names it).
  */
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type * as GenAI from '@google/genai' with { 'resolution-mode': 'import' };
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '@cpa/testing';
-import { bootStack, type RunningStack } from './stack-fixture';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_KEY, useStack } from './stack-fixture';
 
-const CLIENT_KEY = 'sk-client-formats';
 const KEYS = { claude: 'fmt-claude-key', gemini: 'fmt-gemini-key', responses: 'fmt-codex-key', chat: 'fmt-chat-key' };
 
 /** One model alias per upstream format, so every client can target every upstream. */
@@ -25,37 +23,26 @@ type Upstream = (typeof UPSTREAMS)[number];
 const WEATHER_SCHEMA = { type: 'object', properties: { city: { type: 'string', description: 'City name' } }, required: ['city'] };
 const TOOL_PROMPT = 'call get_weather for the city';
 
-let mock: MockUpstream;
-let stack: RunningStack;
 let genai: typeof GenAI;
-
 beforeAll(async () => {
   genai = await import('@google/genai');
-  mock = await startMockUpstream();
-  stack = await bootStack({
-    'api-keys': [CLIENT_KEY],
-    'claude-api-key': [{ 'api-key': KEYS.claude, 'base-url': mock.url, models: [{ name: 'claude-sonnet-4-5', alias: 'up-claude' }] }],
-    'gemini-api-key': [{ 'api-key': KEYS.gemini, 'base-url': mock.url, models: [{ name: 'gemini-2.5-flash', alias: 'up-gemini' }] }],
-    'codex-api-key': [{ 'api-key': KEYS.responses, 'base-url': `${mock.url}/v1`, models: [{ name: 'gpt-5', alias: 'up-responses' }] }],
+});
+
+const { mock, stack, openai, anthropic } = useStack({
+  config: (upstream) => ({
+    'claude-api-key': [{ 'api-key': KEYS.claude, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: 'up-claude' }] }],
+    'gemini-api-key': [{ 'api-key': KEYS.gemini, 'base-url': upstream.url, models: [{ name: 'gemini-2.5-flash', alias: 'up-gemini' }] }],
+    'codex-api-key': [{ 'api-key': KEYS.responses, 'base-url': `${upstream.url}/v1`, models: [{ name: 'gpt-5', alias: 'up-responses' }] }],
     'openai-compatibility': [
-      { name: 'mock-chat', 'base-url': `${mock.url}/v1`, 'api-key-entries': [{ 'api-key': KEYS.chat }], models: [{ name: 'gpt-4o-mini', alias: 'up-chat' }] },
+      { name: 'mock-chat', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': KEYS.chat }], models: [{ name: 'gpt-4o-mini', alias: 'up-chat' }] },
     ],
-  });
+  }),
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await mock?.close();
-});
-
-beforeEach(() => mock.reset());
-
-const openai = () => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0 });
-const anthropic = () => new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.url, maxRetries: 0 });
 const gemini = () => new genai.GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: stack.url } });
 
 /** The upstream request that served the call: right credential, right wire format. */
-function expectServedBy(up: Upstream): void {
+function expectServedBy(up: Pick<Upstream, 'key'> & { path: string }): void {
   const served = mock.requests.at(-1)!;
   expect(served.apiKey).toBe(up.key);
   expect(served.path.startsWith(up.path)).toBe(true);

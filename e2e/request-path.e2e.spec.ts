@@ -1,46 +1,25 @@
-import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
-import { bootStack, type RunningStack } from './stack-fixture';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@cpa/testing';
+import { CLIENT_KEY, useStack } from './stack-fixture';
 
-const CLIENT_KEY = 'sk-client-e2e-1';
-const MANAGEMENT_SECRET = 'mgmt-e2e-secret';
 const CLAUDE_KEYS = ['claude-key-a', 'claude-key-b'];
 const COMPAT_KEYS = ['compat-key-a', 'compat-key-b'];
 
-let mock: MockUpstream;
-let stack: RunningStack;
-
-beforeAll(async () => {
-  mock = await startMockUpstream();
-  stack = await bootStack(
-    {
-      'api-keys': [CLIENT_KEY],
-      'remote-management': { 'secret-key': MANAGEMENT_SECRET },
-      'claude-api-key': CLAUDE_KEYS.map((key) => ({ 'api-key': key, 'base-url': mock.url })),
-      'openai-compatibility': [
-        {
-          name: 'mock-openai',
-          'base-url': `${mock.url}/v1`,
-          'api-key-entries': COMPAT_KEYS.map((key) => ({ 'api-key': key })),
-          models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }, { name: 'gpt-4o-mini', alias: 'team-model' }],
-        },
-      ],
-    },
-    { BODY_LIMIT_BYTES: String(256 * 1024) },
-  );
+const { mock, stack, openai, anthropic, management } = useStack({
+  config: (upstream) => ({
+    'claude-api-key': CLAUDE_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url })),
+    'openai-compatibility': [
+      {
+        name: 'mock-openai',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': COMPAT_KEYS.map((key) => ({ 'api-key': key })),
+        models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }, { name: 'gpt-4o-mini', alias: 'team-model' }],
+      },
+    ],
+  }),
+  env: () => ({ BODY_LIMIT_BYTES: String(256 * 1024) }),
 });
-
-afterAll(async () => {
-  await stack?.stop();
-  await mock?.close();
-});
-
-beforeEach(() => mock.reset());
-
-const openai = () => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0 });
-const anthropic = () => new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.url, maxRetries: 0 });
 
 describe('OpenAI chat completions through the gateway', () => {
   it('answers a non-streamed request from an openai-compat credential', async () => {
@@ -187,9 +166,6 @@ describe('client keys, limits and errors', () => {
 });
 
 describe('management API through the gateway', () => {
-  const management = (path: string, init: RequestInit = {}) =>
-    fetch(`${stack.url}/v0/management${path}`, { ...init, headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
-
   it('requires the management key', async () => {
     const res = await fetch(`${stack.url}/v0/management/config`);
     expect(res.status).toBe(401);

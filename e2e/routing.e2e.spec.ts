@@ -4,14 +4,11 @@
  * retries before the first byte, reset-quota, and alias pools. Each scenario uses an openai-compatibility
  * provider of its own, so the cooldowns one scenario causes never reach another.
  */
-import OpenAI, { APIError } from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { APIError } from 'openai';
+import { describe, expect, it } from 'vitest';
 import { keyPreview } from '@cpa/db';
-import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
-import { bootStack, type RunningStack } from './stack-fixture';
-
-const CLIENT_KEY = 'sk-client-routing-e2e';
-const MANAGEMENT_SECRET = 'mgmt-routing-e2e-secret';
+import { waitFor } from '@cpa/testing';
+import { CLIENT_KEY, useStack } from './stack-fixture';
 
 /** Keys of at least 20 characters, so their label (keyPreview) tells them apart. */
 const key = (scenario: string, name: string) => `${scenario}-key-000000000000-${name}`;
@@ -33,34 +30,18 @@ const POOLED: readonly Scenario[] = ['pr', 'pf', 'pa'];
 const poolOf = (s: Scenario) => [`upstream-${s}-1`, `upstream-${s}-2`];
 const modelsOf = (s: Scenario) => (POOLED.includes(s) ? poolOf(s) : [`upstream-${s}`]).map((name) => ({ name, alias: modelOf(s) }));
 
-let mock: MockUpstream;
-let stack: RunningStack;
-
-beforeAll(async () => {
-  mock = await startMockUpstream();
-  stack = await bootStack(
-    {
-      'api-keys': [CLIENT_KEY],
-      'remote-management': { 'secret-key': MANAGEMENT_SECRET },
-      'openai-compatibility': (Object.keys(SCENARIOS) as Scenario[]).map((s) => ({
-        name: s,
-        'base-url': `${mock.url}/v1`,
-        'api-key-entries': keysOf(s).map((k) => ({ 'api-key': k })),
-        models: modelsOf(s),
-      })),
-    },
-    { STATE_MIRROR_MS: '50' },
-  );
+const { mock, stack, openai, management } = useStack({
+  config: (upstream) => ({
+    'openai-compatibility': (Object.keys(SCENARIOS) as Scenario[]).map((s) => ({
+      name: s,
+      'base-url': `${upstream.url}/v1`,
+      'api-key-entries': keysOf(s).map((k) => ({ 'api-key': k })),
+      models: modelsOf(s),
+    })),
+  }),
+  env: () => ({ STATE_MIRROR_MS: '50' }),
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await mock?.close();
-});
-
-beforeEach(() => mock.reset());
-
-const openai = () => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0 });
 const chat = (s: Scenario, content = 'hello routing') => openai().chat.completions.create({ model: modelOf(s), messages: [{ role: 'user', content }] });
 const postChat = (s: Scenario, extra: Record<string, unknown> = {}) =>
   fetch(`${stack.url}/v1/chat/completions`, {
@@ -68,8 +49,6 @@ const postChat = (s: Scenario, extra: Record<string, unknown> = {}) =>
     headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: modelOf(s), messages: [{ role: 'user', content: 'raw request' }], ...extra }),
   });
-const management = (path: string, init: RequestInit = {}) =>
-  fetch(`${stack.url}/v0/management${path}`, { ...init, headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 
 describe('failover', () => {
   it('moves past 429, 401 and 500 keys to the healthy one and then keeps away from the cooling keys', async () => {

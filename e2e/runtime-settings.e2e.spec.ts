@@ -2,43 +2,24 @@
  * Routing settings changed through the management API reach every scheduler and gateway
  * without a restart (issue 3 item 4).
  */
-import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
-import { bootStack, type RunningStack } from './stack-fixture';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '@cpa/testing';
+import { useStack } from './stack-fixture';
 
-const CLIENT_KEY = 'sk-runtime-settings';
-const SECRET = 'mgmt-runtime-secret';
 const KEYS = ['rt-key-a', 'rt-key-b', 'rt-key-c'];
 
-let mock: MockUpstream;
-let stack: RunningStack;
-
-beforeAll(async () => {
-  mock = await startMockUpstream();
-  stack = await bootStack({
-    'api-keys': [CLIENT_KEY],
-    'remote-management': { 'secret-key': SECRET },
+const { mock, openai, management } = useStack({
+  config: (upstream) => ({
     'openai-compatibility': [
-      { name: 'rt', 'base-url': `${mock.url}/v1`, 'api-key-entries': KEYS.map((key) => ({ 'api-key': key })), models: [{ name: 'rt-model', alias: 'rt-model' }] },
+      { name: 'rt', 'base-url': `${upstream.url}/v1`, 'api-key-entries': KEYS.map((key) => ({ 'api-key': key })), models: [{ name: 'rt-model', alias: 'rt-model' }] },
     ],
-  });
+  }),
 });
-afterAll(async () => {
-  await stack?.stop();
-  await mock?.close();
-});
-beforeEach(() => mock.reset());
 
-const put = (path: string, value: unknown) =>
-  fetch(`${stack.url}/v0/management${path}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ value }),
-  });
+const put = (path: string, value: unknown) => management(path, { method: 'PUT', body: JSON.stringify({ value }) });
 
 const ask = (headers: Record<string, string> = {}) =>
-  new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0, defaultHeaders: headers }).chat.completions.create({
+  openai({ defaultHeaders: headers }).chat.completions.create({
     model: 'rt-model',
     messages: [{ role: 'user', content: 'which key serves me' }],
   });

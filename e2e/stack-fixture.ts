@@ -1,13 +1,18 @@
 /**
  * Boots the built stack as separate processes against a database and Redis key prefix
- * of its own, with a config.yaml pointing every credential at the mock upstream.
+ * of its own, with a config.yaml pointing every credential at the mock upstream; useStack
+ * gives a suite that stack and the clients that talk to it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { Client } from 'pg';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
+import { startMockUpstream, type MockUpstream } from '@cpa/testing';
 
 import type { ChildProcess } from 'node:child_process';
 
@@ -59,4 +64,78 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
     },
   });
   return { ...stack, databaseUrl, keyPrefix };
+}
+
+/** The client API key every suite's stack accepts. */
+export const CLIENT_KEY = 'sk-client-e2e';
+/** The management secret every suite's stack is configured with. */
+export const MANAGEMENT_SECRET = 'mgmt-e2e-secret';
+
+export interface StackSetup {
+  /** config.yaml beyond the client key and management secret, given the running mock upstream. */
+  config(mock: MockUpstream): Record<string, unknown>;
+  /** Extra environment of every service; read once the hooks registered before useStack have run. */
+  env?(): Record<string, string>;
+}
+
+/** A suite's stack and mock upstream, with clients that authenticate to it. */
+export interface StackSuite {
+  /** The suite's mock upstream; usable from the suite's tests and later hooks. */
+  mock: MockUpstream;
+  /** The suite's running stack; usable from the suite's tests and later hooks. */
+  stack: RunningStack;
+  openai(options?: { defaultHeaders?: Record<string, string> }): OpenAI;
+  anthropic(): Anthropic;
+  /** A request to the management API with the management secret. */
+  management(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/**
+ * A stand-in for an object that exists only once the hooks have run, so a suite can name
+ * it at the top of the file: every property read is forwarded to the current object.
+ */
+function live<T extends object>(what: string, current: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, property) {
+      const target = current();
+      if (target === undefined) throw new Error(`${what} is not running: use it in tests and in hooks registered after useStack`);
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Registers the suite's hooks: a mock upstream and a stack booted against it for the whole
+ * file, with the recorded upstream requests and scripted behaviours cleared before each test.
+ */
+export function useStack(setup: StackSetup): StackSuite {
+  let running: { mock: MockUpstream; stack?: RunningStack } | undefined;
+  const mock = live('the mock upstream', () => running?.mock);
+  const stack = live('the stack', () => running?.stack);
+
+  beforeAll(async () => {
+    running = { mock: await startMockUpstream() };
+    running.stack = await bootStack(
+      { 'api-keys': [CLIENT_KEY], 'remote-management': { 'secret-key': MANAGEMENT_SECRET }, ...setup.config(running.mock) },
+      setup.env?.(),
+    );
+  });
+  afterAll(async () => {
+    await running?.stack?.stop();
+    await running?.mock.close();
+  });
+  beforeEach(() => mock.reset());
+
+  return {
+    mock,
+    stack,
+    openai: (options = {}) => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0, ...options }),
+    anthropic: () => new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.url, maxRetries: 0 }),
+    management: (path, init = {}) =>
+      fetch(`${stack.url}/v0/management${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      }),
+  };
 }

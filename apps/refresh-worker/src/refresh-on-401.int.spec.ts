@@ -1,30 +1,23 @@
 import 'reflect-metadata';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
-import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Events, queueOf, RefreshPatterns } from '@cpa/contracts';
+import { queueOf, RefreshPatterns } from '@cpa/contracts';
 import { CredentialRepository, PrismaService } from '@cpa/db';
 import { CredentialRefreshService, tokenFingerprint, TransportCredentialRefresher } from '@cpa/providers';
 import { waitFor } from '@cpa/testing';
-import { createTransportServer, decodeRequest, RedisTransportClient, transportKeys } from '@cpa/transport';
-import { MockTokenServer, type MockTokenHandler } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { createTransportServer, RedisTransportClient } from '@cpa/transport';
+import { MockTokenServer } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { RefreshWorkerModule } from './refresh-worker.module';
 
 // Executors asking the refresh-worker for new tokens after a 401, through the real transport.
-const HOUR = 3_600_000;
-const redisUrl = process.env.REDIS_URL!;
-const keyPrefix = `${process.env.TEST_KEY_PREFIX}rw401:${randomBytes(3).toString('hex')}:`;
-const source = `refresh-on-401-test-${randomBytes(3).toString('hex')}`;
-
-const tokens = new MockTokenServer();
-const scripts = new Map<string, MockTokenHandler>();
+const fixture = new RefreshFixture(new MockTokenServer(), { prefix: 'rw401', source: 'refresh-on-401-test', expiresIn: 28800, families: ['claude'] });
+const { redisUrl, keyPrefix, source, scripts, rotated, requestsFor } = fixture;
 const workers: INestMicroservice[] = [];
 const clients: RedisTransportClient[] = [];
-const rotated: string[] = [];
-let subscriber: Redis;
 let credentials: CredentialRepository;
 let prisma: PrismaService;
 let refresher: CredentialRefreshService;
@@ -49,18 +42,7 @@ function executor(): TransportCredentialRefresher {
 }
 
 beforeAll(async () => {
-  await tokens.start();
-  tokens.handler = (req, index) => {
-    const script = scripts.get(String(req.fields.refresh_token));
-    if (script) return script(req, index);
-    return { status: 200, body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: 28800 } };
-  };
-  process.env.OAUTH_TOKEN_URL_CLAUDE = `${tokens.url}/claude`;
-
-  subscriber = new Redis(redisUrl);
-  await subscriber.subscribe(transportKeys.event(keyPrefix, Events.credentialRotated));
-  subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => rotated.push((decodeRequest(message).data as { id: string }).id));
-
+  await fixture.start();
   const first = await startWorker();
   await startWorker();
   credentials = first.get(CredentialRepository);
@@ -74,12 +56,7 @@ afterAll(async () => {
   await prisma?.credential.deleteMany({ where: { source } });
   for (const client of clients) await client.close();
   for (const app of workers) await app.close();
-  subscriber?.disconnect();
-  await tokens.stop();
-  const redis = new Redis(redisUrl);
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await fixture.stop();
 });
 
 beforeEach(() => scripts.clear());
@@ -98,7 +75,6 @@ async function createLogin() {
   return { record, accessToken, refreshToken };
 }
 
-const requestsFor = (refreshToken: string) => tokens.requests.filter((req) => req.fields.refresh_token === refreshToken);
 const signal = () => new AbortController().signal;
 
 describe('refresh-worker.refresh (Redis transport + Postgres)', () => {

@@ -1,31 +1,26 @@
 import 'reflect-metadata';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Events } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { CredentialRefreshService, REFRESH_FAILURE_BACKOFF_MS, type RefreshOutcome } from '@cpa/providers';
 import { waitFor } from '@cpa/testing';
-import { decodeRequest, transportKeys } from '@cpa/transport';
 import { MockTokenServer, type MockTokenHandler } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { bullPrefix, REFRESH_QUEUE, RefreshQueueService, type RefreshJobData } from './refresh-queue.service';
 import { RefreshWorkerModule } from './refresh-worker.module';
 
-const HOUR = 3_600_000;
-const redisUrl = process.env.REDIS_URL!;
-const keyPrefix = `${process.env.TEST_KEY_PREFIX}rw:${randomBytes(3).toString('hex')}:`;
-// Only this file's credentials: other suites share the test database.
-const source = `refresh-worker-test-${randomBytes(3).toString('hex')}`;
-
-const tokens = new MockTokenServer();
-/** Replies by refresh token, so each test scripts its own credential's endpoint. */
-const scripts = new Map<string, MockTokenHandler>();
+const fixture = new RefreshFixture(new MockTokenServer(), {
+  prefix: 'rw',
+  source: 'refresh-worker-test',
+  expiresIn: 3600,
+  families: ['claude', 'codex', 'gemini'],
+});
+const { redisUrl, keyPrefix, source, scripts, rotated, requestsFor } = fixture;
 const replicas: INestApplicationContext[] = [];
-const rotated: string[] = [];
-let subscriber: Redis;
 let credentials: CredentialRepository;
 let prisma: PrismaService;
 let box: SecretBox;
@@ -44,23 +39,7 @@ async function startReplica(): Promise<INestApplicationContext> {
 }
 
 beforeAll(async () => {
-  await tokens.start();
-  tokens.handler = (req, index) => {
-    const script = scripts.get(String(req.fields.refresh_token));
-    if (script) return script(req, index);
-    return { status: 200, body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: 3600 } };
-  };
-  process.env.OAUTH_TOKEN_URL_CLAUDE = `${tokens.url}/claude`;
-  process.env.OAUTH_TOKEN_URL_CODEX = `${tokens.url}/codex`;
-  process.env.OAUTH_TOKEN_URL_GEMINI = `${tokens.url}/gemini`;
-
-  subscriber = new Redis(redisUrl);
-  const channel = transportKeys.event(keyPrefix, Events.credentialRotated);
-  await subscriber.subscribe(channel);
-  subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
-    rotated.push((decodeRequest(message).data as { id: string }).id);
-  });
-
+  await fixture.start();
   const a = await startReplica();
   const b = await startReplica();
   credentials = a.get(CredentialRepository);
@@ -76,13 +55,8 @@ afterAll(async () => {
   await prisma?.credential.deleteMany({ where: { source } });
   await inspector?.close();
   for (const app of replicas) await app.close();
-  subscriber?.disconnect();
-  await tokens.stop();
-  // Leave no BullMQ keys of this run behind.
-  const redis = new Redis(redisUrl);
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  // Also leaves no BullMQ keys of this run behind.
+  await fixture.stop();
 });
 
 beforeEach(() => {
@@ -99,10 +73,6 @@ async function createOAuth(provider: string, expiresInMs: number, refreshToken =
     secret: { accessToken: `old-access-${refreshToken}`, refreshToken, tokenType: 'Bearer', projectId: 'kept' },
   });
   return { record, refreshToken };
-}
-
-function requestsFor(refreshToken: string) {
-  return tokens.requests.filter((req) => req.fields.refresh_token === refreshToken);
 }
 
 /** A token endpoint that holds its answer until released, so concurrent triggers overlap. */

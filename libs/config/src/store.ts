@@ -1,5 +1,5 @@
 import type { ProviderFamily } from '@cpa/contracts';
-import { hashClientKey, keyPreview, type Prisma, type PrismaClient } from '@cpa/db';
+import { hashClientKey, keyPreview, type CredentialRecord, type Prisma, type PrismaClient } from '@cpa/db';
 import type { ConfigFile, ConfigWarning, ModelAlias, OpenAICompatEntry, ParsedConfig, ProviderKeyEntry, ProviderKeySection } from './config-file';
 import { isBcryptHash } from './config-file';
 import { formatDurationSeconds } from './duration';
@@ -45,20 +45,16 @@ export class DuplicateEntryError extends Error {
   }
 }
 
-interface CredentialRow {
-  id: string;
-  apiKey: string;
+/** The columns an api-key credential is reconciled on; the id names the row, the secret is written once. */
+const SYNCED_COLUMNS = ['provider', 'label', 'prefix', 'priority', 'weight', 'disabled', 'baseUrl', 'proxyUrl', 'providerConfigId'] as const;
+type SyncedColumn = (typeof SYNCED_COLUMNS)[number];
+
+/** An api-key credential as config.yaml describes it: its stored columns plus the key in clear. */
+type CredentialRow = Pick<CredentialRecord, 'id' | SyncedColumn> & {
   provider: ProviderFamily;
-  label: string;
-  prefix: string;
-  priority: number;
-  weight: number;
-  disabled: boolean;
-  baseUrl: string;
-  proxyUrl: string;
-  providerConfigId: string | null;
+  apiKey: string;
   attributes: Record<string, unknown>;
-}
+};
 
 const models = (list?: ModelAlias[]) => list?.map((m) => compact({ name: m.name, alias: m.alias || undefined }));
 
@@ -118,15 +114,7 @@ function assertUnique<T extends { id: string }>(rows: T[], path: (index: number)
 }
 
 const credentialFields = (row: CredentialRow) => ({
-  provider: row.provider,
-  label: row.label,
-  prefix: row.prefix,
-  priority: row.priority,
-  weight: row.weight,
-  disabled: row.disabled,
-  baseUrl: row.baseUrl,
-  proxyUrl: row.proxyUrl,
-  providerConfigId: row.providerConfigId,
+  ...(Object.fromEntries(SYNCED_COLUMNS.map((column) => [column, row[column]])) as Pick<CredentialRow, SyncedColumn>),
   attributes: row.attributes as Prisma.InputJsonValue,
 });
 
@@ -142,15 +130,7 @@ async function syncCredentialRows(
     existing,
     desired,
     (e, d) =>
-      e.provider === d.provider &&
-      e.label === d.label &&
-      e.prefix === d.prefix &&
-      e.priority === d.priority &&
-      e.weight === d.weight &&
-      e.disabled === d.disabled &&
-      e.baseUrl === d.baseUrl &&
-      e.proxyUrl === d.proxyUrl &&
-      e.providerConfigId === d.providerConfigId &&
+      SYNCED_COLUMNS.every((column) => e[column] === d[column]) &&
       jsonEqual(e.attributes, d.attributes) &&
       (!mode.claim || e.source === mode.source),
     (e) => mode.prune === 'all' || e.source === mode.source,
