@@ -23,9 +23,8 @@ const env = loadEnv();
     {
       provide: ATTEMPT_REPORTER,
       inject: [RedisTransportClient],
-      useFactory: (client: RedisTransportClient) => ({
-        report: (result: AttemptResult) => void client.enqueue(Patterns.attemptResult, result),
-      }),
+      // Batched: the scheduler then pops and handles one item per few milliseconds, not one per request.
+      useFactory: (client: RedisTransportClient) => ({ report: client.batch<AttemptResult>(Patterns.attemptResult) }),
     },
   ],
 })

@@ -7,18 +7,21 @@ import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
 import { ADMIN_URL, ManagementController } from './management.controller';
-import { ProxyController } from './proxy.controller';
+import { ModelsController } from './models.controller';
 
 const env = loadEnv();
 
 @Module({
   imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
-  controllers: [HealthController, ProxyController, ManagementController, EventsController],
+  controllers: [HealthController, ModelsController, ManagementController, EventsController],
   providers: [
     Catalog,
     ClientKeyService,
     GatewayService,
-    { provide: GATEWAY_OPTIONS, useValue: { requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS ?? 10 * 60_000) } },
+    {
+      provide: GATEWAY_OPTIONS,
+      useValue: { requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS ?? 10 * 60_000), bodyLimitBytes: env.bodyLimitBytes },
+    },
     { provide: ADMIN_URL, useValue: env.adminUrl },
   ],
 })

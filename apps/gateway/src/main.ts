@@ -1,11 +1,12 @@
-import { ClientErrorFilter } from '@cpa/client-api';
+import { ClientErrorFilter, GatewayService } from '@cpa/client-api';
 import { loadEnv } from '@cpa/config';
 import { bootstrapService } from '@cpa/runtime';
 import type { FastifyInstance } from 'fastify';
 import { GatewayModule } from './gateway.module';
+import { registerProxyRoutes } from './proxy.routes';
 
 function installBodyHandling(fastify: FastifyInstance) {
-  // Bodies stay raw bytes: the gateway reads routing fields once and relays the original.
+  // Bodies stay raw bytes (management pass-through); the proxy routes read theirs themselves.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 }
@@ -19,7 +20,9 @@ async function main() {
     bodyLimitBytes: env.bodyLimitBytes,
     configure: (app) => {
       app.useGlobalFilters(new ClientErrorFilter());
-      installBodyHandling(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
+      const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+      installBodyHandling(fastify);
+      registerProxyRoutes(fastify, app.get(GatewayService));
     },
   });
 }

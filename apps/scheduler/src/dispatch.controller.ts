@@ -29,10 +29,12 @@ export class DispatchController {
     return this.dispatcher.attemptFailed(failure, ctx);
   }
 
+  /** Executors send their results in batches; a lone result is what executors of earlier versions send. */
   @EventPattern(Patterns.attemptResult)
-  attemptResult(@Payload() result: AttemptResult) {
-    this.usage.record(result);
-    return this.dispatcher.attemptFinished(result);
+  attemptResult(@Payload() results: AttemptResult[] | AttemptResult) {
+    const batch = Array.isArray(results) ? results : [results];
+    for (const result of batch) this.usage.record(result);
+    return this.dispatcher.attemptsFinished(batch);
   }
 
   @EventPattern(Events.configChanged)

@@ -2,6 +2,7 @@ import { HttpException, Injectable, ServiceUnavailableException, type CanActivat
 import type { FastifyRequest } from 'fastify';
 import { INVALID_API_KEY_BODY, MISSING_API_KEY_BODY } from '@cpa/contracts';
 import { ClientKeyService, extractClientKey } from './client-key.service';
+import { queryOf } from './request-fields';
 
 /** A rejected client key, answered with CLIProxyAPI's exact body (not the client format's envelope). */
 export class ClientKeyRejected extends HttpException {
@@ -12,7 +13,7 @@ export class ClientKeyRejected extends HttpException {
 
 /**
  * Client-key check for the routes served by Nest handlers (model listings); the proxy
- * routes check inside GatewayService so they answer without Nest's exception round trip.
+ * routes check inside GatewayService, as they are not Nest handlers.
  */
 @Injectable()
 export class ClientKeyGuard implements CanActivate {
@@ -20,10 +21,9 @@ export class ClientKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const query = new URLSearchParams(request.url.split('?')[1] ?? '');
     let verdict;
     try {
-      verdict = await this.clientKeys.check(extractClientKey(request.headers, query));
+      verdict = await this.clientKeys.check(extractClientKey(request.headers, queryOf(request.url)));
     } catch {
       throw new ServiceUnavailableException('Client key verification is temporarily unavailable; retry shortly');
     }

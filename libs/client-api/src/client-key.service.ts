@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClientKeyRepository, hashClientKey } from '@cpa/db';
+import { ClientKeyRepository } from '@cpa/db';
 
 export interface ClientIdentity {
   id: string;
@@ -33,8 +33,10 @@ const NEGATIVE_TTL_MS = 5_000;
 const MAX_ENTRIES = 10_000;
 
 /**
- * Checks client keys against their hashes in Postgres, caching verdicts by hash so the
- * hot path does one map lookup. `invalidate()` runs on config.changed.
+ * Checks client keys against their hashes in Postgres and caches the verdicts, so the hot
+ * path does one map lookup. The cache is keyed by the key itself, not its hash: hashing
+ * on every request showed in profiles, and the key is already in this process's memory
+ * while its request lives (it is never logged). `invalidate()` runs on config.changed.
  */
 @Injectable()
 export class ClientKeyService {
@@ -44,14 +46,13 @@ export class ClientKeyService {
 
   async check(key: string | undefined, now = Date.now()): Promise<KeyCheck> {
     if (!key) return { ok: false, reason: 'missing' };
-    const hash = hashClientKey(key);
-    let entry = this.cache.get(hash);
+    let entry = this.cache.get(key);
     if (!entry || entry.until < now) {
       const found = await this.keys.findActiveByKey(key);
       const client = found ? { id: found.id, label: found.label } : null;
       entry = { until: now + (client ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS), client };
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
-      this.cache.set(hash, entry);
+      this.cache.set(key, entry);
     }
     return entry.client ? { ok: true, client: entry.client } : { ok: false, reason: 'invalid' };
   }

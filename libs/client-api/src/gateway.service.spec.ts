@@ -8,17 +8,15 @@ import { GatewayService } from './gateway.service';
 let server: Server | undefined;
 afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
 
+type Repo = { findActiveByKey(key: string): Promise<unknown> };
+
 /** A gateway whose key store is the given repository; the transport must not be reached. */
-async function call(repo: { findActiveByKey(key: string): Promise<unknown> }, headers: Record<string, string>) {
+async function call(repo: Repo, headers: Record<string, string>, body = '{"model":"m"}', bodyLimitBytes = 1024) {
   const transport = { request: () => { throw new Error('transport must not be called'); } };
-  const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000 });
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void gateway.proxy({ format: 'claude', req, res, body: Buffer.concat(chunks), query: new URLSearchParams() }));
-  });
+  const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes });
+  server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
-  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body: '{"model":"m"}' });
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body });
   return { status: res.status, body: await res.json() };
 }
 
@@ -33,5 +31,21 @@ describe('GatewayService key checks', () => {
   it('answers 401 with CLIProxyAPI bodies for missing and unknown keys', async () => {
     expect(await call({ findActiveByKey: async () => null }, {})).toEqual({ status: 401, body: { error: 'Missing API key' } });
     expect(await call({ findActiveByKey: async () => null }, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'Invalid API key' } });
+  });
+});
+
+describe('GatewayService request bodies', () => {
+  const known: Repo = { findActiveByKey: async () => ({ id: 'c1', label: '' }) };
+
+  it('answers 413 in the client format past the body limit, before checking the key', async () => {
+    const out = await call({ findActiveByKey: () => Promise.reject(new Error('must not be asked')) }, {}, JSON.stringify({ model: 'm', pad: 'x'.repeat(2048) }));
+    expect(out.status).toBe(413);
+    expect(out.body).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+  });
+
+  it('answers malformed JSON with 400 in the client format', async () => {
+    const out = await call(known, { 'x-api-key': 'sk-1' }, '{"model": ');
+    expect(out.status).toBe(400);
+    expect(out.body).toMatchObject({ type: 'error', error: { message: expect.stringMatching(/JSON/) } });
   });
 });

@@ -14,12 +14,15 @@ import { Catalog } from '@cpa/catalog';
 import { extractSessionIds, sessionIdList } from '@cpa/routing';
 import { RedisTransportClient } from '@cpa/transport';
 import { ClientKeyService, extractClientKey } from './client-key.service';
+import { BodyTooLargeError, readBody } from './read-body';
 import { relayFrames, writeJson } from './relay';
 import { BadRequestError, readRequestFields } from './request-fields';
 
 export interface GatewayOptions {
   /** How long a request may take end to end before the gateway gives up (ms). */
   requestTimeoutMs: number;
+  /** Larger request bodies are refused with 413. */
+  bodyLimitBytes: number;
 }
 export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');
 
@@ -37,7 +40,7 @@ export interface ProxyCall {
   format: ClientFormat;
   req: IncomingMessage;
   res: ServerResponse;
-  body: Buffer;
+  /** The request's query string, parsed. */
   query: URLSearchParams;
   /** Gemini routes carry model and streaming in the path. */
   urlModel?: string;
@@ -47,7 +50,7 @@ export interface ProxyCall {
 }
 
 /**
- * The client-facing half of the request path: authenticate, read routing fields once,
+ * The client-facing half of the request path: read the body, authenticate, read routing fields once,
  * hand the request to the scheduler and relay the reply frames as they come.
  */
 @Injectable()
@@ -63,6 +66,15 @@ export class GatewayService {
 
   async proxy(call: ProxyCall): Promise<void> {
     const { format, req, res } = call;
+    let body;
+    try {
+      body = await readBody(req, this.options.bodyLimitBytes);
+    } catch (err) {
+      const status = err instanceof BodyTooLargeError ? 413 : 400;
+      // The client may still be sending the rest: close the connection once answered.
+      return writeJson(res, status, clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'), { connection: 'close' });
+    }
+
     let verdict;
     try {
       verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
@@ -75,7 +87,7 @@ export class GatewayService {
 
     let fields;
     try {
-      fields = readRequestFields(format, call.body, call.urlModel, call.urlStream);
+      fields = readRequestFields(format, body, call.urlModel, call.urlStream);
     } catch (err) {
       const status = err instanceof BadRequestError ? err.status : 400;
       return writeJson(res, status, clientErrorBody(format, status, (err as Error).message));
@@ -98,7 +110,7 @@ export class GatewayService {
       headers,
       deadline: Date.now() + this.options.requestTimeoutMs,
     };
-    const frames = this.transport.request(Patterns.dispatch, route, { body: call.body, deadline: route.deadline });
+    const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline });
     await relayFrames(frames, res, format);
   }
 }

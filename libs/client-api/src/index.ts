@@ -2,6 +2,7 @@ export * from './client-key.service';
 export * from './gateway.service';
 export * from './management-proxy';
 export * from './model-list';
+export * from './read-body';
 export * from './relay';
 export * from './request-fields';
 export * from './client-error.filter';

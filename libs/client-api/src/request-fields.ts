@@ -34,6 +34,12 @@ export function readRequestFields(format: ClientFormat, raw: Buffer, urlModel?: 
   return { model: body.model.trim(), stream: body.stream === true, json: body };
 }
 
+/** The query string of a request target, parsed. */
+export function queryOf(url: string): URLSearchParams {
+  const start = url.indexOf('?');
+  return new URLSearchParams(start < 0 ? '' : url.slice(start + 1));
+}
+
 /** Which API's error format a path speaks, for errors raised before a handler runs. */
 export function formatOfPath(url: string): ClientFormat {
   if (url.startsWith('/v1beta')) return 'gemini';

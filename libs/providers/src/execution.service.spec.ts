@@ -3,7 +3,7 @@ import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import type { Catalog, CredentialInfo } from '@cpa/catalog';
 import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
 import { startMockUpstream, type MockUpstream } from '@cpa/testing';
-import { isForward, type Forward, type Frame } from '@cpa/transport';
+import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
 import type { CredentialRepository } from '@cpa/db';
 import type { CredentialRefresher } from './credential-refresher';
 import { ExecutionService } from './execution.service';
@@ -54,7 +54,7 @@ function request(family: ProviderFamily, clientFormat: ClientFormat, stream: boo
 async function run(req: ExecuteRequest, body: unknown, executor = service): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
   const out = await executor.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
   if (isForward(out)) throw new Error(`attempt failed: ${JSON.stringify((out as Forward).data)}`);
-  const frames = await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
+  const frames = isFrame(out) ? [out] : await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
   return { head: frames[0].meta as ResponseHead, text: frames.map((f) => f.body?.toString() ?? '').join(''), frames };
 }
 

@@ -101,7 +101,12 @@ export class ExecutionService {
     @Optional() @Inject(CREDENTIAL_REFRESHER) private readonly refresher?: CredentialRefresher,
   ) {}
 
-  async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal): Promise<Observable<Frame> | Forward> {
+  /**
+   * A complete answer comes back as one Frame rather than an Observable of it: the reply is
+   * the same single message, and NestJS pipes only Observables through its per-request
+   * error-handling operators, which cost the executor more than the rest of the reply path.
+   */
+  async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal): Promise<Frame | Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
     if (!credential) return this.fail(req, body, 503, 'credential is no longer configured', true);
     const attempt: Attempt = { req, body, signal, credential, adapter: PROVIDER_ADAPTERS[req.family] };
@@ -116,7 +121,7 @@ export class ExecutionService {
     }
   }
 
-  private async generate(attempt: Attempt): Promise<Observable<Frame> | Forward> {
+  private async generate(attempt: Attempt): Promise<Frame | Observable<Frame> | Forward> {
     const { req, body } = attempt;
     const plan = planExchange(req.route, attempt.adapter, req.upstreamModel);
     let upstreamBody: Buffer;
@@ -137,7 +142,7 @@ export class ExecutionService {
       case 'relay-body': {
         const bytes = Buffer.from(await this.readBody(response));
         this.reportSuccess(req, response.statusCode, usageOfBody(plan.upstream, bytes));
-        return of(frame({ ...head(), complete: true }, bytes));
+        return frame({ ...head(), complete: true }, bytes);
       }
       case 'translate-body':
       case 'synthesize-stream': {
@@ -148,7 +153,7 @@ export class ExecutionService {
             ? JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: req.route.model }))
             : streamFromResponse(plan.client, canonical, { model: req.route.model, jsonArray: plan.jsonArray });
         this.reportSuccess(req, response.statusCode, toTokenUsage(canonical.usage));
-        return of(frame({ ...head(), complete: plan.response === 'translate-body' }, Buffer.from(out)));
+        return frame({ ...head(), complete: plan.response === 'translate-body' }, Buffer.from(out));
       }
       case 'aggregate':
         return this.aggregate(attempt, plan, response, head());
@@ -158,7 +163,7 @@ export class ExecutionService {
   }
 
   /** A streaming-only upstream answering a client that wants one body: nothing is sent until the stream ends. */
-  private async aggregate(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
+  private async aggregate(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Frame> {
     const aggregator = createStreamAggregator(plan.upstream);
     try {
       for await (const chunk of response.body) aggregator.push(chunk as Buffer);
@@ -175,7 +180,7 @@ export class ExecutionService {
     }
     const bytes = Buffer.from(JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: attempt.req.route.model })));
     this.reportSuccess(attempt.req, head.status, toTokenUsage(canonical.usage));
-    return of(frame({ ...head, complete: true }, bytes));
+    return frame({ ...head, complete: true }, bytes);
   }
 
   /**
@@ -252,7 +257,7 @@ export class ExecutionService {
   }
 
   /** count_tokens / countTokens: natively where the upstream counts, else a local estimate. */
-  private async countTokens(attempt: Attempt): Promise<Observable<Frame> | Forward> {
+  private async countTokens(attempt: Attempt): Promise<Frame | Forward> {
     const { req, body } = attempt;
     const client = req.route.clientFormat;
     const plan = planCountTokens(client, attempt.adapter);
@@ -260,7 +265,7 @@ export class ExecutionService {
     const answer = (tokens: number) => {
       this.reportSuccess(req, 200, undefined);
       const bytes = Buffer.from(JSON.stringify(countTokensResponse(client, tokens)));
-      return of(frame({ status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, complete: true }, bytes));
+      return frame({ status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, complete: true }, bytes);
     };
 
     if (plan.mode === 'relay') {
@@ -268,7 +273,7 @@ export class ExecutionService {
       const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
       const bytes = Buffer.from(await this.readBody(response));
       this.reportSuccess(req, response.statusCode, undefined);
-      return of(frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes));
+      return frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes);
     }
 
     const canonical = this.prepare(() => codecFor(client).decodeRequest(parseJson(body), { model: req.route.model, stream: false }), client);

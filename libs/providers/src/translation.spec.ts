@@ -146,6 +146,11 @@ describe('usage extraction', () => {
     expect(usageOfBody('gemini', { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2, thoughtsTokenCount: 1 } })).toMatchObject({ inputTokens: 6, reasoningTokens: 1 });
     expect(usageOfBody('openai-responses', { usage: { input_tokens: 8, output_tokens: 4, output_tokens_details: { reasoning_tokens: 1 } } })).toMatchObject({ inputTokens: 8, outputTokens: 4, reasoningTokens: 1 });
     expect(usageOfBody('openai-chat', Buffer.from('not json'))).toBeUndefined();
+    // Only the top-level usage counts, whatever the content says.
+    const nested = { choices: [{ message: { content: '"usage": {"prompt_tokens": 1}', usage: { prompt_tokens: 50 } } }], usage: { prompt_tokens: 7, completion_tokens: 3 } };
+    expect(usageOfBody('openai-chat', Buffer.from(JSON.stringify(nested)))).toEqual({ inputTokens: 7, outputTokens: 3 });
+    expect(usageOfBody('openai-responses', Buffer.from(JSON.stringify({ output: [], usage: { input_tokens: 8, output_tokens: 4 } })))).toMatchObject({ inputTokens: 8, outputTokens: 4 });
+    expect(usageOfBody('gemini', Buffer.from(JSON.stringify([{ candidates: [] }, { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2 } }])))).toMatchObject({ inputTokens: 6, outputTokens: 2 });
   });
 });
 

@@ -283,6 +283,16 @@ describe('results and cooldowns', () => {
     expect(state.status).toBe('active');
   });
 
+  it('applies a batch of results in order, so the last result on a credential stands', async () => {
+    const catalog = new TestCatalog().set([credential('a'), credential('b')]);
+    const [svc] = replicas(catalog, 1).services;
+    const result = (credentialId: string, ok: boolean) => ({ credentialId, family: 'claude' as const, baseModel: MODEL, ok, status: ok ? 200 : 500, ...(ok ? {} : { error: 'boom' }) });
+    await svc!.attemptsFinished([result('a', false), result('b', true), result('a', true), result('b', false)]);
+    const states = await (svc as unknown as { store: RoutingStateStore }).store.readStates(['a', 'b']);
+    expect(states.get('a')!.state!.modelStates[MODEL]).toMatchObject({ status: 'active', unavailable: false });
+    expect(states.get('b')!.state!.modelStates[MODEL]).toMatchObject({ status: 'error', unavailable: true });
+  });
+
   it('returns a request-shaped error as is, without cooldown or failover', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
     const [svc] = replicas(catalog, 1).services;

@@ -211,6 +211,22 @@ export class DispatchService {
     });
   }
 
+  /**
+   * A batch of finished attempts, in order (so the last result on a credential is the one
+   * that stands); one failing to commit does not keep the others from committing.
+   */
+  async attemptsFinished(results: readonly AttemptResult[]): Promise<void> {
+    let failed: unknown;
+    for (const result of results) {
+      try {
+        await this.attemptFinished(result);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+    if (failed !== undefined) throw failed;
+  }
+
   /** POST /v0/management/reset-quota: clear every cooldown of the credential. */
   async resetQuota(credentialId: string): Promise<CredentialState | undefined> {
     const now = this.now();

@@ -22,6 +22,21 @@ export interface EnqueueOptions {
   deadline?: number;
 }
 
+export interface BatchOptions {
+  /** Longest a value waits for others before its batch is sent (default 5 ms). */
+  maxDelayMs?: number;
+  /** A batch this large is sent at once (default 256). */
+  maxItems?: number;
+}
+
+/** Values collected for one pattern, sent as a single one-way message. */
+class Batch {
+  values: unknown[] = [];
+  timer?: NodeJS.Timeout;
+
+  constructor(readonly pattern: string) {}
+}
+
 /** A request waiting for its reply. */
 class Call {
   timer?: NodeJS.Timeout;
@@ -59,6 +74,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   private readonly listeners: Listener[] = [];
   private seq = 0;
   private idleTimer?: NodeJS.Timeout;
+  private readonly batches = new Set<Batch>();
 
   private readonly onDeadline = (call: Call) => {
     this.settle(call, true);
@@ -120,7 +136,28 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     await this.cmd!.lpush(transportKeys.queueOfPattern(this.prefix, pattern), item);
   }
 
+  /**
+   * A sender of one-way messages to `pattern` that are collected and sent together: the
+   * handler receives an array of the values sent within `maxDelayMs` of the first. For
+   * high-rate reports, where one queue item per value would cost the consumer a pop and a
+   * handler call each. Values still waiting are sent when the client closes.
+   */
+  batch<T>(pattern: string, options: BatchOptions = {}): (value: T) => void {
+    const maxDelayMs = options.maxDelayMs ?? 5;
+    const maxItems = Math.max(1, options.maxItems ?? 256);
+    const batch = new Batch(pattern);
+    this.batches.add(batch);
+    const flush = () => void this.sendBatch(batch);
+    return (value) => {
+      batch.values.push(value);
+      if (batch.values.length >= maxItems) flush();
+      else if (batch.timer === undefined) batch.timer = setTimeout(flush, maxDelayMs).unref();
+    };
+  }
+
   async close(): Promise<void> {
+    // Batched one-way messages still waiting leave before the connection goes.
+    if (this.connecting !== undefined) await Promise.all([...this.batches].map((b) => this.sendBatch(b)));
     this.failAll('transport client closed');
     clearInterval(this.idleTimer);
     this.connected = false;
@@ -187,6 +224,15 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       this.idleTimer.unref();
     }
     this._status$.next('connected');
+  }
+
+  private async sendBatch(batch: Batch): Promise<void> {
+    clearTimeout(batch.timer);
+    batch.timer = undefined;
+    if (batch.values.length === 0) return;
+    const values = batch.values;
+    batch.values = [];
+    await this.enqueue(batch.pattern, values).catch(() => undefined); // one-way: lost like an item of a crashed consumer
   }
 
   private onReply(message: Buffer): void {

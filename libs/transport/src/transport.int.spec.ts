@@ -251,6 +251,29 @@ describe('competing consumers', () => {
   });
 });
 
+describe('batched one-way messages', () => {
+  it('sends the values given within the delay as one message whose data is their array', async () => {
+    const service = await startService([WorkController], ['work']);
+    const caller = client();
+    await caller.connect();
+    const send = caller.batch<{ n: number }>('work.note', { maxDelayMs: 50, maxItems: 4 });
+    for (let n = 0; n < 6; n++) send({ n });
+    // Four fill a batch at once; the other two wait for the delay.
+    await waitFor(() => expect(service.get(WorkController).notes).toEqual([[0, 1, 2, 3].map((n) => ({ n })), [{ n: 4 }, { n: 5 }]]));
+  });
+
+  it('sends values still waiting when the client closes', async () => {
+    const service = await startService([WorkController], ['work']);
+    const caller = client();
+    await caller.connect();
+    const send = caller.batch<string>('work.note', { maxDelayMs: 60_000 });
+    send('a');
+    send('b');
+    await caller.close();
+    await waitFor(() => expect(service.get(WorkController).notes).toEqual([['a', 'b']]));
+  });
+});
+
 describe('direct replies', () => {
   it('sends each pod only its own replies', async () => {
     await startService([WorkController], ['work']);

@@ -1,0 +1,30 @@
+import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Catalog } from '@cpa/catalog';
+import { ClientKeyGuard, claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList, writeJson } from '@cpa/client-api';
+import { clientErrorBody } from '@cpa/contracts';
+
+/** The model listings of the client API; its POST routes are in proxy.routes.ts. */
+@Controller()
+@UseGuards(ClientKeyGuard)
+export class ModelsController {
+  constructor(private readonly catalog: Catalog) {}
+
+  @Get('v1/models')
+  models(@Req() req: FastifyRequest) {
+    return wantsClaudeModelList(req.headers) ? claudeModelList(this.catalog.snapshot) : openAIModelList(this.catalog.snapshot);
+  }
+
+  @Get('v1beta/models')
+  geminiModels() {
+    return geminiModelList(this.catalog.snapshot);
+  }
+
+  @Get('v1beta/models/:model')
+  geminiModel(@Param('model') model: string, @Res() reply: FastifyReply) {
+    const info = geminiModelInfo(this.catalog.snapshot, decodeURIComponent(model));
+    reply.hijack();
+    if (!info) return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `models/${model} is not found`));
+    return writeJson(reply.raw, 200, info);
+  }
+}
