@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { credentialId, loadEnv, SettingKeys } from '@cpa/config';
 import { ManagementEvents } from '@cpa/contracts';
+import { KEPT_SECRET_WARNING } from '@cpa/management';
 import { decodeRequest, transportKeys } from '@cpa/transport';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createTestDatabase, type TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
 import { createAdminApp } from './app';
 
@@ -383,5 +385,159 @@ describe('audit log', () => {
     expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['config.import', 'api-keys.put', 'claude-api-key.patch', 'setting.update', 'credential.reset-quota']));
     const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
     for (const secret of [SECRET, CLAUDE_KEY_1, CLAUDE_KEY_2, 'key-c-ccccccccccccccccccccc', 'sk-or-one']) expect(dump).not.toContain(secret);
+  });
+});
+
+/** PUT /config.yaml with a raw text body. */
+async function putYaml(text: string, contentType = 'application/yaml', key = SECRET) {
+  const response = await app.inject({
+    method: 'PUT',
+    url: '/v0/management/config.yaml',
+    headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
+    payload: text,
+    remoteAddress: '127.0.0.1',
+  });
+  return { status: response.statusCode, body: response.json() as { status?: string; warnings?: string[]; error?: string } };
+}
+
+async function getYaml() {
+  const response = await app.inject({ method: 'GET', url: '/v0/management/config.yaml', headers: { authorization: `Bearer ${SECRET}` }, remoteAddress: '127.0.0.1' });
+  return { status: response.statusCode, contentType: response.headers['content-type'], text: response.body };
+}
+
+describe('GET|PUT /config.yaml', () => {
+  const COMPAT = { name: 'yaml-compat', 'base-url': 'https://compat.example/v1', 'api-key-entries': [{ 'api-key': 'sk-yaml-compat-1' }], models: [{ name: 'm1', alias: 'a1' }] };
+  const claudeId = credentialId('claude', '', CLAUDE_KEY_2);
+
+  it('GET answers the stored configuration as YAML, without auth-index', async () => {
+    const { status, contentType, text } = await getYaml();
+    expect(status).toBe(200);
+    expect(contentType).toBe('application/yaml; charset=utf-8');
+    const { body: json } = await call('GET', '/config');
+    const expected = structuredClone(json) as Record<string, Record<string, unknown>[]>;
+    for (const entry of expected['claude-api-key']) delete entry['auth-index'];
+    expect(parseYaml(text)).toEqual(expected);
+    expect(text).not.toContain('auth-index');
+  });
+
+  it('PUT imports the text like the start-up import, keeps the secret and broadcasts config.changed', async () => {
+    const since = events.length;
+    const yaml = stringifyYaml({
+      'api-keys': ['client-key-from-yaml-0000000000'],
+      'claude-api-key': [{ 'api-key': CLAUDE_KEY_2, weight: 4 }],
+      'openai-compatibility': [COMPAT],
+      'request-retry': 1,
+      routing: { strategy: 'fill-first' },
+      surprise: { nested: true },
+    });
+    expect(await putYaml(yaml)).toEqual({
+      status: 200,
+      body: { status: 'ok', warnings: ['surprise: unknown or unsupported key (ignored)', KEPT_SECRET_WARNING] },
+    });
+    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: claudeId } })).toMatchObject({ weight: 4, source: 'config' });
+    expect((await call('GET', '/openai-compatibility')).body).toEqual({ 'openai-compatibility': [COMPAT] });
+    expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 1 });
+    // Like the start-up import, the upload prunes only rows imported from config; keys added
+    // through the list endpoints stay until an upload names them (and so claims them).
+    expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-c-ccccccccccccccccccccc', 'client-key-from-yaml-0000000000'] });
+    // The secret was not in the text and still opens the API.
+    expect((await call('GET', '/config')).status).toBe(200);
+    expect((await eventAfter(since, ManagementEvents.configChanged)).data).toMatchObject({ sections: ['config.yaml'] });
+  });
+
+  it('PUT prunes rows an earlier import brought in and the new text drops', async () => {
+    expect((await putYaml(stringifyYaml({ 'claude-api-key': [{ 'api-key': CLAUDE_KEY_2, weight: 4 }] }), 'text/yaml')).status).toBe(200);
+    expect(await db.prisma.providerConfig.count()).toBe(0);
+    expect(await db.prisma.credential.count({ where: { provider: 'openai-compat' } })).toBe(0);
+    expect(await db.prisma.credential.count({ where: { id: claudeId } })).toBe(1);
+    // Settings the text no longer names fall back to their defaults.
+    expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 3 });
+  });
+
+  it('GET then PUT of the same text keeps the configuration; a second time it writes nothing', async () => {
+    const before = (await getYaml()).text;
+    expect(await putYaml(before, 'text/plain')).toEqual({ status: 200, body: { status: 'ok', warnings: [KEPT_SECRET_WARNING] } });
+    expect((await getYaml()).text).toBe(before);
+    const rows = await db.prisma.credential.findMany({ orderBy: { id: 'asc' } });
+    expect(rows.every((row) => row.source === 'config')).toBe(true);
+    expect((await putYaml(before, 'text/plain')).status).toBe(200);
+    expect(await db.prisma.credential.findMany({ orderBy: { id: 'asc' } })).toEqual(rows);
+  });
+
+  it('PUT with a new secret-key replaces the management secret', async () => {
+    const next = 'rotated-management-secret';
+    const config = parseYaml((await getYaml()).text) as Record<string, unknown>;
+    const withSecret = (secret: string) => stringifyYaml({ ...config, 'remote-management': { 'secret-key': secret } });
+    expect((await putYaml(withSecret(next))).body).toEqual({ status: 'ok', warnings: [] });
+    expect((await call('GET', '/config', undefined, { ip: '127.0.0.60' })).status).toBe(401);
+    expect((await call('GET', '/config', undefined, { key: next, ip: '127.0.0.60' })).status).toBe(200);
+    expect((await putYaml(withSecret(SECRET), 'application/yaml', next)).status).toBe(200);
+    expect(parseYaml((await getYaml()).text)).toEqual(config);
+    expect((await call('GET', '/config')).status).toBe(200);
+  });
+
+  it('rejects broken YAML and invalid values with 400, quoting no secret and changing nothing', async () => {
+    const before = (await getYaml()).text;
+    const broken = await putYaml(`claude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\n   oops: [\n`);
+    expect(broken.status).toBe(400);
+    expect(broken.body.error).toMatch(/not valid YAML/);
+    const invalid = await putYaml(`claude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\n    weight: -1\n`);
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error).toContain('claude-api-key[0].weight');
+    const duplicate = await putYaml(`claude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\n  - api-key: ${CLAUDE_KEY_1}\n`);
+    expect(duplicate.status).toBe(400);
+    expect(await putYaml('', 'text/plain')).toEqual({ status: 400, body: { error: 'empty config' } });
+    for (const answer of [broken, invalid, duplicate]) expect(JSON.stringify(answer.body)).not.toContain(CLAUDE_KEY_1);
+    expect((await getYaml()).text).toBe(before);
+  });
+});
+
+describe('PATCH /auth-files/status', () => {
+  const id = credentialId('claude', '', CLAUDE_KEY_2);
+  const listed = async () => ((await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] }).files.find((f) => f.id === id)!;
+
+  it('disables a credential by auth_index and broadcasts credential.changed', async () => {
+    const since = events.length;
+    expect(await call('PATCH', '/auth-files/status', { auth_index: id, disabled: true })).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(true);
+    expect(await listed()).toMatchObject({ disabled: true, status: 'disabled', unavailable: true });
+    expect((await eventAfter(since, ManagementEvents.credentialChanged)).data).toMatchObject({ credentialIds: [id] });
+  });
+
+  it('re-enables it by the name GET /auth-files shows', async () => {
+    const { name } = await listed();
+    expect(await call('PATCH', '/auth-files/status', { name, disabled: false })).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(false);
+    expect((await call('PATCH', '/auth-files/status', { name: id, disabled: true })).status).toBe(200);
+    expect((await call('PATCH', '/auth-files/status', { auth_index: id, disabled: false })).status).toBe(200);
+  });
+
+  it('answers 404 for an unknown credential and 400 for a bad body', async () => {
+    expect(await call('PATCH', '/auth-files/status', { auth_index: 'claude:0000', disabled: true })).toEqual({ status: 404, body: { error: 'auth file not found' } });
+    expect(await call('PATCH', '/auth-files/status', { name: 'nobody', disabled: true })).toEqual({ status: 404, body: { error: 'auth file not found' } });
+    expect((await call('PATCH', '/auth-files/status', { auth_index: id })).status).toBe(400);
+    expect((await call('PATCH', '/auth-files/status', { auth_index: id, disabled: 'yes' })).status).toBe(400);
+    expect(await call('PATCH', '/auth-files/status', { disabled: true })).toEqual({ status: 400, body: { error: 'name or auth_index is required' } });
+  });
+
+  it('refuses a name that several credentials share', async () => {
+    const claude = await db.prisma.credential.findMany({ where: { provider: 'claude' } });
+    expect(claude.length).toBeGreaterThan(1);
+    await db.prisma.credential.updateMany({ where: { provider: 'claude' }, data: { label: 'shared-label' } });
+    try {
+      expect(await call('PATCH', '/auth-files/status', { name: 'shared-label', disabled: true })).toEqual({
+        status: 400,
+        body: { error: 'several auth files have this name; use auth_index' },
+      });
+    } finally {
+      for (const row of claude) await db.prisma.credential.update({ where: { id: row.id }, data: { label: row.label } });
+    }
+  });
+
+  it('audits config uploads and status changes without secrets', async () => {
+    const rows = await db.prisma.auditLog.findMany({ where: { action: { in: ['config.put', 'credential.disable', 'credential.enable'] } } });
+    expect(new Set(rows.map((r) => r.action))).toEqual(new Set(['config.put', 'credential.disable', 'credential.enable']));
+    const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    for (const secret of [SECRET, 'rotated-management-secret', CLAUDE_KEY_2, 'sk-yaml-compat-1', 'client-key-from-yaml-0000000000']) expect(dump).not.toContain(secret);
   });
 });

@@ -3,13 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Env } from '@cpa/config';
 import type { SecretBox } from '@cpa/db';
-import { ManagementErrorFilter } from '@cpa/management';
+import { ManagementErrorFilter, YAML_CONTENT_TYPES } from '@cpa/management';
+import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './app.module';
 
 export const MANAGEMENT_PREFIX = 'v0/management';
 
-/** Routes under /v0/management (except /healthz) and CLIProxyAPI's `{"error"}` bodies. */
+/**
+ * Routes under /v0/management (except /healthz), CLIProxyAPI's `{"error"}` bodies, and
+ * YAML bodies read as text (PUT /config.yaml; Fastify already reads text/plain as text).
+ */
 export function configureAdminApp(app: INestApplication): void {
+  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
+  fastify.addContentTypeParser([...YAML_CONTENT_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.setGlobalPrefix(MANAGEMENT_PREFIX, { exclude: [{ path: 'healthz', method: RequestMethod.ALL }] });
   app.useGlobalFilters(new ManagementErrorFilter());
 }

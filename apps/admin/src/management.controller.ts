@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { LIST_SECTIONS, ManagementAuthGuard, ManagementService, UsageReportService } from '@cpa/management';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { LIST_SECTIONS, ManagementAuthGuard, ManagementService, UsageReportService, YAML_RESPONSE_TYPE } from '@cpa/management';
 
 /** CLIProxyAPI's management routes under /v0/management; the logic is in ManagementService. */
 @Controller()
@@ -20,9 +20,26 @@ export class ManagementController {
     return this.management.getConfig();
   }
 
+  @Get('config.yaml')
+  @Header('content-type', YAML_RESPONSE_TYPE)
+  configYaml() {
+    return this.management.getConfigYaml();
+  }
+
+  /** The body arrives as text (YAML content types and text/plain; see configureAdminApp). */
+  @Put('config.yaml')
+  putConfigYaml(@Body() body: unknown) {
+    return this.management.putConfigYaml(body);
+  }
+
   @Get('auth-files')
   authFiles() {
     return this.management.listAuthFiles();
+  }
+
+  @Patch('auth-files/status')
+  authFileStatus(@Body() body: unknown) {
+    return this.management.setAuthFileStatus(body);
   }
 
   @Post('reset-quota')

@@ -120,6 +120,14 @@ describe('importConfig', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('keeps a credential the operator disabled disabled across re-imports', async () => {
+    const id = credentialId('claude', 'https://claude.example', 'sk-ant-secret-two-xxxxxxxxxxxx');
+    await db.prisma.credential.update({ where: { id }, data: { disabled: true } });
+    await importConfig(db.prisma, db.box, parseConfigYaml(FILE));
+    expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(true);
+    await db.prisma.credential.update({ where: { id }, data: { disabled: false } });
+  });
+
   it('exports the stored configuration in CLIProxyAPI shape', async () => {
     const exported = await exportConfig(db.prisma, db.box);
     expect(exported['api-keys']).toEqual(['client-key-aaaaaaaaaaaaaaaaaaaa', 'client-key-bbbbbbbbbbbbbbbbbbbb']);

@@ -46,7 +46,9 @@ export class DuplicateEntryError extends Error {
 }
 
 /** The columns an api-key credential is reconciled on; the id names the row, the secret is written once. */
-const SYNCED_COLUMNS = ['provider', 'label', 'prefix', 'priority', 'weight', 'disabled', 'baseUrl', 'proxyUrl', 'providerConfigId'] as const;
+// `disabled` is not synced: it is the operator's switch (PATCH /auth-files/status) and
+// survives re-imports; an openai-compatibility entry's own `disabled` lives on the provider.
+const SYNCED_COLUMNS = ['provider', 'label', 'prefix', 'priority', 'weight', 'baseUrl', 'proxyUrl', 'providerConfigId'] as const;
 type SyncedColumn = (typeof SYNCED_COLUMNS)[number];
 
 /** An api-key credential as config.yaml describes it: its stored columns plus the key in clear. */
@@ -69,7 +71,6 @@ function providerKeyRow(family: ProviderFamily, entry: ProviderKeyEntry, positio
     prefix: entry.prefix ?? '',
     priority: entry.priority ?? 0,
     weight: entry.weight ?? 1,
-    disabled: false,
     baseUrl,
     proxyUrl: entry['proxy-url'] ?? '',
     providerConfigId: null,
@@ -94,7 +95,6 @@ function openAICompatRows(provider: OpenAICompatEntry, providerId: string): Cred
     prefix: provider.prefix ?? '',
     priority: 0,
     weight: entry.weight ?? 1,
-    disabled: provider.disabled ?? false,
     baseUrl,
     proxyUrl: entry['proxy-url'] ?? '',
     providerConfigId: providerId,
@@ -268,8 +268,13 @@ export function settingsOf(config: ConfigFile): Record<string, unknown> {
   };
 }
 
+/** A secret-key the importer can hash: set, and not a bcrypt hash (whose plain secret is unknown). */
+export function isUsableManagementSecret(secret: string | undefined): secret is string {
+  return !!secret && !isBcryptHash(secret);
+}
+
 async function syncManagementSecret(tx: Tx, secret: string | undefined): Promise<boolean> {
-  const usable = secret && !isBcryptHash(secret) ? secret : undefined;
+  const usable = isUsableManagementSecret(secret) ? secret : undefined;
   const current = await tx.setting.findUnique({ where: { key: SettingKeys.managementSecretHash } });
   // The hash is salted, so an unchanged secret is detected by verifying, not by comparing.
   if (usable && typeof current?.value === 'string' && (await verifyManagementSecret(usable, current.value))) return false;
@@ -290,9 +295,21 @@ export interface ImportSummary {
  * deterministic ids and written only when they differ, so importing the same file again
  * changes nothing; rows imported earlier (source "config") and gone from the file are removed.
  */
-export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConfig): Promise<ImportSummary> {
+export interface ImportOptions {
+  /**
+   * Leave the stored management secret alone when the config names no usable one (the
+   * management API's upload must not lock out the operator who sent it). The start-up
+   * import follows the file: no secret there means no management API.
+   */
+  keepManagementSecret?: boolean;
+  /** Runs first inside the import's transaction, e.g. to take the management API's advisory lock. */
+  onTransaction?: (tx: Tx) => Promise<unknown>;
+}
+
+export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConfig, options: ImportOptions = {}): Promise<ImportSummary> {
   const { config } = parsed;
   return db.$transaction(async (tx) => {
+    await options.onTransaction?.(tx);
     const clientKeys = await syncClientKeys(tx, box, config['api-keys'] ?? [], IMPORT_MODE);
     let credentials = emptyCount();
     for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) {
@@ -302,7 +319,8 @@ export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConf
     credentials = addCounts(credentials, compat.credentials);
     let settings = 0;
     for (const [key, value] of Object.entries(settingsOf(config))) if (await writeSetting(tx, key, value)) settings++;
-    if (await syncManagementSecret(tx, config['remote-management']?.['secret-key'])) settings++;
+    const secret = config['remote-management']?.['secret-key'];
+    if ((!options.keepManagementSecret || isUsableManagementSecret(secret)) && (await syncManagementSecret(tx, secret))) settings++;
     return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings };
   }, { timeout: 30_000 });
 }

@@ -12,6 +12,11 @@ export abstract class ChangeNotifier {
     return this.publish(ManagementEvents.configChanged, payload);
   }
 
+  /** A credential's own row changed (e.g. enabled or disabled): every catalog reloads. */
+  credentialChanged(credentialIds: string[]): Promise<void> {
+    return this.publish(ManagementEvents.credentialChanged, { credentialIds, at: Date.now() });
+  }
+
   quotaReset(credentialId: string, models: string[]): Promise<void> {
     const payload: CredentialQuotaResetEvent = { credentialId, models, at: Date.now() };
     return this.publish(ManagementEvents.credentialQuotaReset, payload);

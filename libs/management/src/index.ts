@@ -4,6 +4,7 @@ export * from './auth.service';
 export * from './change-notifier';
 export * from './client-address';
 export * from './config-import.service';
+export * from './config-yaml';
 export * from './error.filter';
 export * from './errors';
 export * from './failure-limiter';

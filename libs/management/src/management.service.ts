@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { exportConfig, writeSetting, type Tx } from '@cpa/config';
+import { exportConfig, importConfig, writeSetting, type Tx } from '@cpa/config';
 import { AuditRepository, PrismaService, SecretBox } from '@cpa/db';
 import { z } from 'zod';
 import { ChangeNotifier } from './change-notifier';
-import { ManagementError, notFound } from './errors';
+import { parseConfigUpload, renderConfigYaml } from './config-yaml';
+import { badRequest, ManagementError, notFound } from './errors';
 import { parseItem, type ListQuery } from './list-ops';
 import { scalarSpec, type ScalarSpec } from './scalars';
 import { LIST_SECTIONS, type ListSection } from './sections';
@@ -19,6 +20,16 @@ const ScalarBodySchema = z.custom<{ value: unknown }>(
   'value is required',
 );
 const ResetQuotaSchema = z.object({ auth_index: z.string().trim().min(1, 'auth_index is required') });
+const AuthFileStatusSchema = z
+  .object({
+    name: z.string().trim().min(1).optional(),
+    auth_index: z.string().trim().min(1).optional(),
+    disabled: z.boolean({ error: 'disabled must be true or false' }),
+  })
+  .refine((body) => body.name || body.auth_index, 'name or auth_index is required');
+
+/** The name GET /auth-files shows for a credential. */
+export const authFileName = (row: { id: string; label: string; account: string }) => row.label || row.account || row.id;
 
 export interface AuthFile {
   id: string;
@@ -83,6 +94,59 @@ export class ManagementService {
     return this.changeList(section, 'delete', (current) => section.remove(current, query));
   }
 
+  async getConfigYaml(): Promise<string> {
+    return renderConfigYaml(await exportConfig(this.prisma, this.box));
+  }
+
+  /**
+   * Replaces the configuration with an uploaded config.yaml, exactly as the start-up import
+   * does (rows imported earlier and gone from the text are removed), except that a missing
+   * secret-key keeps the current management secret.
+   */
+  async putConfigYaml(body: unknown): Promise<{ status: 'ok'; warnings: string[] }> {
+    const upload = parseConfigUpload(body);
+    const summary = await importConfig(this.prisma, this.box, upload.parsed, {
+      keepManagementSecret: upload.keepsSecret,
+      onTransaction: (tx) => tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CONFIG_LOCK}::bigint)`,
+    });
+    const { credentials, clientKeys, providers } = summary;
+    await this.audit.record(ACTOR, 'config.put', 'config.yaml', {
+      credentialsCreated: credentials.created,
+      credentialsUpdated: credentials.updated,
+      credentialsDeleted: credentials.deleted,
+      clientKeysChanged: clientKeys.created + clientKeys.updated + clientKeys.deleted,
+      providersChanged: providers.created + providers.updated + providers.deleted,
+      settingsChanged: summary.settings,
+      secretKept: upload.keepsSecret,
+      warnings: summary.warnings.map((w) => w.path),
+    });
+    await this.notifier.configChanged(['config.yaml']);
+    return { status: 'ok', warnings: upload.warnings };
+  }
+
+  /** PATCH /auth-files/status: enables or disables one credential by auth_index, or by id or listed name. */
+  async setAuthFileStatus(body: unknown): Promise<typeof OK> {
+    const { name, auth_index: authIndex, disabled } = parseItem(AuthFileStatusSchema, body, '');
+    const id = await this.prisma.$transaction(async (tx) => {
+      const row = authIndex ? await tx.credential.findUnique({ where: { id: authIndex } }) : await this.findAuthFileByName(tx, name!);
+      if (!row) throw notFound('auth file not found');
+      if (row.disabled !== disabled) await tx.credential.update({ where: { id: row.id }, data: { disabled } });
+      return row.id;
+    });
+    await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { disabled });
+    await this.notifier.credentialChanged([id]);
+    return OK;
+  }
+
+  private async findAuthFileByName(tx: Tx, name: string) {
+    const byId = await tx.credential.findUnique({ where: { id: name } });
+    if (byId) return byId;
+    const rows = await tx.credential.findMany({ where: { OR: [{ label: name }, { account: name }] } });
+    const matches = rows.filter((row) => authFileName(row) === name);
+    if (matches.length > 1) throw badRequest('several auth files have this name; use auth_index');
+    return matches[0];
+  }
+
   async getScalar(path: string): Promise<Record<string, unknown>> {
     const spec = this.scalar(path);
     const row = await this.prisma.setting.findUnique({ where: { key: spec.setting } });
@@ -129,7 +193,7 @@ export class ManagementService {
         return {
           id: row.id,
           auth_index: row.id,
-          name: row.label || row.account || row.id,
+          name: authFileName(row),
           type: row.provider,
           provider: row.provider,
           label: row.label,
