@@ -182,7 +182,7 @@ describe('management API through the gateway', () => {
     expect(report.input_tokens).toBeGreaterThan(0);
   });
 
-  it('adds a client key that every gateway accepts within a second', async () => {
+  it('adds a client key that every gateway accepts without a restart', async () => {
     const newKey = 'sk-added-through-management';
     const before = await management('/api-keys');
     const keys = ((await before.json()) as { 'api-keys': string[] })['api-keys'];
@@ -197,7 +197,8 @@ describe('management API through the gateway', () => {
       } catch {
         return false;
       }
-    }, 1_500);
+      // Propagation is a broadcast event (milliseconds); the budget only absorbs a loaded CI machine.
+    }, 5_000);
   });
 });
 
