@@ -1,4 +1,5 @@
-import type { CredentialKind, ProviderFamily } from '@cpa/contracts';
+import type { ProviderFamily } from '@cpa/contracts';
+import type { CredentialRecord } from '@cpa/db';
 
 export interface ModelMapping {
   /** Model name sent upstream. */
@@ -7,18 +8,10 @@ export interface ModelMapping {
   alias: string;
 }
 
-/** A credential as routing sees it: everything but the secret. */
-export interface CredentialInfo {
-  id: string;
+/** A credential as routing sees it: its stored columns (never the secret) and settings. */
+export interface CredentialInfo
+  extends Pick<CredentialRecord, 'id' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'> {
   provider: ProviderFamily;
-  kind: CredentialKind;
-  label: string;
-  prefix: string;
-  priority: number;
-  weight: number;
-  disabled: boolean;
-  baseUrl: string;
-  proxyUrl: string;
   headers: Record<string, string>;
   /** Explicit model list; empty means the family's default models. */
   models: ModelMapping[];
@@ -27,7 +20,6 @@ export interface CredentialInfo {
   requestRetry?: number;
   /** openai-compatibility entry name, for openai-compat credentials. */
   providerName?: string;
-  version: number;
 }
 
 export type RoutingStrategy = 'round-robin' | 'fill-first' | 'weighted-round-robin';

@@ -32,15 +32,10 @@ export interface ModelState {
   updatedAt: number;
 }
 
-export interface CredentialState {
-  status: CredentialStatus;
-  statusMessage: string;
+/** The credential-wide state has the same fields as a model's, plus every model's own. */
+export interface CredentialState extends ModelState {
   /** Aggregate: every model is cooling (or the credential itself failed without a model). */
   unavailable: boolean;
-  nextRetryAfter: number;
-  quota: QuotaState;
-  lastError?: StateError;
-  updatedAt: number;
   /** Keyed by base model (thinking suffix and credential prefix removed). */
   modelStates: Record<string, ModelState>;
 }
