@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
@@ -26,23 +27,47 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-async function freshDatabase(name: string): Promise<string> {
+async function adminQuery(...statements: string[]): Promise<void> {
   const base = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/cliproxy_test');
   base.pathname = '/postgres';
   const admin = new Client({ connectionString: base.toString() });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  base.pathname = `/${name}`;
-  return base.toString();
+  try {
+    for (const statement of statements) await admin.query(statement);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, `CREATE DATABASE "${name}"`);
+  const url = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/cliproxy_test');
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Leaves nothing behind: the suite's database and every Redis key under its prefix. */
+async function cleanUp(databaseName: string, keyPrefix: string): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function bootStack(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<RunningStack> {
   const dir = mkdtempSync(join(tmpdir(), 'cpa-e2e-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
-  const databaseUrl = await freshDatabase(`cliproxy_e2e_${process.pid}`);
+  const databaseName = `cliproxy_e2e_${process.pid}`;
+  const databaseUrl = await freshDatabase(databaseName);
   const stackModule = pathToFileURL(resolve(__dirname, '../tools/stack.mjs')).href;
   const { startStack } = (await import(stackModule)) as {
     startStack(o: object): Promise<Omit<RunningStack, 'databaseUrl' | 'keyPrefix'>>;
@@ -63,7 +88,15 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
       ...env,
     },
   });
-  return { ...stack, databaseUrl, keyPrefix };
+  return {
+    ...stack,
+    databaseUrl,
+    keyPrefix,
+    stop: async () => {
+      await stack.stop();
+      await cleanUp(databaseName, keyPrefix);
+    },
+  };
 }
 
 /** The client API key every suite's stack accepts. */

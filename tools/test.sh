@@ -24,6 +24,8 @@ redis_up || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 node tools/prisma-generate.mjs
 npm run --silent build
 npx eslint . --quiet
+# Type-checks the tests too (Vitest strips types without checking them).
+npx tsc -p tsconfig.json --noEmit
 # Migrations for the test database are applied by the Vitest global setup.
 report="$(mktemp -d)/vitest.json"
 status=0
