@@ -15,27 +15,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
+import { deleteKeys } from './redis-keys.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const CLIENT_KEY = 'sk-bench';
 const KEY_PREFIX = `bench:${process.pid}:`;
 
-/** The benchmark leaves no Redis keys behind. */
-async function deleteKeys(prefix) {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
-}
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 function cpuMs(pid) {
@@ -200,7 +189,7 @@ async function main() {
 
   await stack.stop();
   await mock.close();
-  await deleteKeys(KEY_PREFIX);
+  await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', KEY_PREFIX);
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
   const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -30,20 +29,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     const { migrate } = await import(runner);
     await migrate(process.env.DATABASE_URL);
   }
+  // Teardown: every Redis key the run wrote lives under its prefix.
+  const { deleteKeys } = await import(resolve(__dirname, '../redis-keys.mjs'));
   return () => deleteKeys(process.env.REDIS_URL!, process.env.TEST_KEY_PREFIX!);
-}
-
-/** Teardown: every Redis key the run wrote lives under its prefix. */
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -1,0 +1,1 @@
+export declare function deleteKeys(redisUrl: string, prefix: string): Promise<void>;
