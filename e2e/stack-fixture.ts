@@ -17,8 +17,12 @@ import { startMockUpstream, type MockUpstream } from '@cpa/testing';
 import type { ChildProcess } from 'node:child_process';
 
 export interface RunningStack {
+  /** The first gateway; `urls` has every gateway replica. */
   url: string;
+  urls: string[];
   adminUrl: string;
+  /** Every line the services printed, as `<service> <line>` (log assertions, e.g. no secrets). */
+  logs: string[];
   /** The database and Redis key prefix of this stack, for tests that seed data directly. */
   databaseUrl: string;
   keyPrefix: string;
@@ -52,7 +56,10 @@ async function cleanUp(databaseName: string, keyPrefix: string): Promise<void> {
   await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);
 }
 
-export async function bootStack(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<RunningStack> {
+/** Executors a suite gets unless it names its own (`StackSetup.families`). */
+export const DEFAULT_FAMILIES = ['claude', 'openai-compat', 'gemini', 'codex'];
+
+export async function bootStack(config: Record<string, unknown>, env: Record<string, string> = {}, families = DEFAULT_FAMILIES): Promise<RunningStack> {
   const dir = mkdtempSync(join(tmpdir(), 'cpa-e2e-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
@@ -60,13 +67,15 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
   const databaseUrl = await freshDatabase(databaseName);
   const stackModule = pathToFileURL(resolve(__dirname, '../tools/stack.mjs')).href;
   const { startStack } = (await import(stackModule)) as {
-    startStack(o: object): Promise<Omit<RunningStack, 'databaseUrl' | 'keyPrefix'>>;
+    startStack(o: object): Promise<Omit<RunningStack, 'databaseUrl' | 'keyPrefix' | 'logs'>>;
   };
   const keyPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}e2e:${process.pid}:`;
+  const logs: string[] = [];
   const stack = await startStack({
     quiet: !process.env.E2E_VERBOSE,
     skipBuild: !process.env.E2E_BUILD,
-    families: ['claude', 'openai-compat', 'gemini', 'codex'],
+    families,
+    onLine: (name: string, line: string) => void logs.push(`${name} ${line}`),
     env: {
       DATABASE_URL: databaseUrl,
       TRANSPORT_KEY_PREFIX: keyPrefix,
@@ -82,6 +91,7 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
     ...stack,
     databaseUrl,
     keyPrefix,
+    logs,
     stop: async () => {
       await stack.stop();
       await cleanUp(databaseName, keyPrefix);
@@ -99,6 +109,8 @@ export interface StackSetup {
   config(mock: MockUpstream): Record<string, unknown>;
   /** Extra environment of every service; read once the hooks registered before useStack have run. */
   env?(): Record<string, string>;
+  /** Executor families to start (default DEFAULT_FAMILIES). */
+  families?: string[];
 }
 
 /** A suite's stack and mock upstream, with clients that authenticate to it. */
@@ -142,6 +154,7 @@ export function useStack(setup: StackSetup): StackSuite {
     running.stack = await bootStack(
       { 'api-keys': [CLIENT_KEY], 'remote-management': { 'secret-key': MANAGEMENT_SECRET }, ...setup.config(running.mock) },
       setup.env?.(),
+      setup.families,
     );
   });
   afterAll(async () => {

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * Starts the whole stack locally: builds, applies migrations, then runs admin, scheduler,
- * one executor per provider family, refresh-worker and gateway as separate processes.
- * Prints one line when everything is ready; SIGINT/SIGTERM stop every child cleanly.
+ * one executor per provider family, refresh-worker and gateway as separate processes
+ * (GATEWAY_REPLICAS, SCHEDULER_REPLICAS, EXECUTOR_REPLICAS per family and
+ * REFRESH_WORKER_REPLICAS of each, default 1). A process that dies is restarted with
+ * backoff. Prints when everything is ready; SIGINT/SIGTERM stop every child cleanly.
  *
  * Also importable: `startStack(options)` is what the e2e tests and the benchmark use.
  */
@@ -11,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat'];
+export const FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat', 'gemini-cli', 'antigravity', 'vertex'];
 
 function defaults(env) {
   return {
@@ -28,11 +30,20 @@ export function build({ quiet = false } = {}) {
   if (result.status !== 0) throw new Error(`build failed${quiet ? `:\n${result.stdout}\n${result.stderr}` : ''}`);
 }
 
-function startService(name, script, env, { quiet, onLine }) {
+/** Restart delays after an unexpected exit: 0.5 s doubling to 30 s; a minute of uptime resets them. */
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+const STABLE_AFTER_MS = 60_000;
+
+/** Runs one service process; `ready` resolves with its port when it prints its READY line. */
+function spawnService(service, { quiet, onLine }) {
+  const { name, label, script, env } = service;
   // CPA_NODE_ARGS passes flags NODE_OPTIONS refuses (e.g. --cpu-prof) to every service.
   const nodeArgs = (env.CPA_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const ready = new Promise((resolveReady, rejectReady) => {
+  service.child = child;
+  service.startedAt = Date.now();
+  return new Promise((resolveReady, rejectReady) => {
     let buffered = '';
     const onData = (stream) => (chunk) => {
       buffered += chunk.toString();
@@ -41,15 +52,14 @@ function startService(name, script, env, { quiet, onLine }) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         if (line.startsWith(`READY ${name} `)) resolveReady(Number(/port=(\d+)/.exec(line)?.[1]));
-        else if (!quiet) stream.write(`[${name}] ${line}\n`);
+        else if (!quiet) stream.write(`[${label}] ${line}\n`);
         onLine?.(name, line);
       }
     };
     child.stdout.on('data', onData(process.stdout));
     child.stderr.on('data', onData(process.stderr));
-    child.once('exit', (code, signal) => rejectReady(new Error(`${name} exited before it was ready (code ${code}, signal ${signal})`)));
+    child.once('exit', (code, signal) => rejectReady(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
   });
-  return { name, child, ready };
 }
 
 function stopChild({ child }, timeoutMs) {
@@ -64,6 +74,13 @@ function stopChild({ child }, timeoutMs) {
   });
 }
 
+/** How many processes of each kind: `<KIND>_REPLICAS` (default 1). */
+function replicas(env, kind) {
+  const value = Number(env[`${kind}_REPLICAS`] ?? 1);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${kind}_REPLICAS must be a whole number of at least 1`);
+  return value;
+}
+
 /**
  * @param {{ env?: Record<string,string>, quiet?: boolean, skipBuild?: boolean, families?: string[], refreshWorker?: boolean, onLine?: (name: string, line: string) => void }} options
  */
@@ -75,29 +92,67 @@ export async function startStack(options = {}) {
   await migrate(env.DATABASE_URL, { quiet });
 
   const services = [];
+  let stopping = false;
   const stop = async () => {
-    // Gateway first so no new work enters, then the rest drain what is in flight.
-    const gateway = services.filter((s) => s.name === 'gateway');
-    await Promise.all(gateway.map((s) => stopChild(s, 15_000)));
+    stopping = true;
+    for (const service of services) clearTimeout(service.restartTimer);
+    // Gateways first so no new work enters, then the rest drain what is in flight.
+    const gateways = services.filter((s) => s.name === 'gateway');
+    await Promise.all(gateways.map((s) => stopChild(s, 15_000)));
     await Promise.all(services.filter((s) => s.name !== 'gateway').map((s) => stopChild(s, 15_000)));
   };
-  const launch = (name, script, extra = {}) => {
-    const service = startService(name, script, { ...env, HEALTH_PORT: '0', ...extra }, { quiet, onLine: options.onLine });
-    services.push(service);
-    return service.ready;
+
+  /**
+   * A process that exits while the stack is not stopping is restarted with backoff, and
+   * why is logged: one crashed service must not take the others down.
+   */
+  const supervise = (service) => {
+    service.child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const uptime = Date.now() - service.startedAt;
+      service.restartDelay = uptime > STABLE_AFTER_MS ? RESTART_MIN_MS : Math.min(RESTART_MAX_MS, (service.restartDelay ?? RESTART_MIN_MS / 2) * 2);
+      service.restarts = (service.restarts ?? 0) + 1;
+      console.error(`${service.label} (pid ${service.child.pid}) exited unexpectedly (code ${code}, signal ${signal}) after ${Math.round(uptime / 1000)} s; restarting in ${service.restartDelay / 1000} s`);
+      service.restartTimer = setTimeout(() => {
+        if (stopping) return;
+        spawnService(service, { quiet, onLine: options.onLine }).then(
+          () => console.error(`${service.label} restarted (pid ${service.child.pid})`),
+          (err) => console.error(err.message),
+        );
+        supervise(service);
+      }, service.restartDelay);
+      service.restartTimer.unref?.();
+    });
   };
+
+  const launch = async (name, script, extra = {}, label = name) => {
+    const service = { name, label, script, env: { ...env, HEALTH_PORT: '0', ...extra } };
+    services.push(service);
+    const port = await spawnService(service, { quiet, onLine: options.onLine });
+    supervise(service);
+    return port;
+  };
+  const launchReplicas = (kind, name, script, extra = {}, portOf) =>
+    Array.from({ length: replicas(env, kind) }, (_, i) =>
+      launch(name, script, { ...extra, ...(portOf ? portOf(i) : {}) }, replicas(env, kind) > 1 ? `${name}#${i + 1}` : name),
+    );
   try {
     // Admin first: it imports config.yaml, so every other service loads a complete catalog.
     const adminPort = await launch('admin', 'apps/admin/dist/main.js');
     const adminUrl = `http://127.0.0.1:${adminPort}`;
     const families = options.families ?? FAMILIES;
     await Promise.all([
-      launch('scheduler', 'apps/scheduler/dist/main.js'),
-      ...families.map((family) => launch(`executor-${family}`, 'apps/executor/dist/main.js', { PROVIDER_FAMILY: family })),
-      ...(options.refreshWorker === false ? [] : [launch('refresh-worker', 'apps/refresh-worker/dist/main.js')]),
+      ...launchReplicas('SCHEDULER', 'scheduler', 'apps/scheduler/dist/main.js'),
+      ...families.flatMap((family) => launchReplicas('EXECUTOR', `executor-${family}`, 'apps/executor/dist/main.js', { PROVIDER_FAMILY: family })),
+      ...(options.refreshWorker === false ? [] : launchReplicas('REFRESH_WORKER', 'refresh-worker', 'apps/refresh-worker/dist/main.js')),
     ]);
-    const gatewayPort = await launch('gateway', 'apps/gateway/dist/main.js', { ADMIN_URL: adminUrl });
-    return { url: `http://127.0.0.1:${gatewayPort}`, adminUrl, services, stop };
+    // Gateways on PORT, PORT+1, ... (PORT=0: each picks a free port).
+    const basePort = Number(env.PORT);
+    const gatewayPorts = await Promise.all(
+      launchReplicas('GATEWAY', 'gateway', 'apps/gateway/dist/main.js', { ADMIN_URL: adminUrl }, (i) => ({ PORT: String(basePort === 0 ? 0 : basePort + i) })),
+    );
+    const urls = gatewayPorts.map((port) => `http://127.0.0.1:${port}`);
+    return { url: urls[0], urls, adminUrl, services, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -106,7 +161,8 @@ export async function startStack(options = {}) {
 
 async function main() {
   const stack = await startStack();
-  console.log(`cliproxy ready: gateway ${stack.url}, admin ${stack.adminUrl} (${stack.services.length} processes)`);
+  console.log(`cliproxy ready: gateway ${stack.urls.join(', ')}, admin ${stack.adminUrl}`);
+  for (const service of stack.services) console.log(`  ${service.label.padEnd(24)} pid ${service.child.pid}`);
   let stopping = false;
   const shutdown = async (signal) => {
     if (stopping) return;
@@ -118,14 +174,6 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  for (const service of stack.services) {
-    service.child.once('exit', (code) => {
-      if (!stopping) {
-        console.error(`${service.name} exited unexpectedly (code ${code}); stopping the stack`);
-        void shutdown('child exit');
-      }
-    });
-  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

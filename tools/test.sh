@@ -5,10 +5,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_NO_CLOUD=true NX_DAEMON=false
 
+# One plain closing line on every exit path: a failed install, build, lint or type-check
+# counts as one failure, and so does a test file that failed outside any test, so nobody
+# reads a red run as "0 failed".
+report="$(mktemp -d)/vitest.json"
+step="install"
+closing_line() {
+  local status=$?
+  if [ -s "$report" ] && node -e '
+    const r = require(process.argv[1]);
+    const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  ' "$report" 2>/dev/null; then
+    :
+  elif [ "$status" -ne 0 ]; then
+    echo "$step failed (exit $status)"
+    echo "tests: 0 passed, 1 failed, 0 skipped"
+  fi
+  exit "$status"
+}
+trap closing_line EXIT
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 
+step="services"
 pg_up() { (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 redis_up() { (echo > /dev/tcp/127.0.0.1/6379) 2>/dev/null; }
 if ! pg_up && command -v pg_ctlcluster >/dev/null; then
@@ -21,15 +43,17 @@ for _ in $(seq 1 30); do pg_up && redis_up && break; sleep 1; done
 pg_up || { echo "Postgres is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 redis_up || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 
-node tools/prisma-generate.mjs
-npm run --silent build
-npx eslint . --quiet
+# Compose's own validation of docker-compose.yml (tools/deploy.spec.ts) needs Debian's
+# docker-compose; where it cannot be installed that one check shows as skipped.
+if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && apt-get install -y -qq docker-compose; } >/dev/null 2>&1 || echo "docker-compose could not be installed; its check will be skipped"
+fi
+
+step="prisma generate"; node tools/prisma-generate.mjs
+step="build"; npm run --silent build
+step="lint"; npx eslint . --quiet
 # Type-checks the tests too (Vitest strips types without checking them).
-npx tsc -p tsconfig.json --noEmit
+step="type-check"; npx tsc -p tsconfig.json --noEmit
 # Migrations for the test database are applied by the Vitest global setup.
-report="$(mktemp -d)/vitest.json"
-status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-# One plain closing line for whoever reads the log (CI included).
-node -e 'const r=require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$report" 2>/dev/null || true
-exit $status
+step="vitest"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

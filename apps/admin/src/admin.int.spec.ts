@@ -142,6 +142,35 @@ describe('authentication', () => {
     expect((await call('GET', '/config', undefined, { ip: '127.0.0.78' })).status).toBe(200);
   });
 
+  it('counts guesses before verifying them: a concurrent burst gets at most five verdicts, then the ban', async () => {
+    const ip = '127.0.0.79';
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call('GET', '/config', undefined, { key: `burst-${i}`, ip })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(15);
+    expect(await redis.pttl(`${prefix}mgmt:ban:${ip}`)).toBeGreaterThan(29 * 60 * 1000);
+  });
+
+  it('believes X-Forwarded-For only from loopback or TRUSTED_PROXIES, not from any private peer', async () => {
+    // A host on the same private network claiming to forward for localhost stays a remote caller.
+    expect(await call('GET', '/config', undefined, { ip: '10.1.2.3', headers: { 'x-forwarded-for': '127.0.0.1' } })).toEqual({
+      status: 403,
+      body: { error: 'remote management disabled' },
+    });
+    expect(await call('GET', '/config', undefined, { ip: '192.168.7.7', headers: { 'x-forwarded-for': '127.0.0.1' } })).toEqual({
+      status: 403,
+      body: { error: 'remote management disabled' },
+    });
+  });
+
+  it('marks every management answer no-store', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v0/management/config', headers: { authorization: `Bearer ${SECRET}` } });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const refused = await app.inject({ method: 'GET', url: '/v0/management/config' });
+    expect(refused.headers['cache-control']).toBe('no-store');
+  });
+
   it('does not exist (404) when no management secret is configured', async () => {
     const stored = await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.managementSecretHash } });
     await db.prisma.setting.delete({ where: { key: SettingKeys.managementSecretHash } });

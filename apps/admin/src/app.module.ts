@@ -1,23 +1,46 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import type { Env } from '@cpa/config';
+import { Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { resolveAuthDir, type Env } from '@cpa/config';
 import { DbModule, type SecretBox } from '@cpa/db';
-import { ConfigImportService, ManagementModule } from '@cpa/management';
+import { AuthFilesService, ConfigImportService, ManagementModule } from '@cpa/management';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
+import { AuthFilesController } from './auth-files.controller';
 import { ManagementController } from './management.controller';
 
 export const ADMIN_ENV = Symbol('ADMIN_ENV');
 
-/** Imports CONFIG_FILE (or ./config.yaml) before the server starts listening. */
+/**
+ * Imports CONFIG_FILE (or ./config.yaml), then the token files of the auth directory
+ * (AUTH_DIR, else the config's auth-dir), before the server starts listening.
+ */
 @Injectable()
 class StartupImport implements OnApplicationBootstrap {
+  private readonly logger = new Logger('AuthDirImport');
+
   constructor(
     @Inject(ADMIN_ENV) private readonly env: Env,
     private readonly importer: ConfigImportService,
+    private readonly authFiles: AuthFilesService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.env.configFile) await this.importer.importFile(this.env.configFile);
+    const summary = this.env.configFile ? await this.importer.importFile(this.env.configFile) : undefined;
+    const authDir = resolveAuthDir(this.env.authDir, summary?.authDir);
+    if (authDir) await this.importAuthDir(authDir);
+  }
+
+  /** A missing directory or a bad file is reported, never fatal: the other credentials still serve. */
+  private async importAuthDir(dir: string): Promise<void> {
+    let results;
+    try {
+      results = await this.authFiles.importPath(dir, 'auth-dir-import');
+    } catch (err) {
+      this.logger.warn(`auth-dir ${dir} not imported: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return;
+    }
+    const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+    this.logger.log(`imported ${dir}: ${count('created')} new, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('error')} refused`);
+    for (const r of results) if (r.outcome === 'error') this.logger.warn(`${dir}: ${r.name}: ${r.error}`);
   }
 }
 
@@ -35,9 +58,9 @@ export class AdminModule {
       imports: [
         DbModule.forRoot({ databaseUrl: env.databaseUrl, secretBox }),
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
-        ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
+        ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, trustedProxies: env.trustedProxies }),
       ],
-      controllers: [HealthController, ManagementController],
+      controllers: [HealthController, ManagementController, AuthFilesController],
       providers: [{ provide: ADMIN_ENV, useValue: env }, StartupImport],
     };
   }

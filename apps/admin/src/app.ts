@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Env } from '@cpa/config';
 import type { SecretBox } from '@cpa/db';
-import { ManagementErrorFilter, YAML_CONTENT_TYPES } from '@cpa/management';
+import { ManagementErrorFilter, MULTIPART_CONTENT_TYPE, YAML_CONTENT_TYPES } from '@cpa/management';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './app.module';
 
@@ -16,6 +16,13 @@ export const MANAGEMENT_PREFIX = 'v0/management';
 export function configureAdminApp(app: INestApplication): void {
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
   fastify.addContentTypeParser([...YAML_CONTENT_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // Token-file uploads (POST /auth-files): multipart parts are read by the handler, raw files as bytes.
+  fastify.addContentTypeParser([MULTIPART_CONTENT_TYPE, 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Management answers carry configuration and keys: no cache, shared or private, may keep them.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
   app.setGlobalPrefix(MANAGEMENT_PREFIX, { exclude: [{ path: 'healthz', method: RequestMethod.ALL }] });
   app.useGlobalFilters(new ManagementErrorFilter());
 }

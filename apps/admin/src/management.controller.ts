@@ -81,6 +81,6 @@ export class ManagementController {
 
   @Delete(':name')
   remove(@Param('name') name: string, @Query() query: Record<string, string | undefined>) {
-    return this.management.deleteList(name, query);
+    return LIST_SECTIONS.has(name) ? this.management.deleteList(name, query) : this.management.deleteScalar(name);
   }
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { Catalog } from '@cpa/catalog';
+import { catalogProviders } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { Patterns, type AttemptResult } from '@cpa/contracts';
 import { DbModule } from '@cpa/db';
@@ -14,7 +14,7 @@ const env = loadEnv();
   imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
   controllers: [HealthController, ExecuteController],
   providers: [
-    Catalog,
+    ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     SecretStore,
     ExecutionService,
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { Catalog } from '@cpa/catalog';
+import { catalogProviders } from '@cpa/catalog';
 import { ClientKeyService, GATEWAY_OPTIONS, GatewayService } from '@cpa/client-api';
 import { loadEnv } from '@cpa/config';
 import { DbModule } from '@cpa/db';
@@ -12,10 +12,10 @@ import { ModelsController } from './models.controller';
 const env = loadEnv();
 
 @Module({
-  imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
+  imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, idleTimeoutMs: env.replyIdleTimeoutMs })],
   controllers: [HealthController, ModelsController, ManagementController, EventsController],
   providers: [
-    Catalog,
+    ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     ClientKeyService,
     GatewayService,
     {

@@ -20,9 +20,10 @@ export class ModelsController {
     return geminiModelList(this.catalog.snapshot);
   }
 
+  // Fastify has already percent-decoded `model`.
   @Get('v1beta/models/:model')
   geminiModel(@Param('model') model: string, @Res() reply: FastifyReply) {
-    const info = geminiModelInfo(this.catalog.snapshot, decodeURIComponent(model));
+    const info = geminiModelInfo(this.catalog.snapshot, model);
     reply.hijack();
     if (!info) return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `models/${model} is not found`));
     return writeJson(reply.raw, 200, info);

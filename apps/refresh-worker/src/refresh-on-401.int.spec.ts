@@ -152,7 +152,7 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
     expect(reply.ok).toBe(false);
     expect(reply.reason).toContain('invalid_grant');
     expect(reply.reason).not.toContain(refreshToken);
-    expect((await credentials.get(record.id))!.status).toBe('error');
+    expect((await credentials.get(record.id))!.status).toBe('needs_login');
     // Backing off after the failure: a second 401 does not hammer the token endpoint.
     expect(await executorB.refreshRejected(record.id, tokenFingerprint(accessToken), signal())).toEqual({ ok: false, reason: 'not-due' });
     expect(requestsFor(refreshToken)).toHaveLength(1);

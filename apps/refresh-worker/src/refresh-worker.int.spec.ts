@@ -156,7 +156,7 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
   });
 
   it('concurrent direct refreshes: the claim lets exactly one reach the token endpoint', async () => {
-    const { record, refreshToken } = await createOAuth('gemini', 5 * 60_000);
+    const { record, refreshToken } = await createOAuth('gemini-cli', 5 * 60_000);
     const gate = gated({ status: 200, body: { access_token: 'ya29.new', expires_in: 3599, token_type: 'Bearer' } });
     scripts.set(refreshToken, gate.handler);
 
@@ -175,7 +175,7 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     expect(secret).toMatchObject({ accessToken: 'ya29.new', refreshToken });
   });
 
-  it('a refused refresh backs off 5 minutes, records a token-free error and keeps the old secret', async () => {
+  it('a refused refresh marks the credential as needing a login, records a token-free error and keeps the old secret', async () => {
     const { record, refreshToken } = await createOAuth('claude', HOUR);
     scripts.set(refreshToken, () => ({
       status: 400,
@@ -188,7 +188,8 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
 
     const row = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
     expect(row.nextRefreshAt).toEqual(new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS));
-    expect(row.status).toBe('error');
+    expect(row.status).toBe('needs_login');
+    expect(row.statusMessage).toBe('claude token endpoint answered 400 invalid_grant: refresh token [redacted] revoked');
     expect(row.lastError).toBe('claude token endpoint answered 400 invalid_grant: refresh token [redacted] revoked');
     expect(row.lastError).not.toContain(refreshToken);
     expect(row.statusMessage).not.toContain(refreshToken);
@@ -199,11 +200,20 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     expect(await refresher.dueCredentialIds(new Date(now.getTime() + 60_000), { source })).not.toContain(record.id);
     expect(requestsFor(refreshToken)).toHaveLength(1);
 
-    // After it, the next attempt runs; success clears the error.
-    scripts.delete(refreshToken);
+    // Nor after it: the refused token is not presented again until a new login is stored.
     const later = new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS);
+    expect(await refresher.dueCredentialIds(later, { source })).not.toContain(record.id);
+    expect(await refresher.refresh(record.id, later)).toMatchObject({ status: 'skipped', reason: 'not-due' });
+    expect(requestsFor(refreshToken)).toHaveLength(1);
+
+    // A re-imported secret (a new login) makes it active and refreshable again.
+    const relogin = `rt-${randomUUID()}`;
+    await credentials.update(record.id, row.version, { secret: { accessToken: 'relogin-access', refreshToken: relogin } });
+    const reset = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
+    expect(reset).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
     expect(await refresher.dueCredentialIds(later, { source })).toContain(record.id);
     expect(await refresher.refresh(record.id, later)).toMatchObject({ status: 'refreshed' });
+    expect(requestsFor(relogin)).toHaveLength(1);
     const recovered = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
     expect(recovered).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
   });

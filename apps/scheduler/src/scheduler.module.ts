@@ -1,5 +1,5 @@
 import { Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { Catalog } from '@cpa/catalog';
+import { catalogProviders } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { DbModule } from '@cpa/db';
 import { HealthController } from '@cpa/runtime';
@@ -12,7 +12,7 @@ const env = loadEnv();
   imports: [DbModule],
   controllers: [HealthController, DispatchController],
   providers: [
-    Catalog,
+    ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     DispatchService,
     RoutingStateStore,
     StateMirror,

@@ -86,6 +86,12 @@ describe('toCredentialInfo', () => {
   it('ignores rows of unknown provider families', () => {
     expect(toCredentialInfo(row({ provider: 'mystery' }))).toBeUndefined();
   });
+  it('is out of routing while it waits for a new login', () => {
+    const info = toCredentialInfo(row({ provider: 'claude', kind: 'oauth', status: 'needs_login' }))!;
+    expect(info.disabled).toBe(true);
+    expect(new ModelRegistry([info], false).listModels()).toEqual([]);
+    expect(toCredentialInfo(row({ provider: 'claude', kind: 'oauth', status: 'error' }))?.disabled).toBe(false);
+  });
   it('is disabled when its provider entry is', () => {
     const info = toCredentialInfo(row({ providerConfig: { name: 'n', baseUrl: 'u', prefix: '', disabled: true, models: [], headers: {} } }));
     expect(info?.disabled).toBe(true);

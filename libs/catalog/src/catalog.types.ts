@@ -8,7 +8,11 @@ export interface ModelMapping {
   alias: string;
 }
 
-/** A credential as routing sees it: its stored columns (never the secret) and settings. */
+/**
+ * A credential as routing sees it: its stored columns (never the secret) and settings.
+ * `disabled` means not routable: switched off, its openai-compatibility entry switched off,
+ * or waiting for a new login (status `needs_login`).
+ */
 export interface CredentialInfo
   extends Pick<CredentialRecord, 'id' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'> {
   provider: ProviderFamily;

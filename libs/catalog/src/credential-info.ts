@@ -1,4 +1,4 @@
-import { isProviderFamily } from '@cpa/contracts';
+import { CredentialStatuses, isProviderFamily } from '@cpa/contracts';
 import type { CredentialRecord, ProviderConfig } from '@cpa/db';
 import type { CredentialInfo, ModelMapping } from './catalog.types';
 
@@ -6,7 +6,8 @@ import type { CredentialInfo, ModelMapping } from './catalog.types';
 export type CredentialRow = Pick<
   CredentialRecord,
   'id' | 'provider' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'
-> & { attributes: unknown; providerConfig?: ProviderConfigRow | null };
+> &
+  Partial<Pick<CredentialRecord, 'status'>> & { attributes: unknown; providerConfig?: ProviderConfigRow | null };
 
 export type ProviderConfigRow = Pick<ProviderConfig, 'name' | 'baseUrl' | 'prefix' | 'disabled' | 'models' | 'headers'>;
 
@@ -46,7 +47,9 @@ export function toCredentialInfo(row: CredentialRow): CredentialInfo | undefined
     prefix: row.prefix || compat?.prefix || '',
     priority: row.priority,
     weight: row.weight,
-    disabled: row.disabled || Boolean(compat?.disabled),
+    // Out of routing (model registry, candidates, bindings) like a switched-off credential,
+    // while the management API, which reads Postgres, still lists it with its status.
+    disabled: row.disabled || Boolean(compat?.disabled) || row.status === CredentialStatuses.needsLogin,
     baseUrl: row.baseUrl || compat?.baseUrl || '',
     proxyUrl: row.proxyUrl,
     headers: { ...stringRecord(compat?.headers), ...stringRecord(attributes.headers) },

@@ -16,6 +16,10 @@ export const FAMILY_DEFAULT_MODELS: Record<ProviderFamily, readonly string[]> = 
   gemini: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview'],
   codex: ['gpt-5', 'gpt-5-codex', 'gpt-5.1', 'gpt-5.1-codex', 'gpt-5.1-codex-mini'],
   'openai-compat': [],
+  'gemini-cli': ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview', 'gemini-3-flash-preview'],
+  // Antigravity serves Claude models too, all through the Gemini wire format.
+  antigravity: ['gemini-3-flash', 'gemini-3.1-pro-low', 'gemini-3.1-flash-lite', 'claude-sonnet-4-6', 'claude-opus-4-6-thinking', 'gpt-oss-120b-medium'],
+  vertex: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview', 'gemini-3-flash-preview'],
 };
 
 /** Who a model is listed as owned by in GET /v1/models. */
@@ -24,4 +28,7 @@ export const FAMILY_OWNER: Record<ProviderFamily, string> = {
   gemini: 'google',
   codex: 'openai',
   'openai-compat': 'openai-compatible',
+  'gemini-cli': 'google',
+  antigravity: 'antigravity',
+  vertex: 'google',
 };

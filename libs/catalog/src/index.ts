@@ -1,4 +1,5 @@
 export * from './catalog';
+export * from './catalog-cache';
 export * from './catalog.types';
 export * from './credential-info';
 export * from './family-models';

@@ -76,4 +76,8 @@ describe('readGeminiCall', () => {
     expect(readGeminiCall('g:embedContent', q())).toBeUndefined();
     expect(readGeminiCall('g', q())).toBeUndefined();
   });
+  it('takes the already-decoded model as it is (a literal % is a model name, not an escape)', () => {
+    expect(readGeminiCall('%:generateContent', q())).toEqual({ urlModel: '%', urlStream: false });
+    expect(readGeminiCall('models/a%2Fb%E0:countTokens', q())).toEqual({ urlModel: 'a%2Fb%E0', urlStream: false, action: RouteActions.countTokens });
+  });
 });

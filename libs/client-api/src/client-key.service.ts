@@ -37,6 +37,8 @@ const MAX_ENTRIES = 10_000;
  * path does one map lookup. The cache is keyed by the key itself, not its hash: hashing
  * on every request showed in profiles, and the key is already in this process's memory
  * while its request lives (it is never logged). `invalidate()` runs on config.changed.
+ * When Postgres cannot be asked, a verdict already known (even an expired one) still
+ * stands: an outage must not turn every known client away.
  */
 @Injectable()
 export class ClientKeyService {
@@ -48,16 +50,27 @@ export class ClientKeyService {
     if (!key) return { ok: false, reason: 'missing' };
     let entry = this.cache.get(key);
     if (!entry || entry.until < now) {
-      const found = await this.keys.findActiveByKey(key);
+      let found;
+      try {
+        found = await this.keys.findActiveByKey(key);
+      } catch (err) {
+        if (!entry) throw err;
+        return verdictOf(entry.client);
+      }
       const client = found ? { id: found.id, label: found.label } : null;
       entry = { until: now + (client ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS), client };
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, entry);
     }
-    return entry.client ? { ok: true, client: entry.client } : { ok: false, reason: 'invalid' };
+    return verdictOf(entry.client);
   }
 
+  /** Every verdict is asked again at its next use; until then (and through an outage) it stands. */
   invalidate(): void {
-    this.cache.clear();
+    for (const entry of this.cache.values()) entry.until = 0;
   }
+}
+
+function verdictOf(client: ClientIdentity | null): KeyCheck {
+  return client ? { ok: true, client } : { ok: false, reason: 'invalid' };
 }

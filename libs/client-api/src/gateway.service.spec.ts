@@ -37,10 +37,28 @@ describe('GatewayService key checks', () => {
 describe('GatewayService request bodies', () => {
   const known: Repo = { findActiveByKey: async () => ({ id: 'c1', label: '' }) };
 
-  it('answers 413 in the client format past the body limit, before checking the key', async () => {
-    const out = await call({ findActiveByKey: () => Promise.reject(new Error('must not be asked')) }, {}, JSON.stringify({ model: 'm', pad: 'x'.repeat(2048) }));
+  it('answers 413 in the client format past the body limit', async () => {
+    const out = await call(known, { 'x-api-key': 'sk-1' }, JSON.stringify({ model: 'm', pad: 'x'.repeat(2048) }));
     expect(out.status).toBe(413);
     expect(out.body).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+  });
+
+  it('refuses an unknown key from the headers without reading the body', async () => {
+    const repo: Repo = { findActiveByKey: async () => null };
+    const transport = { request: () => { throw new Error('transport must not be called'); } };
+    const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 });
+    server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
+    await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
+    // A body over the limit that never ends: read first, it would give 413 (or no answer at all).
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'nope', 'content-length': String(50 * 1024 * 1024) },
+      body: new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"model":')) }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(await res.json()).toEqual({ error: 'Invalid API key' });
   });
 
   it('answers malformed JSON with 400 in the client format', async () => {

@@ -34,7 +34,16 @@ const FORWARDED_HEADERS = [
   'x-claude-code-session-id',
   'x-session-id',
   'x-amp-thread-id',
+  // Codex CLI's own headers, which the ChatGPT backend reads (codex OAuth dialect).
+  'originator',
+  'version',
+  'session_id',
+  'x-codex-turn-metadata',
+  'x-client-request-id',
 ];
+
+/** An answer sent before the body was read: the client may still be sending it, so the connection closes. */
+const CLOSE_UNREAD = { connection: 'close' };
 
 export interface ProxyCall {
   format: ClientFormat;
@@ -64,26 +73,29 @@ export class GatewayService {
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
   ) {}
 
+  /**
+   * The client key is checked from the headers before a byte of the body is read, so an
+   * unauthenticated caller cannot make the gateway buffer bodies up to the limit.
+   */
   async proxy(call: ProxyCall): Promise<void> {
     const { format, req, res } = call;
-    let body;
-    try {
-      body = await readBody(req, this.options.bodyLimitBytes);
-    } catch (err) {
-      const status = err instanceof BodyTooLargeError ? 413 : 400;
-      // The client may still be sending the rest: close the connection once answered.
-      return writeJson(res, status, clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'), { connection: 'close' });
-    }
-
     let verdict;
     try {
       verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
     } catch (err) {
       // Postgres unreachable and the key not cached: say so, never a bare 500.
       this.logger.warn(`client key check failed: ${(err as Error).message}`);
-      return writeJson(res, 503, clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'));
+      return writeJson(res, 503, clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'), CLOSE_UNREAD);
     }
-    if (!verdict.ok) return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY);
+    if (!verdict.ok) return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, CLOSE_UNREAD);
+
+    let body;
+    try {
+      body = await readBody(req, this.options.bodyLimitBytes);
+    } catch (err) {
+      const status = err instanceof BodyTooLargeError ? 413 : 400;
+      return writeJson(res, status, clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'), CLOSE_UNREAD);
+    }
 
     let fields;
     try {

@@ -41,12 +41,18 @@ describe('relayFrames', () => {
     expect(JSON.parse(out.body).error.message).toMatch(/timed out/);
   });
 
-  it('ends a started stream when the transport fails mid-way', async () => {
-    const frames = new Observable<Frame>((sub) => {
-      sub.next(frame({ status: 200, headers: { 'content-type': 'text/event-stream' } }, Buffer.from('data: 1\n\n')));
-      setTimeout(() => sub.error(new TransportError('closed', 'gone')), 10);
-    });
-    const out = await relay(frames);
-    expect(out).toMatchObject({ status: 200, body: 'data: 1\n\n' });
+  it("ends a started stream with the format's own error event when the transport fails mid-way", async () => {
+    const failingStream = () =>
+      new Observable<Frame>((sub) => {
+        sub.next(frame({ status: 200, headers: { 'content-type': 'text/event-stream' } }, Buffer.from('data: 1\n\n')));
+        setTimeout(() => sub.error(new TransportError('lost', 'no reply frame to scheduler.dispatch for 5000 ms')), 10);
+      });
+    const openai = await relay(failingStream());
+    expect(openai.status).toBe(200);
+    expect(openai.body.startsWith('data: 1\n\n')).toBe(true);
+    const event = openai.body.slice('data: 1\n\n'.length);
+    expect(JSON.parse(event.replace(/^data: /, '')).error.message).toMatch(/lost the process/);
+    const claude = await relay(failingStream(), 'claude');
+    expect(claude.body).toMatch(/^data: 1\n\nevent: error\ndata: \{"type":"error","error":\{"type":"[a-z_]+","message":"The router lost the process/);
   });
 });

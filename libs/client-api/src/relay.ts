@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import { clientErrorBody, type ClientFormat, type ResponseHead } from '@cpa/contracts';
+import { encodeStreamErrorEvent } from '@cpa/formats';
 import type { Frame } from '@cpa/transport';
 
 function isHead(meta: unknown): meta is ResponseHead {
@@ -22,6 +23,7 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, he
 export function relayFrames(frames: Observable<Frame>, res: ServerResponse, format: ClientFormat): Promise<void> {
   return new Promise((resolve) => {
     let finished = false;
+    let eventStream = false;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -39,8 +41,9 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
           const head = isHead(frame.meta) ? frame.meta : { status: 200, headers: {} };
           const headers: Record<string, string> = { ...head.headers };
           // Proxies and browsers must not buffer or cache an event stream.
-          if (headers['content-type']?.includes('event-stream')) headers['cache-control'] ??= 'no-cache';
-          if (frame.body && !headers['content-type']?.includes('event-stream') && isCompleteFrame(frame)) {
+          eventStream = headers['content-type']?.includes('event-stream') ?? false;
+          if (eventStream) headers['cache-control'] ??= 'no-cache';
+          if (frame.body && !eventStream && isCompleteFrame(frame)) {
             headers['content-length'] = String(frame.body.length);
           }
           res.writeHead(head.status, headers);
@@ -51,6 +54,7 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
       error: (err: unknown) => {
         const status = transportStatus(err);
         if (!res.headersSent) writeJson(res, status, clientErrorBody(format, status, errorMessage(err)));
+        else if (eventStream) res.end(encodeStreamErrorEvent(format, { status, message: errorMessage(err) }));
         else res.end();
         finish();
       },
@@ -71,6 +75,8 @@ function transportStatus(err: unknown): number {
   const e = err as { code?: string; status?: number };
   if (typeof e?.status === 'number') return e.status;
   if (e?.code === 'deadline') return 504;
+  // The process holding the request died: nothing more will come, and a retry may well succeed.
+  if (e?.code === 'lost') return 503;
   // The transport lost Redis: nothing reached a scheduler, so the client may retry.
   if (e?.code === 'closed') return 503;
   return 502;
@@ -79,6 +85,7 @@ function transportStatus(err: unknown): number {
 function errorMessage(err: unknown): string {
   const e = err as { code?: string; message?: string };
   if (e?.code === 'deadline') return 'The request timed out before the upstream answered';
+  if (e?.code === 'lost') return 'The router lost the process handling this request; retry';
   if (e?.code === 'closed') return 'The router is temporarily unavailable (its message bus is unreachable); retry shortly';
   return e?.message ? `Gateway error: ${e.message}` : 'Gateway error';
 }

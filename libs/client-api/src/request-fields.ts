@@ -61,7 +61,9 @@ export interface GeminiCall {
 export function readGeminiCall(modelAction: string, query: URLSearchParams): GeminiCall | undefined {
   const separator = modelAction.lastIndexOf(':');
   if (separator <= 0) return undefined;
-  const urlModel = decodeURIComponent(modelAction.slice(0, separator)).replace(/^models\//, '');
+  // The router has already percent-decoded the path parameter; decoding again would
+  // misread a literal '%' (and throw on a lone one).
+  const urlModel = modelAction.slice(0, separator).replace(/^models\//, '');
   switch (modelAction.slice(separator + 1)) {
     case 'generateContent':
       return { urlModel, urlStream: false };

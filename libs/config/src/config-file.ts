@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDurationSeconds } from './duration';
+import { ProxyUrlSchema } from './proxy-url';
 
 /**
  * The CLIProxyAPI config.yaml subset this router imports. Parsed objects keep the file's
@@ -29,11 +30,11 @@ export type ModelAlias = z.infer<typeof ModelAliasSchema>;
 
 const headers = z.record(z.string(), z.string());
 
-/** One entry of claude-api-key, gemini-api-key or codex-api-key. */
+/** One entry of claude-api-key, gemini-api-key, codex-api-key or vertex-api-key. */
 export const ProviderKeyEntrySchema = z.object({
   'api-key': trimmed.min(1, 'api-key is required'),
   'base-url': trimmed.optional(),
-  'proxy-url': trimmed.optional(),
+  'proxy-url': ProxyUrlSchema.optional(),
   prefix: trimmed.optional(),
   models: z.array(ModelAliasSchema).optional(),
   'excluded-models': z.array(trimmed.min(1)).optional(),
@@ -47,7 +48,7 @@ export type ProviderKeyEntry = z.infer<typeof ProviderKeyEntrySchema>;
 
 export const ApiKeyEntrySchema = z.object({
   'api-key': trimmed.min(1, 'api-key is required'),
-  'proxy-url': trimmed.optional(),
+  'proxy-url': ProxyUrlSchema.optional(),
   weight: nonNegativeInt.optional(),
 });
 export type ApiKeyEntry = z.infer<typeof ApiKeyEntrySchema>;
@@ -87,7 +88,18 @@ export const RoutingStrategySchema = z.string().transform((value, ctx) => {
   return strategy;
 });
 
-export const ProviderKeySections = ['claude-api-key', 'gemini-api-key', 'codex-api-key'] as const;
+/** oauth-model-alias: channel (provider as CLIProxyAPI names it) -> upstream model `name` listed as `alias`; `fork` keeps `name` too. */
+export const OAuthModelAliasSchema = z.object({
+  name: z.string(),
+  alias: z.string(),
+  fork: z.boolean().optional(),
+});
+export type OAuthModelAlias = z.infer<typeof OAuthModelAliasSchema>;
+export const OAuthModelAliasMapSchema = z.record(z.string(), z.array(OAuthModelAliasSchema));
+/** oauth-excluded-models: channel -> model patterns (`*` wildcards) its OAuth credentials do not serve. */
+export const OAuthExcludedModelsSchema = z.record(z.string(), z.array(z.string()));
+
+export const ProviderKeySections = ['claude-api-key', 'gemini-api-key', 'codex-api-key', 'vertex-api-key'] as const;
 export type ProviderKeySection = (typeof ProviderKeySections)[number];
 
 export const ConfigFileSchema = z.object({
@@ -96,6 +108,8 @@ export const ConfigFileSchema = z.object({
   'claude-api-key': z.array(ProviderKeyEntrySchema).optional(),
   'gemini-api-key': z.array(ProviderKeyEntrySchema).optional(),
   'codex-api-key': z.array(ProviderKeyEntrySchema).optional(),
+  // Vertex AI (or a Vertex-compatible service) with an API key sent as x-goog-api-key.
+  'vertex-api-key': z.array(ProviderKeyEntrySchema).optional(),
   'openai-compatibility': z.array(OpenAICompatEntrySchema).optional(),
   routing: z
     .object({
@@ -110,6 +124,10 @@ export const ConfigFileSchema = z.object({
   'force-model-prefix': z.boolean().optional(),
   'disable-cooling': z.boolean().optional(),
   'transient-error-cooldown-seconds': z.number().int().min(-1).optional(),
+  'proxy-url': ProxyUrlSchema.optional(),
+  'auth-dir': trimmed.optional(),
+  'oauth-model-alias': OAuthModelAliasMapSchema.optional(),
+  'oauth-excluded-models': OAuthExcludedModelsSchema.optional(),
   'remote-management': z
     .object({
       'allow-remote': z.boolean().optional(),

@@ -22,6 +22,10 @@ describe('loadEnv', () => {
       transportKeyPrefix: 'cpa:',
       providerFamily: undefined,
       logLevel: 'info',
+      adminHost: '127.0.0.1',
+      trustedProxies: '',
+      heartbeatMs: 1_000,
+      replyIdleTimeoutMs: 5_000,
     });
   });
 

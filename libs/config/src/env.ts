@@ -15,11 +15,16 @@ const EnvSchema = z.object({
   DATABASE_URL: url('postgresql://postgres@127.0.0.1:5432/cliproxy'),
   REDIS_URL: url('redis://127.0.0.1:6379'),
   CONFIG_FILE: z.string().min(1).optional(),
+  AUTH_DIR: z.string().min(1).optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
   ADMIN_URL: url('http://127.0.0.1:8318'),
   TRANSPORT_KEY_PREFIX: z.string().default('cpa:'),
   PROVIDER_FAMILY: z.enum(PROVIDER_FAMILIES).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  ADMIN_HOST: z.string().default('127.0.0.1'),
+  TRUSTED_PROXIES: z.string().default(''),
+  HEARTBEAT_MS: z.coerce.number().int().positive().default(1_000),
+  REPLY_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
 });
 
 export interface Env {
@@ -32,6 +37,8 @@ export interface Env {
   redisUrl: string;
   /** CONFIG_FILE, else ./config.yaml when it exists, else undefined. */
   configFile?: string;
+  /** AUTH_DIR as given (wins over config.yaml's auth-dir; see resolveAuthDir). */
+  authDir?: string;
   bodyLimitBytes: number;
   adminUrl: string;
   /** Prefix of every Redis key the transport and state use. */
@@ -39,6 +46,18 @@ export interface Env {
   /** Family an executor process serves. */
   providerFamily?: (typeof PROVIDER_FAMILIES)[number];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Interface the admin listens on: loopback unless a deployment says otherwise (compose: 0.0.0.0). */
+  adminHost: string;
+  /** Comma-separated addresses or CIDR ranges whose X-Forwarded-For the admin believes (loopback always). */
+  trustedProxies: string;
+  /** A request in a service's hands with nothing to say for this long sends its caller a heartbeat. */
+  heartbeatMs: number;
+  /**
+   * The gateway fails a request in the client's format when no reply frame or heartbeat
+   * came for this long: the process holding it has died. Must exceed the heartbeat plus
+   * the longest queue wait.
+   */
+  replyIdleTimeoutMs: number;
 }
 
 export class EnvError extends Error {
@@ -67,10 +86,15 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     configFile: e.CONFIG_FILE ? resolve(cwd, e.CONFIG_FILE) : existsSync(defaultConfig) ? defaultConfig : undefined,
+    authDir: e.AUTH_DIR,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     adminUrl: e.ADMIN_URL,
     transportKeyPrefix: e.TRANSPORT_KEY_PREFIX,
     providerFamily: e.PROVIDER_FAMILY,
     logLevel: e.LOG_LEVEL,
+    adminHost: e.ADMIN_HOST,
+    trustedProxies: e.TRUSTED_PROXIES,
+    heartbeatMs: e.HEARTBEAT_MS,
+    replyIdleTimeoutMs: e.REPLY_IDLE_TIMEOUT_MS,
   };
 }

@@ -12,7 +12,13 @@ export const SettingKeys = {
   forceModelPrefix: 'force-model-prefix',
   disableCooling: 'disable-cooling',
   transientErrorCooldownSeconds: 'transient-error-cooldown-seconds',
+  /** Global proxy for upstream calls and token refreshes (a credential's own proxy_url wins). */
+  proxyUrl: 'proxy-url',
   allowRemoteManagement: 'remote-management.allow-remote',
+  /** channel -> [{name, alias, fork}] (sanitizeOAuthModelAlias). */
+  oauthModelAlias: 'oauth-model-alias',
+  /** channel -> model patterns (normalizeOAuthExcludedModels). */
+  oauthExcludedModels: 'oauth-excluded-models',
   /** scrypt hash of the management secret (see hashManagementSecret); never the secret. */
   managementSecretHash: 'remote-management.secret-hash',
 } as const;

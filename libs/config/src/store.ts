@@ -5,6 +5,7 @@ import { isBcryptHash } from './config-file';
 import { formatDurationSeconds } from './duration';
 import { clientKeyId, credentialId, decodeApiKeySecret, encodeApiKeySecret, providerConfigId } from './ids';
 import { addCounts, compact, countOf, emptyCount, jsonEqual, planReconcile, type SyncCount } from './reconcile';
+import { normalizeOAuthExcludedModels, sanitizeOAuthModelAlias } from './oauth-model-rules';
 import { hashManagementSecret, verifyManagementSecret } from './secret-hash';
 import { SettingKeys } from './settings';
 
@@ -35,6 +36,8 @@ export const SECTION_FAMILY: Record<ProviderKeySection, ProviderFamily> = {
   'claude-api-key': 'claude',
   'gemini-api-key': 'gemini',
   'codex-api-key': 'codex',
+  // Vertex service accounts share the provider but are OAuth credentials, out of this list's scope.
+  'vertex-api-key': 'vertex',
 };
 
 /** An entry that names the same credential as an earlier one in its list. */
@@ -264,7 +267,11 @@ export function settingsOf(config: ConfigFile): Record<string, unknown> {
     [SettingKeys.forceModelPrefix]: config['force-model-prefix'],
     [SettingKeys.disableCooling]: config['disable-cooling'],
     [SettingKeys.transientErrorCooldownSeconds]: config['transient-error-cooldown-seconds'],
+    // An empty value is no setting: the default (no proxy) applies.
+    [SettingKeys.proxyUrl]: config['proxy-url'] || undefined,
     [SettingKeys.allowRemoteManagement]: config['remote-management']?.['allow-remote'],
+    [SettingKeys.oauthModelAlias]: sanitizeOAuthModelAlias(config['oauth-model-alias']),
+    [SettingKeys.oauthExcludedModels]: normalizeOAuthExcludedModels(config['oauth-excluded-models']),
   };
 }
 
@@ -288,6 +295,8 @@ export interface ImportSummary {
   /** Number of settings written or removed. */
   settings: number;
   warnings: ConfigWarning[];
+  /** The file's auth-dir as written (not stored: the admin imports that directory at start-up). */
+  authDir?: string;
 }
 
 /**
@@ -321,7 +330,7 @@ export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConf
     for (const [key, value] of Object.entries(settingsOf(config))) if (await writeSetting(tx, key, value)) settings++;
     const secret = config['remote-management']?.['secret-key'];
     if ((!options.keepManagementSecret || isUsableManagementSecret(secret)) && (await syncManagementSecret(tx, secret))) settings++;
-    return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings };
+    return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings, authDir: config['auth-dir'] };
   }, { timeout: 30_000 });
 }
 
@@ -419,6 +428,9 @@ export async function exportConfig(db: Reader, box: SecretCipher): Promise<Recor
     'force-model-prefix': s(SettingKeys.forceModelPrefix),
     'disable-cooling': s(SettingKeys.disableCooling),
     'transient-error-cooldown-seconds': s(SettingKeys.transientErrorCooldownSeconds),
+    'proxy-url': s(SettingKeys.proxyUrl),
+    'oauth-model-alias': s(SettingKeys.oauthModelAlias),
+    'oauth-excluded-models': s(SettingKeys.oauthExcludedModels),
     // The secret itself is only stored hashed, so it cannot be exported.
     'remote-management': compact({ 'allow-remote': s(SettingKeys.allowRemoteManagement) }),
   });

@@ -1,4 +1,5 @@
 export * from './client-format';
+export * from './credential-status';
 export * from './envelope';
 export * from './errors';
 export * from './frames';

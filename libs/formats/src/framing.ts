@@ -15,6 +15,13 @@ export interface Framer {
   end(sink: FrameSink): void;
 }
 
+/** Largest single event a framer holds: an upstream that never ends its line must not exhaust memory. */
+export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
+export class FramingError extends Error {
+  override readonly name = 'FramingError';
+}
+
 export class SseFramer implements Framer {
   private pending = '';
   private event: string | undefined;
@@ -31,6 +38,9 @@ export class SseFramer implements Framer {
       start = nl + 1;
     }
     this.pending = start < text.length ? text.slice(start) : '';
+    if (this.pending.length + (this.data?.length ?? 0) > MAX_EVENT_CHARS) {
+      throw new FramingError(`upstream stream event exceeds ${MAX_EVENT_CHARS} characters`);
+    }
   }
 
   end(sink: FrameSink): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyModelSuffix, cleanSchemaForGemini, codecFor, createStreamTranslator, createStreamUsageTap, encodeErrorBody, inspectRequest,
-  JsonArrayFramer, parseGeminiPath, parseModelSuffix, SseFramer, translateErrorBody, usageFromResponse, type Frame,
+  FramingError, JsonArrayFramer, MAX_EVENT_CHARS, parseGeminiPath, parseModelSuffix, SseFramer, translateErrorBody, usageFromResponse, type Frame,
 } from './index';
 import { fixture, json } from './__fixtures__/load';
 
@@ -91,6 +91,20 @@ describe('framing', () => {
     const body = '[{"t":"a}]\\"{["},\n{"n":[1,{"m":2}]}]';
     const frames = collect(new JsonArrayFramer(), body.split(''));
     expect(frames.map((f) => JSON.parse(f.data))).toEqual([{ t: 'a}]"{[' }, { n: [1, { m: 2 }] }]);
+  });
+
+  it('refuses to hold an event larger than MAX_EVENT_CHARS (an upstream line that never ends)', () => {
+    const framer = new SseFramer();
+    const piece = 'x'.repeat(1024 * 1024);
+    framer.push('data: ', () => undefined);
+    expect(() => {
+      for (let i = 0; i <= MAX_EVENT_CHARS / piece.length; i++) framer.push(piece, () => undefined);
+    }).toThrow(FramingError);
+    // Many lines of one event count too.
+    const lines = new SseFramer();
+    expect(() => {
+      for (let i = 0; i <= MAX_EVENT_CHARS / piece.length; i++) lines.push(`data: ${piece}\n`, () => undefined);
+    }).toThrow(/exceeds/);
   });
 });
 

@@ -8,9 +8,9 @@ export {
   StreamAggregator, streamFromResponse, StreamTranslator, StreamUsageTap, UpstreamStreamError,
   type StreamChunk, type StreamTranslatorOptions,
 } from './stream';
-export { encodeErrorBody, inspectRequest, parseGeminiPath, translateErrorBody, usageFromResponse, type GeminiPath, type RequestHints, type RequestInfo } from './inspect';
+export { encodeErrorBody, encodeStreamErrorEvent, inspectRequest, parseGeminiPath, translateErrorBody, usageFromResponse, type GeminiPath, type RequestHints, type RequestInfo } from './inspect';
 export { applyModelSuffix, budgetToEffort, effortToBudget, parseModelSuffix, reasoningBudgetOf, reasoningEffortOf, type ModelSuffix } from './thinking';
 export { cleanSchemaForGemini, geminiSchemaToJsonSchema } from './schema';
-export { AutoFramer, JsonArrayFramer, SseFramer, type Frame, type Framer } from './framing';
+export { AutoFramer, FramingError, JsonArrayFramer, MAX_EVENT_CHARS, SseFramer, type Frame, type Framer } from './framing';
 export { SKIP_THOUGHT_SIGNATURE } from './codecs/gemini';
 export { decodeAnyError } from './errors';

@@ -55,6 +55,14 @@ export function encodeErrorBody(format: ClientFormat, error: CanonicalError): Js
   return codecFor(format).encodeError(error);
 }
 
+/**
+ * The error event of the client format's stream, for a stream that must end early (the
+ * process producing it died): a client reads why instead of a silent truncation.
+ */
+export function encodeStreamErrorEvent(format: ClientFormat, error: CanonicalError): string {
+  return codecFor(format).createStreamEncoder().write({ type: 'error', error });
+}
+
 /** An upstream error body (any provider envelope) re-expressed for a client of another format. */
 export function translateErrorBody(upstream: ClientFormat, client: ClientFormat, status: number, body: unknown): Json {
   const error = codecFor(upstream).decodeError(body, status);

@@ -24,15 +24,21 @@ function formatWait(ms: number): string {
   return minutes > 1 ? `${minutes} minutes` : '1 minute';
 }
 
+/** Most scrypt verifications running at once: a flood of guesses queues instead of taking every core. */
+const MAX_CONCURRENT_VERIFICATIONS = 2;
+
 /**
  * The management API's gate, in CLIProxyAPI's order: no secret configured -> the API does
  * not exist (404); remote caller without allow-remote -> 403; banned IP -> 403; missing or
- * wrong key -> 401 (a wrong key counts towards the ban).
+ * wrong key -> 401 (a wrong key counts towards the ban). Each attempt is counted before
+ * its key is verified, so concurrent guesses cannot outrun the ban.
  */
 @Injectable()
 export class ManagementAuthService {
   /** sha256 of the last key that verified against a given stored hash: saves a scrypt per request. */
   private verified?: { stored: string; digest: Buffer };
+  private verifying = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly prisma: PrismaService,
@@ -50,22 +56,33 @@ export class ManagementAuthService {
       throw new ManagementError(403, 'remote management disabled');
     }
     const banned = await this.limiter.bannedFor(ip);
-    if (banned > 0) {
-      throw new ManagementError(403, `IP banned due to too many failed attempts. Try again in ${formatWait(banned)}`);
-    }
+    if (banned > 0) throw bannedError(banned);
     if (!key) throw new ManagementError(401, 'missing management key');
-    if (!(await this.matches(key, stored))) {
-      await this.limiter.recordFailure(ip);
+    const digest = createHash('sha256').update(key).digest();
+    if (this.verified?.stored === stored && timingSafeEqual(this.verified.digest, digest)) return;
+
+    const attempt = await this.limiter.countAttempt(ip);
+    if (attempt > this.limiter.limit) throw bannedError(await this.limiter.bannedFor(ip));
+    if (!(await this.verify(key, stored))) {
+      if (attempt >= this.limiter.limit) await this.limiter.ban(ip);
       throw new ManagementError(401, 'invalid management key');
     }
+    this.verified = { stored, digest };
     await this.limiter.reset(ip);
   }
 
-  private async matches(key: string, stored: string): Promise<boolean> {
-    const digest = createHash('sha256').update(key).digest();
-    if (this.verified?.stored === stored && timingSafeEqual(this.verified.digest, digest)) return true;
-    const ok = await verifyManagementSecret(key, stored);
-    if (ok) this.verified = { stored, digest };
-    return ok;
+  private async verify(key: string, stored: string): Promise<boolean> {
+    while (this.verifying >= MAX_CONCURRENT_VERIFICATIONS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.verifying++;
+    try {
+      return await verifyManagementSecret(key, stored);
+    } finally {
+      this.verifying--;
+      this.waiting.shift()?.();
+    }
   }
+}
+
+function bannedError(waitMs: number): ManagementError {
+  return new ManagementError(403, `IP banned due to too many failed attempts. Try again in ${formatWait(waitMs)}`);
 }

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** Loopback callers count as local (CLIProxyAPI's "localhost" for remote-management). */
 export function isLoopback(ip: string): boolean {
@@ -6,32 +6,66 @@ export function isLoopback(ip: string): boolean {
   return address === '::1' || /^127\.\d+\.\d+\.\d+$/.test(address);
 }
 
-/** Private and loopback peers may be our own gateway, whose X-Forwarded-For we then trust. */
-export function isPrivateOrLoopback(ip: string): boolean {
-  const address = stripMappedPrefix(ip);
-  if (isLoopback(address)) return true;
-  if (isIP(address) === 4) {
-    const [a, b] = address.split('.').map(Number);
-    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+/**
+ * The proxies whose X-Forwarded-For is believed: loopback (a gateway on this machine,
+ * as `npm start` runs it) and the addresses or CIDR ranges of the `TRUSTED_PROXIES`
+ * setting (the compose network's gateways and nginx). Nothing else, private or not:
+ * any host on the same network could otherwise claim to be local.
+ */
+export class TrustedProxies {
+  static readonly LOOPBACK_ONLY = new TrustedProxies([]);
+  private readonly list = new BlockList();
+
+  /** Throws on an entry that is neither an IP address nor a CIDR range. */
+  constructor(entries: readonly string[]) {
+    for (const raw of entries) {
+      const entry = raw.trim();
+      if (!entry) continue;
+      const [address, bits, extra] = entry.split('/');
+      const family = isIP(address);
+      const prefix = Number(bits);
+      const max = family === 4 ? 32 : 128;
+      if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || prefix > max))) {
+        throw new Error(`trusted proxy "${entry}" is neither an IP address nor a CIDR range`);
+      }
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      if (bits === undefined) this.list.addAddress(address, type);
+      else this.list.addSubnet(address, prefix, type);
+    }
   }
-  return /^f[cd][0-9a-f]{2}:/i.test(address) || /^fe80:/i.test(address);
+
+  /** A comma-separated list, as the environment gives it. */
+  static parse(text: string | undefined): TrustedProxies {
+    return new TrustedProxies((text ?? '').split(','));
+  }
+
+  has(ip: string): boolean {
+    const address = stripMappedPrefix(ip);
+    if (isLoopback(address)) return true;
+    const family = isIP(address);
+    return family !== 0 && this.list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  }
 }
 
 /**
- * The caller's address: the socket peer, unless the peer is a private/loopback address
- * (the gateway proxying for a client), then the last X-Forwarded-For hop, which is the one
- * the gateway appended. A client reaching the admin port directly cannot claim to be local
- * because its own X-Forwarded-For is only read when the socket itself is private.
+ * The caller's address: starting from the socket peer, each trusted proxy's word is taken
+ * for the hop before it (X-Forwarded-For read from the right), up to the first address
+ * that is not a trusted proxy. A client reaching the admin directly cannot claim to be
+ * local, and operators behind nginx are told apart instead of sharing nginx's address.
  */
-export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
-  const peer = stripMappedPrefix(socketAddress ?? '');
+export function clientAddress(
+  socketAddress: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trusted: TrustedProxies = TrustedProxies.LOOPBACK_ONLY,
+): string {
+  let address = stripMappedPrefix(socketAddress ?? '');
   const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
-  if (peer && !isPrivateOrLoopback(peer)) return peer;
   const hops = (header ?? '')
     .split(',')
-    .map((hop) => hop.trim())
-    .filter((hop) => isIP(stripMappedPrefix(hop)) !== 0);
-  return hops.length ? stripMappedPrefix(hops[hops.length - 1]) : peer;
+    .map((hop) => stripMappedPrefix(hop.trim()))
+    .filter((hop) => isIP(hop) !== 0);
+  while (hops.length && (address === '' || trusted.has(address))) address = hops.pop()!;
+  return address;
 }
 
 function stripMappedPrefix(ip: string): string {

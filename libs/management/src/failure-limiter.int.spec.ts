@@ -15,13 +15,13 @@ afterAll(async () => {
 });
 
 describe('RedisFailureLimiter', () => {
-  it('shares the failure count between admin replicas and bans at the fifth failure', async () => {
+  it('shares the attempt count and the ban between admin replicas', async () => {
     const replicaA = new RedisFailureLimiter(redis, prefix);
     const replicaB = new RedisFailureLimiter(redis, prefix);
-    for (let i = 0; i < 2; i++) expect(await replicaA.recordFailure('10.9.9.9')).toBe(0);
-    for (let i = 0; i < 2; i++) expect(await replicaB.recordFailure('10.9.9.9')).toBe(0);
+    expect(await replicaA.countAttempt('10.9.9.9')).toBe(1);
+    expect(await replicaB.countAttempt('10.9.9.9')).toBe(2);
     expect(await replicaA.bannedFor('10.9.9.9')).toBe(0);
-    expect(await replicaB.recordFailure('10.9.9.9')).toBe(BAN_MS);
+    await replicaB.ban('10.9.9.9');
     const left = await replicaA.bannedFor('10.9.9.9');
     expect(left).toBeGreaterThan(BAN_MS - 60_000);
     expect(left).toBeLessThanOrEqual(BAN_MS);
@@ -30,9 +30,9 @@ describe('RedisFailureLimiter', () => {
 
   it('a success clears the count, and the counter expires with the window', async () => {
     const limiter = new RedisFailureLimiter(redis, prefix);
-    for (let i = 0; i < 4; i++) await limiter.recordFailure('10.8.8.8');
+    for (let i = 0; i < 4; i++) await limiter.countAttempt('10.8.8.8');
     await limiter.reset('10.8.8.8');
-    for (let i = 0; i < 4; i++) expect(await limiter.recordFailure('10.8.8.8')).toBe(0);
+    expect(await limiter.countAttempt('10.8.8.8')).toBe(1);
     const ttl = await redis.pttl(`${prefix}mgmt:fail:10.8.8.8`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(BAN_MS);

@@ -1,4 +1,5 @@
 // Public API of @cpa/management.
+export * from './auth-files.service';
 export * from './auth.guard';
 export * from './auth.service';
 export * from './change-notifier';
@@ -11,6 +12,8 @@ export * from './failure-limiter';
 export * from './list-ops';
 export * from './management.module';
 export * from './management.service';
+export * from './multipart';
+export * from './oauth-model-rules.service';
 export * from './scalars';
 export * from './sections';
 export * from './usage-report';

@@ -3,9 +3,12 @@ import { Redis } from 'ioredis';
 import { ManagementAuthGuard } from './auth.guard';
 import { FAILURE_LIMITER, ManagementAuthService } from './auth.service';
 import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
+import { TrustedProxies } from './client-address';
+import { AuthFilesService } from './auth-files.service';
 import { ConfigImportService } from './config-import.service';
 import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
 import { ManagementService } from './management.service';
+import { OAuthModelRulesService } from './oauth-model-rules.service';
 import { UsageReportService } from './usage-report';
 
 export interface ManagementModuleOptions {
@@ -13,6 +16,8 @@ export interface ManagementModuleOptions {
   redisUrl?: string;
   /** Prefix of the Redis keys (the transport's key prefix). */
   keyPrefix?: string;
+  /** `TRUSTED_PROXIES`: whose X-Forwarded-For names the caller (loopback always). */
+  trustedProxies?: string;
 }
 
 const OPTIONS = Symbol('MANAGEMENT_OPTIONS');
@@ -53,12 +58,15 @@ export class ManagementModule {
         { provide: FAILURE_LIMITER, useFactory: (holder: LimiterHolder) => holder.limiter, inject: [LimiterHolder] },
         { provide: ChangeNotifier, useClass: TransportChangeNotifier },
         ManagementAuthService,
+        { provide: TrustedProxies, useFactory: () => TrustedProxies.parse(options.trustedProxies) },
         ManagementAuthGuard,
         ManagementService,
         ConfigImportService,
         UsageReportService,
+        AuthFilesService,
+        OAuthModelRulesService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, ManagementService, ConfigImportService, ChangeNotifier, UsageReportService],
+      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, UsageReportService, AuthFilesService, OAuthModelRulesService],
     };
   }
 }

@@ -11,7 +11,7 @@ import { LIST_SECTIONS, type ListSection } from './sections';
 
 const ACTOR = 'management-api';
 /** Serialises read-modify-write of config lists across admin replicas (pg advisory lock id). */
-const CONFIG_LOCK = 0x63_70_61_01;
+export const CONFIG_LOCK = 0x63_70_61_01;
 
 export const OK = { status: 'ok' } as const;
 
@@ -28,8 +28,11 @@ const AuthFileStatusSchema = z
   })
   .refine((body) => body.name || body.auth_index, 'name or auth_index is required');
 
-/** The name GET /auth-files shows for a credential. */
-export const authFileName = (row: { id: string; label: string; account: string }) => row.label || row.account || row.id;
+/** The name GET /auth-files shows for a credential: its token file's name, else its label, account or id. */
+export const authFileName = (row: { id: string; label: string; account: string; attributes?: unknown }) => {
+  const fileName = (row.attributes as { fileName?: unknown } | null | undefined)?.fileName;
+  return (typeof fileName === 'string' && fileName) || row.label || row.account || row.id;
+};
 
 export interface AuthFile {
   id: string;
@@ -50,6 +53,11 @@ export interface AuthFile {
   weight: number;
   prefix: string;
   base_url: string;
+  proxy_url: string;
+  note?: string;
+  /** Requests answered and failed, over the recorded usage. */
+  success: number;
+  failed: number;
   last_refresh?: string;
   expires_at?: string;
   next_retry_after?: string;
@@ -124,27 +132,33 @@ export class ManagementService {
     return { status: 'ok', warnings: upload.warnings };
   }
 
-  /** PATCH /auth-files/status: enables or disables one credential by auth_index, or by id or listed name. */
+  /**
+   * PATCH /auth-files/status: enables or disables one credential by auth_index, or by id or
+   * listed name; a token file's name switches every credential of that file.
+   */
   async setAuthFileStatus(body: unknown): Promise<typeof OK> {
     const { name, auth_index: authIndex, disabled } = parseItem(AuthFileStatusSchema, body, '');
-    const id = await this.prisma.$transaction(async (tx) => {
-      const row = authIndex ? await tx.credential.findUnique({ where: { id: authIndex } }) : await this.findAuthFileByName(tx, name!);
-      if (!row) throw notFound('auth file not found');
-      if (row.disabled !== disabled) await tx.credential.update({ where: { id: row.id }, data: { disabled } });
-      return row.id;
+    const ids = await this.prisma.$transaction(async (tx) => {
+      const byIndex = authIndex ? await tx.credential.findUnique({ where: { id: authIndex } }) : null;
+      const rows = authIndex ? (byIndex ? [byIndex] : []) : await this.findAuthFileByName(tx, name!);
+      if (!rows.length) throw notFound('auth file not found');
+      for (const row of rows) if (row.disabled !== disabled) await tx.credential.update({ where: { id: row.id }, data: { disabled } });
+      return rows.map((row) => row.id);
     });
-    await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { disabled });
-    await this.notifier.credentialChanged([id]);
+    for (const id of ids) await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { disabled });
+    await this.notifier.credentialChanged(ids);
     return OK;
   }
 
   private async findAuthFileByName(tx: Tx, name: string) {
     const byId = await tx.credential.findUnique({ where: { id: name } });
-    if (byId) return byId;
+    if (byId) return [byId];
+    const ofFile = await tx.credential.findMany({ where: { attributes: { path: ['fileName'], equals: name } } });
+    if (ofFile.length) return ofFile;
     const rows = await tx.credential.findMany({ where: { OR: [{ label: name }, { account: name }] } });
     const matches = rows.filter((row) => authFileName(row) === name);
     if (matches.length > 1) throw badRequest('several auth files have this name; use auth_index');
-    return matches[0];
+    return matches;
   }
 
   async getScalar(path: string): Promise<Record<string, unknown>> {
@@ -160,7 +174,19 @@ export class ManagementService {
     const value = parseItem(spec.input, raw, 'value');
     const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, value));
     if (changed) {
-      await this.audit.record(ACTOR, 'setting.update', spec.setting, { value: typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean) });
+      const audited = spec.audited ? spec.audited(value) : typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean);
+      await this.audit.record(ACTOR, 'setting.update', spec.setting, { value: audited });
+      await this.notifier.configChanged([spec.setting]);
+    }
+    return OK;
+  }
+
+  /** DELETE of a scalar: back to the default (CLIProxyAPI has it for `proxy-url`). */
+  async deleteScalar(path: string): Promise<typeof OK> {
+    const spec = this.scalar(path);
+    const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, undefined));
+    if (changed) {
+      await this.audit.record(ACTOR, 'setting.delete', spec.setting, {});
       await this.notifier.configChanged([spec.setting]);
     }
     return OK;
@@ -185,11 +211,17 @@ export class ManagementService {
   }
 
   async listAuthFiles(): Promise<{ files: AuthFile[] }> {
-    const rows = await this.prisma.credential.findMany({ orderBy: [{ provider: 'asc' }, { id: 'asc' }] });
+    const [rows, usage] = await Promise.all([
+      this.prisma.credential.findMany({ orderBy: [{ provider: 'asc' }, { id: 'asc' }] }),
+      this.prisma.usageDaily.groupBy({ by: ['credentialId'], _sum: { requests: true, failures: true } }),
+    ]);
+    const counts = new Map(usage.map((u) => [u.credentialId, { requests: u._sum.requests ?? 0, failures: u._sum.failures ?? 0 }]));
     const now = Date.now();
     return {
       files: rows.map((row) => {
         const retryAt = nextRetryAfter(row.modelStates, now);
+        const used = counts.get(row.id) ?? { requests: 0, failures: 0 };
+        const note = (row.attributes as { note?: unknown } | null)?.note;
         return {
           id: row.id,
           auth_index: row.id,
@@ -209,6 +241,10 @@ export class ManagementService {
           weight: row.weight,
           prefix: row.prefix,
           base_url: row.baseUrl,
+          proxy_url: row.proxyUrl,
+          ...(typeof note === 'string' && note ? { note } : {}),
+          success: used.requests - used.failures,
+          failed: used.failures,
           ...(row.lastRefreshAt ? { last_refresh: row.lastRefreshAt.toISOString() } : {}),
           ...(row.expiresAt ? { expires_at: row.expiresAt.toISOString() } : {}),
           ...(retryAt ? { next_retry_after: new Date(retryAt).toISOString() } : {}),

@@ -11,6 +11,7 @@ describe('scalar endpoints', () => {
       'routing/strategy',
       'routing/session-affinity',
       'routing/session-affinity-ttl',
+      'proxy-url',
     ]);
   });
 
@@ -23,6 +24,11 @@ describe('scalar endpoints', () => {
     expect(scalarSpec('routing/session-affinity-ttl')!.input.parse('1h')).toBe(3600);
     expect(scalarSpec('routing/session-affinity-ttl')!.input.safeParse('0s').success).toBe(false);
     expect(scalarSpec('force-model-prefix')!.input.safeParse('yes').success).toBe(false);
+    expect(scalarSpec('proxy-url')!.input.parse(' socks5://127.0.0.1:1080 ')).toBe('socks5://127.0.0.1:1080');
+    expect(scalarSpec('proxy-url')!.input.parse('direct')).toBe('direct');
+    expect(scalarSpec('proxy-url')!.input.parse('')).toBe('');
+    expect(scalarSpec('proxy-url')!.input.safeParse('ftp://proxy:21').success).toBe(false);
+    expect(scalarSpec('proxy-url')!.input.safeParse(8080).success).toBe(false);
   });
 
   it('shows the session affinity TTL as a duration', () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_SETTINGS, formatDurationSeconds, parseDurationSeconds, RoutingStrategySchema, SettingKeys, type SettingKey } from '@cpa/config';
+import { DEFAULT_SETTINGS, formatDurationSeconds, parseDurationSeconds, ProxyUrlSchema, redactProxyUrl, RoutingStrategySchema, SettingKeys, type SettingKey } from '@cpa/config';
 import { z } from 'zod';
 
 /**
@@ -14,6 +14,8 @@ export interface ScalarSpec {
   input: z.ZodType<unknown>;
   fallback: unknown;
   show?: (stored: unknown) => unknown;
+  /** The value as the audit log records it (a proxy URL may carry a password). */
+  audited?: (value: unknown) => string | number | boolean;
 }
 
 const seconds = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -71,6 +73,8 @@ export const SCALARS: readonly ScalarSpec[] = [
     fallback: DEFAULT_SETTINGS.sessionAffinityTtlSeconds,
     show: (stored) => formatDurationSeconds(stored as number),
   },
+  // CLIProxyAPI's `proxy-url`: a string; "" (or DELETE) means no global proxy.
+  { path: 'proxy-url', responseKey: 'proxy-url', setting: SettingKeys.proxyUrl, input: ProxyUrlSchema, fallback: '', audited: redactProxyUrl },
 ];
 
 export function scalarSpec(path: string): ScalarSpec | undefined {

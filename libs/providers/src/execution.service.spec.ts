@@ -17,7 +17,7 @@ let upstream: UpstreamClient;
 let reports: AttemptResult[];
 let service: ExecutionService;
 
-const KEYS: Record<ProviderFamily, string> = { claude: 'k-claude', gemini: 'k-gemini', codex: 'k-codex', 'openai-compat': 'k-compat' };
+const KEYS: Partial<Record<ProviderFamily, string>> = { claude: 'k-claude', gemini: 'k-gemini', codex: 'k-codex', 'openai-compat': 'k-compat' };
 
 function credential(family: ProviderFamily): CredentialInfo {
   const baseUrl = family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Observable, of } from 'rxjs';
 import { Catalog, type CredentialInfo } from '@cpa/catalog';
+import { effectiveProxyUrl, SettingKeys } from '@cpa/config';
 import {
   clientErrorBody,
   Patterns,
@@ -19,6 +20,7 @@ import { CREDENTIAL_REFRESHER, type CredentialRefresher } from './credential-ref
 import { PROVIDER_ADAPTERS } from './families';
 import { tokenFingerprint } from './oauth/secret';
 import type { CredentialSecret, ProviderAdapter } from './provider-adapter';
+import { unwrapJsonBytes, unwrapStream } from './response-unwrap';
 import { retryAfterMs } from './retry-hint';
 import { SecretStore } from './secret-store';
 import { streamErrorStatus } from './stream-errors';
@@ -140,13 +142,13 @@ export class ExecutionService {
 
     switch (plan.response) {
       case 'relay-body': {
-        const bytes = Buffer.from(await this.readBody(response));
+        const bytes = await this.readBody(response, attempt.adapter);
         this.reportSuccess(req, response.statusCode, usageOfBody(plan.upstream, bytes));
         return frame({ ...head(), complete: true }, bytes);
       }
       case 'translate-body':
       case 'synthesize-stream': {
-        const json = parseJson(await this.readBody(response));
+        const json = parseJson(await this.readBody(response, attempt.adapter));
         const canonical = codecFor(plan.upstream).decodeResponse(json);
         const out =
           plan.response === 'translate-body'
@@ -166,7 +168,7 @@ export class ExecutionService {
   private async aggregate(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Frame> {
     const aggregator = createStreamAggregator(plan.upstream);
     try {
-      for await (const chunk of response.body) aggregator.push(chunk as Buffer);
+      for await (const chunk of upstreamChunks(response, attempt.adapter)) aggregator.push(chunk);
     } catch (err) {
       throw new AttemptFailed(502, `upstream stream failed: ${(err as Error).message}`, true);
     }
@@ -189,7 +191,7 @@ export class ExecutionService {
    * which the scheduler may retry on another credential.
    */
   private async stream(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
-    const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const chunks = upstreamChunks(response, attempt.adapter)[Symbol.asyncIterator]();
     const relay = createStreamRelay(plan, attempt.req.route.model);
     const held: Buffer[] = [];
     let heldBytes = 0;
@@ -235,7 +237,12 @@ export class ExecutionService {
           if (tail) subscriber.next(frame(undefined, tail));
           // An error event after the first payload reached the client in its format; the attempt still failed.
           if (relay.failure) this.reportStreamFailure(req, streamErrorStatus(relay.failure.error), `upstream stream reported an error: ${relay.failure.error.message}`, relay);
-          else this.reportSuccess(req, head.status, relay.usage());
+          else if (!relay.firstEvent) {
+            // Bytes came, but never one whole event (an endless line, a stream cut mid-event): not a success.
+            const message = 'upstream stream ended without a complete event';
+            subscriber.next(frame(undefined, relay.error(502, message)));
+            this.reportStreamFailure(req, 502, message, relay);
+          } else this.reportSuccess(req, head.status, relay.usage());
         } catch (err) {
           if (stopped) return;
           const message = `upstream stream broke: ${(err as Error).message}`;
@@ -271,7 +278,7 @@ export class ExecutionService {
     if (plan.mode === 'relay') {
       const upstreamBody = this.prepare(() => rewriteRequestBody(client, body, { model: baseModel }), client);
       const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
-      const bytes = Buffer.from(await this.readBody(response));
+      const bytes = await this.readBody(response, attempt.adapter);
       this.reportSuccess(req, response.statusCode, undefined);
       return frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes);
     }
@@ -281,7 +288,7 @@ export class ExecutionService {
 
     const upstreamBody = Buffer.from(JSON.stringify(countTokensRequestBody(plan.upstream, canonical, req.upstreamModel)));
     const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
-    const tokens = countFromResponse(plan.upstream, parseJson(await this.readBody(response)));
+    const tokens = countFromResponse(plan.upstream, parseJson(await this.readBody(response, attempt.adapter)));
     return answer(tokens ?? estimateInputTokens(canonical));
   }
 
@@ -326,19 +333,33 @@ export class ExecutionService {
   private async call(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer, secret: CredentialSecret): Promise<Dispatcher.ResponseData> {
     const { req, credential, adapter, signal } = attempt;
     let target;
+    let body = upstreamBody;
     try {
-      target = adapter.target(
-        { route: req.route, format, upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret },
-        stream,
-      );
+      const upstreamCall = { route: req.route, format, upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret, credentialId: credential.id };
+      target = adapter.target(upstreamCall, stream);
+      if (adapter.prepareBody) body = adapter.prepareBody(upstreamCall, upstreamBody, stream, target);
     } catch (err) {
       throw new AttemptFailed(500, `cannot prepare upstream request: ${(err as Error).message}`, true);
     }
-    try {
-      return await this.upstream.send({ url: target.url, headers: target.headers, body: upstreamBody, signal, proxyUrl: credential.proxyUrl || undefined });
-    } catch (err) {
-      throw new AttemptFailed(502, `upstream request failed: ${(err as Error).message}`, true);
+    const urls = [target.url, ...(target.fallbackUrls ?? [])];
+    for (let i = 0; ; i++) {
+      const last = i === urls.length - 1;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.upstream.send({ url: urls[i], headers: target.headers, body, signal, proxyUrl: this.proxyOf(credential) });
+      } catch (err) {
+        if (!last && !signal.aborted) continue;
+        throw new AttemptFailed(502, `upstream request failed: ${(err as Error).message}`, true);
+      }
+      // A rate-limited base URL is not the account's last word while another base remains.
+      if (last || response.statusCode !== 429) return response;
+      await response.body.dump().catch(() => undefined);
     }
+  }
+
+  /** The credential's proxy_url, else the global proxy-url; throws for an unusable one (never silently direct). */
+  private proxyOf(credential: CredentialInfo): string | undefined {
+    return effectiveProxyUrl(credential.proxyUrl, this.catalog.snapshot.rawSettings?.[SettingKeys.proxyUrl]);
   }
 
   /**
@@ -361,9 +382,11 @@ export class ExecutionService {
     return fresh;
   }
 
-  private async readBody(response: Dispatcher.ResponseData): Promise<ArrayBuffer> {
+  /** A successful upstream answer's body, unwrapped when the family wraps its answers. */
+  private async readBody(response: Dispatcher.ResponseData, adapter: ProviderAdapter): Promise<Buffer> {
     try {
-      return await response.body.arrayBuffer();
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      return adapter.unwrapResponse ? unwrapJsonBytes(bytes, adapter.unwrapResponse) : bytes;
     } catch (err) {
       throw new AttemptFailed(502, `upstream body failed: ${(err as Error).message}`, true);
     }
@@ -372,9 +395,10 @@ export class ExecutionService {
   /** An upstream error status: forwarded to the scheduler, body in the client's error format. */
   private upstreamFailure(attempt: Attempt, upstream: ClientFormat, response: Dispatcher.ResponseData, text: string): Forward {
     const headers = pickHeaders(response.headers);
-    const translated = clientFailureBody(upstream, attempt.req.route.clientFormat, response.statusCode, text);
+    const status = attempt.adapter.failureStatus?.(response.statusCode, text) ?? response.statusCode;
+    const translated = clientFailureBody(upstream, attempt.req.route.clientFormat, status, text);
     if (translated.translated) headers['content-type'] = JSON_CONTENT_TYPE;
-    return this.forwardFailure(attempt, response.statusCode, headers, translated.body, retryAfterMs(response.headers, text));
+    return this.forwardFailure(attempt, status, headers, translated.body, retryAfterMs(response.headers, text));
   }
 
   private forwardFailure(attempt: Attempt, status: number, headers: Record<string, string>, body: string, retryAfter: number | undefined): Forward {
@@ -408,6 +432,12 @@ export class ExecutionService {
     };
     return forward(Patterns.attemptFailed, failure, body);
   }
+}
+
+/** An upstream stream's chunks, each event unwrapped when the family wraps its answers. */
+function upstreamChunks(response: Dispatcher.ResponseData, adapter: ProviderAdapter): AsyncIterable<Buffer> {
+  const body = response.body as AsyncIterable<Buffer>;
+  return adapter.unwrapResponse ? unwrapStream(body, adapter.unwrapResponse) : body;
 }
 
 function nonEmpty(buf: Buffer | undefined): Buffer | undefined {

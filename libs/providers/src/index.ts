@@ -9,4 +9,5 @@ export * from './stream-relay';
 export * from './token-count';
 export * from './translation';
 export * from './upstream-client';
+export * from './proxy-dispatchers';
 export * from './oauth';

@@ -19,11 +19,18 @@ export interface UpstreamCall {
   baseUrl: string;
   headers: Record<string, string>;
   secret: CredentialSecret;
+  /** The credential's id: subscription dialects derive identities that stay stable per account from it. */
+  credentialId?: string;
 }
 
 export interface UpstreamTarget {
   url: string;
   headers: Record<string, string>;
+  /**
+   * Further URLs tried in order when the one before is unreachable or answers 429
+   * (Antigravity's Cloud Code base URLs). Same headers and body.
+   */
+  fallbackUrls?: readonly string[];
 }
 
 /**
@@ -41,6 +48,21 @@ export interface ProviderAdapter {
   /** The upstream cannot stream: streaming clients get its one answer re-emitted as a stream. */
   readonly streamingUnsupported?: boolean;
   target(call: UpstreamCall, stream: boolean): UpstreamTarget;
+  /**
+   * The family's own changes to a body already in the upstream format (wrappers, removed
+   * fields, identity blocks). Runs after translation, on this family's requests only, after
+   * target(): headers that depend on the body (Claude's body `betas` moving into Anthropic-Beta)
+   * are set on `target` (which ExecutionService always passes).
+   */
+  prepareBody?(call: UpstreamCall, body: Buffer, stream: boolean, target?: UpstreamTarget): Buffer;
+  /** The status routing should see for an upstream error (e.g. an overload reported as 400 counts as 429). */
+  failureStatus?(status: number, body: string): number;
+  /**
+   * The upstream wraps its successful answers (Cloud Code Assist: `{"response": {...}}`
+   * around every JSON body and every stream event): returns one decoded JSON answer or
+   * event in `upstreamFormat`. Applied before the codecs and the stream relay see it.
+   */
+  unwrapResponse?(json: unknown): unknown;
 }
 
 export function secretToken(secret: CredentialSecret): string {
@@ -51,4 +73,22 @@ export function secretToken(secret: CredentialSecret): string {
 
 export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}${path}`;
+}
+
+export type JsonObject = Record<string, unknown>;
+
+/** A request body as a JSON object (an empty body is `{}`); throws when it is anything else. */
+export function parseJsonObject(body: Buffer): JsonObject {
+  const json: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('request body must be a JSON object');
+  return json as JsonObject;
+}
+
+/** The same, or undefined for a body that is not a JSON object (a dialect then leaves it as it is). */
+export function tryParseJsonObject(body: Buffer): JsonObject | undefined {
+  try {
+    return parseJsonObject(body);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import { RouteActions, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
 import { codecFor, parseModelSuffix, translateErrorBody, type Usage } from '@cpa/formats';
-import type { ProviderAdapter } from './provider-adapter';
+import { parseJsonObject, type ProviderAdapter } from './provider-adapter';
 
 /**
  * How the upstream answer becomes the client's answer:
@@ -60,21 +60,13 @@ export function planExchange(route: Pick<RouteRequest, 'clientFormat' | 'stream'
   };
 }
 
-type Json = Record<string, unknown>;
-
-function parseObject(body: Buffer): Json {
-  const json: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('request body must be a JSON object');
-  return json as Json;
-}
-
 /**
  * The client's request body for a same-format upstream: its exact bytes unless the model
  * name or the stream flag must change (Claude Code relies on exact cache_control and signatures).
  */
 export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: { model?: string; stream?: boolean }): Buffer {
   if (body.length === 0) return body;
-  const json = parseObject(body);
+  const json = parseJsonObject(body);
   let changed = false;
   // Gemini names model and streaming in the URL.
   if (format !== 'gemini') {
@@ -95,7 +87,7 @@ export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: {
 /** The body to send upstream for this plan. Throws when the client body cannot be decoded. */
 export function upstreamRequestBody(plan: ExchangePlan, route: Pick<RouteRequest, 'model' | 'stream'>, body: Buffer, upstreamModelWithSuffix: string): Buffer {
   if (!plan.translateRequest) return rewriteRequestBody(plan.client, body, { model: upstreamModelWithSuffix, stream: plan.upstreamStream });
-  const canonical = codecFor(plan.client).decodeRequest(parseObject(body), { model: route.model, stream: route.stream });
+  const canonical = codecFor(plan.client).decodeRequest(parseJsonObject(body), { model: route.model, stream: route.stream });
   return Buffer.from(JSON.stringify(codecFor(plan.upstream).encodeRequest(canonical, { model: upstreamModelWithSuffix, stream: plan.upstreamStream })));
 }
 

@@ -1,10 +1,12 @@
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { ProxyDispatchers } from './proxy-dispatchers';
 
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: Buffer | string;
   signal?: AbortSignal;
+  /** The effective proxy (see effectiveProxyUrl in @cpa/config); undefined connects directly. */
   proxyUrl?: string;
 }
 
@@ -13,18 +15,7 @@ export interface UpstreamRequest {
  * so upstream calls reuse sockets instead of paying a TLS handshake per request.
  */
 export class UpstreamClient {
-  private readonly direct = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 });
-  private readonly proxied = new Map<string, ProxyAgent>();
-
-  private dispatcher(proxyUrl?: string): Dispatcher {
-    if (!proxyUrl) return this.direct;
-    let agent = this.proxied.get(proxyUrl);
-    if (!agent) {
-      agent = new ProxyAgent({ uri: proxyUrl, keepAliveTimeout: 30_000 });
-      this.proxied.set(proxyUrl, agent);
-    }
-    return agent;
-  }
+  private readonly dispatchers = new ProxyDispatchers({ keepAliveTimeout: 30_000, connections: 256 });
 
   send(req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
     return request(req.url, {
@@ -32,13 +23,13 @@ export class UpstreamClient {
       headers: req.headers,
       body: req.body,
       signal: req.signal,
-      dispatcher: this.dispatcher(req.proxyUrl),
+      dispatcher: this.dispatchers.get(req.proxyUrl),
       headersTimeout: 10 * 60_000,
       bodyTimeout: 10 * 60_000,
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.direct.close(), ...[...this.proxied.values()].map((a) => a.close())]);
+    await this.dispatchers.close();
   }
 }

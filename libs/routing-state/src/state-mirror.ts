@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { CredentialStatuses } from '@cpa/contracts';
 import { PrismaService, type Prisma } from '@cpa/db';
 import { RoutingStateStore } from './routing-state.store';
 
@@ -55,8 +56,13 @@ export class StateMirror implements OnModuleDestroy {
       for (const [id, { state }] of states) {
         await prisma.credential.updateMany({
           where: { id },
+          data: { modelStates: (state?.modelStates ?? {}) as unknown as Prisma.InputJsonValue },
+        });
+        // A credential waiting for a new login keeps the status and error the refresh
+        // worker gave it: routing state knows nothing of refresh tokens.
+        await prisma.credential.updateMany({
+          where: { id, status: { not: CredentialStatuses.needsLogin } },
           data: {
-            modelStates: (state?.modelStates ?? {}) as unknown as Prisma.InputJsonValue,
             status: state?.status ?? 'active',
             statusMessage: state?.statusMessage ?? '',
             lastError: state?.lastError?.message ?? '',

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisTransportServer } from '@cpa/transport';
 import { loadEnv } from '@cpa/config';
+import { installProcessGuards } from './process-guards';
 
 export interface ServiceOptions {
   /** Name printed in logs and in the ready line. */
@@ -17,6 +18,10 @@ export interface ServiceOptions {
   /** Called after Nest creates the app and before it listens (routes, parsers). */
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
+
+const REQUEST_RECEIVE_TIMEOUT_MS = 60_000;
+const HEADERS_TIMEOUT_MS = 15_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 const LEVELS: Record<string, LogLevel[]> = {
   fatal: ['fatal'],
@@ -33,15 +38,24 @@ const LEVELS: Record<string, LogLevel[]> = {
  * that stop taking work and drain what is in flight on SIGTERM/SIGINT.
  */
 export async function bootstrapService(module: unknown, options: ServiceOptions): Promise<INestApplication> {
+  installProcessGuards(options.name);
   const env = loadEnv();
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? env.bodyLimitBytes, logger: false, forceCloseConnections: 'idle' });
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimitBytes ?? env.bodyLimitBytes,
+    logger: false,
+    forceCloseConnections: 'idle',
+    // A client gets this long to send a whole request (headers and body): slow senders cannot hold sockets forever.
+    requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     logger: LEVELS[env.logLevel] ?? LEVELS.info,
     bodyParser: false,
   });
   app.enableShutdownHooks();
-  const server = new RedisTransportServer({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, queues: options.queues });
+  const server = new RedisTransportServer({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, queues: options.queues, heartbeatMs: env.heartbeatMs });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  app.getHttpServer().headersTimeout = HEADERS_TIMEOUT_MS;
   closeKeepAliveWhenDrained(app);
   await options.configure?.(app);
   await app.startAllMicroservices();

@@ -42,6 +42,8 @@ class Call {
   timer?: NodeJS.Timeout;
   lastSeen: number;
   settled = false;
+  /** The parts so far of a frame whose body was split across reply messages. */
+  partial?: { meta: unknown; parts: Buffer[] };
 
   constructor(
     readonly id: string,
@@ -207,7 +209,9 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
 
   private async open(): Promise<void> {
     const url = this.options.redisUrl;
-    const cmd = (this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true }));
+    // A command in flight when the connection drops fails instead of being sent again: a
+    // re-sent LPUSH would queue the same request twice.
+    const cmd = (this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
     const sub = (this.sub = new Redis(url, { lazyConnect: true }));
     for (const connection of [cmd, sub]) {
       connection.on('error', () => undefined); // surfaced through failed commands and lost replies
@@ -252,7 +256,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     if (reply.frames !== undefined) {
       for (const f of reply.frames) {
         if (subscriber.closed) return;
-        subscriber.next(f);
+        const frame = joinParts(call, f);
+        if (frame !== undefined) subscriber.next(frame);
       }
     }
     if (reply.error !== undefined) subscriber.error(new TransportError('remote', reply.error.message, reply.error.status));
@@ -282,7 +287,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     for (const call of [...this.calls.values()]) {
       if (call.lastSeen < limit) {
         this.settle(call, true);
-        call.subscriber.error(new TransportError('deadline', `no reply frame to ${call.pattern} for ${this.idleTimeoutMs} ms`));
+        call.subscriber.error(new TransportError('lost', `no reply frame to ${call.pattern} for ${this.idleTimeoutMs} ms`));
       }
     }
   }
@@ -290,4 +295,18 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   private nextId(): string {
     return `${this.podId}.${(++this.seq).toString(36)}`;
   }
+}
+
+/** A frame as the handler emitted it, once every part of a split body has arrived (undefined until then). */
+function joinParts(call: Call, f: Frame & { continued?: boolean }): Frame | undefined {
+  if (f.continued) {
+    if (call.partial === undefined) call.partial = { meta: f.meta, parts: [] };
+    if (f.body !== undefined) call.partial.parts.push(f.body);
+    return undefined;
+  }
+  if (call.partial === undefined) return f;
+  const { meta, parts } = call.partial;
+  call.partial = undefined;
+  if (f.body !== undefined) parts.push(f.body);
+  return meta === undefined ? { body: Buffer.concat(parts) } : { meta, body: Buffer.concat(parts) };
 }

@@ -12,7 +12,7 @@ export interface RedisTransportClientOptions {
   /** Deadline of a request when the caller gives none (default 120 s). */
   defaultDeadlineMs?: number;
   /**
-   * Fail a request with a `deadline` error when no frame or heartbeat arrived for this
+   * Fail a request with a `lost` error when no frame or heartbeat arrived for this
    * long (default: off). Must exceed the longest expected queue wait plus the server's
    * heartbeat interval.
    */

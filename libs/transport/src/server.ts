@@ -7,7 +7,7 @@ import { closeConnection } from './connection';
 import { Forward, Frame, isForward, RemoteError, toFrame, toRemoteError } from './frame';
 import { transportKeys } from './keys';
 import { DEFAULT_KEY_PREFIX, RedisTransportServerOptions } from './options';
-import { decodeCancel, decodeRequest, encodeReply, encodeRequest, RequestMessage } from './wire';
+import { decodeCancel, decodeRequest, encodeReply, encodeRequest, RequestMessage, splitReply } from './wire';
 
 /** Seconds a BLMPOP blocks; bounds how long shutdown waits when CLIENT UNBLOCK is not possible. */
 const POP_TIMEOUT_S = 2;
@@ -126,7 +126,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
 
   private async start(): Promise<void> {
     const url = this.options.redisUrl;
-    this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true });
+    // Never re-send a forward or reply that was in flight when the connection dropped (no duplicated work).
+    this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false });
     // A blocked pop must survive reconnects rather than fail after N retries.
     this.pop = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: this.popConnectionName });
     this.sub = new Redis(url, { lazyConnect: true });
@@ -294,7 +295,17 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     const frames = task.pending;
     task.pending = undefined;
     task.lastSent = Date.now();
-    this.cmd!.publish(task.replyTo!, encodeReply({ id: task.message.id, frames, end, error })).catch(this.onCommandError);
+    for (const reply of splitReply({ id: task.message.id, frames, end, error })) this.publish(task, encodeReply(reply));
+  }
+
+  /**
+   * A reply that reached no subscriber has no caller any more (its pod died or gave up):
+   * the work stops, and with it the upstream request.
+   */
+  private publish(task: Task, message: Buffer): void {
+    this.cmd!.publish(task.replyTo!, message).then((receivers) => {
+      if (receivers === 0 && !task.done) this.abort(task, new DOMException('the caller is gone', 'AbortError'));
+    }, this.onCommandError);
   }
 
   private finish(task: Task): void {
@@ -350,7 +361,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
         this.abort(task, new DOMException('request deadline passed', 'TimeoutError'));
       } else if (this.heartbeatMs > 0 && task.replyTo !== undefined && now - task.lastSent >= this.heartbeatMs) {
         task.lastSent = now;
-        this.cmd!.publish(task.replyTo, encodeReply({ id: task.message.id, heartbeat: true })).catch(this.onCommandError);
+        this.publish(task, encodeReply({ id: task.message.id, heartbeat: true }));
       }
     }
   }

@@ -1,11 +1,12 @@
 import { RpcException } from '@nestjs/microservices';
 
 /**
- * - `deadline`: the request's deadline (or the idle timeout) passed before the reply ended;
+ * - `deadline`: the request's deadline passed before the reply ended;
+ * - `lost`: no frame or heartbeat for the idle timeout: the process holding the request died;
  * - `remote`: the handler failed (message and status come from the handler's error);
  * - `closed`: the client closed or lost its reply channel while waiting.
  */
-export type TransportErrorCode = 'deadline' | 'remote' | 'closed';
+export type TransportErrorCode = 'deadline' | 'lost' | 'remote' | 'closed';
 
 /**
  * A failed request as the caller sees it. It is an RpcException, so a handler that

@@ -132,6 +132,11 @@ class SlowController {
     return 'done';
   }
 
+  @MessagePattern('slow.big')
+  big(@Payload() size: number): Buffer {
+    return Buffer.alloc(size, 0x61);
+  }
+
   @MessagePattern('slow.hang')
   hang(@Ctx() ctx: RedisTransportContext): Promise<never> {
     this.started.push(ctx.id);
@@ -514,7 +519,7 @@ describe('a handler that dies mid-stream', () => {
     expect(svc.get(SlowController).tornDown).toHaveLength(1);
   });
 
-  it('gives the caller a deadline error when its server vanishes without a word', async () => {
+  it('gives the caller a lost error when its server vanishes without a word', async () => {
     const svc = await startService([SlowController], ['slow'], { drainTimeoutMs: 50 });
     const caller = client({ idleTimeoutMs: 400 });
     const frames: unknown[] = [];
@@ -525,7 +530,7 @@ describe('a handler that dies mid-stream', () => {
     // A crash: every connection drops at once, nothing more is published.
     const { cmd, pop, sub } = svc.server.unwrap<Record<string, Redis>>();
     for (const connection of [cmd, pop, sub]) connection.disconnect();
-    expect(await result).toMatchObject({ code: 'deadline' });
+    expect(await result).toMatchObject({ code: 'lost' });
   });
 
   it('without an idle timeout, still ends at the deadline', async () => {
@@ -538,6 +543,35 @@ describe('a handler that dies mid-stream', () => {
     await startService([SlowController], ['slow'], { heartbeatMs: 100 });
     const caller = client({ idleTimeoutMs: 400 });
     expect((await firstValueFrom(caller.request('slow.finish', 1000))).meta).toBe('done');
+  });
+});
+
+describe('replies of any size, to callers that may be gone', () => {
+  it('frames a 5 MiB reply into messages of at most 1 MiB and hands the caller the whole body', async () => {
+    await startService([SlowController], ['slow']);
+    const monitor = new Redis(redisUrl);
+    const sizes: number[] = [];
+    await monitor.psubscribe(`${prefix}reply:*`);
+    monitor.on('pmessageBuffer', (_p: Buffer, _c: Buffer, message: Buffer) => sizes.push(message.length));
+    try {
+      const frames = await lastValueFrom(client().request('slow.big', 5 * 1024 * 1024).pipe(toArray()));
+      expect(frames).toHaveLength(1);
+      expect(frames[0]!.body!.length).toBe(5 * 1024 * 1024);
+      expect(frames[0]!.body!.every((b) => b === 0x61)).toBe(true);
+      expect(sizes.length).toBeGreaterThanOrEqual(5);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(1024 * 1024);
+    } finally {
+      await monitor.quit();
+    }
+  });
+
+  it('stops the work when its reply reaches no subscriber (the caller is gone)', async () => {
+    const svc = await startService([SlowController], ['slow'], { heartbeatMs: 100 });
+    const slow = svc.get(SlowController);
+    // A caller that queues a request and vanishes without a cancel: nobody listens on its reply channel.
+    await redis.lpush(transportKeys.queueOfPattern(prefix, 'slow.wait'), encodeRequest({ id: 'ghost.1', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {} }));
+    await waitFor(() => expect(slow.aborted).toContain('ghost.1'));
+    expect(slow.started).toContain('ghost.1');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCancel, decodeReply, decodeRequest, encodeCancel, encodeMessage, encodeReply, encodeRequest, splitMessage, WireError } from './wire';
+import { decodeCancel, decodeReply, decodeRequest, encodeCancel, encodeMessage, encodeReply, encodeRequest, splitMessage, splitReply, WireError } from './wire';
 
 const binary = Buffer.from([0x00, 0xff, 0x0a, 0xc3, 0x28, 0x0d, 0x0a, 0x80, 0xfe]);
 
@@ -93,5 +93,44 @@ describe('cancels', () => {
     expect(decodeCancel(encodeCancel({ id: 'c', deadline: 5 }))).toEqual({ id: 'c', deadline: 5 });
     expect(decodeCancel(encodeCancel({ id: 'c' }))).toEqual({ id: 'c', deadline: undefined });
     expect(() => decodeCancel(Buffer.from('{}\n'))).toThrow(WireError);
+  });
+});
+
+describe('splitReply', () => {
+  const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);
+
+  it('keeps a reply within the limit as one message', () => {
+    const reply = { id: 'r', frames: [{ meta: { status: 200 }, body: bytes(10, 1) }], end: true };
+    expect(splitReply(reply, 16)).toEqual([reply]);
+  });
+
+  it('splits bodies into parts no message exceeds, which decode and join back to the same frames', () => {
+    const frames = [{ meta: { status: 200 }, body: bytes(40, 1) }, { body: bytes(5, 2) }, { meta: 'no body' }, { body: bytes(20, 3) }];
+    const messages = splitReply({ id: 'r', frames, end: true }, 16);
+    for (const m of messages) expect(m.frames!.reduce((n, f) => n + (f.body?.length ?? 0), 0)).toBeLessThanOrEqual(16);
+    expect(messages.filter((m) => m.end)).toEqual([messages.at(-1)]);
+    // What the client does: decode each message and join continued parts.
+    const joined: { meta?: unknown; body?: Buffer }[] = [];
+    let partial: { meta?: unknown; parts: Buffer[] } | undefined;
+    for (const m of messages.map((message) => decodeReply(encodeReply(message)))) {
+      for (const f of m.frames ?? []) {
+        if (f.continued) {
+          partial ??= { meta: f.meta, parts: [] };
+          partial.parts.push(f.body!);
+          continue;
+        }
+        if (partial) {
+          joined.push({ meta: partial.meta, body: Buffer.concat([...partial.parts, f.body ?? Buffer.alloc(0)]) });
+          partial = undefined;
+        } else joined.push(f.body === undefined ? { meta: f.meta } : { ...(f.meta !== undefined ? { meta: f.meta } : {}), body: f.body });
+      }
+    }
+    expect(joined).toEqual(frames);
+  });
+
+  it('carries an error on the last message only', () => {
+    const messages = splitReply({ id: 'r', frames: [{ body: bytes(33, 1) }], error: { message: 'boom', status: 502 } }, 16);
+    expect(messages).toHaveLength(3);
+    expect(messages.map((m) => m.error)).toEqual([undefined, undefined, { message: 'boom', status: 502 }]);
   });
 });

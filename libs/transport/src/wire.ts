@@ -92,7 +92,8 @@ export function decodeRequest(message: Buffer): RequestMessage {
  */
 export interface ReplyMessage {
   id: string;
-  frames?: Frame[];
+  /** `continued`: the frame's body goes on in the next frame (a body split across messages). */
+  frames?: (Frame & { continued?: boolean })[];
   end?: boolean;
   error?: RemoteError;
   heartbeat?: boolean;
@@ -100,8 +101,8 @@ export interface ReplyMessage {
 
 interface ReplyHeader {
   id: string;
-  /** Frames in order: `m` = meta, `n` = length of this frame's body within the raw part. */
-  f?: Array<{ m?: unknown; n?: number }>;
+  /** Frames in order: `m` = meta, `n` = length of this frame's body within the raw part, `c` = body continues. */
+  f?: Array<{ m?: unknown; n?: number; c?: 1 }>;
   end?: 1;
   err?: RemoteError;
   hb?: 1;
@@ -112,8 +113,9 @@ export function encodeReply(reply: ReplyMessage): Buffer {
   let bodies: Buffer[] | undefined;
   if (reply.frames !== undefined && reply.frames.length > 0) {
     header.f = reply.frames.map((f) => {
-      const entry: { m?: unknown; n?: number } = {};
+      const entry: { m?: unknown; n?: number; c?: 1 } = {};
       if (f.meta !== undefined) entry.m = f.meta;
+      if (f.continued) entry.c = 1;
       if (f.body !== undefined) {
         entry.n = f.body.length;
         (bodies ??= []).push(f.body);
@@ -145,7 +147,7 @@ export function decodeReply(message: Buffer): ReplyMessage {
         body = raw.subarray(offset, offset + entry.n);
         offset += entry.n;
       }
-      return { meta: entry?.m, body };
+      return entry?.c === 1 ? { meta: entry?.m, body, continued: true } : { meta: entry?.m, body };
     });
   }
   if (h.end === 1) reply.end = true;
@@ -155,6 +157,49 @@ export function decodeReply(message: Buffer): ReplyMessage {
   }
   if (h.hb === 1) reply.heartbeat = true;
   return reply;
+}
+
+/** Most body bytes in one reply message: a larger PUBLISH could overrun a subscriber's output buffer and cut its connection. */
+export const MAX_REPLY_BODY_BYTES = 1024 * 1024 - 16 * 1024;
+
+/**
+ * A reply as messages of at most `maxBodyBytes` of body each, in order: bodies larger than
+ * that are split into parts marked `continued`, which the receiving client joins again.
+ * End and error ride on the last message.
+ */
+export function splitReply(reply: ReplyMessage, maxBodyBytes = MAX_REPLY_BODY_BYTES): ReplyMessage[] {
+  const frames = reply.frames ?? [];
+  let total = 0;
+  for (const f of frames) total += f.body?.length ?? 0;
+  if (total <= maxBodyBytes) return [reply];
+  const messages: ReplyMessage[] = [];
+  let current: NonNullable<ReplyMessage['frames']> = [];
+  let room = maxBodyBytes;
+  const flush = () => {
+    messages.push({ id: reply.id, frames: current });
+    current = [];
+    room = maxBodyBytes;
+  };
+  for (const f of frames) {
+    let body = f.body;
+    let meta = f.meta;
+    if (body === undefined || body.length <= room) {
+      current.push(f);
+      room -= body?.length ?? 0;
+      continue;
+    }
+    while (body.length > room) {
+      if (room > 0) current.push({ ...(meta !== undefined ? { meta } : {}), body: body.subarray(0, room), continued: true });
+      else if (current.length === 0) throw new Error('splitReply: no room in an empty message');
+      body = body.subarray(room);
+      meta = undefined;
+      flush();
+    }
+    current.push({ ...(meta !== undefined ? { meta } : {}), body, ...(f.continued ? { continued: true } : {}) });
+    room -= body.length;
+  }
+  messages.push({ id: reply.id, frames: current, ...(reply.end ? { end: true } : {}), ...(reply.error ? { error: reply.error } : {}) });
+  return messages;
 }
 
 /** A cancel broadcast: which request, and until when servers should remember it. */

@@ -109,6 +109,21 @@ describe('CredentialRepository', () => {
     await expect(repo.setStatus('missing', { status: 'x' })).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('a new secret ends the wait for a login; other writes leave it waiting', async () => {
+    const created = await repo.create({ provider: 'claude', kind: 'oauth', secret: { refreshToken: 'refused' } });
+    const marked = await repo.update(created.id, 1, { status: 'needs_login', statusMessage: 'invalid_grant', nextRefreshAt: new Date(Date.now() + 60_000) });
+    await repo.setStatus(created.id, { status: 'needs_login', lastError: 'invalid_grant' });
+    const relabeled = await repo.update(created.id, marked.version, { label: 'still waiting' });
+    expect(relabeled).toMatchObject({ status: 'needs_login', statusMessage: 'invalid_grant' });
+    // The same secret re-imported writes nothing, so nothing changes either.
+    expect((await repo.upsert({ id: created.id, provider: 'claude', kind: 'oauth', label: 'still waiting', secret: { refreshToken: 'refused' } })).changed).toBe(false);
+    expect((await repo.get(created.id))?.status).toBe('needs_login');
+
+    const relogin = await repo.upsert({ id: created.id, provider: 'claude', kind: 'oauth', label: 'still waiting', secret: { refreshToken: 'new-login' } });
+    expect(relogin.credential).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
+    expect(await repo.get(created.id)).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
+  });
+
   it('deletes', async () => {
     const created = await repo.create(claudeKey('gone'));
     expect(await repo.delete(created.id)).toBe(true);

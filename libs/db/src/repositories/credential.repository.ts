@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { CredentialKind } from '@cpa/contracts';
+import { CredentialStatuses, type CredentialKind } from '@cpa/contracts';
 import { SecretBox } from '../crypto/secret-box';
 import { ConflictError, NotFoundError } from '../errors';
 import type { Credential, Prisma } from '../generated/prisma/client';
@@ -191,11 +191,24 @@ export class CredentialRepository {
       version: { increment: 1 },
     };
     if (secret !== undefined) data.secretEnc = this.sealSecret(secret);
+    let written: Credential;
     try {
-      return toRecord(await this.prisma.credential.update({ where: { id, version: expectedVersion }, data }));
+      written = await this.prisma.credential.update({ where: { id, version: expectedVersion }, data });
     } catch (error) {
       if (prismaCode(error) !== 'P2025') throw error;
+      return this.conflictOrMissing(id, expectedVersion);
     }
+    if (secret !== undefined && fields.status === undefined && written.status === CredentialStatuses.needsLogin) {
+      // A new secret (re-import, new login) ends the wait for a login; the writer of a
+      // refused refresh sets the status itself and writes no secret.
+      const reset = { status: CredentialStatuses.active, statusMessage: '', lastError: '', nextRefreshAt: null };
+      await this.prisma.credential.updateMany({ where: { id, status: CredentialStatuses.needsLogin }, data: reset });
+      written = { ...written, ...reset };
+    }
+    return toRecord(written);
+  }
+
+  private async conflictOrMissing(id: string, expectedVersion: number): Promise<never> {
     const current = await this.prisma.credential.findUnique({ where: { id }, select: { version: true } });
     if (!current) throw new NotFoundError('credential', id);
     throw new ConflictError('credential', id, expectedVersion, current.version);

@@ -3,13 +3,19 @@ import type { ProviderAdapter } from '../provider-adapter';
 import { claudeAdapter } from './claude';
 import { codexAdapter } from './codex';
 import { geminiAdapter } from './gemini';
+import { antigravityAdapter } from './antigravity';
+import { geminiCliAdapter } from './gemini-cli';
 import { openAICompatAdapter } from './openai-compat';
+import { vertexAdapter } from './vertex';
 
 export const PROVIDER_ADAPTERS: Record<ProviderFamily, ProviderAdapter> = {
   claude: claudeAdapter,
   gemini: geminiAdapter,
   codex: codexAdapter,
   'openai-compat': openAICompatAdapter,
+  'gemini-cli': geminiCliAdapter,
+  antigravity: antigravityAdapter,
+  vertex: vertexAdapter,
 };
 
-export { claudeAdapter, codexAdapter, geminiAdapter, openAICompatAdapter };
+export { antigravityAdapter, claudeAdapter, codexAdapter, geminiAdapter, geminiCliAdapter, openAICompatAdapter, vertexAdapter };

@@ -1,8 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { effectiveProxyUrl, SettingKeys } from '@cpa/config';
+import { CredentialStatuses } from '@cpa/contracts';
 import {
   ConflictError,
   CredentialRepository,
+  NotFoundError,
+  SettingsRepository,
   type CredentialFilter,
   type CredentialPatch,
   type CredentialRecord,
@@ -13,8 +17,9 @@ import {
   REFRESH_PENDING_BACKOFF_MS,
   shouldRefresh,
 } from './policy';
-import { TOKEN_REFRESHERS } from './refreshers';
+import { TOKEN_REFRESHERS, type TokenRefresher } from './refreshers';
 import { applyTokenSet, OAuthSecretSchema, secretExpiry, tokenFingerprint, type OAuthSecret, type TokenSet } from './secret';
+import { InvalidServiceAccountError } from './service-account';
 import { OAuthRefreshError, TokenClient } from './token-client';
 
 export type SkipReason =
@@ -40,8 +45,16 @@ export type RefreshOutcome =
 export const REJECTED_REFRESH_WAIT_MS = 10_000;
 const CLAIM_POLL_MS = 200;
 
-/** Most writes attempted when other writers keep bumping the version (e.g. admin edits). */
+/** Most writes of a failure attempted when other writers keep bumping the version (e.g. admin edits). */
 const MAX_WRITE_ATTEMPTS = 3;
+/**
+ * How long new tokens are retried into Postgres (conflicts, connection trouble). They exist
+ * nowhere else, and a rotating endpoint has already spent the refresh token they replace,
+ * so giving up early would leave the credential needing a new login.
+ */
+export const TOKEN_WRITE_RETRY_MS = 10 * 60_000;
+const WRITE_BACKOFF_MIN_MS = 100;
+const WRITE_BACKOFF_MAX_MS = 5_000;
 
 /**
  * Refreshes one credential's OAuth tokens in Postgres. Safe to call from any number of
@@ -56,6 +69,8 @@ export class CredentialRefreshService {
   constructor(
     private readonly credentials: CredentialRepository,
     private readonly tokens: TokenClient,
+    /** The global `proxy-url`; without it refreshes use only the credential's own proxy. */
+    @Optional() private readonly settings?: SettingsRepository,
   ) {}
 
   /** Ids of the credentials whose tokens are due now (by the columns; the job re-checks with the secret). */
@@ -95,13 +110,14 @@ export class CredentialRefreshService {
     if (record.kind !== 'oauth' || !family) return skipped(credentialId, 'unsupported');
     if (rejectedToken !== undefined) {
       if (tokenFingerprint(secret.accessToken ?? '') !== rejectedToken) return { status: 'current', credentialId, version: record.version };
-      if (record.disabled) return skipped(credentialId, 'not-due');
+      if (record.disabled || record.status === CredentialStatuses.needsLogin) return skipped(credentialId, 'not-due');
       if (record.nextRefreshAt && now.getTime() < record.nextRefreshAt.getTime()) return skipped(credentialId, claimPending(record) ? 'busy' : 'not-due');
     } else if (!shouldRefresh({ ...record, secret }, now)) {
       await this.backfillExpiry(record, secret);
       return skipped(credentialId, 'not-due');
     }
 
+    const globalProxyUrl = await this.settings?.get(SettingKeys.proxyUrl);
     let claimed: CredentialRecord;
     try {
       claimed = await this.credentials.update(credentialId, record.version, {
@@ -115,11 +131,16 @@ export class CredentialRefreshService {
     const refreshToken = secret.refreshToken?.trim() ?? '';
     let tokens: TokenSet;
     try {
-      if (!refreshToken) throw new OAuthRefreshError('credential has no refresh token', undefined, undefined, true);
-      tokens = await this.tokens.refresh(TOKEN_REFRESHERS[family], refreshToken, {
-        now,
-        proxyUrl: record.proxyUrl || undefined,
-      });
+      const refresher = TOKEN_REFRESHERS[family];
+      const grant = grantOf(refresher, secret, refreshToken, now);
+      let proxyUrl: string | undefined;
+      try {
+        proxyUrl = effectiveProxyUrl(record.proxyUrl, globalProxyUrl);
+      } catch (error) {
+        throw new OAuthRefreshError((error as Error).message);
+      }
+      // The token client gives up after TOKEN_REQUEST_TIMEOUT_MS, well inside the claim.
+      tokens = await this.tokens.refresh(refresher, grant, { now, proxyUrl, secret });
     } catch (error) {
       if (!(error instanceof OAuthRefreshError)) throw error;
       return this.recordFailure(claimed, secret, refreshToken, error, now);
@@ -135,15 +156,22 @@ export class CredentialRefreshService {
     now: Date,
   ): Promise<RefreshOutcome> {
     const email = typeof tokens.extra.email === 'string' ? tokens.extra.email : '';
-    const written = await this.writeUnlessRotated(claimed, secret, refreshToken, (current, currentSecret) => ({
-      secret: applyTokenSet(currentSecret, tokens, now),
-      expiresAt: tokens.expiresAt,
-      lastRefreshAt: now,
-      nextRefreshAt: null,
-      status: 'active',
-      statusMessage: '',
-      ...(!current.account && email ? { account: email } : {}),
-    }));
+    // The tokens stay in memory until written: retried on conflicts and database trouble.
+    const written = await this.writeUnlessRotated(
+      claimed,
+      secret,
+      refreshToken,
+      (current, currentSecret) => ({
+        secret: applyTokenSet(currentSecret, tokens, now),
+        expiresAt: tokens.expiresAt,
+        lastRefreshAt: now,
+        nextRefreshAt: null,
+        status: CredentialStatuses.active,
+        statusMessage: '',
+        ...(!current.account && email ? { account: email } : {}),
+      }),
+      TOKEN_WRITE_RETRY_MS,
+    );
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
     if (written.lastError) await this.credentials.setStatus(written.id, { status: written.status, lastError: '' });
     this.logger.log(`credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`);
@@ -160,8 +188,9 @@ export class CredentialRefreshService {
     const retryAt = new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS);
     const written = await this.writeUnlessRotated(claimed, secret, refreshToken, () => ({
       nextRefreshAt: retryAt,
-      // A refused grant needs a new login; a transient failure leaves the status alone.
-      ...(error.permanent ? { status: 'error', statusMessage: error.message } : {}),
+      // A refused grant needs a new login: out of routing and of the refresh scan until a new
+      // secret is written. A transient failure leaves the status alone.
+      ...(error.permanent ? { status: CredentialStatuses.needsLogin, statusMessage: error.message } : {}),
     }));
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
     await this.credentials.setStatus(written.id, { status: written.status, lastError: error.message });
@@ -172,26 +201,48 @@ export class CredentialRefreshService {
   /**
    * An optimistic-lock write that survives unrelated concurrent edits: on conflict it
    * reloads and retries, unless the stored refresh token changed (another refresh or a new
-   * login happened, and that writer's tokens win).
+   * login happened, and that writer's tokens win). With `retryMs` (new tokens) it keeps
+   * retrying conflicts and failed database calls, backing off, for that long; without it a
+   * failure is written at most MAX_WRITE_ATTEMPTS times.
    */
   private async writeUnlessRotated(
     from: CredentialRecord,
     secret: OAuthSecret,
     refreshToken: string,
     patch: (current: CredentialRecord, currentSecret: OAuthSecret) => CredentialPatch,
+    retryMs?: number,
   ): Promise<CredentialRecord | 'missing' | 'refreshed-elsewhere'> {
+    const giveUpAt = Date.now() + (retryMs ?? 0);
     let current = from;
     let currentSecret = secret;
+    let stale = false;
     for (let attempt = 1; ; attempt++) {
       try {
+        if (stale) {
+          const reloaded = await this.load(current.id);
+          if (!reloaded) return 'missing';
+          if ((reloaded.secret.refreshToken?.trim() ?? '') !== refreshToken) return 'refreshed-elsewhere';
+          ({ record: current, secret: currentSecret } = reloaded);
+          stale = false;
+        }
         return await this.credentials.update(current.id, current.version, patch(current, currentSecret));
       } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+        if (error instanceof NotFoundError) return 'missing';
+        const conflict = error instanceof ConflictError;
+        if (retryMs === undefined ? !conflict || attempt >= MAX_WRITE_ATTEMPTS : Date.now() >= giveUpAt) {
+          if (retryMs !== undefined) {
+            this.logger.error(`credential ${from.id} (${from.provider}): new tokens could not be stored within ${retryMs} ms and are lost: ${describeError(error)}`);
+          }
+          throw error;
+        }
+        if (conflict) {
+          stale = true;
+          continue;
+        }
+        const wait = Math.min(WRITE_BACKOFF_MAX_MS, WRITE_BACKOFF_MIN_MS * 2 ** (attempt - 1));
+        this.logger.warn(`credential ${from.id} (${from.provider}): storing new tokens failed (${describeError(error)}); retrying in ${wait} ms`);
+        await delay(wait);
       }
-      const reloaded = await this.load(current.id);
-      if (!reloaded) return 'missing';
-      if ((reloaded.secret.refreshToken?.trim() ?? '') !== refreshToken) return 'refreshed-elsewhere';
-      ({ record: current, secret: currentSecret } = reloaded);
     }
   }
 
@@ -220,6 +271,31 @@ export class CredentialRefreshService {
     const parsed = OAuthSecretSchema.safeParse(raw);
     // A malformed secret reads as one without tokens: the refresh then fails with a clear error.
     return { record, secret: parsed.success ? parsed.data : {} };
+  }
+}
+
+/** The error's class and code only: driver messages may quote the statement and its values. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return 'unknown error';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${error.name} ${code}` : error.name;
+}
+
+/**
+ * What the token endpoint is sent: the stored refresh token, or the family's own grant
+ * (Vertex: a JWT signed with the service account). Secrets that cannot make one need a new
+ * login or key file: permanent.
+ */
+function grantOf(refresher: TokenRefresher, secret: OAuthSecret, refreshToken: string, now: Date): string {
+  if (!refresher.grantOf) {
+    if (!refreshToken) throw new OAuthRefreshError('credential has no refresh token', undefined, undefined, true);
+    return refreshToken;
+  }
+  try {
+    return refresher.grantOf(secret, now);
+  } catch (error) {
+    if (!(error instanceof InvalidServiceAccountError)) throw error;
+    throw new OAuthRefreshError(`${refresher.family} credential cannot be refreshed: ${error.message}`, undefined, undefined, true);
   }
 }
 

@@ -26,15 +26,16 @@ function candidate(overrides: Partial<RefreshCandidate> = {}): RefreshCandidate 
 }
 
 describe('refresh leads', () => {
-  it('are 4 h for Claude, 5 days for Codex and 15 min for Gemini', () => {
-    expect(REFRESH_LEAD_MS).toEqual({ claude: 4 * HOUR, codex: 5 * DAY, gemini: 15 * MIN });
+  it('are 4 h for Claude, 5 days for Codex, 15 min for Google logins and 10 min for Vertex', () => {
+    expect(REFRESH_LEAD_MS).toEqual({ claude: 4 * HOUR, codex: 5 * DAY, 'gemini-cli': 15 * MIN, antigravity: 15 * MIN, vertex: 10 * MIN });
   });
 
   it.each([
     ['claude', 4 * HOUR],
     ['codex', 5 * DAY],
-    ['gemini', 15 * MIN],
     ['gemini-cli', 15 * MIN],
+    ['antigravity', 15 * MIN],
+    ['vertex', 10 * MIN],
   ])('%s refreshes exactly when the remaining lifetime reaches its lead', (provider, lead) => {
     expect(shouldRefresh(candidate({ provider, expiresAt: at(lead + 1) }), NOW)).toBe(false);
     expect(shouldRefresh(candidate({ provider, expiresAt: at(lead) }), NOW)).toBe(true);
@@ -60,9 +61,16 @@ describe('what is never refreshed', () => {
     expect(shouldRefresh(candidate({ disabled: true, expiresAt: at(-HOUR) }), NOW)).toBe(false);
   });
 
+  it('credentials waiting for a new login (a refused refresh token), however expired', () => {
+    expect(shouldRefresh(candidate({ status: 'needs_login', expiresAt: at(-HOUR) }), NOW)).toBe(false);
+    expect(shouldRefresh(candidate({ status: 'error', expiresAt: at(-HOUR) }), NOW)).toBe(true);
+  });
+
   it('families without a token refresher', () => {
     expect(shouldRefresh(candidate({ provider: 'openai-compat', expiresAt: at(-HOUR) }), NOW)).toBe(false);
     expect(oauthFamilyOf('openai-compat')).toBeUndefined();
+    // API-key Gemini has no OAuth; Google logins are gemini-cli or antigravity.
+    expect(oauthFamilyOf('gemini')).toBeUndefined();
   });
 });
 

@@ -1,4 +1,4 @@
-import type { ProviderFamily } from '@cpa/contracts';
+import { CredentialStatuses, type ProviderFamily } from '@cpa/contracts';
 import { secretExpiry, secretLastRefresh } from './secret';
 
 const MINUTE = 60_000;
@@ -14,28 +14,32 @@ export const REFRESH_PENDING_BACKOFF_MS = MINUTE;
 export const REFRESH_FAILURE_BACKOFF_MS = 5 * MINUTE;
 
 /** The provider families whose OAuth tokens this service refreshes. */
-export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini'>;
+export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini-cli' | 'antigravity' | 'vertex'>;
 
 /**
  * How long before expiry a token is refreshed. Claude and Codex follow CLIProxyAPI
- * (4 h and 5 days). CLIProxyAPI has no lead for Gemini CLI: it refreshed lazily inside the
- * executor, about 30 s before expiry. Here executors only read Postgres, so Google's
- * one-hour tokens are refreshed ahead: 15 min leaves room for two more attempts after a
- * failure (5 min backoff) before the token runs out.
+ * (4 h and 5 days). CLIProxyAPI refreshes Google tokens lazily inside the executor, shortly
+ * before expiry. Here executors only read Postgres, so Google's one-hour tokens are
+ * refreshed ahead: 15 min leaves room for two more attempts after a failure (5 min
+ * backoff) before the token runs out. A Vertex token comes from a JWT grant that needs
+ * nothing but the service account, so a shorter lead (one retry) is enough.
  */
 export const REFRESH_LEAD_MS: Readonly<Record<OAuthFamily, number>> = {
   claude: 4 * HOUR,
   codex: 5 * 24 * HOUR,
-  gemini: 15 * MINUTE,
+  'gemini-cli': 15 * MINUTE,
+  antigravity: 15 * MINUTE,
+  vertex: 10 * MINUTE,
 };
 
-/** Names a credential's provider may carry for each OAuth family (auth files say `gemini-cli`). */
+/** Names a credential's provider may carry for each OAuth family. */
 const FAMILY_ALIASES: Readonly<Record<string, OAuthFamily>> = {
   claude: 'claude',
   anthropic: 'claude',
   codex: 'codex',
-  gemini: 'gemini',
-  'gemini-cli': 'gemini',
+  'gemini-cli': 'gemini-cli',
+  antigravity: 'antigravity',
+  vertex: 'vertex',
 };
 
 export function oauthFamilyOf(provider: string): OAuthFamily | undefined {
@@ -47,6 +51,8 @@ export interface RefreshCandidate {
   provider: string;
   kind: string;
   disabled: boolean;
+  /** `needs_login` stops refreshes until a new secret is written. */
+  status?: string;
   expiresAt: Date | null;
   lastRefreshAt: Date | null;
   nextRefreshAt: Date | null;
@@ -67,7 +73,7 @@ export function credentialExpiry(credential: Pick<RefreshCandidate, 'expiresAt' 
  * never refreshed and has no expiry is refreshed straight away.
  */
 export function shouldRefresh(credential: RefreshCandidate, now: Date): boolean {
-  if (credential.kind !== 'oauth' || credential.disabled) return false;
+  if (credential.kind !== 'oauth' || credential.disabled || credential.status === CredentialStatuses.needsLogin) return false;
   if (credential.nextRefreshAt && now.getTime() < credential.nextRefreshAt.getTime()) return false;
   const family = oauthFamilyOf(credential.provider);
   if (!family) return false;

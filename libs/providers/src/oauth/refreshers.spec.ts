@@ -8,7 +8,7 @@ import {
   codexRefresher,
   GEMINI_CLI_OAUTH_CLIENT_ID,
   GEMINI_CLI_OAUTH_CLIENT_SECRET,
-  geminiRefresher,
+  geminiCliRefresher,
   tokenUrl,
 } from './refreshers';
 import { applyTokenSet } from './secret';
@@ -43,14 +43,14 @@ describe('token endpoints', () => {
   it('default to the providers\' real endpoints', () => {
     expect(tokenUrl('claude', {})).toBe('https://platform.claude.com/v1/oauth/token');
     expect(tokenUrl('codex', {})).toBe('https://auth.openai.com/oauth/token');
-    expect(tokenUrl('gemini', {})).toBe('https://oauth2.googleapis.com/token');
+    expect(tokenUrl('gemini-cli', {})).toBe('https://oauth2.googleapis.com/token');
   });
 
   it('are overridden by OAUTH_TOKEN_URL_<FAMILY>', () => {
     expect(tokenUrl('claude', env)).toBe(`${server.url}/claude/token`);
     expect(tokenUrl('codex', env)).toBe(`${server.url}/codex/token`);
-    expect(tokenUrl('gemini', env)).toBe(`${server.url}/gemini/token`);
-    expect(tokenUrl('gemini', { OAUTH_TOKEN_URL_GEMINI: '  ' })).toBe('https://oauth2.googleapis.com/token');
+    expect(tokenUrl('gemini-cli', env)).toBe(`${server.url}/gemini/token`);
+    expect(tokenUrl('gemini-cli', { OAUTH_TOKEN_URL_GEMINI: '  ' })).toBe('https://oauth2.googleapis.com/token');
   });
 });
 
@@ -138,9 +138,9 @@ describe('codex refresher', () => {
   });
 });
 
-describe('gemini refresher', () => {
+describe('gemini-cli refresher', () => {
   it('posts a form-encoded grant with the Gemini CLI client id and secret', async () => {
-    await client.refresh(geminiRefresher, '1//rt-google', { env, now: NOW });
+    await client.refresh(geminiCliRefresher, '1//rt-google', { env, now: NOW });
     const [req] = server.requests;
     expect(req!.path).toBe('/gemini/token');
     expect(req!.headers['content-type']).toBe('application/x-www-form-urlencoded');
@@ -157,7 +157,7 @@ describe('gemini refresher', () => {
       status: 200,
       body: { access_token: 'ya29.new', expires_in: 3599, token_type: 'Bearer', scope: 'openid email', id_token: 'x.y.z' },
     });
-    const tokens = await client.refresh(geminiRefresher, '1//rt-google', { env, now: NOW });
+    const tokens = await client.refresh(geminiCliRefresher, '1//rt-google', { env, now: NOW });
     expect(tokens).toEqual({
       accessToken: 'ya29.new',
       refreshToken: '1//rt-google',
@@ -192,6 +192,46 @@ describe('token client failures', () => {
     expect(error.permanent).toBe(true);
   });
 
+  it('reads OpenAI-style error codes: a spent refresh token needs a new login', async () => {
+    server.handler = () => ({
+      status: 401,
+      body: { error: { message: 'Your refresh token has already been used', type: 'invalid_request_error', code: 'refresh_token_reused' } },
+    });
+    const error = (await client.refresh(codexRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+    expect(error.code).toBe('refresh_token_reused');
+    expect(error.permanent).toBe(true);
+  });
+
+  it('a 400 or 403 that refuses no grant (a proxy page, a bot filter, a malformed request) is transient', async () => {
+    for (const [status, body] of [
+      [403, '<html>Just a moment...</html>'],
+      [400, 'Bad Request'],
+      [400, { error: 'invalid_request', error_description: 'missing parameter' }],
+    ] as const) {
+      server.handler = () => ({ status, body });
+      const error = (await client.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+      expect(error).toBeInstanceOf(OAuthRefreshError);
+      expect(error.permanent).toBe(false);
+    }
+    server.handler = () => ({ status: 403, body: { error: 'unauthorized_client' } });
+    expect(((await client.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError).permanent).toBe(true);
+  });
+
+  it('gives up on an endpoint that does not answer in time, a transient failure', async () => {
+    server.handler = () => new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: { access_token: 'late' } }), 2_000));
+    const impatient = new TokenClient({ timeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const error = (await impatient.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(error).toBeInstanceOf(OAuthRefreshError);
+      expect(error.message).toBe('claude token endpoint did not answer within 200 ms');
+      expect(error.permanent).toBe(false);
+    } finally {
+      await impatient.close();
+    }
+  });
+
   it('5xx and 429 are transient', async () => {
     for (const status of [500, 503, 429]) {
       server.handler = () => ({ status, body: 'upstream trouble' });
@@ -204,9 +244,9 @@ describe('token client failures', () => {
 
   it('a 200 without an access token is an error', async () => {
     server.handler = () => ({ status: 200, body: { refresh_token: 'x' } });
-    const error = (await client.refresh(geminiRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+    const error = (await client.refresh(geminiCliRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
     expect(error).toBeInstanceOf(OAuthRefreshError);
-    expect(error.message).toBe('gemini token endpoint answered without an access token');
+    expect(error.message).toBe('gemini-cli token endpoint answered without an access token');
     expect(error.permanent).toBe(false);
   });
 

@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { ANTIGRAVITY_USER_AGENT, antigravityBases, CODE_ASSIST_VERSION } from '../families/code-assist';
+import { joinUrl } from '../provider-adapter';
 import type { OAuthFamily } from './policy';
 import type { TokenSet } from './secret';
+import { JWT_BEARER_GRANT, serviceAccountOf, serviceAccountTokenUri, signServiceAccountAssertion } from './service-account';
 
 /** One HTTP request to a token endpoint (always POST). */
 export interface TokenRequest {
@@ -9,12 +12,23 @@ export interface TokenRequest {
   body: string;
 }
 
-/** A family's refresh-token grant: how to ask, and how to read the answer. */
+/**
+ * A family's grant: how to ask, and how to read the answer. The grant is the stored refresh
+ * token, unless the family makes its own from the secret (`grantOf`: Vertex signs a JWT).
+ */
 export interface TokenRefresher {
   readonly family: OAuthFamily;
-  buildRequest(refreshToken: string, env?: NodeJS.ProcessEnv): TokenRequest;
+  /** The grant made from the stored secret; throws (naming no secret) when the secret cannot make one. */
+  grantOf?(secret: Record<string, unknown>, now: Date): string;
+  buildRequest(grant: string, env?: NodeJS.ProcessEnv, secret?: Record<string, unknown>): TokenRequest;
   /** `body` is the parsed 2xx JSON; throws InvalidTokenResponseError when it carries no access token. */
-  parseResponse(body: unknown, refreshToken: string, now: Date): TokenSet;
+  parseResponse(body: unknown, grant: string, now: Date): TokenSet;
+  /**
+   * Facts to store beside the new tokens that only a call made with them can tell
+   * (Antigravity's Code Assist project, when the secret has none). `post` answers the 2xx
+   * JSON or undefined; a lookup that fails leaves the facts out, never the tokens.
+   */
+  complete?(tokens: TokenSet, secret: Record<string, unknown>, post: (req: TokenRequest) => Promise<unknown>, env?: NodeJS.ProcessEnv): Promise<Record<string, unknown>>;
 }
 
 export class InvalidTokenResponseError extends Error {
@@ -27,6 +41,9 @@ export const CODEX_OAUTH_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 export const GEMINI_CLI_OAUTH_CLIENT_ID = '681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com';
 /** Google "installed app" secret shipped in the Gemini CLI; not confidential by design. */
 export const GEMINI_CLI_OAUTH_CLIENT_SECRET = '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';
+/** Antigravity's own Google installed-app client (from CLIProxyAPI's antigravity auth); not confidential by design. */
+export const ANTIGRAVITY_OAUTH_CLIENT_ID = '1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com';
+export const ANTIGRAVITY_OAUTH_CLIENT_SECRET = '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';
 
 const CLAUDE_SCOPE = 'user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload';
 const CODEX_SCOPE = 'openid profile email';
@@ -35,7 +52,11 @@ const CODEX_SCOPE = 'openid profile email';
 export const TOKEN_URLS: Readonly<Record<OAuthFamily, { env: string; url: string }>> = {
   claude: { env: 'OAUTH_TOKEN_URL_CLAUDE', url: 'https://platform.claude.com/v1/oauth/token' },
   codex: { env: 'OAUTH_TOKEN_URL_CODEX', url: 'https://auth.openai.com/oauth/token' },
-  gemini: { env: 'OAUTH_TOKEN_URL_GEMINI', url: 'https://oauth2.googleapis.com/token' },
+  // Gemini CLI and Antigravity logins are both Google accounts: one endpoint, two clients.
+  'gemini-cli': { env: 'OAUTH_TOKEN_URL_GEMINI', url: 'https://oauth2.googleapis.com/token' },
+  antigravity: { env: 'OAUTH_TOKEN_URL_GEMINI', url: 'https://oauth2.googleapis.com/token' },
+  // Vertex posts to its service account's token_uri; the variable overrides that.
+  vertex: { env: 'OAUTH_TOKEN_URL_VERTEX', url: 'https://oauth2.googleapis.com/token' },
 };
 
 export function tokenUrl(family: OAuthFamily, env: NodeJS.ProcessEnv = process.env): string {
@@ -130,24 +151,88 @@ export const codexRefresher: TokenRefresher = {
   },
 };
 
-/** Google OAuth with the Gemini CLI's installed-app client: form-encoded, credentials in the body. */
-export const geminiRefresher: TokenRefresher = {
-  family: 'gemini',
-  buildRequest(refreshToken, env) {
+/** A Google installed-app client's refresh-token grant: form-encoded, client credentials in the body. */
+function googleRefresher(family: 'gemini-cli' | 'antigravity', clientId: string, clientSecret: string): TokenRefresher {
+  return {
+    family,
+    buildRequest(refreshToken, env) {
+      return {
+        url: tokenUrl(family, env),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          client_id: clientId,
+          client_secret: clientSecret,
+        }).toString(),
+      };
+    },
+    parseResponse(body, refreshToken, now) {
+      const { tokens, raw } = baseTokenSet(family, body, refreshToken, now);
+      if (raw.scope) tokens.extra = { scope: raw.scope };
+      return tokens;
+    },
+  };
+}
+
+/** Gemini CLI logins: Google OAuth with the Gemini CLI's installed-app client. */
+export const geminiCliRefresher = googleRefresher('gemini-cli', GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET);
+
+const LoadCodeAssistSchema = z.looseObject({
+  cloudaicompanionProject: z.union([z.string(), z.looseObject({ id: z.string().optional() })]).optional(),
+});
+
+/**
+ * Antigravity logins: Google OAuth with Antigravity's client. A login without a Code Assist
+ * project gets it from `loadCodeAssist` (as Antigravity itself does) with the new token.
+ */
+export const antigravityRefresher: TokenRefresher = {
+  ...googleRefresher('antigravity', ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET),
+  async complete(tokens, secret, post, env) {
+    if (typeof secret.projectId === 'string' && secret.projectId.trim()) return {};
+    // The same bases requests use, in the same order: the first that answers decides.
+    for (const base of antigravityBases('', env)) {
+      const answer = await post({
+        url: joinUrl(base, `/${CODE_ASSIST_VERSION}:loadCodeAssist`),
+        headers: {
+          'content-type': 'application/json',
+          accept: '*/*',
+          authorization: `Bearer ${tokens.accessToken}`,
+          'user-agent': ANTIGRAVITY_USER_AGENT,
+        },
+        body: JSON.stringify({ metadata: { ideType: 'ANTIGRAVITY' } }),
+      });
+      if (answer === undefined) continue;
+      const parsed = LoadCodeAssistSchema.safeParse(answer);
+      const project = parsed.success ? parsed.data.cloudaicompanionProject : undefined;
+      const id = (typeof project === 'string' ? project : project?.id)?.trim();
+      return id ? { projectId: id } : {};
+    }
+    return {};
+  },
+};
+
+/**
+ * Vertex service accounts: no refresh token; every refresh is a JWT-bearer grant (RFC 7523)
+ * signed with the account's private key, posted to its token_uri (or OAUTH_TOKEN_URL_VERTEX).
+ */
+export const vertexRefresher: TokenRefresher = {
+  family: 'vertex',
+  grantOf(secret, now) {
+    return signServiceAccountAssertion(serviceAccountOf(secret), now);
+  },
+  buildRequest(assertion, env = process.env, secret = {}) {
+    const override = env[TOKEN_URLS.vertex.env]?.trim();
     return {
-      url: tokenUrl('gemini', env),
+      url: override || serviceAccountTokenUri(serviceAccountOf(secret)),
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: refreshToken,
-        client_id: GEMINI_CLI_OAUTH_CLIENT_ID,
-        client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET,
-      }).toString(),
+      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }).toString(),
     };
   },
-  parseResponse(body, refreshToken, now) {
-    const { tokens, raw } = baseTokenSet('gemini', body, refreshToken, now);
-    if (raw.scope) tokens.extra = { scope: raw.scope };
+  parseResponse(body, _assertion, now) {
+    const { tokens } = baseTokenSet('vertex', body, '', now);
+    // The assertion is single-use material, not a refresh token: nothing to keep.
+    delete tokens.refreshToken;
     return tokens;
   },
 };
@@ -155,7 +240,9 @@ export const geminiRefresher: TokenRefresher = {
 export const TOKEN_REFRESHERS: Readonly<Record<OAuthFamily, TokenRefresher>> = {
   claude: claudeRefresher,
   codex: codexRefresher,
-  gemini: geminiRefresher,
+  'gemini-cli': geminiCliRefresher,
+  antigravity: antigravityRefresher,
+  vertex: vertexRefresher,
 };
 
 const CodexClaimsSchema = z.object({

@@ -19,8 +19,8 @@ export type OAuthSecret = z.infer<typeof OAuthSecretSchema>;
 /** The result of one refresh: new tokens plus the non-secret facts the token endpoint told us. */
 export interface TokenSet {
   accessToken: string;
-  /** The rotated refresh token, or the one sent when the endpoint did not rotate it. */
-  refreshToken: string;
+  /** The rotated refresh token, or the one sent when the endpoint did not rotate it; none for JWT grants (Vertex). */
+  refreshToken?: string;
   expiresAt: Date | null;
   idToken?: string;
   tokenType?: string;
@@ -66,7 +66,7 @@ export function parseTime(value: unknown): Date | undefined {
 export function applyTokenSet(secret: Record<string, unknown>, tokens: TokenSet, now: Date): OAuthSecret {
   const next: Record<string, unknown> = { ...secret, ...tokens.extra };
   next.accessToken = tokens.accessToken;
-  next.refreshToken = tokens.refreshToken;
+  if (tokens.refreshToken !== undefined) next.refreshToken = tokens.refreshToken;
   if (tokens.idToken !== undefined) next.idToken = tokens.idToken;
   if (tokens.tokenType !== undefined) next.tokenType = tokens.tokenType;
   if (tokens.expiresAt) next.expiresAt = tokens.expiresAt.toISOString();

@@ -1,7 +1,9 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { InvalidTokenResponseError, type TokenRefresher } from './refreshers';
+import { InvalidProxyUrlError } from '@cpa/config';
+import { ProxyDispatchers } from '../proxy-dispatchers';
+import { InvalidTokenResponseError, type TokenRefresher, type TokenRequest } from './refreshers';
 import type { TokenSet } from './secret';
 
 /**
@@ -27,52 +29,111 @@ export class OAuthRefreshError extends Error {
 
 export interface TokenClientOptions {
   now?: Date;
+  /** The effective proxy (see effectiveProxyUrl in @cpa/config); undefined connects directly. */
   proxyUrl?: string;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** The stored secret, for families whose grant or follow-up lookups need more than the grant (Vertex, Antigravity). */
+  secret?: Record<string, unknown>;
 }
+
+/**
+ * Longest a token request may take, answer included. A refresh holds its claim on the
+ * credential for REFRESH_PENDING_BACKOFF_MS (1 min); giving up well inside it means no
+ * second worker claims the credential and presents the same refresh token while this
+ * request could still be spending it.
+ */
+export const TOKEN_REQUEST_TIMEOUT_MS = 20_000;
 
 const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 const OAuthErrorSchema = z.looseObject({
-  error: z.union([z.string(), z.looseObject({ type: z.string().optional(), message: z.string().optional() })]).optional(),
+  error: z
+    .union([z.string(), z.looseObject({ type: z.string().optional(), code: z.string().optional(), message: z.string().optional() })])
+    .optional(),
   error_description: z.string().optional(),
 });
-const TIMEOUT_MS = 30_000;
+
+/**
+ * Error codes by which token endpoints refuse the grant itself: the refresh token is
+ * revoked, expired, already spent (rotating endpoints) or issued to another client. RFC 6749
+ * §5.2 plus OpenAI's (`refresh_token_*`) and Anthropic's (`authentication_error`) spellings,
+ * as CLIProxyAPI lists them.
+ */
+const REFUSED_GRANT_CODES = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'unauthorized',
+  'authentication_error',
+  'refresh_token_expired',
+  'refresh_token_revoked',
+  'refresh_token_reused',
+]);
 const MAX_DESCRIPTION = 160;
 
 /** Sends refresh-token grants; one keep-alive pool for direct calls, one per proxy. */
 export class TokenClient implements OnApplicationShutdown {
-  private readonly direct = new Agent({ keepAliveTimeout: 10_000 });
-  private readonly proxied = new Map<string, ProxyAgent>();
+  private readonly dispatchers = new ProxyDispatchers({ keepAliveTimeout: 10_000 });
+  private readonly timeoutMs: number;
+
+  constructor(options: { timeoutMs?: number } = {}) {
+    this.timeoutMs = options.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS;
+  }
 
   async refresh(refresher: TokenRefresher, refreshToken: string, options: TokenClientOptions = {}): Promise<TokenSet> {
-    const req = refresher.buildRequest(refreshToken, options.env);
+    const req = refresher.buildRequest(refreshToken, options.env, options.secret);
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     let res: Dispatcher.ResponseData;
+    let text: string;
     try {
       res = await request(req.url, {
         method: 'POST',
         headers: req.headers,
         body: req.body,
-        signal: options.signal,
-        dispatcher: this.dispatcher(options.proxyUrl),
-        headersTimeout: TIMEOUT_MS,
-        bodyTimeout: TIMEOUT_MS,
+        signal,
+        dispatcher: this.dispatchers.get(options.proxyUrl),
       });
+      text = await res.body.text();
     } catch (error) {
+      if (error instanceof InvalidProxyUrlError) throw new OAuthRefreshError(error.message);
+      if (deadline.aborted) throw new OAuthRefreshError(`${refresher.family} token endpoint did not answer within ${this.timeoutMs} ms`);
       // The error code only: messages may quote a proxy URL with its password.
       const reason = (error as { code?: unknown }).code;
       throw new OAuthRefreshError(`${refresher.family} token endpoint unreachable${typeof reason === 'string' ? ` (${reason})` : ''}`);
     }
-    const text = await res.body.text();
     const json = parseJson(text);
     if (res.statusCode < 200 || res.statusCode >= 300) {
       throw describeFailure(refresher.family, res.statusCode, json, [refreshToken]);
     }
+    let tokens: TokenSet;
     try {
-      return refresher.parseResponse(json, refreshToken, options.now ?? new Date());
+      tokens = refresher.parseResponse(json, refreshToken, options.now ?? new Date());
     } catch (error) {
       if (error instanceof InvalidTokenResponseError) throw new OAuthRefreshError(error.message, res.statusCode);
       throw error;
+    }
+    if (refresher.complete) {
+      const facts = await refresher.complete(tokens, options.secret ?? {}, (lookup) => this.lookup(lookup, options), options.env);
+      tokens.extra = { ...tokens.extra, ...facts };
+    }
+    return tokens;
+  }
+
+  /** One JSON POST made with fresh tokens (Antigravity's project lookup); undefined when it fails: the tokens stand anyway. */
+  private async lookup(req: TokenRequest, options: TokenClientOptions): Promise<unknown> {
+    try {
+      const res = await request(req.url, {
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        dispatcher: this.dispatchers.get(options.proxyUrl),
+      });
+      const text = await res.body.text();
+      return res.statusCode >= 200 && res.statusCode < 300 ? parseJson(text) : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -82,17 +143,7 @@ export class TokenClient implements OnApplicationShutdown {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.direct.close(), ...[...this.proxied.values()].map((agent) => agent.close())]);
-  }
-
-  private dispatcher(proxyUrl?: string): Dispatcher {
-    if (!proxyUrl) return this.direct;
-    let agent = this.proxied.get(proxyUrl);
-    if (!agent) {
-      agent = new ProxyAgent({ uri: proxyUrl, keepAliveTimeout: 10_000 });
-      this.proxied.set(proxyUrl, agent);
-    }
-    return agent;
+    await this.dispatchers.close();
   }
 }
 
@@ -105,8 +156,10 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * 400/401/403 from a token endpoint mean the grant itself was refused (revoked or rotated
- * refresh token, wrong client); 429 and 5xx are worth another try later.
+ * A failure is permanent (the credential needs a new login) when the endpoint refused the
+ * grant: a 401, or a 400/403 naming a refused-grant code. Anything else, including a
+ * 400/403 without an OAuth error (a proxy's or bot filter's page), 429 and 5xx, is worth
+ * another try later.
  */
 export function describeFailure(family: string, status: number, body: unknown, secrets: string[]): OAuthRefreshError {
   const parsed = OAuthErrorSchema.safeParse(body);
@@ -116,13 +169,14 @@ export function describeFailure(family: string, status: number, body: unknown, s
     const { error, error_description } = parsed.data;
     if (typeof error === 'string') code = error;
     else if (error) {
-      code = error.type;
+      // OpenAI puts the specific reason in `code` (refresh_token_reused), Anthropic in `type`.
+      code = error.code ?? error.type;
       description = error.message;
     }
     description = error_description ?? description;
   }
   if (code !== undefined && !ERROR_CODE.test(code)) code = undefined;
-  const permanent = status === 400 || status === 401 || status === 403;
+  const permanent = status === 401 || ((status === 400 || status === 403) && code !== undefined && REFUSED_GRANT_CODES.has(code.toLowerCase()));
   let message = `${family} token endpoint answered ${status}${code ? ` ${code}` : ''}`;
   if (description) message += `: ${redact(description, secrets).slice(0, MAX_DESCRIPTION)}`;
   return new OAuthRefreshError(message, status, code, permanent);

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as anthropic from './anthropic';
+import { claudeOAuthProblem } from './claude-oauth';
+import { chatgptCodexProblem } from './codex-chatgpt';
 import {
   type Conversation,
   fromAnthropic,
@@ -246,6 +248,9 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       });
     }
 
+    // Subscription dialects (Claude OAuth tokens, the ChatGPT Codex backend) have rules of their own.
+    const dialect = claudeOAuthProblem(path, query, req.headers, body) ?? chatgptCodexProblem(path, req.headers, body);
+    if (dialect) return sendJson(res, dialect.status, dialect.body, dialect.headers);
     if (r.kind === 'unknown') return sendJson(res, 404, { error: { message: `Unknown route ${method} ${path}`, type: 'invalid_request_error' } });
     const fail = (e: ReturnType<typeof upstreamError>) => sendJson(res, e.status, e.body, e.headers);
     if (apiKey === '') return fail(missingKeyError(format));

@@ -28,6 +28,8 @@ export class MockTokenServer {
     status: 200,
     body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: 3600, token_type: 'Bearer' },
   });
+  /** Requests whose client went away before the answer was sent (e.g. aborted at a deadline). */
+  aborted = 0;
   private server?: Server;
   url = '';
 
@@ -43,6 +45,9 @@ export class MockTokenServer {
           : Object.fromEntries(new URLSearchParams(raw));
         const recorded: RecordedTokenRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, fields };
         const index = this.requests.push(recorded) - 1;
+        res.on('close', () => {
+          if (!res.writableFinished) this.aborted++;
+        });
         Promise.resolve(this.handler(recorded, index))
           .then((reply) => {
             res.writeHead(reply.status, { 'content-type': 'application/json' });
@@ -60,6 +65,58 @@ export class MockTokenServer {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+export interface RotatingTokensOptions {
+  /** Lifetime of issued access tokens, in seconds (short, so tests see them expire). */
+  expiresIn?: number;
+  /** Wait this long before answering (a slow endpoint). */
+  delayMs?: number;
+}
+
+/**
+ * A handler behaving like the rotating token endpoints of Anthropic and OpenAI: every
+ * refresh grant issues a new access and refresh token and spends the one presented, which
+ * answers `400 invalid_grant` when presented again (as does a token it neither issued nor
+ * was seeded with). Malformed grants get the RFC 6749 errors a real endpoint sends.
+ */
+export class RotatingTokens {
+  /** Refresh tokens that may be presented once more. */
+  readonly valid = new Set<string>();
+  readonly spent = new Set<string>();
+  private counter = 0;
+
+  constructor(private readonly options: RotatingTokensOptions = {}) {}
+
+  /** Accepts these refresh tokens (e.g. the ones stored with test credentials). */
+  seed(...refreshTokens: string[]): this {
+    for (const token of refreshTokens) this.valid.add(token);
+    return this;
+  }
+
+  readonly handler: MockTokenHandler = async (req) => {
+    if (this.options.delayMs) await new Promise((resolve) => setTimeout(resolve, this.options.delayMs));
+    const { grant_type: grantType, refresh_token: refreshToken } = req.fields;
+    if (grantType !== 'refresh_token') {
+      return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'grant_type must be refresh_token' } };
+    }
+    if (typeof refreshToken !== 'string' || refreshToken === '') {
+      return { status: 400, body: { error: 'invalid_request', error_description: 'refresh_token is required' } };
+    }
+    if (!this.valid.has(refreshToken)) {
+      const why = this.spent.has(refreshToken) ? 'Refresh token already used' : 'Refresh token not found';
+      return { status: 400, body: { error: 'invalid_grant', error_description: why } };
+    }
+    this.valid.delete(refreshToken);
+    this.spent.add(refreshToken);
+    const n = ++this.counter;
+    const next = `rotated-refresh-${n}-${Math.random().toString(36).slice(2, 10)}`;
+    this.valid.add(next);
+    return {
+      status: 200,
+      body: { access_token: `rotated-access-${n}`, refresh_token: next, expires_in: this.options.expiresIn ?? 60, token_type: 'Bearer' },
+    };
+  };
 }
 
 /** An unsigned JWT with the given claims (the refreshers only read claims). */
