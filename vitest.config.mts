@@ -7,7 +7,13 @@ import { defineConfig } from 'vitest/config';
 const libsDir = fileURLToPath(new URL('./libs/', import.meta.url));
 const shared = {
   plugins: [swc.vite({ module: { type: 'es6' } })],
-  resolve: { alias: [{ find: /^@cpa\/([a-z-]+)$/, replacement: `${libsDir}$1/src/index.ts` }] },
+  resolve: {
+    alias: [
+      { find: /^@cpa\/([a-z-]+)$/, replacement: `${libsDir}$1/src/index.ts` },
+      // Subpath entry points (`@cpa/db/light`): `libs/<lib>/src/<subpath>.ts`.
+      { find: /^@cpa\/([a-z-]+)\/([a-z-]+)$/, replacement: `${libsDir}$1/src/$2.ts` },
+    ],
+  },
 };
 
 export default defineConfig({

@@ -4,14 +4,11 @@
  * stream that opens with an overloaded error fails over to another credential before the
  * client sees a byte.
  */
-import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Events } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { waitFor } from '@cpa/testing';
-import { RedisTransportClient } from '@cpa/transport';
 import { MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
-import { CLIENT_KEY, useStack } from './stack-fixture';
+import { announceCatalogChange, CLIENT_KEY, useStack } from './stack-fixture';
 
 const OAUTH_MODEL = 'claude-oauth-e2e';
 const FAILOVER_MODEL = 'claude-failover-e2e';
@@ -57,10 +54,7 @@ beforeAll(async () => {
     secret: { accessToken: INITIAL_TOKEN, refreshToken: REFRESH_TOKEN, tokenType: 'Bearer' },
   });
   oauthId = login.id;
-  const events = new RedisTransportClient({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: stack.keyPrefix });
-  await events.connect();
-  await lastValueFrom(events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds: [oauthId], at: Date.now() }), { defaultValue: undefined });
-  await events.close();
+  await announceCatalogChange(stack, [oauthId]);
   // Every service reloaded once a request on the new credential succeeds.
   await waitFor(async () => (await postMessages(OAUTH_MODEL, false, 'warm up')).status === 200, 20_000, 100);
 });

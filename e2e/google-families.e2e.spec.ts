@@ -8,9 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as GenAI from '@google/genai' with { 'resolution-mode': 'import' };
-import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Events } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import {
   ANTIGRAVITY_OAUTH_CLIENT_ID,
@@ -29,7 +27,7 @@ import {
   type TestServiceAccount,
   type VertexMock,
 } from '@cpa/testing';
-import { CLIENT_KEY, useStack } from './stack-fixture';
+import { announceCatalogChange, CLIENT_KEY, useStack } from './stack-fixture';
 
 const TOKEN_LIFETIME_S = 4;
 const CLI_PROJECT = 'cli-proj-e2e';
@@ -126,11 +124,7 @@ beforeAll(async () => {
     }),
   ]);
   Object.assign(ids, { cli: cli.id, ag: ag.id, vx: vx.id });
-  const { RedisTransportClient } = await import('@cpa/transport');
-  const events = new RedisTransportClient({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: stack.keyPrefix });
-  await events.connect();
-  await lastValueFrom(events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds: [cli.id, ag.id, vx.id], at: Date.now() }), { defaultValue: undefined });
-  await events.close();
+  await announceCatalogChange(stack, [cli.id, ag.id, vx.id]);
   const models = async () => (await openai().models.list()).data.map((m) => m.id);
   await waitFor(async () => {
     const list = await models();

@@ -3,18 +3,17 @@
  * directory into Postgres, printing what it did per file, idempotent on a second run, and
  * broadcasting the change so running pods reload.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ManagementEvents } from '@cpa/contracts';
 import { BROKEN_TOKEN_FILES, TOKEN_FILE_SAMPLES, waitFor, writeTokenFiles } from '@cpa/testing';
 import { decodeRequest, transportKeys } from '@cpa/transport';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../libs/db/src/__fixtures__/test-database';
+import { importAuthLines as lines, runImportAuth } from './import-auth-command';
 
-const ROOT = resolve(__dirname, '..');
 let db: TestDatabase;
 let dir: string;
 let subscriber: Redis;
@@ -38,22 +37,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-/** Runs `npm run import-auth -- <args>` in the repository and collects its output. */
-function importAuth(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const build = process.env.E2E_BUILD ? [] : ['--no-build'];
-  const child = spawn('npm', ['run', '--silent', 'import-auth', '--', ...build, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: db.url, TRANSPORT_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
-}
-
-const lines = (stdout: string) => stdout.split('\n').filter((line) => /^(created|updated|unchanged|error) /.test(line));
+const importAuth = (...args: string[]) => runImportAuth({ DATABASE_URL: db.url, TRANSPORT_KEY_PREFIX: prefix }, ...args);
 
 describe('npm run import-auth', () => {
   it('imports a directory, prints one line per file, refuses the broken one, and broadcasts', async () => {
@@ -67,11 +51,14 @@ describe('npm run import-auth', () => {
         'created    codex-codex-user@example.com-plus.json',
         'created    gemini-team@gmail.com-all.json (3 credentials)',
         'created    gemini-user@gmail.com-my-project.json',
+        'created    iflow-cookie-user.json',
+        'created    iflow-iflow-user@example.com.json',
+        'created    kimi-1893456000000.json',
         'created    vertex-my-gcp-project.json',
         'error      broken.json: access_token or refresh_token is required',
       ].sort(),
     );
-    expect(run.stdout).toContain('8 files: 7 created, 0 updated, 0 unchanged, 1 errors');
+    expect(run.stdout).toContain('11 files: 10 created, 0 updated, 0 unchanged, 1 errors');
     expect(run.stdout + run.stderr).not.toContain('sk-ant-oat01');
 
     const rows = await db.prisma.credential.findMany();

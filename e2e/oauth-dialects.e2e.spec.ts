@@ -5,15 +5,12 @@
  * only, the beta endpoint and oauth flag, Claude Code's system prompt, the account header,
  * stream/store rules, refused parameters), so every answer below passed those checks.
  */
-import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { Events } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { CHATGPT_CODEX_PATH, waitFor, type RecordedRequest } from '@cpa/testing';
-import { RedisTransportClient } from '@cpa/transport';
 import { fakeJwt, MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
-import { CLIENT_KEY, useStack } from './stack-fixture';
+import { announceCatalogChange, CLIENT_KEY, useStack } from './stack-fixture';
 
 const CLAUDE_TOKEN = 'sk-ant-oat01-dialect-e2e';
 const CLAUDE_ACCOUNT = '5b0e8d6c-1f2a-4c3d-8e4f-0123456789ab';
@@ -102,10 +99,7 @@ beforeAll(async () => {
     }),
   ]);
   expiringId = created[2].id;
-  const events = new RedisTransportClient({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: stack.keyPrefix });
-  await events.connect();
-  await lastValueFrom(events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds: created.map((c) => c.id), at: Date.now() }), { defaultValue: undefined });
-  await events.close();
+  await announceCatalogChange(stack, created.map((c) => c.id));
   await waitFor(async () => (await openai().models.list()).data.some((m) => m.id === CODEX_MODEL), 20_000, 100);
   await waitFor(async () => (await postMessages({ model: CLAUDE_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'warm up' }] })).status === 200, 20_000, 100);
 });

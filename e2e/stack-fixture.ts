@@ -59,7 +59,13 @@ async function cleanUp(databaseName: string, keyPrefix: string): Promise<void> {
 /** Executors a suite gets unless it names its own (`StackSetup.families`). */
 export const DEFAULT_FAMILIES = ['claude', 'openai-compat', 'gemini', 'codex'];
 
-export async function bootStack(config: Record<string, unknown>, env: Record<string, string> = {}, families = DEFAULT_FAMILIES): Promise<RunningStack> {
+/** `serviceDatabaseUrl` rewrites the services' DATABASE_URL (e.g. through a proxy a test can cut). */
+export async function bootStack(
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+  families = DEFAULT_FAMILIES,
+  serviceDatabaseUrl: (direct: string) => string = (direct) => direct,
+): Promise<RunningStack> {
   const dir = mkdtempSync(join(tmpdir(), 'cpa-e2e-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
@@ -77,7 +83,7 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
     families,
     onLine: (name: string, line: string) => void logs.push(`${name} ${line}`),
     env: {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: serviceDatabaseUrl(databaseUrl),
       TRANSPORT_KEY_PREFIX: keyPrefix,
       PORT: '0',
       ADMIN_PORT: '0',
@@ -99,6 +105,34 @@ export async function bootStack(config: Record<string, unknown>, env: Record<str
   };
 }
 
+/**
+ * After a test wrote credentials straight into the stack's Postgres: publishes the catalog
+ * snapshot (as the admin does after its own writes) and broadcasts config.changed, so every
+ * service reloads, from Redis, what the test stored.
+ */
+export async function announceCatalogChange(stack: RunningStack, credentialIds: string[]): Promise<void> {
+  const [{ CatalogPublisher, CatalogStore }, { CatalogSourceRepository, PrismaService }, { Events }, { RedisTransportClient }, { lastValueFrom }] = await Promise.all([
+    import('@cpa/catalog'),
+    import('@cpa/db'),
+    import('@cpa/contracts'),
+    import('@cpa/transport'),
+    import('rxjs'),
+  ]);
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prisma = new PrismaService(stack.databaseUrl);
+  const store = new CatalogStore(redisUrl, stack.keyPrefix);
+  const events = new RedisTransportClient({ redisUrl, keyPrefix: stack.keyPrefix });
+  try {
+    await new CatalogPublisher(new CatalogSourceRepository(prisma), store).publish();
+    await events.connect();
+    await lastValueFrom(events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds, at: Date.now() }), { defaultValue: undefined });
+  } finally {
+    await events.close();
+    store.onModuleDestroy();
+    await prisma.$disconnect();
+  }
+}
+
 /** The client API key every suite's stack accepts. */
 export const CLIENT_KEY = 'sk-client-e2e';
 /** The management secret every suite's stack is configured with. */
@@ -111,6 +145,8 @@ export interface StackSetup {
   env?(): Record<string, string>;
   /** Executor families to start (default DEFAULT_FAMILIES). */
   families?: string[];
+  /** The services' DATABASE_URL given the stack's own database URL (default: that URL). */
+  databaseUrl?(direct: string): string;
 }
 
 /** A suite's stack and mock upstream, with clients that authenticate to it. */
@@ -155,6 +191,7 @@ export function useStack(setup: StackSetup): StackSuite {
       { 'api-keys': [CLIENT_KEY], 'remote-management': { 'secret-key': MANAGEMENT_SECRET }, ...setup.config(running.mock) },
       setup.env?.(),
       setup.families,
+      setup.databaseUrl,
     );
   });
   afterAll(async () => {

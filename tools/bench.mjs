@@ -185,7 +185,13 @@ async function main() {
   }
   console.log('\nCPU ms per request by process:');
   for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
-  console.log('\npeak RSS per process (MB): ' + pids.map(({ name, pid }) => `${name} ${fmt(peakRssMb(pid), 0)}`).join(', '));
+  const rss = pids.map(({ name, pid }) => ({ name, mb: peakRssMb(pid) }));
+  console.log('\npeak RSS per process (MB): ' + rss.map(({ name, mb }) => `${name} ${fmt(mb, 0)}`).join(', '));
+  console.log(`peak RSS of the stack (sum of the processes' peaks): ${fmt(rss.reduce((sum, p) => sum + p.mb, 0), 0)} MB`);
+  // The hot path (no Prisma since the catalog snapshot) has a budget of 150 MB per process.
+  const hot = rss.filter(({ name }) => name === 'gateway' || name === 'scheduler' || name.startsWith('executor'));
+  const over = hot.filter(({ mb }) => mb > 150);
+  console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ name, mb }) => `${name} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
 
   await stack.stop();
   await mock.close();

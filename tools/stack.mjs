@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat', 'gemini-cli', 'antigravity', 'vertex'];
+export const FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat', 'gemini-cli', 'antigravity', 'vertex', 'kimi', 'iflow'];
 
 function defaults(env) {
   return {

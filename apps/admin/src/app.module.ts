@@ -2,10 +2,12 @@ import { Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicat
 import { resolveAuthDir, type Env } from '@cpa/config';
 import { DbModule, type SecretBox } from '@cpa/db';
 import { AuthFilesService, ConfigImportService, ManagementModule } from '@cpa/management';
+import { postgresWriterProviders } from '@cpa/routing-state/postgres';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { AuthFilesController } from './auth-files.controller';
 import { ManagementController } from './management.controller';
+import { OAuthBrowserCallbackController, OAuthLoginController } from './oauth-login.controller';
 
 export const ADMIN_ENV = Symbol('ADMIN_ENV');
 
@@ -60,8 +62,13 @@ export class AdminModule {
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
         ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, trustedProxies: env.trustedProxies }),
       ],
-      controllers: [HealthController, ManagementController, AuthFilesController],
-      providers: [{ provide: ADMIN_ENV, useValue: env }, StartupImport],
+      controllers: [HealthController, ManagementController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController],
+      providers: [
+        { provide: ADMIN_ENV, useValue: env },
+        StartupImport,
+        // Usage the schedulers buffer in Redis, and credential states, written to Postgres here.
+        ...postgresWriterProviders({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
+      ],
     };
   }
 }

@@ -6,6 +6,7 @@ import type { SecretBox } from '@cpa/db';
 import { ManagementErrorFilter, MULTIPART_CONTENT_TYPE, YAML_CONTENT_TYPES } from '@cpa/management';
 import type { FastifyInstance } from 'fastify';
 import { AdminModule } from './app.module';
+import { BROWSER_CALLBACK_PATH } from './oauth-login.controller';
 
 export const MANAGEMENT_PREFIX = 'v0/management';
 
@@ -23,7 +24,13 @@ export function configureAdminApp(app: INestApplication): void {
     reply.header('cache-control', 'no-store');
     done(null, payload);
   });
-  app.setGlobalPrefix(MANAGEMENT_PREFIX, { exclude: [{ path: 'healthz', method: RequestMethod.ALL }] });
+  app.setGlobalPrefix(MANAGEMENT_PREFIX, {
+    exclude: [
+      { path: 'healthz', method: RequestMethod.ALL },
+      // OAuth browser callbacks keep CLIProxyAPI's paths (`/anthropic/callback`, ...).
+      { path: BROWSER_CALLBACK_PATH, method: RequestMethod.GET },
+    ],
+  });
   app.useGlobalFilters(new ManagementErrorFilter());
 }
 

@@ -20,7 +20,7 @@ class ImportAuthModule {
       imports: [
         DbModule.forRoot({ databaseUrl: env.databaseUrl }),
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
-        ManagementModule.forRoot({}),
+        ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
       ],
     };
   }

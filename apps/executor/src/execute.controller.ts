@@ -14,9 +14,16 @@ export class ExecuteController {
     private readonly secrets: SecretStore,
   ) {}
 
+  /**
+   * Marked started before anything is sent upstream: from then on the transport never
+   * delivers this request again (an upstream call must not run twice); before it, a crash
+   * of this process hands the request to a live executor. The context also carries the
+   * client's backpressure to the upstream read.
+   */
   @MessagePattern(Patterns.execute(EXECUTOR_FAMILY))
-  execute(@Payload() req: ExecuteRequest, @Ctx() ctx: RedisTransportContext) {
-    return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal);
+  async execute(@Payload() req: ExecuteRequest, @Ctx() ctx: RedisTransportContext) {
+    await ctx.start();
+    return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal, ctx);
   }
 
   @EventPattern(Events.configChanged)

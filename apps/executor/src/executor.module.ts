@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { catalogProviders } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { Patterns, type AttemptResult } from '@cpa/contracts';
-import { DbModule } from '@cpa/db';
+import { SecretBox } from '@cpa/db/light';
 import { ATTEMPT_REPORTER, CREDENTIAL_REFRESHER, ExecutionService, SecretStore, TransportCredentialRefresher, UpstreamClient } from '@cpa/providers';
 import { HealthController } from '@cpa/runtime';
 import { RedisTransportClient, TransportModule } from '@cpa/transport';
@@ -11,11 +11,14 @@ import { ExecuteController } from './execute.controller';
 const env = loadEnv();
 
 @Module({
-  imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
+  // No DbModule: credentials and their encrypted secrets come from the catalog snapshot in Redis.
+  imports: [TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix })],
   controllers: [HealthController, ExecuteController],
   providers: [
     ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     SecretStore,
+    // Opens the snapshot's encrypted secrets: CPA_SECRET_KEY (or the development key file).
+    { provide: SecretBox, useFactory: () => SecretBox.fromEnv() },
     ExecutionService,
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
     // Refresh-on-401 for OAuth credentials: the refresh-worker refreshes, this executor retries once.

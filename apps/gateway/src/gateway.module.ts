@@ -2,25 +2,32 @@ import { Module } from '@nestjs/common';
 import { catalogProviders } from '@cpa/catalog';
 import { ClientKeyService, GATEWAY_OPTIONS, GatewayService } from '@cpa/client-api';
 import { loadEnv } from '@cpa/config';
-import { DbModule } from '@cpa/db';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
-import { ADMIN_URL, ManagementController } from './management.controller';
+import { ADMIN_URL, ManagementController, OAuthCallbackController } from './management.controller';
 import { ModelsController } from './models.controller';
 
 const env = loadEnv();
 
 @Module({
-  imports: [DbModule, TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, idleTimeoutMs: env.replyIdleTimeoutMs })],
-  controllers: [HealthController, ModelsController, ManagementController, EventsController],
+  // No DbModule: keys, credentials and settings come from the catalog snapshot in Redis.
+  imports: [TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, idleTimeoutMs: env.replyIdleTimeoutMs })],
+  controllers: [HealthController, ModelsController, ManagementController, OAuthCallbackController, EventsController],
   providers: [
     ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     ClientKeyService,
     GatewayService,
     {
       provide: GATEWAY_OPTIONS,
-      useValue: { requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS ?? 10 * 60_000), bodyLimitBytes: env.bodyLimitBytes },
+      useValue: {
+        requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS ?? 10 * 60_000),
+        bodyLimitBytes: env.bodyLimitBytes,
+        relay: {
+          ...(process.env.RESPONSE_BUFFER_LIMIT_BYTES ? { bufferLimitBytes: Number(process.env.RESPONSE_BUFFER_LIMIT_BYTES) } : {}),
+          ...(process.env.CLIENT_STALL_TIMEOUT_MS ? { stallTimeoutMs: Number(process.env.CLIENT_STALL_TIMEOUT_MS) } : {}),
+        },
+      },
     },
     { provide: ADMIN_URL, useValue: env.adminUrl },
   ],

@@ -1,4 +1,4 @@
-import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import { All, Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { proxyToAdmin } from '@cpa/client-api';
 
@@ -13,5 +13,21 @@ export class ManagementController {
   passThrough(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     reply.hijack();
     return proxyToAdmin(this.adminUrl, req.raw, reply.raw, Buffer.isBuffer(req.body) ? req.body : undefined);
+  }
+}
+
+/**
+ * The provider's browser redirect of a login (`/anthropic/callback`, `/codex/callback`,
+ * `/google/callback`, ...): any gateway pod passes it to the admin service, which finishes
+ * the login from Postgres and answers the page the operator sees.
+ */
+@Controller()
+export class OAuthCallbackController {
+  constructor(@Inject(ADMIN_URL) private readonly adminUrl: string) {}
+
+  @Get(':route/callback')
+  passThrough(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    reply.hijack();
+    return proxyToAdmin(this.adminUrl, req.raw, reply.raw, undefined);
   }
 }

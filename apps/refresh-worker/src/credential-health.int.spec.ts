@@ -4,16 +4,13 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Catalog } from '@cpa/catalog';
 import { Events, type RouteRequest } from '@cpa/contracts';
 import { CredentialRepository, PrismaService, SettingsRepository } from '@cpa/db';
-import {
-  CredentialRefreshService,
-  REFRESH_PENDING_BACKOFF_MS,
-  TOKEN_REQUEST_TIMEOUT_MS,
-  TokenClient,
-} from '@cpa/providers';
-import { DispatchService, RoutingStateStore, StateMirror } from '@cpa/routing-state';
+import { REFRESH_PENDING_BACKOFF_MS, TOKEN_REQUEST_TIMEOUT_MS, TokenClient } from '@cpa/providers';
+import { CredentialRefreshService } from '@cpa/providers/refresh';
+import { DispatchService, RoutingStateStore } from '@cpa/routing-state';
+import { StateMirror } from '@cpa/routing-state/postgres';
+import { PublishedCatalog } from '../../../libs/catalog/src/__fixtures__/published-catalog';
 import { waitFor } from '@cpa/testing';
 import { decodeRequest, isForward, transportKeys } from '@cpa/transport';
 import { MockTokenServer, RotatingTokens } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
@@ -211,8 +208,9 @@ describe('a refused refresh token', () => {
     const revoked = await createLogin('claude', { alias });
     rotating.valid.delete(revoked.refreshToken); // revoked upstream
 
-    const catalog = new Catalog(prisma);
-    await catalog.reload();
+    // The snapshot the hot path reads; the worker republishes it when it marks a credential.
+    const published = new PublishedCatalog(prisma, keyPrefix, redisUrl);
+    const catalog = await published.publish();
     const store = new RoutingStateStore({ redisUrl, keyPrefix });
     const dispatcher = new DispatchService(catalog, store);
     const picked = async () => {
@@ -235,7 +233,8 @@ describe('a refused refresh token', () => {
       expect(row.statusMessage).toBe('claude token endpoint answered 400 invalid_grant: Refresh token not found');
       await waitFor(() => changed.includes(revoked.record.id));
 
-      // Routing: the model registry and every pick leave it out; the list still has it.
+      // Routing (from the snapshot the worker republished before announcing): the model
+      // registry and every pick leave it out; the list still has it.
       await catalog.reload();
       expect(catalog.snapshot.registry.lookup(alias).map((m) => m.credentialId)).toEqual([healthy.record.id]);
       expect(await picked()).toEqual(new Set([healthy.record.id]));
@@ -243,9 +242,11 @@ describe('a refused refresh token', () => {
       expect((await credentials.list({ source })).map((c) => c.id)).toContain(revoked.record.id);
 
       // The scheduler's state mirror does not overwrite the status with the routing state.
+      await dispatcher.attemptsFinished([{ credentialId: revoked.record.id, family: 'claude', baseModel: alias, ok: false, status: 500 }]);
       const mirror = new StateMirror(store, prisma, 0);
-      mirror.markDirty(revoked.record.id);
       await mirror.flush();
+      expect((await credentials.get(revoked.record.id))!.modelStates).not.toEqual({});
+      await dispatcher.resetQuota(revoked.record.id); // the injected failure's cooldown
       expect((await credentials.get(revoked.record.id))!.status).toBe('needs_login');
 
       // The refresh worker leaves it alone, however often asked.
@@ -259,12 +260,13 @@ describe('a refused refresh token', () => {
       rotating.seed(relogin);
       await credentials.update(row.id, row.version, { secret: { accessToken: 'at-relogin', refreshToken: relogin } });
       expect((await credentials.get(row.id))!).toMatchObject({ status: 'active', statusMessage: '', lastError: '' });
-      await catalog.reload();
+      await published.publish();
       expect(await picked()).toEqual(new Set([healthy.record.id, revoked.record.id]));
       expect(await refresherA.refresh(row.id)).toMatchObject({ status: 'refreshed' });
       expect(presented(relogin)).toHaveLength(1);
     } finally {
       await store.close();
+      await published.close();
     }
   });
 });

@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RefreshCredentialReply, RefreshCredentialRequest } from '@cpa/contracts';
-import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers';
-import { RedisTransportClient } from '@cpa/transport';
-import { announceRotation } from './rotation';
+import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
+import { RotationAnnouncer } from './rotation';
 
 /**
  * Refresh-on-401, asked for by executors (`refresh-worker.refresh`). Across replicas the
@@ -16,7 +15,7 @@ export class OnDemandRefreshService {
 
   constructor(
     private readonly refresher: CredentialRefreshService,
-    private readonly transport: RedisTransportClient,
+    private readonly announcer: RotationAnnouncer,
   ) {}
 
   async refreshRejected(request: RefreshCredentialRequest): Promise<RefreshCredentialReply> {
@@ -36,7 +35,7 @@ export class OnDemandRefreshService {
 
   private async run(request: RefreshCredentialRequest): Promise<RefreshOutcome> {
     const outcome = await this.refresher.refreshRejected(request.credentialId, request.rejectedToken);
-    await announceRotation(this.transport, outcome);
+    await this.announcer.announce(outcome);
     return outcome;
   }
 }

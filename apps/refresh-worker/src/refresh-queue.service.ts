@@ -3,9 +3,9 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import type { CredentialFilter } from '@cpa/db';
-import { CredentialRefreshService, REFRESH_CONCURRENCY, REFRESH_SCAN_INTERVAL_MS, type RefreshOutcome } from '@cpa/providers';
-import { RedisTransportClient } from '@cpa/transport';
-import { announceRotation } from './rotation';
+import { REFRESH_CONCURRENCY, REFRESH_SCAN_INTERVAL_MS } from '@cpa/providers';
+import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
+import { RotationAnnouncer } from './rotation';
 
 export const REFRESH_QUEUE = 'oauth-refresh';
 
@@ -46,7 +46,7 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
 
   constructor(
     private readonly refresher: CredentialRefreshService,
-    private readonly transport: RedisTransportClient,
+    private readonly announcer: RotationAnnouncer,
     @Inject(REFRESH_WORKER_OPTIONS) private readonly options: RefreshWorkerOptions,
   ) {
     this.scanIntervalMs = options.scanIntervalMs ?? REFRESH_SCAN_INTERVAL_MS;
@@ -100,7 +100,7 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
   /** The job: refresh (the service re-checks whether it is still due) and announce new tokens. */
   async process(job: Job<RefreshJobData>): Promise<RefreshOutcome> {
     const outcome = await this.refresher.refresh(job.data.credentialId);
-    await announceRotation(this.transport, outcome);
+    await this.announcer.announce(outcome);
     return outcome;
   }
 

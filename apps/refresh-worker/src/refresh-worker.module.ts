@@ -1,11 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { loadEnv } from '@cpa/config';
-import { DbModule, type DbModuleOptions } from '@cpa/db';
-import { CredentialRefreshService, TokenClient } from '@cpa/providers';
+import { CatalogSourceRepository, DbModule, type DbModuleOptions } from '@cpa/db';
+import { TokenClient } from '@cpa/providers';
+import { CredentialRefreshService } from '@cpa/providers/refresh';
+import { CATALOG_SOURCE, catalogPublisherProviders } from '@cpa/catalog';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
 import { OnDemandRefreshService } from './on-demand-refresh.service';
+import { RotationAnnouncer } from './rotation';
 import { RefreshController } from './refresh.controller';
 import { REFRESH_WORKER_OPTIONS, RefreshQueueService, type RefreshWorkerOptions } from './refresh-queue.service';
 
@@ -31,6 +34,10 @@ export class RefreshWorkerModule {
           useFactory: () => new TokenClient(),
         },
         CredentialRefreshService,
+        // Rotated tokens reach executors through the catalog snapshot, republished here.
+        ...catalogPublisherProviders(settings.redisUrl, settings.keyPrefix),
+        { provide: CATALOG_SOURCE, useExisting: CatalogSourceRepository },
+        RotationAnnouncer,
         RefreshQueueService,
         OnDemandRefreshService,
       ],

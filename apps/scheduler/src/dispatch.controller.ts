@@ -1,10 +1,9 @@
 import { Controller } from '@nestjs/common';
-import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { z } from 'zod';
 import { Catalog } from '@cpa/catalog';
 import { Events, ManagementEvents, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
-import { DispatchService, UsageRecorder } from '@cpa/routing-state';
-import type { RedisTransportContext } from '@cpa/transport';
+import { DispatchService, UsageRecorder, type NextRound } from '@cpa/routing-state';
 
 const QuotaResetSchema = z.object({ credentialId: z.string().min(1) });
 
@@ -16,17 +15,22 @@ export class DispatchController {
     private readonly usage: UsageRecorder,
   ) {}
 
-  /** The context cancels a cooldown wait when the client goes away. */
   @MessagePattern(Patterns.dispatch)
-  dispatch(@Payload() route: RouteRequest, @Ctx() ctx: RedisTransportContext) {
-    return this.dispatcher.dispatch(route, ctx);
+  dispatch(@Payload() route: RouteRequest) {
+    return this.dispatcher.dispatch(route);
   }
 
   /** Forwarded by an executor: the reply obligation is ours again. */
   @MessagePattern(Patterns.attemptFailed)
-  attemptFailed(@Payload() failure: AttemptFailure, @Ctx() ctx: RedisTransportContext) {
+  attemptFailed(@Payload() failure: AttemptFailure) {
     this.usage.recordFailure(failure);
-    return this.dispatcher.attemptFailed(failure, ctx);
+    return this.dispatcher.attemptFailed(failure);
+  }
+
+  /** A request parked for a cooldown (by any scheduler) is due: its next round starts here. */
+  @MessagePattern(Patterns.nextRound)
+  nextRound(@Payload() next: NextRound) {
+    return this.dispatcher.nextRound(next);
   }
 
   /** Executors send their results in batches; a lone result is what executors of earlier versions send. */

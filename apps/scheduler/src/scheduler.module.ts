@@ -1,21 +1,20 @@
 import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { catalogProviders } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
-import { DbModule } from '@cpa/db';
 import { HealthController } from '@cpa/runtime';
-import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, StateMirror, UsageRecorder } from '@cpa/routing-state';
+import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, UsageBuffer, UsageRecorder } from '@cpa/routing-state';
 import { DispatchController } from './dispatch.controller';
 
 const env = loadEnv();
 
 @Module({
-  imports: [DbModule],
+  // No DbModule: the catalog comes from Redis, usage goes to a Redis buffer the admin drains.
   controllers: [HealthController, DispatchController],
   providers: [
     ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     DispatchService,
     RoutingStateStore,
-    StateMirror,
+    UsageBuffer,
     UsageRecorder,
     { provide: ROUTING_STATE_OPTIONS, useValue: { redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix } },
   ],

@@ -1,59 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { ClientKeyService } from './client-key.service';
+import { snapshotOf, type Catalog, type CatalogSnapshot } from '@cpa/catalog';
+import { hashClientKey } from '@cpa/db/light';
+import { ClientKeyService, ClientKeysUnavailable } from './client-key.service';
 
-/** A key store that knows `sk-good` and counts its lookups. */
-function store() {
-  const lookups: string[] = [];
-  const state = { down: false };
-  const repo = {
-    findActiveByKey: async (key: string) => {
-      lookups.push(key);
-      if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
-      return key === 'sk-good' ? { id: 'c1', label: 'ci', rpmLimit: 0 } : null;
-    },
+type Key = { id: string; label: string; disabled: boolean; key: string };
+
+/** A catalog whose snapshot holds the hashes of `keys`, at a generation the test moves. */
+function catalogWith(keys: Key[], generation = 1) {
+  const state = { snapshot: undefined as unknown as CatalogSnapshot };
+  const set = (next: Key[], gen: number) => {
+    state.snapshot = snapshotOf([], {}, { generation: gen, clientKeys: new Map(next.map(({ key, ...k }) => [hashClientKey(key), { ...k, hash: hashClientKey(key) }])) });
   };
-  return { service: new ClientKeyService(repo as never), lookups, state };
+  set(keys, generation);
+  return { catalog: state as unknown as Catalog, set };
 }
 
+const good: Key = { id: 'c1', label: 'ci', disabled: false, key: 'sk-good' };
+
 describe('ClientKeyService', () => {
-  it('answers missing without a lookup and known and unknown keys from the store', async () => {
-    const { service, lookups } = store();
+  it('answers missing, known, unknown and disabled keys from the snapshot hashes', async () => {
+    const { catalog } = catalogWith([good, { id: 'c2', label: 'off', disabled: true, key: 'sk-off' }]);
+    const service = new ClientKeyService(catalog);
     expect(await service.check(undefined)).toEqual({ ok: false, reason: 'missing' });
     expect(await service.check('sk-good')).toEqual({ ok: true, client: { id: 'c1', label: 'ci' } });
     expect(await service.check('sk-bad')).toEqual({ ok: false, reason: 'invalid' });
-    expect(lookups).toEqual(['sk-good', 'sk-bad']);
+    expect(await service.check('sk-off')).toEqual({ ok: false, reason: 'invalid' });
   });
 
-  it('caches verdicts until they expire, rejections for a shorter time', async () => {
-    const { service, lookups } = store();
-    await service.check('sk-good', 0);
-    await service.check('sk-bad', 0);
-    await service.check('sk-good', 10_000);
-    await service.check('sk-bad', 4_000);
-    expect(lookups).toEqual(['sk-good', 'sk-bad']);
-    await service.check('sk-bad', 6_000);
-    await service.check('sk-good', 31_000);
-    expect(lookups).toEqual(['sk-good', 'sk-bad', 'sk-bad', 'sk-good']);
+  it('judges a key again against a newer snapshot (key removed, key added)', async () => {
+    const { catalog, set } = catalogWith([good]);
+    const service = new ClientKeyService(catalog);
+    expect((await service.check('sk-good')).ok).toBe(true);
+    expect((await service.check('sk-new')).ok).toBe(false);
+    set([{ id: 'c3', label: 'new', disabled: false, key: 'sk-new' }], 2);
+    expect(await service.check('sk-good')).toEqual({ ok: false, reason: 'invalid' });
+    expect(await service.check('sk-new')).toEqual({ ok: true, client: { id: 'c3', label: 'new' } });
   });
 
-  it('asks the store again after invalidate()', async () => {
-    const { service, lookups } = store();
-    await service.check('sk-good');
-    service.invalidate();
-    await service.check('sk-good');
-    expect(lookups).toEqual(['sk-good', 'sk-good']);
-  });
-
-  it('keeps known verdicts, even expired or invalidated ones, while the store is unreachable', async () => {
-    const { service, state } = store();
-    await service.check('sk-good', 0);
-    await service.check('sk-bad', 0);
-    state.down = true;
-    expect(await service.check('sk-good', 60_000)).toEqual({ ok: true, client: { id: 'c1', label: 'ci' } });
-    service.invalidate();
-    expect(await service.check('sk-bad', 60_000)).toEqual({ ok: false, reason: 'invalid' });
-    await expect(service.check('sk-never-seen', 60_000)).rejects.toThrow(/ECONNREFUSED/);
-    state.down = false;
-    expect(await service.check('sk-never-seen', 60_000)).toEqual({ ok: false, reason: 'invalid' });
+  it('cannot judge a key before any snapshot was read (the gateway answers 503)', async () => {
+    const { catalog } = catalogWith([good], 0);
+    await expect(new ClientKeyService(catalog).check('sk-good')).rejects.toBeInstanceOf(ClientKeysUnavailable);
   });
 });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ClientKeyRepository } from '@cpa/db';
+import { Catalog } from '@cpa/catalog';
+import { hashClientKey } from '@cpa/db/light';
 
 export interface ClientIdentity {
   id: string;
@@ -28,46 +29,48 @@ export function extractClientKey(headers: Headers, query: URLSearchParams): stri
   );
 }
 
-const POSITIVE_TTL_MS = 30_000;
-const NEGATIVE_TTL_MS = 5_000;
 const MAX_ENTRIES = 10_000;
 
+/** No catalog snapshot has been read yet: the key cannot be judged (503, not 401). */
+export class ClientKeysUnavailable extends Error {
+  override readonly name = 'ClientKeysUnavailable';
+
+  constructor() {
+    super('no catalog snapshot loaded yet');
+  }
+}
+
 /**
- * Checks client keys against their hashes in Postgres and caches the verdicts, so the hot
- * path does one map lookup. The cache is keyed by the key itself, not its hash: hashing
- * on every request showed in profiles, and the key is already in this process's memory
- * while its request lives (it is never logged). `invalidate()` runs on config.changed.
- * When Postgres cannot be asked, a verdict already known (even an expired one) still
- * stands: an outage must not turn every known client away.
+ * Checks client keys against the hashes in the catalog snapshot (no Postgres on the hot
+ * path) and caches the verdicts per snapshot generation, so a repeated key costs one map
+ * lookup. The cache is keyed by the key itself, not its hash: hashing on every request
+ * showed in profiles, and the key is already in this process's memory while its request
+ * lives (it is never logged). A new snapshot (a key added, removed or disabled) is seen at
+ * the key's next use.
  */
 @Injectable()
 export class ClientKeyService {
-  private readonly cache = new Map<string, { until: number; client: ClientIdentity | null }>();
+  private readonly cache = new Map<string, { generation: number; client: ClientIdentity | null }>();
 
-  constructor(private readonly keys: ClientKeyRepository) {}
+  constructor(private readonly catalog: Catalog) {}
 
-  async check(key: string | undefined, now = Date.now()): Promise<KeyCheck> {
+  async check(key: string | undefined): Promise<KeyCheck> {
     if (!key) return { ok: false, reason: 'missing' };
+    const snapshot = this.catalog.snapshot;
+    if (snapshot.generation === 0) throw new ClientKeysUnavailable();
     let entry = this.cache.get(key);
-    if (!entry || entry.until < now) {
-      let found;
-      try {
-        found = await this.keys.findActiveByKey(key);
-      } catch (err) {
-        if (!entry) throw err;
-        return verdictOf(entry.client);
-      }
-      const client = found ? { id: found.id, label: found.label } : null;
-      entry = { until: now + (client ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS), client };
+    if (!entry || entry.generation !== snapshot.generation) {
+      const found = snapshot.clientKeys.get(hashClientKey(key));
+      entry = { generation: snapshot.generation, client: found && !found.disabled ? { id: found.id, label: found.label } : null };
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, entry);
     }
     return verdictOf(entry.client);
   }
 
-  /** Every verdict is asked again at its next use; until then (and through an outage) it stands. */
+  /** Drops every verdict (they would also be re-judged against the next snapshot). */
   invalidate(): void {
-    for (const entry of this.cache.values()) entry.until = 0;
+    this.cache.clear();
   }
 }
 

@@ -1,19 +1,30 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { snapshotOf } from '@cpa/catalog';
+import { snapshotOf, type Catalog } from '@cpa/catalog';
+import { hashClientKey } from '@cpa/db/light';
 import { ClientKeyService } from './client-key.service';
 import { GatewayService } from './gateway.service';
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
 
-type Repo = { findActiveByKey(key: string): Promise<unknown> };
+/** Client keys as a catalog snapshot holds them; `unloaded`: no snapshot read yet. */
+type Repo = { keys: string[] } | 'unloaded';
 
-/** A gateway whose key store is the given repository; the transport must not be reached. */
+function clientKeys(repo: Repo): ClientKeyService {
+  const keys = repo === 'unloaded' ? [] : repo.keys;
+  const snapshot = snapshotOf([], {}, {
+    generation: repo === 'unloaded' ? 0 : 1,
+    clientKeys: new Map(keys.map((key, i) => [hashClientKey(key), { id: `c${i + 1}`, label: '', disabled: false, hash: hashClientKey(key) }])),
+  });
+  return new ClientKeyService({ snapshot } as unknown as Catalog);
+}
+
+/** A gateway whose key store is the given snapshot; the transport must not be reached. */
 async function call(repo: Repo, headers: Record<string, string>, body = '{"model":"m"}', bodyLimitBytes = 1024) {
   const transport = { request: () => { throw new Error('transport must not be called'); } };
-  const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes });
+  const gateway = new GatewayService(clientKeys(repo), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes });
   server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
   const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body });
@@ -21,21 +32,21 @@ async function call(repo: Repo, headers: Record<string, string>, body = '{"model
 }
 
 describe('GatewayService key checks', () => {
-  it('answers 503 in the client format when the key store is unreachable', async () => {
-    const out = await call({ findActiveByKey: () => Promise.reject(new Error('connect ECONNREFUSED')) }, { 'x-api-key': 'sk-1' });
+  it('answers 503 in the client format before any catalog snapshot could be read', async () => {
+    const out = await call('unloaded', { 'x-api-key': 'sk-1' });
     expect(out.status).toBe(503);
     expect(out.body).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(JSON.stringify(out.body)).not.toContain('sk-1');
   });
 
   it('answers 401 with CLIProxyAPI bodies for missing and unknown keys', async () => {
-    expect(await call({ findActiveByKey: async () => null }, {})).toEqual({ status: 401, body: { error: 'Missing API key' } });
-    expect(await call({ findActiveByKey: async () => null }, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'Invalid API key' } });
+    expect(await call({ keys: [] }, {})).toEqual({ status: 401, body: { error: 'Missing API key' } });
+    expect(await call({ keys: ['sk-1'] }, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'Invalid API key' } });
   });
 });
 
 describe('GatewayService request bodies', () => {
-  const known: Repo = { findActiveByKey: async () => ({ id: 'c1', label: '' }) };
+  const known: Repo = { keys: ['sk-1'] };
 
   it('answers 413 in the client format past the body limit', async () => {
     const out = await call(known, { 'x-api-key': 'sk-1' }, JSON.stringify({ model: 'm', pad: 'x'.repeat(2048) }));
@@ -44,9 +55,8 @@ describe('GatewayService request bodies', () => {
   });
 
   it('refuses an unknown key from the headers without reading the body', async () => {
-    const repo: Repo = { findActiveByKey: async () => null };
     const transport = { request: () => { throw new Error('transport must not be called'); } };
-    const gateway = new GatewayService(new ClientKeyService(repo as never), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 });
+    const gateway = new GatewayService(clientKeys({ keys: ['sk-1'] }), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 });
     server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
     // A body over the limit that never ends: read first, it would give 413 (or no answer at all).

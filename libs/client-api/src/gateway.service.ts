@@ -12,10 +12,10 @@ import {
 } from '@cpa/contracts';
 import { Catalog } from '@cpa/catalog';
 import { extractSessionIds, sessionIdList } from '@cpa/routing';
-import { RedisTransportClient } from '@cpa/transport';
+import { RedisTransportClient, ReplyFlow } from '@cpa/transport';
 import { ClientKeyService, extractClientKey } from './client-key.service';
 import { BodyTooLargeError, readBody } from './read-body';
-import { relayFrames, writeJson } from './relay';
+import { relayFrames, writeJson, type RelayLimits } from './relay';
 import { BadRequestError, readRequestFields } from './request-fields';
 
 export interface GatewayOptions {
@@ -23,6 +23,8 @@ export interface GatewayOptions {
   requestTimeoutMs: number;
   /** Larger request bodies are refused with 413. */
   bodyLimitBytes: number;
+  /** What a client that stops reading may cost before its request is cut off (defaults in relay.ts). */
+  relay?: RelayLimits;
 }
 export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');
 
@@ -122,7 +124,8 @@ export class GatewayService {
       headers,
       deadline: Date.now() + this.options.requestTimeoutMs,
     };
-    const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline });
-    await relayFrames(frames, res, format);
+    const flow = new ReplyFlow();
+    const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline, flow });
+    await relayFrames(frames, res, format, flow, this.options.relay);
   }
 }

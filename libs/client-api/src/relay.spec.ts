@@ -35,6 +35,13 @@ describe('relayFrames', () => {
     expect(JSON.parse(out.body)).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
   });
 
+  it('answers 503 with Retry-After in the client format when the work queue is full', async () => {
+    const out = await relay(throwError(() => new TransportError('overloaded', 'the scheduler queue is full; retry shortly', 503)), 'claude');
+    expect(out.status).toBe(503);
+    expect(out.headers.get('retry-after')).toBe('1');
+    expect(JSON.parse(out.body)).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringMatching(/overloaded/) } });
+  });
+
   it('answers 504 when the deadline passes before any frame', async () => {
     const out = await relay(throwError(() => new TransportError('deadline', 'deadline exceeded')));
     expect(out.status).toBe(504);

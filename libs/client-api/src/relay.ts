@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import { clientErrorBody, type ClientFormat, type ResponseHead } from '@cpa/contracts';
 import { encodeStreamErrorEvent } from '@cpa/formats';
-import type { Frame } from '@cpa/transport';
+import type { Frame, ReplyFlow } from '@cpa/transport';
 
 function isHead(meta: unknown): meta is ResponseHead {
   return !!meta && typeof meta === 'object' && typeof (meta as ResponseHead).status === 'number';
@@ -15,20 +15,68 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, he
   res.end(payload);
 }
 
+/** How much a client that does not read may cost the gateway. */
+export interface RelayLimits {
+  /** Bytes written but not yet taken by the client, beyond which the request is aborted (default 4 MiB). */
+  bufferLimitBytes?: number;
+  /** Longest a client may take nothing while the reply waits (default 30 s); then the request is aborted. */
+  stallTimeoutMs?: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: Required<RelayLimits> = { bufferLimitBytes: 4 * 1024 * 1024, stallTimeoutMs: 30_000 };
+
+/** A 503 the gateway produces: the condition is passing, so the client is told when to come back. */
+const RETRY_AFTER_S = '1';
+
 /**
  * Writes reply frames to the client as they arrive: the first frame's head becomes the
  * HTTP status and headers, every body is written straight through. A client that goes
  * away unsubscribes, which cancels the work upstream.
+ *
+ * Backpressure: when the client stops taking bytes (a write is refused and no drain
+ * follows within the tick), `flow` asks the handler of the request to pause, which stops
+ * reading the upstream; a drain resumes it. A client that takes nothing for
+ * `stallTimeoutMs`, or leaves more than `bufferLimitBytes` unread, is cut off: the
+ * request is cancelled (the upstream call aborted) and the connection closed.
  */
-export function relayFrames(frames: Observable<Frame>, res: ServerResponse, format: ClientFormat): Promise<void> {
+export function relayFrames(frames: Observable<Frame>, res: ServerResponse, format: ClientFormat, flow?: ReplyFlow, limits: RelayLimits = {}): Promise<void> {
+  const bufferLimit = limits.bufferLimitBytes ?? DEFAULT_RELAY_LIMITS.bufferLimitBytes;
+  const stallTimeoutMs = limits.stallTimeoutMs ?? DEFAULT_RELAY_LIMITS.stallTimeoutMs;
   return new Promise((resolve) => {
     let finished = false;
     let eventStream = false;
+    let waitingForDrain = false;
+    let stallTimer: NodeJS.Timeout | undefined;
     const finish = () => {
       if (finished) return;
       finished = true;
+      clearTimeout(stallTimer);
       res.off('close', onClose);
+      res.off('drain', onDrain);
       resolve();
+    };
+    /** The client has not taken what it was sent: stop the work rather than buffer without end. */
+    const cutOff = () => {
+      subscription.unsubscribe();
+      res.destroy();
+      finish();
+    };
+    const onDrain = () => {
+      waitingForDrain = false;
+      clearTimeout(stallTimer);
+      stallTimer = undefined;
+      flow?.resume();
+    };
+    const backpressure = () => {
+      if (waitingForDrain) return;
+      waitingForDrain = true;
+      res.once('drain', onDrain);
+      // A whole reply written at once also fills the buffer: only a reply still going on is paused.
+      setImmediate(() => {
+        if (finished || !waitingForDrain) return;
+        flow?.pause();
+        stallTimer = setTimeout(cutOff, stallTimeoutMs);
+      });
     };
     const onClose = () => {
       if (!res.writableFinished) subscription.unsubscribe();
@@ -49,11 +97,12 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
           res.writeHead(head.status, headers);
           if (typeof res.flushHeaders === 'function' && !frame.body) res.flushHeaders();
         }
-        if (frame.body?.length) res.write(frame.body);
+        if (res.writableLength > bufferLimit) return cutOff();
+        if (frame.body?.length && !res.write(frame.body)) backpressure();
       },
       error: (err: unknown) => {
         const status = transportStatus(err);
-        if (!res.headersSent) writeJson(res, status, clientErrorBody(format, status, errorMessage(err)));
+        if (!res.headersSent) writeJson(res, status, clientErrorBody(format, status, errorMessage(err)), status === 503 ? { 'retry-after': RETRY_AFTER_S } : {});
         else if (eventStream) res.end(encodeStreamErrorEvent(format, { status, message: errorMessage(err) }));
         else res.end();
         finish();
@@ -79,6 +128,8 @@ function transportStatus(err: unknown): number {
   if (e?.code === 'lost') return 503;
   // The transport lost Redis: nothing reached a scheduler, so the client may retry.
   if (e?.code === 'closed') return 503;
+  // A full work queue refused the request before anything was done.
+  if (e?.code === 'overloaded') return 503;
   return 502;
 }
 
@@ -87,5 +138,6 @@ function errorMessage(err: unknown): string {
   if (e?.code === 'deadline') return 'The request timed out before the upstream answered';
   if (e?.code === 'lost') return 'The router lost the process handling this request; retry';
   if (e?.code === 'closed') return 'The router is temporarily unavailable (its message bus is unreachable); retry shortly';
+  if (e?.code === 'overloaded') return 'The router is overloaded (its work queue is full); retry shortly';
   return e?.message ? `Gateway error: ${e.message}` : 'Gateway error';
 }

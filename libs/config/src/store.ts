@@ -1,5 +1,6 @@
 import type { ProviderFamily } from '@cpa/contracts';
-import { hashClientKey, keyPreview, type CredentialRecord, type Prisma, type PrismaClient } from '@cpa/db';
+import type { CredentialRecord, Prisma, PrismaClient } from '@cpa/db';
+import { hashClientKey, keyPreview } from '@cpa/db/light';
 import type { ConfigFile, ConfigWarning, ModelAlias, OpenAICompatEntry, ParsedConfig, ProviderKeyEntry, ProviderKeySection } from './config-file';
 import { isBcryptHash } from './config-file';
 import { formatDurationSeconds } from './duration';

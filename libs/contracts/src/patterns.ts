@@ -10,8 +10,13 @@ export const Patterns = {
   dispatch: 'scheduler.dispatch',
   /** executor -> scheduler (forwarded, reply obligation moves along): an attempt failed before its first byte. */
   attemptFailed: 'scheduler.attempt-failed',
-  /** executor -> scheduler (one-way): an attempt finished; updates credential/model state. */
-  attemptResult: 'scheduler.attempt-result',
+  /**
+   * executor -> scheduler (one-way): an attempt finished; updates credential/model state.
+   * Its own queue (`scheduler.results`), so results never wait behind new requests.
+   */
+  attemptResult: 'scheduler.results.attempt-result',
+  /** scheduler -> scheduler (a delayed forward): the next retry round, once the nearest cooldown has ended. */
+  nextRound: 'scheduler.next-round',
   /** scheduler -> executor of a family (forwarded): perform one upstream attempt. */
   execute: (family: ProviderFamily) => `executor.${family}.execute`,
 } as const;

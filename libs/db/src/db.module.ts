@@ -2,8 +2,10 @@ import { DynamicModule, Global, Logger, Module, Provider } from '@nestjs/common'
 import { SecretBox } from './crypto/secret-box';
 import { DATABASE_URL, databaseUrlFromEnv, PrismaService } from './prisma.service';
 import { AuditRepository } from './repositories/audit.repository';
+import { CatalogSourceRepository } from './repositories/catalog-source.repository';
 import { ClientKeyRepository } from './repositories/client-key.repository';
 import { CredentialRepository } from './repositories/credential.repository';
+import { OAuthSessionRepository } from './repositories/oauth-session.repository';
 import { ProviderConfigRepository } from './repositories/provider-config.repository';
 import { SettingsRepository } from './repositories/settings.repository';
 import { UsageRepository } from './repositories/usage.repository';
@@ -22,6 +24,8 @@ const REPOSITORIES = [
   ProviderConfigRepository,
   UsageRepository,
   AuditRepository,
+  CatalogSourceRepository,
+  OAuthSessionRepository,
 ];
 
 function providers(options: DbModuleOptions): Provider[] {

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { CatalogPublisher } from '@cpa/catalog';
 import { ManagementEvents, type ConfigChangedEvent, type CredentialQuotaResetEvent } from '@cpa/contracts';
 import { RedisTransportClient } from '@cpa/transport';
 import { lastValueFrom } from 'rxjs';
@@ -23,16 +24,27 @@ export abstract class ChangeNotifier {
   }
 }
 
-/** Broadcast over the Redis transport (`emit`), which every subscribed replica receives. */
+/** Events after which every catalog reloads: the snapshot is published before them. */
+const CATALOG_EVENTS: ReadonlySet<string> = new Set([ManagementEvents.configChanged, ManagementEvents.credentialChanged]);
+
+/**
+ * Broadcast over the Redis transport (`emit`), which every subscribed replica receives.
+ * A catalog change first publishes the catalog snapshot, so every pod that reloads on the
+ * event reads the new one (this is the one place management changes reach Redis).
+ */
 @Injectable()
 export class TransportChangeNotifier extends ChangeNotifier {
   private readonly logger = new Logger('ChangeNotifier');
 
-  constructor(private readonly client: RedisTransportClient) {
+  constructor(
+    private readonly client: RedisTransportClient,
+    private readonly catalog: CatalogPublisher,
+  ) {
     super();
   }
 
   async publish(event: string, payload: object): Promise<void> {
+    if (CATALOG_EVENTS.has(event)) await this.catalog.publishQuietly();
     try {
       await lastValueFrom(this.client.emit(event, payload), { defaultValue: undefined });
     } catch (err) {

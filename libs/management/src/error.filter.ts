@@ -1,5 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ConfigError, DuplicateEntryError } from '@cpa/config';
+import { isDatabaseUnavailable } from '@cpa/db';
 import type { FastifyReply } from 'fastify';
 import { ManagementError } from './errors';
 
@@ -17,6 +18,8 @@ export class ManagementErrorFilter implements ExceptionFilter {
   private describe(exception: unknown): [number, string] {
     if (exception instanceof ManagementError) return [exception.status, exception.message];
     if (exception instanceof DuplicateEntryError || exception instanceof ConfigError) return [400, exception.message];
+    // Postgres down: the hot path keeps serving from the Redis snapshot; management says so at once.
+    if (isDatabaseUnavailable(exception)) return [503, 'database unavailable'];
     // Our code throws ManagementError; HttpExceptions and errors with a statusCode come from
     // the framework: unknown routes, malformed JSON, wrong content type, body too large.
     const status = exception instanceof HttpException ? exception.getStatus() : (exception as { statusCode?: unknown })?.statusCode;

@@ -13,6 +13,7 @@ export * from './list-ops';
 export * from './management.module';
 export * from './management.service';
 export * from './multipart';
+export * from './oauth-login.service';
 export * from './oauth-model-rules.service';
 export * from './scalars';
 export * from './sections';

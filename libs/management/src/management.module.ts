@@ -1,5 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { CATALOG_SOURCE, CatalogPublisher, catalogPublisherProviders } from '@cpa/catalog';
+import { CatalogSourceRepository } from '@cpa/db';
 import { ManagementAuthGuard } from './auth.guard';
 import { FAILURE_LIMITER, ManagementAuthService } from './auth.service';
 import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
@@ -8,11 +10,15 @@ import { AuthFilesService } from './auth-files.service';
 import { ConfigImportService } from './config-import.service';
 import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
 import { ManagementService } from './management.service';
+import { OAuthLoginService } from './oauth-login.service';
 import { OAuthModelRulesService } from './oauth-model-rules.service';
 import { UsageReportService } from './usage-report';
 
 export interface ManagementModuleOptions {
-  /** Redis for the login-failure counters shared by all admin replicas; without it each replica counts alone. */
+  /**
+   * Redis for the login-failure counters shared by all admin replicas (without it each
+   * replica counts alone) and for the catalog snapshot (default redis://127.0.0.1:6379).
+   */
   redisUrl?: string;
   /** Prefix of the Redis keys (the transport's key prefix). */
   keyPrefix?: string;
@@ -56,6 +62,9 @@ export class ManagementModule {
         { provide: OPTIONS, useValue: options },
         LimiterHolder,
         { provide: FAILURE_LIMITER, useFactory: (holder: LimiterHolder) => holder.limiter, inject: [LimiterHolder] },
+        // The catalog snapshot every hot-path pod reads, published before each change event.
+        ...catalogPublisherProviders(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:'),
+        { provide: CATALOG_SOURCE, useExisting: CatalogSourceRepository },
         { provide: ChangeNotifier, useClass: TransportChangeNotifier },
         ManagementAuthService,
         { provide: TrustedProxies, useFactory: () => TrustedProxies.parse(options.trustedProxies) },
@@ -65,8 +74,9 @@ export class ManagementModule {
         UsageReportService,
         AuthFilesService,
         OAuthModelRulesService,
+        OAuthLoginService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, UsageReportService, AuthFilesService, OAuthModelRulesService],
+      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, AuthFilesService, OAuthModelRulesService, OAuthLoginService],
     };
   }
 }

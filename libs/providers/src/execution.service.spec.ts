@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
-import type { Catalog, CredentialInfo } from '@cpa/catalog';
+import { snapshotOf, type Catalog, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
 import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
 import { startMockUpstream, type MockUpstream } from '@cpa/testing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
-import type { CredentialRepository } from '@cpa/db';
+import { SecretBox } from '@cpa/db/light';
 import type { CredentialRefresher } from './credential-refresher';
 import { ExecutionService } from './execution.service';
 import { tokenFingerprint } from './oauth/secret';
@@ -263,34 +263,39 @@ describe('ExecutionService: an error as the first stream event is a failure befo
 });
 
 describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
-  /** Postgres as SecretStore reads it: the refresher below rotates the token stored here. */
+  /** The published snapshot as SecretStore reads it: the refresher below rotates the token and republishes. */
   const stored = new Map<string, Record<string, string>>();
+  const versions = new Map<string, number>();
+  const box = new SecretBox(SecretBox.generateKey());
   let refreshCalls: Array<{ credentialId: string; rejectedToken: string }>;
   let refreshReply: (credentialId: string) => RefreshCredentialReply;
   let oauthService: ExecutionService;
 
-  const oauthCredential = (id: string, kind: 'oauth' | 'api_key'): CredentialInfo => ({ ...credential('claude'), id, kind, version: 1 });
+  const oauthCredential = (id: string, kind: 'oauth' | 'api_key'): CredentialInfo => ({ ...credential('claude'), id, kind, version: versions.get(id) ?? 1 });
 
   // A new executor per test: its secret cache starts empty.
   beforeEach(() => {
-    const byId = new Map([
-      ['claude-oauth', oauthCredential('claude-oauth', 'oauth')],
-      ['claude-key', oauthCredential('claude-key', 'api_key')],
-    ]);
-    const catalog = { snapshot: { byId } } as unknown as Catalog;
-    const repository = { getSecret: async (id: string) => ({ ...stored.get(id) }) } as unknown as CredentialRepository;
+    const published = () =>
+      snapshotOf([oauthCredential('claude-oauth', 'oauth'), oauthCredential('claude-key', 'api_key')], {}, {
+        generation: 1,
+        secrets: new Map([...stored].map(([id, secret]) => [id, { version: versions.get(id) ?? 1, secretEnc: box.encryptJson(secret) }])),
+      });
+    const catalog = { snapshot: undefined as unknown as CatalogSnapshot, reload: async () => (catalog.snapshot = published()) };
     const refresher: CredentialRefresher = {
       refreshRejected: async (credentialId, rejectedToken) => {
         refreshCalls.push({ credentialId, rejectedToken });
         return refreshReply(credentialId);
       },
     };
-    oauthService = new ExecutionService(catalog, new SecretStore(repository), upstream, { report: (r) => reports.push(r) }, refresher);
     refreshCalls = [];
+    versions.clear();
     stored.set('claude-oauth', { accessToken: 'oat-old', refreshToken: 'ort-1' });
     stored.set('claude-key', { apiKey: 'sk-key-refused' });
+    catalog.snapshot = published();
+    oauthService = new ExecutionService(catalog as unknown as Catalog, new SecretStore(catalog as unknown as Catalog, box), upstream, { report: (r) => reports.push(r) }, refresher);
     refreshReply = (id) => {
       stored.set(id, { accessToken: 'oat-new', refreshToken: 'ort-2' });
+      versions.set(id, 3);
       return { ok: true, version: 3 };
     };
   });
@@ -307,7 +312,7 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
     expect(reports).toEqual([expect.objectContaining({ ok: true, credentialId: 'claude-oauth' })]);
   });
 
-  it('reads the new token from the store although the catalog version did not change', async () => {
+  it('takes the new token from the republished snapshot, and keeps using it', async () => {
     // A first request caches the old secret under catalog version 1.
     await run(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
     mock.setBehavior('oat-old', { status: 401 });

@@ -77,10 +77,16 @@ class AttemptFailed extends Error {
   }
 }
 
+/** Backpressure from the caller (the transport context): a pending promise while the client is not reading. */
+export interface ReplyFlowControl {
+  whenWritable(): Promise<void> | undefined;
+}
+
 interface Attempt {
   req: ExecuteRequest;
   body: Buffer;
   signal: AbortSignal;
+  flow?: ReplyFlowControl;
   credential: CredentialInfo;
   adapter: ProviderAdapter;
 }
@@ -108,10 +114,10 @@ export class ExecutionService {
    * the same single message, and NestJS pipes only Observables through its per-request
    * error-handling operators, which cost the executor more than the rest of the reply path.
    */
-  async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal): Promise<Frame | Observable<Frame> | Forward> {
+  async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
     if (!credential) return this.fail(req, body, 503, 'credential is no longer configured', true);
-    const attempt: Attempt = { req, body, signal, credential, adapter: PROVIDER_ADAPTERS[req.family] };
+    const attempt: Attempt = { req, body, signal, flow, credential, adapter: PROVIDER_ADAPTERS[req.family] };
     try {
       if (req.route.action === RouteActions.countTokens) return await this.countTokens(attempt);
       return await this.generate(attempt);
@@ -210,7 +216,7 @@ export class ExecutionService {
       response.body.destroy();
       throw new UpstreamRefused(this.streamFailure(attempt, plan, response.headers, relay.failure));
     }
-    return this.relayStream(attempt.req, relay, head, Buffer.concat(held), chunks, () => response.body.destroy());
+    return this.relayStream(attempt.req, relay, head, Buffer.concat(held), chunks, () => response.body.destroy(), attempt.flow);
   }
 
   /** A stream that opened with an error event, as the failure of a non-streamed answer with the status it stands for. */
@@ -222,13 +228,22 @@ export class ExecutionService {
     return this.forwardFailure(attempt, status, { ...pickHeaders(headers), 'content-type': JSON_CONTENT_TYPE }, body, retryAfterMs(headers, failure.data));
   }
 
-  private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void): Observable<Frame> {
+  /**
+   * While the client is not reading (flow paused), nothing more is read from the upstream:
+   * its bytes wait in the socket, and TCP slows the upstream down.
+   */
+  private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void, flow?: ReplyFlowControl): Observable<Frame> {
     return new Observable<Frame>((subscriber) => {
       let stopped = false;
       subscriber.next(frame(head, nonEmpty(first)));
+      const nextChunk = async () => {
+        const paused = flow?.whenWritable();
+        if (paused) await paused;
+        return rest.next();
+      };
       void (async () => {
         try {
-          for (let next = await rest.next(); !next.done && !stopped; next = await rest.next()) {
+          for (let next = await nextChunk(); !next.done && !stopped; next = await nextChunk()) {
             const out = nonEmpty(relay.push(next.value));
             if (out) subscriber.next(frame(undefined, out));
           }
@@ -363,9 +378,9 @@ export class ExecutionService {
   }
 
   /**
-   * Refresh-on-401: asks the refresh-worker for tokens newer than the refused ones, then
-   * reads them from Postgres (the cached secret is dropped: the catalog's version may lag).
-   * Undefined when there are none.
+   * Refresh-on-401: asks the refresh-worker for tokens newer than the refused ones (it
+   * republishes the catalog snapshot before answering), then re-reads the snapshot and opens
+   * the credential's new secret. Undefined when there are none.
    */
   private async refreshedSecret(attempt: Attempt, refused: CredentialSecret): Promise<CredentialSecret | undefined> {
     const { credential, signal } = attempt;
@@ -376,7 +391,8 @@ export class ExecutionService {
       return undefined;
     }
     this.secrets.forget(credential.id);
-    const fresh = await this.secretOf(attempt);
+    await this.catalog.reload();
+    const fresh = await this.secretOf({ ...attempt, credential: this.catalog.snapshot.byId.get(credential.id) ?? credential });
     if (!fresh.accessToken || fresh.accessToken === refused.accessToken) return undefined;
     this.logger.log(`credential ${credential.id}: token refreshed after a 401 (version ${reply.version ?? '?'}); retrying once`);
     return fresh;

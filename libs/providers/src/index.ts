@@ -11,3 +11,4 @@ export * from './translation';
 export * from './upstream-client';
 export * from './proxy-dispatchers';
 export * from './oauth';
+export * from './login';

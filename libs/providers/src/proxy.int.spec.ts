@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
-import { Catalog } from '@cpa/catalog';
+import { PublishedCatalog } from '../../catalog/src/__fixtures__/published-catalog';
 import { SettingKeys } from '@cpa/config';
 import { Patterns, type AttemptFailure, type ExecuteRequest, type ResponseHead } from '@cpa/contracts';
 import { CredentialRepository, SettingsRepository, type CredentialRecord } from '@cpa/db';
@@ -29,6 +29,7 @@ let settings: SettingsRepository;
 let tokenClient: TokenClient;
 let upstream: UpstreamClient;
 const rotating = new RotatingTokens({ expiresIn: 60 });
+const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('cpa_proxy_test');
@@ -45,6 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const close of closers) await close();
   await tokenClient?.close();
   await upstream?.close();
   await httpProxy?.close();
@@ -86,9 +88,10 @@ function request(credentialId: string): ExecuteRequest {
 }
 
 async function executor(): Promise<ExecutionService> {
-  const catalog = new Catalog(db.prisma);
-  await catalog.reload();
-  return new ExecutionService(catalog, new SecretStore(credentials), upstream, { report: () => undefined });
+  const published = new PublishedCatalog(db.prisma);
+  closers.push(() => published.close());
+  const catalog = await published.publish();
+  return new ExecutionService(catalog, new SecretStore(catalog, db.box), upstream, { report: () => undefined });
 }
 
 async function execute(service: ExecutionService, credentialId: string): Promise<{ status: number; text: string } | AttemptFailure> {

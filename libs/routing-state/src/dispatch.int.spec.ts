@@ -5,7 +5,7 @@ import { snapshotOf, type Catalog, type CredentialInfo } from '@cpa/catalog';
 import { Patterns, type AttemptFailure, type ResponseHead, type RouteRequest } from '@cpa/contracts';
 import { bindingKey, isBlockedForModel } from '@cpa/routing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
-import { DispatchService, type ScheduledAttempt } from './dispatch.service';
+import { DispatchService, type NextRound, type ScheduledAttempt } from './dispatch.service';
 import { RoutingStateStore } from './routing-state.store';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -73,6 +73,19 @@ function attemptOf(result: Forward | Frame): ScheduledAttempt {
   if (!isForward(result)) throw new Error(`expected a forward, got ${JSON.stringify(replyOf(result))}`);
   expect(result.pattern).toBe(Patterns.execute('claude'));
   return result.data as ScheduledAttempt;
+}
+
+/** A request parked for a cooldown: the delayed forward the transport queues again when due. */
+function parkedOf(result: Forward | Frame): { next: NextRound; delayMs: number } {
+  if (!isForward(result) || result.pattern !== Patterns.nextRound) throw new Error('expected the request to be parked for the next round');
+  return { next: result.data as NextRound, delayMs: result.delayMs ?? 0 };
+}
+
+/** What the transport does with a parked request: queue it when due, where a scheduler takes its next round up. */
+async function afterWait(svc: DispatchService, result: Forward | Frame): Promise<Forward | Frame> {
+  const { next, delayMs } = parkedOf(result);
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  return svc.nextRound(JSON.parse(JSON.stringify(next)) as NextRound);
 }
 
 function replyOf(result: Forward | Frame): { head: ResponseHead; body: string; json: unknown } {
@@ -343,9 +356,12 @@ describe('retries and exhaustion', () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 5 });
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(route()));
-    const started = Date.now();
-    const again = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 300 })));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const parked = await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 300 }));
+    const { delayMs, next } = parkedOf(parked);
+    expect(delayMs).toBeGreaterThan(250);
+    expect(delayMs).toBeLessThanOrEqual(300);
+    expect(next).toMatchObject({ round: 1, attempt: 1, tried: ['a'], lastFailure: { status: 429 } });
+    const again = attemptOf(await afterWait(svc!, parked));
     expect(again).toMatchObject({ credentialId: 'a', round: 1, attempt: 1, roundTried: ['a'] });
   });
 
@@ -353,21 +369,25 @@ describe('retries and exhaustion', () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 5, 'request-retry': 1 });
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(route()));
-    const second = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 100 })));
+    const second = attemptOf(await afterWait(svc!, await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 100 }))));
     expect(second.round).toBe(1);
     const reply = replyOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 100 })));
     expect(reply.head.status).toBe(429);
     expect(reply.head.headers['retry-after']).toBe('1');
   });
 
-  it('cancels a cooldown wait when the client goes away', async () => {
+  it('parks a long cooldown wait instead of holding the handler, and another replica takes the next round up', async () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 60 });
-    const [svc] = replicas(catalog, 1).services;
+    const [svc, other] = replicas(catalog, 2).services;
     const first = attemptOf(await svc!.dispatch(route()));
-    const controller = new AbortController();
-    const pending = svc!.attemptFailed(failure(first, 429, { retryAfterMs: 30_000 }), { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('client went away')), 50);
-    await expect(pending).rejects.toThrow('client went away');
+    const started = Date.now();
+    const { next, delayMs } = parkedOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 30_000 })));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(delayMs).toBeGreaterThan(29_000);
+    // Still cooling when taken up early: parked again for what is left, nothing sent upstream.
+    const again = parkedOf(await other!.nextRound(JSON.parse(JSON.stringify(next)) as NextRound));
+    expect(again.delayMs).toBeLessThanOrEqual(delayMs);
+    expect(again.next.round).toBe(2);
   });
 
   it('answers model_cooldown 429 with Retry-After when every credential is cooling', async () => {
@@ -514,9 +534,9 @@ describe('alias pools', () => {
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     const second = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 4_000 })));
-    const started = Date.now();
-    const again = attemptOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 300 })));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const parked = await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 300 }));
+    expect(parkedOf(parked).delayMs).toBeGreaterThan(250);
+    const again = attemptOf(await afterWait(svc!, parked));
     // Round 1 starts the pool at model-y (offset 1); model-x is still cooling.
     expect(again).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', round: 1, roundTried: ['a'] });
     expect(again.poolRemaining).toBeUndefined();

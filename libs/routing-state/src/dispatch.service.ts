@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Catalog, type CatalogSnapshot } from '@cpa/catalog';
 import { Patterns, type AttemptFailure, type AttemptResult, type ExecuteRequest, type ResponseHead, type RouteRequest } from '@cpa/contracts';
 import {
@@ -42,12 +42,6 @@ import {
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
 import { RouteScopes, type RouteScope, type RoutedCredential } from './route-scope';
 import { RoutingStateStore, type PickRead } from './routing-state.store';
-import { StateMirror } from './state-mirror';
-
-/** What a handler can give to cancel a wait: the transport context (its signal is made lazily). */
-export interface Cancellation {
-  readonly signal: AbortSignal;
-}
 
 /**
  * The ExecuteRequest the scheduler sends: the contract's fields plus the retry round it
@@ -71,6 +65,21 @@ interface Progress {
   round: number;
   roundTried: string[];
   tried: string[];
+}
+
+/**
+ * A request parked until the nearest cooldown ends (Patterns.nextRound, a delayed forward
+ * to the scheduler queue): everything the next round needs, so any scheduler can take it
+ * up and no handler holds a slot while it waits.
+ */
+export interface NextRound {
+  route: RouteRequest;
+  /** Attempts so far, the round about to start, and every credential tried. */
+  attempt: number;
+  round: number;
+  tried: string[];
+  /** The last upstream failure, the answer when the next round finds nothing either. */
+  lastFailure?: AttemptFailure;
 }
 
 export type PickResult =
@@ -99,20 +108,8 @@ export function replyFrame(response: ErrorResponse): Frame {
   return frame(head, Buffer.from(response.body));
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** JSON of a state without its timestamps: a transition that only moves updatedAt is no change. */
@@ -135,7 +132,6 @@ export class DispatchService {
   constructor(
     private readonly catalog: Catalog,
     private readonly store: RoutingStateStore,
-    @Optional() private readonly mirror?: StateMirror,
   ) {}
 
   /** Clock of every decision; tests may replace it. */
@@ -147,7 +143,7 @@ export class DispatchService {
     return this.catalog.snapshot;
   }
 
-  async dispatch(route: RouteRequest, cancel?: Cancellation): Promise<Forward | Frame> {
+  async dispatch(route: RouteRequest): Promise<Forward | Frame> {
     const scope = this.scopes.scope(this.snapshot, route.model);
     if (scope.knownProviders.length === 0) {
       return replyFrame({
@@ -156,11 +152,17 @@ export class DispatchService {
         body: JSON.stringify({ error: { message: `The model ${route.model} is not served by any configured credential`, type: 'invalid_request_error', code: 'model_not_found' } }),
       });
     }
-    return this.proceed(route, scope, { attempt: 0, round: 0, roundTried: [], tried: [] }, undefined, false, cancel);
+    return this.proceed(route, scope, { attempt: 0, round: 0, roundTried: [], tried: [] }, undefined, false);
+  }
+
+  /** A parked request whose cooldown wait is over: the next round starts. */
+  async nextRound(next: NextRound): Promise<Forward | Frame> {
+    const scope = this.scopes.scope(this.snapshot, next.route.model);
+    return this.proceed(next.route, scope, { attempt: next.attempt, round: next.round, roundTried: [], tried: next.tried }, next.lastFailure, false);
   }
 
   /** An attempt failed before its first byte (forwarded by the executor with the request body). */
-  async attemptFailed(failure: AttemptFailure, cancel?: Cancellation): Promise<Forward | Frame> {
+  async attemptFailed(failure: AttemptFailure): Promise<Forward | Frame> {
     const execute = failure.execute as Partial<ScheduledAttempt> & ExecuteRequest;
     const route = execute.route;
     const scope = this.scopes.scope(this.snapshot, route.model);
@@ -197,7 +199,7 @@ export class DispatchService {
     const progress: Progress = { attempt: execute.attempt + 1, round: execute.round ?? 0, roundTried, tried: execute.triedCredentialIds };
     const action = afterAttemptFailure(this.retryConfig(), roundTried.length, view);
     if (action.action === 'give-up') return this.upstreamReply(failure);
-    return this.proceed(route, scope, progress, failure, action.action === 'end-round', cancel);
+    return this.proceed(route, scope, progress, failure, action.action === 'end-round');
   }
 
   /** Every finished attempt (success, or failure after the first byte). */
@@ -231,7 +233,6 @@ export class DispatchService {
   async resetQuota(credentialId: string): Promise<CredentialState | undefined> {
     const now = this.now();
     const result = await this.store.update(credentialId, (current) => (current ? resetCooldowns(current, now) : undefined));
-    if (result.changed) this.mirror?.markDirty(credentialId);
     return result.state;
   }
 
@@ -244,8 +245,12 @@ export class DispatchService {
     for (const id of previous) if (!enabled.has(id)) await this.store.invalidateBindings(id);
   }
 
-  /** Picks for the current round, or moves on to the next round (waiting for a cooldown), or ends. */
-  private async proceed(route: RouteRequest, scope: RouteScope, progress: Progress, lastFailure: AttemptFailure | undefined, roundOver: boolean, cancel?: Cancellation): Promise<Forward | Frame> {
+  /**
+   * Picks for the current round, or moves on to the next round, or ends. A round that must
+   * wait for a cooldown is parked in Redis (a delayed forward to Patterns.nextRound, body
+   * and reply address kept) instead of holding this handler for up to max-retry-interval.
+   */
+  private async proceed(route: RouteRequest, scope: RouteScope, progress: Progress, lastFailure: AttemptFailure | undefined, roundOver: boolean): Promise<Forward | Frame> {
     for (;;) {
       let pickError: PickError = { code: 'auth_unavailable' };
       if (!roundOver) {
@@ -260,7 +265,10 @@ export class DispatchService {
         if (final.source === 'upstream') return this.upstreamReply(final.failure);
         return replyFrame(pickErrorResponse(final.error, scope.providers.length > 0 ? scope.providers : scope.knownProviders, route.model));
       }
-      await sleep(decision.waitMs, cancel?.signal);
+      if (decision.waitMs > 0) {
+        const next: NextRound = { route, attempt: progress.attempt, round: decision.nextRound, tried: progress.tried, ...(lastFailure ? { lastFailure } : {}) };
+        return forward(Patterns.nextRound, next, undefined, { delayMs: decision.waitMs });
+      }
       progress = { ...progress, round: decision.nextRound, roundTried: [] };
       roundOver = false;
     }
@@ -451,7 +459,7 @@ export class DispatchService {
     const info = this.snapshot.byId.get(credentialId);
     const policy = resolveCoolingPolicy(this.coolingSettings(), info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined);
     const now = this.now();
-    const result = await this.store.update(
+    await this.store.update(
       credentialId,
       (current) => {
         // A success on a credential without state has nothing to clear.
@@ -461,7 +469,6 @@ export class DispatchService {
       },
       removeBindings,
     );
-    if (result.changed) this.mirror?.markDirty(credentialId);
   }
 
   private failureView(failure: AttemptFailure): AttemptFailureView {

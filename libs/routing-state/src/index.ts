@@ -3,5 +3,5 @@ export * from './dispatch.service';
 export * from './keys';
 export * from './route-scope';
 export * from './routing-state.store';
-export * from './state-mirror';
+export * from './usage-buffer';
 export * from './usage-recorder';

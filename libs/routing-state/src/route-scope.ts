@@ -1,4 +1,4 @@
-import { FAMILY_DEFAULT_MODELS, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
+import { FAMILY_DEFAULT_MODELS, NO_OAUTH_MODEL_RULES, oauthModelRulesFrom, type CatalogSnapshot, type CredentialInfo, type OAuthModelRules } from '@cpa/catalog';
 import {
   canonicalModelKey,
   parseRequestedModel,
@@ -33,7 +33,15 @@ export function providerKey(info: CredentialInfo): string {
   return (info.provider === 'openai-compat' && info.providerName ? info.providerName : info.provider).trim().toLowerCase();
 }
 
-export function toDescriptor(info: CredentialInfo): RoutedCredential {
+/**
+ * The credential as candidate selection sees it. An OAuth credential also follows its
+ * channel's oauth-excluded-models and oauth-model-alias, as the model registry lists it, so
+ * a listed alias is routable.
+ */
+export function toDescriptor(info: CredentialInfo, rules: OAuthModelRules = NO_OAUTH_MODEL_RULES): RoutedCredential {
+  const oauth = info.kind === 'oauth';
+  const channelExcluded = oauth ? (rules.excluded[info.provider] ?? []) : [];
+  const oauthAliases = oauth ? rules.aliases[info.provider] : undefined;
   return {
     id: info.id,
     provider: providerKey(info),
@@ -44,7 +52,8 @@ export function toDescriptor(info: CredentialInfo): RoutedCredential {
     ...(info.models.length > 0
       ? { models: info.models.map((m) => ({ name: m.name, alias: m.alias })) }
       : { catalog: FAMILY_DEFAULT_MODELS[info.provider] }),
-    excludedModels: info.excludedModels,
+    excludedModels: channelExcluded.length ? [...info.excludedModels, ...channelExcluded] : info.excludedModels,
+    ...(oauthAliases?.length ? { oauthAliases } : {}),
     ...(info.disableCooling !== undefined ? { disableCooling: info.disableCooling } : {}),
     ...(info.requestRetry !== undefined ? { requestRetry: info.requestRetry } : {}),
     info,
@@ -68,7 +77,8 @@ export class RouteScopes {
   scope(snapshot: CatalogSnapshot, model: string): RouteScope {
     let entry = this.bySnapshot.get(snapshot);
     if (!entry) {
-      entry = { descriptors: snapshot.credentials.map(toDescriptor), scopes: new Map() };
+      const rules = oauthModelRulesFrom(snapshot.rawSettings);
+      entry = { descriptors: snapshot.credentials.map((info) => toDescriptor(info, rules)), scopes: new Map() };
       this.bySnapshot.set(snapshot, entry);
     }
     const cacheKey = model.trim();

@@ -87,6 +87,7 @@ export class RoutingStateStore implements OnModuleDestroy {
     this.keys = new RoutingKeys(options.keyPrefix);
     this.cursorTtlMs = options.cursorTtlMs ?? DEFAULT_CURSOR_TTL_MS;
     const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+    redis.on('error', () => undefined); // surfaced by the commands that need the connection; it reconnects by itself
     redis.defineCommand('rsPickRead', { lua: PICK_READ });
     redis.defineCommand('rsIncrCursor', { numberOfKeys: 1, lua: INCR_CURSOR });
     redis.defineCommand('rsCas', { numberOfKeys: 1, lua: CAS_VALUE });
@@ -206,6 +207,27 @@ export class RoutingStateStore implements OnModuleDestroy {
       this.cache.set(credentialId, cached);
     }
     throw new Error(`credential state of ${credentialId} kept changing; update abandoned`);
+  }
+
+  /**
+   * Credentials whose state was written after `epoch`, oldest first, from the change log
+   * (one entry per credential, scored by the epoch of its latest write): the Postgres
+   * mirror follows it, so the scheduler itself never writes Postgres.
+   */
+  async changedSince(epoch: number, limit = 500): Promise<{ ids: string[]; epoch: number }> {
+    const flat = await this.redis.zrangebyscore(this.keys.changed, `(${epoch}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+    const ids: string[] = [];
+    let latest = epoch;
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]!);
+      latest = Math.max(latest, Number(flat[i + 1]));
+    }
+    return { ids, epoch: latest };
+  }
+
+  /** The change log's clock (0 after Redis lost its data). */
+  async stateEpoch(): Promise<number> {
+    return Number((await this.redis.get(this.keys.epoch)) ?? 0);
   }
 
   /** Reads states straight from Redis (no cache), e.g. for the Postgres mirror. */

@@ -1,15 +1,17 @@
 import { Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
 import type { AttemptFailure, AttemptResult } from '@cpa/contracts';
-import { UsageRepository, utcDay, type UsageIncrement } from '@cpa/db';
+import { utcDay, type UsageIncrement } from '@cpa/db/light';
+import { UsageBuffer } from './usage-buffer';
 
-/** Distinct (day, credential, client key, model) rows kept while Postgres is unreachable. */
+/** Distinct (day, credential, client key, model) rows kept while Redis is unreachable. */
 const MAX_PENDING_ROWS = 50_000;
 
 /**
- * Counts every attempt per day, credential, client key and model, and writes the counts
- * in one statement per second instead of one per request. Counts are summed in memory, so
- * an outage of Postgres costs memory per distinct row, not per request, and nothing is
- * lost until the cap; a failed flush keeps its rows for the next one.
+ * Counts every attempt per day, credential, client key and model, and pushes the counts to
+ * the usage buffer in Redis once per second instead of once per request (the admin writes
+ * them to Postgres, so the scheduler needs no database and a Postgres outage loses
+ * nothing). Counts are summed in memory, so a Redis outage costs memory per distinct row,
+ * not per request, and nothing is lost until the cap; a failed flush keeps its rows.
  */
 @Injectable()
 export class UsageRecorder implements OnModuleDestroy {
@@ -18,9 +20,10 @@ export class UsageRecorder implements OnModuleDestroy {
   private readonly timer: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private dropped = 0;
+  private failing = false;
 
   constructor(
-    private readonly usage: UsageRepository,
+    private readonly buffer: UsageBuffer,
     @Optional() intervalMs = Number(process.env.USAGE_FLUSH_MS ?? 1000),
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
@@ -62,8 +65,12 @@ export class UsageRecorder implements OnModuleDestroy {
     if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
     this.pending = new Map();
-    this.flushing = this.usage
-      .incrementMany([...batch.values()])
+    this.flushing = this.buffer
+      .push([...batch.values()])
+      .then(() => {
+        if (this.failing) this.logger.log('usage flushes to Redis again');
+        this.failing = false;
+      })
       .catch((err: unknown) => {
         // Put the counts back (merged with anything recorded meanwhile) for the next flush.
         for (const [key, row] of batch) {
@@ -71,12 +78,13 @@ export class UsageRecorder implements OnModuleDestroy {
           if (!current) this.pending.set(key, row);
           else for (const field of ['requests', 'failures', 'inputTokens', 'outputTokens', 'cachedTokens', 'reasoningTokens'] as const) current[field] = (current[field] ?? 0) + (row[field] ?? 0);
         }
-        this.logger.warn(`usage flush failed, ${this.pending.size} rows kept for the next try: ${(err as Error).message}`);
+        if (!this.failing) this.logger.warn(`usage flush failed, rows kept and retried every flush: ${(err as Error).message}`);
+        this.failing = true;
       })
       .finally(() => {
         this.flushing = undefined;
         if (this.dropped > 0) {
-          this.logger.warn(`usage: ${this.dropped} attempts not counted while Postgres was unreachable (row cap ${MAX_PENDING_ROWS})`);
+          this.logger.warn(`usage: ${this.dropped} attempts not counted while Redis was unreachable (row cap ${MAX_PENDING_ROWS})`);
           this.dropped = 0;
         }
       });

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { RedisTransportServer } from '@cpa/transport';
+import { RedisTransportServer, transportEnv } from '@cpa/transport';
 import { loadEnv } from '@cpa/config';
 import { installProcessGuards } from './process-guards';
 
@@ -53,7 +53,13 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
     bodyParser: false,
   });
   app.enableShutdownHooks();
-  const server = new RedisTransportServer({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, queues: options.queues, heartbeatMs: env.heartbeatMs });
+  const server = new RedisTransportServer({
+    redisUrl: env.redisUrl,
+    keyPrefix: env.transportKeyPrefix,
+    queues: options.queues,
+    heartbeatMs: env.heartbeatMs,
+    queueLimit: transportEnv().queueLimit,
+  });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   app.getHttpServer().headersTimeout = HEADERS_TIMEOUT_MS;
   closeKeepAliveWhenDrained(app);

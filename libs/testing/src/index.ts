@@ -3,4 +3,6 @@ export * from './mock-upstream';
 export * from './hostile';
 export { freePort, waitFor, waitForHttp } from './helpers';
 export * from './proxies';
+export * from './outages';
 export * from './token-files/samples';
+export * from './mock-oauth/authorization-server';

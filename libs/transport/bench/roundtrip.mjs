@@ -105,6 +105,8 @@ async function main() {
         `CPU/req: caller ${per(cpuMs(c1) - cpuMs(c0))} ms, handler ${per(cpuMs(s1) - cpuMs(s0))} ms, redis ${per(r1 - r0)} ms`,
     );
   }
+  // Requests a full queue refused (TRANSPORT_QUEUE_LIMIT); the same count is kept in Redis per queue.
+  console.log(`refused by a full queue: ${client.refusedCount} (redis: ${Number(await redis.get(`${keyPrefix}refused:bench`)) || 0})`);
   await client.close();
   child.send('stop');
   await new Promise((resolve) => child.once('exit', resolve));

@@ -4,17 +4,54 @@ import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
 import type { Frame } from './frame';
+import { queueOf } from '@cpa/contracts';
 import { transportKeys } from './keys';
 import { closeConnection } from './connection';
-import { DEFAULT_KEY_PREFIX, RedisTransportClientOptions } from './options';
+import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
+import { ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
-import { decodeReply, encodeCancel, encodeRequest, ReplyMessage } from './wire';
+import { decodeReply, encodeCancel, encodeFlow, encodeRequest, ReplyMessage } from './wire';
 
 export interface RequestOptions {
   /** Raw request body; reaches the handler byte-exact through `ctx.getBody()`. */
   body?: Buffer;
   /** Absolute deadline, epoch ms (default: now + the client's `defaultDeadlineMs`). */
   deadline?: number;
+  /** Lets the caller pause and resume a streamed reply (backpressure from a slow reader). */
+  flow?: ReplyFlow;
+}
+
+/**
+ * Backpressure handle of one request: `pause()` asks whichever server holds the request
+ * (also after forwards) to stop producing; its handler sees `ctx.whenWritable()` pending
+ * until `resume()`. Only state changes are sent.
+ */
+export class ReplyFlow {
+  private send?: (paused: boolean) => void;
+  private state = false;
+
+  get paused(): boolean {
+    return this.state;
+  }
+
+  pause(): void {
+    this.set(true);
+  }
+
+  resume(): void {
+    this.set(false);
+  }
+
+  /** @internal the client binds the handle to its request. */
+  bind(send: (paused: boolean) => void): void {
+    this.send = send;
+  }
+
+  private set(paused: boolean): void {
+    if (this.state === paused) return;
+    this.state = paused;
+    this.send?.(paused);
+  }
 }
 
 export interface EnqueueOptions {
@@ -67,8 +104,10 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   private readonly prefix: string;
   private readonly defaultDeadlineMs: number;
   private readonly idleTimeoutMs: number | undefined;
+  private readonly queueLimit: number;
+  private refused = 0;
 
-  private cmd?: Redis;
+  private cmd?: ScriptedRedis;
   private sub?: Redis;
   private connecting?: Promise<void>;
   private connected = false;
@@ -90,6 +129,12 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     this.replyChannel = transportKeys.reply(this.prefix, this.podId);
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 120_000;
     this.idleTimeoutMs = options.idleTimeoutMs;
+    this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+  }
+
+  /** Requests and one-way messages this client had refused because their queue was full. */
+  get refusedCount(): number {
+    return this.refused;
   }
 
   /** Opens the connections and subscribes to this pod's reply channel; safe to call repeatedly. */
@@ -116,17 +161,22 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       this.calls.set(id, call);
       call.timer = setTimeout(this.onDeadline, Math.max(0, deadline - Date.now()), call);
       const item = encodeRequest({ id, pattern, replyTo: this.replyChannel, deadline, data, body: options?.body });
-      const key = transportKeys.queueOfPattern(this.prefix, pattern);
       const failed = (err: unknown) => {
         if (call.settled) return;
         this.settle(call, false);
-        subscriber.error(new TransportError('closed', `could not send ${pattern}: ${err instanceof Error ? err.message : String(err)}`));
+        subscriber.error(err instanceof TransportError ? err : new TransportError('closed', `could not send ${pattern}: ${err instanceof Error ? err.message : String(err)}`));
       };
-      if (this.connected) this.cmd!.lpush(key, item).catch(failed);
+      // Redis away (its connections reconnecting): fail now, not when the idle timeout ends a
+      // request that was never sent (the gateway answers 503 at once).
+      if (this.connected && !this.redisReady()) failed(new TransportError('closed', `could not send ${pattern}: Redis is unreachable`));
+      else if (this.connected) this.push(pattern, item).catch(failed);
       else
         this.connect()
-          .then(() => (call.settled ? undefined : this.cmd!.lpush(key, item)))
+          .then(() => (call.settled ? undefined : this.push(pattern, item)))
           .catch(failed);
+      options?.flow?.bind((paused) => {
+        if (!call.settled && this.connected) this.cmd!.publish(transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
+      });
       return () => this.settle(call, true);
     });
   }
@@ -135,7 +185,16 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   async enqueue(pattern: string, data: unknown, body?: Buffer, options?: EnqueueOptions): Promise<void> {
     await this.connect();
     const item = encodeRequest({ id: this.nextId(), pattern, deadline: options?.deadline, data, body });
-    await this.cmd!.lpush(transportKeys.queueOfPattern(this.prefix, pattern), item);
+    await this.push(pattern, item);
+  }
+
+  /** Queues an item unless its queue is full (then `TransportError('overloaded')`, 503, counted). */
+  private async push(pattern: string, item: Buffer): Promise<void> {
+    const queue = queueOf(pattern);
+    const pushed = await this.cmd!.transportPush(transportKeys.queue(this.prefix, queue), transportKeys.refused(this.prefix, queue), this.queueLimit, item);
+    if (pushed === 1) return;
+    this.refused++;
+    throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
   }
 
   /**
@@ -184,6 +243,11 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     return { cmd: this.cmd, sub: this.sub } as T;
   }
 
+  /** Both connections are up (they reconnect by themselves after Redis comes back). */
+  private redisReady(): boolean {
+    return this.cmd?.status === 'ready' && this.sub?.status === 'ready';
+  }
+
   /** Requests still waiting for the end of their reply. */
   get pending(): number {
     return this.calls.size;
@@ -211,7 +275,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     const url = this.options.redisUrl;
     // A command in flight when the connection drops fails instead of being sent again: a
     // re-sent LPUSH would queue the same request twice.
-    const cmd = (this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
+    const cmd = (this.cmd = withScripts(new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false })));
     const sub = (this.sub = new Redis(url, { lazyConnect: true }));
     for (const connection of [cmd, sub]) {
       connection.on('error', () => undefined); // surfaced through failed commands and lost replies
@@ -248,7 +312,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     }
     const call = this.calls.get(reply.id);
     if (call === undefined) return;
-    call.lastSeen = Date.now();
+    // A parked request (delayed re-queue) stays silent for quietMs: its idle timeout starts after that.
+    call.lastSeen = Date.now() + (reply.quietMs ?? 0);
     const terminal = reply.end === true || reply.error !== undefined;
     // Settle first: a subscriber that unsubscribes inside next() must not broadcast a cancel for a finished reply.
     if (terminal) this.settle(call, false);

@@ -19,6 +19,17 @@ export interface Forward {
   readonly data: unknown;
   /** `undefined` carries the current request body along; `null` drops it. */
   readonly body: Buffer | null | undefined;
+  /** Park the request this long before it is queued (a wait that holds no consumer slot). */
+  readonly delayMs?: number;
+}
+
+export interface ForwardOptions {
+  /**
+   * Queue the request only after this many ms: it waits in Redis (a delayed set any live
+   * consumer of the target queue promotes when due), not in a handler, and its caller is
+   * told to expect that silence.
+   */
+  delayMs?: number;
 }
 
 /** Builds a frame a handler can return (or emit) to control meta and body exactly. */
@@ -35,8 +46,9 @@ export function isFrame(value: unknown): value is Frame {
  * same id, reply address and deadline, so the next service answers the original caller.
  * Without `body` the current request body travels along; pass `null` to drop it.
  */
-export function forward(pattern: string, data: unknown, body?: Buffer | null): Forward {
-  return { [FORWARD]: true, pattern, data, body };
+export function forward(pattern: string, data: unknown, body?: Buffer | null, options?: ForwardOptions): Forward {
+  const delayMs = options?.delayMs;
+  return (delayMs !== undefined && delayMs > 0 ? { [FORWARD]: true, pattern, data, body, delayMs } : { [FORWARD]: true, pattern, data, body }) as Forward;
 }
 
 export function isForward(value: unknown): value is Forward {

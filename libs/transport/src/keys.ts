@@ -5,14 +5,25 @@ import { queueOf } from '@cpa/contracts';
  * scheduler's pick script pushing straight onto an executor queue) address the same keys.
  */
 export const transportKeys = {
-  /** List a queue's consumers pop from (LPUSH in, pop from the right: FIFO). */
-  queue: (prefix: string, queue: string) => `${prefix}q:${queue}`,
-  /** The list a request for `pattern` goes to. */
-  queueOfPattern: (prefix: string, pattern: string) => `${prefix}q:${queueOf(pattern)}`,
+  /** Stream a queue's consumers read from through the consumer group `CONSUMER_GROUP` (XADD in, FIFO). */
+  queue: (prefix: string, queue: string) => `${prefix}work:${queue}`,
+  /** The stream a request for `pattern` goes to. */
+  queueOfPattern: (prefix: string, pattern: string) => `${prefix}work:${queueOf(pattern)}`,
+  /** Sorted set of a queue's delayed items (score = when due, Redis time in ms), moved to the queue when due. */
+  delayed: (prefix: string, queue: string) => `${prefix}delayed:${queue}`,
+  /** Counter of requests a queue refused because it was full. */
+  refused: (prefix: string, queue: string) => `${prefix}refused:${queue}`,
+  /** A consumer's liveness key (short TTL, refreshed while it runs): when it lapses, others reclaim its items. */
+  consumer: (prefix: string, consumer: string) => `${prefix}consumer:${consumer}`,
   /** Pub/sub channel of one pod's replies. */
   reply: (prefix: string, podId: string) => `${prefix}reply:${podId}`,
   /** Pub/sub channel every server listens on for cancellations. */
   cancel: (prefix: string) => `${prefix}cancel`,
+  /** Pub/sub channel every server listens on for pause/resume of a streamed reply (backpressure). */
+  flow: (prefix: string) => `${prefix}flow`,
   /** Pub/sub channel of one broadcast event pattern. */
   event: (prefix: string, pattern: string) => `${prefix}ev:${pattern}`,
 } as const;
+
+/** The one consumer group of every queue stream: each item goes to one of its consumers. */
+export const CONSUMER_GROUP = 'consumers';

@@ -5,7 +5,7 @@ import { RedisTransportServer } from './server';
 
 /**
  * Makes a `RedisTransportClient` injectable everywhere (inject it by its class). Options
- * not given come from `REDIS_URL` and `TRANSPORT_KEY_PREFIX`. The client closes on
+ * not given come from `REDIS_URL`, `TRANSPORT_KEY_PREFIX` and `TRANSPORT_QUEUE_LIMIT`. The client closes on
  * application shutdown, after a microservice's own server has drained.
  */
 @Module({})
@@ -35,6 +35,6 @@ export function createTransportServer(
 }
 
 /** Reads (and validates) the environment only for what the options leave open. */
-function envUnlessGiven(options: { redisUrl?: string; keyPrefix?: string }): Partial<ReturnType<typeof transportEnv>> {
-  return options.redisUrl !== undefined && options.keyPrefix !== undefined ? {} : transportEnv();
+function envUnlessGiven(options: { redisUrl?: string; keyPrefix?: string; queueLimit?: number }): Partial<ReturnType<typeof transportEnv>> {
+  return options.redisUrl !== undefined && options.keyPrefix !== undefined && options.queueLimit !== undefined ? {} : transportEnv();
 }

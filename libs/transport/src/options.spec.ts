@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { transportKeys } from './keys';
-import { DEFAULT_KEY_PREFIX, DEFAULT_REDIS_URL, transportEnv } from './options';
+import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, DEFAULT_REDIS_URL, transportEnv } from './options';
 
 describe('transportEnv', () => {
   it('falls back to the local Redis and the default prefix', () => {
-    expect(transportEnv({})).toEqual({ redisUrl: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_KEY_PREFIX });
+    expect(transportEnv({})).toEqual({ redisUrl: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_KEY_PREFIX, queueLimit: DEFAULT_QUEUE_LIMIT });
   });
 
-  it('reads REDIS_URL and TRANSPORT_KEY_PREFIX', () => {
-    expect(transportEnv({ REDIS_URL: 'redis://:pw@redis:6380/2', TRANSPORT_KEY_PREFIX: 'x:' })).toEqual({ redisUrl: 'redis://:pw@redis:6380/2', keyPrefix: 'x:' });
+  it('reads REDIS_URL, TRANSPORT_KEY_PREFIX and TRANSPORT_QUEUE_LIMIT', () => {
+    expect(transportEnv({ REDIS_URL: 'redis://:pw@redis:6380/2', TRANSPORT_KEY_PREFIX: 'x:', TRANSPORT_QUEUE_LIMIT: '50' })).toEqual({
+      redisUrl: 'redis://:pw@redis:6380/2',
+      keyPrefix: 'x:',
+      queueLimit: 50,
+    });
+    expect(() => transportEnv({ TRANSPORT_QUEUE_LIMIT: '-1' })).toThrow(/TRANSPORT_QUEUE_LIMIT/);
   });
 
   it('rejects a malformed URL without echoing it (it may hold a password)', () => {
@@ -19,8 +24,10 @@ describe('transportEnv', () => {
 
 describe('transportKeys', () => {
   it('derives queue, reply, cancel and event names from the prefix', () => {
-    expect(transportKeys.queueOfPattern('p:', 'executor.claude.execute')).toBe('p:q:executor.claude');
-    expect(transportKeys.queue('p:', 'scheduler')).toBe('p:q:scheduler');
+    expect(transportKeys.queueOfPattern('p:', 'executor.claude.execute')).toBe('p:work:executor.claude');
+    expect(transportKeys.queue('p:', 'scheduler')).toBe('p:work:scheduler');
+    expect(transportKeys.delayed('p:', 'scheduler')).toBe('p:delayed:scheduler');
+    expect(transportKeys.refused('p:', 'scheduler')).toBe('p:refused:scheduler');
     expect(transportKeys.reply('p:', 'pod1')).toBe('p:reply:pod1');
     expect(transportKeys.cancel('p:')).toBe('p:cancel');
     expect(transportKeys.event('p:', 'config.changed')).toBe('p:ev:config.changed');

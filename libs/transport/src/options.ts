@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 export const DEFAULT_KEY_PREFIX = 'cpa:';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** Items a queue holds before new requests are refused (`TRANSPORT_QUEUE_LIMIT`). */
+export const DEFAULT_QUEUE_LIMIT = 10_000;
 
 export interface RedisTransportClientOptions {
   redisUrl: string;
@@ -17,6 +19,11 @@ export interface RedisTransportClientOptions {
    * heartbeat interval.
    */
   idleTimeoutMs?: number;
+  /**
+   * A request is refused at once (`TransportError('overloaded')`, status 503) when its
+   * queue already holds this many items (default 10,000; 0 = no bound).
+   */
+  queueLimit?: number;
 }
 
 export interface RedisTransportServerOptions {
@@ -32,18 +39,27 @@ export interface RedisTransportServerOptions {
   drainTimeoutMs?: number;
   /** A reply that stayed silent this long gets a heartbeat frame (default 10 s; 0 = off). */
   heartbeatMs?: number;
+  /** Bound of the queues this server forwards to (default 10,000; 0 = none); see the client's. */
+  queueLimit?: number;
+  /**
+   * TTL of this consumer's liveness key, refreshed every second or faster: this long after
+   * the process died, live consumers reclaim the items it had taken but not started
+   * (default 3 s). Keep it below the callers' idle timeout.
+   */
+  consumerTtlMs?: number;
 }
 
 const envSchema = z.object({
   REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
   TRANSPORT_KEY_PREFIX: z.string().default(DEFAULT_KEY_PREFIX),
+  TRANSPORT_QUEUE_LIMIT: z.coerce.number().int().min(0).default(DEFAULT_QUEUE_LIMIT),
 });
 
-/** Connection settings shared by client and server, from `REDIS_URL` and `TRANSPORT_KEY_PREFIX`. */
-export function transportEnv(env: NodeJS.ProcessEnv = process.env): { redisUrl: string; keyPrefix: string } {
+/** Settings shared by client and server, from `REDIS_URL`, `TRANSPORT_KEY_PREFIX` and `TRANSPORT_QUEUE_LIMIT`. */
+export function transportEnv(env: NodeJS.ProcessEnv = process.env): { redisUrl: string; keyPrefix: string; queueLimit: number } {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new Error(`invalid transport environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return { redisUrl: parsed.data.REDIS_URL, keyPrefix: parsed.data.TRANSPORT_KEY_PREFIX };
+  return { redisUrl: parsed.data.REDIS_URL, keyPrefix: parsed.data.TRANSPORT_KEY_PREFIX, queueLimit: parsed.data.TRANSPORT_QUEUE_LIMIT };
 }

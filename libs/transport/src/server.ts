@@ -1,18 +1,31 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
 import { isObservable, Subscription } from 'rxjs';
 import { RedisTransportContext } from './context';
 import { closeConnection } from './connection';
 import { Forward, Frame, isForward, RemoteError, toFrame, toRemoteError } from './frame';
-import { transportKeys } from './keys';
-import { DEFAULT_KEY_PREFIX, RedisTransportServerOptions } from './options';
-import { decodeCancel, decodeRequest, encodeReply, encodeRequest, RequestMessage, splitReply } from './wire';
+import { CONSUMER_GROUP, transportKeys } from './keys';
+import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, RedisTransportServerOptions } from './options';
+import { ScriptedRedis, withScripts } from './scripts';
+import { TransportError } from './transport-error';
+import { decodeCancel, decodeFlow, decodeRequest, encodeReply, encodeRequest, RequestMessage, splitReply } from './wire';
 
-/** Seconds a BLMPOP blocks; bounds how long shutdown waits when CLIENT UNBLOCK is not possible. */
+/** Seconds a blocking read waits; bounds how long shutdown waits when CLIENT UNBLOCK is not possible. */
 const POP_TIMEOUT_S = 2;
 /** How long a cancel is remembered when it names no deadline. */
 const CANCEL_MEMORY_MS = 10 * 60_000;
+/** Most items claimed from one dead consumer, or promoted from one delayed set, per step. */
+const RECLAIM_BATCH = 256;
+/** Reply to a caller whose request could not be handed on. */
+const HANDOFF_FAILED: RemoteError = { message: 'the request could not be handed on (message bus unavailable)', status: 503 };
+
+/** Where a queued item sits in Redis: its queue stream and entry id. */
+interface QueueEntry {
+  key: string;
+  id: string;
+}
 
 /** One request (or event) being handled. */
 class Task {
@@ -22,6 +35,8 @@ class Task {
   /** Already in the server's flush list. */
   queued = false;
   done = false;
+  /** The queue entry was acknowledged (started, or handed on): nothing is left to acknowledge. */
+  acked = false;
 
   constructor(
     readonly message: RequestMessage,
@@ -29,6 +44,8 @@ class Task {
     /** Where frames go; undefined when nobody waits for a reply (events, one-way messages). */
     readonly replyTo: string | undefined,
     public lastSent: number,
+    /** Undefined for broadcast events. */
+    readonly entry?: QueueEntry,
   ) {}
 }
 
@@ -48,10 +65,25 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private readonly drainTimeoutMs: number;
   private readonly heartbeatMs: number;
   private readonly cancelChannel: string;
+  private readonly flowChannel: string;
   /** Lets shutdown find the blocking connection to unblock it (its id changes on reconnect). */
   private readonly popConnectionName: string;
+  /** This process's name in every queue's consumer group. */
+  readonly consumerName: string;
+  private readonly consumerKey: string;
+  private readonly consumerTtlMs: number;
+  private readonly queueLimit: number;
+  /** Queue stream key -> its delayed set. */
+  private readonly delayedKeys = new Map<string, string>();
+  /** Entries to acknowledge, per queue stream, sent together once per tick. */
+  private acks = new Map<string, string[]>();
+  private acksScheduled = false;
+  /** The pop connection reconnected: entries read on the lost connection may be ours without our knowing. */
+  private recoverOwn = false;
+  private maintaining = false;
+  private readonly promoteTimers = new Set<NodeJS.Timeout>();
 
-  private cmd?: Redis;
+  private cmd?: ScriptedRedis;
   private pop?: Redis;
   private sub?: Redis;
   private readonly listeners: Listener[] = [];
@@ -94,7 +126,14 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
     this.cancelChannel = transportKeys.cancel(this.prefix);
+    this.flowChannel = transportKeys.flow(this.prefix);
     this.popConnectionName = `cpa-pop-${randomBytes(6).toString('hex')}`;
+    // New per process start: a restarted process never inherits a dead one's items, they are reclaimed.
+    this.consumerName = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.consumerKey = transportKeys.consumer(this.prefix, this.consumerName);
+    this.consumerTtlMs = options.consumerTtlMs ?? 3_000;
+    this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    for (const queue of new Set(options.queues)) this.delayedKeys.set(transportKeys.queue(this.prefix, queue), transportKeys.delayed(this.prefix, queue));
   }
 
   /** Called by NestJS once handlers are registered. */
@@ -127,9 +166,13 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private async start(): Promise<void> {
     const url = this.options.redisUrl;
     // Never re-send a forward or reply that was in flight when the connection dropped (no duplicated work).
-    this.cmd = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false });
-    // A blocked pop must survive reconnects rather than fail after N retries.
+    this.cmd = withScripts(new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
+    // A blocked read must survive reconnects rather than fail after N retries.
     this.pop = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: this.popConnectionName });
+    let popReady = 0;
+    this.pop.on('ready', () => {
+      if (popReady++ > 0) this.recoverOwn = true;
+    });
     this.sub = new Redis(url, { lazyConnect: true });
     for (const connection of [this.cmd, this.pop, this.sub]) {
       connection.on('error', (err: Error) => this.logger.warn(`redis connection error: ${err.message}`));
@@ -141,55 +184,99 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     for (const [pattern, handler] of this.messageHandlers) {
       if (handler.isEventHandler) this.eventChannels.set(transportKeys.event(this.prefix, pattern), pattern);
     }
-    await this.sub.subscribe(this.cancelChannel, ...this.eventChannels.keys());
+    await this.sub.subscribe(this.cancelChannel, this.flowChannel, ...this.eventChannels.keys());
 
     this.running = true;
-    if (this.queueKeys.length > 0) this.popLoopDone = this.popLoop();
+    if (this.queueKeys.length > 0) {
+      await this.cmd.set(this.consumerKey, '1', 'PX', this.consumerTtlMs);
+      await this.ensureGroups();
+      this.popLoopDone = this.popLoop();
+    }
     this.maintenance = setInterval(() => this.maintain(), Math.min(1000, this.heartbeatMs > 0 ? this.heartbeatMs / 2 : 1000));
     this.maintenance.unref();
     this._status$.next('connected');
     this.logger.log(`consuming queues [${this.options.queues.join(', ')}], ${this.eventChannels.size} event pattern(s)`);
   }
 
+  /** Creates each queue's consumer group (and stream) when missing: at start, and after Redis lost its data. */
+  private async ensureGroups(): Promise<void> {
+    for (const key of this.queueKeys) {
+      try {
+        await this.cmd!.xgroup('CREATE', key, CONSUMER_GROUP, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    }
+  }
+
+  /**
+   * Reads batches through the consumer group: XREADGROUP moves what it returns into this
+   * consumer's pending list in the same step, so an item is either still queued or known
+   * to be ours, and one read serves every queue (none waits behind another's backlog).
+   */
   private async popLoop(): Promise<void> {
     const pop = this.pop!;
     let backoff = 0;
-    let turn = 0;
     while (this.running) {
       if (this.active > this.lowWater) {
         await new Promise<void>((resolve) => (this.slotFree = resolve));
         continue;
       }
       const room = this.concurrency - this.active;
-      // BLMPOP serves the first non-empty key; rotating the order keeps one busy queue from starving the rest.
-      const keys = this.queueKeys.length === 1 ? this.queueKeys : rotate(this.queueKeys, turn++);
+      const count = Math.max(1, Math.floor(Math.min(room, this.batchSize) / this.queueKeys.length));
+      // After a reconnect, '0' re-reads entries already ours (delivered on the lost connection); '>' reads new ones.
+      const recovering = this.recoverOwn;
+      this.recoverOwn = false;
       let reply: unknown;
       try {
-        reply = await pop.callBuffer('BLMPOP', POP_TIMEOUT_S, keys.length, ...keys, 'RIGHT', 'COUNT', Math.min(room, this.batchSize));
+        reply = recovering
+          ? await pop.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, this.consumerName, 'COUNT', RECLAIM_BATCH, 'STREAMS', ...this.queueKeys, ...this.queueKeys.map(() => '0'))
+          : await pop.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, this.consumerName, 'COUNT', count, 'BLOCK', POP_TIMEOUT_S * 1000, 'STREAMS', ...this.queueKeys, ...this.queueKeys.map(() => '>'));
         backoff = 0;
       } catch (err) {
         if (!this.running) break;
+        if (String((err as Error).message).includes('NOGROUP')) {
+          // Redis lost the streams (a restart without persistence): start over with empty queues.
+          await this.ensureGroups().catch(this.onCommandError);
+          continue;
+        }
+        if (recovering) this.recoverOwn = true;
         this.onCommandError(err);
         backoff = Math.min(1000, backoff === 0 ? 50 : backoff * 2);
         await sleep(backoff);
         continue;
       }
       if (reply === null) continue;
-      for (const item of (reply as [Buffer, Buffer[]])[1]) this.accept(item);
+      for (const [key, entries] of reply as Array<[Buffer, StreamEntry[]]>) this.acceptEntries(key.toString(), entries, recovering);
     }
   }
 
-  private accept(raw: Buffer): void {
+  /** Starts the handlers of entries read or claimed from `key` (skipping ones already running here when `known` may repeat them). */
+  private acceptEntries(key: string, entries: ReadonlyArray<StreamEntry | null>, mayRepeat: boolean, reclaimed = false): void {
+    for (const entry of entries) {
+      if (entry === null) continue;
+      const [id, fields] = entry;
+      const raw = fields[1];
+      const at: QueueEntry = { key, id: id.toString() };
+      if (raw === undefined) {
+        this.ack(at);
+        continue;
+      }
+      this.accept(raw, at, mayRepeat, reclaimed);
+    }
+  }
+
+  private accept(raw: Buffer, entry: QueueEntry, mayRepeat = false, reclaimed = false): void {
     let message: RequestMessage;
     try {
       message = decodeRequest(raw);
     } catch (err) {
       this.logger.warn(`dropped a malformed queue item: ${(err as Error).message}`);
-      return;
+      return this.ack(entry);
     }
+    if (mayRepeat && this.tasks.has(message.id)) return;
     // The caller has already given up (or asked to stop): doing the work would be waste.
-    if (message.deadline !== undefined && message.deadline <= Date.now()) return;
-    if (this.cancelled.has(message.id)) return;
+    if ((message.deadline !== undefined && message.deadline <= Date.now()) || this.cancelled.has(message.id)) return this.ack(entry);
     const handler = this.findHandler(message.pattern);
     if (handler === undefined) {
       if (message.replyTo !== undefined) {
@@ -198,9 +285,14 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       } else {
         this.logger.warn(`no handler for one-way message ${message.pattern}`);
       }
-      return;
+      return this.ack(entry);
     }
-    this.run(message, handler, handler.isEventHandler ? undefined : message.replyTo);
+    const task = this.run(message, handler, handler.isEventHandler ? undefined : message.replyTo, entry);
+    // The caller has heard nothing since its request was taken by a process that died: it is in good hands again.
+    if (reclaimed && !task.done && task.replyTo !== undefined) {
+      task.lastSent = Date.now();
+      this.publish(task, encodeReply({ id: message.id, heartbeat: true }));
+    }
   }
 
   private findHandler(pattern: string): MessageHandler | undefined {
@@ -208,9 +300,10 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     return this.messageHandlers.get(pattern) ?? this.getHandlerByPattern(pattern) ?? undefined;
   }
 
-  private run(message: RequestMessage, handler: MessageHandler, replyTo: string | undefined): void {
+  private run(message: RequestMessage, handler: MessageHandler, replyTo: string | undefined, entry?: QueueEntry): Task {
     const ctx = new RedisTransportContext(message.id, message.pattern, message.deadline, message.body);
-    const task = new Task(message, ctx, replyTo, Date.now());
+    const task = new Task(message, ctx, replyTo, Date.now(), entry);
+    if (entry !== undefined) ctx.starter = () => this.markStarted(task);
     this.active++;
     this.tasks.set(message.id, task);
     let result: unknown;
@@ -218,7 +311,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       result = handler(message.data, ctx);
     } catch (err) {
       this.fail(task, err);
-      return;
+      return task;
     }
     if (isPromiseLike(result)) {
       result.then(
@@ -228,6 +321,31 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     } else {
       this.settle(task, result);
     }
+    return task;
+  }
+
+  /** ctx.start(): acknowledge the entry now, if it is still ours; otherwise drop the task without a word. */
+  private async markStarted(task: Task): Promise<void> {
+    if (task.acked || task.entry === undefined) return;
+    task.acked = true;
+    let owned: number;
+    try {
+      owned = await this.cmd!.transportStart(task.entry.key, CONSUMER_GROUP, task.entry.id, this.consumerName);
+    } catch (err) {
+      task.acked = false;
+      throw new TransportError('closed', `could not mark ${task.message.pattern} started: ${(err as Error).message}`, 503);
+    }
+    if (owned !== 1) {
+      // A live replica reclaimed the item while this process looked dead: it answers, not us.
+      this.disown(task);
+      throw new TransportError('closed', 'the request was reclaimed by another replica');
+    }
+  }
+
+  /** The item belongs to another consumer now: stop without replying or acknowledging. */
+  private disown(task: Task): void {
+    task.acked = true;
+    this.abort(task, new DOMException('the request was reclaimed by another replica', 'AbortError'));
   }
 
   private settle(task: Task, value: unknown): void {
@@ -281,14 +399,49 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     this.finish(task);
   }
 
+  /**
+   * Hands the request on. The push and the acknowledgement of the item it came from are one
+   * script: a crash leaves it either here (delivered again) or there, never both.
+   */
   private forward(task: Task, to: Forward): void {
     // Frames already emitted leave first; the next holder's frames can only follow them.
     if (task.pending !== undefined && task.replyTo !== undefined) this.sendReply(task);
     const { message } = task;
     const body = to.body === undefined ? message.body : (to.body ?? undefined);
     const item = encodeRequest({ id: message.id, pattern: to.pattern, replyTo: message.replyTo, deadline: message.deadline, data: to.data, body });
-    this.cmd!.lpush(transportKeys.queueOfPattern(this.prefix, to.pattern), item).catch(this.onCommandError);
+    const target = transportKeys.queueOfPattern(this.prefix, to.pattern);
+    const source = task.acked ? undefined : task.entry;
+    task.acked = true;
+    let sent: Promise<number>;
+    if (to.delayMs !== undefined) {
+      const delayed = transportKeys.delayed(this.prefix, queueOfKey(this.prefix, target));
+      // The caller hears nothing while the request is parked: tell it how long to expect silence.
+      if (message.replyTo !== undefined) this.cmd!.publish(message.replyTo, encodeReply({ id: message.id, heartbeat: true, quietMs: to.delayMs })).catch(this.onCommandError);
+      sent = this.cmd!.transportDelay(delayed, source?.key ?? target, to.delayMs, item, source?.id ?? '', CONSUMER_GROUP, this.consumerName);
+      if (this.delayedKeys.has(target)) this.promoteAfter(target, to.delayMs);
+    } else if (source !== undefined) {
+      sent = this.cmd!.transportForward(target, transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)), source.key, this.queueLimit, item, CONSUMER_GROUP, source.id, this.consumerName);
+    } else {
+      sent = this.cmd!.transportPush(target, transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)), this.queueLimit, item);
+    }
+    const replyTo = message.replyTo;
+    sent.then(
+      (result) => {
+        if (result === 0 && replyTo !== undefined) {
+          this.publishError(replyTo, message.id, { message: `the ${queueOfKey(this.prefix, target)} queue is full; retry shortly`, status: 503 });
+        }
+        // -1: a live replica reclaimed the item; it hands it on instead.
+      },
+      (err: unknown) => {
+        this.onCommandError(err);
+        if (replyTo !== undefined) this.publishError(replyTo, message.id, HANDOFF_FAILED);
+      },
+    );
     this.finish(task);
+  }
+
+  private publishError(replyTo: string, id: string, error: RemoteError): void {
+    this.cmd!.publish(replyTo, encodeReply({ id, error })).catch(this.onCommandError);
   }
 
   private sendReply(task: Task, end = false, error?: RemoteError): void {
@@ -310,6 +463,10 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
 
   private finish(task: Task): void {
     task.done = true;
+    if (!task.acked && task.entry !== undefined) {
+      task.acked = true;
+      this.ack(task.entry);
+    }
     if (task.sub !== undefined) {
       task.sub.unsubscribe();
       task.sub = undefined;
@@ -323,6 +480,24 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     }
     if (this.active === 0) this.drained?.();
   }
+
+  /** Acknowledges a finished entry; entries of one tick leave as one script call per queue. */
+  private ack(entry: QueueEntry): void {
+    const list = this.acks.get(entry.key);
+    if (list === undefined) this.acks.set(entry.key, [entry.id]);
+    else list.push(entry.id);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  private readonly flushAcks = () => {
+    this.acksScheduled = false;
+    const acks = this.acks;
+    this.acks = new Map();
+    for (const [key, ids] of acks) this.cmd?.transportAck(key, CONSUMER_GROUP, ...ids).catch(this.onCommandError);
+  };
 
   /** Stops a task: its handler sees the abort, and the caller gets `error` if one is given. */
   private abort(task: Task, reason: unknown, error?: RemoteError): void {
@@ -342,6 +517,11 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
         if (task !== undefined) this.abort(task, new DOMException('request cancelled by the caller', 'AbortError'));
         return;
       }
+      if (name === this.flowChannel) {
+        const flow = decodeFlow(message);
+        this.tasks.get(flow.id)?.ctx.setPaused(flow.paused);
+        return;
+      }
       const pattern = this.eventChannels.get(name);
       if (pattern === undefined) return;
       const event = decodeRequest(message);
@@ -352,9 +532,20 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     }
   }
 
-  /** Forgets old cancels, stops work whose caller is gone, and tells callers of quiet replies we are alive. */
+  /**
+   * Forgets old cancels, stops work whose caller is gone, tells callers of quiet replies we
+   * are alive; keeps this consumer's liveness key fresh, takes over the items of consumers
+   * whose key lapsed, and moves due delayed items onto their queues.
+   */
   private maintain(): void {
     const now = Date.now();
+    if (this.running && this.queueKeys.length > 0) {
+      this.cmd!.set(this.consumerKey, '1', 'PX', this.consumerTtlMs).catch(this.onCommandError);
+      if (!this.maintaining) {
+        this.maintaining = true;
+        void this.reclaimAndPromote().finally(() => (this.maintaining = false));
+      }
+    }
     for (const [id, until] of this.cancelled) if (until <= now) this.cancelled.delete(id);
     for (const task of this.tasks.values()) {
       if (task.message.deadline !== undefined && task.message.deadline <= now) {
@@ -366,9 +557,62 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     }
   }
 
+  private async reclaimAndPromote(): Promise<void> {
+    for (const key of this.queueKeys) {
+      try {
+        await this.promote(key);
+        await this.reclaim(key);
+      } catch (err) {
+        if (this.running) this.onCommandError(err);
+      }
+    }
+  }
+
+  /** Claims the pending items of every consumer of `key` whose liveness key has lapsed. */
+  private async reclaim(key: string): Promise<void> {
+    const consumers = (await this.cmd!.xinfo('CONSUMERS', key, CONSUMER_GROUP)) as unknown[][];
+    for (const fields of consumers) {
+      const name = String(fields[fields.indexOf('name') + 1]);
+      if (name === this.consumerName) continue;
+      if ((await this.cmd!.exists(transportKeys.consumer(this.prefix, name))) === 1) continue;
+      for (;;) {
+        const claimed = await this.cmd!.transportClaimBuffer(key, transportKeys.consumer(this.prefix, name), CONSUMER_GROUP, name, this.consumerName, RECLAIM_BATCH);
+        if (claimed.length === 0 || !this.running) break;
+        this.logger.warn(`took over ${claimed.length} unstarted item(s) of ${key} from consumer ${name}, whose process stopped`);
+        this.acceptEntries(key, claimed, false, true);
+        if (claimed.length < RECLAIM_BATCH) break;
+      }
+    }
+  }
+
+  /** Moves due delayed items of `key`'s queue onto it; schedules the next move when one is due soon. */
+  private async promote(key: string): Promise<void> {
+    const delayed = this.delayedKeys.get(key)!;
+    for (;;) {
+      const [moved, waitMs] = await this.cmd!.transportPromote(delayed, key, RECLAIM_BATCH);
+      if (moved < RECLAIM_BATCH) {
+        if (waitMs >= 0 && waitMs < 1000) this.promoteAfter(key, waitMs);
+        return;
+      }
+    }
+  }
+
+  /** A delayed item of a queue this server consumes is due in `ms`: move it then rather than at the next tick. */
+  private promoteAfter(key: string, ms: number): void {
+    if (!this.running) return;
+    const timer = setTimeout(() => {
+      this.promoteTimers.delete(timer);
+      this.promote(key).catch((err: unknown) => this.running && this.onCommandError(err));
+    }, ms + 1);
+    timer.unref();
+    this.promoteTimers.add(timer);
+  }
+
   private async shutdown(): Promise<void> {
     this.running = false;
     if (this.cmd === undefined) return;
+    for (const timer of this.promoteTimers) clearTimeout(timer);
+    this.promoteTimers.clear();
     this.slotFree?.();
     this.slotFree = undefined;
     await this.unblockPop();
@@ -378,7 +622,10 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     const error: RemoteError = { message: 'server shut down before the reply ended', status: 503 };
     for (const task of [...this.tasks.values()]) this.abort(task, new DOMException('server shutting down', 'AbortError'), error);
     this.flushAll();
+    this.flushAcks();
     clearInterval(this.maintenance);
+    // Nothing of ours is pending any more: no need to wait for the key to lapse.
+    if (this.queueKeys.length > 0) await this.cmd.del(this.consumerKey).catch(() => undefined);
 
     await Promise.allSettled([this.cmd, this.sub, this.pop].map(closeConnection));
     this._status$.next('disconnected');
@@ -397,9 +644,12 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   }
 }
 
-function rotate<T>(items: readonly T[], turn: number): T[] {
-  const start = turn % items.length;
-  return [...items.slice(start), ...items.slice(0, start)];
+/** An entry as XREADGROUP and XCLAIM return it: id, then its fields as name/value pairs. */
+type StreamEntry = [id: Buffer, fields: Buffer[]];
+
+/** The queue name of a queue stream key. */
+function queueOfKey(prefix: string, key: string): string {
+  return key.slice(transportKeys.queue(prefix, '').length);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { firstValueFrom, from, interval, lastValueFrom, map, Observable, Subject, take, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  CONSUMER_GROUP,
   createTransportClient,
   decodeReply,
   encodeRequest,
@@ -16,6 +17,7 @@ import {
   RedisTransportContext,
   RedisTransportServer,
   type RedisTransportServerOptions,
+  ReplyFlow,
   TransportError,
   transportKeys,
   TransportModule,
@@ -27,6 +29,15 @@ const runPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:local:'}transport:`;
 let prefix = '';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Items of a queue not taken by any consumer yet (the stream holds taken-but-unfinished ones too). */
+async function waiting(queue: string): Promise<number> {
+  const key = transportKeys.queue(prefix, queue);
+  const length = await redis.xlen(key);
+  const pending = (await redis.xpending(key, CONSUMER_GROUP).catch(() => [0])) as [number];
+  return length - Number(pending[0] ?? 0);
+}
+/** Puts an item straight onto a queue, as another process would. */
+const pushItem = (queue: string, item: Buffer) => redis.xadd(transportKeys.queue(prefix, queue), '*', 'm', item);
 const waitFor = <T>(check: () => T) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
 
 // ---------------------------------------------------------------------------------------
@@ -137,6 +148,27 @@ class SlowController {
     return Buffer.alloc(size, 0x61);
   }
 
+  /** Streams chunks until told to stop, reading its "source" only while the caller keeps up. */
+  readonly produced: number[] = [];
+  @MessagePattern('slow.flow')
+  flow(@Payload() total: number, @Ctx() ctx: RedisTransportContext): Observable<Buffer> {
+    return new Observable<Buffer>((sub) => {
+      let stopped = false;
+      void (async () => {
+        for (let i = 0; i < total && !stopped; i++) {
+          const paused = ctx.whenWritable();
+          if (paused) await paused;
+          await sleep(5);
+          if (stopped) return;
+          this.produced.push(i);
+          sub.next(Buffer.from(`${i};`));
+        }
+        sub.complete();
+      })();
+      return () => (stopped = true);
+    });
+  }
+
   @MessagePattern('slow.hang')
   hang(@Ctx() ctx: RedisTransportContext): Promise<never> {
     this.started.push(ctx.id);
@@ -153,6 +185,12 @@ class AlphaController {
   route(@Payload() data: { x: number; to?: string }, @Ctx() ctx: RedisTransportContext) {
     this.ids.push(ctx.id);
     return forward(data.to ?? 'beta.run', { ...data, via: 'alpha' });
+  }
+
+  /** Parks the request: it reaches beta only after the delay, without holding a slot here. */
+  @MessagePattern('alpha.later')
+  later(@Payload() data: { x: number; delayMs: number }) {
+    return forward('beta.run', { x: data.x }, undefined, { delayMs: data.delayMs });
   }
 
   @MessagePattern('alpha.retry')
@@ -466,7 +504,7 @@ describe('cancellation', () => {
     const first = firstValueFrom(caller.request('slow.finish', 300));
     await waitFor(() => expect(slow.started).toHaveLength(1));
     const queued = caller.request('slow.finish', 1).subscribe();
-    await waitFor(async () => expect(await redis.llen(transportKeys.queue(prefix, 'slow'))).toBe(1));
+    await waitFor(async () => expect(await waiting('slow')).toBe(1));
     queued.unsubscribe();
     expect((await first).meta).toBe('done');
     expect((await firstValueFrom(caller.request('slow.finish', 1))).meta).toBe('done');
@@ -493,8 +531,8 @@ describe('deadlines', () => {
   });
 
   it('make servers skip items that expired in the queue', async () => {
-    await redis.lpush(
-      transportKeys.queue(prefix, 'slow'),
+    await pushItem(
+      'slow',
       encodeRequest({ id: 'expired-1', pattern: 'slow.finish', replyTo: 'nobody', deadline: Date.now() - 1, data: 1 }),
     );
     const svc = await startService([SlowController], ['slow']);
@@ -558,7 +596,8 @@ describe('replies of any size, to callers that may be gone', () => {
       expect(frames).toHaveLength(1);
       expect(frames[0]!.body!.length).toBe(5 * 1024 * 1024);
       expect(frames[0]!.body!.every((b) => b === 0x61)).toBe(true);
-      expect(sizes.length).toBeGreaterThanOrEqual(5);
+      // The monitor is another connection: its copies may still be on their way when the caller has them all.
+      await waitFor(() => expect(sizes.length).toBeGreaterThanOrEqual(5));
       expect(Math.max(...sizes)).toBeLessThanOrEqual(1024 * 1024);
     } finally {
       await monitor.quit();
@@ -569,7 +608,7 @@ describe('replies of any size, to callers that may be gone', () => {
     const svc = await startService([SlowController], ['slow'], { heartbeatMs: 100 });
     const slow = svc.get(SlowController);
     // A caller that queues a request and vanishes without a cancel: nobody listens on its reply channel.
-    await redis.lpush(transportKeys.queueOfPattern(prefix, 'slow.wait'), encodeRequest({ id: 'ghost.1', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {} }));
+    await pushItem('slow', encodeRequest({ id: 'ghost.1', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {} }));
     await waitFor(() => expect(slow.aborted).toContain('ghost.1'));
     expect(slow.started).toContain('ghost.1');
   });
@@ -589,7 +628,7 @@ describe('graceful close', () => {
 
     // Nothing consumes the queue any more: a new request stays there.
     const late = caller.request('slow.finish', 1).subscribe({ error: () => undefined });
-    await waitFor(async () => expect(await redis.llen(transportKeys.queue(prefix, 'slow'))).toBe(1));
+    await waitFor(async () => expect(await waiting('slow')).toBe(1));
     late.unsubscribe();
     expect(slow.started).toHaveLength(1);
   });
@@ -601,5 +640,110 @@ describe('graceful close', () => {
     await sleep(50);
     await caller.close();
     expect(await result).toMatchObject({ code: 'closed' });
+  });
+});
+
+describe('bounded queues', () => {
+  it('refuses a request at once when its queue is full, counted by the client and in Redis', async () => {
+    const caller = new RedisTransportClient({ redisUrl, keyPrefix: prefix, queueLimit: 3 });
+    clients.push(caller);
+    // No consumer: the first three wait in the queue.
+    const waitingCalls = Array.from({ length: 3 }, (_, n) => caller.request('slow.finish', n).subscribe({ error: () => undefined }));
+    await waitFor(async () => expect(await waiting('slow')).toBe(3));
+    const started = Date.now();
+    const refused = await firstValueFrom(caller.request('slow.finish', 9)).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(refused).toBeInstanceOf(TransportError);
+    expect(refused).toMatchObject({ code: 'overloaded', status: 503 });
+    await expect(caller.enqueue('slow.finish', 10)).rejects.toMatchObject({ code: 'overloaded' });
+    expect(caller.refusedCount).toBe(2);
+    expect(Number(await redis.get(transportKeys.refused(prefix, 'slow')))).toBe(2);
+    expect(await waiting('slow')).toBe(3);
+
+    // Once a consumer drains the queue, requests are taken again.
+    await startService([SlowController], ['slow']);
+    await waitFor(async () => expect(await redis.xlen(transportKeys.queue(prefix, 'slow'))).toBe(0));
+    expect((await firstValueFrom(caller.request('slow.finish', 1))).meta).toBe('done');
+    for (const call of waitingCalls) call.unsubscribe();
+  });
+
+  it('answers 503 when a forward finds the next queue full', async () => {
+    await startService([AlphaController], ['alpha'], { queueLimit: 1 });
+    const caller = client();
+    // Nobody consumes beta: the first forward fills it.
+    const first = caller.request('alpha.route', { x: 1 }).subscribe({ error: () => undefined });
+    await waitFor(async () => expect(await waiting('beta')).toBe(1));
+    const error = await firstValueFrom(caller.request('alpha.route', { x: 2 })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'remote', status: 503 });
+    expect((error as Error).message).toMatch(/beta queue is full/);
+    first.unsubscribe();
+  });
+});
+
+describe('delayed forwards', () => {
+  it('park the request in Redis, hold no slot while waiting, and keep its caller from idling out', async () => {
+    const alpha = await startService([AlphaController], ['alpha']);
+    await startService([BetaController], ['beta']);
+    // The idle timeout is shorter than the delay: the parked request's quiet period covers it.
+    const caller = client({ idleTimeoutMs: 300 });
+    const started = Date.now();
+    const reply = firstValueFrom(caller.request('alpha.later', { x: 5, delayMs: 800 }, { body: Buffer.from('kept') }));
+    await waitFor(async () => expect(await redis.zcard(transportKeys.delayed(prefix, 'beta'))).toBe(1));
+    expect(alpha.server.inFlight).toBe(0);
+    const frame = await reply;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(750);
+    expect(frame.meta).toEqual({ data: { x: 5 }, body: Buffer.from('kept').toString('hex') });
+    expect(await redis.zcard(transportKeys.delayed(prefix, 'beta'))).toBe(0);
+  });
+
+  it('are moved to their queue by any live consumer of it, also when the one that parked them is gone', async () => {
+    const alpha = await startService([AlphaController], ['alpha']);
+    const caller = client();
+    const reply = firstValueFrom(caller.request('alpha.later', { x: 6, delayMs: 300 }));
+    await waitFor(async () => expect(await redis.zcard(transportKeys.delayed(prefix, 'beta'))).toBe(1));
+    await alpha.app.close();
+    await startService([BetaController], ['beta']);
+    expect((await reply).meta).toMatchObject({ data: { x: 6 } });
+  });
+});
+
+describe('queues read together', () => {
+  it('serve a quiet queue while another has a backlog (results do not wait behind requests)', async () => {
+    const svc = await startService([SlowController, WorkController], ['slow', 'work'], { concurrency: 4, batchSize: 4 });
+    const caller = client();
+    const backlog = Array.from({ length: 60 }, () => firstValueFrom(caller.request('slow.finish', 50)));
+    await waitFor(() => expect(svc.get(SlowController).started.length).toBeGreaterThan(0));
+    const started = Date.now();
+    await caller.enqueue('work.note', 'result');
+    await waitFor(() => expect(svc.get(WorkController).notes).toEqual(['result']));
+    // The backlog needs 60 x 50 ms / 4 slots = 750 ms; the note got in long before.
+    expect(Date.now() - started).toBeLessThan(400);
+    expect(svc.get(SlowController).finished.length).toBeLessThan(50);
+    await Promise.all(backlog);
+  });
+});
+
+describe('backpressure', () => {
+  it('pauses a streaming handler while its caller asks, and resumes it', async () => {
+    const svc = await startService([SlowController], ['slow']);
+    const slow = svc.get(SlowController);
+    const flow = new ReplyFlow();
+    const received: string[] = [];
+    const done = new Promise<void>((resolve, reject) =>
+      client()
+        .request('slow.flow', 40, { flow })
+        .subscribe({ next: (f) => received.push(f.body!.toString()), error: reject, complete: resolve }),
+    );
+    await waitFor(() => expect(received.length).toBeGreaterThanOrEqual(3));
+    flow.pause();
+    await sleep(150);
+    const whilePaused = slow.produced.length;
+    await sleep(300);
+    // At most the chunk that was being read when the pause arrived.
+    expect(slow.produced.length - whilePaused).toBeLessThanOrEqual(1);
+    expect(slow.produced.length).toBeLessThan(40);
+    flow.resume();
+    await done;
+    expect(received.join('')).toBe(Array.from({ length: 40 }, (_, i) => `${i};`).join(''));
   });
 });

@@ -97,6 +97,11 @@ export interface ReplyMessage {
   end?: boolean;
   error?: RemoteError;
   heartbeat?: boolean;
+  /**
+   * With a heartbeat: the request was parked (a delayed re-queue) and nothing will be heard
+   * of it for up to this many ms; the caller's idle timeout starts after that.
+   */
+  quietMs?: number;
 }
 
 interface ReplyHeader {
@@ -106,6 +111,7 @@ interface ReplyHeader {
   end?: 1;
   err?: RemoteError;
   hb?: 1;
+  q?: number;
 }
 
 export function encodeReply(reply: ReplyMessage): Buffer {
@@ -129,6 +135,7 @@ export function encodeReply(reply: ReplyMessage): Buffer {
     if (reply.error.status !== undefined) header.err.status = reply.error.status;
   }
   if (reply.heartbeat) header.hb = 1;
+  if (reply.quietMs !== undefined) header.q = reply.quietMs;
   return encodeMessage(header, bodies);
 }
 
@@ -156,6 +163,7 @@ export function decodeReply(message: Buffer): ReplyMessage {
     if (typeof h.err.status === 'number') reply.error.status = h.err.status;
   }
   if (h.hb === 1) reply.heartbeat = true;
+  if (typeof h.q === 'number' && h.q > 0) reply.quietMs = h.q;
   return reply;
 }
 
@@ -217,4 +225,21 @@ export function decodeCancel(message: Buffer): CancelMessage {
   const h = header as Partial<CancelMessage> | null;
   if (typeof h?.id !== 'string') throw new WireError('cancel lacks id');
   return { id: h.id, deadline: typeof h.deadline === 'number' ? h.deadline : undefined };
+}
+
+/** A caller's backpressure signal for one streamed reply: pause (the client is not reading) or resume. */
+export interface FlowMessage {
+  id: string;
+  paused: boolean;
+}
+
+export function encodeFlow(flow: FlowMessage): Buffer {
+  return encodeMessage({ id: flow.id, p: flow.paused ? 1 : 0 });
+}
+
+export function decodeFlow(message: Buffer): FlowMessage {
+  const { header } = splitMessage(message);
+  const h = header as { id?: unknown; p?: unknown } | null;
+  if (typeof h?.id !== 'string') throw new WireError('flow message lacks id');
+  return { id: h.id, paused: h.p === 1 };
 }

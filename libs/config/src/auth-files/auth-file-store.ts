@@ -1,4 +1,4 @@
-import type { Prisma } from '@cpa/db';
+import type { Credential, Prisma } from '@cpa/db';
 import type { Db, SecretCipher, Tx } from '../store';
 import { renderTokenFile, type CredentialDraft, type StoredAuthFileCredential } from './token-file';
 
@@ -97,7 +97,7 @@ export async function saveAuthFile(db: Db, box: SecretCipher, drafts: readonly C
 type Reader = Pick<Db, 'credential'> | Tx;
 
 /** The stored credentials of a file, found by file name, or by the id of one of them. */
-export async function findAuthFileRows(db: Reader, nameOrId: string) {
+export async function findAuthFileRows(db: Reader, nameOrId: string): Promise<Credential[]> {
   const byName = await db.credential.findMany({ where: byFileName(nameOrId), orderBy: { id: 'asc' } });
   if (byName.length) return byName;
   const row = await db.credential.findUnique({ where: { id: nameOrId } });

@@ -132,6 +132,43 @@ describe('parseTokenFile', () => {
     expect(derived.expiresAt).toEqual(new Date('2030-01-01T00:01:00Z'));
   });
 
+  it('maps a kimi file with its device id; the login timestamp is kept verbatim', () => {
+    const [draft] = parse('kimi-1893456000000.json');
+    expect(draft).toMatchObject({ id: 'kimi-1893456000000.json', provider: 'kimi', kind: 'oauth', label: 'kimi', account: '', expiresAt: new Date('2030-01-01T00:15:00Z'), lastRefreshAt: null });
+    expect(draft.secret).toEqual({
+      accessToken: 'kimi-access-token',
+      refreshToken: 'kimi-refresh-token',
+      tokenType: 'Bearer',
+      scope: 'kimi-code',
+      deviceId: '6f1c2d3e-0000-4000-8000-000000000001',
+      expiresAt: '2030-01-01T00:15:00Z',
+      extraFields: { timestamp: 1893456000000 },
+    });
+  });
+
+  it('maps an iflow OAuth file: the API key requests use and the tokens that renew it', () => {
+    const [draft] = parse('iflow-iflow-user@example.com.json');
+    expect(draft).toMatchObject({ provider: 'iflow', kind: 'oauth', label: 'iflow-user@example.com', expiresAt: new Date('2030-01-03T00:00:00Z'), lastRefreshAt: new Date('2030-01-01T00:00:00Z') });
+    expect(draft.secret).toEqual({
+      accessToken: 'iflow-access-token',
+      refreshToken: 'iflow-refresh-token',
+      apiKey: 'sk-iflow-api-key',
+      email: 'iflow-user@example.com',
+      tokenType: 'bearer',
+      scope: 'read',
+      expiresAt: '2030-01-03T00:00:00Z',
+      lastRefreshAt: '2030-01-01T00:00:00Z',
+    });
+    expect(JSON.stringify(draft.attributes)).not.toContain('sk-iflow');
+  });
+
+  it('maps an iflow cookie file: the key\'s own expiry is kept as written, not as a token expiry', () => {
+    const [draft] = parse('iflow-cookie-user.json');
+    expect(draft.expiresAt).toBeNull();
+    expect(draft.secret).toMatchObject({ apiKey: 'sk-iflow-cookie-key', cookie: 'BXAuth=cookie-value;', apiKeyExpired: '2030-02-01 12:00' });
+    expect(draft.secret.refreshToken).toBeUndefined();
+  });
+
   it('reads every routing field into columns and attributes, and keeps unknown fields in the secret', () => {
     const [draft] = parse('claude-routed@example.com.json');
     expect(draft).toMatchObject({ prefix: 'blue', priority: 5, weight: 3, disabled: true, proxyUrl: 'socks5://127.0.0.1:1080' });
@@ -186,10 +223,11 @@ describe('parseTokenFile', () => {
   describe('refuses broken files with a clear message that never quotes a value', () => {
     const cases: [keyof typeof BROKEN_TOKEN_FILES, string][] = [
       ['not-json.json', 'not-json.json: not valid JSON'],
-      ['unknown-type.json', 'unknown-type.json: unknown token-file type "qwen-next" (supported: claude, codex, gemini, vertex, antigravity)'],
+      ['unknown-type.json', 'unknown-type.json: unknown token-file type "qwen-next" (supported: claude, codex, gemini, vertex, antigravity, kimi, iflow)'],
       ['no-type.json', 'no-type.json: type is required'],
       ['claude-without-tokens.json', 'claude-without-tokens.json: access_token or refresh_token is required'],
       ['vertex-without-key.json', 'vertex-without-key.json: service_account.private_key is required'],
+      ['iflow-without-key.json', 'iflow-without-key.json: api_key, access_token or refresh_token is required'],
       ['array.json', 'array.json: a token file must be a JSON object'],
     ];
     it.each(cases)('%s', (name, message) => {
@@ -241,6 +279,21 @@ describe('renderTokenFile', () => {
     const refreshed = stored(draft);
     Object.assign(refreshed.secret, { expiresAt: '2030-01-02T01:00:00Z', lastRefreshAt: '2030-01-02T00:30:00Z' });
     expect(renderTokenFile([refreshed])).toMatchObject({ expired: '2030-01-02T01:00:00Z', timestamp: Date.parse('2030-01-02T00:30:00Z'), expires_in: 1800 });
+  });
+
+  it('writes kimi and iflow files with the refreshed tokens, the new iflow API key and the refresh time', () => {
+    const kimi = stored(parse('kimi-1893456000000.json')[0]);
+    Object.assign(kimi.secret, { accessToken: 'kimi-new', refreshToken: 'kimi-rotated', expiresAt: '2030-01-01T01:00:00.000Z', lastRefreshAt: '2030-01-01T00:45:00.000Z' });
+    expect(renderTokenFile([kimi])).toEqual({
+      ...TOKEN_FILE_SAMPLES['kimi-1893456000000.json'],
+      access_token: 'kimi-new',
+      refresh_token: 'kimi-rotated',
+      expired: '2030-01-01T01:00:00Z',
+      last_refresh: '2030-01-01T00:45:00Z',
+    });
+    const iflow = stored(parse('iflow-iflow-user@example.com.json')[0]);
+    Object.assign(iflow.secret, { accessToken: 'iflow-new', apiKey: 'sk-iflow-new', expiresAt: '2030-01-05T00:00:00Z', lastRefreshAt: '2030-01-03T00:00:00Z' });
+    expect(renderTokenFile([iflow])).toMatchObject({ access_token: 'iflow-new', api_key: 'sk-iflow-new', expired: '2030-01-05T00:00:00Z', last_refresh: '2030-01-03T00:00:00Z', refresh_token: 'iflow-refresh-token' });
   });
 
   it('joins the projects of a gemini file and writes the freshest tokens among them', () => {

@@ -21,6 +21,8 @@ export const TOKEN_FILE_PROVIDERS = {
   gemini: 'gemini-cli',
   vertex: 'vertex',
   antigravity: 'antigravity',
+  kimi: 'kimi',
+  iflow: 'iflow',
 } as const;
 export type TokenFileType = keyof typeof TOKEN_FILE_PROVIDERS;
 export const TOKEN_FILE_TYPES = Object.keys(TOKEN_FILE_PROVIDERS) as TokenFileType[];
@@ -224,12 +226,49 @@ const AntigravityFileSchema = z
   })
   .refine(hasToken, TOKEN_REQUIRED);
 
+/** internal/auth/kimi/token.go KimiTokenStorage, plus the last_refresh a refresh adds. */
+const KimiFileSchema = z
+  .object({
+    access_token: optionalText,
+    refresh_token: optionalText,
+    token_type: optionalText,
+    scope: optionalText,
+    device_id: optionalText,
+    expired: timeLike,
+    last_refresh: timeLike,
+  })
+  .refine(hasToken, TOKEN_REQUIRED);
+
+/**
+ * internal/auth/iflow/iflow_token.go IFlowTokenStorage. OAuth logins carry tokens and the API
+ * key read from the user info; cookie logins carry only the key, its cookie and the key's
+ * expiry as `2006-01-02 15:04`.
+ */
+const IFlowFileSchema = z
+  .object({
+    access_token: optionalText,
+    refresh_token: optionalText,
+    last_refresh: timeLike,
+    expired: timeLike,
+    api_key: optionalText,
+    email: optionalText,
+    token_type: optionalText,
+    scope: optionalText,
+    cookie: optionalText,
+  })
+  .refine((file) => hasToken(file) || Boolean(file.api_key?.trim()), 'api_key, access_token or refresh_token is required');
+
+/** iFlow's cookie logins write the API key's expiry in this layout (Go "2006-01-02 15:04"), kept as written. */
+const IFLOW_KEY_EXPIRY = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/;
+
 const TYPE_SCHEMAS = {
   claude: ClaudeFileSchema,
   codex: CodexFileSchema,
   gemini: GeminiFileSchema,
   vertex: VertexFileSchema,
   antigravity: AntigravityFileSchema,
+  kimi: KimiFileSchema,
+  iflow: IFlowFileSchema,
 } satisfies Record<TokenFileType, z.ZodType>;
 
 /** The fields a type knows (the rest of a file is kept verbatim as `extraFields`). */
@@ -406,6 +445,39 @@ function secretOf(type: TokenFileType, fileName: string, file: Record<string, un
         }),
       };
     }
+    case 'kimi': {
+      const f = parseWith(fileName, KimiFileSchema, file);
+      return {
+        secret: compact({
+          accessToken: text(f.access_token),
+          refreshToken: text(f.refresh_token),
+          tokenType: text(f.token_type),
+          scope: text(f.scope),
+          deviceId: text(f.device_id),
+          expiresAt: isoOf(f.expired),
+          lastRefreshAt: isoOf(f.last_refresh),
+        }),
+      };
+    }
+    case 'iflow': {
+      const f = parseWith(fileName, IFlowFileSchema, file);
+      const keyExpiry = typeof f.expired === 'string' && IFLOW_KEY_EXPIRY.test(f.expired.trim()) ? f.expired.trim() : undefined;
+      return {
+        secret: compact({
+          accessToken: text(f.access_token),
+          refreshToken: text(f.refresh_token),
+          apiKey: text(f.api_key),
+          email: text(f.email),
+          tokenType: text(f.token_type),
+          scope: text(f.scope),
+          cookie: text(f.cookie),
+          // A cookie login's date is the API key's, not a token's: kept verbatim, never refreshed.
+          apiKeyExpired: keyExpiry,
+          expiresAt: keyExpiry ? undefined : isoOf(f.expired),
+          lastRefreshAt: isoOf(f.last_refresh),
+        }),
+      };
+    }
   }
 }
 
@@ -562,6 +634,32 @@ function renderTyped(type: TokenFileType, c: StoredAuthFileCredential, projects:
         project_id: str(s.projectId),
       };
     }
+    case 'kimi':
+      // token_type has no omitempty in KimiTokenStorage; the rest do. last_refresh is written after a refresh.
+      return {
+        access_token: str(s.accessToken),
+        refresh_token: str(s.refreshToken),
+        token_type: str(s.tokenType),
+        ...compact({
+          scope: str(s.scope) || undefined,
+          device_id: str(s.deviceId) || undefined,
+          expired: timeOf(s.expiresAt, c.expiresAt) || undefined,
+          last_refresh: timeOf(s.lastRefreshAt, c.lastRefreshAt) || undefined,
+        }),
+      };
+    case 'iflow':
+      // IFlowTokenStorage has no omitempty: every field is written.
+      return {
+        access_token: str(s.accessToken),
+        refresh_token: str(s.refreshToken),
+        last_refresh: timeOf(s.lastRefreshAt, c.lastRefreshAt),
+        expired: str(s.apiKeyExpired) || timeOf(s.expiresAt, c.expiresAt),
+        api_key: str(s.apiKey),
+        email: str(s.email),
+        token_type: str(s.tokenType),
+        scope: str(s.scope),
+        cookie: str(s.cookie),
+      };
   }
 }
 

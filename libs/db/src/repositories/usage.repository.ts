@@ -1,25 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
+import { utcDay, type UsageIncrement } from '../usage-day';
+
+export { utcDay, type UsageIncrement } from '../usage-day';
 
 const COUNTERS = ['requests', 'failures', 'inputTokens', 'outputTokens', 'cachedTokens', 'reasoningTokens'] as const;
 type Counter = (typeof COUNTERS)[number];
-
-/** One observation to add to the daily counters; omitted counters add 0 (requests add 1). */
-export interface UsageIncrement {
-  /** Day (UTC) as `YYYY-MM-DD` or a Date; default today. */
-  day?: string | Date;
-  credentialId: string;
-  /** Empty when the request had no client key (or it is unknown). */
-  clientKeyId?: string;
-  model: string;
-  requests?: number;
-  failures?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  cachedTokens?: number;
-  reasoningTokens?: number;
-}
 
 export interface UsageRow extends Record<Counter, number> {
   day: string;
@@ -35,14 +22,6 @@ export interface UsageQuery {
   credentialId?: string;
   clientKeyId?: string;
   model?: string;
-}
-
-export function utcDay(value: string | Date = new Date()): string {
-  if (typeof value === 'string') {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new TypeError(`invalid day ${JSON.stringify(value)}, expected YYYY-MM-DD`);
-    return value;
-  }
-  return value.toISOString().slice(0, 10);
 }
 
 /** Sums increments that hit the same counter row, in a stable order (avoids deadlocks between writers). */

@@ -73,3 +73,21 @@ export const CODEX_CLI = {
 
 export const DEFAULT_CLAUDE_BASE_URL = 'https://api.anthropic.com';
 export const DEFAULT_CODEX_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api/codex';
+
+/**
+ * Kimi CLI 1.10.6, the identity CLIProxyAPI presented to Kimi Code until 2026-07
+ * (internal/runtime/executor/kimi_executor.go, applyKimiHeaders; later versions send their own
+ * name). The device headers describe the machine; X-Msh-Device-Id is the login's device id.
+ */
+export const KIMI_CLI = {
+  version: '1.10.6',
+  userAgent: 'KimiCLI/1.10.6',
+  platform: 'kimi_cli',
+} as const;
+
+/** The iFlow CLI's User-Agent, which is also the first part of the signed payload (iflow_executor.go). */
+export const IFLOW_CLI = { userAgent: 'iFlow-Cli' } as const;
+
+export const DEFAULT_KIMI_BASE_URL = 'https://api.kimi.com/coding';
+/** iFlow's OpenAI-compatible base, version path included (CLIProxyAPI's iflow DefaultAPIBaseURL). */
+export const DEFAULT_IFLOW_BASE_URL = 'https://apis.iflow.cn/v1';

@@ -5,6 +5,8 @@ import { codexAdapter } from './codex';
 import { geminiAdapter } from './gemini';
 import { antigravityAdapter } from './antigravity';
 import { geminiCliAdapter } from './gemini-cli';
+import { iflowAdapter } from './iflow';
+import { kimiAdapter } from './kimi';
 import { openAICompatAdapter } from './openai-compat';
 import { vertexAdapter } from './vertex';
 
@@ -16,6 +18,10 @@ export const PROVIDER_ADAPTERS: Record<ProviderFamily, ProviderAdapter> = {
   'gemini-cli': geminiCliAdapter,
   antigravity: antigravityAdapter,
   vertex: vertexAdapter,
+  kimi: kimiAdapter,
+  iflow: iflowAdapter,
 };
 
-export { antigravityAdapter, claudeAdapter, codexAdapter, geminiAdapter, geminiCliAdapter, openAICompatAdapter, vertexAdapter };
+export { antigravityAdapter, claudeAdapter, codexAdapter, geminiAdapter, geminiCliAdapter, iflowAdapter, kimiAdapter, openAICompatAdapter, vertexAdapter };
+export { iflowHeaders, iflowSignature, type IFlowRequestIdentity } from './iflow';
+export { kimiDeviceHeaders, kimiDeviceId, kimiHeaders, kimiUpstreamModel, type KimiDevice } from './kimi';

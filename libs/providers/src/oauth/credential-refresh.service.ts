@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import { effectiveProxyUrl, SettingKeys } from '@cpa/config';
+import { authFileCredentialId, effectiveProxyUrl, SettingKeys } from '@cpa/config';
 import { CredentialStatuses } from '@cpa/contracts';
 import {
   ConflictError,
@@ -35,7 +35,11 @@ export type SkipReason =
   | 'refreshed-elsewhere';
 
 export type RefreshOutcome =
-  | { status: 'refreshed'; credentialId: string; version: number; expiresAt: Date | null }
+  /**
+   * `shared`: other credentials of the same login (projects of one gemini file) given the same
+   * new tokens; `reactivated`: those of them that had been marked needs_login.
+   */
+  | { status: 'refreshed'; credentialId: string; version: number; expiresAt: Date | null; shared?: string[]; reactivated?: string[] }
   /** Refresh-on-401: the stored access token is no longer the refused one (rotated meanwhile). */
   | { status: 'current'; credentialId: string; version: number }
   | { status: 'skipped'; credentialId: string; reason: SkipReason }
@@ -140,7 +144,7 @@ export class CredentialRefreshService {
         throw new OAuthRefreshError((error as Error).message);
       }
       // The token client gives up after TOKEN_REQUEST_TIMEOUT_MS, well inside the claim.
-      tokens = await this.tokens.refresh(refresher, grant, { now, proxyUrl, secret });
+      tokens = await this.tokens.refresh(refresher, grant, { now, proxyUrl, secret, credentialId });
     } catch (error) {
       if (!(error instanceof OAuthRefreshError)) throw error;
       return this.recordFailure(claimed, secret, refreshToken, error, now);
@@ -156,26 +160,59 @@ export class CredentialRefreshService {
     now: Date,
   ): Promise<RefreshOutcome> {
     const email = typeof tokens.extra.email === 'string' ? tokens.extra.email : '';
+    const patch = (current: CredentialRecord, currentSecret: OAuthSecret): CredentialPatch => ({
+      secret: applyTokenSet(currentSecret, tokens, now),
+      expiresAt: tokens.expiresAt,
+      lastRefreshAt: now,
+      nextRefreshAt: null,
+      status: CredentialStatuses.active,
+      statusMessage: '',
+      ...(!current.account && email ? { account: email } : {}),
+    });
     // The tokens stay in memory until written: retried on conflicts and database trouble.
-    const written = await this.writeUnlessRotated(
-      claimed,
-      secret,
-      refreshToken,
-      (current, currentSecret) => ({
-        secret: applyTokenSet(currentSecret, tokens, now),
-        expiresAt: tokens.expiresAt,
-        lastRefreshAt: now,
-        nextRefreshAt: null,
-        status: CredentialStatuses.active,
-        statusMessage: '',
-        ...(!current.account && email ? { account: email } : {}),
-      }),
-      TOKEN_WRITE_RETRY_MS,
-    );
+    const written = await this.writeUnlessRotated(claimed, secret, refreshToken, patch, TOKEN_WRITE_RETRY_MS);
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
     if (written.lastError) await this.credentials.setStatus(written.id, { status: written.status, lastError: '' });
     this.logger.log(`credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`);
-    return { status: 'refreshed', credentialId: written.id, version: written.version, expiresAt: tokens.expiresAt };
+    const { shared, reactivated } = await this.shareWithSiblings(written, refreshToken, patch);
+    return {
+      status: 'refreshed',
+      credentialId: written.id,
+      version: written.version,
+      expiresAt: tokens.expiresAt,
+      ...(shared.length ? { shared } : {}),
+      ...(reactivated.length ? { reactivated } : {}),
+    };
+  }
+
+  /**
+   * A gemini token file with several projects is one Google login stored once per project.
+   * A token endpoint that rotates refresh tokens has just spent the one they share, so the
+   * new tokens go to every sibling still holding it (a sibling that lost the race to the
+   * endpoint and was marked needs_login is active again: the login is evidently valid).
+   */
+  private async shareWithSiblings(
+    written: CredentialRecord,
+    spentRefreshToken: string,
+    patch: (current: CredentialRecord, currentSecret: OAuthSecret) => CredentialPatch,
+  ): Promise<{ shared: string[]; reactivated: string[] }> {
+    const shared: string[] = [];
+    const reactivated: string[] = [];
+    const { fileName, fileProjects } = written.attributes as { fileName?: unknown; fileProjects?: unknown };
+    if (!spentRefreshToken || typeof fileName !== 'string' || !Array.isArray(fileProjects) || fileProjects.length < 2) return { shared, reactivated };
+    for (const project of fileProjects) {
+      if (typeof project !== 'string') continue;
+      const id = authFileCredentialId(fileName, project);
+      if (id === written.id) continue;
+      const sibling = await this.load(id);
+      if (!sibling || sibling.record.provider !== written.provider || (sibling.secret.refreshToken?.trim() ?? '') !== spentRefreshToken) continue;
+      const result = await this.writeUnlessRotated(sibling.record, sibling.secret, spentRefreshToken, patch, TOKEN_WRITE_RETRY_MS);
+      if (result === 'missing' || result === 'refreshed-elsewhere') continue;
+      if (result.lastError) await this.credentials.setStatus(result.id, { status: result.status, lastError: '' });
+      shared.push(result.id);
+      if (sibling.record.status === CredentialStatuses.needsLogin) reactivated.push(result.id);
+    }
+    return { shared, reactivated };
   }
 
   private async recordFailure(

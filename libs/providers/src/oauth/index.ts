@@ -1,4 +1,3 @@
-export * from './credential-refresh.service';
 export * from './policy';
 export * from './refreshers';
 export * from './secret';

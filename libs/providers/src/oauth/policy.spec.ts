@@ -26,8 +26,8 @@ function candidate(overrides: Partial<RefreshCandidate> = {}): RefreshCandidate 
 }
 
 describe('refresh leads', () => {
-  it('are 4 h for Claude, 5 days for Codex, 15 min for Google logins and 10 min for Vertex', () => {
-    expect(REFRESH_LEAD_MS).toEqual({ claude: 4 * HOUR, codex: 5 * DAY, 'gemini-cli': 15 * MIN, antigravity: 15 * MIN, vertex: 10 * MIN });
+  it('are 4 h for Claude, 5 days for Codex, 15 min for Google logins, 10 min for Vertex, 5 min for Kimi and 24 h for iFlow', () => {
+    expect(REFRESH_LEAD_MS).toEqual({ claude: 4 * HOUR, codex: 5 * DAY, 'gemini-cli': 15 * MIN, antigravity: 15 * MIN, vertex: 10 * MIN, kimi: 5 * MIN, iflow: DAY });
   });
 
   it.each([
@@ -36,6 +36,8 @@ describe('refresh leads', () => {
     ['gemini-cli', 15 * MIN],
     ['antigravity', 15 * MIN],
     ['vertex', 10 * MIN],
+    ['kimi', 5 * MIN],
+    ['iflow', DAY],
   ])('%s refreshes exactly when the remaining lifetime reaches its lead', (provider, lead) => {
     expect(shouldRefresh(candidate({ provider, expiresAt: at(lead + 1) }), NOW)).toBe(false);
     expect(shouldRefresh(candidate({ provider, expiresAt: at(lead) }), NOW)).toBe(true);
@@ -64,6 +66,12 @@ describe('what is never refreshed', () => {
   it('credentials waiting for a new login (a refused refresh token), however expired', () => {
     expect(shouldRefresh(candidate({ status: 'needs_login', expiresAt: at(-HOUR) }), NOW)).toBe(false);
     expect(shouldRefresh(candidate({ status: 'error', expiresAt: at(-HOUR) }), NOW)).toBe(true);
+  });
+
+  it('iFlow cookie logins (an API key, no refresh token), once the secret shows it', () => {
+    const expired = candidate({ provider: 'iflow', expiresAt: at(-HOUR) });
+    expect(shouldRefresh({ ...expired, secret: { apiKey: 'sk-iflow', cookie: 'BXAuth=x;' } }, NOW)).toBe(false);
+    expect(shouldRefresh({ ...expired, secret: { apiKey: 'sk-iflow', refreshToken: 'r' } }, NOW)).toBe(true);
   });
 
   it('families without a token refresher', () => {

@@ -14,7 +14,7 @@ export const REFRESH_PENDING_BACKOFF_MS = MINUTE;
 export const REFRESH_FAILURE_BACKOFF_MS = 5 * MINUTE;
 
 /** The provider families whose OAuth tokens this service refreshes. */
-export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini-cli' | 'antigravity' | 'vertex'>;
+export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini-cli' | 'antigravity' | 'vertex' | 'kimi' | 'iflow'>;
 
 /**
  * How long before expiry a token is refreshed. Claude and Codex follow CLIProxyAPI
@@ -22,7 +22,8 @@ export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini-c
  * before expiry. Here executors only read Postgres, so Google's one-hour tokens are
  * refreshed ahead: 15 min leaves room for two more attempts after a failure (5 min
  * backoff) before the token runs out. A Vertex token comes from a JWT grant that needs
- * nothing but the service account, so a shorter lead (one retry) is enough.
+ * nothing but the service account, so a shorter lead (one retry) is enough. Kimi (5 min) and
+ * iFlow (24 h) follow CLIProxyAPI's KimiAuthenticator / IFlowAuthenticator.RefreshLead.
  */
 export const REFRESH_LEAD_MS: Readonly<Record<OAuthFamily, number>> = {
   claude: 4 * HOUR,
@@ -30,6 +31,8 @@ export const REFRESH_LEAD_MS: Readonly<Record<OAuthFamily, number>> = {
   'gemini-cli': 15 * MINUTE,
   antigravity: 15 * MINUTE,
   vertex: 10 * MINUTE,
+  kimi: 5 * MINUTE,
+  iflow: 24 * HOUR,
 };
 
 /** Names a credential's provider may carry for each OAuth family. */
@@ -40,6 +43,8 @@ const FAMILY_ALIASES: Readonly<Record<string, OAuthFamily>> = {
   'gemini-cli': 'gemini-cli',
   antigravity: 'antigravity',
   vertex: 'vertex',
+  kimi: 'kimi',
+  iflow: 'iflow',
 };
 
 export function oauthFamilyOf(provider: string): OAuthFamily | undefined {
@@ -77,6 +82,11 @@ export function shouldRefresh(credential: RefreshCandidate, now: Date): boolean 
   if (credential.nextRefreshAt && now.getTime() < credential.nextRefreshAt.getTime()) return false;
   const family = oauthFamilyOf(credential.provider);
   if (!family) return false;
+  if (family === 'iflow' && credential.secret && !hasText(credential.secret.refreshToken)) {
+    // An iFlow cookie login (api_key + cookie, no OAuth tokens) has nothing to refresh: its
+    // key serves until it expires. Refreshing would only mark it as needing a new login.
+    return false;
+  }
 
   const expiry = credential.expiresAt ?? (credential.secret ? secretExpiry(credential.secret) : undefined);
   const lastRefresh = credential.lastRefreshAt ?? (credential.secret ? secretLastRefresh(credential.secret) : undefined);
@@ -93,6 +103,8 @@ export function shouldRefresh(credential: RefreshCandidate, now: Date): boolean 
   if (lastRefresh) return now.getTime() - lastRefresh.getTime() >= lead;
   return true;
 }
+
+const hasText = (value: unknown) => typeof value === 'string' && value.trim() !== '';
 
 const INTERVAL_KEYS = ['refreshIntervalSeconds', 'refresh_interval_seconds', 'refreshInterval', 'refresh_interval'];
 

@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { ANTIGRAVITY_USER_AGENT, antigravityBases, CODE_ASSIST_VERSION } from '../families/code-assist';
+import { kimiDeviceHeaders, kimiDeviceId } from '../families/kimi';
 import { joinUrl } from '../provider-adapter';
 import type { OAuthFamily } from './policy';
 import type { TokenSet } from './secret';
 import { JWT_BEARER_GRANT, serviceAccountOf, serviceAccountTokenUri, signServiceAccountAssertion } from './service-account';
 
-/** One HTTP request to a token endpoint (always POST). */
+/** One HTTP request to a token endpoint (POST), or a lookup made with new tokens (POST, or GET without a body). */
 export interface TokenRequest {
   url: string;
+  /** Default POST. */
+  method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body: string;
 }
@@ -20,13 +23,14 @@ export interface TokenRefresher {
   readonly family: OAuthFamily;
   /** The grant made from the stored secret; throws (naming no secret) when the secret cannot make one. */
   grantOf?(secret: Record<string, unknown>, now: Date): string;
-  buildRequest(grant: string, env?: NodeJS.ProcessEnv, secret?: Record<string, unknown>): TokenRequest;
+  buildRequest(grant: string, env?: NodeJS.ProcessEnv, secret?: Record<string, unknown>, credentialId?: string): TokenRequest;
   /** `body` is the parsed 2xx JSON; throws InvalidTokenResponseError when it carries no access token. */
   parseResponse(body: unknown, grant: string, now: Date): TokenSet;
   /**
    * Facts to store beside the new tokens that only a call made with them can tell
-   * (Antigravity's Code Assist project, when the secret has none). `post` answers the 2xx
-   * JSON or undefined; a lookup that fails leaves the facts out, never the tokens.
+   * (Antigravity's Code Assist project, when the secret has none; iFlow's API key). `post`
+   * sends one request and answers the 2xx JSON or undefined; a lookup that fails leaves the
+   * facts out, never the tokens.
    */
   complete?(tokens: TokenSet, secret: Record<string, unknown>, post: (req: TokenRequest) => Promise<unknown>, env?: NodeJS.ProcessEnv): Promise<Record<string, unknown>>;
 }
@@ -44,6 +48,13 @@ export const GEMINI_CLI_OAUTH_CLIENT_SECRET = 'GOCSPX-4uHgMPm-1o7Sk-geV6Cu5clXFs
 /** Antigravity's own Google installed-app client (from CLIProxyAPI's antigravity auth); not confidential by design. */
 export const ANTIGRAVITY_OAUTH_CLIENT_ID = '1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com';
 export const ANTIGRAVITY_OAUTH_CLIENT_SECRET = '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';
+/** Kimi Code's public device-flow client (CLIProxyAPI internal/auth/kimi). */
+export const KIMI_OAUTH_CLIENT_ID = '17e5f671-d194-4dfb-9706-5516cb48c098';
+/** The client iFlow issued for its CLI (CLIProxyAPI internal/auth/iflow); shipped in the CLI, not confidential. */
+export const IFLOW_OAUTH_CLIENT_ID = '10009311001';
+export const IFLOW_OAUTH_CLIENT_SECRET = '4Z3YjXycVsQvyGF1etiNlIBB4RsqSDtW';
+/** Where an iFlow access token is exchanged for the account's API key (`?accessToken=`). */
+export const IFLOW_USER_INFO = { env: 'IFLOW_USER_INFO_URL', url: 'https://iflow.cn/api/oauth/getUserInfo' } as const;
 
 const CLAUDE_SCOPE = 'user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload';
 const CODEX_SCOPE = 'openid profile email';
@@ -57,6 +68,8 @@ export const TOKEN_URLS: Readonly<Record<OAuthFamily, { env: string; url: string
   antigravity: { env: 'OAUTH_TOKEN_URL_GEMINI', url: 'https://oauth2.googleapis.com/token' },
   // Vertex posts to its service account's token_uri; the variable overrides that.
   vertex: { env: 'OAUTH_TOKEN_URL_VERTEX', url: 'https://oauth2.googleapis.com/token' },
+  kimi: { env: 'OAUTH_TOKEN_URL_KIMI', url: 'https://auth.kimi.com/api/oauth/token' },
+  iflow: { env: 'OAUTH_TOKEN_URL_IFLOW', url: 'https://iflow.cn/oauth/token' },
 };
 
 export function tokenUrl(family: OAuthFamily, env: NodeJS.ProcessEnv = process.env): string {
@@ -237,12 +250,86 @@ export const vertexRefresher: TokenRefresher = {
   },
 };
 
+/**
+ * Kimi Code (device-flow logins): form-encoded refresh with the public client id and Kimi
+ * CLI's device headers, the login's device id included (as CLIProxyAPI's refresh sends them).
+ */
+export const kimiRefresher: TokenRefresher = {
+  family: 'kimi',
+  buildRequest(refreshToken, env, secret = {}, credentialId = '') {
+    return {
+      url: tokenUrl('kimi', env),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...kimiDeviceHeaders(kimiDeviceId(secret, credentialId)),
+      },
+      body: new URLSearchParams({ client_id: KIMI_OAUTH_CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
+    };
+  },
+  parseResponse(body, refreshToken, now) {
+    const { tokens, raw } = baseTokenSet('kimi', body, refreshToken, now);
+    if (raw.scope) tokens.extra = { scope: raw.scope };
+    return tokens;
+  },
+};
+
+/** iFlow's user info answer (`GET ?accessToken=`), as the refresh and the login read it. */
+export const IFlowUserInfoSchema = z.looseObject({
+  success: z.literal(true),
+  data: z.looseObject({ apiKey: z.string().trim().min(1), email: z.string().optional(), phone: z.string().optional() }),
+});
+
+/**
+ * iFlow: form-encoded refresh with the client credentials both as HTTP Basic and in the form
+ * (as the iFlow CLI sends them). Requests use the account's API key, not the access token,
+ * so every refresh reads the key (and the account's e-mail, else phone) again from the user
+ * info with the new token, as CLIProxyAPI does.
+ */
+export const iflowRefresher: TokenRefresher = {
+  family: 'iflow',
+  buildRequest(refreshToken, env) {
+    const basic = Buffer.from(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`).toString('base64');
+    return {
+      url: tokenUrl('iflow', env),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${basic}` },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: IFLOW_OAUTH_CLIENT_ID,
+        client_secret: IFLOW_OAUTH_CLIENT_SECRET,
+      }).toString(),
+    };
+  },
+  parseResponse(body, refreshToken, now) {
+    const { tokens, raw } = baseTokenSet('iflow', body, refreshToken, now);
+    if (raw.scope) tokens.extra = { scope: raw.scope };
+    return tokens;
+  },
+  async complete(tokens, _secret, post, env = process.env) {
+    const base = env[IFLOW_USER_INFO.env]?.trim() || IFLOW_USER_INFO.url;
+    const answer = await post({
+      url: `${base}?accessToken=${encodeURIComponent(tokens.accessToken)}`,
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      body: '',
+    });
+    const parsed = IFlowUserInfoSchema.safeParse(answer);
+    if (!parsed.success) return {};
+    const { apiKey, email, phone } = parsed.data.data;
+    // The key is a secret like the tokens: it is stored in the encrypted secret only.
+    return { apiKey, ...compact({ email: email?.trim() || phone?.trim() }) };
+  },
+};
+
 export const TOKEN_REFRESHERS: Readonly<Record<OAuthFamily, TokenRefresher>> = {
   claude: claudeRefresher,
   codex: codexRefresher,
   'gemini-cli': geminiCliRefresher,
   antigravity: antigravityRefresher,
   vertex: vertexRefresher,
+  kimi: kimiRefresher,
+  iflow: iflowRefresher,
 };
 
 const CodexClaimsSchema = z.object({

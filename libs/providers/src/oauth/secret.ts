@@ -24,7 +24,7 @@ export interface TokenSet {
   expiresAt: Date | null;
   idToken?: string;
   tokenType?: string;
-  /** Account identity (email, account or organization ids, plan) — never tokens. */
+  /** Account identity (email, account or organization ids, plan) — never tokens, except iFlow's API key, which lives in the secret like them. */
   extra: Record<string, unknown>;
 }
 

@@ -33,8 +33,10 @@ export interface TokenClientOptions {
   proxyUrl?: string;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
-  /** The stored secret, for families whose grant or follow-up lookups need more than the grant (Vertex, Antigravity). */
+  /** The stored secret, for families whose grant or follow-up lookups need more than the grant (Vertex, Antigravity, Kimi). */
   secret?: Record<string, unknown>;
+  /** The credential refreshed (Kimi derives a device id from it when the login has none). */
+  credentialId?: string;
 }
 
 /**
@@ -81,7 +83,7 @@ export class TokenClient implements OnApplicationShutdown {
   }
 
   async refresh(refresher: TokenRefresher, refreshToken: string, options: TokenClientOptions = {}): Promise<TokenSet> {
-    const req = refresher.buildRequest(refreshToken, options.env, options.secret);
+    const req = refresher.buildRequest(refreshToken, options.env, options.secret, options.credentialId);
     const deadline = AbortSignal.timeout(this.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     let res: Dispatcher.ResponseData;
@@ -120,13 +122,14 @@ export class TokenClient implements OnApplicationShutdown {
     return tokens;
   }
 
-  /** One JSON POST made with fresh tokens (Antigravity's project lookup); undefined when it fails: the tokens stand anyway. */
+  /** One JSON request made with fresh tokens (Antigravity's project, iFlow's API key); undefined when it fails: the tokens stand anyway. */
   private async lookup(req: TokenRequest, options: TokenClientOptions): Promise<unknown> {
     try {
+      const method = req.method ?? 'POST';
       const res = await request(req.url, {
-        method: 'POST',
+        method,
         headers: req.headers,
-        body: req.body,
+        body: method === 'GET' ? undefined : req.body,
         signal: AbortSignal.timeout(this.timeoutMs),
         dispatcher: this.dispatchers.get(options.proxyUrl),
       });

@@ -94,6 +94,13 @@ export class MockGoogleTokenServer {
     return token.expiresAt > now ? 'valid' : 'expired';
   }
 
+  /** Whether a refresh token may still be used (`live`), was used up (`spent`), or was never issued. */
+  refreshTokenState(refreshToken: string): 'live' | 'spent' | 'unknown' {
+    const stored = this.refreshTokens.get(refreshToken);
+    if (!stored) return 'unknown';
+    return stored.spent ? 'spent' : 'live';
+  }
+
   /** Access tokens issued so far per subject (client id or service-account e-mail). */
   issuedTo(subject: string): number {
     return [...this.accessTokens.values()].filter((t) => t.subject === subject).length;

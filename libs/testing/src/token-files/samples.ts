@@ -106,6 +106,43 @@ export const TOKEN_FILE_SAMPLES = {
     timestamp: 1893456000000,
     type: 'antigravity',
   },
+  /** A Kimi device-flow login (internal/auth/kimi/token.go); `timestamp` is the login's metadata, kept verbatim. */
+  'kimi-1893456000000.json': {
+    access_token: 'kimi-access-token',
+    device_id: '6f1c2d3e-0000-4000-8000-000000000001',
+    expired: '2030-01-01T00:15:00Z',
+    refresh_token: 'kimi-refresh-token',
+    scope: 'kimi-code',
+    timestamp: 1893456000000,
+    token_type: 'Bearer',
+    type: 'kimi',
+  },
+  /** An iFlow OAuth login (internal/auth/iflow/iflow_token.go: every field, no omitempty); requests use api_key. */
+  'iflow-iflow-user@example.com.json': {
+    access_token: 'iflow-access-token',
+    api_key: 'sk-iflow-api-key',
+    cookie: '',
+    email: 'iflow-user@example.com',
+    expired: '2030-01-03T00:00:00Z',
+    last_refresh: '2030-01-01T00:00:00Z',
+    refresh_token: 'iflow-refresh-token',
+    scope: 'read',
+    token_type: 'bearer',
+    type: 'iflow',
+  },
+  /** An iFlow cookie login: the API key and the date it expires, no OAuth tokens. */
+  'iflow-cookie-user.json': {
+    access_token: '',
+    api_key: 'sk-iflow-cookie-key',
+    cookie: 'BXAuth=cookie-value;',
+    email: 'cookie-user',
+    expired: '2030-02-01 12:00',
+    last_refresh: '2030-01-01T00:00:00Z',
+    refresh_token: '',
+    scope: '',
+    token_type: '',
+    type: 'iflow',
+  },
   /** Every routing field a token file may carry, plus a field this router does not know (kept verbatim). */
   'claude-routed@example.com.json': {
     access_token: 'sk-ant-oat01-routed-access',
@@ -138,6 +175,7 @@ export const BROKEN_TOKEN_FILES = {
   'no-type.json': JSON.stringify({ access_token: 'x' }),
   'claude-without-tokens.json': JSON.stringify({ type: 'claude', email: 'nobody@example.com' }),
   'vertex-without-key.json': JSON.stringify({ type: 'vertex', service_account: { client_email: 'a@b.iam.gserviceaccount.com' } }),
+  'iflow-without-key.json': JSON.stringify({ type: 'iflow', email: 'nobody@example.com', cookie: '' }),
   'array.json': '[]',
 } as const;
 

@@ -72,6 +72,11 @@ export interface RotatingTokensOptions {
   expiresIn?: number;
   /** Wait this long before answering (a slow endpoint). */
   delayMs?: number;
+  /**
+   * The n-th access token issued (default `rotated-access-<n>`): an upstream mock may only
+   * accept tokens of a certain shape (Claude OAuth tokens, ChatGPT JWTs with `exp`).
+   */
+  accessToken?: (n: number, expiresIn: number) => string;
 }
 
 /**
@@ -112,10 +117,9 @@ export class RotatingTokens {
     const n = ++this.counter;
     const next = `rotated-refresh-${n}-${Math.random().toString(36).slice(2, 10)}`;
     this.valid.add(next);
-    return {
-      status: 200,
-      body: { access_token: `rotated-access-${n}`, refresh_token: next, expires_in: this.options.expiresIn ?? 60, token_type: 'Bearer' },
-    };
+    const expiresIn = this.options.expiresIn ?? 60;
+    const accessToken = this.options.accessToken?.(n, expiresIn) ?? `rotated-access-${n}`;
+    return { status: 200, body: { access_token: accessToken, refresh_token: next, expires_in: expiresIn, token_type: 'Bearer' } };
   };
 }
 

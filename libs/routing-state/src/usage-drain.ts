@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { UsageRepository } from '@cpa/db';
+import { UsageBuffer } from './usage-buffer';
+
+export const USAGE_DRAIN_INTERVAL_MS = Symbol('USAGE_DRAIN_INTERVAL_MS');
+/** Batches (one per scheduler flush) written per statement. */
+const BATCHES_PER_WRITE = 200;
+/** A drainer that died holding the lock blocks the others this long at most. */
+const LOCK_TTL_MS = 30_000;
+
+/**
+ * Writes the usage the schedulers buffered in Redis into Postgres (`usage_daily`), oldest
+ * first, one drainer at a time across replicas. A batch leaves Redis only after its write
+ * committed, so a Postgres outage loses nothing: the list grows and is written when Postgres
+ * returns. (A drainer killed between the write and the trim would count that batch twice
+ * on the next pass: at-least-once, never lost.)
+ */
+@Injectable()
+export class UsageDrain implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(UsageDrain.name);
+  private readonly intervalMs: number;
+  private timer?: NodeJS.Timeout;
+  private draining?: Promise<number>;
+  private failing = false;
+
+  constructor(
+    private readonly buffer: UsageBuffer,
+    private readonly usage: UsageRepository,
+    @Optional() @Inject(USAGE_DRAIN_INTERVAL_MS) intervalMs?: number,
+  ) {
+    this.intervalMs = intervalMs ?? Number(process.env.USAGE_DRAIN_MS ?? 1_000);
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.intervalMs <= 0) return;
+    this.timer = setInterval(() => void this.drain(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes everything buffered; resolves with the number of batches written. Never rejects. */
+  drain(): Promise<number> {
+    this.draining ??= this.run().finally(() => (this.draining = undefined));
+    return this.draining;
+  }
+
+  private async run(): Promise<number> {
+    const token = randomUUID();
+    let written = 0;
+    try {
+      if (!(await this.buffer.lock(token, LOCK_TTL_MS))) return 0;
+      try {
+        for (;;) {
+          const { increments, items } = await this.buffer.peek(BATCHES_PER_WRITE);
+          if (items === 0) break;
+          await this.usage.incrementMany(increments);
+          await this.buffer.drop(items);
+          written += items;
+        }
+      } finally {
+        await this.buffer.unlock(token).catch(() => undefined);
+      }
+      if (this.failing) this.logger.log(`usage written to Postgres again (${written} buffered batches)`);
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.logger.warn(`usage stays buffered in Redis, retrying every ${this.intervalMs} ms: ${(err as Error).message}`);
+      this.failing = true;
+    }
+    return written;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.drain();
+  }
+}
