@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { snapshotOf, type Catalog, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
 import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
-import { startMockUpstream, type MockUpstream } from '@cpa/testing';
+import { startCodeAssistMock, startMockUpstream, type MockUpstream } from '@cpa/testing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
 import { SecretBox } from '@cpa/db/light';
 import type { CredentialRefresher } from './credential-refresher';
@@ -356,5 +356,38 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
     expect(f.status).toBe(401);
     expect(refreshCalls).toEqual([]);
     expect(mock.requests).toHaveLength(1);
+  });
+});
+
+describe('ExecutionService: a secret the refresh worker completes', () => {
+  it('has an Antigravity login without a project refreshed (the refresh looks the project up) before calling', async () => {
+    const codeAssist = await startCodeAssistMock({ verifyToken: (token) => (token.startsWith('ya29.') ? 'valid' : 'unknown'), projects: ['ag-project'] });
+    try {
+      const box = new SecretBox(SecretBox.generateKey());
+      let secret: Record<string, string> = { accessToken: 'ya29.imported', refreshToken: '1//r' };
+      let version = 1;
+      const info: CredentialInfo = { ...credential('gemini'), id: 'ag', provider: 'antigravity', kind: 'oauth', baseUrl: codeAssist.url };
+      const published = () =>
+        snapshotOf([{ ...info, version }], {}, { generation: version, secrets: new Map([['ag', { version, secretEnc: box.encryptJson(secret) }]]) });
+      const catalog = { snapshot: published(), reload: async () => (catalog.snapshot = published()) };
+      const refreshCalls: string[] = [];
+      const refresher: CredentialRefresher = {
+        // What the refresh worker does for Antigravity: new tokens, and the project from loadCodeAssist.
+        refreshRejected: async (credentialId) => {
+          refreshCalls.push(credentialId);
+          secret = { accessToken: 'ya29.refreshed', refreshToken: '1//r', projectId: 'ag-project' };
+          version = 2;
+          return { ok: true, version };
+        },
+      };
+      const executor = new ExecutionService(catalog as unknown as Catalog, new SecretStore(catalog as unknown as Catalog, box), upstream, { report: () => undefined }, refresher);
+      const req: ExecuteRequest = { ...request('antigravity', 'gemini', false, 'gemini-2.5-pro'), credentialId: 'ag', triedCredentialIds: ['ag'] };
+      const { head } = await run(req, { contents: [{ role: 'user', parts: [{ text: 'which project' }] }] }, executor);
+      expect(head.status).toBe(200);
+      expect(refreshCalls).toEqual(['ag']);
+      expect(codeAssist.requests.map((r) => (r.body as { project?: string }).project)).toEqual(['ag-project']);
+    } finally {
+      await codeAssist.close();
+    }
   });
 });

@@ -322,7 +322,11 @@ export class ExecutionService {
    */
   private async send(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer): Promise<Dispatcher.ResponseData> {
     const call = (secret: CredentialSecret) => this.call(attempt, format, upstreamModel, stream, upstreamBody, secret);
-    const secret = await this.secretOf(attempt);
+    let secret = await this.secretOf(attempt);
+    if (attempt.credential.kind === 'oauth' && this.refresher && attempt.adapter.secretIncomplete?.(secret)) {
+      // E.g. an imported Antigravity file without a project: the refresh looks it up.
+      secret = (await this.refreshedSecret(attempt, secret)) ?? secret;
+    }
     let response = await call(secret);
     if (response.statusCode === 401 && attempt.credential.kind === 'oauth' && this.refresher) {
       const text = await response.body.text().catch(() => '');
@@ -394,7 +398,7 @@ export class ExecutionService {
     await this.catalog.reload();
     const fresh = await this.secretOf({ ...attempt, credential: this.catalog.snapshot.byId.get(credential.id) ?? credential });
     if (!fresh.accessToken || fresh.accessToken === refused.accessToken) return undefined;
-    this.logger.log(`credential ${credential.id}: token refreshed after a 401 (version ${reply.version ?? '?'}); retrying once`);
+    this.logger.log(`credential ${credential.id}: token refreshed on demand (version ${reply.version ?? '?'}); calling with it`);
     return fresh;
   }
 

@@ -55,6 +55,11 @@ export interface ProviderAdapter {
    * are set on `target` (which ExecutionService always passes).
    */
   prepareBody?(call: UpstreamCall, body: Buffer, stream: boolean, target?: UpstreamTarget): Buffer;
+  /**
+   * The secret lacks something the refresh worker fills in (Antigravity's Code Assist
+   * project, looked up on refresh): the executor has it refreshed before the call.
+   */
+  secretIncomplete?(secret: CredentialSecret): boolean;
   /** The status routing should see for an upstream error (e.g. an overload reported as 400 counts as 429). */
   failureStatus?(status: number, body: string): number;
   /**

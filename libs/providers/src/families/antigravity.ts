@@ -1,7 +1,7 @@
 import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
 import { secretToken } from '../provider-adapter';
 import { unwrapCodeAssist } from '../response-unwrap';
-import { ANTIGRAVITY_USER_AGENT, antigravityBases, codeAssistUrl, wrapAntigravity } from './code-assist';
+import { ANTIGRAVITY_USER_AGENT, antigravityBases, codeAssistUrl, projectOf, wrapAntigravity } from './code-assist';
 
 /**
  * Antigravity logins (Google account): Cloud Code Assist with Antigravity's identity. It
@@ -11,6 +11,7 @@ import { ANTIGRAVITY_USER_AGENT, antigravityBases, codeAssistUrl, wrapAntigravit
 export const antigravityAdapter: ProviderAdapter = {
   family: 'antigravity',
   upstreamFormat: 'gemini',
+  secretIncomplete: (secret) => projectOf(secret) === '',
   target(call: UpstreamCall, stream: boolean) {
     const [first, ...rest] = antigravityBases(call.baseUrl).map((base) => codeAssistUrl(base, call, stream));
     return {
