@@ -250,4 +250,38 @@ describe('npm run login', () => {
     const file = await downloadAuthFile(stack, authIndex!);
     await kimiServesDevice(file.device_id as string, 'hello from the command');
   });
+
+  /** A redirect login through the command: the operator opens the printed URL and pastes where the browser was sent. */
+  async function pastedLogin(family: string): Promise<string> {
+    // The command finds the Code Assist project itself, so it is told where Code Assist is, as the stack is.
+    const run = runLoginCommand(stack, [family, '--no-browser'], { ...oauthEnv, GEMINI_CLI_BASE_URL: codeAssist.url, ANTIGRAVITY_BASE_URL: codeAssist.url });
+    const url = await waitFor(() => /sign in:\n\n(\S+)/.exec(run.output())?.[1], 60_000, 50);
+    const back = await signIn(auth, url);
+    run.child.stdin.write(`${back.toString()}\n`);
+    expect(await run.exit, run.output()).toBe(0);
+    expect(run.output()).not.toMatch(/ya29\.login-|iflow-at-|code-[A-Za-z0-9_-]{20}/);
+    return printedAuthIndex(run.output())!;
+  }
+
+  it('gemini-cli: the pasted redirect URL, onboarding, and the login serves at once', async () => {
+    auth.account = { email: 'gem-cli@example.com', accountId: 'google-gem-cli' };
+    expect(await pastedLogin('gemini-cli')).toBe('gemini-gem-cli@example.com-free-gem-cli.json');
+    await codeAssistServes(stack.url, GEMINI_MODEL, 'gem-cli@example.com', 'gemini-cli');
+  });
+
+  it('antigravity: the pasted redirect URL, and the login serves at once', async () => {
+    auth.account = { email: 'ag-cli@example.com', accountId: 'google-ag-cli' };
+    expect(await pastedLogin('antigravity')).toBe('antigravity-ag-cli@example.com.json');
+    await codeAssistServes(stack.url, ANTIGRAVITY_MODEL, 'ag-cli@example.com', 'antigravity');
+  });
+
+  it('iflow: the pasted redirect URL, the API key from the user info, and the login serves at once', async () => {
+    const key = 'sk-iflow-cli-e2e-0123456789';
+    auth.account = { email: 'iflow-cli@example.com', accountId: 'iflow-cli', apiKey: key };
+    iflowKeys.push(key);
+    const authIndex = await pastedLogin('iflow');
+    expect(authIndex).toBe('iflow-iflow-cli@example.com.json');
+    // Served before any management write: the command itself published the login to every pod.
+    await chatServes(iflow, IFLOW_MODEL, 'hello from the iflow command', (r) => bearer(r) === key);
+  });
 });

@@ -27,7 +27,8 @@ class LoginModule {
       imports: [
         DbModule.forRoot({ databaseUrl: env.databaseUrl }),
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
-        ManagementModule.forRoot({}),
+        // The same Redis and key prefix as the stack: the login is published in the catalog snapshot every pod reads.
+        ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
       ],
     };
   }
