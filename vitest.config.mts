@@ -48,6 +48,20 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        ...shared,
+        test: {
+          // The fault suite (`npm run faults`): its own stack under load, in a group of its own
+          // (groupOrder) so no other suite runs beside it and distorts its recovery times.
+          name: 'faults',
+          include: ['e2e/**/*.faults.spec.ts'],
+          globalSetup: ['./tools/test-setup/integration.global.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

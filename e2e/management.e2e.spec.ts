@@ -5,16 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { credentialId } from '@cpa/config';
-import { waitFor } from '@cpa/testing';
-import { useStack } from './stack-fixture';
+import { PROPAGATION_MS, TWO_OF_EACH, useStack } from './stack-fixture';
 
 const PROVIDER = 'mg';
 const KEY_A = 'mg-key-a';
 const KEY_B = 'mg-key-b';
-// Changes travel by broadcast event (milliseconds); the budget only keeps a loaded CI machine from flaking.
-const PROPAGATION_MS = 5_000;
 
-const { mock, openai, management } = useStack({
+const { mock, openai, management, onEveryGateway } = useStack({
+  env: () => TWO_OF_EACH,
+  families: ['openai-compat'],
   config: (upstream) => ({
     'openai-compatibility': [
       { name: PROVIDER, 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': KEY_A }], models: [{ name: 'mg-model', alias: 'mg-model' }] },
@@ -38,11 +37,11 @@ async function putConfigYaml(text: string): Promise<{ status: number; body: { st
 const setDisabled = (authIndex: string, disabled: boolean) =>
   management('/auth-files/status', { method: 'PATCH', body: JSON.stringify({ auth_index: authIndex, disabled }) });
 
-/** Sends `n` requests one after another and returns how many each upstream key served. */
-async function servedBy(n: number): Promise<Record<string, number>> {
+/** Sends `n` requests one after another (through `gateway`, or spread over all) and returns how many each upstream key served. */
+async function servedBy(n: number, gateway?: string): Promise<Record<string, number>> {
   mock.reset();
   for (let i = 0; i < n; i++) {
-    await openai().chat.completions.create({ model: 'mg-model', messages: [{ role: 'user', content: 'which key serves me' }] });
+    await openai({ gateway }).chat.completions.create({ model: 'mg-model', messages: [{ role: 'user', content: 'which key serves me' }] });
   }
   return mock.countByKey();
 }
@@ -64,7 +63,7 @@ describe('config.yaml through the gateway', () => {
     const config = parse((await getConfigYaml()).text) as Config;
     config['openai-compatibility'][0]['api-key-entries'].push({ 'api-key': KEY_B });
     expect((await putConfigYaml(stringify(config))).status).toBe(200);
-    await waitFor(async () => (await servedBy(4))[KEY_B] > 0, PROPAGATION_MS);
+    await onEveryGateway(async (gateway) => (await servedBy(4, gateway))[KEY_B] > 0, PROPAGATION_MS);
     expect(await servedBy(6)).toEqual({ [KEY_A]: 3, [KEY_B]: 3 });
   });
 
@@ -84,11 +83,11 @@ describe('PATCH /auth-files/status through the gateway', () => {
     expect(files.files.map((f) => f.auth_index)).toContain(idB);
 
     expect(await (await setDisabled(idB, true)).json()).toEqual({ status: 'ok' });
-    await waitFor(async () => (await servedBy(4))[KEY_B] === undefined, PROPAGATION_MS);
+    await onEveryGateway(async (gateway) => (await servedBy(4, gateway))[KEY_B] === undefined, PROPAGATION_MS);
     expect(await servedBy(6)).toEqual({ [KEY_A]: 6 });
 
     expect((await setDisabled(idB, false)).status).toBe(200);
-    await waitFor(async () => (await servedBy(4))[KEY_B] > 0, PROPAGATION_MS);
+    await onEveryGateway(async (gateway) => (await servedBy(4, gateway))[KEY_B] > 0, PROPAGATION_MS);
     expect(await servedBy(6)).toEqual({ [KEY_A]: 3, [KEY_B]: 3 });
   });
 

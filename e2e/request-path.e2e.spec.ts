@@ -1,12 +1,13 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@cpa/testing';
-import { CLIENT_KEY, useStack } from './stack-fixture';
+import { CLIENT_KEY, PROPAGATION_MS, TWO_OF_EACH, useStack } from './stack-fixture';
 
 const CLAUDE_KEYS = ['claude-key-a', 'claude-key-b'];
 const COMPAT_KEYS = ['compat-key-a', 'compat-key-b'];
 
-const { mock, stack, openai, anthropic, management } = useStack({
+const { mock, stack, openai, anthropic, management, onEveryGateway } = useStack({
+  families: ['claude', 'openai-compat'],
   config: (upstream) => ({
     'claude-api-key': CLAUDE_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url })),
     'openai-compatibility': [
@@ -18,7 +19,7 @@ const { mock, stack, openai, anthropic, management } = useStack({
       },
     ],
   }),
-  env: () => ({ BODY_LIMIT_BYTES: String(256 * 1024) }),
+  env: () => ({ ...TWO_OF_EACH, BODY_LIMIT_BYTES: String(256 * 1024) }),
 });
 
 describe('OpenAI chat completions through the gateway', () => {
@@ -189,16 +190,15 @@ describe('management API through the gateway', () => {
     expect(keys).toContain(CLIENT_KEY);
     const put = await management('/api-keys', { method: 'PUT', body: JSON.stringify([...keys, newKey]) });
     expect(put.status).toBe(200);
-    const client = new OpenAI({ apiKey: newKey, baseURL: `${stack.url}/v1`, maxRetries: 0 });
-    await waitFor(async () => {
+    await onEveryGateway(async (gateway) => {
+      const client = new OpenAI({ apiKey: newKey, baseURL: `${gateway}/v1`, maxRetries: 0 });
       try {
         await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'new key' }] });
         return true;
       } catch {
         return false;
       }
-      // Propagation is a broadcast event (milliseconds); the budget only absorbs a loaded CI machine.
-    }, 5_000);
+    }, PROPAGATION_MS);
   });
 });
 

@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
-import { startMockUpstream, type MockUpstream } from '@cpa/testing';
+import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
 
 import type { ChildProcess } from 'node:child_process';
 
@@ -26,7 +26,8 @@ export interface RunningStack {
   /** The database and Redis key prefix of this stack, for tests that seed data directly. */
   databaseUrl: string;
   keyPrefix: string;
-  services: { name: string; child: ChildProcess }[];
+  /** Every process; `label` tells replicas apart (`gateway#2`), `child` is the current process after a restart. */
+  services: { name: string; label: string; child: ChildProcess }[];
   stop(): Promise<void>;
 }
 
@@ -133,6 +134,18 @@ export async function announceCatalogChange(stack: RunningStack, credentialIds: 
   }
 }
 
+/**
+ * Environment of a suite that runs two gateways, two schedulers and two executors of each
+ * family it starts, so the request path crosses processes as it does in production.
+ */
+export const TWO_OF_EACH: Record<string, string> = { GATEWAY_REPLICAS: '2', SCHEDULER_REPLICAS: '2', EXECUTOR_REPLICAS: '2' };
+
+/**
+ * How long a management change may take to be seen through every gateway: the README's
+ * promise. It travels by broadcast event (milliseconds); the budget absorbs a loaded machine.
+ */
+export const PROPAGATION_MS = 5_000;
+
 /** The client API key every suite's stack accepts. */
 export const CLIENT_KEY = 'sk-client-e2e';
 /** The management secret every suite's stack is configured with. */
@@ -155,10 +168,16 @@ export interface StackSuite {
   mock: MockUpstream;
   /** The suite's running stack; usable from the suite's tests and later hooks. */
   stack: RunningStack;
-  openai(options?: { defaultHeaders?: Record<string, string> }): OpenAI;
-  anthropic(): Anthropic;
-  /** A request to the management API with the management secret. */
+  /** A client of the next gateway in turn (requests spread over every replica), or of `gateway`. */
+  openai(options?: { defaultHeaders?: Record<string, string>; gateway?: string }): OpenAI;
+  anthropic(options?: { gateway?: string }): Anthropic;
+  /** A request to the management API with the management secret, through the next gateway in turn. */
   management(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Resolves once `check(gatewayUrl)` has held through every gateway replica, all within
+   * `timeoutMs` from the call (a change must be seen by every pod, not just one).
+   */
+  onEveryGateway(check: (gateway: string) => Promise<boolean>, timeoutMs: number): Promise<void>;
 }
 
 /**
@@ -200,13 +219,22 @@ export function useStack(setup: StackSetup): StackSuite {
   });
   beforeEach(() => mock.reset());
 
+  // Round-robin over the gateway replicas, as a load balancer would spread a client's requests.
+  let turn = 0;
+  const nextGateway = () => stack.urls[turn++ % stack.urls.length];
   return {
     mock,
     stack,
-    openai: (options = {}) => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.url}/v1`, maxRetries: 0, ...options }),
-    anthropic: () => new Anthropic({ apiKey: CLIENT_KEY, baseURL: stack.url, maxRetries: 0 }),
+    openai: ({ gateway = nextGateway(), ...options } = {}) => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway}/v1`, maxRetries: 0, ...options }),
+    anthropic: ({ gateway = nextGateway() } = {}) => new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway, maxRetries: 0 }),
+    onEveryGateway: async (check, timeoutMs) => {
+      // One deadline for all, checked one gateway after another (checks may share the mock's
+      // request log): every gateway showed the change before `timeoutMs` had passed.
+      const deadline = Date.now() + timeoutMs;
+      for (const gateway of stack.urls) await waitFor(() => check(gateway), Math.max(0, deadline - Date.now()));
+    },
     management: (path, init = {}) =>
-      fetch(`${stack.url}/v0/management${path}`, {
+      fetch(`${nextGateway()}/v0/management${path}`, {
         ...init,
         headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
       }),

@@ -6,6 +6,7 @@
  *
  *   npm run bench                 # defaults: 6 s per phase
  *   BENCH_SECONDS=15 npm run bench
+ *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
  *
  * Not part of the tests: figures depend on the machine; report them as ratios.
  */
@@ -24,6 +25,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const CLIENT_KEY = 'sk-bench';
 const KEY_PREFIX = `bench:${process.pid}:`;
+/** The Redis the stack uses; a private one (its own port) keeps other clients out of its figures. */
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -48,23 +51,50 @@ function peakRssMb(pid) {
 
 function redisPid() {
   try {
-    const info = execFileSync('redis-cli', ['info', 'server']).toString();
+    const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'server']).toString();
     return Number(/process_id:(\d+)/.exec(info)?.[1]);
   } catch {
     return undefined;
   }
 }
 
+/** Calls per command and network bytes of the whole Redis server so far (undefined without redis-cli). */
+function redisStats() {
+  try {
+    const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'all']).toString();
+    const calls = {};
+    for (const match of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls[match[1]] = Number(match[2]);
+    const bytes = (field) => Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { calls, inBytes: bytes('total_net_input_bytes'), outBytes: bytes('total_net_output_bytes') };
+  } catch {
+    return undefined;
+  }
+}
+
+function redisStatsDelta(before, after) {
+  if (!before || !after) return undefined;
+  const calls = {};
+  for (const [command, n] of Object.entries(after.calls)) if (n - (before.calls[command] ?? 0) > 0) calls[command] = n - (before.calls[command] ?? 0);
+  // Minus the two INFO calls of the measurement itself.
+  if (calls.info) calls.info = Math.max(0, calls.info - 1);
+  const total = Object.values(calls).reduce((sum, n) => sum + n, 0);
+  return { calls, total, inBytes: after.inBytes - before.inBytes, outBytes: after.outBytes - before.outBytes };
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-/** Closed-loop load: `concurrency` workers each sending requests back to back for `seconds`. */
-async function load({ origin, path, body, headers, concurrency, seconds, stream = false }) {
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+/**
+ * Closed-loop load: `concurrency` workers each sending requests back to back for `seconds`,
+ * worker i to `origins[i % origins.length]` (several gateway replicas share the load evenly).
+ */
+async function load({ origins, path, body, headers, concurrency, seconds, stream = false }) {
+  const pools = origins.map((origin) => new Pool(origin, { connections: Math.ceil(concurrency / origins.length), pipelining: 1, keepAliveTimeout: 30_000 }));
   const latencies = [];
   const ttfbs = [];
   let errors = 0;
   const until = performance.now() + seconds * 1000;
-  const worker = async () => {
+  const worker = async (i) => {
+    const pool = pools[i % pools.length];
     while (performance.now() < until) {
       const start = performance.now();
       try {
@@ -85,9 +115,9 @@ async function load({ origin, path, body, headers, concurrency, seconds, stream 
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   const elapsed = (performance.now() - started) / 1000;
-  await pool.close();
+  await Promise.all(pools.map((pool) => pool.close()));
   latencies.sort((a, b) => a - b);
   ttfbs.sort((a, b) => a - b);
   return {
@@ -145,14 +175,14 @@ async function main() {
 
   const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'a short benchmark prompt' }] });
   const streamBody = JSON.stringify({ model: 'bench-model', stream: true, messages: [{ role: 'user', content: 'a short streamed benchmark prompt' }] });
-  const direct = { origin: mock.url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer up-1' } };
-  const gateway = { origin: stack.url, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } };
+  const direct = { origins: [mock.url], path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer up-1' } };
+  const gateway = { origins: stack.urls, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } };
 
   // Warm up connection pools, JIT and caches on both paths.
   await load({ ...direct, body, concurrency: 8, seconds: 1 });
   await load({ ...gateway, body, concurrency: 8, seconds: 2 });
 
-  const pids = stack.services.map((s) => ({ name: s.name, pid: s.child.pid }));
+  const pids = stack.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
   const redis = redisPid();
   const rows = [];
   for (const [label, concurrency, stream, reqBody] of [
@@ -164,15 +194,17 @@ async function main() {
     const base = await load({ ...direct, body: reqBody, concurrency, seconds: SECONDS, stream });
     const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
     const redisBefore = redis ? cpuMs(redis) : 0;
+    const statsBefore = redisStats();
     const via = await load({ ...gateway, body: reqBody, concurrency, seconds: SECONDS, stream });
-    const perProcess = pids.map(({ name, pid }, i) => ({ name, ms: cpuMs(pid) - cpuBefore[i] }));
+    const redisTraffic = redisStatsDelta(statsBefore, redisStats());
+    const perProcess = pids.map(({ label, pid }, i) => ({ name: label, ms: cpuMs(pid) - cpuBefore[i] }));
     const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
     const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
     const n = Math.max(1, via.requests);
-    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })) });
+    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })), redisTraffic, n });
   }
 
-  console.log(`\nBenchmark (${SECONDS}s per phase, load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
+  console.log(`\nBenchmark (${SECONDS}s per phase, ${stack.urls.length} gateway(s), load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
   console.log('phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors');
   for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
     console.log(
@@ -185,17 +217,27 @@ async function main() {
   }
   console.log('\nCPU ms per request by process:');
   for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
-  const rss = pids.map(({ name, pid }) => ({ name, mb: peakRssMb(pid) }));
-  console.log('\npeak RSS per process (MB): ' + rss.map(({ name, mb }) => `${name} ${fmt(mb, 0)}`).join(', '));
+  // Whole-server counters: other clients of the same Redis (tests, other stacks) add to them.
+  console.log('\nRedis per request (INFO commandstats / stats over the gateway phase; commands run inside scripts count too; so do other clients of this Redis):');
+  for (const { label, redisTraffic, n } of rows) {
+    if (!redisTraffic) continue;
+    const top = Object.entries(redisTraffic.calls).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    console.log(
+      `  ${label.padEnd(16)} ${fmt(redisTraffic.total / n, 1)} commands (${top.map(([c, k]) => `${c} ${fmt(k / n, 2)}`).join(', ')}), ` +
+        `${fmt(redisTraffic.inBytes / n, 0)} B in, ${fmt(redisTraffic.outBytes / n, 0)} B out`,
+    );
+  }
+  const rss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
+  console.log('\npeak RSS per process (MB): ' + rss.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', '));
   console.log(`peak RSS of the stack (sum of the processes' peaks): ${fmt(rss.reduce((sum, p) => sum + p.mb, 0), 0)} MB`);
   // The hot path (no Prisma since the catalog snapshot) has a budget of 150 MB per process.
   const hot = rss.filter(({ name }) => name === 'gateway' || name === 'scheduler' || name.startsWith('executor'));
   const over = hot.filter(({ mb }) => mb > 150);
-  console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ name, mb }) => `${name} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
+  console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
 
   await stack.stop();
   await mock.close();
-  await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', KEY_PREFIX);
+  await deleteKeys(REDIS_URL, KEY_PREFIX);
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
   const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;

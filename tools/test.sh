@@ -43,10 +43,15 @@ for _ in $(seq 1 30); do pg_up && redis_up && break; sleep 1; done
 pg_up || { echo "Postgres is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 redis_up || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 
-# Compose's own validation of docker-compose.yml (tools/deploy.spec.ts) needs Debian's
-# docker-compose; where it cannot be installed that one check shows as skipped.
-if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  { apt-get update -qq && apt-get install -y -qq docker-compose; } >/dev/null 2>&1 || echo "docker-compose could not be installed; its check will be skipped"
+# Checks that need Debian tools: Compose's own validation of docker-compose.yml
+# (docker-compose) and the local Redis Cluster (redis-cli, from redis-tools). Where they
+# cannot be installed, those checks show as skipped.
+missing=""
+command -v docker-compose >/dev/null || missing="$missing docker-compose"
+command -v redis-cli >/dev/null || missing="$missing redis-tools"
+if [ -n "$missing" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  # shellcheck disable=SC2086
+  { apt-get update -qq && apt-get install -y -qq $missing; } >/dev/null 2>&1 || echo "could not install$missing; the checks that need them will be skipped"
 fi
 
 step="prisma generate"; node tools/prisma-generate.mjs
@@ -54,6 +59,7 @@ step="build"; npm run --silent build
 step="lint"; npx eslint . --quiet
 # Type-checks the tests too (Vitest strips types without checking them).
 step="type-check"; npx tsc -p tsconfig.json --noEmit
-# Migrations for the test database are applied by the Vitest global setup.
+# Migrations for the test database are applied by the Vitest global setup. Every project
+# runs: unit, integration, e2e and the fault suite (project `faults`, alone in its group).
 step="vitest"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
-import Redis from 'ioredis';
+import { createRedis, type RedisConnection } from '@cpa/transport';
 import type { CredentialFilter } from '@cpa/db';
 import { REFRESH_CONCURRENCY, REFRESH_SCAN_INTERVAL_MS } from '@cpa/providers';
 import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
@@ -38,7 +38,7 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
   private readonly scanIntervalMs: number;
   private readonly lockKey: string;
   private readonly replicaId = randomUUID();
-  private readonly redis: Redis;
+  private readonly redis: RedisConnection;
   private readonly queue: Queue<RefreshJobData, RefreshOutcome>;
   private worker?: Worker<RefreshJobData, RefreshOutcome>;
   private timer?: NodeJS.Timeout;
@@ -128,8 +128,8 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
 }
 
 /** BullMQ needs `maxRetriesPerRequest: null` so blocking commands survive reconnects. */
-function connect(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null });
+function connect(url: string): RedisConnection {
+  return createRedis(url, { maxRetriesPerRequest: null });
 }
 
 export function bullPrefix(keyPrefix: string): string {

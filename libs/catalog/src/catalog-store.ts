@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
-import Redis from 'ioredis';
+import { createRedis, type RedisConnection } from '@cpa/transport';
 import { parseCatalogDocument, type CatalogDocument } from './catalog-document';
 
 /**
@@ -27,7 +27,7 @@ const CONNECT_WAIT_MS = 1_000;
  * queue commands (`enableOfflineQueue: false`), so a caller fails within a bound instead of
  * at once while a connection is still being made, and never waits for a Redis that is down.
  */
-export async function redisReady(redis: Redis, timeoutMs = CONNECT_WAIT_MS): Promise<void> {
+export async function redisReady(redis: RedisConnection, timeoutMs = CONNECT_WAIT_MS): Promise<void> {
   if (redis.status === 'ready') return;
   try {
     await once(redis, 'ready', { signal: AbortSignal.timeout(timeoutMs) });
@@ -43,12 +43,12 @@ export async function redisReady(redis: Redis, timeoutMs = CONNECT_WAIT_MS): Pro
  */
 export class CatalogStore implements OnModuleDestroy {
   private readonly logger = new Logger(CatalogStore.name);
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   private readonly docKey: string;
   private readonly generationKey: string;
 
   constructor(redisUrl: string, keyPrefix: string) {
-    this.redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'catalog' });
+    this.redis = createRedis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'catalog' });
     let down = false;
     this.redis.on('error', (err: Error) => {
       if (!down) this.logger.warn(`catalog store: Redis unreachable (${err.message}); keeping the catalog in memory`);

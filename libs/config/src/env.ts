@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { PROVIDER_FAMILIES } from '@cpa/contracts';
+import { keyPrefixFor, PROVIDER_FAMILIES } from '@cpa/contracts';
 
 // 0 asks the OS for a free port (tests and local stacks run many services side by side).
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -18,7 +18,8 @@ const EnvSchema = z.object({
   AUTH_DIR: z.string().min(1).optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
   ADMIN_URL: url('http://127.0.0.1:8318'),
-  TRANSPORT_KEY_PREFIX: z.string().default('cpa:'),
+  // Default by the kind of Redis (keyPrefixFor): `cpa:` on one server, `{cpa}:` on a cluster.
+  TRANSPORT_KEY_PREFIX: z.string().optional(),
   PROVIDER_FAMILY: z.enum(PROVIDER_FAMILIES).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   ADMIN_HOST: z.string().default('127.0.0.1'),
@@ -89,7 +90,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(
     authDir: e.AUTH_DIR,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     adminUrl: e.ADMIN_URL,
-    transportKeyPrefix: e.TRANSPORT_KEY_PREFIX,
+    transportKeyPrefix: keyPrefixFor(e.REDIS_URL, e.TRANSPORT_KEY_PREFIX),
     providerFamily: e.PROVIDER_FAMILY,
     logLevel: e.LOG_LEVEL,
     adminHost: e.ADMIN_HOST,

@@ -8,3 +8,4 @@ export * from './provider-family';
 export * from './management-events';
 export * from './route-actions';
 export * from './refresh-patterns';
+export * from './redis-url';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@cpa/transport';
 
 export const MAX_FAILURES = 5;
 export const BAN_MS = 30 * 60 * 1000;
@@ -27,7 +27,7 @@ export interface FailureLimiter {
  */
 export class RedisFailureLimiter implements FailureLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     readonly limit = MAX_FAILURES,
     private readonly banMs = BAN_MS,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { CATALOG_SOURCE, CatalogPublisher, catalogPublisherProviders } from '@cpa/catalog';
 import { CatalogSourceRepository } from '@cpa/db';
+import { createRedis, type RedisConnection } from '@cpa/transport';
 import { ManagementAuthGuard } from './auth.guard';
 import { FAILURE_LIMITER, ManagementAuthService } from './auth.service';
 import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
@@ -32,11 +32,11 @@ const OPTIONS = Symbol('MANAGEMENT_OPTIONS');
 @Injectable()
 class LimiterHolder implements OnApplicationShutdown {
   readonly limiter: FailureLimiter;
-  private readonly redis?: Redis;
+  private readonly redis?: RedisConnection;
 
   constructor(@Inject(OPTIONS) options: ManagementModuleOptions) {
     if (options.redisUrl) {
-      this.redis = new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+      this.redis = createRedis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
       this.redis.on('error', () => undefined); // failures surface on the commands that need the connection
       this.limiter = new RedisFailureLimiter(this.redis, options.keyPrefix ?? 'cpa:');
     } else {

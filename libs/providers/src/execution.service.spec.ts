@@ -324,6 +324,21 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
     expect(refreshCalls).toHaveLength(1);
   });
 
+  it('waits for the snapshot to show the refreshed version when the worker answered before its republish landed', async () => {
+    mock.setBehavior('oat-old', { status: 401 });
+    refreshReply = (id) => {
+      // Another worker's refresh: in Postgres already, in the snapshot a moment later.
+      setTimeout(() => {
+        stored.set(id, { accessToken: 'oat-late', refreshToken: 'ort-2' });
+        versions.set(id, 3);
+      }, 200);
+      return { ok: true, version: 3 };
+    };
+    const { head } = await run(oauthRequest('claude-oauth'), claudeBody(false), oauthService);
+    expect(head.status).toBe(200);
+    expect(mock.requests.map((r) => r.apiKey)).toEqual(['oat-old', 'oat-late']);
+  });
+
   it('never loops: a second 401 goes to the scheduler as an ordinary failure', async () => {
     mock.setBehavior('oat-old', { status: 401 });
     mock.setBehavior('oat-new', { status: 401 });

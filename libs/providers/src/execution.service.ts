@@ -48,6 +48,9 @@ export const ATTEMPT_REPORTER = Symbol('ATTEMPT_REPORTER');
 // retry-after reaches the client as the upstream wrote it (AttemptFailure.retryAfterMs is the parsed copy for cooldowns).
 const PASSED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'request-id', 'x-request-id', 'openai-processing-ms', 'anthropic-ratelimit-requests-remaining'];
 
+/** How long a refresh-on-401 waits for the catalog snapshot to show the refreshed credential. */
+const SNAPSHOT_CATCH_UP_MS = 3_000;
+
 /** Most upstream bytes held back while waiting for the stream's first event (then relayed regardless). */
 const FIRST_EVENT_HOLD_LIMIT = 256 * 1024;
 
@@ -395,11 +398,25 @@ export class ExecutionService {
       return undefined;
     }
     this.secrets.forget(credential.id);
-    await this.catalog.reload();
+    await this.snapshotAtLeast(credential.id, reply.version, signal);
     const fresh = await this.secretOf({ ...attempt, credential: this.catalog.snapshot.byId.get(credential.id) ?? credential });
     if (!fresh.accessToken || fresh.accessToken === refused.accessToken) return undefined;
     this.logger.log(`credential ${credential.id}: token refreshed on demand (version ${reply.version ?? '?'}); calling with it`);
     return fresh;
+  }
+
+  /**
+   * Reloads the catalog until it holds `version` of the credential (bounded): a refresh
+   * another worker finished may be in Postgres a moment before its snapshot is republished.
+   */
+  private async snapshotAtLeast(credentialId: string, version: number | undefined, signal: AbortSignal): Promise<void> {
+    const until = Date.now() + SNAPSHOT_CATCH_UP_MS;
+    for (;;) {
+      await this.catalog.reload();
+      const current = this.catalog.snapshot.byId.get(credentialId)?.version ?? 0;
+      if (version === undefined || current >= version || Date.now() >= until || signal.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** A successful upstream answer's body, unwrapped when the family wraps its answers. */

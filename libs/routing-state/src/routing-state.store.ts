@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import Redis from 'ioredis';
 import { CURSOR_WRAP, type CredentialState } from '@cpa/routing';
+import { createRedis, type RedisConnection } from '@cpa/transport';
 import { RoutingKeys } from './keys';
 import { BIND, CAS_VALUE, INCR_CURSOR, INVALIDATE_BINDINGS, PICK_READ, RECORD } from './scripts';
 
@@ -51,7 +51,7 @@ export interface StateUpdate {
   next: CredentialState | undefined;
 }
 
-type RedisWithScripts = Redis & {
+type RedisWithScripts = RedisConnection & {
   rsPickRead(
     numKeys: number,
     ...args: (string | number)[]
@@ -86,7 +86,7 @@ export class RoutingStateStore implements OnModuleDestroy {
   constructor(@Inject(ROUTING_STATE_OPTIONS) options: RoutingStateOptions) {
     this.keys = new RoutingKeys(options.keyPrefix);
     this.cursorTtlMs = options.cursorTtlMs ?? DEFAULT_CURSOR_TTL_MS;
-    const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+    const redis = createRedis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
     redis.on('error', () => undefined); // surfaced by the commands that need the connection; it reconnects by itself
     redis.defineCommand('rsPickRead', { lua: PICK_READ });
     redis.defineCommand('rsIncrCursor', { numberOfKeys: 1, lua: INCR_CURSOR });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import Redis from 'ioredis';
 import { z } from 'zod';
 import { redisReady } from '@cpa/catalog';
+import { createRedis, type RedisConnection } from '@cpa/transport';
 import type { UsageIncrement } from '@cpa/db/light';
 import { ROUTING_STATE_OPTIONS, type RoutingStateOptions } from './routing-state.store';
 
@@ -31,12 +31,12 @@ const BatchSchema = z.array(IncrementSchema);
  */
 @Injectable()
 export class UsageBuffer implements OnModuleDestroy {
-  private readonly redis: Redis;
+  private readonly redis: RedisConnection;
   private readonly key: string;
   private readonly lockKey: string;
 
   constructor(@Inject(ROUTING_STATE_OPTIONS) options: RoutingStateOptions) {
-    this.redis = new Redis(options.redisUrl, {
+    this.redis = createRedis(options.redisUrl, {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 1,

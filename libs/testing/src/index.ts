@@ -6,3 +6,4 @@ export * from './proxies';
 export * from './outages';
 export * from './token-files/samples';
 export * from './mock-oauth/authorization-server';
+export { LocalRedisCluster, redisClusterToolsAvailable } from './redis-cluster';

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
-import { Redis } from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
 import type { Frame } from './frame';
-import { queueOf } from '@cpa/contracts';
+import { keyPrefixFor, queueOf } from '@cpa/contracts';
 import { transportKeys } from './keys';
-import { closeConnection } from './connection';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
+import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
+import { DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
 import { ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
 import { decodeReply, encodeCancel, encodeFlow, encodeRequest, ReplyMessage } from './wire';
@@ -108,7 +107,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   private refused = 0;
 
   private cmd?: ScriptedRedis;
-  private sub?: Redis;
+  private sub?: RedisConnection;
   private connecting?: Promise<void>;
   private connected = false;
   private readonly calls = new Map<string, Call>();
@@ -124,7 +123,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
 
   constructor(private readonly options: RedisTransportClientOptions) {
     super();
-    this.prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.prefix = keyPrefixFor(options.redisUrl, options.keyPrefix);
     this.podId = options.podId ?? randomBytes(8).toString('hex');
     this.replyChannel = transportKeys.reply(this.prefix, this.podId);
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 120_000;
@@ -175,7 +174,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
           .then(() => (call.settled ? undefined : this.push(pattern, item)))
           .catch(failed);
       options?.flow?.bind((paused) => {
-        if (!call.settled && this.connected) this.cmd!.publish(transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
+        if (!call.settled && this.connected) publish(this.cmd!, transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
       });
       return () => this.settle(call, true);
     });
@@ -267,7 +266,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     await this.connect();
     const pattern = this.normalizePattern(packet.pattern);
-    await this.cmd!.publish(transportKeys.event(this.prefix, pattern), encodeRequest({ id: this.nextId(), pattern, data: packet.data }));
+    await publish(this.cmd!, transportKeys.event(this.prefix, pattern), encodeRequest({ id: this.nextId(), pattern, data: packet.data }));
     return undefined as T;
   }
 
@@ -275,17 +274,17 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     const url = this.options.redisUrl;
     // A command in flight when the connection drops fails instead of being sent again: a
     // re-sent LPUSH would queue the same request twice.
-    const cmd = (this.cmd = withScripts(new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false })));
-    const sub = (this.sub = new Redis(url, { lazyConnect: true }));
+    const cmd = (this.cmd = withScripts(createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false })));
+    const sub = (this.sub = createRedis(url, { lazyConnect: true }));
     for (const connection of [cmd, sub]) {
       connection.on('error', () => undefined); // surfaced through failed commands and lost replies
       for (const [event, callback] of this.listeners) connection.on(event, callback);
     }
-    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
+    onMessage(sub, (_channel, message) => this.onReply(message));
     // Frames published while the subscription is down are gone: waiting for them would only hang.
     sub.on('close', () => this.failAll('reply channel connection lost'));
     await Promise.all([cmd.connect(), sub.connect()]);
-    await sub.subscribe(this.replyChannel);
+    await subscribe(sub, this.replyChannel);
     this.connected = true;
     if (this.idleTimeoutMs !== undefined && this.idleTimeoutMs > 0) {
       this.idleTimer = setInterval(() => this.checkIdle(), Math.max(10, Math.min(1000, this.idleTimeoutMs / 4)));
@@ -336,7 +335,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     clearTimeout(call.timer);
     this.calls.delete(call.id);
     if (cancel && this.connected) {
-      this.cmd!.publish(transportKeys.cancel(this.prefix), encodeCancel({ id: call.id, deadline: call.deadline })).catch(() => undefined);
+      publish(this.cmd!, transportKeys.cancel(this.prefix), encodeCancel({ id: call.id, deadline: call.deadline })).catch(() => undefined);
     }
   }
 

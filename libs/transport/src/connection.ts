@@ -1,10 +1,58 @@
-import type { Redis } from 'ioredis';
+import { isRedisClusterUrl } from '@cpa/contracts';
+import { Cluster, Redis, RedisOptions } from 'ioredis';
+
+/** One server or a Redis Cluster, by the URL's scheme (`redis+cluster://`: see README). */
+export type RedisConnection = Redis | Cluster;
+
+/**
+ * Opens a connection to what `url` names. A cluster URL names one seed node (any node:
+ * the client discovers the others); the per-node options go to every node connection.
+ * Sharded subscribers: pub/sub of a cluster uses SSUBSCRIBE/SPUBLISH (see `publish`).
+ */
+export function createRedis(url: string, options: RedisOptions = {}): RedisConnection {
+  if (!isRedisClusterUrl(url)) return new Redis(url, options);
+  const seed = new URL(url);
+  const { lazyConnect, enableAutoPipelining, enableOfflineQueue, ...nodeOptions } = options;
+  return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+    lazyConnect,
+    enableAutoPipelining,
+    enableOfflineQueue,
+    shardedSubscribers: true,
+    redisOptions: {
+      ...nodeOptions,
+      username: seed.username ? decodeURIComponent(seed.username) : undefined,
+      password: seed.password ? decodeURIComponent(seed.password) : undefined,
+      tls: seed.protocol.startsWith('rediss') ? {} : undefined,
+    },
+  });
+}
+
+/**
+ * PUBLISH, or SPUBLISH on a cluster: a cluster's PUBLISH counts only the subscribers of the
+ * node that ran it, whereas a shard channel lives on its slot's node, so the receiver count
+ * (0 = the caller is gone) stays exact.
+ */
+export async function publish(connection: RedisConnection, channel: string, message: Buffer | string): Promise<number> {
+  return Number(connection instanceof Cluster ? await connection.spublish(channel, message) : await connection.publish(channel, message));
+}
+
+/** SUBSCRIBE, or SSUBSCRIBE on a cluster (see `publish`). */
+export async function subscribe(connection: RedisConnection, ...channels: string[]): Promise<void> {
+  if (channels.length === 0) return;
+  if (connection instanceof Cluster) await connection.ssubscribe(...channels);
+  else await connection.subscribe(...channels);
+}
+
+/** Listens to the messages of the channels `subscribe` joined. */
+export function onMessage(connection: RedisConnection, listener: (channel: Buffer, message: Buffer) => void): void {
+  connection.on(connection instanceof Cluster ? 'smessageBuffer' : 'messageBuffer', listener);
+}
 
 /**
  * Quits after everything already issued: auto-pipelined commands wait for the next tick,
  * but QUIT is never pipelined and would overtake them. A PING joins the pipeline behind them.
  */
-export async function closeConnection(connection: Redis | undefined): Promise<void> {
+export async function closeConnection(connection: RedisConnection | undefined): Promise<void> {
   if (connection === undefined) return;
   if (connection.status !== 'ready') {
     connection.disconnect();

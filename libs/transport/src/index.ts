@@ -1,5 +1,6 @@
 // Public API of @cpa/transport.
 export * from './client';
+export * from './connection';
 export * from './context';
 export * from './frame';
 export * from './keys';

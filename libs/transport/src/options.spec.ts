@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CLUSTER_KEY_PREFIX, isRedisClusterUrl, keyPrefixFor } from '@cpa/contracts';
 import { transportKeys } from './keys';
 import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, DEFAULT_REDIS_URL, transportEnv } from './options';
 
@@ -14,6 +15,16 @@ describe('transportEnv', () => {
       queueLimit: 50,
     });
     expect(() => transportEnv({ TRANSPORT_QUEUE_LIMIT: '-1' })).toThrow(/TRANSPORT_QUEUE_LIMIT/);
+  });
+
+  it('defaults to a hash-tagged prefix on a cluster, and refuses an untagged one there', () => {
+    expect(transportEnv({ REDIS_URL: 'redis+cluster://10.0.0.5:7000' }).keyPrefix).toBe(DEFAULT_CLUSTER_KEY_PREFIX);
+    expect(transportEnv({ REDIS_URL: 'rediss+cluster://:pw@redis:7000', TRANSPORT_KEY_PREFIX: 'prod:{cpa}:' }).keyPrefix).toBe('prod:{cpa}:');
+    expect(() => transportEnv({ REDIS_URL: 'redis+cluster://redis:7000', TRANSPORT_KEY_PREFIX: 'cpa:' })).toThrow(/hash tag/);
+    expect(() => transportEnv({ REDIS_URL: 'redis+cluster://redis:7000', TRANSPORT_KEY_PREFIX: '{}:' })).toThrow(/hash tag/);
+    // One server keeps the key names it always had.
+    expect(keyPrefixFor('redis://redis:6379')).toBe('cpa:');
+    expect(isRedisClusterUrl('redis://redis:6379')).toBe(false);
   });
 
   it('rejects a malformed URL without echoing it (it may hold a password)', () => {

@@ -1,13 +1,16 @@
 import { z } from 'zod';
+import { DEFAULT_KEY_PREFIX, keyPrefixFor } from '@cpa/contracts';
 
-export const DEFAULT_KEY_PREFIX = 'cpa:';
+export { DEFAULT_KEY_PREFIX };
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Items a queue holds before new requests are refused (`TRANSPORT_QUEUE_LIMIT`). */
 export const DEFAULT_QUEUE_LIMIT = 10_000;
+/** How long a stopping server waits for in-flight handlers (`drainTimeoutMs`); deployments' grace periods exceed it. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export interface RedisTransportClientOptions {
   redisUrl: string;
-  /** Prefix of every Redis key and channel (default `cpa:`). */
+  /** Prefix of every Redis key and channel (default `cpa:`; `{cpa}:` on a cluster, where it must carry a hash tag). */
   keyPrefix?: string;
   /** Identity of this pod's reply channel (default: random per client instance). */
   podId?: string;
@@ -51,7 +54,7 @@ export interface RedisTransportServerOptions {
 
 const envSchema = z.object({
   REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
-  TRANSPORT_KEY_PREFIX: z.string().default(DEFAULT_KEY_PREFIX),
+  TRANSPORT_KEY_PREFIX: z.string().optional(),
   TRANSPORT_QUEUE_LIMIT: z.coerce.number().int().min(0).default(DEFAULT_QUEUE_LIMIT),
 });
 
@@ -61,5 +64,5 @@ export function transportEnv(env: NodeJS.ProcessEnv = process.env): { redisUrl: 
   if (!parsed.success) {
     throw new Error(`invalid transport environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return { redisUrl: parsed.data.REDIS_URL, keyPrefix: parsed.data.TRANSPORT_KEY_PREFIX, queueLimit: parsed.data.TRANSPORT_QUEUE_LIMIT };
+  return { redisUrl: parsed.data.REDIS_URL, keyPrefix: keyPrefixFor(parsed.data.REDIS_URL, parsed.data.TRANSPORT_KEY_PREFIX), queueLimit: parsed.data.TRANSPORT_QUEUE_LIMIT };
 }

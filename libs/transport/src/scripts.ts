@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection';
 
 /**
  * The Lua scripts of the delivery contract (see README, "Guarantees and limits"). Each
@@ -115,7 +115,7 @@ export const SCRIPTS = {
 } as const;
 
 /** A connection with the scripts defined (ioredis sends EVALSHA, and EVAL once when the script is not cached). */
-export interface ScriptedRedis extends Redis {
+export interface ScriptCommands {
   transportPush(queue: string, refused: string, limit: number, item: Buffer): Promise<number>;
   transportForward(target: string, refused: string, source: string, limit: number, item: Buffer, group: string, sourceId: string, consumer: string): Promise<number>;
   transportDelay(delayed: string, source: string, delayMs: number, item: Buffer, sourceId: string, group: string, consumer: string): Promise<number>;
@@ -125,7 +125,9 @@ export interface ScriptedRedis extends Redis {
   transportClaimBuffer(queue: string, deadKey: string, group: string, dead: string, me: string, max: number): Promise<Array<[Buffer, Buffer[]] | null>>;
 }
 
-export function withScripts(redis: Redis): ScriptedRedis {
+export type ScriptedRedis = RedisConnection & ScriptCommands;
+
+export function withScripts(redis: RedisConnection): ScriptedRedis {
   for (const [name, definition] of Object.entries(SCRIPTS)) redis.defineCommand(name, definition);
   return redis as ScriptedRedis;
 }

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { Redis } from 'ioredis';
 import { isObservable, Subscription } from 'rxjs';
+import { keyPrefixFor } from '@cpa/contracts';
 import { RedisTransportContext } from './context';
-import { closeConnection } from './connection';
+import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
 import { Forward, Frame, isForward, RemoteError, toFrame, toRemoteError } from './frame';
 import { CONSUMER_GROUP, transportKeys } from './keys';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, RedisTransportServerOptions } from './options';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUEUE_LIMIT, RedisTransportServerOptions } from './options';
 import { ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
 import { decodeCancel, decodeFlow, decodeRequest, encodeReply, encodeRequest, RequestMessage, splitReply } from './wire';
@@ -84,8 +84,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private readonly promoteTimers = new Set<NodeJS.Timeout>();
 
   private cmd?: ScriptedRedis;
-  private pop?: Redis;
-  private sub?: Redis;
+  private pop?: RedisConnection;
+  private sub?: RedisConnection;
   private readonly listeners: Listener[] = [];
   /** Event channel -> event pattern, for the patterns this process has @EventPattern handlers for. */
   private readonly eventChannels = new Map<string, string>();
@@ -118,12 +118,12 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
 
   constructor(private readonly options: RedisTransportServerOptions) {
     super();
-    this.prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.prefix = keyPrefixFor(options.redisUrl, options.keyPrefix);
     this.queueKeys = [...new Set(options.queues)].map((q) => transportKeys.queue(this.prefix, q));
     this.batchSize = Math.max(1, options.batchSize ?? 64);
     this.concurrency = Math.max(1, options.concurrency ?? 1024);
     this.lowWater = this.concurrency - Math.max(1, Math.min(this.batchSize, Math.floor(this.concurrency / 4)));
-    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
     this.cancelChannel = transportKeys.cancel(this.prefix);
     this.flowChannel = transportKeys.flow(this.prefix);
@@ -166,25 +166,25 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private async start(): Promise<void> {
     const url = this.options.redisUrl;
     // Never re-send a forward or reply that was in flight when the connection dropped (no duplicated work).
-    this.cmd = withScripts(new Redis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
+    this.cmd = withScripts(createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
     // A blocked read must survive reconnects rather than fail after N retries.
-    this.pop = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: this.popConnectionName });
+    this.pop = createRedis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: this.popConnectionName });
     let popReady = 0;
     this.pop.on('ready', () => {
       if (popReady++ > 0) this.recoverOwn = true;
     });
-    this.sub = new Redis(url, { lazyConnect: true });
+    this.sub = createRedis(url, { lazyConnect: true });
     for (const connection of [this.cmd, this.pop, this.sub]) {
       connection.on('error', (err: Error) => this.logger.warn(`redis connection error: ${err.message}`));
       for (const [event, callback] of this.listeners) connection.on(event, callback);
     }
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onBroadcast(channel, message));
+    onMessage(this.sub, (channel, message) => this.onBroadcast(channel, message));
     await Promise.all([this.cmd.connect(), this.pop.connect(), this.sub.connect()]);
 
     for (const [pattern, handler] of this.messageHandlers) {
       if (handler.isEventHandler) this.eventChannels.set(transportKeys.event(this.prefix, pattern), pattern);
     }
-    await this.sub.subscribe(this.cancelChannel, this.flowChannel, ...this.eventChannels.keys());
+    await subscribe(this.sub, this.cancelChannel, this.flowChannel, ...this.eventChannels.keys());
 
     this.running = true;
     if (this.queueKeys.length > 0) {
@@ -281,7 +281,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     if (handler === undefined) {
       if (message.replyTo !== undefined) {
         const error: RemoteError = { message: `no handler for pattern ${message.pattern}`, status: 501 };
-        this.cmd!.publish(message.replyTo, encodeReply({ id: message.id, error })).catch(this.onCommandError);
+        publish(this.cmd!, message.replyTo, encodeReply({ id: message.id, error })).catch(this.onCommandError);
       } else {
         this.logger.warn(`no handler for one-way message ${message.pattern}`);
       }
@@ -416,7 +416,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     if (to.delayMs !== undefined) {
       const delayed = transportKeys.delayed(this.prefix, queueOfKey(this.prefix, target));
       // The caller hears nothing while the request is parked: tell it how long to expect silence.
-      if (message.replyTo !== undefined) this.cmd!.publish(message.replyTo, encodeReply({ id: message.id, heartbeat: true, quietMs: to.delayMs })).catch(this.onCommandError);
+      if (message.replyTo !== undefined) publish(this.cmd!, message.replyTo, encodeReply({ id: message.id, heartbeat: true, quietMs: to.delayMs })).catch(this.onCommandError);
       sent = this.cmd!.transportDelay(delayed, source?.key ?? target, to.delayMs, item, source?.id ?? '', CONSUMER_GROUP, this.consumerName);
       if (this.delayedKeys.has(target)) this.promoteAfter(target, to.delayMs);
     } else if (source !== undefined) {
@@ -441,7 +441,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   }
 
   private publishError(replyTo: string, id: string, error: RemoteError): void {
-    this.cmd!.publish(replyTo, encodeReply({ id, error })).catch(this.onCommandError);
+    publish(this.cmd!, replyTo, encodeReply({ id, error })).catch(this.onCommandError);
   }
 
   private sendReply(task: Task, end = false, error?: RemoteError): void {
@@ -456,7 +456,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
    * the work stops, and with it the upstream request.
    */
   private publish(task: Task, message: Buffer): void {
-    this.cmd!.publish(task.replyTo!, message).then((receivers) => {
+    publish(this.cmd!, task.replyTo!, message).then((receivers) => {
       if (receivers === 0 && !task.done) this.abort(task, new DOMException('the caller is gone', 'AbortError'));
     }, this.onCommandError);
   }

@@ -7,16 +7,16 @@ import 'reflect-metadata';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { RedisTransportServer } = require('../../dist/index.js');
+const { RedisTransportServer, createRedis } = require('../../dist/index.js');
 const { Controller, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { MessagePattern, Ctx, Payload } = require('@nestjs/microservices');
-const { Redis } = require('ioredis');
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const keyPrefix = process.env.KEY_PREFIX;
 const holdMs = Number(process.env.HOLD_MS ?? 0);
-const log = new Redis(redisUrl);
+// createRedis: REDIS_URL may name a cluster (redis+cluster://), see libs/routing-state/src/redis-cluster.int.spec.ts.
+const log = createRedis(redisUrl);
 const server = new RedisTransportServer({ redisUrl, keyPrefix, queues: ['crash'], heartbeatMs: 200, consumerTtlMs: Number(process.env.CONSUMER_TTL_MS ?? 1000) });
 const record = (id, step) => log.rpush(`${keyPrefix}log`, `${server.consumerName}|${id}|${step}`);
 
