@@ -1,58 +1,33 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { credentialId, loadEnv, SettingKeys } from '@cpa/config';
+import { credentialId, SettingKeys } from '@cpa/config';
 import { ManagementEvents } from '@cpa/contracts';
 import { KEPT_SECRET_WARNING } from '@cpa/management';
-import { decodeRequest, transportKeys } from '@cpa/transport';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { createTestDatabase, type TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
-import { createAdminApp } from './app';
+import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-tests';
 const CLAUDE_KEY_1 = 'sk-ant-api03-first-claude-key-aaaaaaaa';
 const CLAUDE_KEY_2 = 'sk-ant-api03-second-claude-key-bbbbbbb';
 
+let admin: AdminUnderTest;
 let db: TestDatabase;
 let app: NestFastifyApplication;
 let redis: Redis;
-let subscriber: Redis;
 let prefix: string;
-const events: { pattern: string; data: unknown }[] = [];
+let events: AdminUnderTest['events'];
 
 beforeAll(async () => {
-  db = await createTestDatabase('cpa_admin_test');
-  prefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}admin:`;
-  const dir = mkdtempSync(join(tmpdir(), 'cpa-admin-'));
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `api-keys: [client-key-from-file-0000000000]\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\nremote-management:\n  secret-key: ${SECRET}\nsurprise: true\n`,
-  );
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  subscriber = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  await subscriber.psubscribe(transportKeys.event(prefix, '*'));
-  subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
-    const request = decodeRequest(message);
-    events.push({ pattern: request.pattern, data: request.data });
+  admin = await startAdminUnderTest({
+    name: 'admin-test',
+    configYaml: `api-keys: [client-key-from-file-0000000000]\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY_1}\nremote-management:\n  secret-key: ${SECRET}\nsurprise: true\n`,
   });
-  const env = loadEnv(
-    { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml') },
-    dir,
-  );
-  app = await createAdminApp(env, { secretBox: db.box, logger: false });
+  ({ db, app, redis, prefix, events } = admin);
 });
 
-afterAll(async () => {
-  await app?.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  await subscriber?.quit();
-  await redis?.quit();
-  await db?.close();
-});
+afterAll(() => admin?.close());
 
 type Method = 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST';
 interface CallOptions {

@@ -1,26 +1,20 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FAMILY_DEFAULT_MODELS } from '@cpa/catalog';
-import { credentialId, loadEnv } from '@cpa/config';
+import { credentialId } from '@cpa/config';
 import { ManagementEvents } from '@cpa/contracts';
 import { BROKEN_TOKEN_FILES, TOKEN_FILE_SAMPLES, writeTokenFiles, type TokenFileSampleName } from '@cpa/testing';
-import { decodeRequest, transportKeys } from '@cpa/transport';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
-import { createAdminApp } from './app';
+import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-auth-files';
 const CLAUDE_KEY = 'sk-ant-api03-config-claude-key-aaaaaaa';
 
+let admin: AdminUnderTest;
 let db: TestDatabase;
 let app: NestFastifyApplication;
-let subscriber: Redis;
-let redis: Redis;
-let prefix: string;
-const events: { pattern: string; data: unknown }[] = [];
+let events: AdminUnderTest['events'];
 
 const CLAUDE = 'claude-user@example.com.json';
 const ROUTED = 'claude-routed@example.com.json';
@@ -30,40 +24,22 @@ const VERTEX = 'vertex-my-gcp-project.json';
 const STARTUP_FILES: TokenFileSampleName[] = [CLAUDE, ROUTED, GEMINI_TEAM, VERTEX];
 
 beforeAll(async () => {
-  db = await createTestDatabase('cpa_admin_auth_files');
-  prefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}admin-auth-files:`;
-  const dir = mkdtempSync(join(tmpdir(), 'cpa-admin-auth-'));
-  const authDir = join(dir, 'auths');
-  writeTokenFiles(authDir, Object.fromEntries(STARTUP_FILES.map((name) => [name, TOKEN_FILE_SAMPLES[name]])));
-  writeTokenFiles(authDir, { 'unknown-type.json': BROKEN_TOKEN_FILES['unknown-type.json'] });
-  // The config names another directory: AUTH_DIR wins.
-  writeTokenFiles(join(dir, 'from-config'), { [CODEX]: TOKEN_FILE_SAMPLES[CODEX] });
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `auth-dir: ${join(dir, 'from-config')}\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY}\nremote-management:\n  secret-key: ${SECRET}\n`,
-  );
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  subscriber = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  await subscriber.psubscribe(transportKeys.event(prefix, '*'));
-  subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
-    const request = decodeRequest(message);
-    events.push({ pattern: request.pattern, data: request.data });
+  admin = await startAdminUnderTest({
+    name: 'admin-auth-files',
+    // The config names another directory: AUTH_DIR wins.
+    configYaml: (dir) => `auth-dir: ${join(dir, 'from-config')}\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY}\nremote-management:\n  secret-key: ${SECRET}\n`,
+    prepare: (dir) => {
+      const authDir = join(dir, 'auths');
+      writeTokenFiles(authDir, Object.fromEntries(STARTUP_FILES.map((name) => [name, TOKEN_FILE_SAMPLES[name]])));
+      writeTokenFiles(authDir, { 'unknown-type.json': BROKEN_TOKEN_FILES['unknown-type.json'] });
+      writeTokenFiles(join(dir, 'from-config'), { [CODEX]: TOKEN_FILE_SAMPLES[CODEX] });
+    },
+    env: (dir) => ({ AUTH_DIR: join(dir, 'auths') }),
   });
-  const env = loadEnv(
-    { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml'), AUTH_DIR: authDir },
-    dir,
-  );
-  app = await createAdminApp(env, { secretBox: db.box, logger: false });
+  ({ db, app, events } = admin);
 });
 
-afterAll(async () => {
-  await app?.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  await subscriber?.quit();
-  await redis?.quit();
-  await db?.close();
-});
+afterAll(() => admin?.close());
 
 interface Call {
   status: number;

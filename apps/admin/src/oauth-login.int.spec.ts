@@ -3,19 +3,13 @@
  * what real ones check (PKCE, state, redirect URI, client id): auth-url, the pasted or browser
  * callback, get-auth-status, and the refusals of forged, expired and reused states.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadEnv } from '@cpa/config';
 import { ManagementEvents } from '@cpa/contracts';
 import { CLAUDE_OAUTH_CLIENT_ID, CODEX_OAUTH_CLIENT_ID } from '@cpa/providers';
 import { claudeOAuthClient, codexOAuthClient, MockAuthorizationServer } from '@cpa/testing';
-import { decodeRequest, transportKeys } from '@cpa/transport';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
-import { createAdminApp } from './app';
+import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-logins';
 const auth = new MockAuthorizationServer({ clients: [claudeOAuthClient(CLAUDE_OAUTH_CLIENT_ID), codexOAuthClient(CODEX_OAUTH_CLIENT_ID)], deviceIntervalSeconds: 1 });
@@ -30,12 +24,10 @@ const ENV_KEYS = [
 ];
 const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
 
+let admin: AdminUnderTest;
 let db: TestDatabase;
 let app: NestFastifyApplication;
-let subscriber: Redis;
-let redis: Redis;
-let prefix: string;
-const events: { pattern: string; data: unknown }[] = [];
+let events: AdminUnderTest['events'];
 
 beforeAll(async () => {
   await auth.start();
@@ -48,28 +40,12 @@ beforeAll(async () => {
     OAUTH_DEVICE_TOKEN_URL_CODEX: `${auth.url}/api/accounts/deviceauth/token`,
     OAUTH_DEVICE_VERIFY_URL_CODEX: `${auth.url}/codex/device`,
   });
-  db = await createTestDatabase('cpa_admin_logins');
-  prefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}admin-logins:`;
-  const dir = mkdtempSync(join(tmpdir(), 'cpa-admin-logins-'));
-  writeFileSync(join(dir, 'config.yaml'), `remote-management:\n  secret-key: ${SECRET}\n`);
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  subscriber = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  await subscriber.psubscribe(transportKeys.event(prefix, '*'));
-  subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
-    const request = decodeRequest(message);
-    events.push({ pattern: request.pattern, data: request.data });
-  });
-  const env = loadEnv({ DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml') }, dir);
-  app = await createAdminApp(env, { secretBox: db.box, logger: false });
+  admin = await startAdminUnderTest({ name: 'admin-logins', configYaml: `remote-management:\n  secret-key: ${SECRET}\n` });
+  ({ db, app, events } = admin);
 });
 
 afterAll(async () => {
-  await app?.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  await subscriber?.quit();
-  await redis?.quit();
-  await db?.close();
+  await admin?.close();
   await auth.close();
   for (const [key, value] of Object.entries(savedEnv)) {
     if (value === undefined) delete process.env[key];
