@@ -214,11 +214,12 @@ describe('Redis killed and restarted empty', () => {
         last = String(err);
         return false;
       }
-    }, 20_000, 200).catch((err: Error) => {
+      // No time bound is promised for the recovery itself; on a loaded machine it has taken over 20 s.
+    }, 60_000, 200).catch((err: Error) => {
       throw new Error(`${err.message}; last answer: ${last}`);
     });
     await traffic(2, 'after redis');
     expect(pids()).toEqual(before);
     for (const s of stack.services) expect(s.child.exitCode, s.name).toBeNull();
-  });
+  }, 150_000);
 });
