@@ -37,7 +37,7 @@ afterAll(async () => {
   await postgres?.cut();
 });
 
-const { stack, openai, anthropic } = useStack({
+const { stack, mock, openai, anthropic } = useStack({
   config: (upstream) => ({
     'claude-api-key': UPSTREAM_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] })),
   }),
@@ -75,15 +75,29 @@ async function traffic(n: number, label: string, url = stack.url): Promise<void>
   }
 }
 
-async function usageInPostgres(): Promise<number> {
+async function queryOne(sql: string): Promise<Record<string, unknown>> {
   const db = new Client({ connectionString: stack.databaseUrl });
   await db.connect();
   try {
-    const { rows } = await db.query<{ n: string | null }>('SELECT sum(requests)::text AS n FROM usage_daily');
-    return Number(rows[0]?.n ?? 0);
+    return (await db.query(sql)).rows[0] as Record<string, unknown>;
   } finally {
     await db.end();
   }
+}
+
+/** Successful attempts in usage_daily (an attempt that failed before reaching the upstream, e.g. at a killed executor, counts as a failure). */
+async function usageInPostgres(): Promise<number> {
+  return Number((await queryOne('SELECT coalesce(sum(requests - failures), 0) AS n FROM usage_daily')).n);
+}
+
+/** Per-request usage records in Postgres: how many were answered, and the input + output tokens of all. */
+async function requestRecords(): Promise<{ count: number; tokens: number }> {
+  const row = await queryOne('SELECT count(*) FILTER (WHERE status = 200) AS n, coalesce(sum(input_tokens + output_tokens), 0) AS t FROM usage_requests');
+  return { count: Number(row.n), tokens: Number(row.t) };
+}
+
+async function dailyTokens(): Promise<number> {
+  return Number((await queryOne('SELECT coalesce(sum(input_tokens + output_tokens), 0) AS t FROM usage_daily')).t);
 }
 
 async function redisClient<T>(use: (r: Redis) => Promise<T>): Promise<T> {
@@ -156,19 +170,28 @@ describe('Postgres stopped', () => {
         await once(extra.child, 'exit');
       }
 
-      // Usage of the outage waits in Redis.
+      // Usage of the outage waits in Redis: the daily counters and the per-request records.
       expect(await redisClient((r) => r.llen(`${stack.keyPrefix}usage:pending`))).toBeGreaterThan(0);
+      expect(await redisClient((r) => r.llen(`${stack.keyPrefix}usage:requests`))).toBeGreaterThan(0);
     } finally {
       await postgres.restore();
     }
 
     // ... and reaches Postgres once it is back, every request counted once.
-    await waitFor(async () => (await usageInPostgres()) >= served, 20_000, 200).catch(async (err: Error) => {
-      throw new Error(`${err.message}: ${await usageInPostgres()} requests in usage_daily, ${served} served`);
+    // Every call the upstream answered is counted once: the clients' own successes, plus any
+    // try of the "after restarts" loop that the client gave up on but that still ran upstream.
+    const answered = () => mock.requests.filter((r) => r.path === '/v1/messages').length;
+    await waitFor(async () => (await usageInPostgres()) >= answered(), 20_000, 200).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${await usageInPostgres()} successful attempts in usage_daily, ${answered()} answered upstream`);
     });
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(await usageInPostgres()).toBe(served);
+    expect(answered()).toBeGreaterThanOrEqual(served);
+    expect(await usageInPostgres()).toBe(answered());
     expect(await redisClient((r) => r.llen(`${stack.keyPrefix}usage:pending`))).toBe(0);
+    // One answered record per answered request; the records' tokens add up to the daily counters'.
+    await waitFor(async () => (await requestRecords()).count === answered(), 20_000, 200);
+    expect(await requestRecords()).toEqual({ count: answered(), tokens: await dailyTokens() });
+    expect(await redisClient((r) => r.llen(`${stack.keyPrefix}usage:requests`))).toBe(0);
     const config = await fetch(`${stack.url}/v0/management/config`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
     expect(config.status).toBe(200);
   });

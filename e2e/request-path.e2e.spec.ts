@@ -172,15 +172,19 @@ describe('management API through the gateway', () => {
     expect(res.status).toBe(401);
   });
 
-  it('reports usage counted per credential and model', async () => {
+  it('reports usage per client key and model in CLIProxyAPI\'s shape', async () => {
     await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count these four words' }] });
+    type Details = { tokens: { input_tokens: number; total_tokens: number }; auth_index: string; failed: boolean }[];
+    type Snapshot = { total_requests: number; total_tokens: number; apis: Record<string, { models: Record<string, { total_requests: number; details: Details }> }> };
     const report = await waitFor(async () => {
       const res = await management('/usage');
-      const body = (await res.json()) as { usage: { total_requests: number; input_tokens: number; by_model: Record<string, { total_requests: number }> } };
-      return body.usage.by_model['gpt-4o-mini']?.total_requests > 0 ? body.usage : undefined;
+      const body = (await res.json()) as { usage: Snapshot; failed_requests: number };
+      const model = Object.values(body.usage.apis).find((api) => api.models['gpt-4o-mini'])?.models['gpt-4o-mini'];
+      return model && model.total_requests > 0 ? { usage: body.usage, model } : undefined;
     }, 5_000);
-    expect(report.total_requests).toBeGreaterThan(0);
-    expect(report.input_tokens).toBeGreaterThan(0);
+    expect(report.usage.total_requests).toBeGreaterThan(0);
+    expect(report.usage.total_tokens).toBeGreaterThan(0);
+    expect(report.model.details.some((d) => d.tokens.input_tokens > 0 && d.auth_index !== '' && !d.failed)).toBe(true);
   });
 
   it('adds a client key that every gateway accepts without a restart', async () => {

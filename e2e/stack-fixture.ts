@@ -90,6 +90,8 @@ export async function bootStack(
       ADMIN_PORT: '0',
       CONFIG_FILE: configFile,
       LOG_LEVEL: 'warn',
+      // JSON lines even under E2E_VERBOSE in a terminal: suites parse them.
+      LOG_FORMAT: 'json',
       CATALOG_RELOAD_MS: '0',
       ...env,
     },

@@ -11,6 +11,11 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PROVIDER_FAMILIES } from '@cpa/contracts';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { metricsRegistry, METRIC_NAMES } from '@cpa/runtime/metrics';
+
+/** The one app that is not a process: static assets (Vite) the admin serves at /admin. */
+const STATIC_APP = 'console';
 
 const root = resolve(__dirname, '..');
 const read = (rel: string) => readFileSync(join(root, rel), 'utf8');
@@ -37,7 +42,7 @@ const Service = z
     build: z.object({ context: z.string(), dockerfile: z.string().optional() }).strict().optional(),
     command: z.union([z.string(), z.array(z.string())]).optional(),
     environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), envValue).optional(),
-    ports: z.array(z.string().regex(/^(\$\{[A-Z_]+(:-\d+)?\}|\d+):\d+$/)).optional(),
+    ports: z.array(z.string().regex(/^(127\.0\.0\.1:)?(\$\{[A-Z_]+(:-\d+)?\}|\d+):\d+$/)).optional(),
     expose: z.array(z.union([z.string().regex(/^\d+$/), z.number().int()])).optional(),
     volumes: z.array(z.string().regex(/^[^:]+:\/[^:]*(:ro|:rw)?$/)).optional(),
     healthcheck: Healthcheck.optional(),
@@ -45,6 +50,7 @@ const Service = z
     restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).optional(),
     init: z.boolean().optional(),
     stop_grace_period: duration.optional(),
+    profiles: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).nonempty().optional(),
   })
   .strict()
   .refine((s) => s.image !== undefined || s.build !== undefined, 'a service needs an image or a build');
@@ -82,7 +88,9 @@ const env = (name: string) => svc(name).environment ?? {};
 const EXECUTORS = PROVIDER_FAMILIES.map((f) => `executor-${f}`);
 const APP_SERVICES = ['migrate', 'admin', 'scheduler', ...EXECUTORS, 'refresh-worker', 'gateway'];
 const LONG_RUNNING_APPS = APP_SERVICES.filter((s) => s !== 'migrate');
-const EXPECTED = ['postgres', 'redis', 'lb', ...APP_SERVICES];
+/** Started only with `--profile observability`. */
+const OBSERVABILITY = ['prometheus', 'grafana'];
+const EXPECTED = ['postgres', 'redis', 'lb', ...APP_SERVICES, ...OBSERVABILITY];
 
 describe('docker-compose.yml: schema', () => {
   it('parses and matches the schema of the Compose features it uses', () => {
@@ -175,8 +183,8 @@ describe('docker-compose.yml: the stack', () => {
     }
   });
 
-  it('each SERVICE names a built app, and every app is deployed', () => {
-    const apps = readdirSync(join(root, 'apps')).filter((d) => existsSync(join(root, 'apps', d, 'package.json')));
+  it('each SERVICE names a built app, and every app is deployed (the console as the admin\'s static assets)', () => {
+    const apps = readdirSync(join(root, 'apps')).filter((d) => d !== STATIC_APP && existsSync(join(root, 'apps', d, 'package.json')));
     const deployed = new Set<string>();
     for (const name of LONG_RUNNING_APPS) {
       const app = String(env(name).SERVICE);
@@ -213,8 +221,10 @@ describe('docker-compose.yml: the stack', () => {
     expect(g).not.toHaveProperty('container_name');
     expect(g.expose?.map(String)).toEqual(['8317']);
     expect(env('gateway').ADMIN_URL).toBe('http://admin:8318');
-    const published = Object.entries(services).filter(([, s]) => s.ports !== undefined);
+    // Of the services a plain `docker compose up` starts; the optional Grafana publishes on loopback only.
+    const published = Object.entries(services).filter(([, s]) => s.ports !== undefined && s.profiles === undefined);
     expect(published.map(([n]) => n)).toEqual(['lb']);
+    expect(svc('grafana').ports?.every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
     expect(svc('lb').ports).toEqual(['${PORT:-8317}:8317']);
     expect(svc('lb').depends_on?.gateway).toEqual({ condition: 'service_healthy' });
   });
@@ -258,6 +268,93 @@ describe('docker-compose.yml: the stack', () => {
     const missingSecret = run({});
     expect(missingSecret.status).not.toBe(0);
     expect(missingSecret.stderr).toContain('set CPA_SECRET_KEY');
+  });
+});
+
+// ---------------------------------------------------------------- metrics: Prometheus and Grafana
+
+interface DashboardPanel {
+  type: string;
+  title: string;
+  datasource?: { type: string; uid: string };
+  targets?: { expr: string; datasource?: { uid: string } }[];
+}
+
+describe('observability profile: Prometheus and Grafana over /metrics', () => {
+  const prometheus = parse(read('deploy/prometheus/prometheus.yml')) as {
+    scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
+  };
+  const dashboard = JSON.parse(read('deploy/grafana/cpa-dashboard.json')) as {
+    uid: string;
+    panels: DashboardPanel[];
+    templating: { list: { query: { query: string } }[] };
+  };
+
+  it('runs only with --profile observability; everything else starts without a profile', () => {
+    for (const name of OBSERVABILITY) expect(svc(name).profiles, name).toEqual(['observability']);
+    for (const name of Object.keys(services).filter((n) => !OBSERVABILITY.includes(n))) expect(svc(name).profiles, name).toBeUndefined();
+    expect(svc('prometheus').image).toMatch(/^prom\/prometheus:v\d/);
+    expect(svc('grafana').image).toMatch(/^grafana\/grafana:\d/);
+    expect(svc('grafana').depends_on?.prometheus).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('Prometheus scrapes every replica of every app service on the port it serves /metrics on', () => {
+    expect(svc('prometheus').volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    const scraped = new Map<string, number>();
+    for (const job of prometheus.scrape_configs) {
+      for (const sd of job.dns_sd_configs) {
+        // DNS A records: every replica of a scaled service (`--scale gateway=3`).
+        expect(sd.type, job.job_name).toBe('A');
+        for (const name of sd.names) scraped.set(name, sd.port);
+      }
+    }
+    const portOf = (name: string) => Number(env(name).PORT ?? env(name).ADMIN_PORT ?? env(name).HEALTH_PORT);
+    for (const name of LONG_RUNNING_APPS) expect(scraped.get(name), name).toBe(portOf(name));
+    expect([...scraped.keys()].sort()).toEqual([...LONG_RUNNING_APPS].sort());
+  });
+
+  it("/metrics stays on the compose network: the load balancer doesn't pass it through", () => {
+    expect(read('deploy/nginx.conf')).toMatch(/location = \/metrics \{\s*return 404;\s*\}/);
+  });
+
+  it('Grafana is provisioned with the Prometheus data source and the dashboard', () => {
+    const volumes = svc('grafana').volumes ?? [];
+    expect(volumes).toContain('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro');
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; type: string; url: string }[] };
+    expect(datasources.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' })]);
+    const providers = parse(read('deploy/grafana/provisioning/dashboards/cpa.yml')) as { providers: { options: { path: string } }[] };
+    const dir = providers.providers[0]!.options.path;
+    expect(volumes).toContain(`./deploy/grafana/cpa-dashboard.json:${dir}/cpa-dashboard.json:ro`);
+    for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+      expect(panel.datasource?.uid, panel.title).toBe('prometheus');
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+    }
+  });
+
+  it("the dashboard's queries name only series the services expose, and chart every cpa_ series", async () => {
+    // Series names as scraped: a histogram is exposed as _bucket, _sum and _count.
+    const exposed = new Set<string>();
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    for (const metric of [...(await metricsRegistry.getMetricsAsJSON()), ...(await defaults.getMetricsAsJSON())]) {
+      const kind = String(metric.type);
+      if (kind === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(metric.name + suffix);
+      else exposed.add(metric.name);
+    }
+    const queries = [
+      ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr }))),
+      ...dashboard.templating.list.map((v) => ({ title: 'variable', expr: v.query.query })),
+    ];
+    const charted = new Set<string>();
+    for (const { title, expr } of queries) {
+      const series = expr.match(/\b(cpa|process|nodejs)_[a-z0-9_]+\b/g) ?? [];
+      expect(series.length, `${title}: ${expr}`).toBeGreaterThan(0);
+      for (const name of series) {
+        expect(exposed.has(name), `${title}: ${name}`).toBe(true);
+        charted.add(name.replace(/_(bucket|sum|count)$/, ''));
+      }
+    }
+    for (const name of METRIC_NAMES) expect(charted.has(name), name).toBe(true);
   });
 });
 
@@ -318,12 +415,12 @@ describe('Dockerfile', () => {
     expect(read('Dockerfile')).not.toMatch(/PRISMA_SCHEMA_ENGINE_BINARY\s*=/);
   });
 
-  it('`npm run build` builds every app and lib', () => {
+  it('`npm run build` builds every app and lib, the console with Vite', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.build).toBe('tsc -b tsconfig.build.json');
+    expect(pkg.scripts.build).toBe(`tsc -b tsconfig.build.json && npm run --silent build -w apps/${STATIC_APP}`);
     const refs = (JSON.parse(read('tsconfig.build.json')) as { references: { path: string }[] }).references.map((r) => r.path);
     for (const dir of ['apps', 'libs']) {
-      for (const project of readdirSync(join(root, dir)).filter((p) => existsSync(join(root, dir, p, 'tsconfig.json')))) {
+      for (const project of readdirSync(join(root, dir)).filter((p) => p !== STATIC_APP && existsSync(join(root, dir, p, 'tsconfig.json')))) {
         expect(refs, `${dir}/${project}`).toContain(`${dir}/${project}`);
       }
     }

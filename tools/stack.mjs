@@ -87,6 +87,8 @@ function replicas(env, kind) {
 export async function startStack(options = {}) {
   const env = defaults({ ...process.env, ...options.env });
   const quiet = options.quiet ?? false;
+  // Services write JSON lines; someone watching them in a terminal gets them pretty-printed (LOG_FORMAT, when set, decides).
+  if (!quiet && !env.LOG_FORMAT && process.stdout.isTTY && env.NODE_ENV !== 'production') env.LOG_FORMAT = 'pretty';
   if (!options.skipBuild) build({ quiet });
   const { migrate } = await import(pathToFileURL(resolve(ROOT, 'tools/migrate.mjs')).href);
   await migrate(env.DATABASE_URL, { quiet });

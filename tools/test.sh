@@ -49,6 +49,8 @@ redis_up || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 missing=""
 command -v docker-compose >/dev/null || missing="$missing docker-compose"
 command -v redis-cli >/dev/null || missing="$missing redis-tools"
+# The console's browser suite drives Debian's chromium (skipped without it).
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   # shellcheck disable=SC2086
   { apt-get update -qq && apt-get install -y -qq $missing; } >/dev/null 2>&1 || echo "could not install$missing; the checks that need them will be skipped"

@@ -6,8 +6,12 @@ import { postgresWriterProviders } from '@cpa/routing-state/postgres';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { AuthFilesController } from './auth-files.controller';
+import { ClientKeysController } from './client-keys.controller';
+import { UsageController } from './usage.controller';
+import { ConsoleController } from './console.controller';
 import { ManagementController } from './management.controller';
 import { OAuthBrowserCallbackController, OAuthLoginController } from './oauth-login.controller';
+import { RequestErrorLogsController } from './request-error-logs.controller';
 
 export const ADMIN_ENV = Symbol('ADMIN_ENV');
 
@@ -62,7 +66,7 @@ export class AdminModule {
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
         ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, trustedProxies: env.trustedProxies }),
       ],
-      controllers: [HealthController, ManagementController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController],
+      controllers: [HealthController, ManagementController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController, ConsoleController, ClientKeysController, RequestErrorLogsController, UsageController],
       providers: [
         { provide: ADMIN_ENV, useValue: env },
         StartupImport,

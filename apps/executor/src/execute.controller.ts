@@ -1,13 +1,16 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Catalog } from '@cpa/catalog';
 import { Events, Patterns, type ExecuteRequest } from '@cpa/contracts';
 import { ExecutionService, SecretStore } from '@cpa/providers';
+import { withRequestId } from '@cpa/runtime';
 import type { RedisTransportContext } from '@cpa/transport';
 import { EXECUTOR_FAMILY } from './family';
 
 @Controller()
 export class ExecuteController {
+  private readonly logger = new Logger(ExecuteController.name);
+
   constructor(
     private readonly execution: ExecutionService,
     private readonly catalog: Catalog,
@@ -21,9 +24,12 @@ export class ExecuteController {
    * client's backpressure to the upstream read.
    */
   @MessagePattern(Patterns.execute(EXECUTOR_FAMILY))
-  async execute(@Payload() req: ExecuteRequest, @Ctx() ctx: RedisTransportContext) {
-    await ctx.start();
-    return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal, ctx);
+  execute(@Payload() req: ExecuteRequest, @Ctx() ctx: RedisTransportContext) {
+    return withRequestId(req.route?.requestId, async () => {
+      this.logger.debug(`attempt ${req.attempt + 1} for ${req.upstreamModel} on credential ${req.credentialId}`);
+      await ctx.start();
+      return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal, ctx);
+    });
   }
 
   @EventPattern(Events.configChanged)

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { catalogProviders } from '@cpa/catalog';
-import { ClientKeyService, GATEWAY_OPTIONS, GatewayService } from '@cpa/client-api';
+import { catalogProviders, clientKeyLimitsProvider } from '@cpa/catalog';
+import { ClientKeyAdmission, ClientKeyService, GATEWAY_OPTIONS, GatewayService } from '@cpa/client-api';
 import { loadEnv } from '@cpa/config';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
-import { ADMIN_URL, ManagementController, OAuthCallbackController } from './management.controller';
+import { ADMIN_URL, ConsoleProxyController, ManagementController, OAuthCallbackController } from './management.controller';
 import { ModelsController } from './models.controller';
 
 const env = loadEnv();
@@ -13,10 +13,13 @@ const env = loadEnv();
 @Module({
   // No DbModule: keys, credentials and settings come from the catalog snapshot in Redis.
   imports: [TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, idleTimeoutMs: env.replyIdleTimeoutMs })],
-  controllers: [HealthController, ModelsController, ManagementController, OAuthCallbackController, EventsController],
+  controllers: [HealthController, ModelsController, ManagementController, OAuthCallbackController, ConsoleProxyController, EventsController],
   providers: [
     ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     ClientKeyService,
+    // Rate limits and budgets of client keys, shared by every gateway pod through Redis.
+    clientKeyLimitsProvider(env.redisUrl, env.transportKeyPrefix),
+    ClientKeyAdmission,
     GatewayService,
     {
       provide: GATEWAY_OPTIONS,

@@ -31,3 +31,21 @@ export class OAuthCallbackController {
     return proxyToAdmin(this.adminUrl, req.raw, reply.raw, undefined);
   }
 }
+
+/** The admin console (`/admin`, its assets and pages) is served by the admin service too. */
+@Controller('admin')
+export class ConsoleProxyController {
+  constructor(@Inject(ADMIN_URL) private readonly adminUrl: string) {}
+
+  @Get()
+  root(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    reply.hijack();
+    return proxyToAdmin(this.adminUrl, req.raw, reply.raw, undefined);
+  }
+
+  @Get('*')
+  passThrough(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    reply.hijack();
+    return proxyToAdmin(this.adminUrl, req.raw, reply.raw, undefined);
+  }
+}

@@ -32,7 +32,7 @@ export function registerProxyRoutes(fastify: FastifyInstance, gateway: GatewaySe
     fastify.post(url, {
       preParsing: (request, reply, _payload, done) => {
         reply.hijack();
-        void serve(gateway, request, reply, callOf);
+        void serve(gateway, request, reply, callOf, url);
         done();
       },
       // Never reached: preParsing has already hijacked the reply.
@@ -41,18 +41,22 @@ export function registerProxyRoutes(fastify: FastifyInstance, gateway: GatewaySe
   }
 }
 
-async function serve(gateway: GatewayService, request: FastifyRequest, reply: FastifyReply, callOf: CallOf): Promise<void> {
+async function serve(gateway: GatewayService, request: FastifyRequest, reply: FastifyReply, callOf: CallOf, route: string): Promise<void> {
+  const started = performance.now();
   const query = queryOf(request.url);
   const call = callOf(request, query);
   if (!call) {
     const modelAction = (request.params as { modelAction?: string }).modelAction;
-    return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `Unknown action in "${modelAction}"`));
+    writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `Unknown action in "${modelAction}"`));
+    return gateway.observe({ route, format: 'gemini' }, 404, started);
   }
+  const proxied: ProxyCall = { ...call, route, req: request.raw, res: reply.raw, query };
   try {
-    await gateway.proxy({ ...call, req: request.raw, res: reply.raw, query });
+    await gateway.proxy(proxied);
   } catch (err) {
     // A bug, not a client error: log it and say nothing inside.
     logger.error(err instanceof Error ? err.stack ?? err.message : String(err));
     writeJson(reply.raw, 500, clientErrorBody(call.format, 500, 'Internal error'));
   }
+  gateway.observe(proxied, reply.raw.statusCode, started);
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RefreshCredentialReply, RefreshCredentialRequest } from '@cpa/contracts';
-import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
+import { CredentialRefreshService, observeRefresh, type RefreshOutcome } from '@cpa/providers/refresh';
 import { RotationAnnouncer } from './rotation';
 
 /**
@@ -35,6 +35,7 @@ export class OnDemandRefreshService {
 
   private async run(request: RefreshCredentialRequest): Promise<RefreshOutcome> {
     const outcome = await this.refresher.refreshRejected(request.credentialId, request.rejectedToken);
+    observeRefresh('on_demand', outcome);
     await this.announcer.announce(outcome);
     return outcome;
   }

@@ -4,7 +4,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { createRedis, type RedisConnection } from '@cpa/transport';
 import type { CredentialFilter } from '@cpa/db';
 import { REFRESH_CONCURRENCY, REFRESH_SCAN_INTERVAL_MS } from '@cpa/providers';
-import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
+import { CredentialRefreshService, observeRefresh, type RefreshOutcome } from '@cpa/providers/refresh';
 import { RotationAnnouncer } from './rotation';
 
 export const REFRESH_QUEUE = 'oauth-refresh';
@@ -100,6 +100,7 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
   /** The job: refresh (the service re-checks whether it is still due) and announce new tokens. */
   async process(job: Job<RefreshJobData>): Promise<RefreshOutcome> {
     const outcome = await this.refresher.refresh(job.data.credentialId);
+    observeRefresh('scheduled', outcome);
     await this.announcer.announce(outcome);
     return outcome;
   }

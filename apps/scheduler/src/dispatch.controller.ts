@@ -1,36 +1,49 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { z } from 'zod';
 import { Catalog } from '@cpa/catalog';
 import { Events, ManagementEvents, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
-import { DispatchService, UsageRecorder, type NextRound } from '@cpa/routing-state';
+import { ClientKeyUsageHook, DispatchService, UsageRecorder, type NextRound } from '@cpa/routing-state';
+import { withRequestId } from '@cpa/runtime';
 
 const QuotaResetSchema = z.object({ credentialId: z.string().min(1) });
 
 @Controller()
 export class DispatchController {
+  private readonly logger = new Logger(DispatchController.name);
+
   constructor(
     private readonly dispatcher: DispatchService,
     private readonly catalog: Catalog,
     private readonly usage: UsageRecorder,
+    private readonly keyUsage: ClientKeyUsageHook,
   ) {}
 
   @MessagePattern(Patterns.dispatch)
   dispatch(@Payload() route: RouteRequest) {
-    return this.dispatcher.dispatch(route);
+    return withRequestId(route.requestId, () => {
+      this.logger.debug(`dispatching a ${route.clientFormat} request for ${route.model}`);
+      return this.usage.recordReply(this.dispatcher.dispatch(route), route);
+    });
   }
 
   /** Forwarded by an executor: the reply obligation is ours again. */
   @MessagePattern(Patterns.attemptFailed)
   attemptFailed(@Payload() failure: AttemptFailure) {
-    this.usage.recordFailure(failure);
-    return this.dispatcher.attemptFailed(failure);
+    return withRequestId(failure.execute?.route?.requestId, () => {
+      this.usage.recordFailure(failure);
+      const { execute } = failure;
+      return this.usage.recordReply(this.dispatcher.attemptFailed(failure), execute.route, { credentialId: execute.credentialId, family: execute.family, attempts: execute.attempt + 1 });
+    });
   }
 
   /** A request parked for a cooldown (by any scheduler) is due: its next round starts here. */
   @MessagePattern(Patterns.nextRound)
   nextRound(@Payload() next: NextRound) {
-    return this.dispatcher.nextRound(next);
+    const last = next.lastFailure?.execute;
+    return withRequestId(next.route?.requestId, () =>
+      this.usage.recordReply(this.dispatcher.nextRound(next), next.route, last && { credentialId: last.credentialId, family: last.family, attempts: next.attempt }),
+    );
   }
 
   /** Executors send their results in batches; a lone result is what executors of earlier versions send. */
@@ -38,6 +51,7 @@ export class DispatchController {
   attemptResult(@Payload() results: AttemptResult[] | AttemptResult) {
     const batch = Array.isArray(results) ? results : [results];
     for (const result of batch) this.usage.record(result);
+    this.keyUsage.record(batch);
     return this.dispatcher.attemptsFinished(batch);
   }
 

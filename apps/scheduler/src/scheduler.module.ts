@@ -1,8 +1,8 @@
 import { Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { catalogProviders } from '@cpa/catalog';
+import { catalogProviders, clientKeyLimitsProvider } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { HealthController } from '@cpa/runtime';
-import { DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, UsageBuffer, UsageRecorder } from '@cpa/routing-state';
+import { ClientKeyUsageHook, DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, UsageBuffer, UsageRecorder } from '@cpa/routing-state';
 import { DispatchController } from './dispatch.controller';
 
 const env = loadEnv();
@@ -16,6 +16,9 @@ const env = loadEnv();
     RoutingStateStore,
     UsageBuffer,
     UsageRecorder,
+    // Client keys' token windows and budgets, charged as results arrive.
+    clientKeyLimitsProvider(env.redisUrl, env.transportKeyPrefix),
+    ClientKeyUsageHook,
     { provide: ROUTING_STATE_OPTIONS, useValue: { redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix } },
   ],
 })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CatalogCredentialRow, CatalogRows } from '@cpa/db';
+import type { ClientKeyPolicy } from './client-key-policy';
 
 /**
  * The catalog snapshot the admin (and the refresh worker) publish to Redis on every change,
@@ -16,8 +17,11 @@ export interface CatalogDocument {
   clientKeys: CatalogClientKey[];
 }
 
-/** A client key as the gateway checks it: its SHA-256 (`hashClientKey`), never the key. */
-export interface CatalogClientKey {
+/**
+ * A client key as the gateway checks it: its SHA-256 (`hashClientKey`), never the key,
+ * with what it may do (`ClientKeyPolicy`; absent in documents of earlier admins = no limits).
+ */
+export interface CatalogClientKey extends Partial<ClientKeyPolicy> {
   id: string;
   label: string;
   disabled: boolean;
@@ -30,7 +34,18 @@ export function catalogDocumentOf(rows: CatalogRows, generation: number, now = D
     publishedAt: now,
     credentials: rows.credentials,
     settings: rows.settings,
-    clientKeys: rows.clientKeys.map(({ id, label, disabled, keyHash }) => ({ id, label, disabled, hash: keyHash })),
+    clientKeys: rows.clientKeys.map((row) => ({
+      id: row.id,
+      label: row.label,
+      disabled: row.disabled,
+      hash: row.keyHash,
+      models: row.models,
+      rpmLimit: row.rpmLimit,
+      tpmLimit: row.tpmLimit,
+      dailyTokenBudget: Number(row.dailyTokenBudget),
+      monthlyTokenBudget: Number(row.monthlyTokenBudget),
+      expiresAt: row.expiresAt ? row.expiresAt.getTime() : null,
+    })),
   };
 }
 
@@ -43,7 +58,20 @@ const DocumentSchema = z.object({
     z.looseObject({ id: z.string(), provider: z.string(), kind: z.string(), version: z.number().int(), secretEnc: z.string() }),
   ),
   settings: z.record(z.string(), z.unknown()),
-  clientKeys: z.array(z.object({ id: z.string(), label: z.string(), disabled: z.boolean(), hash: z.string() })),
+  clientKeys: z.array(
+    z.object({
+      id: z.string(),
+      label: z.string(),
+      disabled: z.boolean(),
+      hash: z.string(),
+      models: z.array(z.string()).optional(),
+      rpmLimit: z.number().int().nonnegative().optional(),
+      tpmLimit: z.number().int().nonnegative().optional(),
+      dailyTokenBudget: z.number().nonnegative().optional(),
+      monthlyTokenBudget: z.number().nonnegative().optional(),
+      expiresAt: z.number().nullable().optional(),
+    }),
+  ),
 });
 
 /** Parses a stored document; throws on anything that is not one. */

@@ -3,6 +3,8 @@ export * from './catalog-document';
 export * from './catalog-publisher';
 export * from './catalog-store';
 export * from './catalog.types';
+export * from './client-key-limits';
+export * from './client-key-policy';
 export * from './credential-info';
 export * from './family-models';
 export * from './model-registry';

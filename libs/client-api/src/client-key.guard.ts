@@ -1,15 +1,23 @@
 import { HttpException, Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { INVALID_API_KEY_BODY, MISSING_API_KEY_BODY } from '@cpa/contracts';
-import { ClientKeyService, extractClientKey } from './client-key.service';
+import { ClientKeyService, extractClientKey, type KeyRefusal } from './client-key.service';
 import { queryOf } from './request-fields';
 
 /** A rejected client key, answered with CLIProxyAPI's exact body (not the client format's envelope). */
 export class ClientKeyRejected extends HttpException {
-  constructor(reason: 'missing' | 'invalid') {
-    super(reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, 401);
+  constructor(reason: KeyRefusal) {
+    super(REJECTION_BODIES[reason], 401);
   }
 }
+
+/** Model listings have no client format of their own: CLIProxyAPI's plain shape for every refusal. */
+const REJECTION_BODIES: Record<KeyRefusal, object> = {
+  missing: MISSING_API_KEY_BODY,
+  invalid: INVALID_API_KEY_BODY,
+  disabled: { error: 'This client key is disabled' },
+  expired: { error: 'This client key has expired' },
+};
 
 /**
  * Client-key check for the routes served by Nest handlers (model listings); the proxy

@@ -1,13 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { Catalog } from '@cpa/catalog';
+import { Catalog, isExpired, policyOf, type ClientKeyPolicy } from '@cpa/catalog';
 import { hashClientKey } from '@cpa/db/light';
 
 export interface ClientIdentity {
   id: string;
   label: string;
+  /** Models, limits, budgets and expiry of the key (unlimited for CLIProxyAPI's plain keys). */
+  policy: ClientKeyPolicy;
 }
 
-export type KeyCheck = { ok: true; client: ClientIdentity } | { ok: false; reason: 'missing' | 'invalid' };
+/** Why a key is refused: `disabled` and `expired` keys exist but may not be used. */
+export type KeyRefusal = 'missing' | 'invalid' | 'disabled' | 'expired';
+
+export type KeyCheck = { ok: true; client: ClientIdentity } | { ok: false; reason: KeyRefusal; expiredAt?: number };
+
+/** A key of the snapshot as cached: who it is, and whether it is switched off. */
+interface KnownKey {
+  client: ClientIdentity;
+  disabled: boolean;
+}
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -50,22 +61,23 @@ export class ClientKeysUnavailable extends Error {
  */
 @Injectable()
 export class ClientKeyService {
-  private readonly cache = new Map<string, { generation: number; client: ClientIdentity | null }>();
+  private readonly cache = new Map<string, { generation: number; known: KnownKey | null }>();
 
   constructor(private readonly catalog: Catalog) {}
 
-  async check(key: string | undefined): Promise<KeyCheck> {
+  /** Expiry is judged at every check (`now`), not cached with the verdict. */
+  async check(key: string | undefined, now = Date.now()): Promise<KeyCheck> {
     if (!key) return { ok: false, reason: 'missing' };
     const snapshot = this.catalog.snapshot;
     if (snapshot.generation === 0) throw new ClientKeysUnavailable();
     let entry = this.cache.get(key);
     if (!entry || entry.generation !== snapshot.generation) {
       const found = snapshot.clientKeys.get(hashClientKey(key));
-      entry = { generation: snapshot.generation, client: found && !found.disabled ? { id: found.id, label: found.label } : null };
+      entry = { generation: snapshot.generation, known: found ? { client: { id: found.id, label: found.label, policy: policyOf(found) }, disabled: found.disabled } : null };
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, entry);
     }
-    return verdictOf(entry.client);
+    return verdictOf(entry.known, now);
   }
 
   /** Drops every verdict (they would also be re-judged against the next snapshot). */
@@ -74,6 +86,10 @@ export class ClientKeyService {
   }
 }
 
-function verdictOf(client: ClientIdentity | null): KeyCheck {
-  return client ? { ok: true, client } : { ok: false, reason: 'invalid' };
+function verdictOf(known: KnownKey | null, now: number): KeyCheck {
+  if (!known) return { ok: false, reason: 'invalid' };
+  if (known.disabled) return { ok: false, reason: 'disabled' };
+  const { policy } = known.client;
+  if (isExpired(policy, now)) return { ok: false, reason: 'expired', expiredAt: policy.expiresAt! };
+  return { ok: true, client: known.client };
 }

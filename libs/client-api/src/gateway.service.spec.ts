@@ -4,7 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { snapshotOf, type Catalog } from '@cpa/catalog';
 import { hashClientKey } from '@cpa/db/light';
 import { ClientKeyService } from './client-key.service';
+import { ClientKeyAdmission } from './client-key-admission';
 import { GatewayService } from './gateway.service';
+
+/** Keys of these tests have no limits, so admission never reaches the (absent) limits store. */
+const unlimited = new ClientKeyAdmission({} as never);
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
@@ -24,7 +28,7 @@ function clientKeys(repo: Repo): ClientKeyService {
 /** A gateway whose key store is the given snapshot; the transport must not be reached. */
 async function call(repo: Repo, headers: Record<string, string>, body = '{"model":"m"}', bodyLimitBytes = 1024) {
   const transport = { request: () => { throw new Error('transport must not be called'); } };
-  const gateway = new GatewayService(clientKeys(repo), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes });
+  const gateway = new GatewayService(clientKeys(repo), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes }, unlimited);
   server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
   const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body });
@@ -56,7 +60,7 @@ describe('GatewayService request bodies', () => {
 
   it('refuses an unknown key from the headers without reading the body', async () => {
     const transport = { request: () => { throw new Error('transport must not be called'); } };
-    const gateway = new GatewayService(clientKeys({ keys: ['sk-1'] }), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 });
+    const gateway = new GatewayService(clientKeys({ keys: ['sk-1'] }), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 }, unlimited);
     server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
     // A body over the limit that never ends: read first, it would give 413 (or no answer at all).

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
@@ -6,13 +5,17 @@ import {
   INVALID_API_KEY_BODY,
   MISSING_API_KEY_BODY,
   Patterns,
+  REQUEST_ID_HEADER,
+  requestIdFor,
   type ClientFormat,
   type RouteAction,
   type RouteRequest,
 } from '@cpa/contracts';
 import { Catalog } from '@cpa/catalog';
 import { extractSessionIds, sessionIdList } from '@cpa/routing';
+import { metrics, modelLabel, secondsSince, statusLabel } from '@cpa/runtime/metrics';
 import { RedisTransportClient, ReplyFlow } from '@cpa/transport';
+import { ClientKeyAdmission, keyRefusal } from './client-key-admission';
 import { ClientKeyService, extractClientKey } from './client-key.service';
 import { BodyTooLargeError, readBody } from './read-body';
 import { relayFrames, writeJson, type RelayLimits } from './relay';
@@ -58,6 +61,10 @@ export interface ProxyCall {
   urlStream?: boolean;
   /** A `RouteActions` value (count tokens, Gemini JSON-array stream). */
   action?: RouteAction;
+  /** The route's path template, the `route` label of the gateway's metrics. */
+  route?: string;
+  /** Set by `proxy` once the body is read: the model asked for (metrics). */
+  model?: string;
 }
 
 /**
@@ -73,6 +80,7 @@ export class GatewayService {
     private readonly transport: RedisTransportClient,
     private readonly catalog: Catalog,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
+    private readonly admission: ClientKeyAdmission,
   ) {}
 
   /**
@@ -81,6 +89,9 @@ export class GatewayService {
    */
   async proxy(call: ProxyCall): Promise<void> {
     const { format, req, res } = call;
+    // Start of the usage record's latency: before the key check and the body read.
+    const receivedAt = Date.now();
+    const requestId = requestIdOf(req, res);
     let verdict;
     try {
       verdict = await this.clientKeys.check(extractClientKey(req.headers, call.query));
@@ -89,7 +100,13 @@ export class GatewayService {
       this.logger.warn(`client key check failed: ${(err as Error).message}`);
       return writeJson(res, 503, clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'), CLOSE_UNREAD);
     }
-    if (!verdict.ok) return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, CLOSE_UNREAD);
+    if (!verdict.ok) {
+      if (verdict.reason === 'disabled' || verdict.reason === 'expired') {
+        const refused = keyRefusal(format, verdict.reason, verdict.expiredAt);
+        return writeJson(res, refused.status, refused.body, CLOSE_UNREAD);
+      }
+      return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, CLOSE_UNREAD);
+    }
 
     let body;
     try {
@@ -106,6 +123,11 @@ export class GatewayService {
       const status = err instanceof BadRequestError ? err.status : 400;
       return writeJson(res, status, clientErrorBody(format, status, (err as Error).message));
     }
+    call.model = fields.model;
+
+    // Allowed models, rate limits and budgets: after the body, which names the model.
+    const refused = await this.admission.admit(format, verdict.client, fields.model);
+    if (refused) return writeJson(res, refused.status, refused.body, refused.headers);
 
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_HEADERS) {
@@ -113,7 +135,7 @@ export class GatewayService {
       if (typeof value === 'string') headers[name] = value;
     }
     const route: RouteRequest = {
-      requestId: randomUUID(),
+      requestId,
       clientFormat: format,
       model: fields.model,
       stream: fields.stream,
@@ -123,9 +145,41 @@ export class GatewayService {
       action: call.action,
       headers,
       deadline: Date.now() + this.options.requestTimeoutMs,
+      receivedAt,
     };
     const flow = new ReplyFlow();
     const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline, flow });
     await relayFrames(frames, res, format, flow, this.options.relay);
   }
+
+  /**
+   * Counts an answered request (cpa_gateway_requests_total and its duration). The family is
+   * the provider family serving the model in the catalog (`multiple`, `none`); a model no
+   * credential serves is labelled `other`, so client input never becomes a series.
+   */
+  observe(call: Pick<ProxyCall, 'route' | 'format' | 'model'>, status: number, startedMs: number): void {
+    const registry = this.catalog.snapshot.registry;
+    const served = call.model !== undefined ? registry.lookup(call.model) : [];
+    const families = new Set(served.map((s) => s.provider));
+    const [only] = families;
+    const labels = {
+      route: call.route ?? call.format,
+      family: families.size === 0 ? 'none' : families.size === 1 ? only! : 'multiple',
+      model: modelLabel(call.model, () => served.length > 0),
+    };
+    metrics.gatewayRequests.inc({ ...labels, status: statusLabel(status) });
+    metrics.gatewayRequestDuration.observe(labels, secondsSince(startedMs));
+  }
+}
+
+/**
+ * The id the logging middleware gave this request (it also answers it as `x-request-id`
+ * and binds it to every log line); made here when no middleware ran (unit tests).
+ */
+function requestIdOf(req: IncomingMessage, res: ServerResponse): string {
+  const given = (req as IncomingMessage & { id?: unknown }).id;
+  if (typeof given === 'string') return given;
+  const made = requestIdFor(req.headers[REQUEST_ID_HEADER]);
+  if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, made);
+  return made;
 }

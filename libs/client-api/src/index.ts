@@ -1,3 +1,4 @@
+export * from './client-key-admission';
 export * from './client-key.service';
 export * from './gateway.service';
 export * from './management-proxy';

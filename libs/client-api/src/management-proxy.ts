@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
+import { REQUEST_ID_HEADER } from '@cpa/contracts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 
@@ -12,6 +13,9 @@ export async function proxyToAdmin(adminUrl: string, req: IncomingMessage, res: 
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HOP_BY_HOP.has(name) && typeof value === 'string') headers[name] = value;
   }
+  // The admin logs (and answers) the gateway's id for this request, not one of its own.
+  const requestId = (req as IncomingMessage & { id?: unknown }).id;
+  if (typeof requestId === 'string') headers[REQUEST_ID_HEADER] = requestId;
   const peer = req.socket.remoteAddress ?? '';
   headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
   try {

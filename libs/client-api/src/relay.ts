@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
-import { clientErrorBody, type ClientFormat, type ResponseHead } from '@cpa/contracts';
+import { clientErrorBody, REQUEST_ID_HEADER, type ClientFormat, type ResponseHead } from '@cpa/contracts';
 import { encodeStreamErrorEvent } from '@cpa/formats';
 import type { Frame, ReplyFlow } from '@cpa/transport';
 
@@ -88,6 +88,9 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
         if (!res.headersSent) {
           const head = isHead(frame.meta) ? frame.meta : { status: 200, headers: {} };
           const headers: Record<string, string> = { ...head.headers };
+          // The client gets the gateway's request id, not an upstream's own `x-request-id`.
+          const requestId = res.getHeader(REQUEST_ID_HEADER);
+          if (typeof requestId === 'string') headers[REQUEST_ID_HEADER] = requestId;
           // Proxies and browsers must not buffer or cache an event stream.
           eventStream = headers['content-type']?.includes('event-stream') ?? false;
           if (eventStream) headers['cache-control'] ??= 'no-cache';

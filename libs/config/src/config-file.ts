@@ -125,6 +125,7 @@ export const ConfigFileSchema = z.object({
   'disable-cooling': z.boolean().optional(),
   'transient-error-cooldown-seconds': z.number().int().min(-1).optional(),
   'proxy-url': ProxyUrlSchema.optional(),
+  'usage-retention-days': z.number().int().min(0).optional(),
   'auth-dir': trimmed.optional(),
   'oauth-model-alias': OAuthModelAliasMapSchema.optional(),
   'oauth-excluded-models': OAuthExcludedModelsSchema.optional(),

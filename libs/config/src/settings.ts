@@ -19,6 +19,8 @@ export const SettingKeys = {
   oauthModelAlias: 'oauth-model-alias',
   /** channel -> model patterns (normalizeOAuthExcludedModels). */
   oauthExcludedModels: 'oauth-excluded-models',
+  /** Days per-request usage rows are kept (hourly and daily roll-ups are kept for good). */
+  usageRetentionDays: 'usage-retention-days',
   /** scrypt hash of the management secret (see hashManagementSecret); never the secret. */
   managementSecretHash: 'remote-management.secret-hash',
 } as const;

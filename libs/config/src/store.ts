@@ -270,6 +270,7 @@ export function settingsOf(config: ConfigFile): Record<string, unknown> {
     [SettingKeys.transientErrorCooldownSeconds]: config['transient-error-cooldown-seconds'],
     // An empty value is no setting: the default (no proxy) applies.
     [SettingKeys.proxyUrl]: config['proxy-url'] || undefined,
+    [SettingKeys.usageRetentionDays]: config['usage-retention-days'],
     [SettingKeys.allowRemoteManagement]: config['remote-management']?.['allow-remote'],
     [SettingKeys.oauthModelAlias]: sanitizeOAuthModelAlias(config['oauth-model-alias']),
     [SettingKeys.oauthExcludedModels]: normalizeOAuthExcludedModels(config['oauth-excluded-models']),
@@ -430,6 +431,7 @@ export async function exportConfig(db: Reader, box: SecretCipher): Promise<Recor
     'disable-cooling': s(SettingKeys.disableCooling),
     'transient-error-cooldown-seconds': s(SettingKeys.transientErrorCooldownSeconds),
     'proxy-url': s(SettingKeys.proxyUrl),
+    'usage-retention-days': s(SettingKeys.usageRetentionDays),
     'oauth-model-alias': s(SettingKeys.oauthModelAlias),
     'oauth-excluded-models': s(SettingKeys.oauthExcludedModels),
     // The secret itself is only stored hashed, so it cannot be exported.

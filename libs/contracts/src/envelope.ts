@@ -20,6 +20,8 @@ export interface RouteRequest {
   headers: Record<string, string>;
   /** Epoch ms after which nobody waits for the answer any more. */
   deadline: number;
+  /** Epoch ms the gateway received the request (start of its usage record's latency). */
+  receivedAt?: number;
 }
 
 /** One upstream attempt chosen by the scheduler. */
@@ -59,6 +61,24 @@ export interface AttemptResult {
   usage?: TokenUsage;
   error?: string;
   retryAfterMs?: number;
+  /** The client request this attempt answered (absent from executors of earlier versions). */
+  request?: AnsweredRequest;
+}
+
+/**
+ * What the executor that answered a client knows about the whole request, for its usage
+ * record: times are epoch ms on the executor's clock, `receivedAt` on the gateway's.
+ */
+export interface AnsweredRequest {
+  requestId: string;
+  /** The model as the client named it. */
+  model: string;
+  /** Upstream attempts, this one included. */
+  attempts: number;
+  receivedAt?: number;
+  /** When the first byte of a streamed answer was handed to the reply (streams only). */
+  firstByteAt?: number;
+  finishedAt: number;
 }
 
 export interface TokenUsage {

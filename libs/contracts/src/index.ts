@@ -9,3 +9,5 @@ export * from './management-events';
 export * from './route-actions';
 export * from './refresh-patterns';
 export * from './redis-url';
+export * from './request-id';
+export * from './redaction';

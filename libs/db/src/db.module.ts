@@ -9,6 +9,7 @@ import { OAuthSessionRepository } from './repositories/oauth-session.repository'
 import { ProviderConfigRepository } from './repositories/provider-config.repository';
 import { SettingsRepository } from './repositories/settings.repository';
 import { UsageRepository } from './repositories/usage.repository';
+import { UsageRequestRepository } from './repositories/usage-request.repository';
 
 export interface DbModuleOptions {
   /** Default: env DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/cliproxy. */
@@ -23,6 +24,7 @@ const REPOSITORIES = [
   SettingsRepository,
   ProviderConfigRepository,
   UsageRepository,
+  UsageRequestRepository,
   AuditRepository,
   CatalogSourceRepository,
   OAuthSessionRepository,

@@ -12,6 +12,7 @@ export * from './repositories/oauth-session.repository';
 export * from './repositories/provider-config.repository';
 export * from './repositories/settings.repository';
 export * from './repositories/usage.repository';
+export * from './repositories/usage-request.repository';
 export type { JsonObject } from './json';
 export { Prisma, PrismaClient } from './generated/prisma/client';
 export type {
@@ -22,4 +23,6 @@ export type {
   ProviderConfig,
   Setting,
   UsageDaily,
+  UsageHourly,
+  UsageRequest,
 } from './generated/prisma/client';

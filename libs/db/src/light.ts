@@ -7,3 +7,4 @@ export * from './crypto/client-key';
 export * from './crypto/secret-box';
 export { utcDay } from './usage-day';
 export type { UsageIncrement } from './usage-day';
+export * from './usage-request';

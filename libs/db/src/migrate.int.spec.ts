@@ -99,6 +99,8 @@ describe('migrate (tools/migrate.mjs)', () => {
       'provider_configs',
       'settings',
       'usage_daily',
+      'usage_hourly',
+      'usage_requests',
     ]);
     const constraints = await query<{ conname: string }>(
       url,

@@ -1,11 +1,15 @@
 // Public API of @cpa/management.
 export * from './auth-files.service';
 export * from './auth.guard';
+export * from './audit-view';
 export * from './auth.service';
 export * from './change-notifier';
 export * from './client-address';
+export * from './client-keys.service';
 export * from './config-import.service';
 export * from './config-yaml';
+export * from './console-views.service';
+export * from './credential-view';
 export * from './error.filter';
 export * from './errors';
 export * from './failure-limiter';
@@ -18,3 +22,5 @@ export * from './oauth-model-rules.service';
 export * from './scalars';
 export * from './sections';
 export * from './usage-report';
+export * from './usage-requests';
+export * from './request-error-logs';

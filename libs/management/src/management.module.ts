@@ -1,18 +1,23 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { CATALOG_SOURCE, CatalogPublisher, catalogPublisherProviders } from '@cpa/catalog';
+import { CATALOG_SOURCE, CatalogPublisher, catalogPublisherProviders, clientKeyLimitsProvider } from '@cpa/catalog';
 import { CatalogSourceRepository } from '@cpa/db';
 import { createRedis, type RedisConnection } from '@cpa/transport';
 import { ManagementAuthGuard } from './auth.guard';
 import { FAILURE_LIMITER, ManagementAuthService } from './auth.service';
 import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
 import { TrustedProxies } from './client-address';
+import { ClientKeysService } from './client-keys.service';
 import { AuthFilesService } from './auth-files.service';
 import { ConfigImportService } from './config-import.service';
+import { ConsoleViewsService } from './console-views.service';
 import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
 import { ManagementService } from './management.service';
 import { OAuthLoginService } from './oauth-login.service';
 import { OAuthModelRulesService } from './oauth-model-rules.service';
 import { UsageReportService } from './usage-report';
+import { UsageRequestsService } from './usage-requests';
+import { RequestErrorLogsService } from './request-error-logs';
+import { RequestErrorLogStore } from '@cpa/providers';
 
 export interface ManagementModuleOptions {
   /**
@@ -72,11 +77,19 @@ export class ManagementModule {
         ManagementService,
         ConfigImportService,
         UsageReportService,
+        UsageRequestsService,
         AuthFilesService,
         OAuthModelRulesService,
         OAuthLoginService,
+        ConsoleViewsService,
+        // The executors' failed upstream exchanges (GET /request-error-logs), shared by every admin replica.
+        { provide: RequestErrorLogStore, useFactory: () => RequestErrorLogStore.connect(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:') },
+        RequestErrorLogsService,
+        // Client keys and the Redis counters their usage is read from.
+        clientKeyLimitsProvider(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:'),
+        ClientKeysService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, AuthFilesService, OAuthModelRulesService, OAuthLoginService],
+      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, UsageRequestsService, AuthFilesService, OAuthModelRulesService, OAuthLoginService, ConsoleViewsService, ClientKeysService, RequestErrorLogsService],
     };
   }
 }

@@ -145,7 +145,7 @@ export class ManagementService {
       for (const row of rows) if (row.disabled !== disabled) await tx.credential.update({ where: { id: row.id }, data: { disabled } });
       return rows.map((row) => row.id);
     });
-    for (const id of ids) await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { disabled });
+    for (const id of ids) await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { before_disabled: !disabled, disabled });
     await this.notifier.credentialChanged(ids);
     return OK;
   }
@@ -172,10 +172,12 @@ export class ManagementService {
     const spec = this.scalar(path);
     const { value: raw } = parseItem(ScalarBodySchema, body, '');
     const value = parseItem(spec.input, raw, 'value');
+    const previous = (await this.prisma.setting.findUnique({ where: { key: spec.setting } }))?.value ?? spec.fallback;
     const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, value));
     if (changed) {
-      const audited = spec.audited ? spec.audited(value) : typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean);
-      await this.audit.record(ACTOR, 'setting.update', spec.setting, { value: audited });
+      const audited = (v: unknown) => (spec.audited ? spec.audited(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as string | number | boolean | null));
+      // before_value: the console's audit page shows it as the "before" of the change.
+      await this.audit.record(ACTOR, 'setting.update', spec.setting, { before_value: audited(previous), value: audited(value) });
       await this.notifier.configChanged([spec.setting]);
     }
     return OK;

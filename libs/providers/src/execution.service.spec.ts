@@ -31,7 +31,8 @@ beforeAll(async () => {
   mock = await startMockUpstream();
   upstream = new UpstreamClient();
   const byId = new Map((Object.keys(KEYS) as ProviderFamily[]).map((f) => [f, credential(f)]));
-  const catalog = { snapshot: { byId } } as unknown as Catalog;
+  // The registry labels metrics by model (no model is served here: they count as `other`).
+  const catalog = { snapshot: { byId, registry: { lookup: () => [] } } } as unknown as Catalog;
   const secrets = { get: async (c: CredentialInfo) => ({ apiKey: KEYS[c.provider] }) } as unknown as SecretStore;
   service = new ExecutionService(catalog, secrets, upstream, { report: (r) => reports.push(r) });
 });
@@ -159,6 +160,25 @@ describe('ExecutionService translation', () => {
     const out = await service.execute(request('claude', 'openai-chat', false, 'claude-x'), Buffer.from('[1,2]'), new AbortController().signal);
     expect(isForward(out) && (out.data as AttemptFailure).status).toBe(400);
     expect(mock.requests).toHaveLength(0);
+  });
+});
+
+describe('ExecutionService: the answered request, for its usage record', () => {
+  it('reports the client request with its attempt count and times: a first byte for streams only', async () => {
+    const before = Date.now();
+    const plain = { ...request('claude', 'openai-chat', false, 'claude-x'), attempt: 2 };
+    plain.route.receivedAt = before - 50;
+    await run(plain, chatBody());
+    expect(reports[0]!.request).toEqual({ requestId: 'r1', model: 'client-model', attempts: 3, receivedAt: before - 50, finishedAt: expect.any(Number) });
+    expect(reports[0]!.request!.finishedAt).toBeGreaterThanOrEqual(before);
+
+    reports = [];
+    const streamed = request('openai-compat', 'openai-chat', true, 'gpt-4o-mini');
+    await run(streamed, chatBody(true));
+    const answered = reports[0]!.request!;
+    expect(answered).toMatchObject({ attempts: 1, firstByteAt: expect.any(Number) });
+    expect(answered.receivedAt).toBeUndefined(); // a gateway that does not stamp it
+    expect(answered.firstByteAt!).toBeLessThanOrEqual(answered.finishedAt);
   });
 });
 

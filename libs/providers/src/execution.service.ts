@@ -6,6 +6,7 @@ import {
   clientErrorBody,
   Patterns,
   RouteActions,
+  type AnsweredRequest,
   type AttemptFailure,
   type AttemptResult,
   type ClientFormat,
@@ -21,8 +22,10 @@ import { PROVIDER_ADAPTERS } from './families';
 import { tokenFingerprint } from './oauth/secret';
 import type { CredentialSecret, ProviderAdapter } from './provider-adapter';
 import { unwrapJsonBytes, unwrapStream } from './response-unwrap';
+import { errorEntry, REQUEST_ERROR_LOG, secretValues, type FailedExchange, type RequestErrorRecorder } from './request-error-log';
 import { retryAfterMs } from './retry-hint';
 import { SecretStore } from './secret-store';
+import { observeAttempt, observeUpstreamResponse, upstreamLabels } from './upstream-metrics';
 import { streamErrorStatus } from './stream-errors';
 import { createStreamRelay, type StreamRelay, type UpstreamStreamFailure } from './stream-relay';
 import { countFromResponse, countTokensRequestBody, countTokensResponse, estimateInputTokens, planCountTokens } from './token-count';
@@ -92,6 +95,8 @@ interface Attempt {
   flow?: ReplyFlowControl;
   credential: CredentialInfo;
   adapter: ProviderAdapter;
+  /** The last upstream request sent: what the request error log shows when it fails. */
+  sent?: { url: string; headers: Record<string, string>; body: Buffer; secret: CredentialSecret };
 }
 
 /**
@@ -110,6 +115,7 @@ export class ExecutionService {
     private readonly upstream: UpstreamClient,
     @Inject(ATTEMPT_REPORTER) private readonly reporter: AttemptReporter,
     @Optional() @Inject(CREDENTIAL_REFRESHER) private readonly refresher?: CredentialRefresher,
+    @Optional() @Inject(REQUEST_ERROR_LOG) private readonly errorLog?: RequestErrorRecorder,
   ) {}
 
   /**
@@ -118,6 +124,12 @@ export class ExecutionService {
    * error-handling operators, which cost the executor more than the rest of the reply path.
    */
   async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
+    const started = performance.now();
+    const result = await this.attempt(req, body, signal, flow);
+    return observeAttempt(result, upstreamLabels(this.catalog.snapshot, req), started) as Frame | Observable<Frame> | Forward;
+  }
+
+  private async attempt(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
     if (!credential) return this.fail(req, body, 503, 'credential is no longer configured', true);
     const attempt: Attempt = { req, body, signal, flow, credential, adapter: PROVIDER_ADAPTERS[req.family] };
@@ -163,7 +175,8 @@ export class ExecutionService {
           plan.response === 'translate-body'
             ? JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: req.route.model }))
             : streamFromResponse(plan.client, canonical, { model: req.route.model, jsonArray: plan.jsonArray });
-        this.reportSuccess(req, response.statusCode, toTokenUsage(canonical.usage));
+        // A synthesized stream reaches the client in one frame: its first byte is now.
+        this.reportSuccess(req, response.statusCode, toTokenUsage(canonical.usage), plan.response === 'synthesize-stream' ? Date.now() : undefined);
         return frame({ ...head(), complete: plan.response === 'translate-body' }, Buffer.from(out));
       }
       case 'aggregate':
@@ -238,6 +251,7 @@ export class ExecutionService {
   private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void, flow?: ReplyFlowControl): Observable<Frame> {
     return new Observable<Frame>((subscriber) => {
       let stopped = false;
+      const firstByteAt = Date.now();
       subscriber.next(frame(head, nonEmpty(first)));
       const nextChunk = async () => {
         const paused = flow?.whenWritable();
@@ -254,18 +268,18 @@ export class ExecutionService {
           const tail = nonEmpty(relay.end());
           if (tail) subscriber.next(frame(undefined, tail));
           // An error event after the first payload reached the client in its format; the attempt still failed.
-          if (relay.failure) this.reportStreamFailure(req, streamErrorStatus(relay.failure.error), `upstream stream reported an error: ${relay.failure.error.message}`, relay);
+          if (relay.failure) this.reportStreamFailure(req, streamErrorStatus(relay.failure.error), `upstream stream reported an error: ${relay.failure.error.message}`, relay, firstByteAt);
           else if (!relay.firstEvent) {
             // Bytes came, but never one whole event (an endless line, a stream cut mid-event): not a success.
             const message = 'upstream stream ended without a complete event';
             subscriber.next(frame(undefined, relay.error(502, message)));
-            this.reportStreamFailure(req, 502, message, relay);
-          } else this.reportSuccess(req, head.status, relay.usage());
+            this.reportStreamFailure(req, 502, message, relay, firstByteAt);
+          } else this.reportSuccess(req, head.status, relay.usage(), firstByteAt);
         } catch (err) {
           if (stopped) return;
           const message = `upstream stream broke: ${(err as Error).message}`;
           subscriber.next(frame(undefined, relay.error(502, message)));
-          this.reportStreamFailure(req, 502, message, relay);
+          this.reportStreamFailure(req, 502, message, relay, firstByteAt);
         }
         subscriber.complete();
       })();
@@ -276,9 +290,9 @@ export class ExecutionService {
     });
   }
 
-  private reportStreamFailure(req: ExecuteRequest, status: number, error: string, relay: StreamRelay): void {
+  private reportStreamFailure(req: ExecuteRequest, status: number, error: string, relay: StreamRelay, firstByteAt: number): void {
     const usage = relay.usage();
-    this.reporter.report({ ...this.resultBase(req), ok: false, status, error, ...(usage ? { usage } : {}) });
+    this.reporter.report({ ...this.resultBase(req, firstByteAt), ok: false, status, error, ...(usage ? { usage } : {}) });
   }
 
   /** count_tokens / countTokens: natively where the upstream counts, else a local estimate. */
@@ -334,11 +348,15 @@ export class ExecutionService {
     if (response.statusCode === 401 && attempt.credential.kind === 'oauth' && this.refresher) {
       const text = await response.body.text().catch(() => '');
       const fresh = await this.refreshedSecret(attempt, secret);
-      if (!fresh) throw new UpstreamRefused(this.upstreamFailure(attempt, format, response, text));
+      if (!fresh) {
+        this.logError(attempt, { status: response.statusCode, headers: response.headers, body: text });
+        throw new UpstreamRefused(this.upstreamFailure(attempt, format, response, text));
+      }
       response = await call(fresh);
     }
     if (response.statusCode >= 400) {
       const text = await response.body.text().catch(() => '');
+      this.logError(attempt, { status: response.statusCode, headers: response.headers, body: text });
       throw new UpstreamRefused(this.upstreamFailure(attempt, format, response, text));
     }
     return response;
@@ -364,19 +382,33 @@ export class ExecutionService {
       throw new AttemptFailed(500, `cannot prepare upstream request: ${(err as Error).message}`, true);
     }
     const urls = [target.url, ...(target.fallbackUrls ?? [])];
+    const labels = upstreamLabels(this.catalog.snapshot, req);
     for (let i = 0; ; i++) {
       const last = i === urls.length - 1;
       let response: Dispatcher.ResponseData;
+      const sent = performance.now();
+      attempt.sent = { url: urls[i]!, headers: target.headers, body, secret };
       try {
         response = await this.upstream.send({ url: urls[i], headers: target.headers, body, signal, proxyUrl: this.proxyOf(credential) });
+        observeUpstreamResponse(labels, response.statusCode, sent);
       } catch (err) {
+        observeUpstreamResponse(labels, undefined, sent);
         if (!last && !signal.aborted) continue;
+        if (!signal.aborted) this.logError(attempt, undefined, `upstream request failed: ${(err as Error).message}`);
         throw new AttemptFailed(502, `upstream request failed: ${(err as Error).message}`, true);
       }
       // A rate-limited base URL is not the account's last word while another base remains.
       if (last || response.statusCode !== 429) return response;
       await response.body.dump().catch(() => undefined);
     }
+  }
+
+  /** Adds the failed exchange to the request error log; never delays or fails the request. */
+  private logError(attempt: Attempt, response: FailedExchange['response'], error?: string): void {
+    if (!this.errorLog || !attempt.sent) return;
+    const { url, headers, body, secret } = attempt.sent;
+    const entry = errorEntry(attempt.req, { url, headers, body, response, error }, secretValues(secret));
+    this.errorLog.record(entry).catch((err: unknown) => this.logger.debug(`request error log not written: ${(err as Error).message}`));
   }
 
   /** The credential's proxy_url, else the global proxy-url; throws for an unusable one (never silently direct). */
@@ -449,12 +481,22 @@ export class ExecutionService {
     return forward(Patterns.attemptFailed, failure, attempt.body);
   }
 
-  private resultBase(req: ExecuteRequest): Omit<AttemptResult, 'ok' | 'status'> {
-    return { credentialId: req.credentialId, family: req.family, baseModel: req.baseModel, clientKeyId: req.route.clientKeyId };
+  /** The attempt's identity and the request it answered (for the request's usage record). */
+  private resultBase(req: ExecuteRequest, firstByteAt?: number): Omit<AttemptResult, 'ok' | 'status'> {
+    const { route } = req;
+    const request: AnsweredRequest = {
+      requestId: route.requestId,
+      model: route.model,
+      attempts: req.attempt + 1,
+      finishedAt: Date.now(),
+      ...(route.receivedAt !== undefined ? { receivedAt: route.receivedAt } : {}),
+      ...(firstByteAt !== undefined ? { firstByteAt } : {}),
+    };
+    return { credentialId: req.credentialId, family: req.family, baseModel: req.baseModel, clientKeyId: route.clientKeyId, request };
   }
 
-  private reportSuccess(req: ExecuteRequest, status: number, usage: TokenUsage | undefined): void {
-    this.reporter.report({ ...this.resultBase(req), ok: true, status, ...(usage ? { usage } : {}) });
+  private reportSuccess(req: ExecuteRequest, status: number, usage: TokenUsage | undefined, firstByteAt?: number): void {
+    this.reporter.report({ ...this.resultBase(req, firstByteAt), ok: true, status, ...(usage ? { usage } : {}) });
   }
 
   /** A failure before the first byte, handed back to the scheduler with the body for a retry. */

@@ -12,3 +12,4 @@ export * from './upstream-client';
 export * from './proxy-dispatchers';
 export * from './oauth';
 export * from './login';
+export * from './request-error-log';

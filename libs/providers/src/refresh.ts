@@ -4,3 +4,4 @@
  * upstreams, never load the Prisma client.
  */
 export * from './oauth/credential-refresh.service';
+export * from './oauth/refresh-metrics';

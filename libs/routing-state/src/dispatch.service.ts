@@ -39,7 +39,9 @@ import {
   type UpstreamModel,
   type WeightedState,
 } from '@cpa/routing';
+import { metrics, secondsSince } from '@cpa/runtime/metrics';
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
+import { afterFailure, startedCooldown } from './dispatch-metrics';
 import { RouteScopes, type RouteScope, type RoutedCredential } from './route-scope';
 import { RoutingStateStore, type PickRead } from './routing-state.store';
 
@@ -188,6 +190,7 @@ export class DispatchService {
     const roundTried = execute.roundTried ?? execute.triedCredentialIds;
     const [next, ...rest] = pool.models;
     if (next && pool.credential) {
+      metrics.retries.inc({ family: execute.family, kind: 'alias_pool' });
       // Same credential: it stays where it is in the tried lists and the round's count.
       const others = (ids: readonly string[]) => ids.filter((id) => id !== execute.credentialId);
       return this.forwardAttempt(
@@ -199,7 +202,11 @@ export class DispatchService {
     const progress: Progress = { attempt: execute.attempt + 1, round: execute.round ?? 0, roundTried, tried: execute.triedCredentialIds };
     const action = afterAttemptFailure(this.retryConfig(), roundTried.length, view);
     if (action.action === 'give-up') return this.upstreamReply(failure);
-    return this.proceed(route, scope, progress, failure, action.action === 'end-round');
+    const after = await this.proceed(route, scope, progress, failure, action.action === 'end-round');
+    const kind = afterFailure(after, execute.credentialId);
+    if (kind === 'failover') metrics.failovers.inc({ family: execute.family });
+    else if (kind) metrics.retries.inc({ family: execute.family, kind });
+    return after;
   }
 
   /** Every finished attempt (success, or failure after the first byte). */
@@ -254,7 +261,9 @@ export class DispatchService {
     for (;;) {
       let pickError: PickError = { code: 'auth_unavailable' };
       if (!roundOver) {
+        const pickStarted = performance.now();
         const picked = await this.pick(route, scope, progress.roundTried);
+        metrics.pickDuration.observe({ outcome: picked.ok ? 'picked' : 'none' }, secondsSince(pickStarted));
         if (picked.ok) return this.forwardAttempt(route, picked, progress);
         pickError = picked.error;
       }
@@ -459,16 +468,23 @@ export class DispatchService {
     const info = this.snapshot.byId.get(credentialId);
     const policy = resolveCoolingPolicy(this.coolingSettings(), info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined);
     const now = this.now();
-    await this.store.update(
+    // The transition last computed (the update may retry it on a conflict) and the cooldown it starts.
+    let cooled: string | undefined;
+    const result = await this.store.update(
       credentialId,
       (current) => {
+        cooled = undefined;
         // A success on a credential without state has nothing to clear.
         if (!current && outcome.success) return undefined;
-        const next = markResult(current, outcome, now, policy).state;
-        return stateFingerprint(next) === stateFingerprint(current ?? newCredentialState()) ? undefined : next;
+        const decision = markResult(current, outcome, now, policy);
+        const next = decision.state;
+        if (stateFingerprint(next) === stateFingerprint(current ?? newCredentialState())) return undefined;
+        cooled = startedCooldown(decision, now);
+        return next;
       },
       removeBindings,
     );
+    if (cooled && result.changed) metrics.cooldowns.inc({ family: info?.provider ?? 'unknown', reason: cooled });
   }
 
   private failureView(failure: AttemptFailure): AttemptFailureView {

@@ -1,4 +1,5 @@
 // Public API of @cpa/routing-state: Redis-backed routing state and the scheduler's dispatch logic.
+export * from './client-key-usage';
 export * from './dispatch.service';
 export * from './keys';
 export * from './route-scope';

@@ -8,11 +8,13 @@ import { ROUTING_STATE_OPTIONS, RoutingStateStore, type RoutingStateOptions } fr
 import { StateMirror } from './state-mirror';
 import { UsageBuffer } from './usage-buffer';
 import { UsageDrain } from './usage-drain';
+import { UsageRetention } from './usage-retention';
 
 export * from './state-mirror';
 export * from './usage-drain';
+export * from './usage-retention';
 
 /** The admin's writers and their Redis connections (needs the global DbModule). */
 export function postgresWriterProviders(options: RoutingStateOptions): Provider[] {
-  return [{ provide: ROUTING_STATE_OPTIONS, useValue: options }, RoutingStateStore, UsageBuffer, StateMirror, UsageDrain];
+  return [{ provide: ROUTING_STATE_OPTIONS, useValue: options }, RoutingStateStore, UsageBuffer, StateMirror, UsageDrain, UsageRetention];
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { z } from 'zod';
 import { redisReady } from '@cpa/catalog';
 import { createRedis, type RedisConnection } from '@cpa/transport';
-import type { UsageIncrement } from '@cpa/db/light';
+import type { UsageIncrement, UsageRequestRecord } from '@cpa/db/light';
 import { ROUTING_STATE_OPTIONS, type RoutingStateOptions } from './routing-state.store';
 
 const RELEASE_LOCK = `
@@ -23,16 +23,37 @@ const IncrementSchema = z.object({
 });
 const BatchSchema = z.array(IncrementSchema);
 
+const RequestSchema = z.object({
+  key: z.string().min(1),
+  requestId: z.string(),
+  at: z.number().finite(),
+  clientKeyId: z.string(),
+  credentialId: z.string(),
+  family: z.string(),
+  model: z.string(),
+  status: z.number().int(),
+  latencyMs: z.number().finite().min(0),
+  ttfbMs: z.number().finite().min(0).nullable(),
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  cachedTokens: z.number().int().min(0),
+  reasoningTokens: z.number().int().min(0),
+  attempts: z.number().int().min(0),
+});
+const RequestBatchSchema = z.array(z.unknown());
+
 /**
- * Usage counts on their way to Postgres: schedulers push one batch (a JSON array of
- * increments) per flush onto the list `<prefix>usage:pending`; the admin drains it into
- * `usage_daily`. Postgres being down only makes the list longer. Commands are not queued
+ * Usage on its way to Postgres: schedulers push one batch (a JSON array of increments) per
+ * flush onto the list `<prefix>usage:pending`, and one batch of per-request records onto
+ * `<prefix>usage:requests`; the admin drains them into `usage_daily` and
+ * `usage_requests` / `usage_hourly`. Postgres being down only makes the list longer. Commands are not queued
  * or re-sent while Redis is away: a failed push stays with the recorder for its next flush.
  */
 @Injectable()
 export class UsageBuffer implements OnModuleDestroy {
   private readonly redis: RedisConnection;
   private readonly key: string;
+  private readonly requestsKey: string;
   private readonly lockKey: string;
 
   constructor(@Inject(ROUTING_STATE_OPTIONS) options: RoutingStateOptions) {
@@ -44,6 +65,7 @@ export class UsageBuffer implements OnModuleDestroy {
     });
     this.redis.on('error', () => undefined); // failures surface on the commands
     this.key = `${options.keyPrefix}usage:pending`;
+    this.requestsKey = `${options.keyPrefix}usage:requests`;
     this.lockKey = `${options.keyPrefix}usage:drain-lock`;
   }
 
@@ -80,6 +102,42 @@ export class UsageBuffer implements OnModuleDestroy {
   async pending(): Promise<number> {
     await redisReady(this.redis);
     return this.redis.llen(this.key);
+  }
+
+  async pushRequests(records: readonly UsageRequestRecord[]): Promise<void> {
+    await redisReady(this.redis);
+    await this.redis.rpush(this.requestsKey, JSON.stringify(records));
+  }
+
+  /** The oldest `max` batches of request records (flattened); malformed records are counted in `items` only. */
+  async peekRequests(max: number): Promise<{ records: UsageRequestRecord[]; items: number }> {
+    await redisReady(this.redis);
+    const raw = await this.redis.lrange(this.requestsKey, 0, max - 1);
+    const records: UsageRequestRecord[] = [];
+    for (const item of raw) {
+      try {
+        const batch = RequestBatchSchema.safeParse(JSON.parse(item));
+        if (!batch.success) continue;
+        for (const entry of batch.data) {
+          const parsed = RequestSchema.safeParse(entry);
+          if (parsed.success) records.push(parsed.data);
+        }
+      } catch {
+        // not JSON: dropped with the batch
+      }
+    }
+    return { records, items: raw.length };
+  }
+
+  /** Removes the oldest `items` batches of request records (after they were written). */
+  async dropRequests(items: number): Promise<void> {
+    await redisReady(this.redis);
+    if (items > 0) await this.redis.ltrim(this.requestsKey, items, -1);
+  }
+
+  async pendingRequests(): Promise<number> {
+    await redisReady(this.redis);
+    return this.redis.llen(this.requestsKey);
   }
 
   /** One drainer at a time across replicas; the lock expires if its holder dies. */

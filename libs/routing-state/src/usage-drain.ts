@@ -1,20 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { UsageRepository } from '@cpa/db';
+import { UsageRepository, UsageRequestRepository } from '@cpa/db';
 import { UsageBuffer } from './usage-buffer';
 
 export const USAGE_DRAIN_INTERVAL_MS = Symbol('USAGE_DRAIN_INTERVAL_MS');
 /** Batches (one per scheduler flush) written per statement. */
 const BATCHES_PER_WRITE = 200;
+/**
+ * Batches of request records written per transaction: one batch is one scheduler's second
+ * of requests (thousands under load), so fewer than the counters' batches.
+ */
+const REQUEST_BATCHES_PER_WRITE = 10;
 /** A drainer that died holding the lock blocks the others this long at most. */
 const LOCK_TTL_MS = 30_000;
 
 /**
- * Writes the usage the schedulers buffered in Redis into Postgres (`usage_daily`), oldest
- * first, one drainer at a time across replicas. A batch leaves Redis only after its write
- * committed, so a Postgres outage loses nothing: the list grows and is written when Postgres
- * returns. (A drainer killed between the write and the trim would count that batch twice
- * on the next pass: at-least-once, never lost.)
+ * Writes the usage the schedulers buffered in Redis into Postgres (`usage_daily`, and the
+ * per-request records into `usage_requests` with their hourly roll-up), oldest first, one
+ * drainer at a time across replicas. A batch leaves Redis only after its write committed,
+ * so a Postgres outage loses nothing: the lists grow and are written when Postgres returns.
+ * (A drainer killed between the write and the trim would count a batch of daily counts
+ * twice on the next pass: at-least-once, never lost. Request records carry a unique key,
+ * so rewriting them adds nothing.)
  */
 @Injectable()
 export class UsageDrain implements OnApplicationBootstrap, OnModuleDestroy {
@@ -27,6 +34,7 @@ export class UsageDrain implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly buffer: UsageBuffer,
     private readonly usage: UsageRepository,
+    private readonly requests: UsageRequestRepository,
     @Optional() @Inject(USAGE_DRAIN_INTERVAL_MS) intervalMs?: number,
   ) {
     this.intervalMs = intervalMs ?? Number(process.env.USAGE_DRAIN_MS ?? 1_000);
@@ -55,6 +63,13 @@ export class UsageDrain implements OnApplicationBootstrap, OnModuleDestroy {
           if (items === 0) break;
           await this.usage.incrementMany(increments);
           await this.buffer.drop(items);
+          written += items;
+        }
+        for (;;) {
+          const { records, items } = await this.buffer.peekRequests(REQUEST_BATCHES_PER_WRITE);
+          if (items === 0) break;
+          await this.requests.write(records);
+          await this.buffer.dropRequests(items);
           written += items;
         }
       } finally {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, UsageRepository, type PrismaClient } from '@cpa/db';
+import { createPrismaClient, UsageRepository, UsageRequestRepository, type PrismaClient } from '@cpa/db';
 import { UsageBuffer } from './usage-buffer';
 import { UsageDrain } from './usage-drain';
 import { UsageRecorder } from './usage-recorder';
+import { forward, frame } from '@cpa/transport';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const keyPrefix = `cpa-test:usage:${randomUUID()}:`;
@@ -17,6 +18,8 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await prisma.usageDaily.deleteMany({ where: { credentialId: { startsWith: credentialId } } });
+  await prisma.usageRequest.deleteMany({ where: { credentialId: { startsWith: credentialId } } });
+  await prisma.usageHourly.deleteMany({ where: { credentialId: { startsWith: credentialId } } });
   await prisma.$disconnect();
   buffer.onModuleDestroy();
   const { deleteKeys } = await import('../../../tools/redis-keys.mjs');
@@ -37,7 +40,7 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     expect(await buffer.pending()).toBe(1);
     expect(await rows()).toHaveLength(0);
 
-    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), 0);
+    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
     expect(await drain.drain()).toBe(1);
     expect(await buffer.pending()).toBe(0);
     const [m1, m2] = await rows();
@@ -55,12 +58,12 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     await recorder.flush();
 
     const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
-    const failing = new UsageDrain(buffer, new UsageRepository(broken as never), 0);
+    const failing = new UsageDrain(buffer, new UsageRepository(broken as never), new UsageRequestRepository(broken as never), 0);
     expect(await failing.drain()).toBe(0);
     expect(await buffer.pending()).toBe(2);
     await broken.$disconnect().catch(() => undefined);
 
-    expect(await new UsageDrain(buffer, new UsageRepository(prisma as never), 0).drain()).toBe(2);
+    expect(await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain()).toBe(2);
     expect(await rows(id)).toEqual([expect.objectContaining({ requests: 2, inputTokens: 5n, outputTokens: 5n })]);
     await recorder.onModuleDestroy();
   });
@@ -76,7 +79,7 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     Object.assign(recorder, { buffer });
     await recorder.flush();
     down.onModuleDestroy();
-    await new UsageDrain(buffer, new UsageRepository(prisma as never), 0).drain();
+    await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain();
     expect(await rows(id)).toEqual([expect.objectContaining({ requests: 2, failures: 1, inputTokens: 2n, outputTokens: 3n })]);
     await recorder.onModuleDestroy();
   });
@@ -85,10 +88,71 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     const id = `${credentialId}-lock`;
     await buffer.push([{ day: '2026-01-02', credentialId: id, model: 'm', requests: 1 }]);
     expect(await buffer.lock('someone-else', 5_000)).toBe(true);
-    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), 0);
+    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
     expect(await drain.drain()).toBe(0);
     await buffer.unlock('someone-else');
     expect(await drain.drain()).toBe(1);
     expect(await rows(id)).toEqual([expect.objectContaining({ requests: 1 })]);
+  });
+});
+
+describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage_requests', () => {
+  const requestRows = (id: string) => prisma.usageRequest.findMany({ where: { credentialId: id }, orderBy: { requestId: 'asc' } });
+  const route = (requestId: string, receivedAt: number) => ({
+    requestId, clientFormat: 'openai-chat' as const, model: 'client-model', stream: false, sessionIds: [], clientKeyId: 'ck9', headers: {}, deadline: receivedAt + 60_000, receivedAt,
+  });
+
+  it('records the answering attempt and the scheduler\'s own final replies, once each, through an outage of Postgres', async () => {
+    const id = `${credentialId}-req`;
+    const recorder = new UsageRecorder(buffer, 60_000);
+    const receivedAt = Date.now() - 500;
+    recorder.record({
+      credentialId: id, family: 'claude', baseModel: 'm', clientKeyId: 'ck9', ok: true, status: 200,
+      usage: { inputTokens: 11, outputTokens: 7, cachedTokens: 3, reasoningTokens: 2 },
+      request: { requestId: 'r1', model: 'client-model', attempts: 2, receivedAt, firstByteAt: receivedAt + 40, finishedAt: receivedAt + 250 },
+    });
+    // A failure the scheduler answers itself (every credential refused before the first byte).
+    const reply = frame({ status: 429, headers: {}, complete: true }, Buffer.from('{}'));
+    expect(await recorder.recordReply(reply, route('r2', receivedAt), { credentialId: id, family: 'claude', attempts: 3 })).toBe(reply);
+    // A forward (another attempt follows) is no outcome yet.
+    await recorder.recordReply(forward('somewhere', {}), route('r3', receivedAt), { credentialId: id, family: 'claude', attempts: 1 });
+    await recorder.flush();
+    expect(await buffer.pendingRequests()).toBe(1);
+
+    const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
+    await new UsageDrain(buffer, new UsageRepository(broken as never), new UsageRequestRepository(broken as never), 0).drain();
+    await broken.$disconnect().catch(() => undefined);
+    expect(await buffer.pendingRequests()).toBe(1);
+
+    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
+    await drain.drain();
+    expect(await buffer.pendingRequests()).toBe(0);
+    const [answered, refused] = await requestRows(id);
+    expect(answered).toMatchObject({
+      requestId: 'r1', clientKeyId: 'ck9', family: 'claude', model: 'client-model', status: 200, latencyMs: 250, ttfbMs: 40,
+      inputTokens: 11n, outputTokens: 7n, cachedTokens: 3n, reasoningTokens: 2n, attempts: 2, at: new Date(receivedAt),
+    });
+    expect(refused).toMatchObject({ requestId: 'r2', status: 429, attempts: 3, ttfbMs: null, inputTokens: 0n });
+    expect(refused!.latencyMs).toBeGreaterThanOrEqual(500);
+    expect(await requestRows(id)).toHaveLength(2);
+    const hourly = await prisma.usageHourly.findMany({ where: { credentialId: id } });
+    expect(hourly.reduce((sum, h) => sum + h.requests, 0)).toBe(2);
+    await recorder.onModuleDestroy();
+  });
+
+  it('keeps request records in memory while Redis is unreachable and buffers them on the next flush', async () => {
+    const id = `${credentialId}-req-redis`;
+    const down = new UsageBuffer({ redisUrl: 'redis://127.0.0.1:1', keyPrefix });
+    const recorder = new UsageRecorder(down, 60_000);
+    const at = Date.now();
+    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, usage: { inputTokens: 1, outputTokens: 1 }, request: { requestId: 'x1', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 } });
+    await recorder.flush();
+    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, request: { requestId: 'x2', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 } });
+    Object.assign(recorder, { buffer });
+    await recorder.flush();
+    down.onModuleDestroy();
+    await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain();
+    expect((await requestRows(id)).map((r) => r.requestId)).toEqual(['x1', 'x2']);
+    await recorder.onModuleDestroy();
   });
 });

@@ -1,10 +1,14 @@
 import { Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
-import type { AttemptFailure, AttemptResult } from '@cpa/contracts';
-import { utcDay, type UsageIncrement } from '@cpa/db/light';
+import type { AttemptFailure, AttemptResult, ResponseHead, RouteRequest } from '@cpa/contracts';
+import { utcDay, type UsageIncrement, type UsageRequestRecord } from '@cpa/db/light';
+import { isFrame } from '@cpa/transport';
+import { recordOfReply, recordOfResult, type LastAttempt } from './request-usage';
 import { UsageBuffer } from './usage-buffer';
 
 /** Distinct (day, credential, client key, model) rows kept while Redis is unreachable. */
 const MAX_PENDING_ROWS = 50_000;
+/** Per-request records kept while Redis is unreachable (about 300 bytes each). */
+const MAX_PENDING_REQUESTS = 100_000;
 
 /**
  * Counts every attempt per day, credential, client key and model, and pushes the counts to
@@ -17,6 +21,10 @@ const MAX_PENDING_ROWS = 50_000;
 export class UsageRecorder implements OnModuleDestroy {
   private readonly logger = new Logger(UsageRecorder.name);
   private pending = new Map<string, UsageIncrement>();
+  private requests: UsageRequestRecord[] = [];
+  private requestsFlushing?: Promise<void>;
+  private droppedRequests = 0;
+  private requestsFailing = false;
   private readonly timer: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private dropped = 0;
@@ -31,6 +39,9 @@ export class UsageRecorder implements OnModuleDestroy {
   }
 
   record(result: AttemptResult, now = new Date()): void {
+    // The attempt that answered the client ends its request: one usage record for the whole request.
+    const request = recordOfResult(result);
+    if (request) this.recordRequest(request);
     const day = utcDay(now);
     const clientKeyId = result.clientKeyId ?? '';
     const key = `${day}\u0000${result.credentialId}\u0000${clientKeyId}\u0000${result.baseModel}`;
@@ -59,8 +70,62 @@ export class UsageRecorder implements OnModuleDestroy {
     this.record({ credentialId: execute.credentialId, family: execute.family, baseModel: execute.baseModel, clientKeyId: execute.route.clientKeyId, ok: false, status: failure.status }, now);
   }
 
-  /** Writes what was counted so far; concurrent calls share one write. */
-  flush(): Promise<void> {
+  /**
+   * Passes a scheduler handler's reply through; a final reply (a frame, not a forward to an
+   * executor or a later round) is the request's outcome, recorded with the attempt it follows.
+   */
+  async recordReply<T>(reply: Promise<T> | T, route: RouteRequest, last?: LastAttempt): Promise<T> {
+    const value = await reply;
+    if (isFrame(value)) {
+      const status = (value.meta as Partial<ResponseHead> | undefined)?.status;
+      if (typeof status === 'number') this.recordRequest(recordOfReply(route, status, last, Date.now()));
+    }
+    return value;
+  }
+
+  recordRequest(record: UsageRequestRecord): void {
+    if (this.requests.length >= MAX_PENDING_REQUESTS) {
+      this.droppedRequests += 1;
+      return;
+    }
+    this.requests.push(record);
+  }
+
+  /** Writes what was counted and recorded so far; concurrent calls share one write. */
+  async flush(): Promise<void> {
+    await Promise.all([this.flushCounts(), this.flushRequests()]);
+  }
+
+  /** Request records go as one batch; a failed push puts them back in front of newer ones. */
+  private flushRequests(): Promise<void> {
+    if (this.requestsFlushing) return this.requestsFlushing;
+    if (this.requests.length === 0) return Promise.resolve();
+    const batch = this.requests;
+    this.requests = [];
+    this.requestsFlushing = this.buffer
+      .pushRequests(batch)
+      .then(() => {
+        if (this.requestsFailing) this.logger.log('usage request records flush to Redis again');
+        this.requestsFailing = false;
+      })
+      .catch((err: unknown) => {
+        const kept = [...batch, ...this.requests];
+        this.droppedRequests += Math.max(0, kept.length - MAX_PENDING_REQUESTS);
+        this.requests = kept.slice(0, MAX_PENDING_REQUESTS);
+        if (!this.requestsFailing) this.logger.warn(`usage request records kept in memory, retried every flush: ${(err as Error).message}`);
+        this.requestsFailing = true;
+      })
+      .finally(() => {
+        this.requestsFlushing = undefined;
+        if (this.droppedRequests > 0) {
+          this.logger.warn(`usage: ${this.droppedRequests} request records not kept while Redis was unreachable (cap ${MAX_PENDING_REQUESTS})`);
+          this.droppedRequests = 0;
+        }
+      });
+    return this.requestsFlushing;
+  }
+
+  private flushCounts(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;

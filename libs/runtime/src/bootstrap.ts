@@ -1,10 +1,13 @@
 import 'reflect-metadata';
-import { Logger, type INestApplication, type LogLevel } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisTransportServer, transportEnv } from '@cpa/transport';
 import { loadEnv } from '@cpa/config';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { installProcessGuards } from './process-guards';
+import { installMetricsEndpoint, metricsToken, observeQueueWait } from './metrics-endpoint';
+import { answerRequestIds, fastifyRequestId, withLogging } from './logging';
 
 export interface ServiceOptions {
   /** Name printed in logs and in the ready line. */
@@ -23,15 +26,6 @@ const REQUEST_RECEIVE_TIMEOUT_MS = 60_000;
 const HEADERS_TIMEOUT_MS = 15_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
-const LEVELS: Record<string, LogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
-
 /**
  * Starts one service: a Fastify HTTP listener (client API, admin API or just /healthz),
  * the Redis transport server for its queues and broadcast events, and shutdown hooks
@@ -47,11 +41,15 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
     // A client gets this long to send a whole request (headers and body): slow senders cannot hold sockets forever.
     requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    genReqId: fastifyRequestId,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
-    logger: LEVELS[env.logLevel] ?? LEVELS.info,
+  // JSON lines through pino (libs/runtime/src/logging.ts); Nest's own Logger calls land there too.
+  const app = await NestFactory.create<NestFastifyApplication>(withLogging(module, options.name) as never, adapter, {
+    bufferLogs: true,
     bodyParser: false,
   });
+  app.useLogger(app.get(PinoNestLogger));
+  answerRequestIds(app.getHttpAdapter().getInstance());
   app.enableShutdownHooks();
   const server = new RedisTransportServer({
     redisUrl: env.redisUrl,
@@ -59,10 +57,13 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
     queues: options.queues,
     heartbeatMs: env.heartbeatMs,
     queueLimit: transportEnv().queueLimit,
+    onDequeue: observeQueueWait,
   });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   app.getHttpServer().headersTimeout = HEADERS_TIMEOUT_MS;
   closeKeepAliveWhenDrained(app);
+  // GET /metrics beside /healthz on every service (libs/runtime/src/metrics-endpoint.ts).
+  installMetricsEndpoint(app, { service: options.name, server, queues: options.queues, keyPrefix: env.transportKeyPrefix, token: metricsToken() });
   await options.configure?.(app);
   await app.startAllMicroservices();
   const port = options.port ?? env.healthPort;

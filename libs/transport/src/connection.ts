@@ -10,10 +10,15 @@ export type RedisConnection = Redis | Cluster;
  * Sharded subscribers: pub/sub of a cluster uses SSUBSCRIBE/SPUBLISH (see `publish`).
  */
 export function createRedis(url: string, options: RedisOptions = {}): RedisConnection {
-  if (!isRedisClusterUrl(url)) return new Redis(url, options);
+  const failInFlight = options.autoResendUnfulfilledCommands === false;
+  if (!isRedisClusterUrl(url)) {
+    const redis = new Redis(url, options);
+    if (failInFlight) failInFlightOnClose(redis);
+    return redis;
+  }
   const seed = new URL(url);
   const { lazyConnect, enableAutoPipelining, enableOfflineQueue, ...nodeOptions } = options;
-  return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+  const cluster = new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
     lazyConnect,
     enableAutoPipelining,
     enableOfflineQueue,
@@ -24,6 +29,24 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisConne
       password: seed.password ? decodeURIComponent(seed.password) : undefined,
       tls: seed.protocol.startsWith('rediss') ? {} : undefined,
     },
+  });
+  if (failInFlight) cluster.on('+node', (node: Redis) => failInFlightOnClose(node));
+  return cluster;
+}
+
+/**
+ * With `autoResendUnfulfilledCommands: false`, ioredis drops the commands that were in
+ * flight when the connection closed without ever settling them, so their callers wait
+ * forever — and with auto-pipelining, every later command of the connection queues behind
+ * the pipeline that never finishes (seen as a service deaf after Redis restarted). They
+ * fail here instead, at the close, before ioredis can set them aside.
+ */
+function failInFlightOnClose(redis: Redis): void {
+  redis.on('close', () => {
+    const inFlight = redis.commandQueue;
+    if (inFlight.length === 0) return;
+    const error = new Error('Redis connection lost before the reply');
+    for (let item = inFlight.shift(); item !== undefined; item = inFlight.shift()) item.command.reject(error);
   });
 }
 

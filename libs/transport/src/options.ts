@@ -50,6 +50,8 @@ export interface RedisTransportServerOptions {
    * (default 3 s). Keep it below the callers' idle timeout.
    */
   consumerTtlMs?: number;
+  /** Told as a handler takes a queued message, with how long it waited in its queue (metrics). */
+  onDequeue?: (pattern: string, waitMs: number) => void;
 }
 
 const envSchema = z.object({

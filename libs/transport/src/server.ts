@@ -287,6 +287,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       }
       return this.ack(entry);
     }
+    // A stream entry id starts with the Redis time (ms) it was added (or promoted from the delayed set).
+    this.options.onDequeue?.(message.pattern, Date.now() - Number.parseInt(entry.id, 10));
     const task = this.run(message, handler, handler.isEventHandler ? undefined : message.replyTo, entry);
     // The caller has heard nothing since its request was taken by a process that died: it is in good hands again.
     if (reclaimed && !task.done && task.replyTo !== undefined) {
@@ -570,7 +572,14 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
 
   /** Claims the pending items of every consumer of `key` whose liveness key has lapsed. */
   private async reclaim(key: string): Promise<void> {
-    const consumers = (await this.cmd!.xinfo('CONSUMERS', key, CONSUMER_GROUP)) as unknown[][];
+    let consumers: unknown[][];
+    try {
+      consumers = (await this.cmd!.xinfo('CONSUMERS', key, CONSUMER_GROUP)) as unknown[][];
+    } catch (err) {
+      // Redis lost the queue (restarted empty): nobody's items to take over; the next read makes it again.
+      if (/no such key|NOGROUP/.test((err as Error).message)) return;
+      throw err;
+    }
     for (const fields of consumers) {
       const name = String(fields[fields.indexOf('name') + 1]);
       if (name === this.consumerName) continue;

@@ -17,7 +17,18 @@ export interface CatalogClientKeyRow {
   label: string;
   disabled: boolean;
   keyHash: string;
+  models: string[];
+  rpmLimit: number;
+  tpmLimit: number;
+  dailyTokenBudget: bigint;
+  monthlyTokenBudget: bigint;
+  expiresAt: Date | null;
 }
+
+const CLIENT_KEY_SELECT = {
+  id: true, label: true, disabled: true, keyHash: true,
+  models: true, rpmLimit: true, tpmLimit: true, dailyTokenBudget: true, monthlyTokenBudget: true, expiresAt: true,
+} satisfies Prisma.ClientApiKeySelect;
 
 /** Everything the catalog snapshot is built from, read in one repeatable-read transaction. */
 export interface CatalogRows {
@@ -39,7 +50,7 @@ export class CatalogSourceRepository {
       [
         this.prisma.credential.findMany({ select: CREDENTIAL_SELECT, orderBy: { id: 'asc' } }),
         this.prisma.setting.findMany({ select: { key: true, value: true } }),
-        this.prisma.clientApiKey.findMany({ select: { id: true, label: true, disabled: true, keyHash: true } }),
+        this.prisma.clientApiKey.findMany({ select: CLIENT_KEY_SELECT }),
       ],
       { isolationLevel: 'RepeatableRead' },
     );

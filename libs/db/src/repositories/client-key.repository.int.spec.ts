@@ -65,6 +65,39 @@ describe('ClientKeyRepository', () => {
     expect((await repo.list()).map((k) => k.key)).toEqual(['one']);
   });
 
+  it("keeps a key's models, limits, budgets and expiry, changes them by id and removes by id", async () => {
+    await repo.replaceAll(['plain']);
+    const plain = (await repo.list())[0]!;
+    expect(plain).toMatchObject({ models: [], rpmLimit: 0, tpmLimit: 0, dailyTokenBudget: 0, monthlyTokenBudget: 0, expiresAt: null });
+
+    const expiresAt = new Date('2027-01-01T00:00:00.000Z');
+    const created = await repo.add('limited-key', {
+      label: 'team a',
+      models: ['gpt-4o', 'claude-*'],
+      rpmLimit: 10,
+      tpmLimit: 5000,
+      dailyTokenBudget: 3_000_000_000,
+      monthlyTokenBudget: 90_000_000_000,
+      expiresAt,
+      source: 'management',
+    });
+    expect(created).toMatchObject({ label: 'team a', models: ['gpt-4o', 'claude-*'], rpmLimit: 10, tpmLimit: 5000, dailyTokenBudget: 3_000_000_000, monthlyTokenBudget: 90_000_000_000, expiresAt, disabled: false, source: 'management' });
+    expect(await repo.findById(created.id)).toEqual(created);
+
+    const updated = await repo.update(created.id, { models: [], tpmLimit: 0, expiresAt: null, disabled: true, label: 'team b' });
+    expect(updated).toMatchObject({ id: created.id, key: 'limited-key', label: 'team b', models: [], rpmLimit: 10, tpmLimit: 0, dailyTokenBudget: 3_000_000_000, expiresAt: null, disabled: true });
+    expect(await repo.findActiveByKey('limited-key')).toBeNull();
+    expect(await repo.update('no-such-id', { rpmLimit: 1 })).toBeNull();
+
+    // CLIProxyAPI's list keeps the key, and a reorder of that list keeps its limits.
+    await repo.replaceAll(['limited-key', 'plain']);
+    expect(await repo.findById(created.id)).toMatchObject({ position: 0, rpmLimit: 10, dailyTokenBudget: 3_000_000_000 });
+
+    expect(await repo.removeById(created.id)).toBe(true);
+    expect(await repo.removeById(created.id)).toBe(false);
+    expect(await repo.findById(created.id)).toBeNull();
+  });
+
   it('serializes concurrent replaceAll calls', async () => {
     await Promise.all([repo.replaceAll(['p', 'q']), repo.replaceAll(['q', 'r']), repo.replaceAll(['p', 'q'])]);
     const keys = (await repo.list()).map((k) => k.key);

@@ -13,8 +13,18 @@ export interface ClientKeyIdentity {
   rpmLimit: number;
 }
 
+/** What a client key may do beyond being valid (0 = unlimited; empty models = every model). */
+export interface ClientKeyLimits {
+  models: string[];
+  rpmLimit: number;
+  tpmLimit: number;
+  dailyTokenBudget: number;
+  monthlyTokenBudget: number;
+  expiresAt: Date | null;
+}
+
 /** A client key as the management API lists it (decrypted, like CLIProxyAPI's api-keys). */
-export interface ClientKeyRecord extends ClientKeyIdentity {
+export interface ClientKeyRecord extends ClientKeyIdentity, ClientKeyLimits {
   key: string;
   keyPreview: string;
   position: number;
@@ -24,9 +34,10 @@ export interface ClientKeyRecord extends ClientKeyIdentity {
   createdAt: Date;
 }
 
-export interface ClientKeyOptions {
-  label?: string;
-  rpmLimit?: number;
+/** The columns an operator may set on a key (all optional: absent ones keep their value or default). */
+export type ClientKeySettings = Partial<ClientKeyLimits> & { label?: string; disabled?: boolean };
+
+export interface ClientKeyOptions extends ClientKeySettings {
   source?: string;
 }
 
@@ -108,6 +119,26 @@ export class ClientKeyRepository {
     return this.toRecord(updated);
   }
 
+  async findById(id: string): Promise<ClientKeyRecord | null> {
+    const row = await this.prisma.clientApiKey.findUnique({ where: { id } });
+    return row ? this.toRecord(row) : null;
+  }
+
+  /** Changes a key's name, limits, budgets, expiry or state; null when there is no such key. */
+  async update(id: string, settings: ClientKeySettings): Promise<ClientKeyRecord | null> {
+    try {
+      return this.toRecord(await this.prisma.clientApiKey.update({ where: { id }, data: settingsData(settings) }));
+    } catch (error) {
+      if (prismaCode(error) === 'P2025') return null;
+      throw error;
+    }
+  }
+
+  async removeById(id: string): Promise<boolean> {
+    const { count } = await this.prisma.clientApiKey.deleteMany({ where: { id } });
+    return count > 0;
+  }
+
   async remove(key: string): Promise<boolean> {
     const { count } = await this.prisma.clientApiKey.deleteMany({ where: { keyHash: hashClientKey(key) } });
     return count > 0;
@@ -120,8 +151,7 @@ export class ClientKeyRepository {
       keyPreview: keyPreview(key),
       keyEnc: this.box.encrypt(key),
       position,
-      ...(options.label !== undefined && { label: options.label }),
-      ...(options.rpmLimit !== undefined && { rpmLimit: options.rpmLimit }),
+      ...settingsData(options),
       ...(options.source !== undefined && { source: options.source }),
     };
   }
@@ -133,6 +163,11 @@ export class ClientKeyRepository {
       keyPreview: row.keyPreview,
       label: row.label,
       rpmLimit: row.rpmLimit,
+      models: row.models,
+      tpmLimit: row.tpmLimit,
+      dailyTokenBudget: Number(row.dailyTokenBudget),
+      monthlyTokenBudget: Number(row.monthlyTokenBudget),
+      expiresAt: row.expiresAt,
       position: row.position,
       disabled: row.disabled,
       source: row.source,
@@ -140,4 +175,18 @@ export class ClientKeyRepository {
       createdAt: row.createdAt,
     };
   }
+}
+
+/** The columns of the settings given (undefined leaves a column alone). */
+function settingsData(settings: ClientKeySettings) {
+  return {
+    ...(settings.label !== undefined && { label: settings.label }),
+    ...(settings.disabled !== undefined && { disabled: settings.disabled }),
+    ...(settings.models !== undefined && { models: settings.models }),
+    ...(settings.rpmLimit !== undefined && { rpmLimit: settings.rpmLimit }),
+    ...(settings.tpmLimit !== undefined && { tpmLimit: settings.tpmLimit }),
+    ...(settings.dailyTokenBudget !== undefined && { dailyTokenBudget: BigInt(settings.dailyTokenBudget) }),
+    ...(settings.monthlyTokenBudget !== undefined && { monthlyTokenBudget: BigInt(settings.monthlyTokenBudget) }),
+    ...(settings.expiresAt !== undefined && { expiresAt: settings.expiresAt }),
+  };
 }
