@@ -186,6 +186,12 @@ describe('client keys through two gateways', () => {
     expect(google.status).toBe(403);
     expect(google.message).toContain('PERMISSION_DENIED');
 
+    // The key's model listing shows only what it may call; a key without a list sees every model.
+    const listed = async (k: string) => (await openai(gateway, k).models.list()).data.map((m) => m.id);
+    const everything = await listed(CLIENT_KEY);
+    expect(everything).toEqual(expect.arrayContaining(['gpt-4o-mini', 'claude-sonnet-4-5-20250929']));
+    expect(await listed(key)).toEqual(everything.filter((id) => id.startsWith('claude-')));
+
     await patchKey(view.id, { models: ['claude-*', 'gpt-4o-*'] });
     await onEveryGateway(async (g) => (await statusOf(g, key)) === 200, PROPAGATION_MS);
   });

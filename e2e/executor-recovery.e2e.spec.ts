@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { waitFor } from '@cpa/testing';
-import { MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer } from '@cpa/testing';
 import { announceCatalogChange, CLIENT_KEY, useStack } from './stack-fixture';
 
 const OAUTH_MODEL = 'claude-oauth-e2e';

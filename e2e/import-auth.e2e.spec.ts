@@ -6,12 +6,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { BROKEN_TOKEN_FILES, TOKEN_FILE_SAMPLES, waitFor, writeTokenFiles } from '@cpa/testing';
 import { decodeRequest, transportKeys } from '@cpa/transport';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../libs/db/src/__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { importAuthLines as lines, runImportAuth } from './import-auth-command';
 
 let db: TestDatabase;
@@ -67,8 +67,8 @@ describe('npm run import-auth', () => {
     const claude = rows.find((r) => r.id === 'claude-user@example.com.json')!;
     expect(JSON.parse(db.box.decrypt(claude.secretEnc))).toMatchObject({ accessToken: TOKEN_FILE_SAMPLES['claude-user@example.com.json'].access_token });
 
-    await waitFor(() => events.some((e) => e.pattern === ManagementEvents.configChanged), 5_000);
-    const event = events.find((e) => e.pattern === ManagementEvents.configChanged)!;
+    await waitFor(() => events.some((e) => e.pattern === Events.configChanged), 5_000);
+    const event = events.find((e) => e.pattern === Events.configChanged)!;
     expect(event.data).toMatchObject({ sections: ['auth-files'], credentialIds: expect.arrayContaining(['claude-user@example.com.json']) });
     expect(await db.prisma.auditLog.count({ where: { actor: 'import-auth', action: 'auth-files.import' } })).toBe(1);
   });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaService } from '@cpa/db';
 import { IFLOW_OAUTH_CLIENT_ID, IFLOW_OAUTH_CLIENT_SECRET, KIMI_OAUTH_CLIENT_ID } from '@cpa/providers';
 import { startIFlowMock, startKimiMock, TOKEN_FILE_SAMPLES, waitFor, type ChatSubscriptionMock } from '@cpa/testing';
-import { MockTokenServer, RotatingTokens, type MockTokenReply, type RecordedTokenRequest } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer, RotatingTokens, type MockTokenReply, type RecordedTokenRequest } from '@cpa/testing';
 import { useStack } from './stack-fixture';
 
 const TOKEN_LIFETIME_S = 4;

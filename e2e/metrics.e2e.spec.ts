@@ -12,7 +12,7 @@ import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { waitFor } from '@cpa/testing';
-import { MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer } from '@cpa/testing';
 import { announceCatalogChange, useStack } from './stack-fixture';
 
 const METRICS_TOKEN = 'metrics-e2e-token';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { CHATGPT_CODEX_PATH, waitFor, type RecordedRequest } from '@cpa/testing';
-import { fakeJwt, MockTokenServer } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { unsignedJwt, MockTokenServer } from '@cpa/testing';
 import { announceCatalogChange, CLIENT_KEY, useStack } from './stack-fixture';
 
 const CLAUDE_TOKEN = 'sk-ant-oat01-dialect-e2e';
@@ -28,9 +28,9 @@ const chatgptClaims = (account: string, expiresInSeconds: number) => ({
   exp: Math.floor(Date.now() / 1000) + expiresInSeconds,
   'https://api.openai.com/auth': { chatgpt_account_id: account },
 });
-const CODEX_TOKEN = fakeJwt(chatgptClaims(ACCOUNT, 30 * 86_400));
-const EXPIRED_CODEX_TOKEN = fakeJwt(chatgptClaims(EXPIRING_ACCOUNT, -60));
-const REFRESHED_CODEX_TOKEN = fakeJwt({ ...chatgptClaims(EXPIRING_ACCOUNT, 30 * 86_400), jti: 'refreshed' });
+const CODEX_TOKEN = unsignedJwt(chatgptClaims(ACCOUNT, 30 * 86_400));
+const EXPIRED_CODEX_TOKEN = unsignedJwt(chatgptClaims(EXPIRING_ACCOUNT, -60));
+const REFRESHED_CODEX_TOKEN = unsignedJwt({ ...chatgptClaims(EXPIRING_ACCOUNT, 30 * 86_400), jti: 'refreshed' });
 
 let prisma: PrismaService;
 let credentials: CredentialRepository;
@@ -44,7 +44,7 @@ beforeAll(async () => {
     body: {
       access_token: REFRESHED_CODEX_TOKEN,
       refresh_token: 'rt-codex-rotated',
-      id_token: fakeJwt({ email: 'e2e@example.com', 'https://api.openai.com/auth': { chatgpt_account_id: EXPIRING_ACCOUNT } }),
+      id_token: unsignedJwt({ email: 'e2e@example.com', 'https://api.openai.com/auth': { chatgpt_account_id: EXPIRING_ACCOUNT } }),
       expires_in: 30 * 86_400,
     },
   });
@@ -85,7 +85,7 @@ beforeAll(async () => {
       expiresAt: new Date(Date.now() + 30 * day),
       attributes: { models: [{ name: 'gpt-5', alias: CODEX_MODEL }] },
       // No accountId: the header must come from the id_token claim.
-      secret: { accessToken: CODEX_TOKEN, refreshToken: 'rt-codex', idToken: fakeJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } }) },
+      secret: { accessToken: CODEX_TOKEN, refreshToken: 'rt-codex', idToken: unsignedJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } }) },
     }),
     credentials.create({
       provider: 'codex',

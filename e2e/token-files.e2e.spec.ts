@@ -32,7 +32,7 @@ import {
   type TestServiceAccount,
   type VertexMock,
 } from '@cpa/testing';
-import { fakeJwt, MockTokenServer, RotatingTokens } from '../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { unsignedJwt, MockTokenServer, RotatingTokens } from '@cpa/testing';
 import { importAuthLines, runImportAuth } from './import-auth-command';
 import { CLIENT_KEY, MANAGEMENT_SECRET, useStack } from './stack-fixture';
 
@@ -43,7 +43,7 @@ const PAST = '2024-01-01T00:00:00Z';
 const CODEX_ACCOUNT = TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json'].account_id;
 /** A ChatGPT access token: a JWT whose `exp` and account claim the backend checks. */
 const chatgptToken = (expiresInSeconds: number, id: string) =>
-  fakeJwt({ exp: Math.floor(Date.now() / 1000) + expiresInSeconds, 'https://api.openai.com/auth': { chatgpt_account_id: CODEX_ACCOUNT }, jti: id });
+  unsignedJwt({ exp: Math.floor(Date.now() / 1000) + expiresInSeconds, 'https://api.openai.com/auth': { chatgpt_account_id: CODEX_ACCOUNT }, jti: id });
 
 // Token endpoints. Anthropic's and OpenAI's rotate both tokens and refuse a spent refresh token.
 const claudeTokens = new RotatingTokens({ expiresIn: 3600, accessToken: (n) => `sk-ant-oat01-rotated-${n}` });

@@ -1,11 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { credentialId, SettingKeys } from '@cpa/config';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { KEPT_SECRET_WARNING } from '@cpa/management';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import type { TestDatabase } from '@cpa/db/testing';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-tests';
@@ -69,7 +69,7 @@ async function eventAfter(since: number, pattern: string): Promise<{ pattern: st
 describe('start-up', () => {
   it('imported CONFIG_FILE and broadcast config.changed', async () => {
     expect(await db.prisma.credential.count({ where: { source: 'config' } })).toBe(1);
-    const event = await eventAfter(0, ManagementEvents.configChanged);
+    const event = await eventAfter(0, Events.configChanged);
     expect(event.data).toMatchObject({ sections: ['import'] });
   });
 
@@ -178,7 +178,7 @@ describe('/api-keys', () => {
     const rows = await db.raw.query('SELECT * FROM client_api_keys');
     expect(rows.rowCount).toBe(2);
     expect(JSON.stringify(rows.rows)).not.toContain('key-one-1111111111111111111');
-    const event = await eventAfter(since, ManagementEvents.configChanged);
+    const event = await eventAfter(since, Events.configChanged);
     expect(event.data).toMatchObject({ sections: ['api-keys'] });
   });
 
@@ -237,7 +237,7 @@ describe('/claude-api-key', () => {
     // The first key was imported from the file: replacing the list keeps its origin.
     expect(rows.find((r) => r.id === id1)!.source).toBe('config');
     expect(second.source).toBe('management');
-    await eventAfter(since, ManagementEvents.configChanged);
+    await eventAfter(since, Events.configChanged);
   });
 
   it('PATCH {"index","value"} and {"match","value"} update one entry', async () => {
@@ -324,7 +324,7 @@ describe('scalar settings', () => {
     expect(await call('PUT', '/request-retry', { value: 5 })).toEqual({ status: 200, body: { status: 'ok' } });
     expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 5 });
     expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.requestRetry } })).value).toBe(5);
-    expect((await eventAfter(since, ManagementEvents.configChanged)).data).toMatchObject({ sections: [SettingKeys.requestRetry] });
+    expect((await eventAfter(since, Events.configChanged)).data).toMatchObject({ sections: [SettingKeys.requestRetry] });
     expect((await call('PATCH', '/max-retry-credentials', { value: 2 })).status).toBe(200);
     expect((await call('GET', '/max-retry-credentials')).body).toEqual({ 'max-retry-credentials': 2 });
     expect((await call('PUT', '/max-retry-interval', { value: '2m' })).status).toBe(200);
@@ -371,7 +371,7 @@ describe('POST /reset-quota and GET /auth-files', () => {
       body: { status: 'ok', auth_index: id, models: ['claude-opus-4-1', 'claude-sonnet-4-5'] },
     });
     expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).modelStates).toEqual({});
-    const event = await eventAfter(since, ManagementEvents.credentialQuotaReset);
+    const event = await eventAfter(since, Events.credentialQuotaReset);
     expect(event.data).toMatchObject({ credentialId: id, models: ['claude-opus-4-1', 'claude-sonnet-4-5'] });
     const after = (await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] };
     expect(after.files.find((f) => f.id === id)).toMatchObject({ unavailable: false });
@@ -446,7 +446,7 @@ describe('GET|PUT /config.yaml', () => {
     expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-c-ccccccccccccccccccccc', 'client-key-from-yaml-0000000000'] });
     // The secret was not in the text and still opens the API.
     expect((await call('GET', '/config')).status).toBe(200);
-    expect((await eventAfter(since, ManagementEvents.configChanged)).data).toMatchObject({ sections: ['config.yaml'] });
+    expect((await eventAfter(since, Events.configChanged)).data).toMatchObject({ sections: ['config.yaml'] });
   });
 
   it('PUT prunes rows an earlier import brought in and the new text drops', async () => {
@@ -505,7 +505,7 @@ describe('PATCH /auth-files/status', () => {
     expect(await call('PATCH', '/auth-files/status', { auth_index: id, disabled: true })).toEqual({ status: 200, body: { status: 'ok' } });
     expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(true);
     expect(await listed()).toMatchObject({ disabled: true, status: 'disabled', unavailable: true });
-    expect((await eventAfter(since, ManagementEvents.credentialChanged)).data).toMatchObject({ credentialIds: [id] });
+    expect((await eventAfter(since, Events.credentialChanged)).data).toMatchObject({ credentialIds: [id] });
   });
 
   it('re-enables it by the name GET /auth-files shows', async () => {

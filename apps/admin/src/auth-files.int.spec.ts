@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FAMILY_DEFAULT_MODELS } from '@cpa/catalog';
 import { credentialId } from '@cpa/config';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { BROKEN_TOKEN_FILES, TOKEN_FILE_SAMPLES, writeTokenFiles, type TokenFileSampleName } from '@cpa/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import type { TestDatabase } from '@cpa/db/testing';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-auth-files';
@@ -104,7 +104,7 @@ describe('start-up import of the auth directory', () => {
       VERTEX,
     ]);
     expect(await db.prisma.credential.count({ where: { id: CODEX } })).toBe(0);
-    const event = await eventAfter(0, ManagementEvents.configChanged, 'auth-files');
+    const event = await eventAfter(0, Events.configChanged, 'auth-files');
     expect((event.data as { credentialIds: string[] }).credentialIds).toContain(CLAUDE);
     const audit = await db.prisma.auditLog.findFirstOrThrow({ where: { action: 'auth-files.import' } });
     expect(audit).toMatchObject({ actor: 'auth-dir-import', details: { failed: ['unknown-type.json'] } });
@@ -152,7 +152,7 @@ describe('POST /auth-files', () => {
     const since = events.length;
     expect(await call('POST', `/auth-files?name=${encodeURIComponent(CODEX)}`, TOKEN_FILE_SAMPLES[CODEX])).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: CODEX } })).toMatchObject({ provider: 'codex', kind: 'oauth', source: 'management' });
-    expect((await eventAfter(since, ManagementEvents.configChanged, 'auth-files')).data).toMatchObject({ credentialIds: [CODEX] });
+    expect((await eventAfter(since, Events.configChanged, 'auth-files')).data).toMatchObject({ credentialIds: [CODEX] });
   });
 
   it('refuses a bad raw file with its reason and stores nothing', async () => {
@@ -269,7 +269,7 @@ describe('PATCH /auth-files/fields', () => {
       expect(row).toMatchObject({ prefix: 'team', priority: 3, weight: 2, proxyUrl: 'http://127.0.0.1:3128' });
       expect(row.attributes).toMatchObject({ note: 'shared', headers: { 'X-A': '1' }, excludedModels: ['gemini-2.5-flash-lite'], requestRetry: 1, disableCooling: true });
     }
-    expect((await eventAfter(since, ManagementEvents.credentialChanged)).data).toMatchObject({ credentialIds: expect.arrayContaining(rows.map((r) => r.id)) });
+    expect((await eventAfter(since, Events.credentialChanged)).data).toMatchObject({ credentialIds: expect.arrayContaining(rows.map((r) => r.id)) });
     const file = JSON.parse((await call('GET', `/auth-files/download?name=${encodeURIComponent(GEMINI_TEAM)}`)).text);
     expect(file).toMatchObject({ prefix: 'team', priority: 3, weight: 2, note: 'shared', headers: { 'X-A': '1' }, excluded_models: ['gemini-2.5-flash-lite'], request_retry: 1, disable_cooling: true });
     expect(file).not.toHaveProperty('websockets');
@@ -312,7 +312,7 @@ describe('GET /auth-files/models and the OAuth model rules', () => {
     expect(await call('GET', '/oauth-model-alias')).toMatchObject({ status: 200, body: { 'oauth-model-alias': {} } });
     const since = events.length;
     expect(await call('PUT', '/oauth-model-alias', { Claude: [{ name: SONNET, alias: 'sonnet' }, { name: 'x', alias: 'X' }] })).toMatchObject({ status: 200, body: { status: 'ok' } });
-    await eventAfter(since, ManagementEvents.configChanged, 'oauth-model-alias');
+    await eventAfter(since, Events.configChanged, 'oauth-model-alias');
     expect((await call('GET', '/oauth-model-alias')).body).toEqual({ 'oauth-model-alias': { claude: [{ name: SONNET, alias: 'sonnet' }] } });
     expect(await modelIds(CLAUDE)).toContain('sonnet');
     expect(await modelIds(CLAUDE)).not.toContain(SONNET);
@@ -378,7 +378,7 @@ describe('DELETE /auth-files', () => {
     const all = await call('DELETE', '/auth-files?all=true');
     expect(all).toMatchObject({ status: 200, body: { status: 'ok', deleted: expect.any(Number) } });
     expect((all.body as { deleted: number }).deleted).toBeGreaterThan(3);
-    await eventAfter(since, ManagementEvents.configChanged, 'auth-files');
+    await eventAfter(since, Events.configChanged, 'auth-files');
     expect((await db.prisma.credential.findMany()).map((r) => r.source)).toEqual(['config']);
   });
 

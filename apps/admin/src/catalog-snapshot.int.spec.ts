@@ -14,12 +14,12 @@ import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog, CatalogPublisher, CatalogStore, catalogDocumentOf } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { CatalogSourceRepository, hashClientKey } from '@cpa/db';
 import { SecretStore } from '@cpa/providers';
 import { CuttableTcpForwarder, TestRedisServer, waitFor } from '@cpa/testing';
 import { decodeRequest, transportKeys } from '@cpa/transport';
-import { createTestDatabase, type TestDatabase } from '../../../libs/db/src/__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { createAdminApp } from './app';
 
 const SECRET = 'snapshot-management-secret';
@@ -90,9 +90,9 @@ describe('the published snapshot', () => {
     const seen: number[] = [];
     const newKey = `sk-snapshot-added-${randomUUID()}`;
     try {
-      await subscriber.subscribe(transportKeys.event(prefix, ManagementEvents.configChanged));
+      await subscriber.subscribe(transportKeys.event(prefix, Events.configChanged));
       subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
-        if (decodeRequest(message).pattern !== ManagementEvents.configChanged) return;
+        if (decodeRequest(message).pattern !== Events.configChanged) return;
         // What a pod reads when the event arrives.
         void redis.hget(`${prefix}catalog:doc`, 'doc').then((json) => {
           const doc = JSON.parse(json!) as { generation: number; clientKeys: { hash: string }[] };

@@ -1,5 +1,5 @@
 import { CatalogStore, ClientKeyLimits } from '@cpa/catalog';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { hashClientKey } from '@cpa/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
@@ -62,7 +62,7 @@ describe('/v0/management/client-keys', () => {
     expect(JSON.stringify(audit.rows)).not.toContain(key);
 
     expect(await snapshotKey(key)).toMatchObject({ id: view.id, models: ['claude-*', 'gpt-4o'], rpmLimit: 5, tpmLimit: 1000, dailyTokenBudget: 10_000, monthlyTokenBudget: 200_000, expiresAt: Date.UTC(2027, 0, 1) });
-    expect(admin.events.slice(before).map((e) => e.pattern)).toContain(ManagementEvents.configChanged);
+    expect(admin.events.slice(before).map((e) => e.pattern)).toContain(Events.configChanged);
 
     // The same key in CLIProxyAPI's list.
     const plain = await call('GET', '/api-keys');

@@ -4,11 +4,11 @@
  * callback, get-auth-status, and the refusals of forged, expired and reused states.
  */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ManagementEvents } from '@cpa/contracts';
+import { Events } from '@cpa/contracts';
 import { CLAUDE_OAUTH_CLIENT_ID, CODEX_OAUTH_CLIENT_ID } from '@cpa/providers';
 import { claudeOAuthClient, codexOAuthClient, MockAuthorizationServer } from '@cpa/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestDatabase } from '../../../libs/config/src/__fixtures__/test-db';
+import type { TestDatabase } from '@cpa/db/testing';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
 const SECRET = 'management-secret-for-logins';
@@ -127,7 +127,7 @@ describe('Claude login', () => {
     expect(auth.verifyAccessToken(secret.accessToken)?.email).toBe('claude-login@example.com');
     expect(secret).toMatchObject({ accountUuid: 'acc-claude-1', organizationUuid: 'org-9', organizationName: 'Nine' });
 
-    await waitForEvent(since, (e) => e.pattern === ManagementEvents.configChanged && JSON.stringify(e.data).includes('claude-claude-login@example.com.json'));
+    await waitForEvent(since, (e) => e.pattern === Events.configChanged && JSON.stringify(e.data).includes('claude-claude-login@example.com.json'));
 
     const download = await mgmt('GET', '/auth-files/download?name=claude-claude-login@example.com.json');
     expect(download.status).toBe(200);

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Catalog } from '@cpa/catalog';
-import { ClientKeyGuard, claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList, writeJson } from '@cpa/client-api';
+import { admittedClient, ClientKeyGuard, claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList, writeJson } from '@cpa/client-api';
 import { clientErrorBody } from '@cpa/contracts';
 
 /** The model listings of the client API; its POST routes are in proxy.routes.ts. */
@@ -10,20 +10,22 @@ import { clientErrorBody } from '@cpa/contracts';
 export class ModelsController {
   constructor(private readonly catalog: Catalog) {}
 
+  // Each listing shows only the models the client key may use.
   @Get('v1/models')
   models(@Req() req: FastifyRequest) {
-    return wantsClaudeModelList(req.headers) ? claudeModelList(this.catalog.snapshot) : openAIModelList(this.catalog.snapshot);
+    const allowed = admittedClient(req).policy.models;
+    return wantsClaudeModelList(req.headers) ? claudeModelList(this.catalog.snapshot, allowed) : openAIModelList(this.catalog.snapshot, allowed);
   }
 
   @Get('v1beta/models')
-  geminiModels() {
-    return geminiModelList(this.catalog.snapshot);
+  geminiModels(@Req() req: FastifyRequest) {
+    return geminiModelList(this.catalog.snapshot, admittedClient(req).policy.models);
   }
 
   // Fastify has already percent-decoded `model`.
   @Get('v1beta/models/:model')
-  geminiModel(@Param('model') model: string, @Res() reply: FastifyReply) {
-    const info = geminiModelInfo(this.catalog.snapshot, model);
+  geminiModel(@Req() req: FastifyRequest, @Param('model') model: string, @Res() reply: FastifyReply) {
+    const info = geminiModelInfo(this.catalog.snapshot, model, admittedClient(req).policy.models);
     reply.hijack();
     if (!info) return writeJson(reply.raw, 404, clientErrorBody('gemini', 404, `models/${model} is not found`));
     return writeJson(reply.raw, 200, info);

@@ -10,10 +10,10 @@ import { REFRESH_PENDING_BACKOFF_MS, TOKEN_REQUEST_TIMEOUT_MS, TokenClient } fro
 import { CredentialRefreshService } from '@cpa/providers/refresh';
 import { DispatchService, RoutingStateStore } from '@cpa/routing-state';
 import { StateMirror } from '@cpa/routing-state/postgres';
-import { PublishedCatalog } from '../../../libs/catalog/src/__fixtures__/published-catalog';
+import { PublishedCatalog } from '@cpa/catalog/testing';
 import { waitFor } from '@cpa/testing';
 import { decodeRequest, isForward, transportKeys } from '@cpa/transport';
-import { MockTokenServer, RotatingTokens } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer, RotatingTokens } from '@cpa/testing';
 import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { RefreshQueueService } from './refresh-queue.service';
 import { RefreshWorkerModule } from './refresh-worker.module';
@@ -243,7 +243,7 @@ describe('a refused refresh token', () => {
 
       // The scheduler's state mirror does not overwrite the status with the routing state.
       await dispatcher.attemptsFinished([{ credentialId: revoked.record.id, family: 'claude', baseModel: alias, ok: false, status: 500 }]);
-      const mirror = new StateMirror(store, prisma, 0);
+      const mirror = new StateMirror(store, credentials, 0);
       await mirror.flush();
       expect((await credentials.get(revoked.record.id))!.modelStates).not.toEqual({});
       await dispatcher.resetQuota(revoked.record.id); // the injected failure's cooldown

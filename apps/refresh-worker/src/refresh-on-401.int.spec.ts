@@ -4,13 +4,13 @@ import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { queueOf, RefreshPatterns } from '@cpa/contracts';
+import { queueOf, Patterns } from '@cpa/contracts';
 import { CredentialRepository, PrismaService } from '@cpa/db';
 import { tokenFingerprint, TransportCredentialRefresher } from '@cpa/providers';
 import { CredentialRefreshService } from '@cpa/providers/refresh';
 import { waitFor } from '@cpa/testing';
 import { createTransportServer, RedisTransportClient } from '@cpa/transport';
-import { MockTokenServer } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer } from '@cpa/testing';
 import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { RefreshWorkerModule } from './refresh-worker.module';
 
@@ -28,7 +28,7 @@ let executorB: TransportCredentialRefresher;
 
 async function startWorker(): Promise<INestMicroservice> {
   const app = await NestFactory.createMicroservice(RefreshWorkerModule.forRoot({ redisUrl, keyPrefix, scan: false, scanFilter: { source } }), {
-    strategy: createTransportServer({ redisUrl, keyPrefix, queues: [queueOf(RefreshPatterns.refresh)] }),
+    strategy: createTransportServer({ redisUrl, keyPrefix, queues: [queueOf(Patterns.refresh)] }),
     logger: false,
   });
   await app.listen();
@@ -163,7 +163,7 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
     const key = await credentials.create({ provider: 'claude', kind: 'api_key', source, secret: { apiKey: 'sk-test-401' } });
     expect(await executorA.refreshRejected(key.id, tokenFingerprint('sk-test-401'), signal())).toEqual({ ok: false, reason: 'unsupported' });
     expect(await executorA.refreshRejected(randomUUID(), tokenFingerprint('x'), signal())).toEqual({ ok: false, reason: 'missing' });
-    const raw = await firstValueFrom(clients[0]!.request(RefreshPatterns.refresh, { credentialId: key.id, rejectedToken: 'sk-test-401' }));
+    const raw = await firstValueFrom(clients[0]!.request(Patterns.refresh, { credentialId: key.id, rejectedToken: 'sk-test-401' }));
     expect(raw.meta).toEqual({ ok: false, reason: 'invalid refresh request' });
   });
 

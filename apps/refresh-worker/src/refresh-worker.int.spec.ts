@@ -9,7 +9,7 @@ import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { REFRESH_FAILURE_BACKOFF_MS } from '@cpa/providers';
 import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
 import { waitFor } from '@cpa/testing';
-import { MockTokenServer, type MockTokenHandler } from '../../../libs/providers/src/oauth/__fixtures__/mock-token-server';
+import { MockTokenServer, type MockTokenHandler } from '@cpa/testing';
 import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { bullPrefix, REFRESH_QUEUE, RefreshQueueService, type RefreshJobData } from './refresh-queue.service';
 import { RefreshWorkerModule } from './refresh-worker.module';

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { z } from 'zod';
-import { RefreshPatterns, type RefreshCredentialReply } from '@cpa/contracts';
+import { Patterns, type RefreshCredentialReply } from '@cpa/contracts';
 import { OnDemandRefreshService } from './on-demand-refresh.service';
 
 const RefreshRequestSchema = z.object({
@@ -14,7 +14,7 @@ const RefreshRequestSchema = z.object({
 export class RefreshController {
   constructor(private readonly onDemand: OnDemandRefreshService) {}
 
-  @MessagePattern(RefreshPatterns.refresh)
+  @MessagePattern(Patterns.refresh)
   async refresh(@Payload() payload: unknown): Promise<RefreshCredentialReply> {
     const request = RefreshRequestSchema.safeParse(payload);
     if (!request.success) return { ok: false, reason: 'invalid refresh request' };

@@ -2,7 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { z } from 'zod';
 import { Catalog } from '@cpa/catalog';
-import { Events, ManagementEvents, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
+import { Events, Patterns, type AttemptFailure, type AttemptResult, type RouteRequest } from '@cpa/contracts';
 import { ClientKeyUsageHook, DispatchService, UsageRecorder, type NextRound } from '@cpa/routing-state';
 import { withRequestId } from '@cpa/runtime';
 
@@ -67,7 +67,7 @@ export class DispatchController {
     await this.dispatcher.catalogChanged();
   }
 
-  @EventPattern(ManagementEvents.credentialQuotaReset)
+  @EventPattern(Events.credentialQuotaReset)
   async onQuotaReset(@Payload() event: unknown) {
     const parsed = QuotaResetSchema.safeParse(event);
     if (parsed.success) await this.dispatcher.resetQuota(parsed.data.credentialId);

@@ -24,6 +24,10 @@ describe('routingSettingsFrom', () => {
     expect(s.maxRetryIntervalMs).toBe(5_000);
     expect(s.sessionAffinity).toBe(true);
   });
+  it('reads strategies through the one alias table of @cpa/routing', () => {
+    expect(routingSettingsFrom({ 'routing.strategy': 'weightedroundrobin' }).strategy).toBe('weighted-round-robin');
+    expect(routingSettingsFrom({ 'routing.strategy': 'random' }).strategy).toBe('round-robin');
+  });
   it('treats transient cooldown 0 as 60 s and negative as disabled', () => {
     expect(routingSettingsFrom({ 'transient-error-cooldown-seconds': 0 }).transientCooldownMs).toBe(60_000);
     expect(routingSettingsFrom({ 'transient-error-cooldown-seconds': 15 }).transientCooldownMs).toBe(15_000);

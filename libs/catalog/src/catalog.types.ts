@@ -1,4 +1,5 @@
 import type { ProviderFamily } from '@cpa/contracts';
+import { DEFAULT_ROUTING_STRATEGY, type RoutingStrategy } from '@cpa/routing';
 import type { CredentialRecord } from '@cpa/db';
 
 export interface ModelMapping {
@@ -26,8 +27,6 @@ export interface CredentialInfo
   providerName?: string;
 }
 
-export type RoutingStrategy = 'round-robin' | 'fill-first' | 'weighted-round-robin';
-
 export interface RoutingSettings {
   strategy: RoutingStrategy;
   sessionAffinity: boolean;
@@ -42,7 +41,7 @@ export interface RoutingSettings {
 }
 
 export const DEFAULT_ROUTING_SETTINGS: RoutingSettings = {
-  strategy: 'round-robin',
+  strategy: DEFAULT_ROUTING_STRATEGY,
   sessionAffinity: false,
   sessionAffinityTtlMs: 60 * 60 * 1000,
   requestRetry: 3,

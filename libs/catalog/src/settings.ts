@@ -1,21 +1,12 @@
 import { parseDurationSeconds } from '@cpa/config';
-import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings, type RoutingStrategy } from './catalog.types';
+import { parseRoutingStrategy } from '@cpa/routing';
+import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './catalog.types';
 
 /** A duration setting (Go-style text or seconds) in milliseconds. */
 export function durationToMs(value: unknown, fallbackMs: number): number {
   if (typeof value !== 'string' && typeof value !== 'number') return fallbackMs;
   const seconds = parseDurationSeconds(value);
   return seconds === undefined ? fallbackMs : seconds * 1000;
-}
-
-const STRATEGIES: readonly RoutingStrategy[] = ['round-robin', 'fill-first', 'weighted-round-robin'];
-
-function normaliseStrategy(value: unknown): RoutingStrategy {
-  const text = String(value ?? '').trim().toLowerCase().replace(/_/g, '-');
-  if (text === 'fillfirst' || text === 'ff') return 'fill-first';
-  if (text === 'rr' || text === 'roundrobin') return 'round-robin';
-  if (text === 'wrr' || text === 'weighted') return 'weighted-round-robin';
-  return (STRATEGIES as readonly string[]).includes(text) ? (text as RoutingStrategy) : DEFAULT_ROUTING_SETTINGS.strategy;
 }
 
 const int = (value: unknown, fallback: number) => {
@@ -30,7 +21,8 @@ export function routingSettingsFrom(rows: Record<string, unknown>): RoutingSetti
   const d = DEFAULT_ROUTING_SETTINGS;
   const transientSeconds = int(rows['transient-error-cooldown-seconds'], 0);
   return {
-    strategy: normaliseStrategy(rows['routing.strategy'] ?? d.strategy),
+    // Rows are validated when written; a row that is not a strategy (hand-edited) reads as the default.
+    strategy: parseRoutingStrategy(rows['routing.strategy']) ?? d.strategy,
     sessionAffinity: bool(rows['routing.session-affinity'], d.sessionAffinity),
     sessionAffinityTtlMs: durationToMs(rows['routing.session-affinity-ttl'], d.sessionAffinityTtlMs),
     requestRetry: Math.max(0, int(rows['request-retry'], d.requestRetry)),

@@ -52,6 +52,19 @@ describe('model lists', () => {
     expect(claudeModelList(snapshot)).toMatchObject({ data: [{ type: 'model', id: 'm1' }], has_more: false, first_id: 'm1', last_id: 'm1' });
     expect(geminiModelList(snapshot)).toMatchObject({ models: [{ name: 'models/m1' }] });
   });
+  it("lists only the models a client key may use (exact names and * patterns; none = all)", () => {
+    const two = snapshotOf(
+      [{ id: 'a', provider: 'openai-compat', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false, baseUrl: '', proxyUrl: '', headers: {}, models: [{ name: 'gpt-x', alias: 'gpt-x' }, { name: 'claude-y', alias: 'claude-y' }], excludedModels: [], version: 1 }],
+      {},
+    );
+    const ids = (list: { data: { id: string }[] }) => list.data.map((m) => m.id).sort();
+    expect(ids(openAIModelList(two))).toEqual(['claude-y', 'gpt-x']);
+    expect(ids(openAIModelList(two, ['claude-*']))).toEqual(['claude-y']);
+    expect(ids(claudeModelList(two, ['gpt-x']))).toEqual(['gpt-x']);
+    expect(geminiModelList(two, ['nothing-*'])).toEqual({ models: [] });
+    expect(geminiModelInfo(two, 'gpt-x', ['claude-*'])).toBeUndefined();
+    expect(geminiModelInfo(two, 'claude-y', ['claude-*'])).toMatchObject({ name: 'models/claude-y' });
+  });
   it('answers one Gemini model with or without the models/ prefix', () => {
     expect(geminiModelInfo(snapshot, 'm1')).toMatchObject({ name: 'models/m1', supportedGenerationMethods: expect.arrayContaining(['generateContent']) });
     expect(geminiModelInfo(snapshot, 'models/M1')).toMatchObject({ name: 'models/m1' });

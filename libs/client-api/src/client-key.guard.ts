@@ -1,7 +1,7 @@
 import { HttpException, Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { INVALID_API_KEY_BODY, MISSING_API_KEY_BODY } from '@cpa/contracts';
-import { ClientKeyService, extractClientKey, type KeyRefusal } from './client-key.service';
+import { ClientKeyService, extractClientKey, type ClientIdentity, type KeyRefusal } from './client-key.service';
 import { queryOf } from './request-fields';
 
 /** A rejected client key, answered with CLIProxyAPI's exact body (not the client format's envelope). */
@@ -18,6 +18,14 @@ const REJECTION_BODIES: Record<KeyRefusal, object> = {
   disabled: { error: 'This client key is disabled' },
   expired: { error: 'This client key has expired' },
 };
+
+/** The key a guarded request was admitted with (see `admittedClient`). */
+const ADMITTED = Symbol('admitted client key');
+
+/** The client key ClientKeyGuard admitted this request with. */
+export function admittedClient(request: object): ClientIdentity {
+  return (request as { [ADMITTED]: ClientIdentity })[ADMITTED];
+}
 
 /**
  * Client-key check for the routes served by Nest handlers (model listings); the proxy
@@ -36,6 +44,7 @@ export class ClientKeyGuard implements CanActivate {
       throw new ServiceUnavailableException('Client key verification is temporarily unavailable; retry shortly');
     }
     if (!verdict.ok) throw new ClientKeyRejected(verdict.reason);
+    (request as unknown as { [ADMITTED]: ClientIdentity })[ADMITTED] = verdict.client;
     return true;
   }
 }

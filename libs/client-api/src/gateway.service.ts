@@ -17,6 +17,7 @@ import { metrics, modelLabel, secondsSince, statusLabel } from '@cpa/runtime/met
 import { RedisTransportClient, ReplyFlow } from '@cpa/transport';
 import { ClientKeyAdmission, keyRefusal } from './client-key-admission';
 import { ClientKeyService, extractClientKey } from './client-key.service';
+import { DEFAULT_IN_FLIGHT_LIMITS, InFlightLimit, type InFlightLimits, type InFlightTicket } from './in-flight';
 import { BodyTooLargeError, readBody } from './read-body';
 import { relayFrames, writeJson, type RelayLimits } from './relay';
 import { BadRequestError, readRequestFields } from './request-fields';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   bodyLimitBytes: number;
   /** What a client that stops reading may cost before its request is cut off (defaults in relay.ts). */
   relay?: RelayLimits;
+  /** Requests and body bytes one gateway process holds before it sheds new ones (defaults in in-flight.ts). */
+  inFlight?: InFlightLimits;
 }
 export const GATEWAY_OPTIONS = Symbol('GATEWAY_OPTIONS');
 
@@ -49,6 +52,9 @@ const FORWARDED_HEADERS = [
 
 /** An answer sent before the body was read: the client may still be sending it, so the connection closes. */
 const CLOSE_UNREAD = { connection: 'close' };
+
+/** A shed request: the burst passes, so the client is told to come back shortly. */
+const SHED_HEADERS = { ...CLOSE_UNREAD, 'retry-after': '1' };
 
 export interface ProxyCall {
   format: ClientFormat;
@@ -74,6 +80,7 @@ export interface ProxyCall {
 @Injectable()
 export class GatewayService {
   private readonly logger = new Logger(GatewayService.name);
+  private readonly inFlight: InFlightLimit;
 
   constructor(
     private readonly clientKeys: ClientKeyService,
@@ -81,13 +88,34 @@ export class GatewayService {
     private readonly catalog: Catalog,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
     private readonly admission: ClientKeyAdmission,
-  ) {}
+  ) {
+    this.inFlight = new InFlightLimit(options.inFlight ?? DEFAULT_IN_FLIGHT_LIMITS);
+  }
+
+  /**
+   * Past the in-flight caps a request is answered 503 at once, before anything else is done
+   * for it; an admitted one holds its share until it ends, whichever way it ends (answered,
+   * refused, client gone, relay cut off, or a bug thrown out of `serve`).
+   */
+  async proxy(call: ProxyCall): Promise<void> {
+    const declared = Math.min(Number(call.req.headers['content-length']) || 0, this.options.bodyLimitBytes);
+    const admitted = this.inFlight.admit(declared);
+    if (!admitted.ok) {
+      metrics.gatewayShed.inc({ reason: admitted.reason });
+      return writeJson(call.res, 503, clientErrorBody(call.format, 503, 'The gateway is at capacity; retry shortly'), SHED_HEADERS);
+    }
+    try {
+      await this.serve(call, admitted.ticket);
+    } finally {
+      admitted.ticket.release();
+    }
+  }
 
   /**
    * The client key is checked from the headers before a byte of the body is read, so an
    * unauthenticated caller cannot make the gateway buffer bodies up to the limit.
    */
-  async proxy(call: ProxyCall): Promise<void> {
+  private async serve(call: ProxyCall, ticket: InFlightTicket): Promise<void> {
     const { format, req, res } = call;
     // Start of the usage record's latency: before the key check and the body read.
     const receivedAt = Date.now();
@@ -110,7 +138,7 @@ export class GatewayService {
 
     let body;
     try {
-      body = await readBody(req, this.options.bodyLimitBytes);
+      body = await readBody(req, this.options.bodyLimitBytes, (received) => ticket.hold(received));
     } catch (err) {
       const status = err instanceof BodyTooLargeError ? 413 : 400;
       return writeJson(res, status, clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'), CLOSE_UNREAD);

@@ -1,8 +1,17 @@
 import type { CatalogSnapshot } from '@cpa/catalog';
-import { FAMILY_OWNER } from '@cpa/catalog';
+import { FAMILY_OWNER, modelAllowed } from '@cpa/catalog';
 import type { ProviderFamily } from '@cpa/contracts';
 
 const CREATED = 1_700_000_000;
+
+/**
+ * The models a client key may use (its allowed-model patterns; none = every model): a
+ * listing shows only what the key could call, as LiteLLM's /models does for a key.
+ */
+function servedTo(snapshot: CatalogSnapshot, allowed: readonly string[]) {
+  const models = snapshot.registry.listModels();
+  return allowed.length === 0 ? models : models.filter((m) => modelAllowed(allowed, m.id));
+}
 
 /** Claude clients (anthropic-version header or claude-cli user agent) get Anthropic's list shape. */
 export function wantsClaudeModelList(headers: Record<string, string | string[] | undefined>): boolean {
@@ -10,10 +19,10 @@ export function wantsClaudeModelList(headers: Record<string, string | string[] |
   return headers['anthropic-version'] !== undefined || (typeof agent === 'string' && agent.startsWith('claude-cli'));
 }
 
-export function openAIModelList(snapshot: CatalogSnapshot) {
+export function openAIModelList(snapshot: CatalogSnapshot, allowed: readonly string[] = []) {
   return {
     object: 'list',
-    data: snapshot.registry.listModels().map(({ id, providers }) => ({
+    data: servedTo(snapshot, allowed).map(({ id, providers }) => ({
       id,
       object: 'model',
       created: CREATED,
@@ -22,8 +31,8 @@ export function openAIModelList(snapshot: CatalogSnapshot) {
   };
 }
 
-export function claudeModelList(snapshot: CatalogSnapshot) {
-  const data = snapshot.registry.listModels().map(({ id }) => ({
+export function claudeModelList(snapshot: CatalogSnapshot, allowed: readonly string[] = []) {
+  const data = servedTo(snapshot, allowed).map(({ id }) => ({
     type: 'model',
     id,
     display_name: id,
@@ -42,13 +51,13 @@ function geminiModel(id: string) {
   };
 }
 
-export function geminiModelList(snapshot: CatalogSnapshot) {
-  return { models: snapshot.registry.listModels().map(({ id }) => geminiModel(id)) };
+export function geminiModelList(snapshot: CatalogSnapshot, allowed: readonly string[] = []) {
+  return { models: servedTo(snapshot, allowed).map(({ id }) => geminiModel(id)) };
 }
 
 /** GET /v1beta/models/{model}: one model (the `models/` prefix is optional), or undefined. */
-export function geminiModelInfo(snapshot: CatalogSnapshot, name: string) {
+export function geminiModelInfo(snapshot: CatalogSnapshot, name: string, allowed: readonly string[] = []) {
   const id = name.replace(/^models\//, '');
-  const served = snapshot.registry.listModels().find((m) => m.id.toLowerCase() === id.toLowerCase());
+  const served = servedTo(snapshot, allowed).find((m) => m.id.toLowerCase() === id.toLowerCase());
   return served ? geminiModel(served.id) : undefined;
 }

@@ -18,6 +18,12 @@ describe('readBody', () => {
     expect((await readBody(request(['12345678']), 8)).toString()).toBe('12345678');
   });
 
+  it('reports the bytes buffered so far after every chunk', async () => {
+    const seen: number[] = [];
+    await readBody(request(['{"a":', '1}']), 16, (bytes) => seen.push(bytes));
+    expect(seen).toEqual([5, 7]);
+  });
+
   it('reads an empty body as an empty buffer', async () => {
     expect(await readBody(request([]), 8)).toEqual(Buffer.alloc(0));
   });

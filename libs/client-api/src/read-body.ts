@@ -9,9 +9,14 @@ export class BodyTooLargeError extends Error {
 /**
  * Reads a request body into one buffer, refusing it as soon as it passes `limitBytes`
  * (at once when its Content-Length already says so). Rejects with BodyTooLargeError, or
- * with the stream's error when the client goes away mid-body.
+ * with the stream's error when the client goes away mid-body. `onReceived` hears the bytes
+ * buffered so far after every chunk (the gateway's in-flight accounting).
  */
-export function readBody(stream: Readable & { headers?: Record<string, string | string[] | undefined> }, limitBytes: number): Promise<Buffer> {
+export function readBody(
+  stream: Readable & { headers?: Record<string, string | string[] | undefined> },
+  limitBytes: number,
+  onReceived?: (bytes: number) => void,
+): Promise<Buffer> {
   const declared = Number(stream.headers?.['content-length']);
   if (declared > limitBytes) return Promise.reject(new BodyTooLargeError());
   return new Promise((resolve, reject) => {
@@ -25,7 +30,10 @@ export function readBody(stream: Readable & { headers?: Record<string, string | 
     const onData = (chunk: Buffer) => {
       received += chunk.length;
       if (received > limitBytes) settle(new BodyTooLargeError());
-      else chunks.push(chunk);
+      else {
+        chunks.push(chunk);
+        onReceived?.(received);
+      }
     };
     const onEnd = () => settle();
     stream.on('data', onData).on('end', onEnd).on('error', settle);

@@ -105,6 +105,13 @@ describe('parseConfigYaml', () => {
     expect(parseConfigYaml('routing:\n  strategy: RoundRobin').config.routing?.strategy).toBe('round-robin');
     expect(parseConfigYaml('routing:\n  strategy: ff').config.routing?.strategy).toBe('fill-first');
     expect(parseConfigYaml('routing:\n  strategy: weighted-round-robin').config.routing?.strategy).toBe('weighted-round-robin');
+    expect(parseConfigYaml('routing:\n  strategy: weightedroundrobin').config.routing?.strategy).toBe('weighted-round-robin');
+  });
+
+  it('refuses an unknown routing strategy, naming the accepted ones', () => {
+    expect(() => parseConfigYaml('routing:\n  strategy: weighted')).toThrow(
+      /routing\.strategy: unknown routing strategy \(use round-robin, weighted-round-robin, fill-first\)/,
+    );
   });
 
   it('treats an empty file and empty keys as unset', () => {

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseRoutingStrategy, ROUTING_STRATEGIES } from '@cpa/routing';
 import { parseDurationSeconds } from './duration';
 import { ProxyUrlSchema } from './proxy-url';
 
@@ -64,23 +65,12 @@ export const OpenAICompatEntrySchema = z.object({
 });
 export type OpenAICompatEntry = z.infer<typeof OpenAICompatEntrySchema>;
 
-export const ROUTING_STRATEGIES = ['round-robin', 'weighted-round-robin', 'fill-first'] as const;
-export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
-
-const STRATEGY_ALIASES: Record<string, RoutingStrategy> = {
-  'round-robin': 'round-robin',
-  roundrobin: 'round-robin',
-  rr: 'round-robin',
-  'weighted-round-robin': 'weighted-round-robin',
-  weightedroundrobin: 'weighted-round-robin',
-  wrr: 'weighted-round-robin',
-  'fill-first': 'fill-first',
-  fillfirst: 'fill-first',
-  ff: 'fill-first',
-};
-
+/**
+ * A routing strategy in any accepted spelling, read as its canonical name. An unknown one is
+ * refused without quoting it (a secret pasted into the wrong field must not reach a log).
+ */
 export const RoutingStrategySchema = z.string().transform((value, ctx) => {
-  const strategy = STRATEGY_ALIASES[value.trim().toLowerCase()];
+  const strategy = parseRoutingStrategy(value);
   if (!strategy) {
     ctx.addIssue({ code: 'custom', message: `unknown routing strategy (use ${ROUTING_STRATEGIES.join(', ')})` });
     return z.NEVER;

@@ -12,6 +12,8 @@ describe('parseDurationSeconds', () => {
     ['1.5h', 5400],
     ['45', 45],
     [' 2m ', 120],
+    ['.5s', 0.5],
+    ['+1m', 60],
   ])('reads Go duration %j as %d seconds', (text, seconds) => {
     expect(parseDurationSeconds(text)).toBe(seconds);
   });

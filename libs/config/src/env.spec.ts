@@ -26,6 +26,8 @@ describe('loadEnv', () => {
       trustedProxies: '',
       heartbeatMs: 1_000,
       replyIdleTimeoutMs: 5_000,
+      gatewayMaxInFlight: 2048,
+      gatewayMaxInFlightBytes: 256 * 1024 * 1024,
     });
   });
 

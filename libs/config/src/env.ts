@@ -26,6 +26,8 @@ const EnvSchema = z.object({
   TRUSTED_PROXIES: z.string().default(''),
   HEARTBEAT_MS: z.coerce.number().int().positive().default(1_000),
   REPLY_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  GATEWAY_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(2048),
+  GATEWAY_MAX_IN_FLIGHT_BYTES: z.coerce.number().int().min(0).default(256 * 1024 * 1024),
 });
 
 export interface Env {
@@ -59,6 +61,10 @@ export interface Env {
    * the longest queue wait.
    */
   replyIdleTimeoutMs: number;
+  /** Proxied requests one gateway process holds before it answers new ones 503 (0 = no cap). */
+  gatewayMaxInFlight: number;
+  /** Request-body bytes one gateway process holds before it answers new requests 503 (0 = no cap). */
+  gatewayMaxInFlightBytes: number;
 }
 
 export class EnvError extends Error {
@@ -97,5 +103,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(
     trustedProxies: e.TRUSTED_PROXIES,
     heartbeatMs: e.HEARTBEAT_MS,
     replyIdleTimeoutMs: e.REPLY_IDLE_TIMEOUT_MS,
+    gatewayMaxInFlight: e.GATEWAY_MAX_IN_FLIGHT,
+    gatewayMaxInFlightBytes: e.GATEWAY_MAX_IN_FLIGHT_BYTES,
   };
 }

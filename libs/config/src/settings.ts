@@ -1,4 +1,4 @@
-import type { RoutingStrategy } from './config-file';
+import { DEFAULT_ROUTING_STRATEGY, parseRoutingStrategy, type RoutingStrategy } from '@cpa/routing';
 
 /** Keys of the `settings` table. Values are JSON; durations are numbers of seconds. */
 export const SettingKeys = {
@@ -42,7 +42,7 @@ export interface RuntimeSettings {
 }
 
 export const DEFAULT_SETTINGS: RuntimeSettings = {
-  routingStrategy: 'round-robin',
+  routingStrategy: DEFAULT_ROUTING_STRATEGY,
   sessionAffinity: false,
   sessionAffinityTtlSeconds: 3600,
   requestRetry: 3,
@@ -62,8 +62,7 @@ export function readRuntimeSettings(rows: Iterable<{ key: string; value: unknown
   const strategy = map.get(SettingKeys.routingStrategy);
   const d = DEFAULT_SETTINGS;
   return {
-    routingStrategy:
-      strategy === 'round-robin' || strategy === 'weighted-round-robin' || strategy === 'fill-first' ? strategy : d.routingStrategy,
+    routingStrategy: parseRoutingStrategy(strategy) ?? d.routingStrategy,
     sessionAffinity: bool(SettingKeys.sessionAffinity, d.sessionAffinity),
     sessionAffinityTtlSeconds: num(SettingKeys.sessionAffinityTtl, d.sessionAffinityTtlSeconds),
     requestRetry: num(SettingKeys.requestRetry, d.requestRetry),

@@ -1,11 +1,13 @@
+import { UnitOfWork } from '@cpa/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './__fixtures__/test-db';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { parseConfigYaml } from './config-file';
 import { credentialId, providerConfigId } from './ids';
 import { SettingKeys } from './settings';
 import { exportConfig, importConfig, MANAGEMENT_MODE, syncProviderKeys } from './store';
 
 let db: TestDatabase;
+const uow = () => new UnitOfWork(db.prisma, db.box);
 
 beforeAll(async () => {
   db = await createTestDatabase('cpa_config_test');
@@ -66,7 +68,7 @@ async function snapshot() {
 
 describe('importConfig', () => {
   it('imports keys, credentials, providers and settings with secrets only encrypted or hashed', async () => {
-    const summary = await importConfig(db.prisma, db.box, parseConfigYaml(FILE));
+    const summary = await importConfig(uow(), db.box, parseConfigYaml(FILE));
     expect(summary.clientKeys).toEqual({ created: 2, updated: 0, deleted: 0, unchanged: 0 });
     expect(summary.credentials).toEqual({ created: 6, updated: 0, deleted: 0, unchanged: 0 });
     expect(summary.providers).toEqual({ created: 1, updated: 0, deleted: 0, unchanged: 0 });
@@ -112,7 +114,7 @@ describe('importConfig', () => {
 
   it('is idempotent: importing the same file again writes nothing', async () => {
     const before = await snapshot();
-    const summary = await importConfig(db.prisma, db.box, parseConfigYaml(FILE));
+    const summary = await importConfig(uow(), db.box, parseConfigYaml(FILE));
     expect(summary.credentials).toEqual({ created: 0, updated: 0, deleted: 0, unchanged: 6 });
     expect(summary.clientKeys).toEqual({ created: 0, updated: 0, deleted: 0, unchanged: 2 });
     expect(summary.providers).toEqual({ created: 0, updated: 0, deleted: 0, unchanged: 1 });
@@ -123,13 +125,13 @@ describe('importConfig', () => {
   it('keeps a credential the operator disabled disabled across re-imports', async () => {
     const id = credentialId('claude', 'https://claude.example', 'sk-ant-secret-two-xxxxxxxxxxxx');
     await db.prisma.credential.update({ where: { id }, data: { disabled: true } });
-    await importConfig(db.prisma, db.box, parseConfigYaml(FILE));
+    await importConfig(uow(), db.box, parseConfigYaml(FILE));
     expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(true);
     await db.prisma.credential.update({ where: { id }, data: { disabled: false } });
   });
 
   it('exports the stored configuration in CLIProxyAPI shape', async () => {
-    const exported = await exportConfig(db.prisma, db.box);
+    const exported = await exportConfig(uow().repos, db.box);
     expect(exported['api-keys']).toEqual(['client-key-aaaaaaaaaaaaaaaaaaaa', 'client-key-bbbbbbbbbbbbbbbbbbbb']);
     expect(exported['claude-api-key']).toEqual([
       {
@@ -160,9 +162,9 @@ describe('importConfig', () => {
   });
 
   it('prunes rows imported earlier and gone from the file, but keeps rows created through the management API', async () => {
-    await db.prisma.$transaction((tx) =>
+    await uow().run((repos) =>
       syncProviderKeys(
-        tx,
+        repos,
         db.box,
         'gemini-api-key',
         [{ 'api-key': 'AIza-secret-gemini' }, { 'api-key': 'AIza-added-by-operator' }],
@@ -174,7 +176,7 @@ describe('importConfig', () => {
       .replace(/openai-compatibility:[\s\S]*?alias: kimi }\]\n/, '')
       .replace('api-keys: [client-key-aaaaaaaaaaaaaaaaaaaa, client-key-bbbbbbbbbbbbbbbbbbbb]', 'api-keys: [client-key-bbbbbbbbbbbbbbbbbbbb]')
       .replace(/routing:\n( {2}.*\n)+/, '');
-    const summary = await importConfig(db.prisma, db.box, parseConfigYaml(reduced));
+    const summary = await importConfig(uow(), db.box, parseConfigYaml(reduced));
     expect(summary.credentials.deleted).toBe(4); // claude two, gemini one, two openrouter keys
     expect(summary.providers.deleted).toBe(1);
     expect(summary.clientKeys).toEqual({ created: 0, updated: 1, deleted: 1, unchanged: 0 });
@@ -191,7 +193,7 @@ describe('importConfig', () => {
   });
 
   it('removes the management secret when the file no longer sets one', async () => {
-    await importConfig(db.prisma, db.box, parseConfigYaml('api-keys: [client-key-bbbbbbbbbbbbbbbbbbbb]'));
+    await importConfig(uow(), db.box, parseConfigYaml('api-keys: [client-key-bbbbbbbbbbbbbbbbbbbb]'));
     expect(await db.prisma.setting.findUnique({ where: { key: SettingKeys.managementSecretHash } })).toBeNull();
   });
 });

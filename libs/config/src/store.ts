@@ -1,5 +1,6 @@
 import type { ProviderFamily } from '@cpa/contracts';
-import type { CredentialRecord, Prisma, PrismaClient } from '@cpa/db';
+// Types only: the gateway and executors load this package and must never load the Prisma client.
+import type { CredentialRecord, Prisma, Repositories, SecretBox, UnitOfWork } from '@cpa/db';
 import { hashClientKey, keyPreview } from '@cpa/db/light';
 import type { ConfigFile, ConfigWarning, ModelAlias, OpenAICompatEntry, ParsedConfig, ProviderKeyEntry, ProviderKeySection } from './config-file';
 import { isBcryptHash } from './config-file';
@@ -10,14 +11,8 @@ import { normalizeOAuthExcludedModels, sanitizeOAuthModelAlias } from './oauth-m
 import { hashManagementSecret, verifyManagementSecret } from './secret-hash';
 import { SettingKeys } from './settings';
 
-/** What encrypts secrets at rest (SecretBox of @cpa/db). */
-export interface SecretCipher {
-  encrypt(plain: string): string;
-  decrypt(cipher: string): string;
-}
-
-export type Db = PrismaClient;
-export type Tx = Prisma.TransactionClient;
+/** What encrypts secrets at rest. */
+export type SecretCipher = Pick<SecretBox, 'encrypt' | 'decrypt'>;
 
 /**
  * How a write treats rows. The importer claims rows (source "config") and prunes only rows
@@ -123,13 +118,13 @@ const credentialFields = (row: CredentialRow) => ({
 });
 
 async function syncCredentialRows(
-  tx: Tx,
+  { credentials }: Repositories,
   box: SecretCipher,
-  scope: Prisma.CredentialWhereInput,
+  scope: { provider: ProviderFamily; providerConfigId: string | null },
   desired: CredentialRow[],
   mode: WriteMode,
 ): Promise<SyncCount> {
-  const existing = await tx.credential.findMany({ where: { ...scope, kind: 'api_key' } });
+  const existing = await credentials.apiKeyRows(scope);
   const plan = planReconcile(
     existing,
     desired,
@@ -139,28 +134,26 @@ async function syncCredentialRows(
       (!mode.claim || e.source === mode.source),
     (e) => mode.prune === 'all' || e.source === mode.source,
   );
-  if (plan.remove.length) await tx.credential.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
+  await credentials.deleteMany(plan.remove.map((e) => e.id));
   for (const { desired: row } of plan.update) {
-    await tx.credential.update({ where: { id: row.id }, data: { ...credentialFields(row), ...(mode.claim ? { source: mode.source } : {}) } });
+    await credentials.updateRow(row.id, { ...credentialFields(row), ...(mode.claim ? { source: mode.source } : {}) });
   }
   for (const row of plan.create) {
-    await tx.credential.create({
-      data: { id: row.id, kind: 'api_key', ...credentialFields(row), secretEnc: box.encrypt(encodeApiKeySecret(row.apiKey)), source: mode.source },
-    });
+    await credentials.insertRow({ id: row.id, kind: 'api_key', ...credentialFields(row), secretEnc: box.encrypt(encodeApiKeySecret(row.apiKey)), source: mode.source });
   }
   return countOf(plan);
 }
 
-const apiKeyScope = (family: ProviderFamily): Prisma.CredentialWhereInput => ({ provider: family, providerConfigId: null });
+const apiKeyScope = (family: ProviderFamily) => ({ provider: family, providerConfigId: null });
 
 /** Writes one claude/gemini/codex key list. Throws DuplicateEntryError for a repeated entry. */
-export async function syncProviderKeys(tx: Tx, box: SecretCipher, section: ProviderKeySection, entries: ProviderKeyEntry[], mode: WriteMode): Promise<SyncCount> {
+export async function syncProviderKeys(repos: Repositories, box: SecretCipher, section: ProviderKeySection, entries: ProviderKeyEntry[], mode: WriteMode): Promise<SyncCount> {
   const family = SECTION_FAMILY[section];
   const rows = assertUnique(
     entries.map((entry, i) => providerKeyRow(family, entry, i)),
     (i) => `${section}[${i}]`,
   );
-  return syncCredentialRows(tx, box, apiKeyScope(family), rows, mode);
+  return syncCredentialRows(repos, box, apiKeyScope(family), rows, mode);
 }
 
 export interface OpenAICompatCount {
@@ -169,7 +162,7 @@ export interface OpenAICompatCount {
 }
 
 /** Writes the openai-compatibility list: provider configs and one credential per api-key entry. */
-export async function syncOpenAICompat(tx: Tx, box: SecretCipher, entries: OpenAICompatEntry[], mode: WriteMode): Promise<OpenAICompatCount> {
+export async function syncOpenAICompat(repos: Repositories, box: SecretCipher, entries: OpenAICompatEntry[], mode: WriteMode): Promise<OpenAICompatCount> {
   const desired = assertUnique(
     entries.map((entry, position) => ({
       id: providerConfigId(entry.name),
@@ -186,7 +179,7 @@ export async function syncOpenAICompat(tx: Tx, box: SecretCipher, entries: OpenA
     })),
     (i) => `openai-compatibility[${i}] (name)`,
   );
-  const existing = await tx.providerConfig.findMany({ include: { credentials: { select: { source: true } } } });
+  const existing = await repos.providerConfigs.listWithCredentialSources();
   const plan = planReconcile(
     existing,
     desired,
@@ -201,21 +194,21 @@ export async function syncOpenAICompat(tx: Tx, box: SecretCipher, entries: OpenA
     // Provider configs carry no source column: one is the importer's when all its keys are.
     (e) => mode.prune === 'all' || e.credentials.every((c) => c.source === mode.source),
   );
-  if (plan.remove.length) await tx.providerConfig.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
-  for (const { desired: d } of plan.update) await tx.providerConfig.update({ where: { id: d.id }, data: d.data });
-  for (const d of plan.create) await tx.providerConfig.create({ data: { id: d.id, ...d.data } });
+  await repos.providerConfigs.deleteMany(plan.remove.map((e) => e.id));
+  for (const { desired: d } of plan.update) await repos.providerConfigs.update(d.id, d.data);
+  for (const d of plan.create) await repos.providerConfigs.create(d.id, d.data);
 
   // Keys of removed providers go with them (ON DELETE CASCADE); count them as removed credentials.
   let credentials: SyncCount = { ...emptyCount(), deleted: plan.remove.reduce((n, e) => n + e.credentials.length, 0) };
   for (const d of desired) {
     const rows = assertUnique(openAICompatRows(d.entry, d.id), (i) => `openai-compatibility[${d.data.position}].api-key-entries[${i}]`);
-    credentials = addCounts(credentials, await syncCredentialRows(tx, box, { provider: 'openai-compat', providerConfigId: d.id }, rows, mode));
+    credentials = addCounts(credentials, await syncCredentialRows(repos, box, { provider: 'openai-compat', providerConfigId: d.id }, rows, mode));
   }
   return { providers: countOf(plan), credentials };
 }
 
 /** Writes the client API keys (hashed for lookup, encrypted for listing). */
-export async function syncClientKeys(tx: Tx, box: SecretCipher, keys: string[], mode: WriteMode): Promise<SyncCount> {
+export async function syncClientKeys({ clientKeys }: Repositories, keys: string[], mode: WriteMode): Promise<SyncCount> {
   const desired = assertUnique(
     keys.map((key, position) => {
       const keyHash = hashClientKey(key);
@@ -223,36 +216,17 @@ export async function syncClientKeys(tx: Tx, box: SecretCipher, keys: string[], 
     }),
     (i) => `api-keys[${i}]`,
   );
-  const existing = await tx.clientApiKey.findMany();
+  const existing = await clientKeys.rows();
   const plan = planReconcile(
     existing,
     desired,
     (e, d) => e.position === d.position && (!mode.claim || e.source === mode.source),
     (e) => mode.prune === 'all' || e.source === mode.source,
   );
-  if (plan.remove.length) await tx.clientApiKey.deleteMany({ where: { id: { in: plan.remove.map((e) => e.id) } } });
-  for (const { desired: d } of plan.update) {
-    await tx.clientApiKey.update({ where: { id: d.id }, data: { position: d.position, ...(mode.claim ? { source: mode.source } : {}) } });
-  }
-  for (const d of plan.create) {
-    await tx.clientApiKey.create({
-      data: { id: d.id, keyHash: d.keyHash, keyPreview: keyPreview(d.key), keyEnc: box.encrypt(d.key), position: d.position, source: mode.source },
-    });
-  }
+  await clientKeys.deleteMany(plan.remove.map((e) => e.id));
+  for (const { desired: d } of plan.update) await clientKeys.setPosition(d.id, d.position, mode.claim ? mode.source : undefined);
+  for (const d of plan.create) await clientKeys.insert(d.id, d.key, d.position, mode.source);
   return countOf(plan);
-}
-
-/** Sets one setting; undefined deletes it (back to the default). Returns whether anything changed. */
-export async function writeSetting(tx: Tx, key: string, value: unknown): Promise<boolean> {
-  const current = await tx.setting.findUnique({ where: { key } });
-  if (value === undefined) {
-    if (!current) return false;
-    await tx.setting.delete({ where: { key } });
-    return true;
-  }
-  if (current && jsonEqual(current.value, value)) return false;
-  await tx.setting.upsert({ where: { key }, create: { key, value: value as Prisma.InputJsonValue }, update: { value: value as Prisma.InputJsonValue } });
-  return true;
 }
 
 /** The settings a config file defines; absent keys map to undefined (back to defaults). */
@@ -282,12 +256,12 @@ export function isUsableManagementSecret(secret: string | undefined): secret is 
   return !!secret && !isBcryptHash(secret);
 }
 
-async function syncManagementSecret(tx: Tx, secret: string | undefined): Promise<boolean> {
+async function syncManagementSecret({ settings }: Repositories, secret: string | undefined): Promise<boolean> {
   const usable = isUsableManagementSecret(secret) ? secret : undefined;
-  const current = await tx.setting.findUnique({ where: { key: SettingKeys.managementSecretHash } });
+  const current = await settings.get(SettingKeys.managementSecretHash);
   // The hash is salted, so an unchanged secret is detected by verifying, not by comparing.
-  if (usable && typeof current?.value === 'string' && (await verifyManagementSecret(usable, current.value))) return false;
-  return writeSetting(tx, SettingKeys.managementSecretHash, usable ? await hashManagementSecret(usable) : undefined);
+  if (usable && typeof current === 'string' && (await verifyManagementSecret(usable, current))) return false;
+  return settings.set(SettingKeys.managementSecretHash, usable ? await hashManagementSecret(usable) : undefined);
 }
 
 export interface ImportSummary {
@@ -313,30 +287,27 @@ export interface ImportOptions {
    * import follows the file: no secret there means no management API.
    */
   keepManagementSecret?: boolean;
-  /** Runs first inside the import's transaction, e.g. to take the management API's advisory lock. */
-  onTransaction?: (tx: Tx) => Promise<unknown>;
+  /** Serialise with the management API's list and setting writes (its advisory lock, taken first). */
+  lockConfig?: boolean;
 }
 
-export async function importConfig(db: Db, box: SecretCipher, parsed: ParsedConfig, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importConfig(uow: UnitOfWork, box: SecretCipher, parsed: ParsedConfig, options: ImportOptions = {}): Promise<ImportSummary> {
   const { config } = parsed;
-  return db.$transaction(async (tx) => {
-    await options.onTransaction?.(tx);
-    const clientKeys = await syncClientKeys(tx, box, config['api-keys'] ?? [], IMPORT_MODE);
+  return uow.run(async (repos) => {
+    const clientKeys = await syncClientKeys(repos, config['api-keys'] ?? [], IMPORT_MODE);
     let credentials = emptyCount();
     for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) {
-      credentials = addCounts(credentials, await syncProviderKeys(tx, box, section, config[section] ?? [], IMPORT_MODE));
+      credentials = addCounts(credentials, await syncProviderKeys(repos, box, section, config[section] ?? [], IMPORT_MODE));
     }
-    const compat = await syncOpenAICompat(tx, box, config['openai-compatibility'] ?? [], IMPORT_MODE);
+    const compat = await syncOpenAICompat(repos, box, config['openai-compatibility'] ?? [], IMPORT_MODE);
     credentials = addCounts(credentials, compat.credentials);
     let settings = 0;
-    for (const [key, value] of Object.entries(settingsOf(config))) if (await writeSetting(tx, key, value)) settings++;
+    for (const [key, value] of Object.entries(settingsOf(config))) if (await repos.settings.set(key, value)) settings++;
     const secret = config['remote-management']?.['secret-key'];
-    if ((!options.keepManagementSecret || isUsableManagementSecret(secret)) && (await syncManagementSecret(tx, secret))) settings++;
+    if ((!options.keepManagementSecret || isUsableManagementSecret(secret)) && (await syncManagementSecret(repos, secret))) settings++;
     return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings, authDir: config['auth-dir'] };
-  }, { timeout: 30_000 });
+  }, { timeout: 30_000, ...(options.lockConfig && { lock: 'config' as const }) });
 }
-
-type Reader = Pick<Db, 'credential' | 'clientApiKey' | 'providerConfig' | 'setting'> | Tx;
 
 const position = (attributes: unknown) => ((attributes as { position?: number } | null)?.position ?? Number.MAX_SAFE_INTEGER);
 const byPosition = <T extends { id: string; attributes: unknown }>(a: T, b: T) => position(a.attributes) - position(b.attributes) || (a.id < b.id ? -1 : 1);
@@ -349,16 +320,15 @@ interface StoredAttributes {
   requestRetry?: number;
 }
 
-export async function readClientKeys(db: Reader, box: SecretCipher): Promise<string[]> {
-  const rows = await db.clientApiKey.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }] });
-  return rows.map((row) => box.decrypt(row.keyEnc));
+export async function readClientKeys({ clientKeys }: Repositories): Promise<string[]> {
+  return (await clientKeys.list()).map((record) => record.key);
 }
 
 /** A key list entry plus the id of the credential it became (CLIProxyAPI's auth-index). */
 export type StoredProviderKey = ProviderKeyEntry & { 'auth-index': string };
 
-export async function readProviderKeys(db: Reader, box: SecretCipher, section: ProviderKeySection): Promise<StoredProviderKey[]> {
-  const rows = await db.credential.findMany({ where: { ...apiKeyScope(SECTION_FAMILY[section]), kind: 'api_key' } });
+export async function readProviderKeys(repos: Repositories, box: SecretCipher, section: ProviderKeySection): Promise<StoredProviderKey[]> {
+  const rows = await repos.credentials.apiKeyRows(apiKeyScope(SECTION_FAMILY[section]));
   return rows.sort(byPosition).map((row) => {
     const a = row.attributes as StoredAttributes;
     return {
@@ -380,8 +350,8 @@ export async function readProviderKeys(db: Reader, box: SecretCipher, section: P
   });
 }
 
-export async function readOpenAICompat(db: Reader, box: SecretCipher): Promise<OpenAICompatEntry[]> {
-  const providers = await db.providerConfig.findMany({ orderBy: [{ position: 'asc' }, { name: 'asc' }], include: { credentials: true } });
+export async function readOpenAICompat(repos: Repositories, box: SecretCipher): Promise<OpenAICompatEntry[]> {
+  const providers = await repos.providerConfigs.listWithCredentials();
   return providers.map((p) => {
     const models = p.models as ModelAlias[];
     const headers = p.headers as Record<string, string>;
@@ -399,26 +369,25 @@ export async function readOpenAICompat(db: Reader, box: SecretCipher): Promise<O
   });
 }
 
-export async function readSettings(db: Reader): Promise<Map<string, unknown>> {
-  const rows = await db.setting.findMany();
-  return new Map(rows.map((row) => [row.key, row.value]));
+export async function readSettings({ settings }: Repositories): Promise<Map<string, unknown>> {
+  return new Map(Object.entries(await settings.getAll()));
 }
 
 /**
  * The stored configuration in CLIProxyAPI's config shape (GET /v0/management/config).
  * Contains keys in clear: serve it only over the authenticated management API.
  */
-export async function exportConfig(db: Reader, box: SecretCipher): Promise<Record<string, unknown>> {
-  const settings = await readSettings(db);
+export async function exportConfig(repos: Repositories, box: SecretCipher): Promise<Record<string, unknown>> {
+  const settings = await readSettings(repos);
   const s = (key: string) => settings.get(key);
   const duration = (key: string) => (typeof s(key) === 'number' ? formatDurationSeconds(s(key) as number) : undefined);
   const sections: Record<string, unknown> = {};
-  for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) sections[section] = await readProviderKeys(db, box, section);
+  for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) sections[section] = await readProviderKeys(repos, box, section);
   return compact({
     port: s(SettingKeys.port),
-    'api-keys': await readClientKeys(db, box),
+    'api-keys': await readClientKeys(repos),
     ...sections,
-    'openai-compatibility': await readOpenAICompat(db, box),
+    'openai-compatibility': await readOpenAICompat(repos, box),
     routing: compact({
       strategy: s(SettingKeys.routingStrategy),
       'session-affinity': s(SettingKeys.sessionAffinity),

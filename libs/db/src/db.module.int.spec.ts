@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from './testing';
 import { SecretBox } from './crypto/secret-box';
 import { DbModule } from './db.module';
 import { CredentialRepository } from './repositories/credential.repository';

@@ -10,6 +10,7 @@ import { ProviderConfigRepository } from './repositories/provider-config.reposit
 import { SettingsRepository } from './repositories/settings.repository';
 import { UsageRepository } from './repositories/usage.repository';
 import { UsageRequestRepository } from './repositories/usage-request.repository';
+import { UnitOfWork } from './unit-of-work';
 
 export interface DbModuleOptions {
   /** Default: env DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/cliproxy. */
@@ -28,6 +29,7 @@ const REPOSITORIES = [
   AuditRepository,
   CatalogSourceRepository,
   OAuthSessionRepository,
+  UnitOfWork,
 ];
 
 function providers(options: DbModuleOptions): Provider[] {

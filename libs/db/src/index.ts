@@ -2,7 +2,7 @@
 export * from './crypto/client-key';
 export * from './crypto/secret-box';
 export * from './db.module';
-export * from './errors';
+export * from './db-errors';
 export * from './prisma.service';
 export * from './repositories/audit.repository';
 export * from './repositories/catalog-source.repository';
@@ -13,6 +13,7 @@ export * from './repositories/provider-config.repository';
 export * from './repositories/settings.repository';
 export * from './repositories/usage.repository';
 export * from './repositories/usage-request.repository';
+export * from './unit-of-work';
 export type { JsonObject } from './json';
 export { Prisma, PrismaClient } from './generated/prisma/client';
 export type {

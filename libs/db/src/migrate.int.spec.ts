@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, loadMigrationRunner, throwawayDatabaseUrl } from './__fixtures__/test-database';
+import { dropDatabase, loadMigrationRunner, throwawayDatabaseUrl } from './testing';
 
 type Runner = Awaited<ReturnType<typeof loadMigrationRunner>>;
 let DEFAULT_MIGRATIONS_DIR: string;

@@ -13,4 +13,4 @@ export { applyModelSuffix, budgetToEffort, effortToBudget, parseModelSuffix, rea
 export { cleanSchemaForGemini, geminiSchemaToJsonSchema } from './schema';
 export { AutoFramer, FramingError, JsonArrayFramer, MAX_EVENT_CHARS, SseFramer, type Frame, type Framer } from './framing';
 export { SKIP_THOUGHT_SIGNATURE } from './codecs/gemini';
-export { decodeAnyError } from './errors';
+export { decodeAnyError } from './error-envelopes';

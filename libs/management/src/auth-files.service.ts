@@ -12,10 +12,10 @@ import {
   type AuthFileImportResult,
 } from '@cpa/config';
 import { isProviderFamily } from '@cpa/contracts';
-import { AuditRepository, PrismaService, SecretBox, type Prisma } from '@cpa/db';
+import { AuditRepository, SecretBox, UnitOfWork, type Prisma } from '@cpa/db';
 import { z } from 'zod';
 import { ChangeNotifier } from './change-notifier';
-import { badRequest, ManagementError, notFound } from './errors';
+import { badRequest, ManagementError, notFound } from './management-error';
 import { parseItem } from './list-ops';
 
 /** Source of token files uploaded through the management API (files from auth-dir are "auth-file"). */
@@ -68,7 +68,7 @@ export class AuthFilesService {
   private readonly logger = new Logger('AuthFiles');
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly uow: UnitOfWork,
     private readonly box: SecretBox,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
@@ -76,7 +76,7 @@ export class AuthFilesService {
 
   /** Imports the token files of a directory or file path (source "auth-file"); never writes to disk. */
   async importPath(path: string, actor: string): Promise<AuthFileImportResult[]> {
-    const results = await importTokenFiles(this.prisma, this.box, path, AUTH_FILE_SOURCE);
+    const results = await importTokenFiles(this.uow, this.box, path, AUTH_FILE_SOURCE);
     await this.recordImport(actor, 'auth-files.import', path, results);
     return results;
   }
@@ -93,7 +93,7 @@ export class AuthFilesService {
       results.push(
         problem
           ? { name: file.name, outcome: 'error', credentialIds: [], removedIds: [], error: problem === 'invalid name' ? problem : 'file must be .json' }
-          : await importTokenFile(this.prisma, this.box, file.name.trim(), typeof file.content === 'object' && !Buffer.isBuffer(file.content) ? JSON.stringify(file.content) : file.content, UPLOAD_SOURCE),
+          : await importTokenFile(this.uow, this.box, file.name.trim(), typeof file.content === 'object' && !Buffer.isBuffer(file.content) ? JSON.stringify(file.content) : file.content, UPLOAD_SOURCE),
       );
     }
     await this.recordImport('management-api', 'auth-files.upload', files.length === 1 ? files[0].name : `${files.length} files`, results);
@@ -112,7 +112,7 @@ export class AuthFilesService {
   /** GET /auth-files/download: the file with its current tokens; audited, as it hands out secrets. */
   async download(name: string | undefined): Promise<{ name: string; json: string }> {
     const fileName = this.checkedName(name);
-    const exported = await exportAuthFile(this.prisma, this.box, fileName);
+    const exported = await exportAuthFile(this.uow.repos, this.box, fileName);
     if (!exported) throw notFound('file not found');
     await this.audit.record('management-api', 'auth-file.download', exported.name, {});
     return { name: exported.name, json: `${JSON.stringify(exported.file, null, 2)}\n` };
@@ -122,14 +122,14 @@ export class AuthFilesService {
   async remove(query: Record<string, string | string[] | undefined>, body: unknown): Promise<StatusBody> {
     const all = first(query.all);
     if (all === 'true' || all === '1' || all === '*') {
-      const { deleted } = await deleteAuthFiles(this.prisma, 'all');
+      const { deleted } = await deleteAuthFiles(this.uow, 'all');
       await this.recordDelete(deleted.map((d) => d.name), deleted.flatMap((d) => d.credentialIds));
       return ok({ status: 'ok', deleted: deleted.length });
     }
     const names = requestedNames(query.name, body);
     if (!names.length) throw badRequest('invalid name');
     for (const name of names) if (/[/\\]/.test(name)) throw badRequest('invalid name');
-    const { deleted, missing } = await deleteAuthFiles(this.prisma, names);
+    const { deleted, missing } = await deleteAuthFiles(this.uow, names);
     await this.recordDelete(deleted.map((d) => d.name), deleted.flatMap((d) => d.credentialIds));
     if (names.length === 1) {
       if (missing.length) throw notFound('auth file not found');
@@ -150,11 +150,12 @@ export class AuthFilesService {
     const fields = PATCHABLE.filter((field) => field in patch);
     if (!fields.length) throw badRequest('no fields to update');
     if (typeof patch.prefix === 'string' && patch.prefix.trim().replace(/^\/+|\/+$/g, '').includes('/')) throw badRequest('prefix must not contain /');
-    const ids = await this.prisma.$transaction(async (tx) => {
-      const rows = patch.auth_index ? await tx.credential.findMany({ where: { id: patch.auth_index } }) : await findAuthFileRows(tx, patch.name!);
+    const ids = await this.uow.run(async (repos) => {
+      const byIndex = patch.auth_index ? await repos.credentials.row(patch.auth_index) : null;
+      const rows = patch.auth_index ? (byIndex ? [byIndex] : []) : await findAuthFileRows(repos, patch.name!);
       const fileRows = rows.filter((row) => typeof (row.attributes as { fileName?: unknown }).fileName === 'string');
       if (!fileRows.length) throw notFound('auth file not found');
-      for (const row of fileRows) await tx.credential.update({ where: { id: row.id }, data: applyFields(row, patch) });
+      for (const row of fileRows) await repos.credentials.updateRow(row.id, applyFields(row, patch));
       return fileRows.map((row) => row.id);
     });
     await this.audit.record('management-api', 'auth-file.fields', patch.name ?? patch.auth_index ?? '', { credentials: ids, fields: [...fields] });
@@ -166,11 +167,9 @@ export class AuthFilesService {
   async models(name: string | undefined): Promise<{ models: { id: string; type: string; owned_by: string }[] }> {
     const key = name?.trim();
     if (!key) throw badRequest('name is required');
-    const byId = await this.prisma.credential.findUnique({ where: { id: key }, include: { providerConfig: true } });
-    const rows = byId ? [byId] : await this.prisma.credential.findMany({ where: { attributes: { path: ['fileName'], equals: key } }, include: { providerConfig: true }, orderBy: { id: 'asc' } });
+    const rows = await this.uow.repos.credentials.rowsWithProviderByIdOrFile(key);
     if (!rows.length) return { models: [] }; // CLIProxyAPI answers an empty list for an unknown name
-    const settings = await this.prisma.setting.findMany({ where: { key: { in: ['oauth-model-alias', 'oauth-excluded-models'] } } });
-    const rules = oauthModelRulesFrom(Object.fromEntries(settings.map((s) => [s.key, s.value as unknown])));
+    const rules = oauthModelRulesFrom(await this.uow.repos.settings.getMany(['oauth-model-alias', 'oauth-excluded-models']));
     const info = toCredentialInfo(rows[0]);
     const provider = rows[0].provider;
     const owner = isProviderFamily(provider) ? FAMILY_OWNER[provider] : provider;
@@ -207,9 +206,9 @@ export class AuthFilesService {
 }
 
 /** The routing fields of a patch as column and attribute writes (null restores the default). */
-function applyFields(row: CredentialRow, patch: FieldsPatch): Prisma.CredentialUpdateInput {
+function applyFields(row: CredentialRow, patch: FieldsPatch): Prisma.CredentialUncheckedUpdateInput {
   const attributes: Record<string, unknown> = { ...(row.attributes as Record<string, unknown>) };
-  const data: Prisma.CredentialUpdateInput = {};
+  const data: Prisma.CredentialUncheckedUpdateInput = {};
   const has = (field: (typeof PATCHABLE)[number]) => field in patch;
   const setAttribute = (key: string, value: unknown) => {
     if (value === undefined || value === null) delete attributes[key];

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { SettingKeys, verifyManagementSecret } from '@cpa/config';
-import { PrismaService } from '@cpa/db';
-import { ManagementError } from './errors';
+import { SettingsRepository } from '@cpa/db';
+import { ManagementError } from './management-error';
 import { isLoopback } from './client-address';
 import type { FailureLimiter } from './failure-limiter';
 
@@ -41,15 +41,13 @@ export class ManagementAuthService {
   private readonly waiting: (() => void)[] = [];
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly settings: SettingsRepository,
     @Inject(FAILURE_LIMITER) private readonly limiter: FailureLimiter,
   ) {}
 
   async authorize(key: string | undefined, ip: string): Promise<void> {
-    const rows = await this.prisma.setting.findMany({
-      where: { key: { in: [SettingKeys.managementSecretHash, SettingKeys.allowRemoteManagement] } },
-    });
-    const value = (k: string) => rows.find((row) => row.key === k)?.value;
+    const settings = await this.settings.getMany([SettingKeys.managementSecretHash, SettingKeys.allowRemoteManagement]);
+    const value = (k: string) => settings[k];
     const stored = value(SettingKeys.managementSecretHash);
     if (typeof stored !== 'string' || stored === '') throw new ManagementError(404, 'not found');
     if (!isLoopback(ip) && value(SettingKeys.allowRemoteManagement) !== true) {

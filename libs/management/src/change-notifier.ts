@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { CatalogPublisher } from '@cpa/catalog';
-import { ManagementEvents, type ConfigChangedEvent, type CredentialQuotaResetEvent } from '@cpa/contracts';
+import { Events, type ConfigChangedEvent, type CredentialQuotaResetEvent } from '@cpa/contracts';
 import { RedisTransportClient } from '@cpa/transport';
 import { lastValueFrom } from 'rxjs';
 
@@ -10,22 +10,22 @@ export abstract class ChangeNotifier {
 
   configChanged(sections: string[], credentialIds?: string[]): Promise<void> {
     const payload: ConfigChangedEvent = { sections, ...(credentialIds ? { credentialIds } : {}), at: Date.now() };
-    return this.publish(ManagementEvents.configChanged, payload);
+    return this.publish(Events.configChanged, payload);
   }
 
   /** A credential's own row changed (e.g. enabled or disabled): every catalog reloads. */
   credentialChanged(credentialIds: string[]): Promise<void> {
-    return this.publish(ManagementEvents.credentialChanged, { credentialIds, at: Date.now() });
+    return this.publish(Events.credentialChanged, { credentialIds, at: Date.now() });
   }
 
   quotaReset(credentialId: string, models: string[]): Promise<void> {
     const payload: CredentialQuotaResetEvent = { credentialId, models, at: Date.now() };
-    return this.publish(ManagementEvents.credentialQuotaReset, payload);
+    return this.publish(Events.credentialQuotaReset, payload);
   }
 }
 
 /** Events after which every catalog reloads: the snapshot is published before them. */
-const CATALOG_EVENTS: ReadonlySet<string> = new Set([ManagementEvents.configChanged, ManagementEvents.credentialChanged]);
+const CATALOG_EVENTS: ReadonlySet<string> = new Set([Events.configChanged, Events.credentialChanged]);
 
 /**
  * Broadcast over the Redis transport (`emit`), which every subscribed replica receives.

@@ -5,7 +5,7 @@ import { AuditRepository, ClientKeyRepository, type AuditDetails, type ClientKey
 import { z } from 'zod';
 import { BEFORE_PREFIX } from './audit-view';
 import { ChangeNotifier } from './change-notifier';
-import { notFound } from './errors';
+import { notFound } from './management-error';
 import { parseItem } from './list-ops';
 import { OK } from './management.service';
 

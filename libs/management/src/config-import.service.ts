@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { importConfig, parseConfigYaml, type ImportSummary, type SyncCount } from '@cpa/config';
-import { AuditRepository, PrismaService, SecretBox } from '@cpa/db';
+import { AuditRepository, SecretBox, UnitOfWork } from '@cpa/db';
 import { ChangeNotifier } from './change-notifier';
 
 const describe = (c: SyncCount) => `${c.created} new, ${c.updated} updated, ${c.deleted} removed, ${c.unchanged} unchanged`;
@@ -12,7 +12,7 @@ export class ConfigImportService {
   private readonly logger = new Logger('ConfigImport');
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly uow: UnitOfWork,
     private readonly box: SecretBox,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
@@ -20,7 +20,7 @@ export class ConfigImportService {
 
   async importFile(path: string): Promise<ImportSummary> {
     const parsed = parseConfigYaml(await readFile(path, 'utf8'));
-    const summary = await importConfig(this.prisma, this.box, parsed);
+    const summary = await importConfig(this.uow, this.box, parsed);
     this.logger.log(
       `imported ${path}: credentials ${describe(summary.credentials)}; client keys ${describe(summary.clientKeys)}; ` +
         `openai-compatibility providers ${describe(summary.providers)}; ${summary.settings} settings changed; ${summary.warnings.length} warnings`,

@@ -1,7 +1,7 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { KEPT_SECRET_WARNING, parseConfigUpload, renderConfigYaml } from './config-yaml';
-import { ManagementError } from './errors';
+import { ManagementError } from './management-error';
 
 const SECRET_KEY = 'sk-ant-api03-very-secret-value-000000';
 

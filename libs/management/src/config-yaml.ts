@@ -1,6 +1,6 @@
 import { ConfigError, isUsableManagementSecret, parseConfigObject, parseConfigYaml, ProviderKeySections, type ParsedConfig } from '@cpa/config';
 import { stringify } from 'yaml';
-import { badRequest } from './errors';
+import { badRequest } from './management-error';
 
 /** Content types the admin reads as raw text for PUT /config.yaml. */
 export const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'] as const;

@@ -2,7 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import { ConfigError, DuplicateEntryError } from '@cpa/config';
 import { isDatabaseUnavailable } from '@cpa/db';
 import type { FastifyReply } from 'fastify';
-import { ManagementError } from './errors';
+import { ManagementError } from './management-error';
 
 /** Every management error leaves as CLIProxyAPI's `{"error": "<message>"}`. */
 @Catch()

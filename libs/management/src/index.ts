@@ -11,7 +11,7 @@ export * from './config-yaml';
 export * from './console-views.service';
 export * from './credential-view';
 export * from './error.filter';
-export * from './errors';
+export * from './management-error';
 export * from './failure-limiter';
 export * from './list-ops';
 export * from './management.module';

@@ -1,7 +1,7 @@
 import { ProviderKeyEntrySchema, type ProviderKeyEntry } from '@cpa/config';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { ManagementError } from './errors';
+import { ManagementError } from './management-error';
 import {
   deleteFromEntryList,
   deleteFromStringList,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest, notFound } from './errors';
+import { badRequest, notFound } from './management-error';
 
 /**
  * CLIProxyAPI's list conventions as pure functions over arrays: the services load the

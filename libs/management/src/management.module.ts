@@ -55,8 +55,8 @@ class LimiterHolder implements OnApplicationShutdown {
 }
 
 /**
- * The management API's services. Needs the global DbModule (PrismaService, SecretBox,
- * AuditRepository) and TransportModule (RedisTransportClient) in the application.
+ * The management API's services. Needs the global DbModule (UnitOfWork, repositories, SecretBox)
+ * and TransportModule (RedisTransportClient) in the application.
  */
 @Module({})
 export class ManagementModule {

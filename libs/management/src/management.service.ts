@@ -1,17 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { exportConfig, importConfig, writeSetting, type Tx } from '@cpa/config';
-import { AuditRepository, PrismaService, SecretBox } from '@cpa/db';
+import { exportConfig, importConfig } from '@cpa/config';
+import { AuditRepository, SecretBox, UnitOfWork, type CredentialRepository } from '@cpa/db';
 import { z } from 'zod';
 import { ChangeNotifier } from './change-notifier';
 import { parseConfigUpload, renderConfigYaml } from './config-yaml';
-import { badRequest, ManagementError, notFound } from './errors';
+import { badRequest, ManagementError, notFound } from './management-error';
 import { parseItem, type ListQuery } from './list-ops';
 import { scalarSpec, type ScalarSpec } from './scalars';
 import { LIST_SECTIONS, type ListSection } from './sections';
 
 const ACTOR = 'management-api';
-/** Serialises read-modify-write of config lists across admin replicas (pg advisory lock id). */
-export const CONFIG_LOCK = 0x63_70_61_01;
 
 export const OK = { status: 'ok' } as const;
 
@@ -71,19 +69,19 @@ export interface AuthFile {
 @Injectable()
 export class ManagementService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly uow: UnitOfWork,
     private readonly box: SecretBox,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
   ) {}
 
   getConfig(): Promise<Record<string, unknown>> {
-    return exportConfig(this.prisma, this.box);
+    return exportConfig(this.uow.repos, this.box);
   }
 
   async getList(name: string): Promise<Record<string, unknown[]>> {
     const section = this.section(name);
-    return { [name]: await section.show(this.prisma, this.box) };
+    return { [name]: await section.show(this.uow.repos, this.box) };
   }
 
   putList(name: string, body: unknown) {
@@ -103,7 +101,7 @@ export class ManagementService {
   }
 
   async getConfigYaml(): Promise<string> {
-    return renderConfigYaml(await exportConfig(this.prisma, this.box));
+    return renderConfigYaml(await exportConfig(this.uow.repos, this.box));
   }
 
   /**
@@ -113,10 +111,7 @@ export class ManagementService {
    */
   async putConfigYaml(body: unknown): Promise<{ status: 'ok'; warnings: string[] }> {
     const upload = parseConfigUpload(body);
-    const summary = await importConfig(this.prisma, this.box, upload.parsed, {
-      keepManagementSecret: upload.keepsSecret,
-      onTransaction: (tx) => tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CONFIG_LOCK}::bigint)`,
-    });
+    const summary = await importConfig(this.uow, this.box, upload.parsed, { keepManagementSecret: upload.keepsSecret, lockConfig: true });
     const { credentials, clientKeys, providers } = summary;
     await this.audit.record(ACTOR, 'config.put', 'config.yaml', {
       credentialsCreated: credentials.created,
@@ -138,11 +133,11 @@ export class ManagementService {
    */
   async setAuthFileStatus(body: unknown): Promise<typeof OK> {
     const { name, auth_index: authIndex, disabled } = parseItem(AuthFileStatusSchema, body, '');
-    const ids = await this.prisma.$transaction(async (tx) => {
-      const byIndex = authIndex ? await tx.credential.findUnique({ where: { id: authIndex } }) : null;
-      const rows = authIndex ? (byIndex ? [byIndex] : []) : await this.findAuthFileByName(tx, name!);
+    const ids = await this.uow.run(async ({ credentials }) => {
+      const byIndex = authIndex ? await credentials.row(authIndex) : null;
+      const rows = authIndex ? (byIndex ? [byIndex] : []) : await this.findAuthFileByName(credentials, name!);
       if (!rows.length) throw notFound('auth file not found');
-      for (const row of rows) if (row.disabled !== disabled) await tx.credential.update({ where: { id: row.id }, data: { disabled } });
+      for (const row of rows) if (row.disabled !== disabled) await credentials.updateRow(row.id, { disabled });
       return rows.map((row) => row.id);
     });
     for (const id of ids) await this.audit.record(ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { before_disabled: !disabled, disabled });
@@ -150,12 +145,12 @@ export class ManagementService {
     return OK;
   }
 
-  private async findAuthFileByName(tx: Tx, name: string) {
-    const byId = await tx.credential.findUnique({ where: { id: name } });
+  private async findAuthFileByName(credentials: CredentialRepository, name: string) {
+    const byId = await credentials.row(name);
     if (byId) return [byId];
-    const ofFile = await tx.credential.findMany({ where: { attributes: { path: ['fileName'], equals: name } } });
+    const ofFile = await credentials.rowsOfFile(name);
     if (ofFile.length) return ofFile;
-    const rows = await tx.credential.findMany({ where: { OR: [{ label: name }, { account: name }] } });
+    const rows = await credentials.rowsLabelledOrOwned(name);
     const matches = rows.filter((row) => authFileName(row) === name);
     if (matches.length > 1) throw badRequest('several auth files have this name; use auth_index');
     return matches;
@@ -163,8 +158,7 @@ export class ManagementService {
 
   async getScalar(path: string): Promise<Record<string, unknown>> {
     const spec = this.scalar(path);
-    const row = await this.prisma.setting.findUnique({ where: { key: spec.setting } });
-    const value = row?.value ?? spec.fallback;
+    const value = (await this.uow.repos.settings.get(spec.setting)) ?? spec.fallback;
     return { [spec.responseKey]: spec.show ? spec.show(value) : value };
   }
 
@@ -172,8 +166,8 @@ export class ManagementService {
     const spec = this.scalar(path);
     const { value: raw } = parseItem(ScalarBodySchema, body, '');
     const value = parseItem(spec.input, raw, 'value');
-    const previous = (await this.prisma.setting.findUnique({ where: { key: spec.setting } }))?.value ?? spec.fallback;
-    const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, value));
+    const previous = (await this.uow.repos.settings.get(spec.setting)) ?? spec.fallback;
+    const changed = await this.uow.run(({ settings }) => settings.set(spec.setting, value));
     if (changed) {
       const audited = (v: unknown) => (spec.audited ? spec.audited(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as string | number | boolean | null));
       // before_value: the console's audit page shows it as the "before" of the change.
@@ -186,7 +180,7 @@ export class ManagementService {
   /** DELETE of a scalar: back to the default (CLIProxyAPI has it for `proxy-url`). */
   async deleteScalar(path: string): Promise<typeof OK> {
     const spec = this.scalar(path);
-    const changed = await this.prisma.$transaction((tx) => writeSetting(tx, spec.setting, undefined));
+    const changed = await this.uow.run(({ settings }) => settings.set(spec.setting, undefined));
     if (changed) {
       await this.audit.record(ACTOR, 'setting.delete', spec.setting, {});
       await this.notifier.configChanged([spec.setting]);
@@ -200,24 +194,15 @@ export class ManagementService {
    */
   async resetQuota(body: unknown): Promise<{ status: 'ok'; auth_index: string; models: string[] }> {
     const { auth_index: id } = parseItem(ResetQuotaSchema, body, '');
-    const models = await this.prisma.$transaction(async (tx) => {
-      const row = await tx.credential.findUnique({ where: { id }, select: { modelStates: true } });
-      if (!row) throw notFound('auth not found');
-      const states = row.modelStates && typeof row.modelStates === 'object' && !Array.isArray(row.modelStates) ? Object.keys(row.modelStates) : [];
-      await tx.credential.update({ where: { id }, data: { modelStates: {} } });
-      return states.sort();
-    });
+    const models = (await this.uow.run(({ credentials }) => credentials.clearModelStates(id)))?.sort();
+    if (!models) throw notFound('auth not found');
     await this.audit.record(ACTOR, 'credential.reset-quota', id, { models });
     await this.notifier.quotaReset(id, models);
     return { status: 'ok', auth_index: id, models };
   }
 
   async listAuthFiles(): Promise<{ files: AuthFile[] }> {
-    const [rows, usage] = await Promise.all([
-      this.prisma.credential.findMany({ orderBy: [{ provider: 'asc' }, { id: 'asc' }] }),
-      this.prisma.usageDaily.groupBy({ by: ['credentialId'], _sum: { requests: true, failures: true } }),
-    ]);
-    const counts = new Map(usage.map((u) => [u.credentialId, { requests: u._sum.requests ?? 0, failures: u._sum.failures ?? 0 }]));
+    const [rows, counts] = await Promise.all([this.uow.repos.credentials.rows(), this.uow.repos.usage.totalsByCredential()]);
     const now = Date.now();
     return {
       files: rows.map((row) => {
@@ -257,11 +242,10 @@ export class ManagementService {
   }
 
   private async changeList(section: ListSection<unknown>, verb: string, change: (current: unknown[]) => unknown[]): Promise<typeof OK> {
-    const count = await this.prisma.$transaction(async (tx: Tx) => {
-      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CONFIG_LOCK}::bigint)`;
-      const next = change(await section.read(tx, this.box));
-      return section.write(tx, this.box, next);
-    });
+    const count = await this.uow.run(
+      async (repos) => section.write(repos, this.box, change(await section.read(repos, this.box))),
+      { lock: 'config' },
+    );
     if (count.created + count.updated + count.deleted > 0) {
       await this.audit.record(ACTOR, `${section.name}.${verb}`, section.name, {
         created: count.created,

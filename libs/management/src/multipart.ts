@@ -1,4 +1,4 @@
-import { badRequest } from './errors';
+import { badRequest } from './management-error';
 import type { UploadedFile } from './auth-files.service';
 
 export const MULTIPART_CONTENT_TYPE = 'multipart/form-data';

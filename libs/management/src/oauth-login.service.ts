@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { parseTokenFile, saveAuthFile, TokenFileError } from '@cpa/config';
-import { AuditRepository, OAUTH_SESSION_TTL_MS, OAuthSessionRepository, PrismaService, SecretBox, type OAuthSessionRecord, type OAuthSessionRefusal } from '@cpa/db';
+import { AuditRepository, OAUTH_SESSION_TTL_MS, OAuthSessionRepository, SecretBox, UnitOfWork, type OAuthSessionRecord, type OAuthSessionRefusal } from '@cpa/db';
 import {
   callbackRouteOf,
   createPkce,
@@ -24,7 +24,7 @@ import {
 import { z } from 'zod';
 import { UPLOAD_SOURCE } from './auth-files.service';
 import { ChangeNotifier } from './change-notifier';
-import { ManagementError } from './errors';
+import { ManagementError } from './management-error';
 
 /** Overrides the HTTP the login flows use (tests); default undiciLoginHttp. */
 export const LOGIN_HTTP = Symbol('LOGIN_HTTP');
@@ -90,7 +90,7 @@ export class OAuthLoginService {
 
   constructor(
     private readonly sessions: OAuthSessionRepository,
-    private readonly prisma: PrismaService,
+    private readonly uow: UnitOfWork,
     private readonly box: SecretBox,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
@@ -244,7 +244,7 @@ export class OAuthLoginService {
   /** The token file through the same codec and store as imported files, then the broadcast. */
   private async store(result: LoginResult, flow: LoginFlow): Promise<string[]> {
     const drafts = parseTokenFile(result.fileName, result.tokenFile);
-    const saved = await saveAuthFile(this.prisma, this.box, drafts, UPLOAD_SOURCE);
+    const saved = await saveAuthFile(this.uow, this.box, drafts, UPLOAD_SOURCE);
     await this.audit.record('oauth-login', 'auth-file.login', saved.name, { flow: flow.name, outcome: saved.outcome, credentials: saved.credentialIds });
     await this.notifier.configChanged(['auth-files'], [...saved.credentialIds, ...saved.removedIds]);
     return saved.credentialIds;

@@ -5,15 +5,14 @@ import {
   OAuthModelAliasSchema,
   sanitizeOAuthModelAlias,
   SettingKeys,
-  writeSetting,
   type OAuthExcludedModelsMap,
   type OAuthModelAliasMap,
 } from '@cpa/config';
-import { AuditRepository, PrismaService } from '@cpa/db';
+import { AuditRepository, UnitOfWork, type SettingsRepository } from '@cpa/db';
 import { z } from 'zod';
 import { ChangeNotifier } from './change-notifier';
-import { badRequest, notFound } from './errors';
-import { CONFIG_LOCK, OK } from './management.service';
+import { badRequest, notFound } from './management-error';
+import { OK } from './management.service';
 
 const AliasMapSchema = z.record(z.string(), z.array(OAuthModelAliasSchema.partial({ name: true, alias: true })));
 const ExcludedMapSchema = z.record(z.string(), z.array(z.string()));
@@ -46,7 +45,7 @@ const EXCLUDED: RuleSpec<OAuthExcludedModelsMap> = { setting: SettingKeys.oauthE
 @Injectable()
 export class OAuthModelRulesService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly uow: UnitOfWork,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
   ) {}
@@ -113,16 +112,13 @@ export class OAuthModelRulesService {
     });
   }
 
-  private async read<M>(spec: RuleSpec<M>, db: Pick<PrismaService, 'setting'> = this.prisma): Promise<M | undefined> {
-    const row = await db.setting.findUnique({ where: { key: spec.setting } });
-    return row && typeof row.value === 'object' && row.value !== null && !Array.isArray(row.value) ? spec.clean(row.value as M) : undefined;
+  private async read<M>(spec: RuleSpec<M>, settings: SettingsRepository = this.uow.repos.settings): Promise<M | undefined> {
+    const value = await settings.get(spec.setting);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? spec.clean(value as M) : undefined;
   }
 
   private async change<M>(spec: RuleSpec<M>, verb: string, next: (current: M | undefined) => M | undefined): Promise<typeof OK> {
-    const changed = await this.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CONFIG_LOCK}::bigint)`;
-      return writeSetting(tx, spec.setting, next(await this.read(spec, tx)));
-    });
+    const changed = await this.uow.run(async ({ settings }) => settings.set(spec.setting, next(await this.read(spec, settings))), { lock: 'config' });
     if (changed) {
       await this.audit.record('management-api', `${spec.setting}.${verb}`, spec.setting, {});
       await this.notifier.configChanged([spec.setting]);

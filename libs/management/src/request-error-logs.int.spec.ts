@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExecuteRequest } from '@cpa/contracts';
 import { errorEntry, RequestErrorLogStore } from '@cpa/providers';
-import { ManagementError } from './errors';
+import { ManagementError } from './management-error';
 import { renderErrorLog, RequestErrorLogsService } from './request-error-logs';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

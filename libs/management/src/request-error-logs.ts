@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ClientFormat } from '@cpa/contracts';
 import { RequestErrorLogStore, type RequestErrorEntry } from '@cpa/providers';
-import { ManagementError, notFound } from './errors';
+import { ManagementError, notFound } from './management-error';
 
 /**
  * CLIProxyAPI's request error logs, served from the executors' capped Redis list: one

@@ -14,8 +14,8 @@ import {
   type ProviderKeySection,
   type SecretCipher,
   type SyncCount,
-  type Tx,
 } from '@cpa/config';
+import type { Repositories } from '@cpa/db';
 import { z } from 'zod';
 import {
   deleteFromEntryList,
@@ -34,9 +34,9 @@ import {
 export interface ListSection<T> {
   name: string;
   /** The list as GET shows it (provider keys add their `auth-index`). */
-  show(tx: Tx, box: SecretCipher): Promise<unknown[]>;
-  read(tx: Tx, box: SecretCipher): Promise<T[]>;
-  write(tx: Tx, box: SecretCipher, items: T[]): Promise<SyncCount>;
+  show(repos: Repositories, box: SecretCipher): Promise<unknown[]>;
+  read(repos: Repositories, box: SecretCipher): Promise<T[]>;
+  write(repos: Repositories, box: SecretCipher, items: T[]): Promise<SyncCount>;
   put(body: unknown): T[];
   patch(list: T[], body: unknown): T[];
   remove(list: T[], query: ListQuery & Record<string, string | undefined>): T[];
@@ -44,9 +44,9 @@ export interface ListSection<T> {
 
 const apiKeysSection: ListSection<string> = {
   name: 'api-keys',
-  show: (tx, box) => readClientKeys(tx, box),
-  read: (tx, box) => readClientKeys(tx, box),
-  write: (tx, box, items) => syncClientKeys(tx, box, items, MANAGEMENT_MODE),
+  show: (repos) => readClientKeys(repos),
+  read: (repos) => readClientKeys(repos),
+  write: (repos, _box, items) => syncClientKeys(repos, items, MANAGEMENT_MODE),
   put: (body) => parsePutBody(body, z.string().trim().min(1), 'api-keys'),
   patch: patchStringList,
   remove: deleteFromStringList,
@@ -61,10 +61,10 @@ function providerKeySection(section: ProviderKeySection): ListSection<ProviderKe
   };
   return {
     name: section,
-    show: (tx, box) => readProviderKeys(tx, box, section),
+    show: (repos, box) => readProviderKeys(repos, box, section),
     // The stored view carries `auth-index`; list operations work on plain entries.
-    read: async (tx, box) => (await readProviderKeys(tx, box, section)).map(({ 'auth-index': _, ...entry }) => entry),
-    write: (tx, box, items) => syncProviderKeys(tx, box, section, items, MANAGEMENT_MODE),
+    read: async (repos, box) => (await readProviderKeys(repos, box, section)).map(({ 'auth-index': _, ...entry }) => entry),
+    write: (repos, box, items) => syncProviderKeys(repos, box, section, items, MANAGEMENT_MODE),
     put: (body) => parsePutBody(body, ProviderKeyEntrySchema, section),
     patch: (list, body) => patchEntryList(list, body, spec),
     remove: (list, query) => deleteFromEntryList(list, query, spec),
@@ -80,10 +80,10 @@ const openAICompatSpec: EntryListSpec<OpenAICompatEntry> = {
 
 const openAICompatSection: ListSection<OpenAICompatEntry> = {
   name: 'openai-compatibility',
-  show: (tx, box) => readOpenAICompat(tx, box),
-  read: (tx, box) => readOpenAICompat(tx, box),
-  write: async (tx, box, items) => {
-    const { providers, credentials } = await syncOpenAICompat(tx, box, items, MANAGEMENT_MODE);
+  show: (repos, box) => readOpenAICompat(repos, box),
+  read: (repos, box) => readOpenAICompat(repos, box),
+  write: async (repos, box, items) => {
+    const { providers, credentials } = await syncOpenAICompat(repos, box, items, MANAGEMENT_MODE);
     return {
       created: providers.created + credentials.created,
       updated: providers.updated + credentials.updated,

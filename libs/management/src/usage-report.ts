@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { hashClientKey, isErrorStatus, UsageRequestRepository, utcDay, type UsageRequestFilter, type UsageRequestRecord, type UsageRequestRow } from '@cpa/db';
-import { badRequest } from './errors';
+import { badRequest } from './management-error';
 import type { UsageNames } from './usage-requests';
 
 /*

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { histogramQuantile, UsageRequestRepository, type UsageBucket, type UsageRequestFilter, type UsageRequestRow } from '@cpa/db';
-import { badRequest } from './errors';
+import { badRequest } from './management-error';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

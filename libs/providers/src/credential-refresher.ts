@@ -1,6 +1,6 @@
 import { firstValueFrom } from 'rxjs';
 import { z } from 'zod';
-import { RefreshPatterns, type RefreshCredentialReply, type RefreshCredentialRequest } from '@cpa/contracts';
+import { Patterns, type RefreshCredentialReply, type RefreshCredentialRequest } from '@cpa/contracts';
 import type { RedisTransportClient } from '@cpa/transport';
 
 /** Where an executor asks for new OAuth tokens after an upstream 401 (refresh-on-401). */
@@ -43,7 +43,7 @@ export class TransportCredentialRefresher implements CredentialRefresher {
 
   private async ask(request: RefreshCredentialRequest): Promise<RefreshCredentialReply> {
     try {
-      const reply = await firstValueFrom(this.client.request(RefreshPatterns.refresh, request, { deadline: Date.now() + this.timeoutMs }));
+      const reply = await firstValueFrom(this.client.request(Patterns.refresh, request, { deadline: Date.now() + this.timeoutMs }));
       const parsed = ReplySchema.safeParse(reply.meta);
       return parsed.success ? parsed.data : { ok: false, reason: 'malformed refresh reply' };
     } catch (err) {

@@ -320,7 +320,7 @@ export class DispatchService {
     const skipped: string[] = [];
     for (let pass = 0; pass < MAX_PICK_PASSES; pass++) {
       const excluded = new Set([...tried, ...skipped]);
-      const candidates = excluded.size > 0 ? scope.credentials.filter((c) => !excluded.has(c.id)) : scope.credentials;
+      const candidates = excluded.size > 0 ? scope.ranked.filter((c) => !excluded.has(c.id)) : scope.ranked;
       const outcome = await this.choose(route, scope, candidates);
       if (!outcome.ok) return outcome;
       const candidate = scope.byId.get(outcome.credential.id);
@@ -365,7 +365,7 @@ export class DispatchService {
     return this.serial(key, () => this.chooseNow(route, scope, candidates));
   }
 
-  /** Strategy and affinity over shared state: one read script, commits only when needed. */
+  /** Strategy and affinity over shared state: one read script, commits only when needed. `candidates` keep scope.ranked's order. */
   private async chooseNow(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope, candidates: readonly RoutedCredential[]): Promise<PickOutcome<RoutedCredential & { state?: CredentialState }>> {
     const settings = this.snapshot.settings;
     const strategy = settings.strategy;
@@ -394,7 +394,7 @@ export class DispatchService {
         continue;
       }
       const available = availableCredentials(withState, undefined, scope.stateModel, now, true);
-      if (!available.ok) return pickCredential({ strategy, providers: scope.providers, model: scope.stateModel, candidates: withState, now, state: { cursors: {}, weighted: {} } });
+      if (!available.ok) return pickCredential({ strategy, providers: scope.providers, model: scope.stateModel, candidates: withState, ranked: true, now, state: { cursors: {}, weighted: {} } });
       const availableIds = available.available.map((c) => c.id);
       const byId = new Map(withState.map((c) => [c.id, c]));
       const decision = decideAffinity({
@@ -444,7 +444,7 @@ export class DispatchService {
     for (const [key, json] of Object.entries(read.weighted)) if (json) weighted[key] = JSON.parse(json) as WeightedState;
     const state: SelectionState = { cursors: { ...read.cursors }, weighted };
     const order = selectionStateKeys(strategy, scope.providers, scope.stateModel).cursors;
-    const request = { strategy, providers: scope.providers, model: scope.stateModel, candidates, now, state };
+    const request = { strategy, providers: scope.providers, model: scope.stateModel, candidates, ranked: true, now, state };
     let outcome = pickCredential(request);
     for (let i = 0; i < order.length && outcome.ok; i++) {
       const pending = order.find((key) => key in (outcome.ok ? outcome.update.cursors : {}) && !read.advanced.has(key));

@@ -2,6 +2,7 @@ import { FAMILY_DEFAULT_MODELS, NO_OAUTH_MODEL_RULES, oauthModelRulesFrom, type 
 import {
   canonicalModelKey,
   parseRequestedModel,
+  rankCandidates,
   selectCandidates,
   type Candidate,
   type CredentialDescriptor,
@@ -25,6 +26,8 @@ export interface RouteScope {
   candidates: Candidate<RoutedCredential>[];
   /** The candidates' credentials, same order. */
   credentials: RoutedCredential[];
+  /** The same credentials in pick order (rankCandidates: priority, then id), sorted once per snapshot so a pick only filters. */
+  ranked: RoutedCredential[];
   byId: ReadonlyMap<string, Candidate<RoutedCredential>>;
 }
 
@@ -109,6 +112,7 @@ function buildScope(descriptors: readonly RoutedCredential[], model: string, for
     knownProviders: providersOf(all),
     candidates,
     credentials: candidates.map((c) => c.credential),
+    ranked: rankCandidates(candidates.map((c) => c.credential)),
     byId: new Map(candidates.map((c) => [c.credential.id, c])),
   };
 }

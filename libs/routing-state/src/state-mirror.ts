@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CredentialStatuses } from '@cpa/contracts';
-import { PrismaService, type Prisma } from '@cpa/db';
+import { CredentialRepository, type JsonObject } from '@cpa/db';
 import type { CredentialState } from '@cpa/routing';
 import { RoutingStateStore } from './routing-state.store';
 
@@ -26,7 +25,7 @@ export class StateMirror implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly store: RoutingStateStore,
-    private readonly prisma: PrismaService,
+    private readonly credentials: CredentialRepository,
     @Optional() @Inject(STATE_MIRROR_INTERVAL_MS) intervalMs?: number,
   ) {
     this.intervalMs = intervalMs ?? Number(process.env.STATE_MIRROR_MS ?? DEFAULT_INTERVAL_MS);
@@ -64,19 +63,11 @@ export class StateMirror implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async writeOne(id: string, state: CredentialState | undefined): Promise<void> {
-    await this.prisma.credential.updateMany({
-      where: { id },
-      data: { modelStates: (state?.modelStates ?? {}) as unknown as Prisma.InputJsonValue },
-    });
-    // A credential waiting for a new login keeps the status and error the refresh
-    // worker gave it: routing state knows nothing of refresh tokens.
-    await this.prisma.credential.updateMany({
-      where: { id, status: { not: CredentialStatuses.needsLogin } },
-      data: {
-        status: state?.status ?? 'active',
-        statusMessage: state?.statusMessage ?? '',
-        lastError: state?.lastError?.message ?? '',
-      },
+    await this.credentials.mirrorRoutingState(id, {
+      modelStates: (state?.modelStates ?? {}) as unknown as JsonObject,
+      status: state?.status ?? 'active',
+      statusMessage: state?.statusMessage ?? '',
+      lastError: state?.lastError?.message ?? '',
     });
   }
 

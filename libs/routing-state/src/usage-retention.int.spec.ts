@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SettingsRepository, UsageRequestRepository, type UsageRequestRecord } from '@cpa/db';
-import { createTestDatabase, type TestDatabase } from '../../db/src/__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { DEFAULT_USAGE_RETENTION_DAYS, UsageRetention, usageRetentionDays } from './usage-retention';
 
 const DAY = 86_400_000;

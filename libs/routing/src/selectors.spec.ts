@@ -9,11 +9,11 @@ import {
   roundRobinPick,
   selectionStateKeys,
   smoothWeightedPick,
-  type RoutingStrategy,
   type SchedulableCredential,
   type SelectionState,
   type WeightedState,
 } from './selectors';
+import type { RoutingStrategy } from './strategy';
 
 const NOW = 1_700_000_000_000;
 const MODEL = 'claude-x';

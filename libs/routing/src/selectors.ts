@@ -5,8 +5,7 @@
  */
 import { canonicalModelKey } from './model-name';
 import { isBlockedForModel, type BlockableCredential } from './model-state';
-
-export type RoutingStrategy = 'round-robin' | 'fill-first' | 'weighted-round-robin';
+import type { RoutingStrategy } from './strategy';
 
 export interface SchedulableCredential extends BlockableCredential {
   id: string;
@@ -84,6 +83,46 @@ export function availableCredentials<T extends SchedulableCredential>(
     return { ok: false, error: { code: 'auth_unavailable' } };
   }
   return { ok: true, available: (allPriorities ? available : highestPriorityTier(available)).sort(byId) };
+}
+
+/**
+ * Candidates in pick order: highest priority first, then by id. A list in this order lets
+ * availableRanked take the best tier without sorting; callers compute it once per model and
+ * catalog snapshot (the scheduler's route scopes), so a pick only filters out the blocked.
+ */
+export function rankCandidates<T extends SchedulableCredential>(candidates: readonly T[]): T[] {
+  return [...candidates].sort((a, b) => credentialPriority(b) - credentialPriority(a) || byId(a, b));
+}
+
+/**
+ * availableCredentials for candidates in rankCandidates order (any subsequence of it): the
+ * same answer (the unblocked of the best tier that has any, by id, or the same error), from
+ * one pass that stops at the first candidate below that tier and sorts nothing.
+ */
+export function availableRanked<T extends SchedulableCredential>(ranked: readonly T[], provider: string | undefined, model: string, now: number): Availability<T> {
+  if (ranked.length === 0) return { ok: false, error: { code: 'auth_not_found' } };
+  const available: T[] = [];
+  let tier = 0;
+  let cooldownCount = 0;
+  let earliest = 0;
+  for (const candidate of ranked) {
+    if (available.length > 0 && credentialPriority(candidate) < tier) break;
+    const block = isBlockedForModel(candidate, model, now);
+    if (!block.blocked) {
+      if (available.length === 0) tier = credentialPriority(candidate);
+      available.push(candidate);
+      continue;
+    }
+    if (block.reason === 'cooldown') {
+      cooldownCount++;
+      if (block.next !== 0 && (earliest === 0 || block.next < earliest)) earliest = block.next;
+    }
+  }
+  if (available.length > 0) return { ok: true, available };
+  if (cooldownCount === ranked.length && earliest !== 0) {
+    return { ok: false, error: { code: 'model_cooldown', model, ...(provider ? { provider } : {}), resetInMs: Math.max(0, earliest - now) } };
+  }
+  return { ok: false, error: { code: 'auth_unavailable' } };
 }
 
 /** Only the credentials of the highest priority present (input order kept). */
@@ -181,6 +220,8 @@ export interface PickRequest<T> {
   model: string;
   /** Candidates already filtered for model support, tried ids and the pinned credential. */
   candidates: readonly T[];
+  /** The candidates are in rankCandidates order: the pick takes the best tier without sorting (same result). */
+  ranked?: boolean;
   now: number;
   state: SelectionState;
 }
@@ -216,7 +257,7 @@ export function pickCredential<T extends SchedulableCredential>(request: PickReq
 function pickSingle<T extends SchedulableCredential>(request: PickRequest<T>, provider: string, candidates: readonly T[]): PickOutcome<T> {
   const { strategy, model, now, state } = request;
   const pool = strategy === 'weighted-round-robin' ? candidates.filter((c) => credentialWeight(c) > 0) : candidates;
-  const availability = availableCredentials(pool, provider, model, now);
+  const availability = request.ranked ? availableRanked(pool, provider, model, now) : availableCredentials(pool, provider, model, now);
   if (!availability.ok) return availability;
   const key = roundRobinCursorKey(provider, model);
   return choose(strategy, availability.available, key, state, provider);
@@ -253,9 +294,9 @@ function choose<T extends SchedulableCredential>(
 function pickMixed<T extends SchedulableCredential>(request: PickRequest<T>, providers: readonly string[], candidates: readonly T[]): PickOutcome<T> {
   const { strategy, model, now, state } = request;
   const pool = strategy === 'weighted-round-robin' ? candidates.filter((c) => credentialWeight(c) > 0) : candidates;
-  const availability = availableCredentials(pool, undefined, model, now, true);
+  const availability = request.ranked ? availableRanked(pool, undefined, model, now) : availableCredentials(pool, undefined, model, now, true);
   if (!availability.ok) return availability;
-  const tier = highestPriorityTier(availability.available);
+  const tier = request.ranked ? availability.available : highestPriorityTier(availability.available);
   const byProvider = providers.map((p) => tier.filter((c) => c.provider.trim().toLowerCase() === p));
   const mixedKey = mixedCursorKey(providers, model);
 

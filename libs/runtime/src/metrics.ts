@@ -59,6 +59,11 @@ export const metrics = {
     ['route', 'family', 'model'],
     REQUEST_BUCKETS,
   ),
+  gatewayShed: counter(
+    'cpa_gateway_shed_total',
+    'Client API requests answered 503 at once because the gateway process held its cap of requests or body bytes in flight (reason: requests, bytes).',
+    ['reason'],
+  ),
 
   // executors: every upstream HTTP exchange (a refresh-on-401 repeat or a fallback base URL is another one).
   upstreamRequests: counter('cpa_upstream_requests_total', 'HTTP exchanges with upstreams, by upstream status (0 = no answer: network error).', [

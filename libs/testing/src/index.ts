@@ -6,4 +6,5 @@ export * from './proxies';
 export * from './outages';
 export * from './token-files/samples';
 export * from './mock-oauth/authorization-server';
+export * from './mock-oauth/token-server';
 export { LocalRedisCluster, redisClusterToolsAvailable } from './redis-cluster';

@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadEnv } from '@cpa/config';
 import { decodeRequest, transportKeys } from '@cpa/transport';
 import { Redis } from 'ioredis';
-import { createTestDatabase, type TestDatabase } from '../../../../libs/config/src/__fixtures__/test-db';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { createAdminApp } from '../app';
 
 /** A built admin application on a throwaway database and Redis prefix, with the events it broadcast. */

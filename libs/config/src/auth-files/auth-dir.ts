@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { Db, SecretCipher } from '../store';
+import type { UnitOfWork } from '@cpa/db';
+import type { SecretCipher } from '../store';
 import { saveAuthFile, type AuthFileOutcome } from './auth-file-store';
 import { parseTokenFile, TokenFileError } from './token-file';
 
@@ -44,10 +45,10 @@ export interface AuthFileImportResult {
 }
 
 /** Parses and stores one token file in its own transaction; a bad file becomes an error result, not an exception. */
-export async function importTokenFile(db: Db, box: SecretCipher, name: string, content: string | Buffer, source: string): Promise<AuthFileImportResult> {
+export async function importTokenFile(uow: UnitOfWork, box: SecretCipher, name: string, content: string | Buffer, source: string): Promise<AuthFileImportResult> {
   try {
     const drafts = parseTokenFile(name, content);
-    return await saveAuthFile(db, box, drafts, source);
+    return await saveAuthFile(uow, box, drafts, source);
   } catch (err) {
     if (err instanceof TokenFileError) return { name, outcome: 'error', credentialIds: [], removedIds: [], error: err.reason };
     // A database failure rolled the file's transaction back. Its message could quote stored
@@ -58,7 +59,7 @@ export async function importTokenFile(db: Db, box: SecretCipher, name: string, c
 }
 
 /** Imports every token file a path names (file or directory); unreadable files are reported, not fatal. */
-export async function importTokenFiles(db: Db, box: SecretCipher, path: string, source: string): Promise<AuthFileImportResult[]> {
+export async function importTokenFiles(uow: UnitOfWork, box: SecretCipher, path: string, source: string): Promise<AuthFileImportResult[]> {
   const results: AuthFileImportResult[] = [];
   for (const file of await tokenFilePaths(path)) {
     let content: Buffer;
@@ -68,7 +69,7 @@ export async function importTokenFiles(db: Db, box: SecretCipher, path: string, 
       results.push({ name: basename(file), outcome: 'error', credentialIds: [], removedIds: [], error: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
       continue;
     }
-    results.push(await importTokenFile(db, box, basename(file), content, source));
+    results.push(await importTokenFile(uow, box, basename(file), content, source));
   }
   return results;
 }

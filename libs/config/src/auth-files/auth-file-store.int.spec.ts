@@ -2,12 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROKEN_TOKEN_FILES, TOKEN_FILE_SAMPLES, writeTokenFiles } from '@cpa/testing';
+import { UnitOfWork } from '@cpa/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../__fixtures__/test-db';
+import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { importTokenFiles, resolveAuthDir } from './auth-dir';
 import { AUTH_FILE_SOURCE, deleteAuthFiles, exportAuthFile } from './auth-file-store';
 
 let db: TestDatabase;
+const uow = () => new UnitOfWork(db.prisma, db.box);
 let dir: string;
 
 beforeAll(async () => {
@@ -24,7 +26,7 @@ const CLAUDE = 'claude-user@example.com.json';
 
 const rows = () => db.prisma.credential.findMany({ orderBy: { id: 'asc' } });
 const secretOf = async (id: string) => JSON.parse(db.box.decrypt((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).secretEnc)) as Record<string, unknown>;
-const importDir = () => importTokenFiles(db.prisma, db.box, dir, AUTH_FILE_SOURCE);
+const importDir = () => importTokenFiles(uow(), db.box, dir, AUTH_FILE_SOURCE);
 
 describe('importing an auth directory', () => {
   it('creates the credentials of every valid file and reports every broken one, skipping non-json files', async () => {
@@ -67,7 +69,7 @@ describe('importing an auth directory', () => {
     expect((await importDir()).find((r) => r.name === CLAUDE)?.outcome).toBe('unchanged');
     expect(await secretOf(CLAUDE)).toMatchObject({ accessToken: 'refreshed-access', refreshToken: 'rotated-refresh' });
     // The download carries the current tokens.
-    expect((await exportAuthFile(db.prisma, db.box, CLAUDE))?.file).toMatchObject({ access_token: 'refreshed-access', refresh_token: 'rotated-refresh', expired: '2030-01-02T08:00:00Z' });
+    expect((await exportAuthFile(uow().repos, db.box, CLAUDE))?.file).toMatchObject({ access_token: 'refreshed-access', refresh_token: 'rotated-refresh', expired: '2030-01-02T08:00:00Z' });
   });
 
   it('updates a changed file, keeps an operator disable, and clears a failed-refresh status', async () => {
@@ -97,7 +99,7 @@ describe('importing an auth directory', () => {
     const result = (await importDir()).find((r) => r.name === GEMINI_TEAM);
     expect(result).toMatchObject({ outcome: 'updated', removedIds: [`${GEMINI_TEAM}::proj-beta`] });
     expect((await rows()).filter((r) => r.id.startsWith(GEMINI_TEAM)).map((r) => r.id)).toEqual([`${GEMINI_TEAM}::proj-alpha`, `${GEMINI_TEAM}::proj-gamma`]);
-    expect((await exportAuthFile(db.prisma, db.box, `${GEMINI_TEAM}::proj-gamma`))?.file).toMatchObject({ project_id: 'proj-alpha,proj-gamma' });
+    expect((await exportAuthFile(uow().repos, db.box, `${GEMINI_TEAM}::proj-gamma`))?.file).toMatchObject({ project_id: 'proj-alpha,proj-gamma' });
   });
 
   it('writes each file in one transaction: a failure leaves nothing of that file and the others are imported', async () => {
@@ -111,7 +113,7 @@ describe('importing an auth directory', () => {
         'doomed.json': { ...TOKEN_FILE_SAMPLES[GEMINI_TEAM], project_id: 'doomed-alpha,doomed-gamma' },
         'fine.json': TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json'],
       });
-      const results = await importTokenFiles(db.prisma, db.box, doomedDir, AUTH_FILE_SOURCE);
+      const results = await importTokenFiles(uow(), db.box, doomedDir, AUTH_FILE_SOURCE);
       expect(results.map((r) => [r.name, r.outcome])).toEqual([['doomed.json', 'error'], ['fine.json', 'created']]);
       expect(results[0].error).toMatch(/^could not store the file/);
       expect(results[0].error).not.toContain('ya29');
@@ -124,17 +126,17 @@ describe('importing an auth directory', () => {
   it('imports a single file path too', async () => {
     const single = join(mkdtempSync(join(tmpdir(), 'cpa-auth-one-')), 'one.json');
     writeFileSync(single, JSON.stringify(TOKEN_FILE_SAMPLES['antigravity-ag-user@gmail.com.json']));
-    expect(await importTokenFiles(db.prisma, db.box, single, AUTH_FILE_SOURCE)).toMatchObject([{ name: 'one.json', outcome: 'created', credentialIds: ['one.json'] }]);
+    expect(await importTokenFiles(uow(), db.box, single, AUTH_FILE_SOURCE)).toMatchObject([{ name: 'one.json', outcome: 'created', credentialIds: ['one.json'] }]);
   });
 });
 
 describe('deleting files', () => {
   it('deletes every credential of a named file, reports unknown names, never touches API-key credentials', async () => {
     await db.prisma.credential.create({ data: { id: 'claude:apikey', provider: 'claude', kind: 'api_key', secretEnc: db.box.encrypt('{"apiKey":"k"}'), source: 'config' } });
-    const result = await deleteAuthFiles(db.prisma, [GEMINI_TEAM, 'nope.json', 'claude:apikey']);
+    const result = await deleteAuthFiles(uow(), [GEMINI_TEAM, 'nope.json', 'claude:apikey']);
     expect(result.deleted).toEqual([{ name: GEMINI_TEAM, credentialIds: [`${GEMINI_TEAM}::proj-alpha`, `${GEMINI_TEAM}::proj-gamma`] }]);
     expect(result.missing).toEqual(['nope.json', 'claude:apikey']);
-    const all = await deleteAuthFiles(db.prisma, 'all');
+    const all = await deleteAuthFiles(uow(), 'all');
     expect(all.deleted.length).toBeGreaterThan(3);
     expect((await rows()).map((r) => r.id)).toEqual(['claude:apikey']);
   });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { hashClientKey, keyPreview } from '../crypto/client-key';
 import { SecretBox } from '../crypto/secret-box';
 import type { ClientApiKey } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
+import type { DbClient } from '../unit-of-work';
 import { prismaCode } from './credential.repository';
 
 /** What the gateway needs to admit a request. */
@@ -48,48 +49,13 @@ export interface ClientKeyOptions extends ClientKeySettings {
 @Injectable()
 export class ClientKeyRepository {
   constructor(
-    private readonly prisma: PrismaService,
+    @Inject(PrismaService) private readonly prisma: DbClient,
     private readonly box: SecretBox,
   ) {}
-
-  async findActiveByKey(key: string): Promise<ClientKeyIdentity | null> {
-    const row = await this.prisma.clientApiKey.findUnique({
-      where: { keyHash: hashClientKey(key) },
-      select: { id: true, label: true, rpmLimit: true, disabled: true },
-    });
-    if (!row || row.disabled) return null;
-    return { id: row.id, label: row.label, rpmLimit: row.rpmLimit };
-  }
 
   async list(): Promise<ClientKeyRecord[]> {
     const rows = await this.prisma.clientApiKey.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }] });
     return rows.map((row) => this.toRecord(row));
-  }
-
-  /**
-   * Makes the stored keys exactly `keys`, in that order. Keys already present keep their id
-   * (and label, limits, usage history); duplicates and empty strings are dropped.
-   */
-  async replaceAll(keys: readonly string[], options: Pick<ClientKeyOptions, 'source'> = {}): Promise<ClientKeyRecord[]> {
-    const wanted = [...new Set(keys.filter((key) => key !== ''))];
-    await this.prisma.$transaction(async (tx) => {
-      // Serializes concurrent replaceAll calls (two admin pods, import + management).
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('client_api_keys'))`;
-      const existing = await tx.clientApiKey.findMany({ select: { id: true, keyHash: true, position: true } });
-      const byHash = new Map(existing.map((row) => [row.keyHash, row]));
-      const wantedHashes = new Set(wanted.map(hashClientKey));
-      const stale = existing.filter((row) => !wantedHashes.has(row.keyHash)).map((row) => row.id);
-      if (stale.length > 0) await tx.clientApiKey.deleteMany({ where: { id: { in: stale } } });
-      for (const [position, key] of wanted.entries()) {
-        const current = byHash.get(hashClientKey(key));
-        if (!current) {
-          await tx.clientApiKey.create({ data: this.newRow(key, position, options) });
-        } else if (current.position !== position) {
-          await tx.clientApiKey.update({ where: { id: current.id }, data: { position } });
-        }
-      }
-    });
-    return this.list();
   }
 
   /** Adds a key at the end; adding a key that already exists returns it unchanged. */
@@ -105,18 +71,6 @@ export class ClientKeyRepository {
       if (prismaCode(error) !== 'P2002') throw error;
       return this.toRecord(await this.prisma.clientApiKey.findUniqueOrThrow({ where: { keyHash: hashClientKey(key) } }));
     }
-  }
-
-  /** Replaces one key by another in place (same id and position), e.g. PATCH {old, new}. */
-  async replace(oldKey: string, newKey: string): Promise<ClientKeyRecord | null> {
-    if (newKey === '') throw new TypeError('client API key must not be empty');
-    const row = await this.prisma.clientApiKey.findUnique({ where: { keyHash: hashClientKey(oldKey) } });
-    if (!row) return null;
-    const updated = await this.prisma.clientApiKey.update({
-      where: { id: row.id },
-      data: { keyHash: hashClientKey(newKey), keyPreview: keyPreview(newKey), keyEnc: this.box.encrypt(newKey) },
-    });
-    return this.toRecord(updated);
   }
 
   async findById(id: string): Promise<ClientKeyRecord | null> {
@@ -139,14 +93,28 @@ export class ClientKeyRepository {
     return count > 0;
   }
 
-  async remove(key: string): Promise<boolean> {
-    const { count } = await this.prisma.clientApiKey.deleteMany({ where: { keyHash: hashClientKey(key) } });
-    return count > 0;
+  /** The stored rows as they are (hash, preview, ciphertext): what the config reconciler compares. */
+  rows(): Promise<ClientApiKey[]> {
+    return this.prisma.clientApiKey.findMany();
   }
 
-  private newRow(key: string, position: number, options: ClientKeyOptions) {
+  /** Creates a key under a given id (the config importer derives ids from the key's hash). */
+  async insert(id: string, key: string, position: number, source: string): Promise<void> {
+    await this.prisma.clientApiKey.create({ data: this.newRow(key, position, { source }, id) });
+  }
+
+  /** Moves a key in the list; `source` also claims it (the importer takes over a key it now lists). */
+  async setPosition(id: string, position: number, source?: string): Promise<void> {
+    await this.prisma.clientApiKey.update({ where: { id }, data: { position, ...(source !== undefined && { source }) } });
+  }
+
+  async deleteMany(ids: readonly string[]): Promise<void> {
+    if (ids.length) await this.prisma.clientApiKey.deleteMany({ where: { id: { in: [...ids] } } });
+  }
+
+  private newRow(key: string, position: number, options: ClientKeyOptions, id: string = randomUUID()) {
     return {
-      id: randomUUID(),
+      id,
       keyHash: hashClientKey(key),
       keyPreview: keyPreview(key),
       keyEnc: this.box.encrypt(key),

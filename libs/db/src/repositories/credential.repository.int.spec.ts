@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '../testing';
 import { SecretBox, SecretDecryptError } from '../crypto/secret-box';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../db-errors';
 import { CredentialRepository, type CredentialInput } from './credential.repository';
 
 let db: TestDatabase;
@@ -45,13 +45,11 @@ describe('CredentialRepository', () => {
     await expect(foreign.getSecret(created.id)).rejects.toThrow(SecretDecryptError);
   });
 
-  it('lists by provider, highest priority first, with secrets on request', async () => {
+  it('lists by provider, highest priority first', async () => {
     const low = await repo.create({ ...claudeKey('k-low'), provider: 'gemini', priority: 0 });
     const high = await repo.create({ ...claudeKey('k-high'), provider: 'gemini', priority: 5 });
-    const listed = await repo.listByProvider('gemini');
+    const listed = await repo.list({ provider: 'gemini' });
     expect(listed.map((c) => c.id)).toEqual([high.id, low.id]);
-    const withSecrets = await repo.listWithSecrets({ provider: 'gemini' });
-    expect(withSecrets.map((c) => c.secret)).toEqual([{ apiKey: 'k-high' }, { apiKey: 'k-low' }]);
     expect((await repo.list()).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -81,31 +79,11 @@ describe('CredentialRepository', () => {
     expect((await repo.get(created.id))?.version).toBe(2);
   });
 
-  it('upserts idempotently: identical input writes nothing', async () => {
-    const input = { ...claudeKey('upsert-key'), id: 'cfg-claude-0', source: 'config', attributes: { models: [{ name: 'm', alias: 'a' }] } };
-    const first = await repo.upsert(input);
-    expect(first).toMatchObject({ created: true, changed: true });
-    const second = await repo.upsert({ ...input, attributes: { models: [{ alias: 'a', name: 'm' }] } });
-    expect(second).toMatchObject({ created: false, changed: false });
-    expect(second.credential.version).toBe(1);
-
-    const rotated = await repo.upsert({ ...input, secret: { apiKey: 'upsert-key-2' } });
-    expect(rotated).toMatchObject({ created: false, changed: true });
-    expect(rotated.credential.version).toBe(2);
-    expect(await repo.getSecret('cfg-claude-0')).toEqual({ apiKey: 'upsert-key-2' });
-
-    const relabeled = await repo.upsert({ ...input, secret: { apiKey: 'upsert-key-2' }, label: 'new label' });
-    expect(relabeled.changed).toBe(true);
-    expect(relabeled.credential.label).toBe('new label');
-  });
-
   it('records status and model states without touching the version', async () => {
     const created = await repo.create(claudeKey('status'));
     await repo.setStatus(created.id, { status: 'error', statusMessage: 'unauthorized', lastError: '401 from upstream' });
-    await repo.mirrorModelStates(created.id, { 'claude-sonnet-4': { unavailable: true, nextRetryAt: 123 } });
     const current = await repo.get(created.id);
     expect(current).toMatchObject({ status: 'error', statusMessage: 'unauthorized', lastError: '401 from upstream', version: 1 });
-    expect(current?.modelStates).toEqual({ 'claude-sonnet-4': { unavailable: true, nextRetryAt: 123 } });
     await expect(repo.setStatus('missing', { status: 'x' })).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -115,19 +93,24 @@ describe('CredentialRepository', () => {
     await repo.setStatus(created.id, { status: 'needs_login', lastError: 'invalid_grant' });
     const relabeled = await repo.update(created.id, marked.version, { label: 'still waiting' });
     expect(relabeled).toMatchObject({ status: 'needs_login', statusMessage: 'invalid_grant' });
-    // The same secret re-imported writes nothing, so nothing changes either.
-    expect((await repo.upsert({ id: created.id, provider: 'claude', kind: 'oauth', label: 'still waiting', secret: { refreshToken: 'refused' } })).changed).toBe(false);
-    expect((await repo.get(created.id))?.status).toBe('needs_login');
-
-    const relogin = await repo.upsert({ id: created.id, provider: 'claude', kind: 'oauth', label: 'still waiting', secret: { refreshToken: 'new-login' } });
-    expect(relogin.credential).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
+    const relogin = await repo.update(created.id, relabeled.version, { secret: { refreshToken: 'new-login' } });
+    expect(relogin).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
     expect(await repo.get(created.id)).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
   });
 
-  it('deletes', async () => {
-    const created = await repo.create(claudeKey('gone'));
-    expect(await repo.delete(created.id)).toBe(true);
-    expect(await repo.delete(created.id)).toBe(false);
-    expect(await repo.get(created.id)).toBeNull();
+  it('mirrors routing state without touching the version, keeps a wait for login, clears model states', async () => {
+    const created = await repo.create(claudeKey('mirror'));
+    const states = { 'claude-sonnet-4': { unavailable: true, nextRetryAt: 123 } };
+    await repo.mirrorRoutingState(created.id, { modelStates: states, status: 'error', statusMessage: 'quota', lastError: '429' });
+    expect(await repo.get(created.id)).toMatchObject({ modelStates: states, status: 'error', statusMessage: 'quota', lastError: '429', version: 1 });
+
+    await repo.setStatus(created.id, { status: 'needs_login', lastError: 'invalid_grant' });
+    await repo.mirrorRoutingState(created.id, { modelStates: {}, status: 'active', statusMessage: '', lastError: '' });
+    expect(await repo.get(created.id)).toMatchObject({ modelStates: {}, status: 'needs_login', lastError: 'invalid_grant' });
+
+    await repo.mirrorRoutingState(created.id, { modelStates: states, status: 'active', statusMessage: '', lastError: '' });
+    expect(await repo.clearModelStates(created.id)).toEqual(['claude-sonnet-4']);
+    expect((await repo.get(created.id))?.modelStates).toEqual({});
+    expect(await repo.clearModelStates('missing')).toBeNull();
   });
 });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { CredentialStatuses, type CredentialKind } from '@cpa/contracts';
 import { SecretBox } from '../crypto/secret-box';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../db-errors';
 import type { Credential, Prisma } from '../generated/prisma/client';
-import { asObject, jsonEqual, type JsonObject } from '../json';
+import { asObject, type JsonObject } from '../json';
 import { PrismaService } from '../prisma.service';
+import type { DbClient } from '../unit-of-work';
 
 /**
  * The decrypted secret of a credential, a JSON object. API-key credentials use
@@ -42,10 +43,6 @@ export interface CredentialRecord {
   modelStates: JsonObject;
   createdAt: Date;
   updatedAt: Date;
-}
-
-export interface CredentialWithSecret extends CredentialRecord {
-  secret: CredentialSecret;
 }
 
 /** Fields a caller may set; everything but provider, kind and secret has a default. */
@@ -86,13 +83,6 @@ export interface CredentialFilter {
   source?: string;
 }
 
-export interface UpsertResult {
-  credential: CredentialRecord;
-  created: boolean;
-  /** False when the stored credential already matched the input (nothing was written). */
-  changed: boolean;
-}
-
 export interface CredentialStatus {
   status: string;
   statusMessage?: string;
@@ -105,23 +95,13 @@ const ORDER: Prisma.CredentialOrderByWithRelationInput[] = [{ priority: 'desc' }
 @Injectable()
 export class CredentialRepository {
   constructor(
-    private readonly prisma: PrismaService,
+    @Inject(PrismaService) private readonly prisma: DbClient,
     private readonly box: SecretBox,
   ) {}
 
   async list(filter: CredentialFilter = {}): Promise<CredentialRecord[]> {
     const rows = await this.prisma.credential.findMany({ where: whereOf(filter), orderBy: ORDER });
     return rows.map(toRecord);
-  }
-
-  listByProvider(provider: string): Promise<CredentialRecord[]> {
-    return this.list({ provider });
-  }
-
-  /** For executors and refresh workers, which need the secrets of many credentials at once. */
-  async listWithSecrets(filter: CredentialFilter = {}): Promise<CredentialWithSecret[]> {
-    const rows = await this.prisma.credential.findMany({ where: whereOf(filter), orderBy: ORDER });
-    return rows.map((row) => ({ ...toRecord(row), secret: this.openSecret(row.secretEnc) }));
   }
 
   async get(id: string): Promise<CredentialRecord | null> {
@@ -146,29 +126,6 @@ export class CredentialRepository {
       },
     });
     return toRecord(row);
-  }
-
-  /**
-   * Creates the credential, or brings an existing one (same id) in line with the input.
-   * Writes, and bumps the version, only when something differs, so re-importing the same
-   * configuration is a no-op.
-   */
-  async upsert(input: CredentialInput & { id: string }): Promise<UpsertResult> {
-    const existing = await this.prisma.credential.findUnique({ where: { id: input.id } });
-    if (!existing) {
-      try {
-        return { credential: await this.create(input), created: true, changed: true };
-      } catch (error) {
-        if (prismaCode(error) !== 'P2002') throw error;
-        return this.upsert(input); // a concurrent importer created it first
-      }
-    }
-    const { id, secret, ...fields } = input;
-    if (!this.differs(existing, { ...fields, secret })) {
-      return { credential: toRecord(existing), created: false, changed: false };
-    }
-    const credential = await this.write(id, existing.version, fields, secret);
-    return { credential, created: false, changed: true };
   }
 
   /**
@@ -214,24 +171,87 @@ export class CredentialRepository {
     throw new ConflictError('credential', id, expectedVersion, current.version);
   }
 
-  async delete(id: string): Promise<boolean> {
-    const { count } = await this.prisma.credential.deleteMany({ where: { id } });
-    return count > 0;
-  }
-
   /** Health bookkeeping; deliberately not versioned so it never races secret rotation. */
   async setStatus(id: string, status: CredentialStatus): Promise<void> {
     const { count } = await this.prisma.credential.updateMany({ where: { id }, data: { ...status } });
     if (count === 0) throw new NotFoundError('credential', id);
   }
 
-  /** Mirrors the scheduler's per-model states (Redis is the source of truth). */
-  async mirrorModelStates(id: string, modelStates: JsonObject): Promise<void> {
-    const { count } = await this.prisma.credential.updateMany({
-      where: { id },
-      data: { modelStates: modelStates as Prisma.InputJsonValue },
-    });
-    if (count === 0) throw new NotFoundError('credential', id);
+  /**
+   * Mirrors a credential's routing state (Redis is the source of truth). A credential waiting
+   * for a new login keeps the status and error the refresh worker gave it: routing state knows
+   * nothing of refresh tokens. A credential deleted meanwhile is skipped.
+   */
+  async mirrorRoutingState(id: string, state: { modelStates: JsonObject; status: string; statusMessage: string; lastError: string }): Promise<void> {
+    const { modelStates, ...status } = state;
+    await this.prisma.credential.updateMany({ where: { id }, data: { modelStates: modelStates as Prisma.InputJsonValue } });
+    await this.prisma.credential.updateMany({ where: { id, status: { not: CredentialStatuses.needsLogin } }, data: status });
+  }
+
+  /** Clears the mirrored per-model states; returns the models that had one, or null for an unknown credential. */
+  async clearModelStates(id: string): Promise<string[] | null> {
+    const row = await this.prisma.credential.findUnique({ where: { id }, select: { modelStates: true } });
+    if (!row) return null;
+    await this.prisma.credential.update({ where: { id }, data: { modelStates: {} } });
+    return Object.keys(asObject(row.modelStates));
+  }
+
+  // Stored rows, secret still sealed: for the config and token-file reconcilers, which compare
+  // and write whole rows inside their own transaction (see inTransaction).
+
+  /** One stored row. */
+  row(id: string): Promise<Credential | null> {
+    return this.prisma.credential.findUnique({ where: { id } });
+  }
+
+  /** Every row, by provider then id (the management API's /auth-files list). */
+  rows(): Promise<Credential[]> {
+    return this.prisma.credential.findMany({ orderBy: [{ provider: 'asc' }, { id: 'asc' }] });
+  }
+
+  /** The API-key rows of one key list: a provider family's own keys, or one openai-compatibility provider's. */
+  apiKeyRows(scope: { provider: string; providerConfigId: string | null }): Promise<Credential[]> {
+    return this.prisma.credential.findMany({ where: { ...scope, kind: 'api_key' } });
+  }
+
+  /** The rows imported from the token file `fileName` (attributes.fileName), by id. */
+  rowsOfFile(fileName: string): Promise<Credential[]> {
+    return this.prisma.credential.findMany({ where: byFileName(fileName), orderBy: { id: 'asc' } });
+  }
+
+  /** The rows with one of `ids` or of the token file `fileName`. */
+  rowsOfIdsOrFile(ids: readonly string[], fileName: string): Promise<Credential[]> {
+    return this.prisma.credential.findMany({ where: { OR: [{ id: { in: [...ids] } }, byFileName(fileName)] } });
+  }
+
+  /** The rows whose label or account is `name`. */
+  rowsLabelledOrOwned(name: string): Promise<Credential[]> {
+    return this.prisma.credential.findMany({ where: { OR: [{ label: name }, { account: name }] } });
+  }
+
+  /** Id and attributes of every row (to group them by token file). */
+  attributesOfAll(): Promise<{ id: string; attributes: Prisma.JsonValue }[]> {
+    return this.prisma.credential.findMany({ select: { id: true, attributes: true } });
+  }
+
+  /** The credential `id`, or else the rows of the token file `id`, each with its openai-compatibility provider. */
+  rowsWithProviderByIdOrFile(id: string) {
+    return this.prisma.credential
+      .findUnique({ where: { id }, include: { providerConfig: true } })
+      .then((row) => (row ? [row] : this.prisma.credential.findMany({ where: byFileName(id), include: { providerConfig: true }, orderBy: { id: 'asc' } })));
+  }
+
+  async insertRow(data: Prisma.CredentialUncheckedCreateInput): Promise<void> {
+    await this.prisma.credential.create({ data });
+  }
+
+  /** Writes columns as given (not version-checked: the caller holds the row's lock or transaction). */
+  async updateRow(id: string, data: Prisma.CredentialUncheckedUpdateInput): Promise<void> {
+    await this.prisma.credential.update({ where: { id }, data });
+  }
+
+  async deleteMany(ids: readonly string[]): Promise<void> {
+    if (ids.length) await this.prisma.credential.deleteMany({ where: { id: { in: [...ids] } } });
   }
 
   private sealSecret(secret: CredentialSecret): string {
@@ -241,21 +261,9 @@ export class CredentialRepository {
   private openSecret(secretEnc: string): CredentialSecret {
     return asObject(this.box.decryptJson(secretEnc));
   }
-
-  private differs(row: Credential, patch: Partial<CredentialFields> & { secret?: CredentialSecret }): boolean {
-    const { secret, ...fields } = patch;
-    if (secret !== undefined && !jsonEqual(this.openSecret(row.secretEnc), secret)) return true;
-    const current = toRecord(row) as unknown as Record<string, unknown>;
-    return Object.entries(fields).some(([key, value]) => {
-      if (value === undefined) return false;
-      const stored = current[key];
-      if (value instanceof Date || stored instanceof Date) {
-        return (value instanceof Date ? value.getTime() : value) !== (stored instanceof Date ? stored.getTime() : stored);
-      }
-      return !jsonEqual(stored, value);
-    });
-  }
 }
+
+const byFileName = (name: string): Prisma.CredentialWhereInput => ({ attributes: { path: ['fileName'], equals: name } });
 
 function whereOf(filter: CredentialFilter): Prisma.CredentialWhereInput {
   const where: Prisma.CredentialWhereInput = {};

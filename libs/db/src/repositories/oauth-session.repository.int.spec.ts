@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '../testing';
 import { OAUTH_SESSION_RETENTION_MS, OAUTH_SESSION_TTL_MS, OAuthSessionRepository } from './oauth-session.repository';
 
 let db: TestDatabase;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '../testing';
 import { SettingsRepository } from './settings.repository';
 
 let db: TestDatabase;
@@ -26,16 +26,18 @@ describe('SettingsRepository', () => {
     expect(await repo.get('request-retry')).toBe(5);
   });
 
-  it('writes several settings at once and reads them all', async () => {
-    await repo.setMany({ 'max-retry-interval': 30, 'max-retry-credentials': 2, list: ['a', 'b'] });
-    const all = await repo.getAll();
-    expect(all).toMatchObject({ 'max-retry-interval': 30, 'max-retry-credentials': 2, list: ['a', 'b'], 'proxy-url': '' });
+  it('reads all settings, or the ones asked for', async () => {
+    await repo.set('max-retry-interval', 30);
+    await repo.set('list', ['a', 'b']);
+    expect(await repo.getAll()).toMatchObject({ 'max-retry-interval': 30, list: ['a', 'b'], 'proxy-url': '' });
+    expect(await repo.getMany(['list', 'absent'])).toEqual({ list: ['a', 'b'] });
   });
 
-  it('deletes', async () => {
-    await repo.set('temp', true);
-    expect(await repo.delete('temp')).toBe(true);
-    expect(await repo.delete('temp')).toBe(false);
+  it('writes only on a change and deletes on undefined', async () => {
+    expect(await repo.set('temp', { a: 1, b: 2 })).toBe(true);
+    expect(await repo.set('temp', { b: 2, a: 1 })).toBe(false);
+    expect(await repo.set('temp', undefined)).toBe(true);
+    expect(await repo.set('temp', undefined)).toBe(false);
     expect(await repo.get('temp')).toBeUndefined();
   });
 });

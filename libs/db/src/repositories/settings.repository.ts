@@ -1,14 +1,21 @@
-import { Injectable } from '@nestjs/common';
-import { toJsonInput } from '../json';
+import { Inject, Injectable } from '@nestjs/common';
+import { jsonEqual, toJsonInput } from '../json';
 import { PrismaService } from '../prisma.service';
+import type { DbClient } from '../unit-of-work';
 
 /** Routing and runtime settings, one JSON value per key (e.g. `request-retry`, `routing.strategy`). */
 @Injectable()
 export class SettingsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(@Inject(PrismaService) private readonly prisma: DbClient) {}
 
   async getAll(): Promise<Record<string, unknown>> {
     const rows = await this.prisma.setting.findMany({ orderBy: { key: 'asc' } });
+    return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+  }
+
+  /** The stored values of `keys` (absent keys are left out). */
+  async getMany(keys: readonly string[]): Promise<Record<string, unknown>> {
+    const rows = await this.prisma.setting.findMany({ where: { key: { in: [...keys] } } });
     return Object.fromEntries(rows.map((row) => [row.key, row.value]));
   }
 
@@ -17,24 +24,17 @@ export class SettingsRepository {
     return row ? (row.value as T) : undefined;
   }
 
-  async set(key: string, value: unknown): Promise<void> {
+  /** Sets one setting; undefined deletes it (back to the default). Writes, and returns true, only on a change. */
+  async set(key: string, value: unknown): Promise<boolean> {
+    const current = await this.prisma.setting.findUnique({ where: { key } });
+    if (value === undefined) {
+      if (!current) return false;
+      await this.prisma.setting.delete({ where: { key } });
+      return true;
+    }
+    if (current && jsonEqual(current.value, value)) return false;
     const json = toJsonInput(value);
     await this.prisma.setting.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
-  }
-
-  /** Writes several settings atomically. */
-  async setMany(values: Record<string, unknown>): Promise<void> {
-    const entries = Object.entries(values).filter(([, value]) => value !== undefined);
-    await this.prisma.$transaction(
-      entries.map(([key, value]) => {
-        const json = toJsonInput(value);
-        return this.prisma.setting.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
-      }),
-    );
-  }
-
-  async delete(key: string): Promise<boolean> {
-    const { count } = await this.prisma.setting.deleteMany({ where: { key } });
-    return count > 0;
+    return true;
   }
 }

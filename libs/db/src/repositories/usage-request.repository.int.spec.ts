@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../__fixtures__/test-database';
+import { createTestDatabase, type TestDatabase } from '../testing';
 import { histogramIndex, UsageRequestRepository, type UsageRequestRecord } from './usage-request.repository';
 
 let db: TestDatabase;

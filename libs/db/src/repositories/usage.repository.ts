@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
+import type { DbClient } from '../unit-of-work';
 import { utcDay, type UsageIncrement } from '../usage-day';
 
 export { utcDay, type UsageIncrement } from '../usage-day';
@@ -55,7 +56,7 @@ export function aggregateUsage(entries: readonly UsageIncrement[]): UsageRow[] {
 /** Daily usage counters per credential, client key and model. */
 @Injectable()
 export class UsageRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(@Inject(PrismaService) private readonly prisma: DbClient) {}
 
   increment(entry: UsageIncrement): Promise<void> {
     return this.incrementMany([entry]);
@@ -80,6 +81,12 @@ export class UsageRepository {
         "output_tokens" = u."output_tokens" + EXCLUDED."output_tokens",
         "cached_tokens" = u."cached_tokens" + EXCLUDED."cached_tokens",
         "reasoning_tokens" = u."reasoning_tokens" + EXCLUDED."reasoning_tokens"`;
+  }
+
+  /** Requests and failures of each credential over all recorded days. */
+  async totalsByCredential(): Promise<Map<string, { requests: number; failures: number }>> {
+    const sums = await this.prisma.usageDaily.groupBy({ by: ['credentialId'], _sum: { requests: true, failures: true } });
+    return new Map(sums.map((u) => [u.credentialId, { requests: u._sum.requests ?? 0, failures: u._sum.failures ?? 0 }]));
   }
 
   async query(range: UsageQuery): Promise<UsageRow[]> {

@@ -3,7 +3,7 @@ import type {
   StopReason, StreamSink, TextPart, ToolChoice, Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
-import { claudeErrorBody, decodeAnyError } from '../errors';
+import { claudeErrorBody, decodeAnyError } from '../error-envelopes';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';
 import {

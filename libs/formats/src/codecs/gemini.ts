@@ -3,7 +3,7 @@ import type {
   ReasoningEffort, Signature, StopReason, StreamSink, TextPart, ToolChoice, Usage,
 } from '../canonical';
 import type { Codec, DecodeRequestHints, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
-import { decodeAnyError, geminiErrorBody } from '../errors';
+import { decodeAnyError, geminiErrorBody } from '../error-envelopes';
 import { AutoFramer, sseEvent, type Frame } from '../framing';
 import { cleanSchemaForGemini, geminiSchemaToJsonSchema } from '../schema';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';

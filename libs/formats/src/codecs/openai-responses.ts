@@ -3,7 +3,7 @@ import type {
   ResponseFormat, Signature, StopReason, StreamSink, TextPart, Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
-import { decodeAnyError, openaiErrorBody } from '../errors';
+import { decodeAnyError, openaiErrorBody } from '../error-envelopes';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningEffortOf } from '../thinking';
 import {

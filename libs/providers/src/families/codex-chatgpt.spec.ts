@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { fakeJwt } from '../oauth/__fixtures__/mock-token-server';
+import { unsignedJwt } from '@cpa/testing';
 import { chatgptAccountId, CODEX_REMOVED_FIELDS, codexPromptCacheKey, isModelCapacityError, prepareCodexBody } from './codex-chatgpt';
 
 const route = (over: Partial<{ headers: Record<string, string>; sessionIds: string[]; clientKeyId: string }> = {}) => ({ headers: {}, sessionIds: [], ...over });
 
 describe('chatgptAccountId', () => {
   it("prefers the secret's accountId", () => {
-    expect(chatgptAccountId({ accessToken: 't', accountId: 'acc-1', idToken: fakeJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-2' } }) })).toBe('acc-1');
+    expect(chatgptAccountId({ accessToken: 't', accountId: 'acc-1', idToken: unsignedJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-2' } }) })).toBe('acc-1');
   });
   it('falls back to the id_token claim https://api.openai.com/auth -> chatgpt_account_id', () => {
-    expect(chatgptAccountId({ accessToken: 't', idToken: fakeJwt({ email: 'a@b.c', 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-2' } }) })).toBe('acc-2');
+    expect(chatgptAccountId({ accessToken: 't', idToken: unsignedJwt({ email: 'a@b.c', 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-2' } }) })).toBe('acc-2');
   });
   it('is undefined without either (or with an unreadable id_token)', () => {
     expect(chatgptAccountId({ accessToken: 't' })).toBeUndefined();
     expect(chatgptAccountId({ accessToken: 't', idToken: 'not-a-jwt' })).toBeUndefined();
-    expect(chatgptAccountId({ accessToken: 't', idToken: fakeJwt({ email: 'a@b.c' }) })).toBeUndefined();
+    expect(chatgptAccountId({ accessToken: 't', idToken: unsignedJwt({ email: 'a@b.c' }) })).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RouteActions, type RouteRequest } from '@cpa/contracts';
-import { fakeJwt } from '../oauth/__fixtures__/mock-token-server';
+import { unsignedJwt } from '@cpa/testing';
 import type { UpstreamCall } from '../provider-adapter';
 import { claudeAdapter, isAnthropicApi } from './claude';
 import { CLAUDE_CODE, CLAUDE_DEFAULT_BETAS, CODEX_CLI } from './client-profiles';
@@ -92,7 +92,7 @@ describe('claude adapter, subscription (OAuth)', () => {
 });
 
 describe('codex adapter', () => {
-  const idToken = fakeJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-9' } });
+  const idToken = unsignedJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: 'acc-9' } });
   const codexCall = (over: Partial<UpstreamCall> = {}) => call({ format: 'openai-responses', route: route({ clientFormat: 'openai-responses' }), secret: { accessToken: 'at', idToken }, ...over });
 
   it('API keys keep calling api.openai.com/v1/responses with the body as it is', () => {

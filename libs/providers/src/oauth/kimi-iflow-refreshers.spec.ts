@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { kimiDeviceId } from '../families/kimi';
-import { MockTokenServer, RotatingTokens, type RecordedTokenRequest } from './__fixtures__/mock-token-server';
+import { MockTokenServer, RotatingTokens, type RecordedTokenRequest } from '@cpa/testing';
 import {
   IFLOW_OAUTH_CLIENT_ID,
   IFLOW_OAUTH_CLIENT_SECRET,

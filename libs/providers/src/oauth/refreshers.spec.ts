@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fakeJwt, MockTokenServer } from './__fixtures__/mock-token-server';
+import { unsignedJwt, MockTokenServer } from '@cpa/testing';
 import {
   CLAUDE_OAUTH_CLIENT_ID,
   claudeRefresher,
@@ -114,7 +114,7 @@ describe('codex refresher', () => {
   });
 
   it('reads the ID token and the identity in its claims', async () => {
-    const idToken = fakeJwt({
+    const idToken = unsignedJwt({
       email: 'coder@example.com',
       'https://api.openai.com/auth': { chatgpt_account_id: 'acct-42', chatgpt_plan_type: 'plus' },
     });

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { upstreamError, type UpstreamError } from './errors';
+import { upstreamError, type UpstreamError } from './upstream-errors';
 
 /**
  * Anthropic's rules for subscription (Claude Pro/Max OAuth) tokens, which it serves only for

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { UpstreamError } from './errors';
+import type { UpstreamError } from './upstream-errors';
 
 /**
  * The ChatGPT backend Codex CLI talks to (`https://chatgpt.com/backend-api/codex/responses`),

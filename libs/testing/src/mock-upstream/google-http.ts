@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { upstreamError } from './errors';
+import { upstreamError } from './upstream-errors';
 
 /** What the Google mocks (token endpoint, Cloud Code Assist, Vertex) share: one request as received. */
 export interface GoogleRequest {

@@ -1,5 +1,5 @@
 export { startMockUpstream } from './server';
-export { upstreamError, type UpstreamError, type WireFormat } from './errors';
+export { upstreamError, type UpstreamError, type WireFormat } from './upstream-errors';
 export { CLAUDE_OAUTH_TOKEN_MARK } from './claude-oauth';
 export { CHATGPT_CODEX_PATH, CHATGPT_UNSUPPORTED_FIELDS } from './codex-chatgpt';
 export { countWords, sampleFromSchema, splitText } from './conversation';

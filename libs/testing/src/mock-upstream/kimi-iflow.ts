@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { fromOpenAIChat, planReply } from './conversation';
-import { upstreamError } from './errors';
+import { upstreamError } from './upstream-errors';
 import { bearerOf, header, isObject, startGoogleServer, type GoogleReply, type GoogleRequest } from './google-http';
 import * as chat from './openai-chat';
 import type { EncodeContext } from './sse';

@@ -13,7 +13,7 @@ import {
   fromOpenAIResponses,
   planReply,
 } from './conversation';
-import { upstreamError, type WireFormat } from './errors';
+import { upstreamError, type WireFormat } from './upstream-errors';
 import * as gemini from './gemini';
 import * as chat from './openai-chat';
 import * as responses from './openai-responses';

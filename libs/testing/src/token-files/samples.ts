@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { unsignedJwt } from '../mock-oauth/authorization-server';
 
 /**
  * CLIProxyAPI token files (auth-dir/*.json) of every type, shaped as its token storages write
@@ -8,13 +9,8 @@ import { join } from 'node:path';
  * download writes, so a file survives an import/download round trip byte for byte in JSON terms.
  */
 
-/** A fake unsigned JWT with the claims CLIProxyAPI reads from a Codex id_token. */
-function fakeJwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.sig`;
-}
 
-export const CODEX_ID_TOKEN = fakeJwt({
+export const CODEX_ID_TOKEN = unsignedJwt({
   email: 'codex-user@example.com',
   'https://api.openai.com/auth': { chatgpt_account_id: 'acct-codex-1', chatgpt_plan_type: 'plus' },
 });

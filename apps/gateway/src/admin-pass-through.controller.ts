@@ -2,11 +2,12 @@ import { All, Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { proxyToAdmin } from '@cpa/client-api';
 
+/** Injection token: base URL of the admin service the controllers below pass requests to. */
 export const ADMIN_URL = Symbol('ADMIN_URL');
 
 /** `/v0/management/*` belongs to the admin service; the gateway passes it through. */
 @Controller('v0/management')
-export class ManagementController {
+export class ManagementPassThroughController {
   constructor(@Inject(ADMIN_URL) private readonly adminUrl: string) {}
 
   @All('*')

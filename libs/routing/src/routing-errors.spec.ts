@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authUnavailableError, goJson, modelCooldownError, normalizeUpstreamError, pickErrorResponse, resetTimeText } from './errors';
+import { authUnavailableError, goJson, modelCooldownError, normalizeUpstreamError, pickErrorResponse, resetTimeText } from './routing-errors';
 
 describe('model_cooldown error', () => {
   it('has the exact Go body, Retry-After and content type', () => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { SecretBox } from '../crypto/secret-box';
-import { PrismaService } from '../prisma.service';
+import { SecretBox } from './crypto/secret-box';
+import { PrismaService } from './prisma.service';
 
 /** tools/migrate.mjs is an ES module; this project compiles to CommonJS, hence import(). */
-export function loadMigrationRunner(): Promise<typeof import('../../../../tools/migrate.mjs', { with: { 'resolution-mode': 'import' } })> {
-  return import('../../../../tools/migrate.mjs');
+export function loadMigrationRunner(): Promise<typeof import('../../../tools/migrate.mjs', { with: { 'resolution-mode': 'import' } })> {
+  return import('../../../tools/migrate.mjs');
 }
 
 function adminUrl(): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clientErrorBody, errorShapeForStatus } from './errors';
-import { executorQueue, Patterns, queueOf } from './patterns';
+import { clientErrorBody, errorShapeForStatus } from './client-errors';
+import { executorQueue, Patterns, queueOf } from './messages';
 
 describe('errorShapeForStatus', () => {
   it.each([

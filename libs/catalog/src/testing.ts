@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CatalogSourceRepository, type PrismaService } from '@cpa/db';
-import { Catalog } from '../catalog';
-import { CatalogPublisher } from '../catalog-publisher';
-import { CatalogStore } from '../catalog-store';
+import { Catalog } from './catalog';
+import { CatalogPublisher } from './catalog-publisher';
+import { CatalogStore } from './catalog-store';
 
 /**
  * Tests: a catalog as the hot-path services have it, fed the way production feeds it

@@ -122,9 +122,3 @@ export class RotatingTokens {
     return { status: 200, body: { access_token: accessToken, refresh_token: next, expires_in: expiresIn, token_type: 'Bearer' } };
   };
 }
-
-/** An unsigned JWT with the given claims (the refreshers only read claims). */
-export function fakeJwt(claims: Record<string, unknown>): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
-}
