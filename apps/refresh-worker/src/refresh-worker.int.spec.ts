@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { authFileCredentialId } from '@cpa/config';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
 import { REFRESH_FAILURE_BACKOFF_MS } from '@cpa/providers';
 import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
@@ -289,6 +290,38 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     await closing;
 
     expect(await credentials.getSecret(record.id)).toMatchObject({ accessToken: 'drained', refreshToken: 'rt-drained' });
+  });
+
+  it('a gemini file\'s projects share one login: the winner\'s tokens reactivate a sibling that lost the race, and routing is told', async () => {
+    // One Google login stored once per project; a rotating endpoint spent the shared refresh
+    // token for the winner, so the sibling's own attempt was refused and marked it needs_login.
+    const fileName = `gemini-${randomUUID()}.json`;
+    const projects = ['proj-one', 'proj-two'];
+    const refreshToken = `rt-${randomUUID()}`;
+    const [winner, sibling] = await Promise.all(
+      projects.map((project) =>
+        credentials.create({
+          id: authFileCredentialId(fileName, project),
+          provider: 'gemini-cli',
+          kind: 'oauth',
+          source,
+          expiresAt: new Date(Date.now() + 60_000),
+          attributes: { fileName, fileProjects: projects },
+          secret: { accessToken: 'ya29.old', refreshToken, tokenType: 'Bearer', projectId: project },
+        }),
+      ),
+    );
+    await credentials.update(sibling!.id, sibling!.version, { status: 'needs_login', statusMessage: 'invalid_grant', nextRefreshAt: new Date(Date.now() + HOUR) });
+    scripts.set(refreshToken, () => ({ status: 200, body: { access_token: 'ya29.shared', refresh_token: 'rt-rotated', expires_in: 3599 } }));
+
+    await queueA.enqueue([winner!.id]);
+    await waitFor(() => rotated.includes(winner!.id) && rotated.includes(sibling!.id) && fixture.changed.includes(sibling!.id));
+
+    const row = await prisma.credential.findUniqueOrThrow({ where: { id: sibling!.id } });
+    expect(row).toMatchObject({ status: 'active', statusMessage: '', nextRefreshAt: null });
+    expect(await credentials.getSecret(sibling!.id)).toMatchObject({ accessToken: 'ya29.shared', refreshToken: 'rt-rotated', projectId: 'proj-two' });
+    expect(await credentials.getSecret(winner!.id)).toMatchObject({ accessToken: 'ya29.shared', refreshToken: 'rt-rotated', projectId: 'proj-one' });
+    expect(requestsFor(refreshToken)).toHaveLength(1);
   });
 
   it('skips API keys and unknown ids', async () => {

@@ -8,8 +8,11 @@ import { RedisTransportClient } from '@cpa/transport';
 /**
  * After tokens were rotated: republishes the catalog snapshot (with the credential's new
  * encrypted secret and version, which executors read instead of Postgres), then tells every
- * executor to drop its cached secret. When a refused grant marked the credential as needing
- * a new login: republishes, then tells every catalog to reload so routing stops picking it.
+ * executor to drop its cached secret, for the credential and every sibling given the same
+ * tokens (projects of one gemini file). Siblings that had been marked as needing a new login
+ * are active again: every catalog reloads so routing picks them again. When a refused grant
+ * marked the credential as needing a new login: republishes, then tells every catalog to
+ * reload so routing stops picking it.
  */
 @Injectable()
 export class RotationAnnouncer {
@@ -21,10 +24,15 @@ export class RotationAnnouncer {
   async announce(outcome: RefreshOutcome): Promise<void> {
     if (outcome.status === 'refreshed') {
       await this.catalog.publishQuietly();
-      await lastValueFrom(this.transport.emit(Events.credentialRotated, { id: outcome.credentialId }), { defaultValue: undefined });
+      for (const id of [outcome.credentialId, ...(outcome.shared ?? [])]) await this.emit(Events.credentialRotated, { id });
+      if (outcome.reactivated?.length) await this.emit(Events.credentialChanged, { credentialIds: outcome.reactivated, at: Date.now() });
     } else if (outcome.status === 'failed' && outcome.permanent) {
       await this.catalog.publishQuietly();
-      await lastValueFrom(this.transport.emit(Events.credentialChanged, { credentialIds: [outcome.credentialId], at: Date.now() }), { defaultValue: undefined });
+      await this.emit(Events.credentialChanged, { credentialIds: [outcome.credentialId], at: Date.now() });
     }
+  }
+
+  private emit(event: string, payload: object): Promise<void> {
+    return lastValueFrom(this.transport.emit(event, payload), { defaultValue: undefined });
   }
 }

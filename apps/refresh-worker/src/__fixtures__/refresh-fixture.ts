@@ -50,6 +50,8 @@ export class RefreshFixture<Req extends TokenRequest> {
   readonly scripts = new Map<string, TokenHandler<Req>>();
   /** Ids of the credentials announced as rotated, in order. */
   readonly rotated: string[] = [];
+  /** Ids of the credentials announced as changed (routing must reload them), in order. */
+  readonly changed: string[] = [];
   private subscriber?: Redis;
 
   constructor(
@@ -71,9 +73,13 @@ export class RefreshFixture<Req extends TokenRequest> {
     for (const family of this.options.families) process.env[`OAUTH_TOKEN_URL_${family.toUpperCase()}`] = `${tokens.url}/${family}`;
 
     this.subscriber = new Redis(this.redisUrl);
-    await this.subscriber.subscribe(transportKeys.event(this.keyPrefix, Events.credentialRotated));
-    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
-      this.rotated.push((decodeRequest(message).data as { id: string }).id);
+    const rotatedChannel = transportKeys.event(this.keyPrefix, Events.credentialRotated);
+    const changedChannel = transportKeys.event(this.keyPrefix, Events.credentialChanged);
+    await this.subscriber.subscribe(rotatedChannel, changedChannel);
+    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      const data = decodeRequest(message).data as { id?: string; credentialIds?: string[] };
+      if (channel.toString() === rotatedChannel) this.rotated.push(data.id!);
+      else if (channel.toString() === changedChannel) this.changed.push(...(data.credentialIds ?? []));
     });
   }
 
