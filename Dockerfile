@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every service; SERVICE (or the command) picks what runs:
-#   docker run -e SERVICE=gateway cliproxy-ts          -> node apps/gateway/dist/main.js
+#   docker run -e SERVICE=gateway cliproxy-ts          -> node <flags> apps/gateway/dist/main.js
 #   docker run cliproxy-ts node tools/migrate.mjs      -> any other command
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -43,4 +43,6 @@ COPY --from=build --chown=node:node /app/prisma ./prisma
 USER node
 EXPOSE 8317 8318 9000
 # `exec` replaces the shell, so SIGTERM from `docker stop` reaches node's shutdown hooks.
-CMD ["sh", "-c", "exec node apps/${SERVICE}/dist/main.js"]
+# The environment and the service's Node flags come from tools/node-flags.conf (as for
+# `npm start`), then CPA_NODE_ARGS.
+CMD ["sh", "-c", "exec env $(sed -n \"s/^env[[:space:]][[:space:]]*//p\" tools/node-flags.conf) node $(sed -n \"s/^$SERVICE[[:space:]][[:space:]]*//p\" tools/node-flags.conf) $CPA_NODE_ARGS apps/${SERVICE}/dist/main.js"]

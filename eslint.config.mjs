@@ -86,6 +86,14 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: noTestingEntryPoints }] },
   },
   {
+    // The console is a browser bundle: from the workspace it takes types only (the management
+    // API's answer shapes in @cpa/contracts/management-views), never code written for Node.
+    files: ['apps/console/src/**/*.{ts,tsx}'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['@cpa/*'], allowTypeImports: true, message: 'The console imports only types from the workspace (`import type`).' }] }],
+    },
+  },
+  {
     files: pureLibs.map((root) => `${root}/src/**/*.ts`),
     ignores: testFiles,
     rules: {

@@ -42,7 +42,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.e2e.spec.ts'],
-          globalSetup: ['./tools/test-setup/integration.global.ts'],
+          // These suites start the built services: a dist/ older than the sources fails the run.
+          globalSetup: ['./tools/test-setup/fresh-build.global.ts', './tools/test-setup/integration.global.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
@@ -55,7 +56,7 @@ export default defineConfig({
           // (groupOrder) so no other suite runs beside it and distorts its recovery times.
           name: 'faults',
           include: ['e2e/**/*.faults.spec.ts'],
-          globalSetup: ['./tools/test-setup/integration.global.ts'],
+          globalSetup: ['./tools/test-setup/fresh-build.global.ts', './tools/test-setup/integration.global.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ClientKeyAnswer, ClientKeyCreated, ClientKeyList, ClientKeyView } from '@cpa/contracts/management-views';
 import { waitFor } from '@cpa/testing';
 import type * as GenAI from '@google/genai' with { 'resolution-mode': 'import' };
 import { CLIENT_KEY, MANAGEMENT_SECRET, PROPAGATION_MS, TWO_OF_EACH, useStack } from './stack-fixture';
@@ -26,19 +27,6 @@ beforeAll(async () => {
   genai = await import('@google/genai');
 });
 
-interface ClientKeyView {
-  id: string;
-  name: string;
-  key_preview: string;
-  models: string[];
-  rpm_limit: number;
-  daily_token_budget: number;
-  expires_at: string | null;
-  disabled: boolean;
-  source: string;
-  usage: { requests_today: number; tokens_today: number; tokens_month: number };
-}
-
 const openai = (gateway: string, key: string) => new OpenAI({ apiKey: key, baseURL: `${gateway}/v1`, maxRetries: 0 });
 const anthropic = (gateway: string, key: string) => new Anthropic({ apiKey: key, baseURL: gateway, maxRetries: 0 });
 const gemini = (gateway: string, key: string) => new genai.GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gateway } });
@@ -48,14 +36,14 @@ const chat = (gateway: string, key: string, content = 'hello from a limited key'
 async function createKey(body: Record<string, unknown>): Promise<{ key: string; view: ClientKeyView }> {
   const res = await management('/client-keys', { method: 'POST', body: JSON.stringify(body) });
   expect(res.status).toBe(201);
-  const created = (await res.json()) as { key: string; 'client-key': ClientKeyView };
+  const created = (await res.json()) as ClientKeyCreated;
   return { key: created.key, view: created['client-key'] };
 }
 
 async function patchKey(id: string, body: Record<string, unknown>): Promise<ClientKeyView> {
   const res = await management(`/client-keys/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify(body) });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { 'client-key': ClientKeyView })['client-key'];
+  return ((await res.json()) as ClientKeyAnswer)['client-key'];
 }
 
 /** DELETE without a body (and so without a JSON content type, which Fastify would want a body for). */
@@ -65,12 +53,17 @@ const deleteKey = (id: string) =>
 async function listKeys(): Promise<ClientKeyView[]> {
   const res = await management('/client-keys');
   expect(res.status).toBe(200);
-  return ((await res.json()) as { 'client-keys': ClientKeyView[] })['client-keys'];
+  return ((await res.json()) as ClientKeyList)['client-keys'];
 }
 
 const viewOf = async (id: string) => (await listKeys()).find((k) => k.id === id);
 
-/** Waits until the key's recorded tokens today reach `tokens` (usage is charged when the scheduler hears of the result). */
+/**
+ * Waits until the key's recorded tokens today reach `tokens`. The management API reads them
+ * from Postgres, which the admin's usage drain fills a second or two after the request; a
+ * budget or tpm limit counts in Redis, charged as soon as the scheduler hears of the result,
+ * so by then the limits have counted it too.
+ */
 const tokensRecorded = (id: string, tokens: number) =>
   waitFor(async () => {
     const view = await viewOf(id);
@@ -126,7 +119,7 @@ describe('client keys through two gateways', () => {
     const listing = await management('/client-keys');
     const text = await listing.text();
     expect(text).not.toContain(key);
-    const keys = (JSON.parse(text) as { 'client-keys': ClientKeyView[] })['client-keys'];
+    const keys = (JSON.parse(text) as ClientKeyList)['client-keys'];
     expect(keys.find((k) => k.id === view.id)).toMatchObject({ name: 'ci team' });
     expect(keys.find((k) => k.source === 'config')).toBeDefined();
     // CLIProxyAPI's plain list shows every key, the new one included.

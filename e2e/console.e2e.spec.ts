@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditLogPage, CredentialList } from '@cpa/contracts/management-views';
 import { TOKEN_FILE_SAMPLES, waitFor } from '@cpa/testing';
 import { MANAGEMENT_SECRET, useStack } from './stack-fixture';
 
@@ -63,18 +64,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     return (await response.json()) as T;
   }
 
-  interface CredentialBody {
-    id: string;
-    label: string;
-    family: string;
-    status: string;
-    disabled: boolean;
-    priority: number;
-    token_file: string | null;
-    requests_today: number;
-    cooldowns: { model: string; reason: string }[];
-  }
-  const credentials = async () => (await json<{ credentials: CredentialBody[] }>('/credentials')).credentials;
+  const credentials = async () => (await json<CredentialList>('/credentials')).credentials;
   const credentialOfKey = async (section: string, apiKey: string) => {
     const list = await json<Record<string, { 'api-key': string; 'auth-index': string }[]>>(`/${section}`);
     return list[section].find((entry) => entry['api-key'] === apiKey)!['auth-index'];
@@ -326,6 +316,23 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     const text = (await page.locator('main').textContent()) ?? '';
     for (const secret of [ADDED_KEY, CLAUDE_KEY, KEY_A, KEY_B, MANAGEMENT_SECRET]) expect(text).not.toContain(secret);
     await shot('audit');
+  });
+
+  it('pages the audit log: the newest 50 entries, the older ones on request', async () => {
+    // More changes than the page of 50 the console asks for (each PUT changes the value, so each is audited).
+    const have = (await json<AuditLogPage>('/audit-log?limit=500')).entries.length;
+    for (let i = 0; i <= 50 - have; i++) await json('/request-retry', { method: 'PUT', body: JSON.stringify({ value: i % 2 ? 3 : 4 }) });
+    const all = (await json<AuditLogPage>('/audit-log?limit=500')).entries;
+    expect(all.length).toBeGreaterThan(50);
+
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const rows = page.getByTestId('audit-table').locator('tbody tr');
+    await waitFor(async () => (await rows.count()) === 50, SHOWN_MS, 250);
+    expect(await rows.first().textContent()).toContain(all[0].action);
+    await page.getByRole('button', { name: 'Load older entries' }).click();
+    await waitFor(async () => (await rows.count()) === all.length, SHOWN_MS, 250);
+    expect(await rows.last().textContent()).toContain(all.at(-1)!.action);
+    await page.getByRole('button', { name: 'Load older entries' }).waitFor({ state: 'detached' });
   });
 
   it('signs out, and a refused secret returns to the sign-in page', async () => {

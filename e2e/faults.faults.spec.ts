@@ -5,7 +5,8 @@
  * a time is injected: kill -9 of each replica kind, a Redis restart (a redis-server of the
  * suite's own), Postgres gone for 30 s (a cut forwarder), the upstream cutting streams, the
  * upstream slowed to a trickle. Every request carries a unique marker in its prompt, so the
- * mock upstream's request log counts how often each one reached the upstream.
+ * mock upstream's request log counts how often each one reached the upstream; every other one
+ * carries a 23 KB system prompt, so its body is stored in Redis and passed by reference.
  *
  * Printed per fault: sent, succeeded, failed cleanly (an error status or the client format's
  * error event), connection errors (only acceptable where a gateway itself is killed),
@@ -37,6 +38,8 @@ const STEADY: MockBehavior = { chunkDelayMs: 40, streamChunks: 4 };
 const REQUESTS_PER_SECOND = 20;
 /** Bound on requests in flight, so a fault cannot make the load itself run away. */
 const MAX_IN_FLIGHT = 200;
+/** Every other request carries a coding agent's long system prompt: its body (over 16 KiB) travels by reference, under the same faults. */
+const LONG_SYSTEM = `You are a coding agent. ${'Follow the conventions of the repository and run its tests before you answer. '.repeat(300)}`;
 
 let postgres: CuttableTcpForwarder;
 let redis: TestRedisServer;
@@ -122,6 +125,9 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
   const marker = `fault-req-${process.pid}-${++sequence}`;
   const start = Date.now();
   const content = `please echo ${marker} back`;
+  const long = sequence % 2 === 0;
+  const chat: OpenAI.ChatCompletionMessageParam[] = [...(long ? [{ role: 'system' as const, content: LONG_SYSTEM }] : []), { role: 'user', content }];
+  const system = long ? { system: LONG_SYSTEM } : {};
   const done = (outcome: Outcome, detail?: string): Sample => ({ marker, start, end: Date.now(), outcome, detail });
   const options = { apiKey: CLIENT_KEY, maxRetries: 0, timeout: DEADLINE_MS };
   try {
@@ -130,11 +136,11 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
     if (shape < 2) {
       const client = new OpenAI({ ...options, baseURL: `${gateway}/v1` });
       if (shape === 0) {
-        const out = await client.chat.completions.create({ model: OPENAI_MODEL, messages: [{ role: 'user', content }] });
+        const out = await client.chat.completions.create({ model: OPENAI_MODEL, messages: chat });
         text = out.choices[0]?.message.content ?? '';
         finished = out.choices[0]?.finish_reason === 'stop';
       } else {
-        const stream = await client.chat.completions.create({ model: OPENAI_MODEL, messages: [{ role: 'user', content }], stream: true });
+        const stream = await client.chat.completions.create({ model: OPENAI_MODEL, messages: chat, stream: true });
         for await (const chunk of stream) {
           text += chunk.choices[0]?.delta?.content ?? '';
           if (chunk.choices[0]?.finish_reason === 'stop') finished = true;
@@ -143,11 +149,11 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
     } else {
       const client = new Anthropic({ ...options, baseURL: gateway });
       if (shape === 2) {
-        const out = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, messages: [{ role: 'user', content }] });
+        const out = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, ...system, messages: [{ role: 'user', content }] });
         text = out.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
         finished = out.stop_reason === 'end_turn';
       } else {
-        const stream = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, stream: true, messages: [{ role: 'user', content }] });
+        const stream = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, stream: true, ...system, messages: [{ role: 'user', content }] });
         for await (const event of stream) {
           if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
           if (event.type === 'message_delta' && event.delta.stop_reason === 'end_turn') finished = true;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@cpa/testing';
@@ -60,6 +62,22 @@ describe('OpenAI chat completions through the gateway', () => {
   it('sends the upstream name of an aliased model', async () => {
     await openai().chat.completions.create({ model: 'team-model', messages: [{ role: 'user', content: 'alias' }] });
     expect((mock.requests[0].body as { model: string }).model).toBe('gpt-4o-mini');
+  });
+
+  it("passes a coding agent's 100 KB turn to the upstream byte for byte, only the aliased model renamed", async () => {
+    // Spacing, key order and escapes as a client wrote them: the body travels by reference and is never re-serialised.
+    const turn = (model: string) =>
+      `{ "model" : ${JSON.stringify(model)}, "messages": [{"role":"system","content":"Be brief.\\u00e9"},` +
+      Array.from({ length: 400 }, (_, i) => `{"role":"tool","tool_call_id":"call_${i}","content":"line ${i}: \\"quoted\\" \\\\ path — ü ${'x'.repeat(200)}"}`).join(',') +
+      `,{"role":"user","content":"and now?"}],"stream":false,  "temperature": 0.5 }`;
+    const body = turn('team-model');
+    expect(Buffer.byteLength(body)).toBeGreaterThan(90 * 1024);
+    for (const gateway of stack.urls) {
+      const res = await fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` }, body });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toContain('and now?');
+      expect(mock.requests.at(-1)!.rawBody).toBe(turn('gpt-4o-mini'));
+    }
   });
 
   it('rotates round-robin over the two keys of a provider', async () => {
@@ -203,6 +221,24 @@ describe('management API through the gateway', () => {
         return false;
       }
     }, PROPAGATION_MS);
+  });
+});
+
+describe('service processes', () => {
+  it('every replica runs with the Node flags and environment tools/node-flags.conf gives its service', async () => {
+    const { nodeFlags, serviceEnv } = await import('../tools/stack.mjs');
+    const expectedEnv = Object.entries(serviceEnv()).map(([name, value]) => `${name}=${value}`);
+    const seen = new Set<string>();
+    for (const { label, child } of stack.services) {
+      // Linux: the command line the launcher started, `node <flags> [CPA_NODE_ARGS] <root>/apps/<service>/dist/main.js`.
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const service = basename(dirname(dirname(argv.at(-1)!)));
+      const flags = nodeFlags(service);
+      expect(argv.slice(1, 1 + flags.length), label).toEqual(flags);
+      expect(readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0'), label).toEqual(expect.arrayContaining(expectedEnv));
+      seen.add(service);
+    }
+    expect([...seen].sort()).toEqual(['admin', 'executor', 'gateway', 'refresh-worker', 'scheduler']);
   });
 });
 

@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
+import { createEmptyDatabase } from '@cpa/db/testing';
 import { startMockUpstream, waitFor, type MockUpstream } from '@cpa/testing';
 
 import type { ChildProcess } from 'node:child_process';
@@ -31,28 +31,9 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-async function adminQuery(...statements: string[]): Promise<void> {
-  const base = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/cliproxy_test');
-  base.pathname = '/postgres';
-  const admin = new Client({ connectionString: base.toString() });
-  await admin.connect();
-  try {
-    for (const statement of statements) await admin.query(statement);
-  } finally {
-    await admin.end();
-  }
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, `CREATE DATABASE "${name}"`);
-  const url = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/cliproxy_test');
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 /** Leaves nothing behind: the suite's database and every Redis key under its prefix. */
-async function cleanUp(databaseName: string, keyPrefix: string): Promise<void> {
-  await adminQuery(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+async function cleanUp(database: { drop(): Promise<void> }, keyPrefix: string): Promise<void> {
+  await database.drop();
   const { deleteKeys } = await import('../tools/redis-keys.mjs');
   await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);
 }
@@ -70,8 +51,8 @@ export async function bootStack(
   const dir = mkdtempSync(join(tmpdir(), 'cpa-e2e-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
-  const databaseName = `cliproxy_e2e_${process.pid}`;
-  const databaseUrl = await freshDatabase(databaseName);
+  const database = await createEmptyDatabase('cliproxy_e2e');
+  const databaseUrl = database.url;
   const stackModule = pathToFileURL(resolve(__dirname, '../tools/stack.mjs')).href;
   const { startStack } = (await import(stackModule)) as {
     startStack(o: object): Promise<Omit<RunningStack, 'databaseUrl' | 'keyPrefix' | 'logs'>>;
@@ -103,7 +84,7 @@ export async function bootStack(
     logs,
     stop: async () => {
       await stack.stop();
-      await cleanUp(databaseName, keyPrefix);
+      await cleanUp(database, keyPrefix);
     },
   };
 }

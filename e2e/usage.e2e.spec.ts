@@ -7,6 +7,7 @@
 import { APIError as AnthropicError } from '@anthropic-ai/sdk';
 import { APIError as OpenAIError } from 'openai';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { UsageRequestPage, UsageRequestView } from '@cpa/contracts/management-views';
 import { waitFor } from '@cpa/testing';
 import { useStack } from './stack-fixture';
 
@@ -17,25 +18,6 @@ const { mock, openai, anthropic, management } = useStack({
     'openai-compatibility': [{ name: 'mock-openai', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': 'compat-usage-key' }], models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }] }],
   }),
 });
-
-interface View {
-  id: string;
-  at: string;
-  client_key_id: string | null;
-  client_key_name: string | null;
-  credential_id: string | null;
-  credential_label: string | null;
-  family: string | null;
-  model: string;
-  status: number;
-  latency_ms: number;
-  ttfb_ms: number | null;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  reasoning_tokens: number;
-  attempts: number;
-}
 
 interface Sent {
   model: string;
@@ -54,8 +36,8 @@ async function json<T>(path: string, init?: RequestInit): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function allRequests(): Promise<View[]> {
-  return (await json<{ requests: View[] }>('/usage/requests?limit=1000')).requests;
+async function allRequests(): Promise<UsageRequestView[]> {
+  return (await json<UsageRequestPage>('/usage/requests?limit=1000')).requests;
 }
 
 const sum = (rows: readonly { input: number; output: number }[]) => rows.reduce((acc, r) => ({ input: acc.input + r.input, output: acc.output + r.output }), { input: 0, output: 0 });
@@ -122,14 +104,14 @@ describe('per-request usage', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { requests: View[]; next_before_id: string | null } = await json(`/usage/requests?limit=4${cursor ? `&before_id=${cursor}` : ''}`);
+      const page: UsageRequestPage = await json(`/usage/requests?limit=4${cursor ? `&before_id=${cursor}` : ''}`);
       seen.push(...page.requests.map((r) => r.id));
       cursor = page.next_before_id;
     } while (cursor);
     expect(seen).toEqual((await allRequests()).map((r) => r.id));
-    expect((await json<{ requests: View[] }>('/usage/requests?status=error')).requests.map((r) => r.status).sort()).toEqual([400, 404]);
-    expect((await json<{ requests: View[] }>('/usage/requests?family=openai-compat')).requests).toHaveLength(2);
-    expect((await json<{ requests: View[] }>(`/usage/requests?model=${CLAUDE}&status=200`)).requests).toHaveLength(2);
+    expect((await json<UsageRequestPage>('/usage/requests?status=error')).requests.map((r) => r.status).sort()).toEqual([400, 404]);
+    expect((await json<UsageRequestPage>('/usage/requests?family=openai-compat')).requests).toHaveLength(2);
+    expect((await json<UsageRequestPage>(`/usage/requests?model=${CLAUDE}&status=200`)).requests).toHaveLength(2);
     const bad = await management('/usage/requests?limit=0');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: expect.stringContaining('limit') });

@@ -26,6 +26,7 @@ const require = createRequire(import.meta.url);
 require('reflect-metadata');
 const { DispatchService, RoutingStateStore } = require('../libs/routing-state/dist/index.js');
 const { snapshotOf } = require('../libs/catalog/dist/index.js');
+const { testCredential } = require('../libs/catalog/dist/test-credential.js');
 const { Redis } = require('ioredis');
 
 function arg(name, fallback) {
@@ -51,22 +52,7 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL = 'claude-sonnet-4-5';
 
 function credential(i) {
-  return {
-    id: `bench-${String(i).padStart(5, '0')}`,
-    provider: 'claude',
-    kind: 'api_key',
-    label: `bench ${i}`,
-    prefix: '',
-    priority: 0,
-    weight: 1 + (i % 3),
-    disabled: false,
-    baseUrl: '',
-    proxyUrl: '',
-    headers: {},
-    models: [{ name: MODEL, alias: MODEL }],
-    excludedModels: [],
-    version: 1,
-  };
+  return testCredential(`bench-${String(i).padStart(5, '0')}`, { label: `bench ${i}`, weight: 1 + (i % 3), models: [{ name: MODEL, alias: MODEL }] });
 }
 
 /** Redis server CPU (user + system) in ms, from INFO cpu. */

@@ -2,10 +2,14 @@
 /**
  * Benchmark: the stack against a mock upstream, compared with the mock alone in the same
  * run. Prints requests/s, latency percentiles, stream time-to-first-byte, CPU time per
- * request of every stack process and of Redis, and peak RSS per process.
+ * request of every stack process and of Redis, and peak RSS per process. Then large bodies
+ * (coding-agent turns of 10 KB, 100 KB and 1 MB, OpenAI chat and Anthropic messages, passed
+ * through in the same format at concurrency 10), again next to the mock alone.
  *
- *   npm run bench                 # defaults: 6 s per phase
- *   BENCH_SECONDS=15 npm run bench
+ *   npm run bench                 # defaults: 6 s per small-body phase, 3 s per large-body phase
+ *   BENCH_SECONDS=15 BENCH_BODY_SECONDS=6 npm run bench
+ *   npm run bench -- --bodies-only     # only the large-body phases (no pick or codec benchmarks)
+ *   BENCH_BODY_KB=100 CPA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --bodies-only   # profile one size
  *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
  *
  * Not part of the tests: figures depend on the machine; report them as ratios.
@@ -19,10 +23,17 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
+import { conversationBody } from './bench-bodies.mjs';
 import { deleteKeys } from './redis-keys.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+/** Seconds per large-body phase: the nine phase pairs (direct and through the stack) keep the bench within a few minutes. */
+const BODY_SECONDS = Number(process.env.BENCH_BODY_SECONDS ?? 3);
+const BODIES_ONLY = process.argv.includes('--bodies-only');
+/** Body sizes of the large-body phases (a coding agent sends 50-500 KB per turn); BENCH_BODY_KB=100 runs one size (profiling). */
+const BODY_SIZES = process.env.BENCH_BODY_KB ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024) : [10 * 1024, 100 * 1024, 1024 * 1024];
+const BODY_CONCURRENCY = 10;
 const CLIENT_KEY = 'sk-bench';
 const KEY_PREFIX = `bench:${process.pid}:`;
 /** The Redis the stack uses; a private one (its own port) keeps other clients out of its figures. */
@@ -155,13 +166,16 @@ async function main() {
     'openai-compatibility': [{
       name: 'bench', 'base-url': `${mock.url}/v1`,
       'api-key-entries': [{ 'api-key': 'up-1' }, { 'api-key': 'up-2' }, { 'api-key': 'up-3' }],
-      models: [{ name: 'bench-model', alias: 'bench-model' }],
+      // bench-long: the large-body phases, renamed on the way as an alias is.
+      models: [{ name: 'bench-model', alias: 'bench-model' }, { name: 'bench-upstream-long', alias: 'bench-long' }],
     }],
+    // Anthropic-compatible upstream (Bearer to a non-Anthropic base URL): the large-body phases in Messages format.
+    'claude-api-key': [{ 'api-key': 'up-claude', 'base-url': mock.url, models: [{ name: 'claude-sonnet-4-6', alias: 'claude-bench' }] }],
   }));
   const stack = await startStack({
     quiet: true,
     skipBuild: true,
-    families: ['openai-compat'],
+    families: ['openai-compat', 'claude'],
     env: {
       DATABASE_URL: await freshDatabase('cliproxy_bench'),
       CONFIG_FILE: configFile,
@@ -184,60 +198,129 @@ async function main() {
 
   const pids = stack.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
   const redis = redisPid();
-  const rows = [];
-  for (const [label, concurrency, stream, reqBody] of [
-    ['non-stream c=1', 1, false, body],
-    ['non-stream c=50', 50, false, body],
-    ['stream c=1', 1, true, streamBody],
-    ['stream c=50', 50, true, streamBody],
-  ]) {
-    const base = await load({ ...direct, body: reqBody, concurrency, seconds: SECONDS, stream });
+
+  /** One phase: the mock alone, then the same load through the stack, with CPU per request of every process and of Redis. */
+  const measure = async ({ label, directTarget = direct, gatewayTarget = gateway, body: reqBody, concurrency, seconds, stream = false }) => {
+    const base = await load({ ...directTarget, body: reqBody, concurrency, seconds, stream });
     const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
     const redisBefore = redis ? cpuMs(redis) : 0;
     const statsBefore = redisStats();
-    const via = await load({ ...gateway, body: reqBody, concurrency, seconds: SECONDS, stream });
+    const via = await load({ ...gatewayTarget, body: reqBody, concurrency, seconds, stream });
     const redisTraffic = redisStatsDelta(statsBefore, redisStats());
     const perProcess = pids.map(({ label, pid }, i) => ({ name: label, ms: cpuMs(pid) - cpuBefore[i] }));
     const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
     const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
     const n = Math.max(1, via.requests);
-    rows.push({ label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })), redisTraffic, n });
+    return { label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })), redisTraffic, n };
+  };
+
+  const rows = [];
+  if (!BODIES_ONLY) {
+    for (const [label, concurrency, stream, reqBody] of [
+      ['non-stream c=1', 1, false, body],
+      ['non-stream c=50', 50, false, body],
+      ['stream c=1', 1, true, streamBody],
+      ['stream c=50', 50, true, streamBody],
+    ]) {
+      rows.push(await measure({ label, body: reqBody, concurrency, seconds: SECONDS, stream }));
+    }
+  }
+  // Peak RSS of the small-body load, before large bodies raise it.
+  const smallRss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
+
+  // Large bodies: a coding agent's turn, same format in and out (the executor only renames the model).
+  const bodyTargets = {
+    'openai-chat': { path: '/v1/chat/completions', model: 'bench-long', direct: { authorization: 'Bearer up-1' }, gateway: { authorization: `Bearer ${CLIENT_KEY}` } },
+    claude: { path: '/v1/messages', model: 'claude-bench', direct: { authorization: 'Bearer up-claude', 'anthropic-version': '2023-06-01' }, gateway: { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' } },
+  };
+  const bodyRows = [];
+  for (const [format, target] of Object.entries(bodyTargets)) {
+    const json = { 'content-type': 'application/json' };
+    const directTarget = { origins: [mock.url], path: target.path, headers: { ...json, ...target.direct } };
+    const gatewayTarget = { origins: stack.urls, path: target.path, headers: { ...json, ...target.gateway } };
+    const bodies = BODY_SIZES.map((size) => ({ size, body: conversationBody(format, size, { model: target.model }) }));
+    // Warm up both paths with the middle size (JIT, pools, Redis buffers).
+    const warm = bodies[Math.floor(bodies.length / 2)].body;
+    await load({ ...directTarget, body: warm, concurrency: BODY_CONCURRENCY, seconds: 1 });
+    await load({ ...gatewayTarget, body: warm, concurrency: BODY_CONCURRENCY, seconds: 1 });
+    for (const { size, body: reqBody } of bodies) {
+      const row = await measure({ label: `${format} ${sizeLabel(size)}`, directTarget, gatewayTarget, body: reqBody, concurrency: BODY_CONCURRENCY, seconds: BODY_SECONDS });
+      bodyRows.push({ ...row, format, size, bytes: reqBody.length });
+    }
   }
 
-  console.log(`\nBenchmark (${SECONDS}s per phase, ${stack.urls.length} gateway(s), load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
-  console.log('phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors');
-  for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
+  const printRedis = (list, width) => {
+    // Whole-server counters: other clients of the same Redis (tests, other stacks) add to them.
+    console.log('\nRedis per request (INFO commandstats / stats over the gateway phase; commands run inside scripts count too; so do other clients of this Redis):');
+    for (const { label, redisTraffic, n } of list) {
+      if (!redisTraffic) continue;
+      const top = Object.entries(redisTraffic.calls).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      console.log(
+        `  ${label.padEnd(width)} ${fmt(redisTraffic.total / n, 1)} commands (${top.map(([c, k]) => `${c} ${fmt(k / n, 2)}`).join(', ')}), ` +
+          `${fmt(redisTraffic.inBytes / n, 0)} B in, ${fmt(redisTraffic.outBytes / n, 0)} B out`,
+      );
+    }
+  };
+  const printRss = (rss, when) => {
+    console.log(`\npeak RSS per process ${when} (MB): ` + rss.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', '));
+    console.log(`peak RSS of the stack (sum of the processes' peaks): ${fmt(rss.reduce((sum, p) => sum + p.mb, 0), 0)} MB`);
+    // The hot path (no Prisma since the catalog snapshot) has a budget of 150 MB per process.
+    const hot = rss.filter(({ name }) => name === 'gateway' || name === 'scheduler' || name.startsWith('executor'));
+    const over = hot.filter(({ mb }) => mb > 150);
+    console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
+  };
+
+  if (rows.length > 0) {
+    console.log(`\nBenchmark (${SECONDS}s per phase, ${stack.urls.length} gateway(s), load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
+    console.log('phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors');
+    for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
+      console.log(
+        `${label.padEnd(16)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
+          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) + ' | ' +
+          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) + ' | ' +
+          (label.startsWith('stream') ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})` : '-').padEnd(27) + ' | ' +
+          `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ` | ${base.errors}/${via.errors}`,
+      );
+    }
+    console.log('\nCPU ms per request by process:');
+    for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+    printRedis(rows, 16);
+    printRss(smallRss, 'after the small-body phases');
+  }
+
+  console.log(
+    `\nLarge bodies (a coding agent's turn: system prompt, tools, tool calls and results; concurrency ${BODY_CONCURRENCY}, not streamed, ` +
+      `same format in and out, model renamed by alias; ${BODY_SECONDS}s per phase; ${process.env.BENCH_NOTE ?? ''})`,
+  );
+  console.log('phase                | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms    | p99 direct/gw (+added) ms     | CPU ms/req (redis) | CPU µs/KB | errors');
+  for (const { label, base, via, cpuPerReq, redisPerReq, bytes } of bodyRows) {
     console.log(
-      `${label.padEnd(16)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) + ' | ' +
-        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) + ' | ' +
-        (label.startsWith('stream') ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})` : '-').padEnd(27) + ' | ' +
-        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ` | ${base.errors}/${via.errors}`,
+      `${label.padEnd(20)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
+        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) + ' | ' +
+        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) + ' | ' +
+        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ' | ' +
+        fmt((cpuPerReq * 1000) / (bytes / 1024), 1).padStart(9) + ` | ${base.errors}/${via.errors}`,
     );
   }
   console.log('\nCPU ms per request by process:');
-  for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
-  // Whole-server counters: other clients of the same Redis (tests, other stacks) add to them.
-  console.log('\nRedis per request (INFO commandstats / stats over the gateway phase; commands run inside scripts count too; so do other clients of this Redis):');
-  for (const { label, redisTraffic, n } of rows) {
-    if (!redisTraffic) continue;
-    const top = Object.entries(redisTraffic.calls).sort((a, b) => b[1] - a[1]).slice(0, 8);
-    console.log(
-      `  ${label.padEnd(16)} ${fmt(redisTraffic.total / n, 1)} commands (${top.map(([c, k]) => `${c} ${fmt(k / n, 2)}`).join(', ')}), ` +
-        `${fmt(redisTraffic.inBytes / n, 0)} B in, ${fmt(redisTraffic.outBytes / n, 0)} B out`,
-    );
+  for (const { label, perProcess } of bodyRows) console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+  // Cost per request should grow no faster than the body: a CPU factor at or below the bytes factor.
+  console.log('\nCost against body size (stack + Redis CPU per request, from one size to the next):');
+  for (const format of Object.keys(bodyTargets)) {
+    const list = bodyRows.filter((r) => r.format === format);
+    const steps = list.slice(1).map((row, i) => {
+      const prev = list[i];
+      return `${sizeLabel(prev.size)} -> ${sizeLabel(row.size)}: bytes x${fmt(row.bytes / prev.bytes, 1)}, CPU x${fmt(row.cpuPerReq / prev.cpuPerReq, 1)}`;
+    });
+    console.log(`  ${format.padEnd(12)} ${steps.join('; ')}`);
   }
-  const rss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
-  console.log('\npeak RSS per process (MB): ' + rss.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', '));
-  console.log(`peak RSS of the stack (sum of the processes' peaks): ${fmt(rss.reduce((sum, p) => sum + p.mb, 0), 0)} MB`);
-  // The hot path (no Prisma since the catalog snapshot) has a budget of 150 MB per process.
-  const hot = rss.filter(({ name }) => name === 'gateway' || name === 'scheduler' || name.startsWith('executor'));
-  const over = hot.filter(({ mb }) => mb > 150);
-  console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
+  printRedis(bodyRows, 20);
+  printRss(pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) })), 'after the large-body phases');
 
   await stack.stop();
   await mock.close();
   await deleteKeys(REDIS_URL, KEY_PREFIX);
+  if (BODIES_ONLY) return;
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
   const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;
@@ -246,6 +329,8 @@ async function main() {
   console.log('\nFormat translation:');
   spawnSync(process.execPath, [join(ROOT, 'tools/bench-formats.mjs')], { stdio: 'inherit', cwd: ROOT });
 }
+
+const sizeLabel = (bytes) => (bytes >= 1024 * 1024 ? `${fmt(bytes / 1024 / 1024, 0)} MB` : `${fmt(bytes / 1024, 0)} KB`);
 
 main().catch((err) => {
   console.error(err);

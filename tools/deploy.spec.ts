@@ -5,7 +5,8 @@
  * validator (`config -q`) runs too.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -435,8 +436,36 @@ describe('Dockerfile', () => {
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
     const cmd = JSON.parse(runtime.body.filter((i) => i.op === 'CMD').at(-1)!.args) as string[];
-    expect(cmd.join(' ')).toContain('exec node apps/${SERVICE}/dist/main.js');
+    expect(cmd.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(cmd[2]).toMatch(/^exec /);
     expect(runtime.body.some((i) => i.op === 'ENV' && /NODE_ENV=production/.test(i.args))).toBe(true);
+  });
+
+  it("the CMD runs node with the environment and the service's flags from tools/node-flags.conf, then CPA_NODE_ARGS", async () => {
+    const { nodeFlags, serviceEnv } = await import('./stack.mjs');
+    const [shell, option, command] = JSON.parse(runtime.body.filter((i) => i.op === 'CMD').at(-1)!.args) as string[];
+    // The image's shell line, run here with a `node` that prints its arguments and environment instead of starting.
+    const bin = mkdtempSync(join(tmpdir(), 'cpa-cmd-'));
+    writeFileSync(join(bin, 'node'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\necho --env--\nenv\n', { mode: 0o755 });
+    const run = (env: Record<string, string>) => {
+      const result = spawnSync(shell, [option, command], { cwd: root, encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
+      expect(result.status, result.stderr).toBe(0);
+      const [argv, environment] = result.stdout.split('--env--\n');
+      return { argv: argv.split('\n').filter(Boolean), env: environment.split('\n').filter(Boolean) };
+    };
+    const expectedEnv = Object.entries(serviceEnv()).map(([name, value]) => `${name}=${value}`);
+    expect(expectedEnv.length).toBeGreaterThan(0);
+    for (const service of ['gateway', 'scheduler', 'executor', 'refresh-worker', 'admin']) {
+      const { argv, env } = run({ SERVICE: service });
+      expect(argv, service).toEqual([...nodeFlags(service), `apps/${service}/dist/main.js`]);
+      expect(env, service).toEqual(expect.arrayContaining(expectedEnv));
+    }
+    expect(run({ SERVICE: 'executor', CPA_NODE_ARGS: '--cpu-prof --max-semi-space-size=16' }).argv).toEqual([
+      ...nodeFlags('executor'),
+      '--cpu-prof',
+      '--max-semi-space-size=16',
+      'apps/executor/dist/main.js',
+    ]);
   });
 
   it('.dockerignore keeps dependencies, build outputs, secrets and the local Prisma client out of the context', () => {

@@ -12,11 +12,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(__dirname, '..');
 let eslint: ESLint;
 
-async function lintProbe(path: string, imported: string): Promise<ESLint.LintResult> {
-  const code = `import * as dependency from '${imported}';\n\nexport const probe = dependency;\n`;
+async function lintText(path: string, code: string): Promise<ESLint.LintResult> {
   const [result] = await eslint.lintText(code, { filePath: resolve(root, path) });
   return result;
 }
+
+const lintProbe = (path: string, imported: string) => lintText(path, `import * as dependency from '${imported}';\n\nexport const probe = dependency;\n`);
 
 describe('module boundaries', { timeout: 120_000 }, () => {
   beforeAll(() => {
@@ -31,6 +32,7 @@ describe('module boundaries', { timeout: 120_000 }, () => {
     ['a lib importing an app', 'libs/management/src/__boundary-probe__.ts', '@cpa/scheduler', '@nx/enforce-module-boundaries', 'A project tagged with "type:lib" can only depend on libs tagged with "type:lib"'],
     ['production code importing the test helpers', 'apps/executor/src/__boundary-probe__.ts', '@cpa/testing', '@nx/enforce-module-boundaries', 'can only depend on libs tagged with "pure", "io"'],
     ["production code importing a lib's test entry point", 'apps/admin/src/__boundary-probe__.ts', '@cpa/db/testing', 'no-restricted-imports', 'Test helpers are for tests only.'],
+    ['the browser console importing workspace code', 'apps/console/src/__boundary-probe__.ts', '@cpa/contracts/management-views', '@typescript-eslint/no-restricted-imports', 'The console imports only types from the workspace'],
   ])('reports %s', async (_case, path, imported, ruleId, message) => {
     const result = await lintProbe(path, imported);
     const reported = result.messages.filter((m) => m.ruleId === ruleId);
@@ -48,6 +50,12 @@ describe('module boundaries', { timeout: 120_000 }, () => {
     ["a pure lib's test reading a fixture file", 'libs/formats/src/__boundary-probe__.spec.ts', 'node:fs'],
   ])('permits %s', async (_case, path, imported) => {
     const result = await lintProbe(path, imported);
+    expect(result.messages).toEqual([]);
+  });
+
+  it('permits the browser console importing the management API answer types', async () => {
+    const code = "import type { CredentialView } from '@cpa/contracts/management-views';\n\nexport type Probe = CredentialView;\n";
+    const result = await lintText('apps/console/src/__boundary-probe__.ts', code);
     expect(result.messages).toEqual([]);
   });
 });

@@ -3,13 +3,15 @@
  * Starts the whole stack locally: builds, applies migrations, then runs admin, scheduler,
  * one executor per provider family, refresh-worker and gateway as separate processes
  * (GATEWAY_REPLICAS, SCHEDULER_REPLICAS, EXECUTOR_REPLICAS per family and
- * REFRESH_WORKER_REPLICAS of each, default 1). A process that dies is restarted with
- * backoff. Prints when everything is ready; SIGINT/SIGTERM stop every child cleanly.
+ * REFRESH_WORKER_REPLICAS of each, default 1), each with the Node flags and environment of
+ * tools/node-flags.conf. A process that dies is restarted with backoff. Prints when
+ * everything is ready; SIGINT/SIGTERM stop every child cleanly.
  *
  * Also importable: `startStack(options)` is what the e2e tests and the benchmark use.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,12 +37,46 @@ const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
 
+const readNodeFlagsConf = () => readFileSync(resolve(ROOT, 'tools/node-flags.conf'), 'utf8');
+
+/** The words after `key` on its line of tools/node-flags.conf, or undefined without such a line. */
+function confLine(key, conf) {
+  for (const line of conf.split('\n')) {
+    const [name, ...words] = line.trim().split(/\s+/);
+    if (name === key) return words;
+  }
+  return undefined;
+}
+
+/**
+ * The Node/V8 flags of a service (the app directory's name: gateway, executor, ...) from
+ * tools/node-flags.conf, the file the Dockerfile's CMD reads too.
+ */
+export function nodeFlags(service, conf = readNodeFlagsConf()) {
+  const flags = confLine(service, conf);
+  if (!flags) throw new Error(`tools/node-flags.conf has no line for ${service}`);
+  return flags;
+}
+
+/** The environment every service runs with: the `env` line of tools/node-flags.conf (NAME=value ...). */
+export function serviceEnv(conf = readNodeFlagsConf()) {
+  return Object.fromEntries((confLine('env', conf) ?? []).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+}
+
+/**
+ * Node's arguments for a service's main script (`apps/<service>/dist/main.js`): its flags,
+ * then CPA_NODE_ARGS (flags for every service that NODE_OPTIONS refuses, e.g. --cpu-prof;
+ * a flag given twice takes the later value).
+ */
+export function serviceArgs(script, env) {
+  const service = basename(dirname(dirname(script)));
+  return [...nodeFlags(service), ...(env.CPA_NODE_ARGS ?? '').split(' ').filter(Boolean), resolve(ROOT, script)];
+}
+
 /** Runs one service process; `ready` resolves with its port when it prints its READY line. */
 function spawnService(service, { quiet, onLine }) {
   const { name, label, script, env } = service;
-  // CPA_NODE_ARGS passes flags NODE_OPTIONS refuses (e.g. --cpu-prof) to every service.
-  const nodeArgs = (env.CPA_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, serviceArgs(script, env), { cwd: ROOT, env: { ...env, ...serviceEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
   service.child = child;
   service.startedAt = Date.now();
   return new Promise((resolveReady, rejectReady) => {

@@ -7,9 +7,9 @@ import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { AuthFilesController } from './auth-files.controller';
 import { ClientKeysController } from './client-keys.controller';
+import { ConfigController } from './config.controller';
 import { UsageController } from './usage.controller';
 import { ConsoleController } from './console.controller';
-import { ManagementController } from './management.controller';
 import { OAuthBrowserCallbackController, OAuthLoginController } from './oauth-login.controller';
 import { RequestErrorLogsController } from './request-error-logs.controller';
 
@@ -66,7 +66,7 @@ export class AdminModule {
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
         ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, trustedProxies: env.trustedProxies }),
       ],
-      controllers: [HealthController, ManagementController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController, ConsoleController, ClientKeysController, RequestErrorLogsController, UsageController],
+      controllers: [HealthController, ConfigController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController, ConsoleController, ClientKeysController, RequestErrorLogsController, UsageController],
       providers: [
         { provide: ADMIN_ENV, useValue: env },
         StartupImport,

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Put, Query, Req, 
 import {
   AuthFilesService,
   badRequest,
+  CredentialQuotaService,
   ManagementAuthGuard,
   MULTIPART_CONTENT_TYPE,
   OAuthModelRulesService,
@@ -22,17 +23,27 @@ function answer(reply: FastifyReply, result: StatusBody): Record<string, unknown
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
- * CLIProxyAPI's token-file routes (upload, download, delete, fields, models) and the OAuth
- * model rules, under /v0/management. GET /auth-files and PATCH /auth-files/status are in
- * ManagementController.
+ * CLIProxyAPI's auth-file routes (list, status, upload, download, delete, fields, models),
+ * POST /reset-quota and the OAuth model rules, under /v0/management.
  */
 @Controller()
 @UseGuards(ManagementAuthGuard)
 export class AuthFilesController {
   constructor(
     private readonly authFiles: AuthFilesService,
+    private readonly quota: CredentialQuotaService,
     private readonly rules: OAuthModelRulesService,
   ) {}
+
+  @Get('auth-files')
+  list() {
+    return this.authFiles.list();
+  }
+
+  @Patch('auth-files/status')
+  setStatus(@Body() body: unknown) {
+    return this.authFiles.setStatus(body);
+  }
 
   /** multipart/form-data file parts, or one file as the raw body with `?name=x.json`. */
   @Post('auth-files')
@@ -73,6 +84,12 @@ export class AuthFilesController {
   @Get('auth-files/models')
   models(@Query() query: QueryMap) {
     return this.authFiles.models(single(query.name));
+  }
+
+  @Post('reset-quota')
+  @HttpCode(200)
+  resetQuota(@Body() body: unknown) {
+    return this.quota.reset(body);
   }
 
   @Get('oauth-model-alias')

@@ -1,6 +1,6 @@
-import { CatalogStore, ClientKeyLimits } from '@cpa/catalog';
+import { CatalogStore, ClientKeyLimits, policyOf } from '@cpa/catalog';
 import { Events } from '@cpa/contracts';
-import { hashClientKey } from '@cpa/db';
+import { hashClientKey, UsageRequestRepository, type UsageRequestRecord } from '@cpa/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
 
@@ -25,6 +25,12 @@ async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, b
   });
   return { status: response.statusCode, body: response.json() as Record<string, unknown>, text: response.body };
 }
+
+/** One recorded request of a client key, as the usage drain writes it. */
+const usageRecord = (clientKeyId: string, at: number, tokens: number): UsageRequestRecord => ({
+  key: `${clientKeyId}-${at}-${tokens}`, requestId: 'r', at, clientKeyId, credentialId: 'c', family: 'claude', model: 'm', status: 200,
+  latencyMs: 5, ttfbMs: null, inputTokens: tokens, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, attempts: 1,
+});
 
 async function snapshotKey(key: string) {
   const store = new CatalogStore(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', admin.prefix);
@@ -118,19 +124,37 @@ describe('/v0/management/client-keys', () => {
     expect(broken.json()).toEqual({ error: expect.any(String) });
   });
 
-  it('shows usage from the Redis counters the gateways and schedulers share', async () => {
+  it('shows usage of the day and the month from the requests recorded in Postgres', async () => {
     const created = await call('POST', '/client-keys', { name: 'used' });
     const id = (created.body['client-key'] as { id: string }).id;
-    const limits = new ClientKeyLimits(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', admin.prefix);
     const now = Date.now();
-    try {
-      await limits.charge([{ clientKeyId: id, tokens: 40 }, { clientKeyId: id, tokens: 2 }], now);
-    } finally {
-      limits.onModuleDestroy();
-    }
+    await new UsageRequestRepository(admin.db.prisma).write([usageRecord(id, now - 1000, 40), usageRecord(id, now, 2)]);
     const listed = (await call('GET', '/client-keys')).body['client-keys'] as { id: string; usage: unknown; last_used_at: string | null }[];
     const used = listed.find((k) => k.id === id)!;
     expect(used.usage).toEqual({ requests_today: 2, tokens_today: 42, tokens_month: 42 });
     expect(used.last_used_at).toBe(new Date(now).toISOString());
+  });
+
+  it('counts what a key spent before it got a budget against that budget', async () => {
+    const limits = new ClientKeyLimits(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', admin.prefix);
+    try {
+      const created = await call('POST', '/client-keys', { name: 'budget later', rpm_limit: 100 });
+      const id = (created.body['client-key'] as { id: string }).id;
+      await new UsageRequestRepository(admin.db.prisma).write([usageRecord(id, Date.now(), 70)]);
+      // No token limit yet: nothing was charged in Redis.
+      const open = policyOf({ dailyTokenBudget: 100 });
+      expect((await limits.admit(id, open)).counters).toMatchObject({ dayTokens: 0, monthTokens: 0 });
+
+      expect((await call('PATCH', `/client-keys/${id}`, { daily_token_budget: 100 })).status).toBe(200);
+      expect((await limits.admit(id, open)).counters).toMatchObject({ dayTokens: 70, monthTokens: 70 });
+      // Charged since: counters only grow (a later change of the budget does not count again).
+      await limits.charge([{ clientKeyId: id, tokens: 40 }]);
+      expect((await call('PATCH', `/client-keys/${id}`, { daily_token_budget: 200 })).status).toBe(200);
+      const after = await limits.admit(id, open);
+      expect(after.counters).toMatchObject({ dayTokens: 110, monthTokens: 110 });
+      expect(after.refusal).toMatchObject({ kind: 'daily_budget', used: 110 });
+    } finally {
+      limits.onModuleDestroy();
+    }
   });
 });

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditLogPage, CredentialView } from '@cpa/contracts/management-views';
 import { TOKEN_FILE_SAMPLES, writeTokenFiles } from '@cpa/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminUnderTest, type AdminUnderTest } from './__fixtures__/admin-under-test';
@@ -46,26 +47,12 @@ async function call(method: 'GET' | 'PUT' | 'PATCH', path: string, body?: unknow
   return { status: response.statusCode, text: response.body, headers: response.headers, json: () => response.json() as Record<string, unknown> };
 }
 
-interface CredentialBody {
-  id: string;
-  family: string;
-  kind: string;
-  status: string;
-  disabled: boolean;
-  cooldowns: { model: string; until: string; reason: string }[];
-  last_error: string;
-  token_file: string | null;
-  prefix: string;
-  requests_today: number;
-  tokens_today: number;
-}
-
-async function credentials(): Promise<CredentialBody[]> {
+async function credentials(): Promise<CredentialView[]> {
   const response = await call('GET', '/credentials');
   expect(response.status).toBe(200);
   expect(response.text).not.toContain(CLAUDE_KEY);
   expect(response.text).not.toContain('sk-ant-oat01');
-  return response.json().credentials as CredentialBody[];
+  return response.json().credentials as CredentialView[];
 }
 
 describe('GET /v0/management/credentials', () => {
@@ -113,11 +100,6 @@ describe('GET /v0/management/credentials', () => {
   });
 });
 
-interface AuditBody {
-  entries: { id: string; action: string; target: string; before: Record<string, unknown> | null; after: Record<string, unknown> }[];
-  next_before_id: string | null;
-}
-
 describe('GET /v0/management/audit-log', () => {
   it('needs the management secret and refuses a bad query', async () => {
     expect((await call('GET', '/audit-log', undefined, null)).status).toBe(401);
@@ -131,24 +113,24 @@ describe('GET /v0/management/audit-log', () => {
     const before = (await call('GET', '/routing/strategy')).json().strategy;
     const next = before === 'fill-first' ? 'round-robin' : 'fill-first';
     expect((await call('PUT', '/routing/strategy', { value: next })).status).toBe(200);
-    const page = (await call('GET', '/audit-log?limit=5')).json() as unknown as AuditBody;
+    const page = (await call('GET', '/audit-log?limit=5')).json() as unknown as AuditLogPage;
     expect(page.entries[0]).toMatchObject({ action: 'setting.update', target: 'routing.strategy', before: { value: before }, after: { value: next } });
     const ids = page.entries.map((e) => BigInt(e.id));
     expect([...ids].sort((a, b) => (a > b ? -1 : 1))).toEqual(ids);
   });
 
   it('shows an enable/disable with its before and after', async () => {
-    const entries = ((await call('GET', '/audit-log')).json() as unknown as AuditBody).entries;
+    const entries = ((await call('GET', '/audit-log')).json() as unknown as AuditLogPage).entries;
     expect(entries.find((e) => e.action === 'credential.disable')).toMatchObject({ before: { disabled: false }, after: { disabled: true } });
   });
 
   it('pages backwards with before_id until the first entry', async () => {
-    const all = ((await call('GET', '/audit-log?limit=500')).json() as unknown as AuditBody).entries.map((e) => e.id);
+    const all = ((await call('GET', '/audit-log?limit=500')).json() as unknown as AuditLogPage).entries.map((e) => e.id);
     expect(all.length).toBeGreaterThanOrEqual(3);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await call('GET', `/audit-log?limit=2${cursor ? `&before_id=${cursor}` : ''}`)).json() as unknown as AuditBody;
+      const page = (await call('GET', `/audit-log?limit=2${cursor ? `&before_id=${cursor}` : ''}`)).json() as unknown as AuditLogPage;
       seen.push(...page.entries.map((e) => e.id));
       cursor = page.next_before_id;
     } while (cursor);

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
-import { ManagementAuthGuard, renderErrorLog, RequestErrorLogsService, type RequestErrorLogFile } from '@cpa/management';
+import type { RequestErrorLogFile } from '@cpa/contracts/management-views';
+import { ManagementAuthGuard, renderErrorLog, RequestErrorLogsService } from '@cpa/management';
 import type { FastifyReply } from 'fastify';
 
 /**

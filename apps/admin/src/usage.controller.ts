@@ -3,7 +3,7 @@ import { Body, Controller, Get, HttpCode, Post, Query, Res, UseGuards } from '@n
 import type { FastifyReply } from 'fastify';
 import { ManagementAuthGuard, parseUsageListQuery, parseUsageSummaryQuery, UsageReportService, UsageRequestsService } from '@cpa/management';
 
-/** Per-request usage (the console's usage pages) and CLIProxyAPI's usage export and import. */
+/** Per-request usage (the console's usage pages) and CLIProxyAPI's usage report, export and import. */
 @Controller('usage')
 @UseGuards(ManagementAuthGuard)
 export class UsageController {
@@ -11,6 +11,12 @@ export class UsageController {
     private readonly requests: UsageRequestsService,
     private readonly report: UsageReportService,
   ) {}
+
+  /** CLIProxyAPI's GET /usage. */
+  @Get()
+  usageReport(@Query() query: Record<string, string | undefined>) {
+    return this.report.report(query);
+  }
 
   /** JSON pages, or with `format=csv` every matching request as one CSV download. */
   @Get('requests')

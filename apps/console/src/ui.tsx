@@ -123,6 +123,20 @@ export function Modal({ title, onClose, children, footer }: { title: string; onC
   );
 }
 
+/** A form dialog's footer: Cancel, and the action that submits it (disabled while an action runs). */
+export function DialogButtons({ label, busy, onSubmit, onCancel }: { label: string; busy: boolean; onSubmit: () => void; onCancel: () => void }) {
+  return (
+    <>
+      <button className="btn" onClick={onCancel}>
+        Cancel
+      </button>
+      <button className="btn btn-primary" disabled={busy} onClick={onSubmit}>
+        {label}
+      </button>
+    </>
+  );
+}
+
 export function Field({ label, hint, children }: { label: string; hint?: ReactNode; children: ReactNode }) {
   return (
     <label className="field">

@@ -4,11 +4,9 @@ import { snapshotOf } from './catalog';
 import { toCredentialInfo, type CredentialRow } from './credential-info';
 import { matchesModelPattern, ModelRegistry, modelsServedBy } from './model-registry';
 import { routingSettingsFrom } from './settings';
+import { testCredential } from './test-credential';
 
-const credential = (over: Partial<CredentialInfo>): CredentialInfo => ({
-  id: 'c1', provider: 'claude', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false,
-  baseUrl: '', proxyUrl: '', headers: {}, models: [], excludedModels: [], version: 1, ...over,
-});
+const credential = (over: Partial<CredentialInfo>) => testCredential('c1', over);
 
 describe('routingSettingsFrom', () => {
   it('uses CLIProxyAPI defaults when nothing is configured', () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, type Provider } from '@nestjs/common';
 import type { CatalogClientKey, CatalogDocument } from './catalog-document';
 import { CatalogStore } from './catalog-store';
+import { hasTokenLimits, policyOf } from './client-key-policy';
 import { DEFAULT_ROUTING_SETTINGS, type CredentialInfo, type RoutingSettings } from './catalog.types';
 import { toCredentialInfo } from './credential-info';
 import { ModelRegistry, oauthModelRulesFrom } from './model-registry';
@@ -58,6 +59,21 @@ export function snapshotOfDocument(document: CatalogDocument): CatalogSnapshot {
 }
 
 export const EMPTY_SNAPSHOT: CatalogSnapshot = snapshotOf([], {});
+
+const tokenLimited = new WeakMap<CatalogSnapshot['clientKeys'], ReadonlySet<string>>();
+
+/**
+ * Ids of the snapshot's client keys with a tpm limit or a token budget (`hasTokenLimits`):
+ * the only keys whose usage the schedulers charge to Redis. Worked out once per snapshot.
+ */
+export function tokenLimitedKeyIds(snapshot: Pick<CatalogSnapshot, 'clientKeys'>): ReadonlySet<string> {
+  let ids = tokenLimited.get(snapshot.clientKeys);
+  if (ids === undefined) {
+    ids = new Set([...snapshot.clientKeys.values()].filter((key) => hasTokenLimits(policyOf(key))).map((key) => key.id));
+    tokenLimited.set(snapshot.clientKeys, ids);
+  }
+  return ids;
+}
 
 export const CATALOG_STORE = Symbol('CATALOG_STORE');
 

@@ -84,9 +84,20 @@ describe('ClientKeyLimits (Redis)', () => {
     // Next day, same month: 129 of 150 left for the month.
     const tomorrow = Date.UTC(2026, 10, 30) + 24 * 3600 * 1000 - 1;
     expect((await pods[0]!.admit(id, policy, tomorrow)).admitted).toBe(false);
-    const usage = await pods[0]!.usage([id, 'never-used'], NOW + 5);
-    expect(usage.get(id)).toEqual({ requestsToday: 2, tokensToday: 129, tokensMonth: 129, lastUsedAt: NOW + 3 });
-    expect(usage.get('never-used')).toEqual({ requestsToday: 0, tokensToday: 0, tokensMonth: 0, lastUsedAt: null });
+  });
+
+  it('raises a key’s day and month counters to what it spent before, never lowering them', async () => {
+    const id = newKey();
+    const policy = policyOf({ dailyTokenBudget: 100, monthlyTokenBudget: 1000 });
+    await pods[0]!.raiseSpent(id, { day: 60, month: 500 }, NOW);
+    expect((await pods[1]!.admit(id, policy, NOW + 1)).counters).toMatchObject({ dayTokens: 60, monthTokens: 500 });
+    await pods[1]!.charge([{ clientKeyId: id, tokens: 30 }, { clientKeyId: id, tokens: 0 }], NOW + 2);
+    await pods[0]!.raiseSpent(id, { day: 70, month: 520 }, NOW + 3);
+    expect((await pods[1]!.admit(id, policy, NOW + 4)).counters).toMatchObject({ dayTokens: 90, monthTokens: 530 });
+    await pods[0]!.raiseSpent(id, { day: 95, month: 540 }, NOW + 5);
+    const refused = await pods[1]!.admit(id, policy, NOW + 6);
+    expect(refused.counters).toMatchObject({ dayTokens: 95, monthTokens: 540 });
+    expect(refused.admitted).toBe(true);
   });
 
   it('refuses a spent monthly budget, with the wait until the next month', async () => {

@@ -6,7 +6,7 @@ import { budgetPeriods, LIMIT_WINDOW_MS, limitRefusal, type ClientKeyPolicy, typ
 /**
  * Admits a request of one key, or not, atomically across every gateway pod.
  * KEYS: 1 rpm (sorted set of admissions, scored by ms), 2 tpm (hash epoch second -> tokens),
- *       3 day (hash: tokens, requests, last), 4 month (counter of tokens).
+ *       3 day (hash: field `tokens`), 4 month (counter of tokens).
  * ARGV: now ms, rpm limit, tpm limit, daily budget, monthly budget, window ms, member.
  * Drops what left the window, reads the counters, admits when every limit is under (the
  * comparisons of `limitRefusal`) and then records the admission in the rpm window.
@@ -53,7 +53,18 @@ local result = { admitted and 1 or 0, count, pivot, day, month }
 for i = 1, #buckets do result[#result + 1] = buckets[i] end
 return result`;
 
-/** Keeps day counters a day past their day (the management API shows today's). */
+/**
+ * Raises counters to at least given values. KEYS: 1 day (hash field `tokens`), 2 month.
+ * ARGV: day tokens, month tokens, day TTL s, month TTL s.
+ */
+const RAISE = `
+if tonumber(redis.call('HGET', KEYS[1], 'tokens') or '0') < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'tokens', ARGV[1]) end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1`;
+
+/** Keeps day counters a day past their day (a request finishing just after midnight UTC may still charge it). */
 const DAY_TTL_S = 2 * 24 * 3600;
 const MONTH_TTL_S = 32 * 24 * 3600;
 /** How long a limit check waits for a (re)connecting Redis before it fails (then 503). */
@@ -61,6 +72,7 @@ const CONNECT_WAIT_MS = 500;
 
 type RedisWithScripts = RedisConnection & {
   cpaClientKeyAdmit(...args: (string | number)[]): Promise<number[]>;
+  cpaClientKeyRaise(...args: (string | number)[]): Promise<unknown>;
 };
 
 export interface AdmitResult {
@@ -76,19 +88,18 @@ export interface ClientKeyCharge {
   tokens: number;
 }
 
-export interface ClientKeyUsage {
-  requestsToday: number;
-  tokensToday: number;
-  tokensMonth: number;
-  /** Epoch ms of the last recorded request, null when none was recorded. */
-  lastUsedAt: number | null;
+/** Tokens a key spent in the current UTC day and month. */
+export interface SpentTokens {
+  day: number;
+  month: number;
 }
 
 /**
  * Per-key limits and budgets in Redis, shared by every gateway pod: requests per sliding
  * minute (a sorted set of admissions: exact), tokens per sliding minute (per-second
  * buckets of completed requests' tokens: post-hoc, like LiteLLM's tpm), and tokens per UTC
- * day and month (counters the schedulers increment when a request's usage is recorded).
+ * day and month (counters the schedulers increment when a request's usage is recorded,
+ * only for keys with a tpm limit or a budget: `hasTokenLimits`).
  * Keys: `<prefix>ck:<key id>:rpm|tpm|day:<YYYY-MM-DD>|month:<YYYY-MM>`; with the
  * transport's prefix (`{cpa}:` on a cluster) one key's four share a slot.
  * Commands are never queued while Redis is away: they fail, and the gateway answers 503.
@@ -111,6 +122,7 @@ export class ClientKeyLimits implements OnModuleDestroy {
     });
     redis.on('error', () => undefined); // surfaced by the commands that need the connection
     redis.defineCommand('cpaClientKeyAdmit', { numberOfKeys: 4, lua: ADMIT });
+    redis.defineCommand('cpaClientKeyRaise', { numberOfKeys: 2, lua: RAISE });
     this.redis = redis as RedisWithScripts;
   }
 
@@ -137,57 +149,38 @@ export class ClientKeyLimits implements OnModuleDestroy {
   }
 
   /**
-   * Charges completed requests to their keys: tokens to the tpm window and the day and
-   * month budgets, one request to the day's count. One pipeline per batch.
+   * Charges completed requests to their keys (those with a tpm limit or a token budget):
+   * tokens to the tpm window and the day and month budgets. One pipeline per batch.
    */
   async charge(charges: readonly ClientKeyCharge[], now = Date.now()): Promise<void> {
-    if (charges.length === 0) return;
+    const spent = charges.filter((c) => c.tokens > 0);
+    if (spent.length === 0) return;
     await this.ready();
     const second = Math.floor(now / 1000);
     const pipeline = this.redis.pipeline();
-    for (const { clientKeyId, tokens } of charges) {
+    for (const { clientKeyId, tokens } of spent) {
       const keys = this.keysOf(clientKeyId, now);
-      if (tokens > 0) {
-        pipeline.hincrby(keys.tpm, String(second), tokens);
-        pipeline.pexpire(keys.tpm, LIMIT_WINDOW_MS + 1000);
-        pipeline.incrby(keys.month, tokens);
-        pipeline.expire(keys.month, MONTH_TTL_S);
-      }
+      pipeline.hincrby(keys.tpm, String(second), tokens);
+      pipeline.pexpire(keys.tpm, LIMIT_WINDOW_MS + 1000);
       pipeline.hincrby(keys.day, 'tokens', tokens);
-      pipeline.hincrby(keys.day, 'requests', 1);
-      pipeline.hset(keys.day, 'last', now);
       pipeline.expire(keys.day, DAY_TTL_S);
+      pipeline.incrby(keys.month, tokens);
+      pipeline.expire(keys.month, MONTH_TTL_S);
     }
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0]!;
   }
 
-  /** Today's and this month's usage of each key (UTC), for the management API. */
-  async usage(clientKeyIds: readonly string[], now = Date.now()): Promise<Map<string, ClientKeyUsage>> {
-    const usage = new Map<string, ClientKeyUsage>();
-    if (clientKeyIds.length === 0) return usage;
+  /**
+   * Raises a key's day and month token counters to at least the given totals (from the
+   * usage in Postgres): a key that gets a budget has not been charged in Redis until now,
+   * and what it spent earlier in the day and month still counts. Never lowers a counter.
+   */
+  async raiseSpent(clientKeyId: string, spent: SpentTokens, now = Date.now()): Promise<void> {
     await this.ready();
-    const pipeline = this.redis.pipeline();
-    for (const id of clientKeyIds) {
-      const keys = this.keysOf(id, now);
-      pipeline.hmget(keys.day, 'requests', 'tokens', 'last');
-      pipeline.get(keys.month);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    clientKeyIds.forEach((id, i) => {
-      const [dayError, day] = results[2 * i] ?? [];
-      const [monthError, month] = results[2 * i + 1] ?? [];
-      if (dayError || monthError) throw (dayError ?? monthError)!;
-      const [requests, tokens, last] = (day as (string | null)[] | undefined) ?? [];
-      usage.set(id, {
-        requestsToday: Number(requests ?? 0),
-        tokensToday: Number(tokens ?? 0),
-        tokensMonth: Number((month as string | null) ?? 0),
-        lastUsedAt: last ? Number(last) : null,
-      });
-    });
-    return usage;
+    const keys = this.keysOf(clientKeyId, now);
+    await this.redis.cpaClientKeyRaise(keys.day, keys.month, spent.day, spent.month, DAY_TTL_S, MONTH_TTL_S);
   }
 
   private ready(): Promise<void> {

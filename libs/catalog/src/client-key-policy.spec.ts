@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   budgetPeriods,
   hasCountedLimits,
+  hasTokenLimits,
   isExpired,
   LIMIT_WINDOW_MS,
   limitRefusal,
@@ -51,7 +52,7 @@ describe('modelAllowed', () => {
   });
 });
 
-describe('policyOf, hasCountedLimits and isExpired', () => {
+describe('policyOf, hasCountedLimits, hasTokenLimits and isExpired', () => {
   it('reads a snapshot entry of an older admin (no policy fields) as unlimited', () => {
     expect(policyOf({})).toEqual(UNLIMITED_POLICY);
     expect(hasCountedLimits(UNLIMITED_POLICY)).toBe(false);
@@ -61,6 +62,14 @@ describe('policyOf, hasCountedLimits and isExpired', () => {
     expect(hasCountedLimits(policyOf({ models: ['x'], expiresAt: NOW }))).toBe(false);
     for (const field of ['rpmLimit', 'tpmLimit', 'dailyTokenBudget', 'monthlyTokenBudget'] as const) {
       expect(hasCountedLimits(policyOf({ [field]: 1 }))).toBe(true);
+    }
+  });
+
+  it('charges tokens only to keys with a tpm limit or a budget: an rpm limit counts admissions, not tokens', () => {
+    expect(hasTokenLimits(UNLIMITED_POLICY)).toBe(false);
+    expect(hasTokenLimits(policyOf({ rpmLimit: 5, models: ['x'], expiresAt: NOW }))).toBe(false);
+    for (const field of ['tpmLimit', 'dailyTokenBudget', 'monthlyTokenBudget'] as const) {
+      expect(hasTokenLimits(policyOf({ [field]: 1 }))).toBe(true);
     }
   });
 

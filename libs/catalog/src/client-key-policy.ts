@@ -45,6 +45,15 @@ export function hasCountedLimits(policy: ClientKeyPolicy): boolean {
   return policy.rpmLimit > 0 || policy.tpmLimit > 0 || policy.dailyTokenBudget > 0 || policy.monthlyTokenBudget > 0;
 }
 
+/**
+ * Whether a key's completed requests must be charged to its Redis token counters: only a
+ * tpm limit or a budget ever reads them (an rpm limit counts admissions, not tokens).
+ * The management API's usage figures come from Postgres for every key.
+ */
+export function hasTokenLimits(policy: Pick<ClientKeyPolicy, 'tpmLimit' | 'dailyTokenBudget' | 'monthlyTokenBudget'>): boolean {
+  return policy.tpmLimit > 0 || policy.dailyTokenBudget > 0 || policy.monthlyTokenBudget > 0;
+}
+
 export function isExpired(policy: ClientKeyPolicy, now: number): boolean {
   return policy.expiresAt !== null && now >= policy.expiresAt;
 }

@@ -3,11 +3,9 @@ import { snapshotOf } from './catalog';
 import type { CredentialInfo } from './catalog.types';
 import { FAMILY_DEFAULT_MODELS } from './family-models';
 import { ModelRegistry, modelsServedBy, oauthModelRulesFrom, type OAuthModelRules } from './model-registry';
+import { testCredential } from './test-credential';
 
-const credential = (over: Partial<CredentialInfo>): CredentialInfo => ({
-  id: 'c1', provider: 'claude', kind: 'oauth', label: '', prefix: '', priority: 0, weight: 1, disabled: false,
-  baseUrl: '', proxyUrl: '', headers: {}, models: [], excludedModels: [], version: 1, ...over,
-});
+const credential = (over: Partial<CredentialInfo>) => testCredential('c1', { kind: 'oauth', ...over });
 const rules = (over: Partial<OAuthModelRules>): OAuthModelRules => ({ aliases: {}, excluded: {}, ...over });
 const ids = (c: CredentialInfo, r: OAuthModelRules) => modelsServedBy(c, r).map((m) => [m.id, m.upstreamModel]);
 

@@ -3,6 +3,7 @@ import { CatalogSourceRepository, type PrismaService } from '@cpa/db';
 import { Catalog } from './catalog';
 import { CatalogPublisher } from './catalog-publisher';
 import { CatalogStore } from './catalog-store';
+export { testCredential } from './test-credential';
 
 /**
  * Tests: a catalog as the hot-path services have it, fed the way production feeds it

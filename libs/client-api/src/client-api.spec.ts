@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { snapshotOf } from '@cpa/catalog';
+import { testCredential } from '@cpa/catalog/testing';
 import { extractClientKey } from './client-key.service';
 import { RouteActions } from '@cpa/contracts';
 import { claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList } from './model-list';
@@ -30,6 +31,29 @@ describe('readRequestFields', () => {
     expect(() => readRequestFields('openai-chat', Buffer.from('[1]'))).toThrow(/JSON object/);
     expect(() => readRequestFields('openai-chat', Buffer.from('{}'))).toThrow(/"model"/);
     expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":"yes"}'))).toThrow(/"stream"/);
+    expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":true} trailing'))).toThrow(/Invalid JSON body/);
+    expect(() => readRequestFields('gemini', Buffer.from('{"contents":'), 'g')).toThrow(/Invalid JSON body/);
+    expect(() => readRequestFields('claude', Buffer.from('{"model":"a\\x"}'))).toThrow(/Invalid JSON body/);
+    // An empty body is an object without a model.
+    expect(() => readRequestFields('openai-chat', Buffer.alloc(0))).toThrow(/"model"/);
+  });
+  it('reads the top-level fields only, as JSON.parse would (escaped names, nested look-alikes)', () => {
+    const body = Buffer.from('{"messages":[{"model":"nested","stream":false}],"mod\\u0065l":"real","stream":true}');
+    expect(readRequestFields('claude', body)).toEqual({ model: 'real', stream: true });
+  });
+  it('never turns the body into a string or parses all of it', () => {
+    const body = Buffer.from(JSON.stringify({ model: 'claude-bench', messages: [{ role: 'user', content: 'x'.repeat(100_000) }], stream: true }));
+    const parse = vi.spyOn(JSON, 'parse');
+    const toString = vi.spyOn(Buffer.prototype, 'toString');
+    try {
+      expect(readRequestFields('claude', body)).toEqual({ model: 'claude-bench', stream: true });
+      // Only the model's own value is decoded.
+      for (const call of parse.mock.calls) expect(String(call[0]).length).toBeLessThan(40);
+      for (const result of toString.mock.results) expect(String(result.value).length).toBeLessThan(40);
+    } finally {
+      parse.mockRestore();
+      toString.mockRestore();
+    }
   });
 });
 
@@ -44,7 +68,7 @@ describe('formatOfPath', () => {
 
 describe('model lists', () => {
   const snapshot = snapshotOf(
-    [{ id: 'a', provider: 'openai-compat', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false, baseUrl: '', proxyUrl: '', headers: {}, models: [{ name: 'm1', alias: 'm1' }], excludedModels: [], version: 1 }],
+    [testCredential('a', { provider: 'openai-compat', models: [{ name: 'm1', alias: 'm1' }] })],
     {},
   );
   it('answers in OpenAI, Claude and Gemini shapes', () => {
@@ -54,7 +78,7 @@ describe('model lists', () => {
   });
   it("lists only the models a client key may use (exact names and * patterns; none = all)", () => {
     const two = snapshotOf(
-      [{ id: 'a', provider: 'openai-compat', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false, baseUrl: '', proxyUrl: '', headers: {}, models: [{ name: 'gpt-x', alias: 'gpt-x' }, { name: 'claude-y', alias: 'claude-y' }], excludedModels: [], version: 1 }],
+      [testCredential('a', { provider: 'openai-compat', models: [{ name: 'gpt-x', alias: 'gpt-x' }, { name: 'claude-y', alias: 'claude-y' }] })],
       {},
     );
     const ids = (list: { data: { id: string }[] }) => list.data.map((m) => m.id).sort();

@@ -20,7 +20,7 @@ import { ClientKeyService, extractClientKey } from './client-key.service';
 import { DEFAULT_IN_FLIGHT_LIMITS, InFlightLimit, type InFlightLimits, type InFlightTicket } from './in-flight';
 import { BodyTooLargeError, readBody } from './read-body';
 import { relayFrames, writeJson, type RelayLimits } from './relay';
-import { BadRequestError, readRequestFields } from './request-fields';
+import { BadRequestError, parseRequestBody, readRequestFields } from './request-fields';
 
 export interface GatewayOptions {
   /** How long a request may take end to end before the gateway gives up (ms). */
@@ -162,13 +162,22 @@ export class GatewayService {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
+    let sessionIds: string[] = [];
+    // Hashing messages costs CPU (and a parse of the whole body) on every request: only when affinity is on.
+    if (this.catalog.snapshot.settings.sessionAffinity) {
+      try {
+        sessionIds = sessionIdList(extractSessionIds(headers, parseRequestBody(body)));
+      } catch (err) {
+        const status = err instanceof BadRequestError ? err.status : 400;
+        return writeJson(res, status, clientErrorBody(format, status, (err as Error).message));
+      }
+    }
     const route: RouteRequest = {
       requestId,
       clientFormat: format,
       model: fields.model,
       stream: fields.stream,
-      // Hashing messages costs CPU on every request: only when affinity is on.
-      sessionIds: this.catalog.snapshot.settings.sessionAffinity ? sessionIdList(extractSessionIds(headers, fields.json)) : [],
+      sessionIds,
       clientKeyId: verdict.client.id,
       action: call.action,
       headers,
@@ -201,12 +210,12 @@ export class GatewayService {
 }
 
 /**
- * The id the logging middleware gave this request (it also answers it as `x-request-id`
- * and binds it to every log line); made here when no middleware ran (unit tests).
+ * The id the request logging hook gave this request and answers as `x-request-id` (it is
+ * on every log line of the request); made here when no hook ran (unit tests).
  */
 function requestIdOf(req: IncomingMessage, res: ServerResponse): string {
-  const given = (req as IncomingMessage & { id?: unknown }).id;
-  if (typeof given === 'string') return given;
+  const answered = res.getHeader(REQUEST_ID_HEADER);
+  if (typeof answered === 'string') return answered;
   const made = requestIdFor(req.headers[REQUEST_ID_HEADER]);
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, made);
   return made;

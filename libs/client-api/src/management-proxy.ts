@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request } from 'undici';
 import { REQUEST_ID_HEADER } from '@cpa/contracts';
+
+/**
+ * undici loads on the first management call: nothing else in the gateway uses it, and
+ * loaded it holds about 4 MB of heap in every gateway (RSS budget, docs/decisions.md).
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 
@@ -13,12 +19,13 @@ export async function proxyToAdmin(adminUrl: string, req: IncomingMessage, res: 
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HOP_BY_HOP.has(name) && typeof value === 'string') headers[name] = value;
   }
-  // The admin logs (and answers) the gateway's id for this request, not one of its own.
-  const requestId = (req as IncomingMessage & { id?: unknown }).id;
+  // The admin logs (and answers) the gateway's id for this request (answered by the logging hook), not one of its own.
+  const requestId = res.getHeader(REQUEST_ID_HEADER);
   if (typeof requestId === 'string') headers[REQUEST_ID_HEADER] = requestId;
   const peer = req.socket.remoteAddress ?? '';
   headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
   try {
+    const { request } = await loadUndici();
     const upstream = await request(new URL(req.url ?? '/', adminUrl), {
       method: (req.method ?? 'GET') as 'GET',
       headers,

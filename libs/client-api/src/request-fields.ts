@@ -1,4 +1,5 @@
 import { RouteActions, type ClientFormat, type RouteAction } from '@cpa/contracts';
+import { JsonScanError, readJsonBoolean, readJsonString, scanTopLevelMembers } from '@cpa/formats';
 
 export class BadRequestError extends Error {
   constructor(message: string, readonly status = 400) {
@@ -9,14 +10,46 @@ export class BadRequestError extends Error {
 export interface RequestFields {
   model: string;
   stream: boolean;
-  json: Record<string, unknown>;
 }
 
 /**
- * The few fields routing needs, read from the parsed body with lean checks (the full
- * schema is the upstream's business). Gemini names model and streaming in the URL.
+ * The few fields routing needs, found in the body's bytes (`scanTopLevelMembers`) rather
+ * than by parsing it: the gateway never turns a 100 KB conversation into JavaScript
+ * strings for two fields. The body's JSON structure is still checked; the full schema is
+ * the upstream's business. Gemini names model and streaming in the URL.
  */
 export function readRequestFields(format: ClientFormat, raw: Buffer, urlModel?: string, urlStream = false): RequestFields {
+  let model: string | undefined;
+  let stream: boolean | undefined;
+  let streamGiven = false;
+  if (raw.length > 0) {
+    try {
+      const scan = scanTopLevelMembers(raw, ['model', 'stream']);
+      if (!scan.isObject) throw new BadRequestError('Request body must be a JSON object');
+      const modelSpan = scan.spans.get('model');
+      const streamSpan = scan.spans.get('stream');
+      model = modelSpan && readJsonString(raw, modelSpan);
+      streamGiven = streamSpan !== undefined;
+      stream = streamSpan && readJsonBoolean(raw, streamSpan);
+    } catch (err) {
+      if (err instanceof JsonScanError) throw new BadRequestError(`Invalid JSON body: ${err.message}`);
+      throw err;
+    }
+  }
+  if (format === 'gemini') {
+    if (!urlModel) throw new BadRequestError('Model is required in the URL');
+    return { model: urlModel, stream: urlStream };
+  }
+  if (model === undefined || model.trim() === '') throw new BadRequestError('Field "model" is required');
+  if (streamGiven && stream === undefined) throw new BadRequestError('Field "stream" must be a boolean');
+  return { model: model.trim(), stream: stream === true };
+}
+
+/**
+ * The whole body as a JSON object, for what needs more than the routing fields (session
+ * affinity hashes the first messages); only called when that is switched on.
+ */
+export function parseRequestBody(raw: Buffer): Record<string, unknown> {
   let json: unknown;
   try {
     json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
@@ -24,14 +57,7 @@ export function readRequestFields(format: ClientFormat, raw: Buffer, urlModel?: 
     throw new BadRequestError(`Invalid JSON body: ${(err as Error).message}`);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequestError('Request body must be a JSON object');
-  const body = json as Record<string, unknown>;
-  if (format === 'gemini') {
-    if (!urlModel) throw new BadRequestError('Model is required in the URL');
-    return { model: urlModel, stream: urlStream, json: body };
-  }
-  if (typeof body.model !== 'string' || body.model.trim() === '') throw new BadRequestError('Field "model" is required');
-  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new BadRequestError('Field "stream" must be a boolean');
-  return { model: body.model.trim(), stream: body.stream === true, json: body };
+  return json as Record<string, unknown>;
 }
 
 /** The query string of a request target, parsed. */

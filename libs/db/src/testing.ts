@@ -14,7 +14,10 @@ function adminUrl(): string {
   return url.toString();
 }
 
-/** A database name of our own, so tests that replace whole tables cannot disturb other suites. */
+/**
+ * A database name of our own (not created yet: migrate() creates a missing database), so
+ * tests that replace whole tables cannot disturb other suites.
+ */
 export function throwawayDatabaseUrl(prefix: string): { name: string; url: string } {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const url = new URL(adminUrl());
@@ -30,6 +33,14 @@ export async function dropDatabase(name: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/** An empty throwaway database, created now (as migrate() would), for a stack that migrates it itself (e2e). */
+export async function createEmptyDatabase(prefix: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const { name, url } = throwawayDatabaseUrl(prefix);
+  const { ensureDatabase } = await loadMigrationRunner();
+  await ensureDatabase(url);
+  return { name, url, drop: () => dropDatabase(name) };
 }
 
 /** A migrated throwaway database with a connected PrismaService and a raw pg client. */

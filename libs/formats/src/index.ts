@@ -14,3 +14,4 @@ export { cleanSchemaForGemini, geminiSchemaToJsonSchema } from './schema';
 export { AutoFramer, FramingError, JsonArrayFramer, MAX_EVENT_CHARS, SseFramer, type Frame, type Framer } from './framing';
 export { SKIP_THOUGHT_SIGNATURE } from './codecs/gemini';
 export { decodeAnyError } from './error-envelopes';
+export { JsonScanError, readJsonBoolean, readJsonString, replaceTopLevelMembers, scanTopLevelMembers, type TopLevelMembers, type ValueSpan } from './json-members';

@@ -1,17 +1,5 @@
-import type { AuditEntry, AuditValue } from '@cpa/db';
-
-/** One audit entry as GET /v0/management/audit-log shows it. */
-export interface AuditEntryView {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  /** The recorded values before the change (`before_<field>` details), or null when none were recorded. */
-  before: Record<string, AuditValue> | null;
-  /** Every other recorded detail: the state after the change, or facts about it. */
-  after: Record<string, AuditValue>;
-}
+import type { AuditEntryView, AuditValue } from '@cpa/contracts/management-views';
+import type { AuditEntry } from '@cpa/db';
 
 /** Detail fields recorded as `before_<field>` hold the value the change replaced. */
 export const BEFORE_PREFIX = 'before_';

@@ -12,9 +12,11 @@ import {
   type AuthFileImportResult,
 } from '@cpa/config';
 import { isProviderFamily } from '@cpa/contracts';
-import { AuditRepository, SecretBox, UnitOfWork, type Prisma } from '@cpa/db';
+import { AuditRepository, SecretBox, UnitOfWork, type CredentialRepository, type Prisma } from '@cpa/db';
 import { z } from 'zod';
+import { authFileName, authFileView, type AuthFile } from './auth-file-view';
 import { ChangeNotifier } from './change-notifier';
+import { MANAGEMENT_ACTOR, OK } from './management-answer';
 import { badRequest, ManagementError, notFound } from './management-error';
 import { parseItem } from './list-ops';
 
@@ -56,12 +58,22 @@ const FieldsPatchSchema = z
 type FieldsPatch = z.infer<typeof FieldsPatchSchema>;
 const PATCHABLE = ['prefix', 'proxy_url', 'priority', 'weight', 'note', 'headers', 'excluded_models', 'request_retry', 'disable_cooling', 'disabled'] as const;
 
+/** PATCH /auth-files/status. */
+const StatusPatchSchema = z
+  .object({
+    name: z.string().trim().min(1).optional(),
+    auth_index: z.string().trim().min(1).optional(),
+    disabled: z.boolean({ error: 'disabled must be true or false' }),
+  })
+  .refine((body) => body.name || body.auth_index, 'name or auth_index is required');
+
 type CredentialRow = Awaited<ReturnType<typeof findAuthFileRows>>[number];
 
 /**
- * CLIProxyAPI token files over Postgres: import from a directory (start-up, `npm run
- * import-auth`), upload, download, delete, field edits and the models a file serves. Every
- * change leaves an audit entry (names and ids, never tokens) and is broadcast.
+ * CLIProxyAPI's auth files over Postgres: the list of every credential and its on/off
+ * switch, and the token files: import from a directory (start-up, `npm run import-auth`),
+ * upload, download, delete, field edits and the models a file serves. Every change leaves an
+ * audit entry (names and ids, never tokens) and is broadcast.
  */
 @Injectable()
 export class AuthFilesService {
@@ -73,6 +85,31 @@ export class AuthFilesService {
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
   ) {}
+
+  /** GET /auth-files: every credential (token files and API keys), with its recorded usage. */
+  async list(): Promise<{ files: AuthFile[] }> {
+    const [rows, counts] = await Promise.all([this.uow.repos.credentials.rows(), this.uow.repos.usage.totalsByCredential()]);
+    const now = Date.now();
+    return { files: rows.map((row) => authFileView(row, counts.get(row.id), now)) };
+  }
+
+  /**
+   * PATCH /auth-files/status: enables or disables one credential by auth_index, or by id or
+   * listed name; a token file's name switches every credential of that file.
+   */
+  async setStatus(body: unknown): Promise<typeof OK> {
+    const { name, auth_index: authIndex, disabled } = parseItem(StatusPatchSchema, body, '');
+    const ids = await this.uow.run(async ({ credentials }) => {
+      const byIndex = authIndex ? await credentials.row(authIndex) : null;
+      const rows = authIndex ? (byIndex ? [byIndex] : []) : await rowsListedAs(credentials, name!);
+      if (!rows.length) throw notFound('auth file not found');
+      for (const row of rows) if (row.disabled !== disabled) await credentials.updateRow(row.id, { disabled });
+      return rows.map((row) => row.id);
+    });
+    for (const id of ids) await this.audit.record(MANAGEMENT_ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { before_disabled: !disabled, disabled });
+    await this.notifier.credentialChanged(ids);
+    return OK;
+  }
 
   /** Imports the token files of a directory or file path (source "auth-file"); never writes to disk. */
   async importPath(path: string, actor: string): Promise<AuthFileImportResult[]> {
@@ -96,7 +133,7 @@ export class AuthFilesService {
           : await importTokenFile(this.uow, this.box, file.name.trim(), typeof file.content === 'object' && !Buffer.isBuffer(file.content) ? JSON.stringify(file.content) : file.content, UPLOAD_SOURCE),
       );
     }
-    await this.recordImport('management-api', 'auth-files.upload', files.length === 1 ? files[0].name : `${files.length} files`, results);
+    await this.recordImport(MANAGEMENT_ACTOR, 'auth-files.upload', files.length === 1 ? files[0].name : `${files.length} files`, results);
     const failed = results.filter((r) => r.outcome === 'error');
     const uploaded = results.filter((r) => r.outcome !== 'error').map((r) => r.name);
     if (files.length === 1) {
@@ -114,7 +151,7 @@ export class AuthFilesService {
     const fileName = this.checkedName(name);
     const exported = await exportAuthFile(this.uow.repos, this.box, fileName);
     if (!exported) throw notFound('file not found');
-    await this.audit.record('management-api', 'auth-file.download', exported.name, {});
+    await this.audit.record(MANAGEMENT_ACTOR, 'auth-file.download', exported.name, {});
     return { name: exported.name, json: `${JSON.stringify(exported.file, null, 2)}\n` };
   }
 
@@ -145,7 +182,7 @@ export class AuthFilesService {
    * the file (all projects of a gemini file). Unknown fields are ignored, as CLIProxyAPI
    * keeps them as metadata this router does not use.
    */
-  async patchFields(body: unknown): Promise<{ status: 'ok' }> {
+  async patchFields(body: unknown): Promise<typeof OK> {
     const patch = parseItem(FieldsPatchSchema, body, '');
     const fields = PATCHABLE.filter((field) => field in patch);
     if (!fields.length) throw badRequest('no fields to update');
@@ -158,9 +195,9 @@ export class AuthFilesService {
       for (const row of fileRows) await repos.credentials.updateRow(row.id, applyFields(row, patch));
       return fileRows.map((row) => row.id);
     });
-    await this.audit.record('management-api', 'auth-file.fields', patch.name ?? patch.auth_index ?? '', { credentials: ids, fields: [...fields] });
+    await this.audit.record(MANAGEMENT_ACTOR, 'auth-file.fields', patch.name ?? patch.auth_index ?? '', { credentials: ids, fields: [...fields] });
     await this.notifier.credentialChanged(ids);
-    return { status: 'ok' };
+    return OK;
   }
 
   /** GET /auth-files/models: the models the credential (or the file's first credential) serves, OAuth rules applied. */
@@ -200,9 +237,21 @@ export class AuthFilesService {
 
   private async recordDelete(files: string[], credentialIds: string[]): Promise<void> {
     if (!files.length) return;
-    await this.audit.record('management-api', 'auth-files.delete', files.length === 1 ? files[0] : `${files.length} files`, { files, credentials: credentialIds });
+    await this.audit.record(MANAGEMENT_ACTOR, 'auth-files.delete', files.length === 1 ? files[0] : `${files.length} files`, { files, credentials: credentialIds });
     await this.notifier.configChanged(['auth-files'], credentialIds);
   }
+}
+
+/** The credentials GET /auth-files lists under `name`: by id, the credentials of a token file, else by label or account. */
+async function rowsListedAs(credentials: CredentialRepository, name: string) {
+  const byId = await credentials.row(name);
+  if (byId) return [byId];
+  const ofFile = await credentials.rowsOfFile(name);
+  if (ofFile.length) return ofFile;
+  const rows = await credentials.rowsLabelledOrOwned(name);
+  const matches = rows.filter((row) => authFileName(row) === name);
+  if (matches.length > 1) throw badRequest('several auth files have this name; use auth_index');
+  return matches;
 }
 
 /** The routing fields of a patch as column and attribute writes (null restores the default). */

@@ -1,33 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { ClientKeyLimits, type ClientKeyUsage } from '@cpa/catalog';
-import { AuditRepository, ClientKeyRepository, type AuditDetails, type ClientKeyRecord, type ClientKeySettings } from '@cpa/db';
+import { budgetPeriods, ClientKeyLimits, hasTokenLimits } from '@cpa/catalog';
+import type { ClientKeyAnswer, ClientKeyCreated, ClientKeyList, ClientKeyView } from '@cpa/contracts/management-views';
+import { AuditRepository, ClientKeyRepository, UsageRequestRepository, type AuditDetails, type ClientKeyRecord, type ClientKeySettings, type ClientKeyUsage } from '@cpa/db';
 import { z } from 'zod';
 import { BEFORE_PREFIX } from './audit-view';
 import { ChangeNotifier } from './change-notifier';
 import { notFound } from './management-error';
 import { parseItem } from './list-ops';
-import { OK } from './management.service';
-
-const ACTOR = 'management-api';
-
-/** A client key as the management API shows it (never the key itself). */
-export interface ClientKeyView {
-  id: string;
-  name: string;
-  key_preview: string;
-  models: string[];
-  rpm_limit: number;
-  tpm_limit: number;
-  daily_token_budget: number;
-  monthly_token_budget: number;
-  expires_at: string | null;
-  disabled: boolean;
-  source: 'management' | 'config';
-  created_at: string;
-  last_used_at: string | null;
-  usage: { requests_today: number; tokens_today: number; tokens_month: number };
-}
+import { MANAGEMENT_ACTOR, OK } from './management-answer';
 
 const Limit = z.number().int().min(0).max(2_147_483_647);
 const Budget = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -122,7 +103,9 @@ export function clientKeyView(record: ClientKeyRecord, usage: ClientKeyUsage = N
  * expiry, beside CLIProxyAPI's plain `/api-keys` list (the same rows). A new key's secret
  * is returned once; Postgres keeps its hash and an encrypted copy (for `/api-keys`). Every
  * change is audited without the key and published in the catalog snapshot, which is all
- * the gateways read. Usage comes from the Redis counters the limits use.
+ * the gateways read. Usage (today and this month, UTC) comes from the roll-up of every
+ * request in Postgres, a second or two behind; the limits count in Redis, and only for
+ * keys with a tpm limit or a token budget.
  */
 @Injectable()
 export class ClientKeysService {
@@ -133,50 +116,62 @@ export class ClientKeysService {
     private readonly limits: ClientKeyLimits,
     private readonly audit: AuditRepository,
     private readonly notifier: ChangeNotifier,
+    private readonly requests: UsageRequestRepository,
   ) {}
 
-  async list(): Promise<{ 'client-keys': ClientKeyView[] }> {
+  async list(): Promise<ClientKeyList> {
     const records = await this.keys.list();
     const usage = await this.usageOf(records.map((r) => r.id));
     return { 'client-keys': records.map((record) => clientKeyView(record, usage.get(record.id))) };
   }
 
-  async create(body: unknown): Promise<{ key: string; 'client-key': ClientKeyView }> {
+  async create(body: unknown): Promise<ClientKeyCreated> {
     const parsed = parseItem(CreateSchema, body, '');
     const key = `sk-cpa-${randomBytes(24).toString('base64url')}`;
     const record = await this.keys.add(key, { ...settingsOf(parsed), source: 'management' });
-    await this.audit.record(ACTOR, 'client-key.create', record.id, auditOf(record));
+    await this.audit.record(MANAGEMENT_ACTOR, 'client-key.create', record.id, auditOf(record));
     await this.notifier.configChanged(['client-keys']);
     return { key, 'client-key': clientKeyView(record) };
   }
 
-  async update(id: string, body: unknown): Promise<{ 'client-key': ClientKeyView }> {
+  async update(id: string, body: unknown): Promise<ClientKeyAnswer> {
     const parsed = parseItem(PatchSchema, body, '');
     const before = await this.keys.findById(id);
     const record = before && (await this.keys.update(id, settingsOf(parsed)));
     if (!before || !record) throw notFound('client key not found');
     const changed = Object.keys(parsed).map((field) => AUDIT_FIELD[field]!);
-    await this.audit.record(ACTOR, 'client-key.update', id, { ...auditOf(record), ...auditBefore(before, changed) });
+    await this.audit.record(MANAGEMENT_ACTOR, 'client-key.update', id, { ...auditOf(record), ...auditBefore(before, changed) });
+    const usage = (await this.usageOf([id])).get(id);
+    // Before the gateways see the budget: from then on the schedulers charge the key in Redis.
+    if (usage && hasTokenLimits(record) && !hasTokenLimits(before)) await this.countSpentSoFar(id, usage);
     await this.notifier.configChanged(['client-keys']);
-    const usage = await this.usageOf([id]);
-    return { 'client-key': clientKeyView(record, usage.get(id)) };
+    return { 'client-key': clientKeyView(record, usage) };
   }
 
   async remove(id: string): Promise<typeof OK> {
     const record = await this.keys.findById(id);
     if (!record || !(await this.keys.removeById(id))) throw notFound('client key not found');
-    await this.audit.record(ACTOR, 'client-key.delete', id, auditBefore(record));
+    await this.audit.record(MANAGEMENT_ACTOR, 'client-key.delete', id, auditBefore(record));
     await this.notifier.configChanged(['client-keys']);
     return OK;
   }
 
-  /** Counters live in Redis: while it is away the keys are still listed, with zero usage. */
-  private async usageOf(ids: string[]): Promise<Map<string, ClientKeyUsage>> {
+  /** Today's and this month's usage (UTC, the budgets' periods) of each key. */
+  private usageOf(ids: string[], now = Date.now()): Promise<Map<string, ClientKeyUsage>> {
+    const { day, month } = budgetPeriods(now);
+    return this.requests.clientKeyUsage(ids, { dayStart: new Date(`${day}T00:00:00Z`), monthStart: new Date(`${month}-01T00:00:00Z`) });
+  }
+
+  /**
+   * A key that gets a tpm limit or budget was not charged in Redis until now: its budgets
+   * start from what it spent so far today and this month. Without Redis the change still
+   * holds, and the budgets count from zero.
+   */
+  private async countSpentSoFar(id: string, usage: ClientKeyUsage): Promise<void> {
     try {
-      return await this.limits.usage(ids);
+      await this.limits.raiseSpent(id, { day: usage.tokensToday, month: usage.tokensMonth });
     } catch (err) {
-      this.logger.warn(`client key usage unavailable: ${(err as Error).message}`);
-      return new Map();
+      this.logger.warn(`client key ${id}: earlier usage not counted against its new budget: ${(err as Error).message}`);
     }
   }
 }

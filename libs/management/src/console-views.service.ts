@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AuditRepository, CredentialRepository, UsageRepository, utcDay } from '@cpa/db';
+import type { AuditLogPage, CredentialList } from '@cpa/contracts/management-views';
 import { z } from 'zod';
-import { auditEntryView, type AuditEntryView } from './audit-view';
-import { credentialView, usageByCredential, type CredentialView } from './credential-view';
+import { auditEntryView } from './audit-view';
+import { credentialView, usageByCredential } from './credential-view';
 import { parseItem } from './list-ops';
 
 const AuditQuerySchema = z.object({
@@ -26,7 +27,7 @@ export class ConsoleViewsService {
   ) {}
 
   /** The states come from the admin's Postgres mirror of the routing state (a few seconds behind Redis). */
-  async listCredentials(now = Date.now()): Promise<{ credentials: CredentialView[] }> {
+  async listCredentials(now = Date.now()): Promise<CredentialList> {
     const today = utcDay(new Date(now));
     const [rows, usage] = await Promise.all([this.credentials.list(), this.usage.query({ from: today, to: today })]);
     const totals = usageByCredential(usage);
@@ -34,7 +35,7 @@ export class ConsoleViewsService {
   }
 
   /** Newest first, `limit` entries before `before_id`. */
-  async listAuditLog(query: unknown): Promise<{ entries: AuditEntryView[]; next_before_id: string | null }> {
+  async listAuditLog(query: unknown): Promise<AuditLogPage> {
     const { limit, before_id: before } = parseItem(AuditQuerySchema, query ?? {}, '');
     const entries = await this.audit.list({ limit: limit + 1, before });
     const page = entries.slice(0, limit);

@@ -1,41 +1,6 @@
 import { redactProxyUrl } from '@cpa/config';
 import { CredentialStatuses } from '@cpa/contracts';
-
-/** What the console shows of one credential: GET /v0/management/credentials. */
-export type CredentialLiveState = 'active' | 'cooling' | 'needs_login' | 'disabled';
-
-export interface CredentialCooldown {
-  model: string;
-  /** RFC 3339. */
-  until: string;
-  reason: string;
-}
-
-export interface CredentialView {
-  id: string;
-  auth_index: string;
-  label: string;
-  family: string;
-  kind: 'api-key' | 'oauth';
-  source: string;
-  email: string;
-  disabled: boolean;
-  status: CredentialLiveState;
-  cooldowns: CredentialCooldown[];
-  last_error: string;
-  next_refresh_at: string | null;
-  priority: number;
-  weight: number;
-  prefix: string;
-  /** The upstream it calls ('' = the provider's default). */
-  base_url: string;
-  /** Scheme and host only: a proxy URL may carry a password. */
-  proxy_url: string;
-  /** The token file it came from (its fields are editable with PATCH /auth-files/fields), else null. */
-  token_file: string | null;
-  requests_today: number;
-  tokens_today: number;
-}
+import type { CredentialCooldown, CredentialLiveState, CredentialView } from '@cpa/contracts/management-views';
 
 /** The fields of a stored credential the view needs (a CredentialRecord has them all). */
 export interface CredentialFacts {
@@ -113,6 +78,7 @@ export function credentialState(facts: Pick<CredentialFacts, 'disabled' | 'statu
   return 'active';
 }
 
+/** What the console shows of one credential: GET /v0/management/credentials. */
 export function credentialView(facts: CredentialFacts, usage: CredentialUsageToday | undefined, now: number): CredentialView {
   const cooldowns = activeCooldowns(facts.modelStates, now);
   return {

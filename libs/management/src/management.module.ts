@@ -8,12 +8,15 @@ import { ChangeNotifier, TransportChangeNotifier } from './change-notifier';
 import { TrustedProxies } from './client-address';
 import { ClientKeysService } from './client-keys.service';
 import { AuthFilesService } from './auth-files.service';
+import { ConfigDocumentService } from './config-document.service';
 import { ConfigImportService } from './config-import.service';
+import { ConfigListsService } from './config-lists.service';
 import { ConsoleViewsService } from './console-views.service';
+import { CredentialQuotaService } from './credential-quota.service';
 import { MemoryFailureLimiter, RedisFailureLimiter, type FailureLimiter } from './failure-limiter';
-import { ManagementService } from './management.service';
 import { OAuthLoginService } from './oauth-login.service';
 import { OAuthModelRulesService } from './oauth-model-rules.service';
+import { ScalarSettingsService } from './scalar-settings.service';
 import { UsageReportService } from './usage-report';
 import { UsageRequestsService } from './usage-requests';
 import { RequestErrorLogsService } from './request-error-logs';
@@ -74,7 +77,10 @@ export class ManagementModule {
         ManagementAuthService,
         { provide: TrustedProxies, useFactory: () => TrustedProxies.parse(options.trustedProxies) },
         ManagementAuthGuard,
-        ManagementService,
+        ConfigDocumentService,
+        ConfigListsService,
+        ScalarSettingsService,
+        CredentialQuotaService,
         ConfigImportService,
         UsageReportService,
         UsageRequestsService,
@@ -89,7 +95,7 @@ export class ManagementModule {
         clientKeyLimitsProvider(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:'),
         ClientKeysService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ManagementService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, UsageRequestsService, AuthFilesService, OAuthModelRulesService, OAuthLoginService, ConsoleViewsService, ClientKeysService, RequestErrorLogsService],
+      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ConfigDocumentService, ConfigListsService, ScalarSettingsService, CredentialQuotaService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, UsageRequestsService, AuthFilesService, OAuthModelRulesService, OAuthLoginService, ConsoleViewsService, ClientKeysService, RequestErrorLogsService],
     };
   }
 }

@@ -12,7 +12,7 @@ import { AuditRepository, UnitOfWork, type SettingsRepository } from '@cpa/db';
 import { z } from 'zod';
 import { ChangeNotifier } from './change-notifier';
 import { badRequest, notFound } from './management-error';
-import { OK } from './management.service';
+import { MANAGEMENT_ACTOR, OK } from './management-answer';
 
 const AliasMapSchema = z.record(z.string(), z.array(OAuthModelAliasSchema.partial({ name: true, alias: true })));
 const ExcludedMapSchema = z.record(z.string(), z.array(z.string()));
@@ -120,7 +120,7 @@ export class OAuthModelRulesService {
   private async change<M>(spec: RuleSpec<M>, verb: string, next: (current: M | undefined) => M | undefined): Promise<typeof OK> {
     const changed = await this.uow.run(async ({ settings }) => settings.set(spec.setting, next(await this.read(spec, settings))), { lock: 'config' });
     if (changed) {
-      await this.audit.record('management-api', `${spec.setting}.${verb}`, spec.setting, {});
+      await this.audit.record(MANAGEMENT_ACTOR, `${spec.setting}.${verb}`, spec.setting, {});
       await this.notifier.configChanged([spec.setting]);
     }
     return OK;

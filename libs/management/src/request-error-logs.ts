@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ClientFormat } from '@cpa/contracts';
-import { RequestErrorLogStore, type RequestErrorEntry } from '@cpa/providers';
+import type { RequestErrorEntry, RequestErrorLogFile, RequestErrorLogList, RequestErrorLogListing } from '@cpa/contracts/management-views';
+import { RequestErrorLogStore } from '@cpa/providers';
 import { ManagementError, notFound } from './management-error';
 
 /**
@@ -9,27 +10,6 @@ import { ManagementError, notFound } from './management-error';
  * names its files (`error-<route>-<time>-<request id>.log`) and rendered in its sections
  * (REQUEST INFO, then API REQUEST / API RESPONSE per attempt), plus a JSON view of the same.
  */
-export interface RequestErrorLogFile {
-  name: string;
-  request_id: string;
-  /** Attempts oldest first. */
-  attempts: RequestErrorEntry[];
-}
-
-/** CLIProxyAPI's file listing entry, with what this router also knows about the request. */
-export interface RequestErrorLogListing {
-  name: string;
-  size: number;
-  /** Unix seconds of the last failed attempt. */
-  modified: number;
-  request_id: string;
-  time: string;
-  client_format: ClientFormat;
-  model: string;
-  status: number;
-  attempts: number;
-}
-
 /** The client path each format came in on, as CLIProxyAPI puts it in the file name. */
 const ROUTE_OF: Record<ClientFormat, string> = {
   'openai-chat': 'v1-chat-completions',
@@ -136,7 +116,7 @@ export class RequestErrorLogsService {
   }
 
   /** `GET /request-error-logs`: CLIProxyAPI's `{"files": [...]}`, newest first. */
-  async list(): Promise<{ files: RequestErrorLogListing[] }> {
+  async list(): Promise<RequestErrorLogList> {
     return { files: (await this.files()).map(listingOf) };
   }
 

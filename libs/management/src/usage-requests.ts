@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
+import type { UsageBucketSize, UsageRequestPage, UsageRequestView, UsageSummary, UsageSummaryPoint, UsageTotals } from '@cpa/contracts/management-views';
 import { histogramQuantile, UsageRequestRepository, type UsageBucket, type UsageRequestFilter, type UsageRequestRow } from '@cpa/db';
 import { badRequest } from './management-error';
 
@@ -63,7 +64,7 @@ const ListQuerySchema = FilterSchema.extend({
 const SummaryQuerySchema = FilterSchema.extend({ bucket: z.enum(['hour', 'day']).optional() });
 
 export type UsageListQuery = { filter: UsageRequestFilter; limit: number; beforeId?: string; format: 'json' | 'csv' };
-export type UsageSummaryQuery = { filter: UsageRequestFilter; bucket: 'hour' | 'day' };
+export type UsageSummaryQuery = { filter: UsageRequestFilter; bucket: UsageBucketSize };
 
 function issues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
@@ -112,8 +113,8 @@ export interface UsageNames {
   credentials: Map<string, { label: string; account: string }>;
 }
 
-/** The contract's UsageRequestView (ids and names null when the request had none). */
-export function usageRequestView(row: UsageRequestRow, names: UsageNames) {
+/** One request as GET /usage/requests (and its CSV) shows it. */
+export function usageRequestView(row: UsageRequestRow, names: UsageNames): UsageRequestView {
   const credential = names.credentials.get(row.credentialId);
   return {
     id: row.id,
@@ -135,7 +136,6 @@ export function usageRequestView(row: UsageRequestRow, names: UsageNames) {
     request_id: row.requestId || null,
   };
 }
-export type UsageRequestView = ReturnType<typeof usageRequestView>;
 
 export const USAGE_CSV_COLUMNS = [
   'id', 'at', 'client_key_id', 'client_key_name', 'credential_id', 'credential_label', 'family', 'model', 'status',
@@ -162,20 +162,6 @@ export function usageCsvRow(view: UsageRequestView): string {
   return csvRow(USAGE_CSV_COLUMNS.map((column) => view[column]));
 }
 
-export interface UsageSummaryPoint {
-  start: string;
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  reasoning_tokens: number;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  ttfb_p50_ms: number | null;
-  ttfb_p95_ms: number | null;
-}
-
 function point(start: number, bucket: UsageBucket | undefined): UsageSummaryPoint {
   return {
     start: new Date(start).toISOString(),
@@ -197,7 +183,7 @@ function point(start: number, bucket: UsageBucket | undefined): UsageSummaryPoin
  * buckets included (only the non-empty ones past MAX_FILLED_BUCKETS), and the totals.
  * Percentiles come from the roll-up's histograms (within a bucket width, 20 %).
  */
-export function summarise(buckets: readonly UsageBucket[], bucket: 'hour' | 'day', from: Date, to: Date) {
+export function summarise(buckets: readonly UsageBucket[], bucket: UsageBucketSize, from: Date, to: Date): UsageSummary {
   const unit = bucket === 'day' ? DAY_MS : HOUR_MS;
   const byStart = new Map(buckets.map((b) => [b.start.getTime(), b]));
   const first = floorTo(from.getTime(), unit);
@@ -205,7 +191,7 @@ export function summarise(buckets: readonly UsageBucket[], bucket: 'hour' | 'day
   const series: UsageSummaryPoint[] = [];
   if (count <= MAX_FILLED_BUCKETS) for (let start = first; start < to.getTime(); start += unit) series.push(point(start, byStart.get(start)));
   else for (const b of buckets) series.push(point(b.start.getTime(), b));
-  const totals = { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, reasoning_tokens: 0 };
+  const totals: UsageTotals = { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, reasoning_tokens: 0 };
   for (const b of buckets) {
     totals.requests += b.requests;
     totals.errors += b.errors;
@@ -222,7 +208,7 @@ export function summarise(buckets: readonly UsageBucket[], bucket: 'hour' | 'day
 export class UsageRequestsService {
   constructor(private readonly requests: UsageRequestRepository) {}
 
-  async list(query: UsageListQuery) {
+  async list(query: UsageListQuery): Promise<UsageRequestPage> {
     const [rows, names] = await Promise.all([this.requests.list(query.filter, query.limit, query.beforeId), this.requests.names()]);
     return {
       requests: rows.map((row) => usageRequestView(row, names)),
@@ -246,7 +232,7 @@ export class UsageRequestsService {
     })();
   }
 
-  async summary(query: UsageSummaryQuery) {
+  async summary(query: UsageSummaryQuery): Promise<UsageSummary> {
     const buckets = await this.requests.buckets(query.filter, query.bucket);
     return summarise(buckets, query.bucket, query.filter.from!, query.filter.to!);
   }

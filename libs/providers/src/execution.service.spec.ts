@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { snapshotOf, type Catalog, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
+import { testCredential } from '@cpa/catalog/testing';
 import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
 import { startCodeAssistMock, startMockUpstream, type MockUpstream } from '@cpa/testing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
@@ -20,11 +21,7 @@ let service: ExecutionService;
 const KEYS: Partial<Record<ProviderFamily, string>> = { claude: 'k-claude', gemini: 'k-gemini', codex: 'k-codex', 'openai-compat': 'k-compat' };
 
 function credential(family: ProviderFamily): CredentialInfo {
-  const baseUrl = family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url;
-  return {
-    id: family, provider: family, kind: 'api_key', label: family, prefix: '', priority: 0, weight: 1, disabled: false,
-    baseUrl, proxyUrl: '', headers: {}, models: [], excludedModels: [], version: 1,
-  };
+  return testCredential(family, { provider: family, baseUrl: family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url });
 }
 
 beforeAll(async () => {

@@ -131,7 +131,7 @@ export class ExecutionService {
 
   private async attempt(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
-    if (!credential) return this.fail(req, body, 503, 'credential is no longer configured', true);
+    if (!credential) return this.fail(req, 503, 'credential is no longer configured', true);
     const attempt: Attempt = { req, body, signal, flow, credential, adapter: PROVIDER_ADAPTERS[req.family] };
     try {
       if (req.route.action === RouteActions.countTokens) return await this.countTokens(attempt);
@@ -139,7 +139,7 @@ export class ExecutionService {
     } catch (err) {
       if (signal.aborted) return of();
       if (err instanceof UpstreamRefused) return err.failure;
-      if (err instanceof AttemptFailed) return this.fail(req, body, err.status, err.message, err.network);
+      if (err instanceof AttemptFailed) return this.fail(req, err.status, err.message, err.network);
       throw err;
     }
   }
@@ -478,7 +478,8 @@ export class ExecutionService {
       body,
       ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
     };
-    return forward(Patterns.attemptFailed, failure, attempt.body);
+    // The request's own body goes along (undefined): one stored by reference is handed on as a reference, not re-sent.
+    return forward(Patterns.attemptFailed, failure);
   }
 
   /** The attempt's identity and the request it answered (for the request's usage record). */
@@ -499,8 +500,8 @@ export class ExecutionService {
     this.reporter.report({ ...this.resultBase(req, firstByteAt), ok: true, status, ...(usage ? { usage } : {}) });
   }
 
-  /** A failure before the first byte, handed back to the scheduler with the body for a retry. */
-  private fail(req: ExecuteRequest, body: Buffer, status: number, message: string, network: boolean): Forward {
+  /** A failure before the first byte, handed back to the scheduler with the request's body (see forwardFailure) for a retry. */
+  private fail(req: ExecuteRequest, status: number, message: string, network: boolean): Forward {
     this.logger.debug(`attempt ${req.attempt} on ${req.credentialId} failed: ${status}`);
     const failure: AttemptFailure = {
       execute: req,
@@ -509,7 +510,7 @@ export class ExecutionService {
       body: JSON.stringify(clientErrorBody(req.route.clientFormat, status, message)),
       network,
     };
-    return forward(Patterns.attemptFailed, failure, body);
+    return forward(Patterns.attemptFailed, failure);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { z } from 'zod';
-import { redactHeaders, redactUrl, scrubSecrets, type ClientFormat, type ExecuteRequest, type ProviderFamily } from '@cpa/contracts';
+import { redactHeaders, redactUrl, scrubSecrets, type ExecuteRequest } from '@cpa/contracts';
+import type { RequestErrorEntry } from '@cpa/contracts/management-views';
 import { redisReady } from '@cpa/catalog';
 import { createRedis, type RedisConnection } from '@cpa/transport';
 
@@ -8,27 +9,9 @@ import { createRedis, type RedisConnection } from '@cpa/transport';
  * CLIProxyAPI's error request log, kept in Redis so every admin replica serves the same
  * list: one entry per failed upstream attempt (an error status or no answer at all), with
  * the exchange as sent and received, headers redacted, known secrets scrubbed from the
- * bodies, and bodies cut at BODY_LIMIT. Executors push; the admin reads.
+ * bodies, and bodies cut at ERROR_LOG_BODY_LIMIT. Executors push; the admin reads and serves
+ * the entries as they are, so their shape, `RequestErrorEntry`, is in @cpa/contracts/management-views.
  */
-export interface RequestErrorEntry {
-  request_id: string;
-  /** When the attempt failed (RFC 3339). */
-  time: string;
-  client_format: ClientFormat;
-  /** The model as the client named it. */
-  model: string;
-  stream: boolean;
-  family: ProviderFamily;
-  credential_id: string;
-  /** Which attempt of the request this was, from 1. */
-  attempt: number;
-  /** The upstream's status; 502 when it never answered. */
-  status: number;
-  /** Why there was no answer (connection refused, timeout). */
-  error?: string;
-  upstream_request: { method: string; url: string; headers: Record<string, string>; body: string };
-  upstream_response?: { status: number; headers: Record<string, string>; body: string };
-}
 
 /** Bodies are kept up to this many characters; the rest is summarised. */
 export const ERROR_LOG_BODY_LIMIT = 8 * 1024;

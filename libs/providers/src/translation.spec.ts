@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RouteActions, type ClientFormat, type RouteRequest } from '@cpa/contracts';
 import { codecFor } from '@cpa/formats';
 import { PROVIDER_ADAPTERS } from './families';
@@ -95,6 +95,72 @@ describe('rewriteRequestBody', () => {
   it('leaves Gemini bodies alone (model and stream live in the URL)', () => {
     const body = Buffer.from('{"contents":[]}');
     expect(rewriteRequestBody('gemini', body, { model: 'x', stream: true })).toBe(body);
+  });
+
+  // A Claude Code turn: cache_control, signatures, key order and spacing must reach the upstream as sent.
+  const claudeCodeTurn = (model: string) =>
+    `{"model": ${JSON.stringify(model)},"max_tokens":32000,"system":[{"type":"text","text":"You are Claude Code","cache_control":{"type":"ephemeral"}}],` +
+    `"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"EqQBCkYIARgCIkD+/==\\u00e9"},` +
+    `{"type":"tool_use","id":"toolu_1","name":"Read","input":{"model":"not this one","file_path":"C:\\\\src\\\\a.ts"}}]},` +
+    `{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"const s = \\"model\\";\\n\\u2192 ü"}]}],  "stream" : false}`;
+
+  it('renames the model in the bytes: everything else stays byte for byte', () => {
+    const body = Buffer.from(claudeCodeTurn('claude-bench'));
+    const out = rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: false });
+    expect(out.equals(Buffer.from(claudeCodeTurn('claude-sonnet-4-6')))).toBe(true);
+    expect(JSON.parse(out.toString())).toEqual({ ...JSON.parse(body.toString()), model: 'claude-sonnet-4-6' });
+  });
+
+  it('neither parses the body nor turns it into a string to rename the model', () => {
+    const body = Buffer.from(claudeCodeTurn('claude-bench'));
+    const parse = vi.spyOn(JSON, 'parse');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const toString = vi.spyOn(Buffer.prototype, 'toString');
+    try {
+      rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: true });
+      // Only the model value itself is decoded (to compare it) and encoded; never the whole body.
+      for (const call of [...parse.mock.calls, ...stringify.mock.calls]) expect(String(call[0]).length).toBeLessThan(40);
+      for (const result of toString.mock.results) expect(String(result.value).length).toBeLessThan(40);
+    } finally {
+      parse.mockRestore();
+      stringify.mockRestore();
+      toString.mockRestore();
+    }
+  });
+
+  it('splices the stream flag in (and usage for chat streams), or adds it when the client sent none', () => {
+    const chat = Buffer.from('{"model":"a","messages":[{"role":"user","content":"hi"}],"stream":false}');
+    expect(rewriteRequestBody('openai-chat', chat, { model: 'b', stream: true }).toString()).toBe(
+      '{"model":"b","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}',
+    );
+    const withOptions = Buffer.from('{"model":"a","stream_options":{"include_usage":false},"stream":false}');
+    expect(rewriteRequestBody('openai-chat', withOptions, { stream: true }).toString()).toBe('{"model":"a","stream_options":{"include_usage":true},"stream":true}');
+    // A streamed client answered by a non-streaming upstream: the flag goes off, usage options stay as sent.
+    expect(rewriteRequestBody('claude', Buffer.from('{"model":"a","stream":true}'), { stream: false }).toString()).toBe('{"model":"a","stream":false}');
+  });
+
+  it('goes through JSON.parse when a member is repeated, so the upstream reads the value this router read', () => {
+    const body = Buffer.from('{"model":"alias","x":1,"model":"alias2"}');
+    expect(JSON.parse(rewriteRequestBody('openai-chat', body, { model: 'real' }).toString())).toEqual({ model: 'real', x: 1 });
+  });
+
+  it('refuses a body that is not a JSON object, as before', () => {
+    expect(() => rewriteRequestBody('claude', Buffer.from('{"model":'), { model: 'x' })).toThrow(/not JSON/);
+    expect(() => rewriteRequestBody('claude', Buffer.from('[1]'), { model: 'x' })).toThrow(/JSON object/);
+    expect(() => rewriteRequestBody('gemini', Buffer.from('{"contents":'), { model: 'x' })).toThrow(/not JSON/);
+  });
+});
+
+describe('a thinking suffix on a same-format request', () => {
+  it('goes through the codec (the body must change), not the byte splice', () => {
+    const body = Buffer.from('{"model":"claude-bench","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}');
+    const plan = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6(8192)');
+    expect(plan.translateRequest).toBe(true);
+    const out = JSON.parse(upstreamRequestBody(plan, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6(8192)').toString());
+    expect(out).toMatchObject({ model: 'claude-sonnet-4-6', thinking: { type: 'enabled', budget_tokens: 8192 }, messages: [{ role: 'user' }] });
+    // Without the suffix the same request keeps its bytes, the model renamed in place.
+    const plain = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6');
+    expect(upstreamRequestBody(plain, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6').toString()).toBe(body.toString().replace('claude-bench', 'claude-sonnet-4-6'));
   });
 });
 

@@ -1,5 +1,5 @@
 import { RouteActions, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
-import { codecFor, parseModelSuffix, translateErrorBody, type Usage } from '@cpa/formats';
+import { codecFor, parseModelSuffix, readJsonBoolean, readJsonString, replaceTopLevelMembers, scanTopLevelMembers, translateErrorBody, type TopLevelMembers, type Usage } from '@cpa/formats';
 import { parseJsonObject, type ProviderAdapter } from './provider-adapter';
 
 /**
@@ -62,24 +62,55 @@ export function planExchange(route: Pick<RouteRequest, 'clientFormat' | 'stream'
 
 /**
  * The client's request body for a same-format upstream: its exact bytes unless the model
- * name or the stream flag must change (Claude Code relies on exact cache_control and signatures).
+ * name or the stream flag must change (Claude Code relies on exact cache_control and
+ * signatures). A change is spliced into the bytes at the member's place
+ * (`replaceTopLevelMembers`): a 100 KB conversation is not parsed and re-serialised for a
+ * model name. A body that names one of these members twice goes through JSON.parse, which
+ * keeps the last, so the upstream reads what this router read.
  */
 export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: { model?: string; stream?: boolean }): Buffer {
   if (body.length === 0) return body;
+  let scan: TopLevelMembers;
+  try {
+    scan = scanTopLevelMembers(body, REWRITTEN_MEMBERS);
+  } catch (err) {
+    throw new Error(`request body is not JSON: ${(err as Error).message}`);
+  }
+  if (!scan.isObject) throw new Error('request body must be a JSON object');
+  // Gemini names model and streaming in the URL.
+  if (format === 'gemini') return body;
+  if (scan.repeated) return rewriteParsedBody(format, body, change);
+  const set = new Map<string, string>();
+  const model = scan.spans.get('model');
+  if (change.model !== undefined && model !== undefined && readJsonString(body, model) !== change.model) set.set('model', JSON.stringify(change.model));
+  const stream = scan.spans.get('stream');
+  if (change.stream !== undefined && (stream !== undefined && readJsonBoolean(body, stream) === true) !== change.stream) {
+    set.set('stream', String(change.stream));
+    if (change.stream && streamsReportUsageOnRequest(format)) set.set('stream_options', INCLUDE_USAGE);
+  }
+  return set.size > 0 ? replaceTopLevelMembers(body, scan, set) : body;
+}
+
+const REWRITTEN_MEMBERS = ['model', 'stream', 'stream_options'];
+const INCLUDE_USAGE = JSON.stringify({ include_usage: true });
+
+/** Streams only report usage on request in chat completions. */
+function streamsReportUsageOnRequest(format: ClientFormat): boolean {
+  return format === 'openai-chat' || format === 'openai-completions';
+}
+
+/** `rewriteRequestBody` through JSON.parse and JSON.stringify, for bodies whose bytes cannot be spliced safely. */
+function rewriteParsedBody(format: ClientFormat, body: Buffer, change: { model?: string; stream?: boolean }): Buffer {
   const json = parseJsonObject(body);
   let changed = false;
-  // Gemini names model and streaming in the URL.
-  if (format !== 'gemini') {
-    if (change.model !== undefined && 'model' in json && json.model !== change.model) {
-      json.model = change.model;
-      changed = true;
-    }
-    if (change.stream !== undefined && (json.stream === true) !== change.stream) {
-      json.stream = change.stream;
-      // Streams only report usage on request in chat completions.
-      if (change.stream && (format === 'openai-chat' || format === 'openai-completions')) json.stream_options = { include_usage: true };
-      changed = true;
-    }
+  if (change.model !== undefined && 'model' in json && json.model !== change.model) {
+    json.model = change.model;
+    changed = true;
+  }
+  if (change.stream !== undefined && (json.stream === true) !== change.stream) {
+    json.stream = change.stream;
+    if (change.stream && streamsReportUsageOnRequest(format)) json.stream_options = { include_usage: true };
+    changed = true;
   }
   return changed ? Buffer.from(JSON.stringify(json)) : body;
 }

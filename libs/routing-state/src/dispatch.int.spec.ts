@@ -2,35 +2,20 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { snapshotOf, type Catalog, type CredentialInfo } from '@cpa/catalog';
+import { testCredential } from '@cpa/catalog/testing';
 import { Patterns, type AttemptFailure, type ResponseHead, type RouteRequest } from '@cpa/contracts';
 import { bindingKey, isBlockedForModel } from '@cpa/routing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
-import { DispatchService, type NextRound, type ScheduledAttempt } from './dispatch.service';
+import { DispatchService } from './dispatch.service';
 import { RoutingStateStore } from './routing-state.store';
+import type { NextRound, ScheduledAttempt } from './scheduled-attempt';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const runPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:local:'}routing:`;
 const MODEL = 'claude-sonnet-4-5';
 
-function credential(id: string, over: Partial<CredentialInfo> = {}): CredentialInfo {
-  return {
-    id,
-    provider: 'claude',
-    kind: 'api_key',
-    label: id,
-    prefix: '',
-    priority: 0,
-    weight: 1,
-    disabled: false,
-    baseUrl: '',
-    proxyUrl: '',
-    headers: {},
-    models: [{ name: MODEL, alias: MODEL }],
-    excludedModels: [],
-    version: 1,
-    ...over,
-  };
-}
+/** A claude API key serving MODEL. */
+const credential = (id: string, over: Partial<CredentialInfo> = {}) => testCredential(id, { models: [{ name: MODEL, alias: MODEL }], ...over });
 
 /** The catalog as the scheduler sees it, without Postgres. */
 class TestCatalog {
@@ -46,14 +31,11 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
-/** `n` scheduler replicas sharing one Redis key space (and one catalog). */
-function replicas(catalog: TestCatalog, n = 2, prefix = `${runPrefix}${randomUUID()}:`): { services: DispatchService[]; prefix: string } {
-  const services = Array.from({ length: n }, () => {
-    const store = new RoutingStateStore({ redisUrl, keyPrefix: prefix });
-    stores.push(store);
-    return new DispatchService(catalog as unknown as Catalog, store);
-  });
-  return { services, prefix };
+/** `n` scheduler replicas sharing one Redis key space (and one catalog); `stores[i]` is the store of `services[i]`. */
+function replicas(catalog: TestCatalog, n = 2, prefix = `${runPrefix}${randomUUID()}:`): { services: DispatchService[]; stores: RoutingStateStore[]; prefix: string } {
+  const own = Array.from({ length: n }, () => new RoutingStateStore({ redisUrl, keyPrefix: prefix }));
+  stores.push(...own);
+  return { services: own.map((store) => new DispatchService(catalog as unknown as Catalog, store)), stores: own, prefix };
 }
 
 function route(over: Partial<RouteRequest> = {}): RouteRequest {
@@ -209,10 +191,9 @@ describe('session affinity', () => {
 
   it('rebinds a session when its credential fails and removes the old binding with compare-and-delete', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const sessionIds = ['claude:s-rebind'];
     const bound = attemptOf(await svc!.dispatch(route({ sessionIds })));
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     const key = bindingKey('claude', 'claude:s-rebind', MODEL);
     expect(await store.bindingsOf([key])).toEqual([bound.credentialId]);
     const moved = attemptOf(await svc!.attemptFailed(failure(bound, 401)));
@@ -223,8 +204,7 @@ describe('session affinity', () => {
 
   it('never removes a binding that already points at another credential', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const [svc] = replicas(catalog, 1).services;
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
+    const { stores: [store] } = replicas(catalog, 1);
     await store.bind(['claude::s::m'], 'b', 60_000, { kind: 'nx' });
     await store.update('a', () => undefined, ['claude::s::m']);
     expect(await store.bindingsOf(['claude::s::m'])).toEqual(['b']);
@@ -234,10 +214,9 @@ describe('session affinity', () => {
 
   it('drops the bindings of a credential that gets disabled', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     await svc!.catalogChanged();
     const bound = attemptOf(await svc!.dispatch(route({ sessionIds: ['claude:s-off'] }))).credentialId;
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     catalog.set([credential('a', { disabled: bound === 'a' }), credential('b', { disabled: bound === 'b' })], settings);
     await svc!.catalogChanged();
     expect(await store.bindingsOf([bindingKey('claude', 'claude:s-off', MODEL)])).toEqual([null]);
@@ -247,7 +226,7 @@ describe('session affinity', () => {
 describe('results and cooldowns', () => {
   it('cools a credential for the upstream Retry-After after a 429 and fails over to the healthy one', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const { services } = replicas(catalog, 2);
+    const { services, stores } = replicas(catalog, 2);
     const first = attemptOf(await services[0]!.dispatch(route()));
     const t0 = Date.now();
     const next = attemptOf(await services[0]!.attemptFailed(failure(first, 429, { retryAfterMs: 7_000 })));
@@ -255,7 +234,7 @@ describe('results and cooldowns', () => {
     expect(next.triedCredentialIds).toEqual([first.credentialId, next.credentialId]);
     // The other replica sees the cooldown too.
     for (let i = 0; i < 4; i++) expect(attemptOf(await services[1]!.dispatch(route())).credentialId).toBe(next.credentialId);
-    const state = await (services[1] as unknown as { store: RoutingStateStore }).store.readStates([first.credentialId]);
+    const state = await stores[1]!.readStates([first.credentialId]);
     const ms = state.get(first.credentialId)!.state!.modelStates[MODEL]!;
     expect(ms.quota.exceeded).toBe(true);
     expect(ms.nextRetryAfter).toBeGreaterThanOrEqual(t0 + 7_000);
@@ -264,10 +243,9 @@ describe('results and cooldowns', () => {
 
   it('escalates the 429 backoff once per open window (1s, then 2s after the window closed)', async () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 0 });
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     let now = 1_000_000_000_000;
     svc!.now = () => now;
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     const attempt = attemptOf(await svc!.dispatch(route()));
     await svc!.attemptFailed(failure(attempt, 429));
     await svc!.attemptFailed(failure(attempt, 429));
@@ -283,14 +261,13 @@ describe('results and cooldowns', () => {
 
   it('clears the model state on success', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], { 'max-retry-interval': 0 });
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     let now = 1_000_000_000_000;
     svc!.now = () => now;
     const a = attemptOf(await svc!.dispatch(route()));
     await svc!.attemptFailed(failure(a, 500));
     now += 61_000;
     await svc!.attemptFinished({ credentialId: 'a', family: 'claude', baseModel: MODEL, ok: true, status: 200 });
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     const state = (await store.readStates(['a'])).get('a')!.state!;
     expect(state.modelStates[MODEL]).toMatchObject({ status: 'active', unavailable: false, nextRetryAfter: 0 });
     expect(state.status).toBe('active');
@@ -298,23 +275,22 @@ describe('results and cooldowns', () => {
 
   it('applies a batch of results in order, so the last result on a credential stands', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const result = (credentialId: string, ok: boolean) => ({ credentialId, family: 'claude' as const, baseModel: MODEL, ok, status: ok ? 200 : 500, ...(ok ? {} : { error: 'boom' }) });
     await svc!.attemptsFinished([result('a', false), result('b', true), result('a', true), result('b', false)]);
-    const states = await (svc as unknown as { store: RoutingStateStore }).store.readStates(['a', 'b']);
+    const states = await store.readStates(['a', 'b']);
     expect(states.get('a')!.state!.modelStates[MODEL]).toMatchObject({ status: 'active', unavailable: false });
     expect(states.get('b')!.state!.modelStates[MODEL]).toMatchObject({ status: 'error', unavailable: true });
   });
 
   it('returns a request-shaped error as is, without cooldown or failover', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const attempt = attemptOf(await svc!.dispatch(route()));
     const f = failure(attempt, 400);
     const reply = replyOf(await svc!.attemptFailed(f));
     expect(reply.head.status).toBe(400);
     expect(reply.body).toBe(f.body);
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     expect((await store.readStates([attempt.credentialId])).get(attempt.credentialId)!.version).toBe(0);
   });
 
@@ -428,13 +404,12 @@ describe('retries and exhaustion', () => {
 
   it('fails over on a network error or empty stream without cooling the credential', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const a = attemptOf(await svc!.dispatch(route({ stream: true })));
     const b = attemptOf(await svc!.attemptFailed(failure(a, 502, { network: true, body: '{"error":{"message":"upstream closed the stream before sending any data"}}' })));
     expect(b.credentialId).not.toBe(a.credentialId);
     const reply = replyOf(await svc!.attemptFailed(failure(b, 502, { network: true, body: '{"error":{"message":"empty"}}' })));
     expect(reply.head.status).toBe(502);
-    const store = (svc as unknown as { store: RoutingStateStore }).store;
     const states = await store.readStates(['a', 'b']);
     for (const id of ['a', 'b']) expect(isBlockedForModel({ state: states.get(id)!.state }, MODEL, Date.now()).blocked).toBe(false);
   });
@@ -446,7 +421,6 @@ describe('alias pools', () => {
     credential(id, { models: members.map((name) => ({ name, alias: POOL })), ...over });
   const poolRoute = (over: Partial<RouteRequest> = {}) => route({ model: POOL, ...over });
   const served = (a: ScheduledAttempt) => `${a.credentialId}/${a.upstreamModel}`;
-  const storeOf = (svc: DispatchService) => (svc as unknown as { store: RoutingStateStore }).store;
 
   it('rotates the starting member per request and credential, the rotation shared by replicas', async () => {
     const catalog = new TestCatalog().set([pooled('b'), pooled('a')]);
@@ -469,7 +443,7 @@ describe('alias pools', () => {
 
   it('tries the next member on the same credential before another credential, and keeps state per member', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     expect(served(first)).toBe('a/model-x');
     const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
@@ -477,7 +451,7 @@ describe('alias pools', () => {
     expect(second.poolRemaining).toBeUndefined();
     const third = attemptOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 60_000 })));
     expect(third).toMatchObject({ credentialId: 'b', upstreamModel: 'model-x', attempt: 2, roundTried: ['a', 'b'], triedCredentialIds: ['a', 'b'], poolRemaining: ['model-y'] });
-    const state = (await storeOf(svc!).readStates(['a'])).get('a')!.state!;
+    const state = (await store.readStates(['a'])).get('a')!.state!;
     expect(Object.keys(state.modelStates).sort()).toEqual(['model-x', 'model-y']);
     expect(state.modelStates['model-x']).toMatchObject({ unavailable: true, quota: { exceeded: false } });
     expect(state.modelStates['model-y']).toMatchObject({ unavailable: true, quota: { exceeded: true } });
@@ -520,13 +494,13 @@ describe('alias pools', () => {
 
   it('stops on a request-shaped error without trying the other members', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     const f = failure(first, 400);
     const reply = replyOf(await svc!.attemptFailed(f));
     expect(reply.head.status).toBe(400);
     expect(reply.body).toBe(f.body);
-    expect((await storeOf(svc!).readStates(['a'])).get('a')!.version).toBe(0);
+    expect((await store.readStates(['a'])).get('a')!.version).toBe(0);
   });
 
   it('waits for the earliest member of a fully cooling pool before the next round', async () => {
@@ -544,16 +518,16 @@ describe('alias pools', () => {
 
   it('keeps a session bound to its credential while the pool fails over, and moves it when the pool is spent', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')], { 'routing.session-affinity': true });
-    const [svc] = replicas(catalog, 1).services;
+    const { services: [svc], stores: [store] } = replicas(catalog, 1);
     const sessionIds = ['claude:s-pool'];
     const key = bindingKey('claude', 'claude:s-pool', POOL);
     const first = attemptOf(await svc!.dispatch(poolRoute({ sessionIds })));
-    expect(await storeOf(svc!).bindingsOf([key])).toEqual([first.credentialId]);
+    expect(await store.bindingsOf([key])).toEqual([first.credentialId]);
     const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
     expect(second.credentialId).toBe(first.credentialId);
-    expect(await storeOf(svc!).bindingsOf([key])).toEqual([first.credentialId]);
+    expect(await store.bindingsOf([key])).toEqual([first.credentialId]);
     const third = attemptOf(await svc!.attemptFailed(failure(second, 500)));
     expect(third.credentialId).not.toBe(first.credentialId);
-    expect(await storeOf(svc!).bindingsOf([key])).toEqual([third.credentialId]);
+    expect(await store.bindingsOf([key])).toEqual([third.credentialId]);
   });
 });

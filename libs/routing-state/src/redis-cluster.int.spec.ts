@@ -8,12 +8,14 @@ import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Cluster } from 'ioredis';
 import { interval, lastValueFrom, map, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CatalogStore, snapshotOf, type Catalog, type CatalogDocument, type CredentialInfo } from '@cpa/catalog';
+import { CatalogStore, snapshotOf, type Catalog, type CatalogDocument } from '@cpa/catalog';
+import { testCredential } from '@cpa/catalog/testing';
 import { Patterns, type RouteRequest } from '@cpa/contracts';
 import { LocalRedisCluster, redisClusterToolsAvailable } from '@cpa/testing';
 import { createRedis, forward, isForward, RedisTransportClient, RedisTransportServer, TransportError, type Forward, type Frame } from '@cpa/transport';
-import { DispatchService, type ScheduledAttempt } from './dispatch.service';
+import { DispatchService } from './dispatch.service';
 import { RoutingStateStore } from './routing-state.store';
+import type { ScheduledAttempt } from './scheduled-attempt';
 
 /**
  * The transport, the routing state and the catalog snapshot on a real three-master Redis
@@ -152,22 +154,7 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
 
   it('picks credentials round-robin and keeps session bindings across scheduler replicas', async () => {
     const model = 'claude-sonnet-4-5';
-    const credential = (id: string): CredentialInfo => ({
-      id,
-      provider: 'claude',
-      kind: 'api_key',
-      label: id,
-      prefix: '',
-      priority: 0,
-      weight: 1,
-      disabled: false,
-      baseUrl: '',
-      proxyUrl: '',
-      headers: {},
-      models: [{ name: model, alias: model }],
-      excludedModels: [],
-      version: 1,
-    });
+    const credential = (id: string) => testCredential(id, { models: [{ name: model, alias: model }] });
     const catalog = { snapshot: snapshotOf([credential('a'), credential('b'), credential('c')], { 'routing.session-affinity': true }) };
     const schedulers = [0, 1].map(() => {
       const store = new RoutingStateStore({ redisUrl: cluster.url, keyPrefix: prefix });

@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTING_SETTINGS, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
+import { testCredential } from '@cpa/catalog/testing';
 import { RouteScopes } from './route-scope';
 
-function credential(id: string, over: Partial<CredentialInfo>): CredentialInfo {
-  return {
-    id,
-    kind: 'oauth',
-    provider: 'gemini-cli',
-    label: id,
-    prefix: '',
-    priority: 0,
-    weight: 1,
-    disabled: false,
-    baseUrl: '',
-    proxyUrl: '',
-    version: 1,
-    headers: {},
-    models: [],
-    excludedModels: [],
-    ...over,
-  };
-}
+const credential = (id: string, over: Partial<CredentialInfo>) => testCredential(id, { kind: 'oauth', provider: 'gemini-cli', ...over });
 
 /** Only what RouteScopes reads. */
 function snapshot(credentials: CredentialInfo[], rawSettings: Record<string, unknown>): CatalogSnapshot {

@@ -9,6 +9,7 @@ import { UsageBuffer } from './usage-buffer';
 const MAX_PENDING_ROWS = 50_000;
 /** Per-request records kept while Redis is unreachable (about 300 bytes each). */
 const MAX_PENDING_REQUESTS = 100_000;
+const DAY_MS = 24 * 3_600_000;
 
 /**
  * Counts every attempt per day, credential, client key and model, and pushes the counts to
@@ -29,6 +30,7 @@ export class UsageRecorder implements OnModuleDestroy {
   private flushing?: Promise<void>;
   private dropped = 0;
   private failing = false;
+  private today = { name: '', startsAt: 0, endsAt: 0 };
 
   constructor(
     private readonly buffer: UsageBuffer,
@@ -38,11 +40,11 @@ export class UsageRecorder implements OnModuleDestroy {
     this.timer.unref();
   }
 
-  record(result: AttemptResult, now = new Date()): void {
+  record(result: AttemptResult, now?: Date): void {
     // The attempt that answered the client ends its request: one usage record for the whole request.
     const request = recordOfResult(result);
     if (request) this.recordRequest(request);
-    const day = utcDay(now);
+    const day = this.dayOf(now?.getTime() ?? Date.now());
     const clientKeyId = result.clientKeyId ?? '';
     const key = `${day}\u0000${result.credentialId}\u0000${clientKeyId}\u0000${result.baseModel}`;
     let row = this.pending.get(key);
@@ -64,8 +66,17 @@ export class UsageRecorder implements OnModuleDestroy {
     }
   }
 
+  /** The UTC day (`utcDay`) of `ms`; the day's name is made once a day, not per result. */
+  private dayOf(ms: number): string {
+    if (ms < this.today.startsAt || ms >= this.today.endsAt) {
+      const startsAt = ms - (ms % DAY_MS);
+      this.today = { name: utcDay(new Date(startsAt)), startsAt, endsAt: startsAt + DAY_MS };
+    }
+    return this.today.name;
+  }
+
   /** A failure before the first byte counts as a failed attempt of that credential. */
-  recordFailure(failure: AttemptFailure, now = new Date()): void {
+  recordFailure(failure: AttemptFailure, now?: Date): void {
     const { execute } = failure;
     this.record({ credentialId: execute.credentialId, family: execute.family, baseModel: execute.baseModel, clientKeyId: execute.route.clientKeyId, ok: false, status: failure.status }, now);
   }

@@ -7,7 +7,9 @@ import {
   bindingKey,
   bindingKeys,
   bindingsOfCredential,
+  bindModeAfterPick,
   decideAffinity,
+  sessionBindingKeys,
 } from './affinity';
 import { markResult } from './mark-result';
 import { applySelectionUpdate, availableCredentials, highestPriorityTier, pickCredential, type SchedulableCredential, type SelectionState } from './selectors';
@@ -170,5 +172,27 @@ describe('binding cleanup', () => {
       { key: 'k3', expected: 'a' },
     ]);
     expect(applyCompareAndDelete({ ...bindings, k3: 'c' }, ops)).toEqual({ k2: 'b', k3: 'c' });
+  });
+});
+
+describe('sessionBindingKeys', () => {
+  it("keys the session's ids by provider scope and base model", () => {
+    expect(sessionBindingKeys(['header:s1', 'first:abc'], ['claude'], 'claude-x(8192)')).toEqual({
+      primary: 'claude::header:s1::claude-x',
+      fallback: 'claude::first:abc::claude-x',
+    });
+    expect(sessionBindingKeys(['header:s1'], ['claude', 'gemini'], 'm')).toEqual({ primary: 'mixed::header:s1::m' });
+  });
+
+  it('is undefined for a request without a session id', () => {
+    expect(sessionBindingKeys([], ['claude'], 'm')).toBeUndefined();
+    expect(sessionBindingKeys([''], ['claude'], 'm')).toBeUndefined();
+  });
+});
+
+describe('bindModeAfterPick', () => {
+  it('replaces a moved binding only while it still names the old credential, else binds only if absent', () => {
+    expect(bindModeAfterPick({ kind: 'pick', reason: 'rebind', previous: 'a', bind: ['k'] })).toEqual({ kind: 'replace', expected: 'a' });
+    expect(bindModeAfterPick({ kind: 'pick', reason: 'miss', bind: ['k'] })).toEqual({ kind: 'nx' });
   });
 });

@@ -32,6 +32,16 @@ export function bindingKeys(provider: string, ids: SessionIds, model: string): B
   return { primary, fallback: bindingKey(provider, ids.fallback, model) };
 }
 
+/**
+ * The binding keys of a request's session ids (`RouteRequest.sessionIds`: primary, then the
+ * first-turn id) for the eligible providers and base model; undefined without a session id.
+ */
+export function sessionBindingKeys(sessionIds: readonly string[], providers: readonly string[], model: string): BindingKeys | undefined {
+  const [primary, fallback] = sessionIds;
+  if (!primary) return undefined;
+  return bindingKeys(affinityScope(providers), { primary, ...(fallback ? { fallback } : {}) }, model);
+}
+
 export interface AffinityInput {
   keys: BindingKeys;
   /** Current binding values read from the store (undefined: no binding). */
@@ -74,6 +84,15 @@ export function decideAffinity(input: AffinityInput): AffinityDecision {
     return { kind: 'hit', credentialId: fallback, via: 'fallback', bind };
   }
   return { kind: 'pick', reason: 'miss', bind };
+}
+
+/**
+ * How the strategy's pick is bound after a `pick` decision: a rebind replaces the binding
+ * only while it still names the credential being replaced; a miss sets it only if absent, so
+ * a request of the same session that bound first wins.
+ */
+export function bindModeAfterPick(decision: Extract<AffinityDecision, { kind: 'pick' }>): { kind: 'nx' } | { kind: 'replace'; expected: string } {
+  return decision.reason === 'rebind' && decision.previous !== undefined ? { kind: 'replace', expected: decision.previous } : { kind: 'nx' };
 }
 
 /** A compare-and-delete: remove `key` only while it still points at `expected`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   classifyFailure,
+  coolingSettingsOf,
   isModelUnsupportedMessage,
   isRequestInvalidError,
   markResult,
@@ -271,5 +272,19 @@ describe('retry hints', () => {
     const body = JSON.stringify({ error: { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '9s' }] } });
     expect(retryHintMs({ 'Retry-After': '3' }, body, NOW)).toBe(3_000);
     expect(retryHintMs({}, body, NOW)).toBe(9_000);
+  });
+});
+
+describe('coolingSettingsOf', () => {
+  it("turns the router's transient cooldown in ms into Go's whole seconds", () => {
+    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 60_000 })).toEqual({ disableCooling: false, transientErrorCooldownSeconds: 60 });
+    expect(coolingSettingsOf({ disableCooling: true, transientCooldownMs: 1_500 })).toEqual({ disableCooling: true, transientErrorCooldownSeconds: 2 });
+    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 1_400 }).transientErrorCooldownSeconds).toBe(1);
+  });
+
+  it('keeps 0 as the default and any negative value as disabled', () => {
+    expect(resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 0 })).transientCooldownMs).toBe(60_000);
+    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1_000 }).transientErrorCooldownSeconds).toBe(-1);
+    expect(resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1 })).transientCooldownMs).toBe(0);
   });
 });

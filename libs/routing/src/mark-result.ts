@@ -95,6 +95,15 @@ export interface CoolingSettings {
   transientErrorCooldownSeconds?: number;
 }
 
+/**
+ * The router's cooling settings (the transient cooldown in ms: 0 = default, negative =
+ * disabled) in Go's terms: whole seconds, -1 when disabled.
+ */
+export function coolingSettingsOf(settings: { disableCooling: boolean; transientCooldownMs: number }): CoolingSettings {
+  const ms = settings.transientCooldownMs;
+  return { disableCooling: settings.disableCooling, transientErrorCooldownSeconds: ms < 0 ? -1 : Math.round(ms / 1000) };
+}
+
 /** The credential's own disable-cooling wins over the global one (Go's DisableCoolingOverride). */
 export function resolveCoolingPolicy(global: CoolingSettings, credential?: { disableCooling?: boolean }): CoolingPolicy {
   const seconds = global.transientErrorCooldownSeconds ?? 0;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   hasModelError,
   isBlockedForModel,
+  isStateChange,
   newCredentialState,
   newModelState,
   resetCooldowns,
@@ -9,6 +10,7 @@ import {
   type CredentialState,
   type ModelState,
 } from './model-state';
+import { markResult } from './mark-result';
 
 const NOW = 1_700_000_000_000;
 
@@ -147,5 +149,20 @@ describe('resetCooldowns (reset-quota)', () => {
     expect(reset.quota.exceeded).toBe(false);
     expect(isBlockedForModel({ state: reset }, 'a', NOW).blocked).toBe(false);
     expect(reset.modelStates['a']?.quota.backoffLevel).toBe(0);
+  });
+});
+
+describe('isStateChange', () => {
+  it('ignores a transition that only moves updatedAt, also against a credential without state', () => {
+    const cooled = markResult(undefined, { success: false, model: 'm', status: 429 }, 1_000).state;
+    const touched = { ...cooled, updatedAt: 9_000, modelStates: { m: { ...cooled.modelStates.m!, updatedAt: 9_000 } } };
+    expect(isStateChange(cooled, touched)).toBe(false);
+    expect(isStateChange(undefined, newCredentialState(5_000))).toBe(false);
+  });
+
+  it('sees a cooldown starting or ending', () => {
+    const cooled = markResult(undefined, { success: false, model: 'm', status: 429 }, 1_000).state;
+    expect(isStateChange(undefined, cooled)).toBe(true);
+    expect(isStateChange(cooled, resetCooldowns(cooled, 2_000))).toBe(true);
   });
 });

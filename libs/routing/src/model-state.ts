@@ -177,6 +177,19 @@ export function hasModelError(state: CredentialState, now: number): boolean {
   );
 }
 
+/** JSON of a state without its timestamps (`updatedAt`). */
+function fingerprint(state: CredentialState): string {
+  return JSON.stringify(state, (key, value: unknown) => (key === 'updatedAt' ? undefined : value));
+}
+
+/**
+ * Whether a transition changed anything a pick looks at: one that only moves `updatedAt`
+ * is no change (and is not written). A credential without state counts as a new one.
+ */
+export function isStateChange(current: CredentialState | undefined, next: CredentialState): boolean {
+  return fingerprint(next) !== fingerprint(current ?? newCredentialState());
+}
+
 /**
  * Clears every cooldown of a credential (POST /v0/management/reset-quota): the credential
  * and all its models become available, backoff levels restart.

@@ -3,6 +3,7 @@ import { classifyFailure, markResult } from './mark-result';
 import { isBlockedForModel, newCredentialState } from './model-state';
 import {
   afterAttemptFailure,
+  attemptFailureView,
   closestCooldownWait,
   DEFAULT_RETRY_CONFIG,
   finalFailure,
@@ -101,5 +102,19 @@ describe('streaming', () => {
 
   it('accepts a stream that delivered payload and ended', () => {
     expect(streamVerdict({ payloadBytesSent: 10, ended: true })).toEqual({ kind: 'success' });
+  });
+});
+
+describe('attemptFailureView', () => {
+  const invalid = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: field required' } });
+
+  it('marks request-shaped upstream answers, which no other credential can fix', () => {
+    expect(attemptFailureView({ status: 400, body: invalid })).toEqual({ status: 400, requestInvalid: true });
+    expect(attemptFailureView({ status: 422, body: '' })).toEqual({ status: 422, requestInvalid: true });
+    expect(attemptFailureView({ status: 429, body: invalid })).toEqual({ status: 429, requestInvalid: false });
+  });
+
+  it('never marks a failure without an HTTP answer (network error, empty stream)', () => {
+    expect(attemptFailureView({ status: 422, body: invalid, network: true })).toEqual({ status: 422, requestInvalid: false });
   });
 });

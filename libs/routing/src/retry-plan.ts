@@ -4,6 +4,7 @@
  * are tried up to max-retry-credentials; between rounds the scheduler may wait for the
  * nearest cooldown.
  */
+import { isRequestInvalidError } from './mark-result';
 import type { BlockResult } from './model-state';
 
 export interface RetryConfig {
@@ -22,6 +23,14 @@ export interface AttemptFailureView {
   status: number;
   /** Request-shaped (invalid request / 422): returned to the client as is, never retried. */
   requestInvalid: boolean;
+}
+
+/**
+ * A failed attempt (status, upstream body, and whether it failed without an HTTP answer) as
+ * retrying sees it: a network error or empty stream is never request-shaped.
+ */
+export function attemptFailureView(failure: { status: number; body: string; network?: boolean }): AttemptFailureView {
+  return { status: failure.status, requestInvalid: !failure.network && isRequestInvalidError(failure.status, failure.body) };
 }
 
 export type WithinRoundAction =

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { authUnavailableError, goJson, modelCooldownError, normalizeUpstreamError, pickErrorResponse, resetTimeText } from './routing-errors';
+import {
+  authUnavailableError,
+  goJson,
+  modelCooldownError,
+  modelNotServedError,
+  normalizeUpstreamError,
+  pickErrorResponse,
+  resetTimeText,
+  upstreamFailureResponse,
+} from './routing-errors';
 
 describe('model_cooldown error', () => {
   it('has the exact Go body, Retry-After and content type', () => {
@@ -86,5 +95,29 @@ describe('normalizeUpstreamError', () => {
 
   it('reports a failure without status as 500', () => {
     expect(normalizeUpstreamError(0, 'connection reset').status).toBe(500);
+  });
+});
+
+describe('modelNotServedError', () => {
+  it('answers 404 model_not_found naming the model', () => {
+    expect(modelNotServedError('gpt-x')).toEqual({
+      status: 404,
+      headers: { 'content-type': 'application/json' },
+      body: '{"error":{"message":"The model gpt-x is not served by any configured credential","type":"invalid_request_error","code":"model_not_found"}}',
+    });
+  });
+});
+
+describe('upstreamFailureResponse', () => {
+  const body = '{"error":{"message":"slow down"}}';
+
+  it("adds Retry-After to a 429 from the executor's retry hint, rounded up to seconds", () => {
+    expect(upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 1_200 })).toEqual({ status: 429, headers: { 'Content-Type': 'application/json', 'Retry-After': '2' }, body });
+  });
+
+  it("keeps the upstream's own Retry-After, and adds none to other statuses or without a hint", () => {
+    expect(upstreamFailureResponse({ status: 429, body, headers: { 'Retry-After': '30' }, retryAfterMs: 1_200 }).headers['Retry-After']).toBe('30');
+    expect(upstreamFailureResponse({ status: 503, body, headers: {}, retryAfterMs: 5_000 }).headers['Retry-After']).toBeUndefined();
+    expect(upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 0 }).headers['Retry-After']).toBeUndefined();
   });
 });

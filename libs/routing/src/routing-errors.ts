@@ -72,6 +72,15 @@ export function authUnavailableError(providers: readonly string[], model: string
   };
 }
 
+/** No configured credential serves the model at all (enabled or not): 404 model_not_found. */
+export function modelNotServedError(model: string): ErrorResponse {
+  return {
+    status: 404,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { message: `The model ${model} is not served by any configured credential`, type: 'invalid_request_error', code: 'model_not_found' } }),
+  };
+}
+
 /** The client response for a failed pick. */
 export function pickErrorResponse(error: PickError, providers: readonly string[], model: string): ErrorResponse {
   if (error.code === 'model_cooldown') return modelCooldownError(error.model, error.provider, error.resetInMs);
@@ -116,4 +125,17 @@ export function normalizeUpstreamError(status: number, body: string, headers: Re
   if (trimmed !== '' && isJson(trimmed)) return { status: effective, headers: out, body: trimmed };
   const message = trimmed === '' ? (STATUS_TEXT[effective] ?? 'Error') : body;
   return { status: effective, headers: out, body: goJson({ error: errorShapeForStatus(effective, message) }) };
+}
+
+/**
+ * An upstream failure as the client's final answer (normalizeUpstreamError); a 429 whose
+ * headers carry no Retry-After gets one from the executor's retry hint, in whole seconds.
+ */
+export function upstreamFailureResponse(failure: { status: number; body: string; headers: Readonly<Record<string, string>>; retryAfterMs?: number }): ErrorResponse {
+  const headers: Record<string, string> = { ...failure.headers };
+  const hasRetryAfter = Object.keys(headers).some((k) => k.toLowerCase() === 'retry-after');
+  if (!hasRetryAfter && failure.status === 429 && failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) {
+    headers['retry-after'] = String(Math.ceil(failure.retryAfterMs / 1000));
+  }
+  return normalizeUpstreamError(failure.status, failure.body, headers);
 }

@@ -5,6 +5,7 @@ import {
   availableCredentials,
   credentialWeight,
   CURSOR_WRAP,
+  cursorToAdvance,
   pickCredential,
   roundRobinPick,
   selectionStateKeys,
@@ -227,5 +228,19 @@ describe('selectionStateKeys', () => {
     expect(selectionStateKeys('round-robin', ['claude', 'gemini'], 'm')).toEqual({ cursors: ['claude,gemini:m', 'claude:m', 'gemini:m'], weighted: [] });
     expect(selectionStateKeys('weighted-round-robin', ['claude'], 'm')).toEqual({ cursors: [], weighted: ['claude:m'] });
     expect(selectionStateKeys('fill-first', ['claude'], 'm')).toEqual({ cursors: [], weighted: [] });
+  });
+});
+
+describe('cursorToAdvance', () => {
+  const update = (cursors: Record<string, number>) => ({ cursors, weighted: {} });
+
+  it('names the first cursor in order that the pick moved and the store has not advanced yet', () => {
+    expect(cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed']))).toBe('claude');
+    expect(cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed', 'claude']))).toBe('gemini');
+  });
+
+  it('is undefined once every moved cursor was advanced, or when the pick moved none', () => {
+    expect(cursorToAdvance(['mixed', 'claude'], update({ mixed: 2, claude: 4 }), new Set(['mixed', 'claude']))).toBeUndefined();
+    expect(cursorToAdvance(['claude'], update({}), new Set())).toBeUndefined();
   });
 });

@@ -330,6 +330,15 @@ function pickMixed<T extends SchedulableCredential>(request: PickRequest<T>, pro
   };
 }
 
+/**
+ * The first cursor, in `order` (selectionStateKeys' cursors), that a pick's update moves but
+ * whose slot was not taken from the store yet (`advanced`): it must be advanced and the pick
+ * repeated, so that concurrent picks never share a slot. Undefined when none is left.
+ */
+export function cursorToAdvance(order: readonly string[], update: SelectionUpdate, advanced: ReadonlySet<string>): string | undefined {
+  return order.find((key) => key in update.cursors && !advanced.has(key));
+}
+
 /** Applies a pick's update to a selection state (what the Redis script does to its keys). */
 export function applySelectionUpdate(state: SelectionState, update: SelectionUpdate): SelectionState {
   return { cursors: { ...state.cursors, ...update.cursors }, weighted: { ...state.weighted, ...update.weighted } };

@@ -4,10 +4,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisTransportServer, transportEnv } from '@cpa/transport';
 import { loadEnv } from '@cpa/config';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { installProcessGuards } from './process-guards';
 import { installMetricsEndpoint, metricsToken, observeQueueWait } from './metrics-endpoint';
-import { answerRequestIds, fastifyRequestId, withLogging } from './logging';
+import { createServiceLogger, fastifyRequestId, logRequests, nestLoggerOf } from './logging';
 
 export interface ServiceOptions {
   /** Name printed in logs and in the ready line. */
@@ -17,6 +16,8 @@ export interface ServiceOptions {
   host?: string;
   /** Queues this process consumes; every service also receives broadcast events. */
   queues: string[];
+  /** False for a service whose handlers never read request bodies (the scheduler): large bodies then bypass it. */
+  readsBodies?: boolean;
   bodyLimitBytes?: number;
   /** Called after Nest creates the app and before it listens (routes, parsers). */
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
@@ -42,14 +43,18 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
     requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     genReqId: fastifyRequestId,
+    // No Nest middleware anywhere (request logging is a Fastify hook): without middie a request
+    // skips its hook and Nest's middleware plumbing. A Nest middleware added later fails at start.
+    skipMiddie: true,
   });
   // JSON lines through pino (libs/runtime/src/logging.ts); Nest's own Logger calls land there too.
-  const app = await NestFactory.create<NestFastifyApplication>(withLogging(module, options.name) as never, adapter, {
+  const logger = createServiceLogger(options.name);
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(PinoNestLogger));
-  answerRequestIds(app.getHttpAdapter().getInstance());
+  app.useLogger(nestLoggerOf(logger));
+  logRequests(app.getHttpAdapter().getInstance(), logger);
   app.enableShutdownHooks();
   const server = new RedisTransportServer({
     redisUrl: env.redisUrl,
@@ -57,6 +62,7 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
     queues: options.queues,
     heartbeatMs: env.heartbeatMs,
     queueLimit: transportEnv().queueLimit,
+    readsBodies: options.readsBodies,
     onDequeue: observeQueueWait,
   });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });

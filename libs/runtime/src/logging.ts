@@ -1,14 +1,16 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Module, type DynamicModule } from '@nestjs/common';
-import { LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
+import type { LoggerService } from '@nestjs/common';
+import { Logger as NestPinoLogger, type PinoLogger as NestPinoLoggerTarget } from 'nestjs-pino';
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { isObservable, Observable } from 'rxjs';
 import { z } from 'zod';
 import { REDACTED, redactUrl, REQUEST_ID_HEADER, requestIdFor, SECRET_HEADERS } from '@cpa/contracts';
 
 /**
- * Where secrets can sit in a log record: request and response headers (pino-http's
- * `req`/`res`, and any `headers` object logged) and credentials or token bodies at the top
+ * Where secrets can sit in a log record: request and response headers (`req`/`res`, and
+ * any `headers` object logged) and credentials or token bodies at the top
  * level or one level down. Values become `[Redacted]`; the key stays, so a reader sees
  * that it was there.
  */
@@ -62,89 +64,120 @@ export function loggingEnv(env: NodeJS.ProcessEnv = process.env, stdoutIsTty = B
   return { level: e.LOG_LEVEL, pretty };
 }
 
-type Req = IncomingMessage & { id?: unknown };
+/**
+ * The request the running code serves: set around each HTTP request (`logRequests`) and
+ * each transport handler (`withRequestId`), and written on every line logged meanwhile as
+ * `request_id` by the loggers' mixin. Only the id is kept per request, not a child logger:
+ * pino serialises and redacts a child's bindings when it is made, which cost the gateway
+ * about a tenth of its CPU per request (two children each) and the scheduler and executors
+ * one each, for lines that were mostly never written.
+ */
+const requestIds = new AsyncLocalStorage<string>();
 
-/** pino-http's options for one service: level, redaction, request ids, what a request line holds. */
-export function loggingParams(service: string, env: LoggingEnv = loggingEnv(), destination?: NodeJS.WritableStream): Params {
-  const options = {
+/** pino's options for one service: level, redaction, and the request id on every line written inside a request. */
+export function serviceLoggerOptions(service: string, env: LoggingEnv): LoggerOptions {
+  return {
     level: env.level,
     base: { service, pid: process.pid },
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     // Level names ("info") rather than pino's numbers, for readers and log pipelines; pino-pretty reads numbers.
     ...(env.pretty ? {} : { formatters: { level: (label: string) => ({ level: label }) } }),
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
-    // The request's logger carries only its id; the request itself is described once, on its completion line.
-    quietReqLogger: true,
-    customAttributeKeys: { reqId: 'request_id' },
-    genReqId: (req: Req, res: ServerResponse) => {
-      if (typeof req.id === 'string') return req.id;
-      const id = requestIdFor(req.headers[REQUEST_ID_HEADER]);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      return id;
-    },
-    serializers: {
-      req: (req: { method?: string; url?: string; headers?: Record<string, unknown>; remoteAddress?: string }) => ({
-        method: req.method,
-        url: redactUrl(req.url ?? ''),
-        user_agent: req.headers?.['user-agent'],
-        remote_address: req.remoteAddress,
-      }),
-      res: (res: { statusCode?: number }) => ({ status: res.statusCode }),
-    },
-    // Probes and scrapes would drown the request lines.
-    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url?.startsWith('/metrics') === true },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    customSuccessMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${redactUrl(req.url ?? '')} ${res.statusCode}`,
-    customErrorMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${redactUrl(req.url ?? '')} ${res.statusCode}`,
-    // pino-http makes up an Error (with a stack) for every 5xx answer; the status already says it.
-    customErrorObject: (_req: IncomingMessage, res: ServerResponse, err: Error, value: Record<string, unknown>) =>
-      err.message === `failed with status code ${res.statusCode}` ? { ...value, err: undefined } : value,
+    // A new object per line (pino merges the line's fields into it); no id outside a request (undefined is left out).
+    mixin: () => ({ request_id: requestIds.getStore() }),
   };
+}
+
+/** A service's root logger: JSON lines to stdout (or `destination`), pretty ones when `env.pretty`. */
+export function createServiceLogger(service: string, env: LoggingEnv = loggingEnv(), destination?: NodeJS.WritableStream): PinoLogger {
+  const options = serviceLoggerOptions(service, env);
   // pino-pretty in-process and synchronous: development output keeps its order with the READY line.
   const stream = env.pretty ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: destination ?? 1 }) : destination;
-  const pinoHttp = stream ? [options, stream] : options;
-  return { pinoHttp: pinoHttp as Params['pinoHttp'] };
+  return stream ? pino(options, stream as DestinationStream) : pino(options);
+}
+
+/** Nest's logger over the service's root logger, so every `new Logger(context)` call is a JSON line with `context`. */
+export function nestLoggerOf(logger: PinoLogger): LoggerService {
+  // nestjs-pino's Logger maps Nest's call shapes (context last, Nest's exception handlers' stack argument)
+  // onto trace/debug/info/warn/error/fatal of the logger it is given, which a pino logger has.
+  return new NestPinoLogger(logger as unknown as NestPinoLoggerTarget, {});
 }
 
 /**
- * Fastify names each request (middie then hands that id to pino-http as `req.id`): the
- * caller's acceptable `x-request-id`, else a new one (FastifyAdapter's `genReqId`).
+ * Fastify names each request: the caller's acceptable `x-request-id`, else a new one
+ * (FastifyAdapter's `genReqId`).
  */
 export function fastifyRequestId(req: IncomingMessage): string {
   return requestIdFor(req.headers[REQUEST_ID_HEADER]);
 }
 
-/** Every answer carries its request id, also those written to the raw response (proxy routes, streams). */
-export function answerRequestIds(fastify: { addHook(name: 'onRequest', hook: (request: { id: string }, reply: { raw: ServerResponse }, done: () => void) => void): unknown }): void {
+export type RequestLineLevel = 'info' | 'warn' | 'error';
+
+/** A request's closing line: `error` for a 5xx, `warn` for a 4xx, `info` otherwise. */
+export function requestLineLevel(status: number): RequestLineLevel {
+  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+}
+
+/** Probes and scrapes would drown the request lines. */
+function quietUrl(url: string): boolean {
+  return url === '/healthz' || url.startsWith('/metrics');
+}
+
+interface RequestHooks {
+  addHook(
+    name: 'onRequest',
+    hook: (request: { id: string; raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void,
+  ): unknown;
+}
+
+/**
+ * Every HTTP request: answers its id as `x-request-id` (on the raw response, since the
+ * proxy routes and streams write it themselves), runs in its id's logging context, and
+ * gets one line when its response closes (`POST /v1/chat/completions 200` with method,
+ * redacted URL, user agent, remote address, status, `responseTime` in ms, and `aborted`
+ * when the connection closed before the answer ended), unless `logger`'s level leaves
+ * that line out or it is a probe or a scrape.
+ */
+export function logRequests(fastify: RequestHooks, logger: PinoLogger): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
-    done();
+    const res = reply.raw;
+    res.setHeader(REQUEST_ID_HEADER, request.id);
+    const req = request.raw;
+    const url = req.url ?? '';
+    if (logger.isLevelEnabled('error') && !quietUrl(url)) {
+      const started = Date.now();
+      const remoteAddress = req.socket?.remoteAddress;
+      res.once('close', () => {
+        const status = res.statusCode;
+        const level = requestLineLevel(status);
+        if (!logger.isLevelEnabled(level)) return;
+        const redacted = redactUrl(url);
+        logger[level](
+          {
+            request_id: request.id,
+            req: { method: req.method, url: redacted, user_agent: req.headers['user-agent'], remote_address: remoteAddress },
+            res: { status },
+            responseTime: Date.now() - started,
+            ...(!res.writableFinished && { aborted: true }),
+          },
+          `${req.method} ${redacted} ${status}`,
+        );
+      });
+    }
+    requestIds.run(request.id, done);
   });
 }
 
-/** The app's own module with the logger beside it (bootstrapService wraps every service's module in it). */
-export function withLogging(module: unknown, service: string): DynamicModule {
-  const params = loggingParams(service);
-  contextLogger = new PinoLogger(params);
-  @Module({})
-  class LoggingRoot {}
-  return { module: LoggingRoot, imports: [LoggerModule.forRoot(params), module as DynamicModule] };
-}
-
-let contextLogger: PinoLogger | undefined;
-
 /**
  * Runs a transport handler so that every log line it causes (also after awaits, and while
- * a returned stream is read) carries `request_id`. The gateway's HTTP requests get theirs
- * from the logging middleware; scheduler and executors call this with the id the request
- * message carries.
+ * a returned stream is read) carries `request_id`. HTTP requests get theirs from
+ * `logRequests`; scheduler and executors call this with the id the request message carries.
  */
 export function withRequestId<T>(requestId: string | undefined, fn: () => T): T {
-  if (requestId === undefined || contextLogger === undefined) return fn();
-  const logger = contextLogger;
-  const run = <R>(f: () => R): R => logger.runInContext(f, { bindings: { request_id: requestId } });
-  const bind = (value: unknown): unknown => (isObservable(value) ? new Observable((subscriber) => run(() => value.subscribe(subscriber))) : value);
-  const result = run(fn);
+  if (requestId === undefined) return fn();
+  const bind = (value: unknown): unknown =>
+    isObservable(value) ? new Observable((subscriber) => requestIds.run(requestId, () => value.subscribe(subscriber))) : value;
+  const result = requestIds.run(requestId, fn);
   if (result instanceof Promise) return result.then(bind) as T;
   return bind(result) as T;
 }

@@ -1,15 +1,12 @@
 import { PassThrough } from 'node:stream';
-import { PinoLogger } from 'nestjs-pino';
 import { lastValueFrom, Observable, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { loggingParams, withLogging, withRequestId } from './logging';
+import { createServiceLogger, withRequestId } from './logging';
 
-// nestjs-pino keeps one root logger per process: the first one made (here, writing to `lines`) is the one withLogging's context uses.
 const lines: Record<string, unknown>[] = [];
 const sink = new PassThrough();
 sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
-const log = new PinoLogger(loggingParams('test-service', { level: 'trace', pretty: false }, sink));
-withLogging(class {}, 'test-service');
+const log = createServiceLogger('test-service', { level: 'trace', pretty: false }, sink);
 
 const flushed = () => new Promise((resolve) => setImmediate(resolve));
 const about = (id: string) => lines.filter((l) => l.request_id === id).map((l) => l.msg);
@@ -26,7 +23,19 @@ describe('withRequestId', () => {
     await flushed();
     expect(result).toBe(42);
     expect(about('req-async')).toEqual(['before await', 'after await']);
-    expect(lines.find((l) => l.msg === 'outside')?.request_id).toBeUndefined();
+    expect(lines.find((l) => l.msg === 'outside')).not.toHaveProperty('request_id');
+  });
+
+  it('keeps concurrent handlers apart', async () => {
+    const handler = (id: string, ms: number) =>
+      withRequestId(id, async () => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        log.info(`done ${id}`);
+      });
+    await Promise.all([handler('req-slow', 10), handler('req-fast', 1)]);
+    await flushed();
+    expect(about('req-slow')).toEqual(['done req-slow']);
+    expect(about('req-fast')).toEqual(['done req-fast']);
   });
 
   it('tags the lines of a returned stream, read after the handler returned', async () => {

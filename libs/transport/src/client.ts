@@ -6,7 +6,7 @@ import type { Frame } from './frame';
 import { keyPrefixFor, queueOf } from '@cpa/contracts';
 import { transportKeys } from './keys';
 import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
-import { DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
+import { DEFAULT_BODY_REF_MIN_BYTES, DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
 import { ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
 import { decodeReply, encodeCancel, encodeFlow, encodeRequest, ReplyMessage } from './wire';
@@ -80,6 +80,8 @@ class Call {
   settled = false;
   /** The parts so far of a frame whose body was split across reply messages. */
   partial?: { meta: unknown; parts: Buffer[] };
+  /** Key of the body stored by reference, deleted when the call settles. */
+  bodyKey?: string;
 
   constructor(
     readonly id: string,
@@ -93,6 +95,9 @@ class Call {
 
 type Listener = [event: string, callback: (...args: unknown[]) => void];
 
+/** A stored body outlives its request's deadline by this much, for servers whose clock runs behind. */
+const BODY_TTL_MARGIN_MS = 5_000;
+
 /**
  * Client side of the Redis transport: requests go to a queue (one consumer handles each),
  * replies come back on this pod's own channel.
@@ -104,6 +109,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   private readonly defaultDeadlineMs: number;
   private readonly idleTimeoutMs: number | undefined;
   private readonly queueLimit: number;
+  private readonly bodyRefMinBytes: number;
   private refused = 0;
 
   private cmd?: ScriptedRedis;
@@ -129,6 +135,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 120_000;
     this.idleTimeoutMs = options.idleTimeoutMs;
     this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    this.bodyRefMinBytes = options.bodyRefMinBytes ?? DEFAULT_BODY_REF_MIN_BYTES;
   }
 
   /** Requests and one-way messages this client had refused because their queue was full. */
@@ -159,7 +166,11 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       const call = new Call(id, pattern, deadline, subscriber);
       this.calls.set(id, call);
       call.timer = setTimeout(this.onDeadline, Math.max(0, deadline - Date.now()), call);
-      const item = encodeRequest({ id, pattern, replyTo: this.replyChannel, deadline, data, body: options?.body });
+      const body = options?.body;
+      // A large body is stored once and referenced: a server that only routes never receives it.
+      const byReference = body !== undefined && this.bodyRefMinBytes > 0 && body.length >= this.bodyRefMinBytes;
+      const item = encodeRequest({ id, pattern, replyTo: this.replyChannel, deadline, data, ...(byReference ? { bodyRef: true } : { body }) });
+      const send = byReference ? () => this.pushWithBody(call, item, body, deadline) : () => this.push(pattern, item);
       const failed = (err: unknown) => {
         if (call.settled) return;
         this.settle(call, false);
@@ -168,10 +179,10 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       // Redis away (its connections reconnecting): fail now, not when the idle timeout ends a
       // request that was never sent (the gateway answers 503 at once).
       if (this.connected && !this.redisReady()) failed(new TransportError('closed', `could not send ${pattern}: Redis is unreachable`));
-      else if (this.connected) this.push(pattern, item).catch(failed);
+      else if (this.connected) send().catch(failed);
       else
         this.connect()
-          .then(() => (call.settled ? undefined : this.push(pattern, item)))
+          .then(() => (call.settled ? undefined : send()))
           .catch(failed);
       options?.flow?.bind((paused) => {
         if (!call.settled && this.connected) publish(this.cmd!, transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
@@ -194,6 +205,25 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     if (pushed === 1) return;
     this.refused++;
     throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
+  }
+
+  /**
+   * Stores the body (until the deadline, with a margin for clock differences between the
+   * servers that read it) and queues the request, in one script. The call deletes the body
+   * when it settles; the TTL covers a caller that died first.
+   */
+  private async pushWithBody(call: Call, item: Buffer, body: Buffer, deadline: number): Promise<void> {
+    const queue = queueOf(call.pattern);
+    const key = transportKeys.body(this.prefix, call.id);
+    const ttlMs = Math.max(0, deadline - Date.now()) + BODY_TTL_MARGIN_MS;
+    const pushed = await this.cmd!.transportPushWithBody(transportKeys.queue(this.prefix, queue), transportKeys.refused(this.prefix, queue), key, this.queueLimit, item, body, ttlMs);
+    if (pushed !== 1) {
+      this.refused++;
+      throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
+    }
+    // Settled while the push was on its way (cancelled, deadline): nobody deletes it later.
+    if (call.settled) this.cmd!.del(key).catch(() => undefined);
+    else call.bodyKey = key;
   }
 
   /**
@@ -274,7 +304,10 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     const url = this.options.redisUrl;
     // A command in flight when the connection drops fails instead of being sent again: a
     // re-sent LPUSH would queue the same request twice.
-    const cmd = (this.cmd = withScripts(createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false })));
+    // A large body is written on its own: batched with others, ioredis would copy it once more into the pipeline's buffer.
+    const cmd = (this.cmd = withScripts(
+      createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['transportPushWithBody'], autoResendUnfulfilledCommands: false }),
+    ));
     const sub = (this.sub = createRedis(url, { lazyConnect: true }));
     for (const connection of [cmd, sub]) {
       connection.on('error', () => undefined); // surfaced through failed commands and lost replies
@@ -334,6 +367,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     call.settled = true;
     clearTimeout(call.timer);
     this.calls.delete(call.id);
+    // Nobody reads a settled request's body again: no retry, no redelivery.
+    if (call.bodyKey !== undefined && this.connected) this.cmd!.del(call.bodyKey).catch(() => undefined);
     if (cancel && this.connected) {
       publish(this.cmd!, transportKeys.cancel(this.prefix), encodeCancel({ id: call.id, deadline: call.deadline })).catch(() => undefined);
     }

@@ -17,10 +17,11 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisConne
     return redis;
   }
   const seed = new URL(url);
-  const { lazyConnect, enableAutoPipelining, enableOfflineQueue, ...nodeOptions } = options;
+  const { lazyConnect, enableAutoPipelining, autoPipeliningIgnoredCommands, enableOfflineQueue, ...nodeOptions } = options;
   const cluster = new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
     lazyConnect,
     enableAutoPipelining,
+    autoPipeliningIgnoredCommands,
     enableOfflineQueue,
     shardedSubscribers: true,
     redisOptions: {

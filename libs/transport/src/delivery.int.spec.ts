@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
@@ -77,10 +77,12 @@ describe('a consumer killed mid-batch', () => {
     const caller = new RedisTransportClient({ redisUrl, keyPrefix: prefix, idleTimeoutMs: 4_000 });
     clients.push(caller);
     const total = 20;
+    // Every item carries a body large enough to travel by reference: a redelivered one still finds it.
+    const bodies = Array.from({ length: total }, () => randomBytes(32 * 1024));
     // Even items are marked started by their handler (an executor's upstream call), odd ones are not.
     const outcomes = Array.from({ length: total }, (_, n) =>
-      lastValueFrom(caller.request('crash.work', { n, start: n % 2 === 0 })).then(
-        (frame) => ({ n, by: (frame.meta as { by: string }).by }),
+      lastValueFrom(caller.request('crash.work', { n, start: n % 2 === 0 }, { body: bodies[n] })).then(
+        (frame) => ({ n, by: (frame.meta as { by: string; body: string }).by, body: (frame.meta as { body: string }).body }),
         (err: TransportError) => ({ n, error: err.code }),
       ),
     );
@@ -99,7 +101,10 @@ describe('a consumer killed mid-batch', () => {
     const results = await Promise.all(outcomes);
     const liveNames = live.map((c) => c.name);
     for (const result of results) {
-      if (result.n % 2 === 1) expect(liveNames).toContain((result as { by: string }).by);
+      if (result.n % 2 === 1) {
+        expect(liveNames).toContain((result as { by: string }).by);
+        expect((result as { body: string }).body).toBe(createHash('sha256').update(bodies[result.n]!).digest('hex'));
+      }
       // A started item is never delivered again: its caller learns from the idle timeout.
       else expect(result).toEqual({ n: result.n, error: 'lost' });
     }
@@ -132,6 +137,8 @@ describe('a consumer killed mid-batch', () => {
     await vi.waitFor(async () => expect(await redis.xlen(queue)).toBe(0), { timeout: 5_000 });
     const consumers = (await redis.xinfo('CONSUMERS', queue, CONSUMER_GROUP)) as unknown[][];
     expect(consumers.map((fields) => String(fields[fields.indexOf('name') + 1]))).not.toContain(doomed.name);
+    // Every call settled (answered or lost): no stored body outlives it.
+    await vi.waitFor(async () => expect(await redis.keys(`${prefix}body:*`)).toEqual([]), { timeout: 5_000 });
   });
 
   it('leaves the items of a consumer that stopped gracefully to nobody: it finished them', async () => {

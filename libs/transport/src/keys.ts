@@ -11,6 +11,8 @@ export const transportKeys = {
   queueOfPattern: (prefix: string, pattern: string) => `${prefix}work:${queueOf(pattern)}`,
   /** Sorted set of a queue's delayed items (score = when due, Redis time in ms), moved to the queue when due. */
   delayed: (prefix: string, queue: string) => `${prefix}delayed:${queue}`,
+  /** A request body stored by reference (large bodies): written once by the caller, read by the servers that need it. */
+  body: (prefix: string, requestId: string) => `${prefix}body:${requestId}`,
   /** Counter of requests a queue refused because it was full. */
   refused: (prefix: string, queue: string) => `${prefix}refused:${queue}`,
   /** A consumer's liveness key (short TTL, refreshed while it runs): when it lapses, others reclaim its items. */

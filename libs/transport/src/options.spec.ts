@@ -1,20 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CLUSTER_KEY_PREFIX, isRedisClusterUrl, keyPrefixFor } from '@cpa/contracts';
 import { transportKeys } from './keys';
-import { DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, DEFAULT_REDIS_URL, transportEnv } from './options';
+import { DEFAULT_BODY_REF_MIN_BYTES, DEFAULT_KEY_PREFIX, DEFAULT_QUEUE_LIMIT, DEFAULT_REDIS_URL, transportEnv } from './options';
 
 describe('transportEnv', () => {
   it('falls back to the local Redis and the default prefix', () => {
-    expect(transportEnv({})).toEqual({ redisUrl: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_KEY_PREFIX, queueLimit: DEFAULT_QUEUE_LIMIT });
+    expect(transportEnv({})).toEqual({ redisUrl: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_KEY_PREFIX, queueLimit: DEFAULT_QUEUE_LIMIT, bodyRefMinBytes: DEFAULT_BODY_REF_MIN_BYTES });
   });
 
-  it('reads REDIS_URL, TRANSPORT_KEY_PREFIX and TRANSPORT_QUEUE_LIMIT', () => {
-    expect(transportEnv({ REDIS_URL: 'redis://:pw@redis:6380/2', TRANSPORT_KEY_PREFIX: 'x:', TRANSPORT_QUEUE_LIMIT: '50' })).toEqual({
+  it('reads REDIS_URL, TRANSPORT_KEY_PREFIX, TRANSPORT_QUEUE_LIMIT and TRANSPORT_BODY_REF_BYTES', () => {
+    expect(transportEnv({ REDIS_URL: 'redis://:pw@redis:6380/2', TRANSPORT_KEY_PREFIX: 'x:', TRANSPORT_QUEUE_LIMIT: '50', TRANSPORT_BODY_REF_BYTES: '0' })).toEqual({
       redisUrl: 'redis://:pw@redis:6380/2',
       keyPrefix: 'x:',
       queueLimit: 50,
+      bodyRefMinBytes: 0,
     });
     expect(() => transportEnv({ TRANSPORT_QUEUE_LIMIT: '-1' })).toThrow(/TRANSPORT_QUEUE_LIMIT/);
+    expect(() => transportEnv({ TRANSPORT_BODY_REF_BYTES: 'lots' })).toThrow(/TRANSPORT_BODY_REF_BYTES/);
   });
 
   it('defaults to a hash-tagged prefix on a cluster, and refuses an untagged one there', () => {
@@ -39,6 +41,7 @@ describe('transportKeys', () => {
     expect(transportKeys.queue('p:', 'scheduler')).toBe('p:work:scheduler');
     expect(transportKeys.delayed('p:', 'scheduler')).toBe('p:delayed:scheduler');
     expect(transportKeys.refused('p:', 'scheduler')).toBe('p:refused:scheduler');
+    expect(transportKeys.body('p:', 'pod1.2a')).toBe('p:body:pod1.2a');
     expect(transportKeys.reply('p:', 'pod1')).toBe('p:reply:pod1');
     expect(transportKeys.cancel('p:')).toBe('p:cancel');
     expect(transportKeys.event('p:', 'config.changed')).toBe('p:ev:config.changed');

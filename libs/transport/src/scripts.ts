@@ -18,6 +18,21 @@ redis.call('XADD', KEYS[1], '*', 'm', ARGV[2])
 return 1`;
 
 /**
+ * PUSH for a request whose body travels by reference: the body is stored (with a TTL) and
+ * the item queued in one step, or neither when the queue is full.
+ * KEYS: queue, refused counter, body key. ARGV: limit, item, body, body TTL ms.
+ */
+const PUSH_WITH_BODY = `
+local limit = tonumber(ARGV[1])
+if limit > 0 and redis.call('XLEN', KEYS[1]) >= limit then
+  redis.call('INCR', KEYS[2])
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+redis.call('XADD', KEYS[1], '*', 'm', ARGV[2])
+return 1`;
+
+/**
  * Hands an item on (a forward) and acknowledges the item it came from, in one step, so a
  * crash can neither lose it nor deliver it twice. -1: the source item is no longer this
  * consumer's (a live consumer reclaimed it), nothing is done; 0: target full (counted).
@@ -106,6 +121,7 @@ return claimed`;
 
 export const SCRIPTS = {
   transportPush: { numberOfKeys: 2, lua: PUSH },
+  transportPushWithBody: { numberOfKeys: 3, lua: PUSH_WITH_BODY },
   transportForward: { numberOfKeys: 3, lua: FORWARD },
   transportDelay: { numberOfKeys: 2, lua: DELAY },
   transportPromote: { numberOfKeys: 2, lua: PROMOTE },
@@ -117,6 +133,7 @@ export const SCRIPTS = {
 /** A connection with the scripts defined (ioredis sends EVALSHA, and EVAL once when the script is not cached). */
 export interface ScriptCommands {
   transportPush(queue: string, refused: string, limit: number, item: Buffer): Promise<number>;
+  transportPushWithBody(queue: string, refused: string, bodyKey: string, limit: number, item: Buffer, body: Buffer, ttlMs: number): Promise<number>;
   transportForward(target: string, refused: string, source: string, limit: number, item: Buffer, group: string, sourceId: string, consumer: string): Promise<number>;
   transportDelay(delayed: string, source: string, delayMs: number, item: Buffer, sourceId: string, group: string, consumer: string): Promise<number>;
   transportPromote(delayed: string, queue: string, max: number): Promise<[number, number]>;

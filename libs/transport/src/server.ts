@@ -20,6 +20,10 @@ const CANCEL_MEMORY_MS = 10 * 60_000;
 const RECLAIM_BATCH = 256;
 /** Reply to a caller whose request could not be handed on. */
 const HANDOFF_FAILED: RemoteError = { message: 'the request could not be handed on (message bus unavailable)', status: 503 };
+/** Reply to a caller whose body, stored by reference, could not be read. */
+const BODY_UNREADABLE: RemoteError = { message: 'the request body could not be read (message bus unavailable)', status: 503 };
+/** Reply to a caller whose body, stored by reference, is gone (its deadline passed, or the caller settled it). */
+const BODY_GONE: RemoteError = { message: 'the request body is no longer stored', status: 503 };
 
 /** Where a queued item sits in Redis: its queue stream and entry id. */
 interface QueueEntry {
@@ -73,6 +77,9 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private readonly consumerKey: string;
   private readonly consumerTtlMs: number;
   private readonly queueLimit: number;
+  private readonly readsBodies: boolean;
+  /** Items taken whose bodies are being fetched: they hold a slot like running handlers. */
+  private fetching = 0;
   /** Queue stream key -> its delayed set. */
   private readonly delayedKeys = new Map<string, string>();
   /** Entries to acknowledge, per queue stream, sent together once per tick. */
@@ -133,6 +140,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     this.consumerKey = transportKeys.consumer(this.prefix, this.consumerName);
     this.consumerTtlMs = options.consumerTtlMs ?? 3_000;
     this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    this.readsBodies = options.readsBodies ?? true;
     for (const queue of new Set(options.queues)) this.delayedKeys.set(transportKeys.queue(this.prefix, queue), transportKeys.delayed(this.prefix, queue));
   }
 
@@ -218,11 +226,11 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     const pop = this.pop!;
     let backoff = 0;
     while (this.running) {
-      if (this.active > this.lowWater) {
+      if (this.active + this.fetching > this.lowWater) {
         await new Promise<void>((resolve) => (this.slotFree = resolve));
         continue;
       }
-      const room = this.concurrency - this.active;
+      const room = this.concurrency - this.active - this.fetching;
       const count = Math.max(1, Math.floor(Math.min(room, this.batchSize) / this.queueKeys.length));
       // After a reconnect, '0' re-reads entries already ours (delivered on the lost connection); '>' reads new ones.
       const recovering = this.recoverOwn;
@@ -253,6 +261,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
 
   /** Starts the handlers of entries read or claimed from `key` (skipping ones already running here when `known` may repeat them). */
   private acceptEntries(key: string, entries: ReadonlyArray<StreamEntry | null>, mayRepeat: boolean, reclaimed = false): void {
+    let byReference: { message: RequestMessage; entry: QueueEntry }[] | undefined;
     for (const entry of entries) {
       if (entry === null) continue;
       const [id, fields] = entry;
@@ -262,21 +271,64 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
         this.ack(at);
         continue;
       }
-      this.accept(raw, at, mayRepeat, reclaimed);
+      let message: RequestMessage;
+      try {
+        message = decodeRequest(raw);
+      } catch (err) {
+        this.logger.warn(`dropped a malformed queue item: ${(err as Error).message}`);
+        this.ack(at);
+        continue;
+      }
+      if (message.bodyRef && this.readsBodies && !this.unwanted(message)) (byReference ??= []).push({ message, entry: at });
+      else this.accept(message, at, mayRepeat, reclaimed);
     }
+    if (byReference !== undefined) this.fetchBodies(byReference, mayRepeat, reclaimed);
   }
 
-  private accept(raw: Buffer, entry: QueueEntry, mayRepeat = false, reclaimed = false): void {
-    let message: RequestMessage;
-    try {
-      message = decodeRequest(raw);
-    } catch (err) {
-      this.logger.warn(`dropped a malformed queue item: ${(err as Error).message}`);
-      return this.ack(entry);
-    }
+  /** The caller has already given up (or asked to stop): doing the work would be waste. */
+  private unwanted(message: RequestMessage): boolean {
+    return (message.deadline !== undefined && message.deadline <= Date.now()) || this.cancelled.has(message.id);
+  }
+
+  /**
+   * Reads the bodies of items that carry a reference (one MGET for the batch), then starts
+   * them. Until then they are taken but not running: a crash hands them to a live consumer.
+   */
+  private fetchBodies(items: { message: RequestMessage; entry: QueueEntry }[], mayRepeat: boolean, reclaimed: boolean): void {
+    this.fetching += items.length;
+    const settled = () => {
+      this.fetching -= items.length;
+      this.wakePopIfRoom();
+    };
+    this.cmd!.mgetBuffer(...items.map(({ message }) => transportKeys.body(this.prefix, message.id))).then(
+      (bodies) => {
+        settled();
+        // Shutting down: leave them pending; a live consumer reclaims them.
+        if (!this.running) return;
+        items.forEach(({ message, entry }, i) => {
+          const body = bodies[i];
+          if (body === null || body === undefined) return this.refuse(message, entry, BODY_GONE);
+          message.body = body;
+          this.accept(message, entry, mayRepeat, reclaimed);
+        });
+      },
+      (err: unknown) => {
+        settled();
+        this.onCommandError(err);
+        for (const { message, entry } of items) this.refuse(message, entry, BODY_UNREADABLE);
+      },
+    );
+  }
+
+  /** Answers an item's caller with an error without running it, and acknowledges it. */
+  private refuse(message: RequestMessage, entry: QueueEntry, error: RemoteError): void {
+    if (message.replyTo !== undefined) this.publishError(message.replyTo, message.id, error);
+    this.ack(entry);
+  }
+
+  private accept(message: RequestMessage, entry: QueueEntry, mayRepeat = false, reclaimed = false): void {
     if (mayRepeat && this.tasks.has(message.id)) return;
-    // The caller has already given up (or asked to stop): doing the work would be waste.
-    if ((message.deadline !== undefined && message.deadline <= Date.now()) || this.cancelled.has(message.id)) return this.ack(entry);
+    if (this.unwanted(message)) return this.ack(entry);
     const handler = this.findHandler(message.pattern);
     if (handler === undefined) {
       if (message.replyTo !== undefined) {
@@ -409,8 +461,9 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     // Frames already emitted leave first; the next holder's frames can only follow them.
     if (task.pending !== undefined && task.replyTo !== undefined) this.sendReply(task);
     const { message } = task;
-    const body = to.body === undefined ? message.body : (to.body ?? undefined);
-    const item = encodeRequest({ id: message.id, pattern: to.pattern, replyTo: message.replyTo, deadline: message.deadline, data: to.data, body });
+    // A body stored by reference stays where it is: the next holder gets the reference, not the bytes.
+    const carried = to.body === undefined ? (message.bodyRef ? { bodyRef: true } : { body: message.body }) : { body: to.body ?? undefined };
+    const item = encodeRequest({ id: message.id, pattern: to.pattern, replyTo: message.replyTo, deadline: message.deadline, data: to.data, ...carried });
     const target = transportKeys.queueOfPattern(this.prefix, to.pattern);
     const source = task.acked ? undefined : task.entry;
     task.acked = true;
@@ -459,7 +512,10 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
    */
   private publish(task: Task, message: Buffer): void {
     publish(this.cmd!, task.replyTo!, message).then((receivers) => {
-      if (receivers === 0 && !task.done) this.abort(task, new DOMException('the caller is gone', 'AbortError'));
+      if (receivers !== 0) return;
+      // Nobody will settle this call, and with it delete its stored body: it goes now rather than at its TTL.
+      if (task.message.bodyRef) this.cmd!.del(transportKeys.body(this.prefix, task.message.id)).catch(this.onCommandError);
+      if (!task.done) this.abort(task, new DOMException('the caller is gone', 'AbortError'));
     }, this.onCommandError);
   }
 
@@ -475,12 +531,17 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     }
     if (this.tasks.get(task.message.id) === task) this.tasks.delete(task.message.id);
     this.active--;
-    if (this.slotFree !== undefined && this.active <= this.lowWater) {
+    this.wakePopIfRoom();
+    if (this.active === 0) this.drained?.();
+  }
+
+  /** The pop loop waits while the server is saturated; it reads again once a batch worth of slots is free. */
+  private wakePopIfRoom(): void {
+    if (this.slotFree !== undefined && this.active + this.fetching <= this.lowWater) {
       const wake = this.slotFree;
       this.slotFree = undefined;
       wake();
     }
-    if (this.active === 0) this.drained?.();
   }
 
   /** Acknowledges a finished entry; entries of one tick leave as one script call per queue. */

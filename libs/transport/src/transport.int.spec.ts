@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Controller, Injectable, Module, type INestApplicationContext, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
@@ -180,10 +180,13 @@ class SlowController {
 @Controller()
 class AlphaController {
   readonly ids: string[] = [];
+  /** What ctx.getBody() gave each routed request (undefined: a body by reference, not fetched here). */
+  readonly bodies: (Buffer | undefined)[] = [];
 
   @MessagePattern('alpha.route')
   route(@Payload() data: { x: number; to?: string }, @Ctx() ctx: RedisTransportContext) {
     this.ids.push(ctx.id);
+    this.bodies.push(ctx.getBody());
     return forward(data.to ?? 'beta.run', { ...data, via: 'alpha' });
   }
 
@@ -214,6 +217,21 @@ class BetaController {
   fail(@Payload() data: { attempts: string[] }) {
     return forward('alpha.retry', { attempts: [...data.attempts, 'beta'] });
   }
+
+  /** Reads the body without sending it back: its size, digest, and whether it arrived as bytes. */
+  @MessagePattern('beta.digest')
+  digest(@Ctx() ctx: RedisTransportContext) {
+    this.ids.push(ctx.id);
+    const body = ctx.getBody();
+    return { isBuffer: Buffer.isBuffer(body), length: body?.length, sha256: body && createHash('sha256').update(body).digest('hex') };
+  }
+
+  /** A failed attempt: back to the router, which sends it to beta.digest, body untouched. */
+  @MessagePattern('beta.bounce')
+  bounce(@Payload() data: { x: number }, @Ctx() ctx: RedisTransportContext) {
+    this.ids.push(ctx.id);
+    return forward('alpha.route', { x: data.x, to: 'beta.digest' });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -240,7 +258,7 @@ async function startService(controllers: Type[], queues: string[], options: Part
   return service;
 }
 
-function client(options: { podId?: string; idleTimeoutMs?: number; defaultDeadlineMs?: number } = {}): RedisTransportClient {
+function client(options: { podId?: string; idleTimeoutMs?: number; defaultDeadlineMs?: number; queueLimit?: number; bodyRefMinBytes?: number } = {}): RedisTransportClient {
   const c = new RedisTransportClient({ redisUrl, keyPrefix: prefix, ...options });
   clients.push(c);
   return c;
@@ -415,6 +433,76 @@ describe('bodies', () => {
     // NestJS's send() yields a body-only frame as the Buffer itself.
     const sent = await lastValueFrom(caller.send<Buffer>('work.bytes', {}).pipe(toArray())).catch((e: unknown) => e);
     expect(sent).toBeInstanceOf(TransportError); // no body was sent: the handler fails
+  });
+});
+
+describe('bodies by reference', () => {
+  const large = () => Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x0a]), randomBytes(100 * 1024)]);
+  const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('hex');
+  const bodyKeys = () => redis.keys(`${prefix}body:*`);
+
+  it('stores a large body once: a routing server never receives it, and the reader gets the exact bytes as a Buffer', async () => {
+    const body = large();
+    const reply = firstValueFrom(client().request('alpha.route', { x: 1, to: 'beta.digest' }, { body }));
+    // Queued before any server runs: the item holds a reference, the bytes sit in one key.
+    await waitFor(async () => expect(await redis.xlen(transportKeys.queue(prefix, 'alpha'))).toBe(1));
+    const [[, fields]] = (await redis.xrangeBuffer(transportKeys.queue(prefix, 'alpha'), '-', '+')) as [Buffer, Buffer[]][];
+    expect(fields[1]!.length).toBeLessThan(1024);
+    const [key] = await bodyKeys();
+    expect((await redis.getBuffer(key!))!.equals(body)).toBe(true);
+
+    const alpha = await startService([AlphaController], ['alpha'], { readsBodies: false });
+    await startService([BetaController], ['beta']);
+    expect((await reply).meta).toEqual({ isBuffer: true, length: body.length, sha256: sha256(body) });
+    expect(alpha.get(AlphaController).bodies).toEqual([undefined]);
+    // The reply ended: nobody needs the body again.
+    await waitFor(async () => expect(await bodyKeys()).toEqual([]));
+  });
+
+  it('keeps the reference across a failed attempt and a second routing, and delivers small bodies inline as before', async () => {
+    const alpha = await startService([AlphaController], ['alpha'], { readsBodies: false });
+    const beta = await startService([BetaController], ['beta']);
+    const body = large();
+    const reply = await firstValueFrom(client().request('alpha.route', { x: 2, to: 'beta.bounce' }, { body }));
+    expect(reply.meta).toEqual({ isBuffer: true, length: body.length, sha256: sha256(body) });
+    expect(alpha.get(AlphaController).bodies).toEqual([undefined, undefined]);
+    expect(beta.get(BetaController).ids).toHaveLength(2);
+
+    // Below the threshold a body travels in the message and even a routing server sees it.
+    const small = Buffer.from('{"model":"m"}');
+    const inline = await firstValueFrom(client().request('alpha.route', { x: 3, to: 'beta.digest' }, { body: small }));
+    expect(inline.meta).toEqual({ isBuffer: true, length: small.length, sha256: sha256(small) });
+    expect(alpha.get(AlphaController).bodies[2]!.equals(small)).toBe(true);
+    // bodyRefMinBytes 0: never by reference.
+    const always = await firstValueFrom(client({ bodyRefMinBytes: 0 }).request('alpha.route', { x: 4, to: 'beta.digest' }, { body }));
+    expect(always.meta).toEqual({ isBuffer: true, length: body.length, sha256: sha256(body) });
+    expect(alpha.get(AlphaController).bodies[3]!.equals(body)).toBe(true);
+    await waitFor(async () => expect(await bodyKeys()).toEqual([]));
+  });
+
+  it('stores nothing for a request its full queue refuses, and deletes the body of a cancelled one', async () => {
+    const refusing = client({ queueLimit: 1 });
+    await pushItem('slow', encodeRequest({ id: 'filler', pattern: 'slow.wait', data: {} }));
+    await expect(firstValueFrom(refusing.request('slow.wait', {}, { body: large() }))).rejects.toMatchObject({ code: 'overloaded' });
+    expect(await bodyKeys()).toEqual([]);
+
+    const svc = await startService([SlowController], ['slow']);
+    const subscription = client().request('slow.wait', {}, { body: large() }).subscribe({ error: () => undefined });
+    await waitFor(() => expect(svc.get(SlowController).started).toHaveLength(2));
+    expect(await bodyKeys()).toHaveLength(1);
+    subscription.unsubscribe();
+    await waitFor(async () => expect(await bodyKeys()).toEqual([]));
+  });
+
+  it('answers 503 without running the handler when the stored body is gone', async () => {
+    const reply = firstValueFrom(client().request('beta.digest', {}, { body: large() }));
+    await waitFor(async () => expect(await bodyKeys()).toHaveLength(1));
+    await redis.del(...(await bodyKeys()));
+    const beta = await startService([BetaController], ['beta']);
+    await expect(reply).rejects.toMatchObject({ code: 'remote', status: 503, message: expect.stringMatching(/no longer stored/) });
+    expect(beta.get(BetaController).ids).toEqual([]);
+    await waitFor(async () => expect(await waiting('beta')).toBe(0));
+    expect(await redis.xlen(transportKeys.queue(prefix, 'beta'))).toBe(0);
   });
 });
 
@@ -611,6 +699,13 @@ describe('replies of any size, to callers that may be gone', () => {
     await pushItem('slow', encodeRequest({ id: 'ghost.1', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {} }));
     await waitFor(() => expect(slow.aborted).toContain('ghost.1'));
     expect(slow.started).toContain('ghost.1');
+
+    // Its body stored by reference goes too: the caller that would have deleted it is gone.
+    const bodyKey = transportKeys.body(prefix, 'ghost.2');
+    await redis.set(bodyKey, randomBytes(20 * 1024), 'PX', 60_000);
+    await pushItem('slow', encodeRequest({ id: 'ghost.2', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {}, bodyRef: true }));
+    await waitFor(() => expect(slow.aborted).toContain('ghost.2'));
+    await waitFor(async () => expect(await redis.exists(bodyKey)).toBe(0));
   });
 });
 

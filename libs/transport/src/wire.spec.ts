@@ -36,6 +36,13 @@ describe('requests', () => {
     expect(decoded.body!.equals(binary)).toBe(true);
   });
 
+  it('carries a body stored by reference as a mark in the header and no bytes', () => {
+    const item = encodeRequest({ id: 'p.2', pattern: 'scheduler.dispatch', data: { model: 'm' }, bodyRef: true });
+    expect(item.toString()).toBe('{"id":"p.2","pattern":"scheduler.dispatch","data":{"model":"m"},"r":1}\n');
+    expect(decodeRequest(item)).toEqual({ id: 'p.2', pattern: 'scheduler.dispatch', data: { model: 'm' }, bodyRef: true });
+    expect(() => encodeRequest({ id: 'p.3', pattern: 'q.p', data: 1, body: binary, bodyRef: true })).toThrow(WireError);
+  });
+
   it('tells an empty body from no body', () => {
     expect(decodeRequest(encodeRequest({ id: 'a', pattern: 'q.p', data: 1, body: Buffer.alloc(0) })).body).toEqual(Buffer.alloc(0));
     expect(decodeRequest(encodeRequest({ id: 'a', pattern: 'q.p', data: 1 })).body).toBeUndefined();

@@ -56,6 +56,12 @@ export interface RequestMessage {
   deadline?: number;
   data: unknown;
   body?: Buffer;
+  /**
+   * The body is not in the message: it is stored once in Redis under
+   * `transportKeys.body(prefix, id)` (a large body sent by `request()`), and only servers
+   * whose handlers read bodies fetch it.
+   */
+  bodyRef?: boolean;
 }
 
 interface RequestHeader {
@@ -66,13 +72,18 @@ interface RequestHeader {
   data: unknown;
   /** Present when a body follows, so an empty body and no body stay distinct. */
   b?: 1;
+  /** The body is stored by reference (`RequestMessage.bodyRef`); no body follows. */
+  r?: 1;
 }
 
 export function encodeRequest(message: RequestMessage): Buffer {
   const header: RequestHeader = { id: message.id, pattern: message.pattern, data: message.data };
   if (message.replyTo !== undefined) header.replyTo = message.replyTo;
   if (message.deadline !== undefined) header.deadline = message.deadline;
-  if (message.body !== undefined) header.b = 1;
+  if (message.bodyRef) {
+    if (message.body !== undefined) throw new WireError('a request carries its body or a reference to it, not both');
+    header.r = 1;
+  } else if (message.body !== undefined) header.b = 1;
   return encodeMessage(header, message.body);
 }
 
@@ -83,7 +94,9 @@ export function decodeRequest(message: Buffer): RequestMessage {
   if (typeof h.id !== 'string' || typeof h.pattern !== 'string') throw new WireError('request header lacks id or pattern');
   if (h.replyTo !== undefined && typeof h.replyTo !== 'string') throw new WireError('request replyTo is not a string');
   if (h.deadline !== undefined && typeof h.deadline !== 'number') throw new WireError('request deadline is not a number');
-  return { id: h.id, pattern: h.pattern, replyTo: h.replyTo, deadline: h.deadline, data: h.data, body: h.b === 1 ? raw : undefined };
+  const request: RequestMessage = { id: h.id, pattern: h.pattern, replyTo: h.replyTo, deadline: h.deadline, data: h.data, body: h.b === 1 ? raw : undefined };
+  if (h.r === 1) request.bodyRef = true;
+  return request;
 }
 
 /**

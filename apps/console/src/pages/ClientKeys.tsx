@@ -1,9 +1,10 @@
 import { useState } from 'react';
+import type { ClientKeyAnswer, ClientKeyCreated, ClientKeyList, ClientKeyView } from '@cpa/contracts/management-views';
 import { api } from '../api';
 import { formatCompact, formatNumber, formatTime, fromLocalInput, relativeTime, toLocalInput } from '../format';
 import { useAction, useResource } from '../hooks';
-import { Card, Empty, ErrorBox, Field, Modal, PageHeader, Resolved } from '../ui';
-import type { ClientKey } from '../types';
+import { DataTable, RowActions, type Column } from '../table';
+import { Card, DialogButtons, Empty, ErrorBox, Field, Modal, PageHeader, Resolved } from '../ui';
 
 interface KeyForm {
   name: string;
@@ -15,9 +16,17 @@ interface KeyForm {
   expires_at: string;
 }
 
+/** The editor's limit and budget inputs, in order. */
+const LIMIT_FIELDS: { name: keyof KeyForm; label: string }[] = [
+  { name: 'rpm_limit', label: 'Requests per minute' },
+  { name: 'tpm_limit', label: 'Tokens per minute' },
+  { name: 'daily_token_budget', label: 'Daily token budget' },
+  { name: 'monthly_token_budget', label: 'Monthly token budget' },
+];
+
 const EMPTY_FORM: KeyForm = { name: '', models: '', rpm_limit: '0', tpm_limit: '0', daily_token_budget: '0', monthly_token_budget: '0', expires_at: '' };
 
-function formOf(key: ClientKey): KeyForm {
+function formOf(key: ClientKeyView): KeyForm {
   return {
     name: key.name,
     models: key.models.join(', '),
@@ -55,15 +64,69 @@ const limit = (n: number, unit: string) =>
   );
 
 export function ClientKeysPage() {
-  const keys = useResource<{ 'client-keys': ClientKey[] }>('/client-keys', undefined, 15_000);
+  const keys = useResource<ClientKeyList>('/client-keys', undefined, 15_000);
   const action = useAction();
-  const [editing, setEditing] = useState<ClientKey | 'new'>();
+  const [editing, setEditing] = useState<ClientKeyView | 'new'>();
   const [created, setCreated] = useState<{ key: string; name: string }>();
 
   const act = async (fn: () => Promise<unknown>) => {
     await action.run(fn);
     keys.reload();
   };
+  const columns: Column<ClientKeyView>[] = [
+    {
+      header: 'Name',
+      cell: (k) => (
+        <>
+          <div className="cell-title">
+            {k.name || <span className="muted">(unnamed)</span>} {k.disabled && <span className="badge badge-disabled">Disabled</span>}
+          </div>
+          <div className="muted small mono nowrap">
+            {k.key_preview} · {k.source}
+          </div>
+          <RowActions
+            actions={
+              k.source === 'management'
+                ? [
+                    { label: 'Edit', onClick: () => setEditing(k) },
+                    { label: k.disabled ? 'Enable' : 'Disable', disabled: action.busy, onClick: () => act(() => api(`/client-keys/${encodeURIComponent(k.id)}`, { method: 'PATCH', body: { disabled: !k.disabled } })) },
+                    {
+                      label: 'Delete',
+                      danger: true,
+                      disabled: action.busy,
+                      confirm: `Delete the key “${k.name}”? Clients using it are refused at once.`,
+                      onClick: () => act(() => api(`/client-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' })),
+                    },
+                  ]
+                : []
+            }
+          >
+            {k.source !== 'management' && (
+              <span className="muted small" title="Keys from config.yaml or the api-keys list are managed there">
+                from config
+              </span>
+            )}
+          </RowActions>
+        </>
+      ),
+    },
+    { header: 'Models', className: 'small', cell: (k) => (k.models.length ? k.models.join(', ') : <span className="muted">all models</span>) },
+    {
+      header: 'Limits and budgets',
+      className: 'small nowrap',
+      cell: (k) => (
+        <>
+          {limit(k.rpm_limit, 'rpm')} · {limit(k.tpm_limit, 'tpm')}
+          <br />
+          {limit(k.daily_token_budget, 'tokens/day')} · {limit(k.monthly_token_budget, 'tokens/month')}
+        </>
+      ),
+    },
+    { header: 'Expires', className: 'small', title: (k) => formatTime(k.expires_at), cell: (k) => (k.expires_at ? relativeTime(k.expires_at) : <span className="muted">never</span>) },
+    { header: 'Requests today', numeric: true, cell: (k) => formatNumber(k.usage.requests_today) },
+    { header: 'Tokens day / month', numeric: true, cell: (k) => `${formatCompact(k.usage.tokens_today)} / ${formatCompact(k.usage.tokens_month)}` },
+    { header: 'Last used', className: 'small', cell: (k) => (k.last_used_at ? relativeTime(k.last_used_at) : <span className="muted">never</span>) },
+  ];
 
   return (
     <>
@@ -97,74 +160,7 @@ export function ClientKeysPage() {
           isEmpty={(d) => d['client-keys'].length === 0}
           empty={<Empty title="No client keys yet">Create one; clients send it as a Bearer token or x-api-key.</Empty>}
         >
-          {(data) => (
-            <div className="table-wrap">
-              <table className="table" data-testid="client-keys-table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Models</th>
-                    <th>Limits and budgets</th>
-                    <th>Expires</th>
-                    <th className="num">Requests today</th>
-                    <th className="num">Tokens day / month</th>
-                    <th>Last used</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data['client-keys'].map((k) => (
-                    <tr key={k.id} data-key={k.name} className={k.disabled ? 'row-disabled' : ''}>
-                      <td>
-                        <div className="cell-title">
-                          {k.name || <span className="muted">(unnamed)</span>} {k.disabled && <span className="badge badge-disabled">Disabled</span>}
-                        </div>
-                        <div className="muted small mono nowrap">
-                          {k.key_preview} · {k.source}
-                        </div>
-                        <div className="inline-actions">
-                          {k.source === 'management' ? (
-                            <>
-                              <button className="btn btn-small" onClick={() => setEditing(k)}>
-                                Edit
-                              </button>
-                              <button className="btn btn-small" disabled={action.busy} onClick={() => act(() => api(`/client-keys/${encodeURIComponent(k.id)}`, { method: 'PATCH', body: { disabled: !k.disabled } }))}>
-                                {k.disabled ? 'Enable' : 'Disable'}
-                              </button>
-                              <button
-                                className="btn btn-small btn-danger"
-                                disabled={action.busy}
-                                onClick={() => window.confirm(`Delete the key “${k.name}”? Clients using it are refused at once.`) && act(() => api(`/client-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }))}
-                              >
-                                Delete
-                              </button>
-                            </>
-                          ) : (
-                            <span className="muted small" title="Keys from config.yaml or the api-keys list are managed there">
-                              from config
-                            </span>
-                          )}
-                        </div>
-                      </td>
-                      <td className="small">{k.models.length ? k.models.join(', ') : <span className="muted">all models</span>}</td>
-                      <td className="small nowrap">
-                        {limit(k.rpm_limit, 'rpm')} · {limit(k.tpm_limit, 'tpm')}
-                        <br />
-                        {limit(k.daily_token_budget, 'tokens/day')} · {limit(k.monthly_token_budget, 'tokens/month')}
-                      </td>
-                      <td className="small" title={formatTime(k.expires_at)}>
-                        {k.expires_at ? relativeTime(k.expires_at) : <span className="muted">never</span>}
-                      </td>
-                      <td className="num">{formatNumber(k.usage?.requests_today)}</td>
-                      <td className="num">
-                        {formatCompact(k.usage?.tokens_today)} / {formatCompact(k.usage?.tokens_month)}
-                      </td>
-                      <td className="small">{k.last_used_at ? relativeTime(k.last_used_at) : <span className="muted">never</span>}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          {(data) => <DataTable testId="client-keys-table" columns={columns} rows={data['client-keys']} rowKey={(k) => k.id} rowAttributes={(k) => ({ 'data-key': k.name, className: k.disabled ? 'row-disabled' : '' })} />}
         </Resolved>
       </Card>
       {editing && (
@@ -182,7 +178,7 @@ export function ClientKeysPage() {
   );
 }
 
-function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKey; onClose: () => void; onSaved: (secret: string | undefined, name: string) => void }) {
+function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKeyView; onClose: () => void; onSaved: (secret: string | undefined, name: string) => void }) {
   const [form, setForm] = useState<KeyForm>(keyToEdit ? formOf(keyToEdit) : EMPTY_FORM);
   const action = useAction();
   const set = (field: keyof KeyForm) => (event: { target: { value: string } }) => setForm({ ...form, [field]: event.target.value });
@@ -190,24 +186,15 @@ function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKey; onC
     if (!form.name.trim()) return action.setError('A name is required');
     const body = bodyOf(form);
     const answer = await action.run(() =>
-      api<{ key?: string; 'client-key': ClientKey }>(keyToEdit ? `/client-keys/${encodeURIComponent(keyToEdit.id)}` : '/client-keys', { method: keyToEdit ? 'PATCH' : 'POST', body }),
+      api<ClientKeyCreated | ClientKeyAnswer>(keyToEdit ? `/client-keys/${encodeURIComponent(keyToEdit.id)}` : '/client-keys', { method: keyToEdit ? 'PATCH' : 'POST', body }),
     );
-    if (answer) onSaved(answer.key, body.name as string);
+    if (answer) onSaved('key' in answer ? answer.key : undefined, body.name as string);
   };
   return (
     <Modal
       title={keyToEdit ? `Edit ${keyToEdit.name}` : 'Create a client key'}
       onClose={onClose}
-      footer={
-        <>
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" disabled={action.busy} onClick={save}>
-            {keyToEdit ? 'Save' : 'Create'}
-          </button>
-        </>
-      }
+      footer={<DialogButtons label={keyToEdit ? 'Save' : 'Create'} busy={action.busy} onSubmit={save} onCancel={onClose} />}
     >
       <div className="form-grid">
         <Field label="Name">
@@ -216,18 +203,11 @@ function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKey; onC
         <Field label="Allowed models" hint="Comma-separated; * wildcards; empty = every model">
           <input name="models" placeholder="gpt-4o, claude-*" value={form.models} onChange={set('models')} />
         </Field>
-        <Field label="Requests per minute" hint="0 = unlimited">
-          <input name="rpm_limit" type="number" min={0} value={form.rpm_limit} onChange={set('rpm_limit')} />
-        </Field>
-        <Field label="Tokens per minute" hint="0 = unlimited">
-          <input name="tpm_limit" type="number" min={0} value={form.tpm_limit} onChange={set('tpm_limit')} />
-        </Field>
-        <Field label="Daily token budget" hint="0 = unlimited">
-          <input name="daily_token_budget" type="number" min={0} value={form.daily_token_budget} onChange={set('daily_token_budget')} />
-        </Field>
-        <Field label="Monthly token budget" hint="0 = unlimited">
-          <input name="monthly_token_budget" type="number" min={0} value={form.monthly_token_budget} onChange={set('monthly_token_budget')} />
-        </Field>
+        {LIMIT_FIELDS.map(({ name, label }) => (
+          <Field key={name} label={label} hint="0 = unlimited">
+            <input name={name} type="number" min={0} value={form[name]} onChange={set(name)} />
+          </Field>
+        ))}
         <Field label="Expires" hint="Empty = never">
           <input name="expires_at" type="datetime-local" value={form.expires_at} onChange={set('expires_at')} />
         </Field>

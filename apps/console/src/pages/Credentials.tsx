@@ -1,9 +1,10 @@
 import { useRef, useState, type DragEvent } from 'react';
+import type { CredentialList, CredentialView } from '@cpa/contracts/management-views';
 import { api } from '../api';
 import { errorMessage, formatCompact, formatNumber, formatTime, relativeTime } from '../format';
 import { useAction, useResource } from '../hooks';
-import { Card, Empty, ErrorBox, Field, Modal, PageHeader, Resolved, StatusBadge } from '../ui';
-import type { Credential } from '../types';
+import { DataTable, RowActions, type Column } from '../table';
+import { Card, DialogButtons, Empty, ErrorBox, Field, Modal, PageHeader, Resolved, StatusBadge } from '../ui';
 
 /** The API-key lists of the management API a new key can be added to. */
 const KEY_SECTIONS = [
@@ -24,9 +25,9 @@ const hostOf = (url: string) => {
 const LOGIN_ROUTES = ['anthropic', 'codex', 'gemini-cli', 'antigravity', 'kimi', 'iflow'];
 
 export function CredentialsPage() {
-  const credentials = useResource<{ credentials: Credential[] }>('/credentials', undefined, 10_000);
+  const credentials = useResource<CredentialList>('/credentials', undefined, 10_000);
   const action = useAction();
-  const [editing, setEditing] = useState<Credential>();
+  const [editing, setEditing] = useState<CredentialView>();
   const [adding, setAdding] = useState(false);
   const [login, setLogin] = useState(false);
   const [filter, setFilter] = useState('');
@@ -35,12 +36,69 @@ export function CredentialsPage() {
     await action.run(fn);
     credentials.reload();
   };
-  const setDisabled = (c: Credential, disabled: boolean) => act(() => api('/auth-files/status', { method: 'PATCH', body: { auth_index: c.auth_index, disabled } }));
-  const resetQuota = (c: Credential) => act(() => api('/reset-quota', { method: 'POST', body: { auth_index: c.auth_index } }));
-  const remove = (c: Credential) => {
-    if (!c.token_file || !window.confirm(`Delete the token file ${c.token_file}? Its credentials stop serving at once.`)) return;
-    return act(() => api('/auth-files', { method: 'DELETE', query: { name: c.token_file } }));
-  };
+  const columns: Column<CredentialView>[] = [
+    {
+      header: 'Credential',
+      className: 'credential-cell',
+      cell: (c) => (
+        <>
+          <div className="cell-title">{c.label}</div>
+          <div className="muted small">
+            {c.family} · {c.kind}
+            {c.base_url ? ` · ${hostOf(c.base_url)}` : ''}
+            {c.email && c.email !== c.label ? ` · ${c.email}` : ''}
+            {c.token_file ? ` · ${c.token_file}` : ''}
+          </div>
+          <div className="muted small">
+            priority {c.priority} · weight {c.weight}
+            {c.prefix && ` · prefix ${c.prefix}/`}
+            {c.proxy_url && ` · proxy ${c.proxy_url}`}
+          </div>
+          <RowActions
+            actions={[
+              { label: c.disabled ? 'Enable' : 'Disable', disabled: action.busy, onClick: () => act(() => api('/auth-files/status', { method: 'PATCH', body: { auth_index: c.auth_index, disabled: !c.disabled } })) },
+              {
+                label: 'Reset quota',
+                disabled: action.busy || c.cooldowns.length === 0,
+                title: 'Clear every cooldown of this credential',
+                onClick: () => act(() => api('/reset-quota', { method: 'POST', body: { auth_index: c.auth_index } })),
+              },
+              !!c.token_file && { label: 'Edit', onClick: () => setEditing(c) },
+              !!c.token_file && {
+                label: 'Delete',
+                danger: true,
+                disabled: action.busy,
+                confirm: `Delete the token file ${c.token_file}? Its credentials stop serving at once.`,
+                onClick: () => act(() => api('/auth-files', { method: 'DELETE', query: { name: c.token_file } })),
+              },
+            ]}
+          />
+        </>
+      ),
+    },
+    {
+      header: 'State',
+      className: 'state-cell',
+      cell: (c) => (
+        <>
+          <StatusBadge status={c.status} />
+          {c.cooldowns.length > 0 && (
+            <ul className="cooldowns">
+              {c.cooldowns.map((cd) => (
+                <li key={cd.model} title={`until ${formatTime(cd.until)}`}>
+                  <strong>{cd.model}</strong> {relativeTime(cd.until)} · <span className="muted">{cd.reason}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      ),
+    },
+    { header: 'Last error', className: 'error-cell', title: (c) => c.last_error, cell: (c) => (c.last_error ? errorMessage(c.last_error) : <span className="muted">—</span>) },
+    { header: 'Next refresh', className: 'nowrap', title: (c) => formatTime(c.next_refresh_at), cell: (c) => (c.next_refresh_at ? relativeTime(c.next_refresh_at) : <span className="muted">—</span>) },
+    { header: 'Requests today', numeric: true, cell: (c) => formatNumber(c.requests_today) },
+    { header: 'Tokens today', numeric: true, cell: (c) => formatCompact(c.tokens_today) },
+  ];
 
   return (
     <>
@@ -69,80 +127,7 @@ export function CredentialsPage() {
             const needle = filter.trim().toLowerCase();
             const rows = data.credentials.filter((c) => !needle || [c.label, c.email, c.family, c.status, c.prefix, c.token_file ?? ''].some((v) => v.toLowerCase().includes(needle)));
             if (!rows.length) return <Empty title="Nothing matches the filter" />;
-            return (
-              <div className="table-wrap">
-                <table className="table" data-testid="credentials-table">
-                  <thead>
-                    <tr>
-                      <th>Credential</th>
-                      <th>State</th>
-                      <th>Last error</th>
-                      <th>Next refresh</th>
-                      <th className="num">Requests today</th>
-                      <th className="num">Tokens today</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((c) => (
-                      <tr key={c.id} data-credential={c.id}>
-                        <td className="credential-cell">
-                          <div className="cell-title">{c.label}</div>
-                          <div className="muted small">
-                            {c.family} · {c.kind}
-                            {c.base_url ? ` · ${hostOf(c.base_url)}` : ''}
-                            {c.email && c.email !== c.label ? ` · ${c.email}` : ''}
-                            {c.token_file ? ` · ${c.token_file}` : ''}
-                          </div>
-                          <div className="muted small">
-                            priority {c.priority} · weight {c.weight}
-                            {c.prefix && ` · prefix ${c.prefix}/`}
-                            {c.proxy_url && ` · proxy ${c.proxy_url}`}
-                          </div>
-                          <div className="inline-actions">
-                            <button className="btn btn-small" disabled={action.busy} onClick={() => setDisabled(c, !c.disabled)}>
-                              {c.disabled ? 'Enable' : 'Disable'}
-                            </button>
-                            <button className="btn btn-small" disabled={action.busy || c.cooldowns.length === 0} onClick={() => resetQuota(c)} title="Clear every cooldown of this credential">
-                              Reset quota
-                            </button>
-                            {c.token_file && (
-                              <>
-                                <button className="btn btn-small" onClick={() => setEditing(c)}>
-                                  Edit
-                                </button>
-                                <button className="btn btn-small btn-danger" disabled={action.busy} onClick={() => remove(c)}>
-                                  Delete
-                                </button>
-                              </>
-                            )}
-                          </div>
-                        </td>
-                        <td className="state-cell">
-                          <StatusBadge status={c.status} />
-                          {c.cooldowns.length > 0 && (
-                            <ul className="cooldowns">
-                              {c.cooldowns.map((cd) => (
-                                <li key={cd.model} title={`until ${formatTime(cd.until)}`}>
-                                  <strong>{cd.model}</strong> {relativeTime(cd.until)} · <span className="muted">{cd.reason}</span>
-                                </li>
-                              ))}
-                            </ul>
-                          )}
-                        </td>
-                        <td className="error-cell" title={c.last_error}>
-                          {c.last_error ? errorMessage(c.last_error) : <span className="muted">—</span>}
-                        </td>
-                        <td className="nowrap" title={formatTime(c.next_refresh_at)}>
-                          {c.next_refresh_at ? relativeTime(c.next_refresh_at) : <span className="muted">—</span>}
-                        </td>
-                        <td className="num">{formatNumber(c.requests_today)}</td>
-                        <td className="num">{formatCompact(c.tokens_today)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            );
+            return <DataTable testId="credentials-table" columns={columns} rows={rows} rowKey={(c) => c.id} rowAttributes={(c) => ({ 'data-credential': c.id })} />;
           }}
         </Resolved>
       </Card>
@@ -171,7 +156,7 @@ export function CredentialsPage() {
 }
 
 /** PATCH /auth-files/fields: priority, weight, prefix and proxy of a token file's credentials. */
-function EditCredential({ credential, onClose, onSaved }: { credential: Credential; onClose: () => void; onSaved: () => void }) {
+function EditCredential({ credential, onClose, onSaved }: { credential: CredentialView; onClose: () => void; onSaved: () => void }) {
   const [priority, setPriority] = useState(String(credential.priority));
   const [weight, setWeight] = useState(String(credential.weight));
   const [prefix, setPrefix] = useState(credential.prefix);
@@ -186,16 +171,7 @@ function EditCredential({ credential, onClose, onSaved }: { credential: Credenti
     <Modal
       title={`Edit ${credential.label}`}
       onClose={onClose}
-      footer={
-        <>
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" disabled={action.busy} onClick={save}>
-            Save
-          </button>
-        </>
-      }
+      footer={<DialogButtons label="Save" busy={action.busy} onSubmit={save} onCancel={onClose} />}
     >
       <div className="form-grid">
         <Field label="Priority" hint="Higher is picked first">
@@ -241,16 +217,7 @@ function AddApiKey({ onClose, onSaved }: { onClose: () => void; onSaved: () => v
     <Modal
       title="Add an API key"
       onClose={onClose}
-      footer={
-        <>
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" disabled={action.busy} onClick={save}>
-            Add key
-          </button>
-        </>
-      }
+      footer={<DialogButtons label="Add key" busy={action.busy} onSubmit={save} onCancel={onClose} />}
     >
       <div className="form-grid">
         <Field label="Provider">

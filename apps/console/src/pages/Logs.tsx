@@ -1,31 +1,9 @@
 import { useState } from 'react';
+import type { RequestErrorLogFile, RequestErrorLogList, RequestErrorLogListing } from '@cpa/contracts/management-views';
 import { formatTime } from '../format';
 import { useResource } from '../hooks';
+import { DataTable, type Column } from '../table';
 import { Card, Empty, PageHeader, Resolved } from '../ui';
-
-/** An entry of GET /request-error-logs (CLIProxyAPI's file listing plus what the router knows). */
-interface ErrorLogListing {
-  name: string;
-  size: number;
-  modified: number;
-  request_id: string;
-  time: string;
-  client_format: string;
-  model: string;
-  status: number;
-  attempts: number;
-}
-
-interface Attempt {
-  time: string;
-  family: string;
-  credential_id: string;
-  attempt: number;
-  status: number;
-  error?: string;
-  upstream_request: { method: string; url: string; headers: Record<string, string>; body: string };
-  upstream_response?: { status: number; headers: Record<string, string>; body: string };
-}
 
 const headerText = (headers: Record<string, string>) =>
   Object.entries(headers)
@@ -34,7 +12,7 @@ const headerText = (headers: Record<string, string>) =>
 
 /** One request's upstream exchange: GET /request-error-logs/<name>?format=json. */
 function Exchange({ name }: { name: string }) {
-  const file = useResource<{ attempts: Attempt[] }>(`/request-error-logs/${encodeURIComponent(name)}`, { format: 'json' });
+  const file = useResource<RequestErrorLogFile>(`/request-error-logs/${encodeURIComponent(name)}`, { format: 'json' });
   return (
     <Resolved resource={file}>
       {(data) => (
@@ -66,56 +44,31 @@ function Exchange({ name }: { name: string }) {
 
 /** The last failed requests with their upstream exchange (headers redacted by the server). */
 export function LogsPage() {
-  const logs = useResource<{ files: ErrorLogListing[] }>('/request-error-logs', undefined, 15_000);
+  const logs = useResource<RequestErrorLogList>('/request-error-logs', undefined, 15_000);
   const [open, setOpen] = useState<string>();
+  const columns: Column<RequestErrorLogListing>[] = [
+    { header: 'Time', className: 'nowrap', cell: (f) => formatTime(f.time) },
+    { header: 'Request id', className: 'mono small', cell: (f) => f.request_id },
+    { header: 'Client format', cell: (f) => f.client_format },
+    { header: 'Model', cell: (f) => f.model },
+    { header: 'Status', numeric: true, cell: (f) => <span className="status-code bad">{f.status}</span> },
+    { header: 'Attempts', numeric: true, cell: (f) => f.attempts },
+    {
+      header: null,
+      className: 'row-actions',
+      cell: (f) => (
+        <button className="btn btn-small" onClick={() => setOpen(open === f.name ? undefined : f.name)}>
+          {open === f.name ? 'Hide' : 'Exchange'}
+        </button>
+      ),
+    },
+  ];
   return (
     <>
       <PageHeader title="Error logs" subtitle="The most recent failed requests with their upstream exchange. Secret headers are redacted by the server." />
       <Card>
         <Resolved resource={logs} isEmpty={(d) => !d.files?.length} empty={<Empty title="No failed requests recorded">Requests that fail upstream show up here with the exchange.</Empty>}>
-          {(data) => (
-            <div className="table-wrap">
-              <table className="table compact" data-testid="error-logs-table">
-                <thead>
-                  <tr>
-                    <th>Time</th>
-                    <th>Request id</th>
-                    <th>Client format</th>
-                    <th>Model</th>
-                    <th className="num">Status</th>
-                    <th className="num">Attempts</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.files.map((f) => [
-                    <tr key={f.name}>
-                      <td className="nowrap">{formatTime(f.time)}</td>
-                      <td className="mono small">{f.request_id}</td>
-                      <td>{f.client_format}</td>
-                      <td>{f.model}</td>
-                      <td className="num">
-                        <span className="status-code bad">{f.status}</span>
-                      </td>
-                      <td className="num">{f.attempts}</td>
-                      <td className="row-actions">
-                        <button className="btn btn-small" onClick={() => setOpen(open === f.name ? undefined : f.name)}>
-                          {open === f.name ? 'Hide' : 'Exchange'}
-                        </button>
-                      </td>
-                    </tr>,
-                    open === f.name ? (
-                      <tr key={`${f.name}-detail`} className="detail-row">
-                        <td colSpan={7}>
-                          <Exchange name={f.name} />
-                        </td>
-                      </tr>
-                    ) : null,
-                  ])}
-                </tbody>
-              </table>
-            </div>
-          )}
+          {(data) => <DataTable testId="error-logs-table" compact columns={columns} rows={data.files} rowKey={(f) => f.name} detail={(f) => open === f.name && <Exchange name={f.name} />} />}
         </Resolved>
       </Card>
     </>

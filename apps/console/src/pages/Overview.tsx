@@ -1,11 +1,12 @@
 import { useMemo } from 'react';
+import type { CredentialList, CredentialLiveState, UsageSummary } from '@cpa/contracts/management-views';
 import { BarChart, LineChart } from '../charts';
 import { formatCompact, formatMs, formatNumber } from '../format';
 import { useResource } from '../hooks';
+import { DataTable } from '../table';
 import { Card, Empty, PageHeader, Resolved, Stat, StatusBadge } from '../ui';
-import type { Credential, CredentialStatus, UsageSummary } from '../types';
 
-const STATES: CredentialStatus[] = ['active', 'cooling', 'needs_login', 'disabled'];
+const STATES: CredentialLiveState[] = ['active', 'cooling', 'needs_login', 'disabled'];
 const hourLabel = (iso: string) => new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
 
 /** The last 24 hours, hour by hour, and every credential by state. */
@@ -16,7 +17,7 @@ export function OverviewPage() {
     return { from: new Date(to.getTime() - 24 * 3600_000).toISOString(), to: to.toISOString(), bucket: 'hour' };
   }, []);
   const summary = useResource<UsageSummary>('/usage/summary', range, 30_000);
-  const credentials = useResource<{ credentials: Credential[] }>('/credentials', undefined, 15_000);
+  const credentials = useResource<CredentialList>('/credentials', undefined, 15_000);
 
   return (
     <>
@@ -95,7 +96,7 @@ export function OverviewPage() {
         <Resolved resource={credentials} isEmpty={(d) => d.credentials.length === 0} empty={<Empty title="No credentials yet">Add an API key or import a token file on the Credentials page.</Empty>}>
           {(data) => {
             const families = [...new Set(data.credentials.map((c) => c.family))].sort();
-            const count = (family: string | null, state: CredentialStatus) => data.credentials.filter((c) => c.status === state && (family === null || c.family === family)).length;
+            const count = (family: string | null, state: CredentialLiveState) => data.credentials.filter((c) => c.status === state && (family === null || c.family === family)).length;
             return (
               <>
                 <div className="state-summary">
@@ -106,30 +107,15 @@ export function OverviewPage() {
                     </div>
                   ))}
                 </div>
-                <table className="table compact">
-                  <thead>
-                    <tr>
-                      <th>Family</th>
-                      {STATES.map((s) => (
-                        <th key={s} className="num">
-                          <StatusBadge status={s} />
-                        </th>
-                      ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {families.map((family) => (
-                      <tr key={family}>
-                        <td>{family}</td>
-                        {STATES.map((s) => (
-                          <td key={s} className="num">
-                            {count(family, s) || <span className="muted">0</span>}
-                          </td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <DataTable
+                  compact
+                  rows={families}
+                  rowKey={(family) => family}
+                  columns={[
+                    { header: 'Family', cell: (family) => family },
+                    ...STATES.map((state) => ({ header: <StatusBadge status={state} />, numeric: true, cell: (family: string) => count(family, state) || <span className="muted">0</span> })),
+                  ]}
+                />
               </>
             );
           }}

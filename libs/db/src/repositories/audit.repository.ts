@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { AuditValue } from '@cpa/contracts/management-views';
 import { PrismaService } from '../prisma.service';
 
 /**
@@ -6,7 +7,6 @@ import { PrismaService } from '../prisma.service';
  * out nested payloads, and field names that denote secrets are rejected at run time, so a
  * caller cannot pass a request body or credential through by accident.
  */
-export type AuditValue = string | number | boolean | null | readonly string[];
 export type AuditDetails = Readonly<Record<string, AuditValue>>;
 
 export interface AuditEntry {

@@ -114,6 +114,23 @@ describe('UsageRequestRepository', () => {
     expect(rows.find((r) => r.inputTokens === 99)).toMatchObject({ source: 'someone@example.com' });
   });
 
+  it("sums each client key's requests and tokens of the day and of the month, and finds its newest request", async () => {
+    const dayStart = new Date('2030-07-15T00:00:00Z');
+    const monthStart = new Date('2030-07-01T00:00:00Z');
+    await repo.write([
+      record({ clientKeyId: 'ck-a', at: Date.parse('2030-06-30T23:59:59Z'), inputTokens: 1000, outputTokens: 1000 }), // last month
+      record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-02T10:00:00Z'), inputTokens: 100, outputTokens: 20 }),
+      record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-15T00:00:00Z'), inputTokens: 3, outputTokens: 4, cachedTokens: 50 }),
+      record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-15T09:30:00.125Z'), status: 500, inputTokens: 0, outputTokens: 0 }),
+      record({ clientKeyId: 'ck-b', at: Date.parse('2030-07-15T08:00:00Z'), inputTokens: 5, outputTokens: 5 }),
+    ]);
+    const usage = await repo.clientKeyUsage(['ck-a', 'ck-b', 'ck-never'], { dayStart, monthStart });
+    expect(usage.get('ck-a')).toEqual({ requestsToday: 2, tokensToday: 7, tokensMonth: 127, lastUsedAt: Date.parse('2030-07-15T09:30:00.125Z') });
+    expect(usage.get('ck-b')).toEqual({ requestsToday: 1, tokensToday: 10, tokensMonth: 10, lastUsedAt: Date.parse('2030-07-15T08:00:00Z') });
+    expect(usage.get('ck-never')).toEqual({ requestsToday: 0, tokensToday: 0, tokensMonth: 0, lastUsedAt: null });
+    expect(await repo.clientKeyUsage([], { dayStart, monthStart })).toEqual(new Map());
+  });
+
   it('deletes per-request rows past the cutoff and keeps the roll-up', async () => {
     const old = Date.parse('2020-01-01T00:00:00Z');
     await repo.write([record({ at: old, model: 'old' }), record({ at: old + 1, model: 'old' })]);

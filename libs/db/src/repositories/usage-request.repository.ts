@@ -39,6 +39,16 @@ export interface UsageBucket {
   ttfbHist: number[];
 }
 
+/** One client key's usage in a day and the month it falls in (from the hourly roll-up). */
+export interface ClientKeyUsage {
+  requestsToday: number;
+  /** Input + output tokens, as the limits count them. */
+  tokensToday: number;
+  tokensMonth: number;
+  /** Epoch ms of its newest stored request; null when none is stored (never used, or past retention). */
+  lastUsedAt: number | null;
+}
+
 /** Rows deleted per statement by the retention sweep (short locks, bounded WAL per statement). */
 const DELETE_CHUNK = 5_000;
 /** pg advisory lock key of the retention sweep: one admin replica sweeps at a time. */
@@ -284,6 +294,36 @@ export class UsageRequestRepository {
       deleted += chunk;
       if (chunk < DELETE_CHUNK) return deleted;
     }
+  }
+
+  /**
+   * Requests and tokens (input + output) of each key since `dayStart` and since
+   * `monthStart` (UTC hour boundaries), and when its newest stored request arrived. Keys
+   * without usage get zeros. One statement: the roll-up's hours of the month, and one
+   * index probe per key for the newest request.
+   */
+  async clientKeyUsage(clientKeyIds: readonly string[], period: { dayStart: Date; monthStart: Date }): Promise<Map<string, ClientKeyUsage>> {
+    const usage = new Map<string, ClientKeyUsage>();
+    if (clientKeyIds.length === 0) return usage;
+    const day = period.dayStart.toISOString();
+    const rows = await this.prisma.$queryRaw<{ id: string; requestsToday: bigint; tokensToday: bigint; tokensMonth: bigint; lastUsedAt: Date | null }[]>`
+      SELECT k."id",
+        COALESCE(SUM(h."requests") FILTER (WHERE h."hour" >= ${day}::timestamp(3)), 0)::bigint AS "requestsToday",
+        COALESCE(SUM(h."input_tokens" + h."output_tokens") FILTER (WHERE h."hour" >= ${day}::timestamp(3)), 0)::bigint AS "tokensToday",
+        COALESCE(SUM(h."input_tokens" + h."output_tokens"), 0)::bigint AS "tokensMonth",
+        (SELECT max(r."at") FROM "usage_requests" r WHERE r."client_key_id" = k."id") AS "lastUsedAt"
+      FROM unnest(${[...clientKeyIds]}::text[]) AS k("id")
+      LEFT JOIN "usage_hourly" h ON h."client_key_id" = k."id" AND h."hour" >= ${period.monthStart.toISOString()}::timestamp(3)
+      GROUP BY k."id"`;
+    for (const row of rows) {
+      usage.set(row.id, {
+        requestsToday: Number(row.requestsToday),
+        tokensToday: Number(row.tokensToday),
+        tokensMonth: Number(row.tokensMonth),
+        lastUsedAt: row.lastUsedAt ? row.lastUsedAt.getTime() : null,
+      });
+    }
+    return usage;
   }
 
   /** Requests and errors in the roll-up, all time. */

@@ -4,6 +4,7 @@
 // `<consumer>|<id>|taken|started|done`, and holds each item HOLD_MS before answering.
 //   env: REDIS_URL, KEY_PREFIX, HOLD_MS, CONSUMER_TTL_MS
 import 'reflect-metadata';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -30,7 +31,9 @@ class Work {
     }
     await new Promise((resolve) => setTimeout(resolve, holdMs));
     await record(ctx.id, 'done');
-    return { by: server.consumerName, n: data.n };
+    const body = ctx.getBody();
+    // What reached the handler of the request body (sent inline or by reference).
+    return { by: server.consumerName, n: data.n, body: body && createHash('sha256').update(body).digest('hex') };
   }
 }
 Payload()(Work.prototype, 'work', 0);
