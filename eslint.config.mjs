@@ -6,8 +6,32 @@ import { readdirSync, readFileSync } from 'node:fs';
 // Module boundaries. Every app and lib is an Nx project inferred from its package.json, whose
 // `nx.tags` say what it is: `type:app` or `type:lib`; `pure` for libs that decide without I/O
 // (contracts, routing, formats), `io` for the rest; `testing` (neither) for the test helpers.
-const ioPackages = ['ioredis', 'pg', '@prisma/*', 'undici', 'bullmq', 'fastify', '@fastify/*', '@nestjs/*', 'pino*', 'prom-client'];
-const nodeIo = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'tls', 'dns', 'dgram', 'child_process', 'cluster', 'worker_threads'];
+const ioPackages = [
+  'ioredis',
+  'pg',
+  '@prisma/*',
+  'undici',
+  'bullmq',
+  'fastify',
+  '@fastify/*',
+  '@nestjs/*',
+  'pino*',
+  'prom-client',
+];
+const nodeIo = [
+  'fs',
+  'fs/promises',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'dns',
+  'dgram',
+  'child_process',
+  'cluster',
+  'worker_threads',
+];
 const boundaryConstraints = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] }, // apps never import apps
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] }, // libs never import apps
@@ -40,7 +64,17 @@ async function ensureProjectGraph() {
   const sameTags = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
   try {
     const nodes = readCachedProjectGraph().nodes;
-    if (projects.every((p) => nodes[p.name] && sameTags(nodes[p.name].data.tags.filter((t) => !t.startsWith('npm:')), p.tags))) return;
+    if (
+      projects.every(
+        (p) =>
+          nodes[p.name] &&
+          sameTags(
+            nodes[p.name].data.tags.filter((t) => !t.startsWith('npm:')),
+            p.tags,
+          ),
+      )
+    )
+      return;
   } catch {
     // no cached graph yet
   }
@@ -61,7 +95,21 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', 'tools/**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', AbortController: 'readonly', performance: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        fetch: 'readonly',
+        AbortController: 'readonly',
+        performance: 'readonly',
+      },
+    },
   },
   {
     files: ['apps/**/*.{ts,tsx,mts}', 'libs/**/*.{ts,tsx,mts}'],
@@ -76,7 +124,9 @@ export default tseslint.config(
     plugins: { '@nx': nx },
     // They may also run the workspace scripts in tools/ (migrations, Redis key cleanup), no project.
     rules: boundaries(
-      boundaryConstraints.map((c) => (c.sourceTag === 'pure' ? { sourceTag: 'pure', onlyDependOnLibsWithTags: ['pure', 'testing'] } : c)),
+      boundaryConstraints.map((c) =>
+        c.sourceTag === 'pure' ? { sourceTag: 'pure', onlyDependOnLibsWithTags: ['pure', 'testing'] } : c,
+      ),
       ['^(\\.\\./)+tools/[a-z-]+\\.mjs$'],
     ),
   },
@@ -90,14 +140,36 @@ export default tseslint.config(
     // API's answer shapes in @cpa/contracts/management-views), never code written for Node.
     files: ['apps/console/src/**/*.{ts,tsx}'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['@cpa/*'], allowTypeImports: true, message: 'The console imports only types from the workspace (`import type`).' }] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@cpa/*'],
+              allowTypeImports: true,
+              message: 'The console imports only types from the workspace (`import type`).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: pureLibs.map((root) => `${root}/src/**/*.ts`),
     ignores: testFiles,
     rules: {
-      'no-restricted-imports': ['error', { patterns: noTestingEntryPoints, paths: nodeIo.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'A pure lib does no I/O: move this to an I/O lib and pass the data in.' })) }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: noTestingEntryPoints,
+          paths: nodeIo
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({
+              name,
+              message: 'A pure lib does no I/O: move this to an I/O lib and pass the data in.',
+            })),
+        },
+      ],
     },
   },
 );

@@ -16,7 +16,12 @@ const { stack, management, onEveryGateway } = useStack({
   config: (upstream) => ({
     'claude-api-key': [{ 'api-key': 'claude-key-a', 'base-url': upstream.url }],
     'openai-compatibility': [
-      { name: 'mock-openai', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': 'compat-key-a' }], models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }] },
+      {
+        name: 'mock-openai',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': 'compat-key-a' }],
+        models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }],
+      },
     ],
   }),
   env: () => ({ ...TWO_OF_EACH }),
@@ -29,7 +34,8 @@ beforeAll(async () => {
 
 const openai = (gateway: string, key: string) => new OpenAI({ apiKey: key, baseURL: `${gateway}/v1`, maxRetries: 0 });
 const anthropic = (gateway: string, key: string) => new Anthropic({ apiKey: key, baseURL: gateway, maxRetries: 0 });
-const gemini = (gateway: string, key: string) => new genai.GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gateway } });
+const gemini = (gateway: string, key: string) =>
+  new genai.GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gateway } });
 const chat = (gateway: string, key: string, content = 'hello from a limited key') =>
   openai(gateway, key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
 
@@ -41,14 +47,20 @@ async function createKey(body: Record<string, unknown>): Promise<{ key: string; 
 }
 
 async function patchKey(id: string, body: Record<string, unknown>): Promise<ClientKeyView> {
-  const res = await management(`/client-keys/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify(body) });
+  const res = await management(`/client-keys/${encodeURIComponent(id)}`, {
+    method: 'PATCH',
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as ClientKeyAnswer)['client-key'];
 }
 
 /** DELETE without a body (and so without a JSON content type, which Fastify would want a body for). */
 const deleteKey = (id: string) =>
-  fetch(`${stack.urls[0]}/v0/management/client-keys/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
+  fetch(`${stack.urls[0]}/v0/management/client-keys/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+  });
 
 async function listKeys(): Promise<ClientKeyView[]> {
   const res = await management('/client-keys');
@@ -72,7 +84,11 @@ const tokensRecorded = (id: string, tokens: number) =>
 
 /** Every gateway knows the key: listing models (which no limit counts) works with it. */
 const knownEverywhere = (key: string) =>
-  onEveryGateway(async (gateway) => (await fetch(`${gateway}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status === 200, PROPAGATION_MS);
+  onEveryGateway(
+    async (gateway) =>
+      (await fetch(`${gateway}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status === 200,
+    PROPAGATION_MS,
+  );
 
 /** The status a gateway answers the key with now. */
 const statusOf = async (gateway: string, key: string) => {
@@ -90,13 +106,19 @@ const messageOf = async (gateway: string, key: string) => {
     await chat(gateway, key);
     return undefined;
   } catch (err) {
-    return err instanceof OpenAI.APIError ? ((err.error as { message?: string } | undefined)?.message ?? err.message) : String(err);
+    return err instanceof OpenAI.APIError
+      ? ((err.error as { message?: string } | undefined)?.message ?? err.message)
+      : String(err);
   }
 };
 
 /** What a gateway answers a key it does not know: CLIProxyAPI's plain body. */
 const plainAnswer = async (gateway: string, key: string) => {
-  const res = await fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' });
+  const res = await fetch(`${gateway}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
   return { status: res.status, body: (await res.json()) as unknown };
 };
 
@@ -111,9 +133,22 @@ async function refusal(promise: Promise<unknown>) {
 
 describe('client keys through two gateways', () => {
   it('creates a key whose secret is shown once, lists it beside the config keys and in /api-keys', async () => {
-    const { key, view } = await createKey({ name: 'ci team', models: ['gpt-*'], rpm_limit: 100, daily_token_budget: 1_000_000 });
+    const { key, view } = await createKey({
+      name: 'ci team',
+      models: ['gpt-*'],
+      rpm_limit: 100,
+      daily_token_budget: 1_000_000,
+    });
     expect(key).toMatch(/^sk-cpa-/);
-    expect(view).toMatchObject({ name: 'ci team', models: ['gpt-*'], rpm_limit: 100, daily_token_budget: 1_000_000, disabled: false, source: 'management', expires_at: null });
+    expect(view).toMatchObject({
+      name: 'ci team',
+      models: ['gpt-*'],
+      rpm_limit: 100,
+      daily_token_budget: 1_000_000,
+      disabled: false,
+      source: 'management',
+      expires_at: null,
+    });
     expect(key.startsWith(view.key_preview.split('...')[0]!)).toBe(true);
 
     const listing = await management('/client-keys');
@@ -129,10 +164,15 @@ describe('client keys through two gateways', () => {
     // Audited with its settings and preview, never the key.
     const audit = await (await management('/audit-log')).text();
     expect(audit).not.toContain(key);
-    const created = (JSON.parse(audit) as { entries: { action: string; target: string; after: Record<string, unknown> }[] }).entries.find((e) => e.action === 'client-key.create' && e.target === view.id);
+    const created = (
+      JSON.parse(audit) as { entries: { action: string; target: string; after: Record<string, unknown> }[] }
+    ).entries.find((e) => e.action === 'client-key.create' && e.target === view.id);
     expect(created?.after).toMatchObject({ name: 'ci team', keyPreview: view.key_preview, rpmLimit: 100 });
 
-    const bad = await management('/client-keys', { method: 'POST', body: JSON.stringify({ name: 'x', rpm_limit: -1 }) });
+    const bad = await management('/client-keys', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'x', rpm_limit: -1 }),
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain('rpm_limit');
   });
@@ -156,7 +196,13 @@ describe('client keys through two gateways', () => {
       expect(err.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
       expect(err.message).toContain(`${N} requests per minute`);
 
-      const claude = await refusal(anthropic(gateway, key).messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }));
+      const claude = await refusal(
+        anthropic(gateway, key).messages.create({
+          model: 'claude-sonnet-4-5-20250929',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      );
       expect(claude).toBeInstanceOf(Anthropic.RateLimitError);
       expect(Number(claude.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(claude.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
@@ -168,13 +214,23 @@ describe('client keys through two gateways', () => {
     const { key, view } = await createKey({ name: 'claude only', models: ['claude-*'] });
     await knownEverywhere(key);
     const gateway = stack.urls[1]!;
-    const answer = await anthropic(gateway, key).messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 16, messages: [{ role: 'user', content: 'allowed model' }] });
+    const answer = await anthropic(gateway, key).messages.create({
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'allowed model' }],
+    });
     expect(answer.content[0]).toMatchObject({ type: 'text' });
 
     const err = await refusal(chat(gateway, key));
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    expect(err.error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found', message: 'This client key may not use model gpt-4o-mini' });
-    const google = await refusal(gemini(gateway, key).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }));
+    expect(err.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      message: 'This client key may not use model gpt-4o-mini',
+    });
+    const google = await refusal(
+      gemini(gateway, key).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }),
+    );
     expect(google).toBeInstanceOf(genai.ApiError);
     expect(google.status).toBe(403);
     expect(google.message).toContain('PERMISSION_DENIED');
@@ -191,13 +247,28 @@ describe('client keys through two gateways', () => {
 
   it('refuses an expired key and a disabled key with 401 in the client format; PATCH and DELETE reach every gateway', async () => {
     const { key, view } = await createKey({ name: 'expired', expires_at: new Date(Date.now() - 60_000).toISOString() });
-    await onEveryGateway(async (g) => (await messageOf(g, key))?.startsWith('This client key expired at ') === true, PROPAGATION_MS);
+    await onEveryGateway(
+      async (g) => (await messageOf(g, key))?.startsWith('This client key expired at ') === true,
+      PROPAGATION_MS,
+    );
     const expired = await refusal(chat(stack.urls[0]!, key));
     expect(expired).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect(expired.error).toMatchObject({ type: 'authentication_error', message: expect.stringMatching(/^This client key expired at /) });
+    expect(expired.error).toMatchObject({
+      type: 'authentication_error',
+      message: expect.stringMatching(/^This client key expired at /),
+    });
 
     await patchKey(view.id, { expires_at: null });
-    const entries = ((await (await management('/audit-log')).json()) as { entries: { action: string; target: string; before: Record<string, unknown> | null; after: Record<string, unknown> }[] }).entries;
+    const entries = (
+      (await (await management('/audit-log')).json()) as {
+        entries: {
+          action: string;
+          target: string;
+          before: Record<string, unknown> | null;
+          after: Record<string, unknown>;
+        }[];
+      }
+    ).entries;
     const patched = entries.find((e) => e.action === 'client-key.update' && e.target === view.id);
     expect(patched?.before).toEqual({ expiresAt: view.expires_at });
     expect(patched?.after).toMatchObject({ expiresAt: null });
@@ -206,16 +277,30 @@ describe('client keys through two gateways', () => {
     const disabled = await patchKey(view.id, { disabled: true });
     expect(disabled.disabled).toBe(true);
     await onEveryGateway(async (g) => (await messageOf(g, key)) === 'This client key is disabled', PROPAGATION_MS);
-    const claude = await refusal(anthropic(stack.urls[1]!, key).messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }));
+    const claude = await refusal(
+      anthropic(stack.urls[1]!, key).messages.create({
+        model: 'claude-sonnet-4-5-20250929',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    );
     expect(claude).toBeInstanceOf(Anthropic.AuthenticationError);
-    expect(claude.error).toMatchObject({ type: 'error', error: { type: 'authentication_error', message: 'This client key is disabled' } });
+    expect(claude.error).toMatchObject({
+      type: 'error',
+      error: { type: 'authentication_error', message: 'This client key is disabled' },
+    });
 
     await patchKey(view.id, { disabled: false });
     await onEveryGateway(async (g) => (await statusOf(g, key)) === 200, PROPAGATION_MS);
 
     const deleted = await deleteKey(view.id);
     expect(await deleted.json()).toEqual({ status: 'ok' });
-    await onEveryGateway(async (g) => JSON.stringify(await plainAnswer(g, key)) === JSON.stringify({ status: 401, body: { error: 'Invalid API key' } }), PROPAGATION_MS);
+    await onEveryGateway(
+      async (g) =>
+        JSON.stringify(await plainAnswer(g, key)) ===
+        JSON.stringify({ status: 401, body: { error: 'Invalid API key' } }),
+      PROPAGATION_MS,
+    );
     expect((await deleteKey(view.id)).status).toBe(404);
   });
 
@@ -240,7 +325,10 @@ describe('client keys through two gateways', () => {
     });
     const message = await stream.finalMessage();
     expect(message.stop_reason).toBe('end_turn');
-    expect(message.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('one two three four five six seven eight nine ten') });
+    expect(message.content[0]).toMatchObject({
+      type: 'text',
+      text: expect.stringContaining('one two three four five six seven eight nine ten'),
+    });
     const spent = await tokensRecorded(view.id, cost + message.usage.input_tokens + message.usage.output_tokens);
     expect(spent.usage.tokens_today).toBeGreaterThan(cost + 1);
 

@@ -38,7 +38,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     families: ['openai-compat'],
     config: (upstream) => ({
       'openai-compatibility': [
-        { name: PROVIDER, 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': KEY_A }, { 'api-key': KEY_B }], models: [{ name: MODEL, alias: MODEL }] },
+        {
+          name: PROVIDER,
+          'base-url': `${upstream.url}/v1`,
+          'api-key-entries': [{ 'api-key': KEY_A }, { 'api-key': KEY_B }],
+          models: [{ name: MODEL, alias: MODEL }],
+        },
       ],
       'claude-api-key': [{ 'api-key': CLAUDE_KEY, 'base-url': upstream.url }],
     }),
@@ -100,18 +105,26 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
 
   it('shows every credential of the config on the overview and the credentials page', async () => {
     // A request through the gateway with the official SDK: it shows up in usage.
-    const completion = await openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hello console' }] });
+    const completion = await openai().chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hello console' }],
+    });
     expect(completion.choices[0].message.content).toBeTruthy();
 
     const list = await credentials();
     expect(list.map((c) => c.family).sort()).toEqual(['claude', 'openai-compat', 'openai-compat']);
     await page.getByRole('heading', { name: 'Credentials by state' }).waitFor();
     const activeTile = page.locator('.state-tile.state-active .state-count');
-    await waitFor(async () => (await activeTile.textContent()) === String(list.filter((c) => c.status === 'active').length), SHOWN_MS, 250);
+    await waitFor(
+      async () => (await activeTile.textContent()) === String(list.filter((c) => c.status === 'active').length),
+      SHOWN_MS,
+      250,
+    );
     await page.locator('tbody tr', { hasText: 'openai-compat' }).waitFor();
 
     await go('Credentials');
-    for (const credential of list) await page.locator(`tr[data-credential="${credential.id}"]`, { hasText: 'Active' }).waitFor();
+    for (const credential of list)
+      await page.locator(`tr[data-credential="${credential.id}"]`, { hasText: 'Active' }).waitFor();
     await shot('credentials');
   });
 
@@ -121,7 +134,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     await claudeRow.getByRole('button', { name: 'Disable' }).click();
     await claudeRow.getByText('Disabled', { exact: true }).waitFor();
     expect((await credentials()).find((c) => c.id === claude)).toMatchObject({ status: 'disabled', disabled: true });
-    const file = (await json<{ files: { id: string; disabled: boolean }[] }>('/auth-files')).files.find((f) => f.id === claude);
+    const file = (await json<{ files: { id: string; disabled: boolean }[] }>('/auth-files')).files.find(
+      (f) => f.id === claude,
+    );
     expect(file?.disabled).toBe(true);
 
     await claudeRow.getByRole('button', { name: 'Enable' }).click();
@@ -132,10 +147,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
   it('shows a cooldown with its reason and resets the quota', async () => {
     mock.setBehavior(KEY_B, { status: 429, retryAfterSeconds: 900 });
     // Until key B has refused one request (round-robin alternates); key A answers the client.
-    await waitFor(async () => {
-      await openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'make b cool down' }] });
-      return (mock.countByKey()[KEY_B] ?? 0) > 0;
-    }, SHOWN_MS, 0);
+    await waitFor(
+      async () => {
+        await openai().chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: 'make b cool down' }],
+        });
+        return (mock.countByKey()[KEY_B] ?? 0) > 0;
+      },
+      SHOWN_MS,
+      0,
+    );
     const cooling = await waitFor(async () => (await credentials()).find((c) => c.status === 'cooling'), SHOWN_MS, 250);
     expect(cooling.family).toBe('openai-compat');
     expect(cooling.cooldowns).toEqual([expect.objectContaining({ model: MODEL, reason: 'quota exceeded (429)' })]);
@@ -147,13 +169,24 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
 
     mock.clearBehavior(KEY_B);
     await coolingRow.getByRole('button', { name: 'Reset quota' }).click();
-    await waitFor(async () => (await credentials()).find((c) => c.id === cooling.id)?.status === 'active', SHOWN_MS, 250);
+    await waitFor(
+      async () => (await credentials()).find((c) => c.id === cooling.id)?.status === 'active',
+      SHOWN_MS,
+      250,
+    );
     await coolingRow.getByText('Active', { exact: true }).waitFor({ timeout: SHOWN_MS });
 
     // Requests today: the refused request counts for key B once the usage drain wrote it.
     const requestsToday = async () => (await credentials()).find((c) => c.id === cooling.id)?.requests_today ?? 0;
     await waitFor(async () => (await requestsToday()) > 0, SHOWN_MS, 250);
-    await waitFor(async () => (await page.reload(), Number(await coolingRow.locator('td.num').first().textContent()) === (await requestsToday())), SHOWN_MS, 500);
+    await waitFor(
+      async () => (
+        await page.reload(),
+        Number(await coolingRow.locator('td.num').first().textContent()) === (await requestsToday())
+      ),
+      SHOWN_MS,
+      500,
+    );
   });
 
   it('imports a token file by drag and drop, edits it and deletes it', async () => {
@@ -163,7 +196,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
         const scope = globalThis as unknown as BrowserScope;
         const data = new scope.DataTransfer();
         data.items.add(new scope.File([text], name, { type: 'application/json' }));
-        zone.dispatchEvent(new scope.DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }) as Parameters<typeof zone.dispatchEvent>[0]);
+        zone.dispatchEvent(
+          new scope.DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }) as Parameters<
+            typeof zone.dispatchEvent
+          >[0],
+        );
       },
       [TOKEN_FILE, content] as const,
     );
@@ -197,7 +234,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     await dialog.getByLabel('Prefix').fill('added');
     await dialog.getByRole('button', { name: 'Add key' }).click();
     await dialog.waitFor({ state: 'detached' });
-    const keys = (await json<{ 'claude-api-key': { 'api-key': string; prefix?: string }[] }>('/claude-api-key'))['claude-api-key'];
+    const keys = (await json<{ 'claude-api-key': { 'api-key': string; prefix?: string }[] }>('/claude-api-key'))[
+      'claude-api-key'
+    ];
     expect(keys.map((k) => k['api-key']).sort()).toEqual([ADDED_KEY, CLAUDE_KEY].sort());
     expect(keys.find((k) => k['api-key'] === ADDED_KEY)?.prefix).toBe('added');
     await page.getByText('prefix added/').waitFor();
@@ -230,13 +269,31 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     const secret = (await page.getByTestId('new-key-secret').textContent())!;
     expect(secret.length).toBeGreaterThan(16);
 
-    type KeyBody = { id: string; name: string; models: string[]; rpm_limit: number; daily_token_budget: number; disabled: boolean; key_preview: string };
-    const listed = async () => (await json<{ 'client-keys': KeyBody[] }>('/client-keys'))['client-keys'].find((k) => k.name === 'ci-bot');
-    expect(await listed()).toMatchObject({ models: [MODEL, 'con-*'], rpm_limit: 60, daily_token_budget: 100000, disabled: false });
+    type KeyBody = {
+      id: string;
+      name: string;
+      models: string[];
+      rpm_limit: number;
+      daily_token_budget: number;
+      disabled: boolean;
+      key_preview: string;
+    };
+    const listed = async () =>
+      (await json<{ 'client-keys': KeyBody[] }>('/client-keys'))['client-keys'].find((k) => k.name === 'ci-bot');
+    expect(await listed()).toMatchObject({
+      models: [MODEL, 'con-*'],
+      rpm_limit: 60,
+      daily_token_budget: 100000,
+      disabled: false,
+    });
     expect(JSON.stringify(await json('/client-keys'))).not.toContain(secret);
 
     const asBot = new OpenAI({ apiKey: secret, baseURL: `${stack.url}/v1`, maxRetries: 0 });
-    const answer = await waitFor(() => asBot.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'from the bot' }] }), SHOWN_MS, 250);
+    const answer = await waitFor(
+      () => asBot.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'from the bot' }] }),
+      SHOWN_MS,
+      250,
+    );
     expect(answer.choices[0].message.content).toBeTruthy();
 
     const keyRow = page.locator('tr[data-key="ci-bot"]');
@@ -277,7 +334,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     expect(api.requests.some((r) => r.model === MODEL && r.status === 200)).toBe(true);
     await table.locator('tbody tr', { hasText: MODEL }).first().waitFor();
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
     const csv = readFileSync((await download.path())!, 'utf8');
     expect(csv.split('\n')[0]).toContain('latency_ms');
     expect(csv).toContain(MODEL);
@@ -285,12 +345,26 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
 
     await go('Overview');
     const totalRequests = async () =>
-      (await json<{ totals: { requests: number } }>(`/usage/summary?bucket=hour&from=${new Date(Date.now() - 86_400_000).toISOString()}`)).totals.requests;
+      (
+        await json<{ totals: { requests: number } }>(
+          `/usage/summary?bucket=hour&from=${new Date(Date.now() - 86_400_000).toISOString()}`,
+        )
+      ).totals.requests;
     expect(await totalRequests()).toBeGreaterThan(0);
     await page.getByRole('img', { name: 'Requests and errors per hour' }).waitFor({ timeout: SHOWN_MS });
     // The overview shows what the API counts (drained usage may still arrive: compare like with like).
-    const requests = page.locator('.stat', { has: page.locator('.stat-label', { hasText: /^Requests$/ }) }).locator('.stat-value');
-    await waitFor(async () => (await page.reload(), await requests.waitFor(), Number(await requests.textContent()) === (await totalRequests())), SHOWN_MS, 500);
+    const requests = page
+      .locator('.stat', { has: page.locator('.stat-label', { hasText: /^Requests$/ }) })
+      .locator('.stat-value');
+    await waitFor(
+      async () => (
+        await page.reload(),
+        await requests.waitFor(),
+        Number(await requests.textContent()) === (await totalRequests())
+      ),
+      SHOWN_MS,
+      500,
+    );
     await shot('overview');
   });
 
@@ -321,7 +395,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
   it('pages the audit log: the newest 50 entries, the older ones on request', async () => {
     // More changes than the page of 50 the console asks for (each PUT changes the value, so each is audited).
     const have = (await json<AuditLogPage>('/audit-log?limit=500')).entries.length;
-    for (let i = 0; i <= 50 - have; i++) await json('/request-retry', { method: 'PUT', body: JSON.stringify({ value: i % 2 ? 3 : 4 }) });
+    for (let i = 0; i <= 50 - have; i++)
+      await json('/request-retry', { method: 'PUT', body: JSON.stringify({ value: i % 2 ? 3 : 4 }) });
     const all = (await json<AuditLogPage>('/audit-log?limit=500')).entries;
     expect(all.length).toBeGreaterThan(50);
 
@@ -341,7 +416,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in a browser', () => {
     expect(await page.evaluate(() => (globalThis as unknown as BrowserScope).sessionStorage.length)).toBe(0);
 
     // A secret that stops being accepted (rotated elsewhere): the next call's 401 signs out.
-    await page.evaluate(() => (globalThis as unknown as BrowserScope).sessionStorage.setItem('cpa.management-secret', 'rotated-away'));
+    await page.evaluate(() =>
+      (globalThis as unknown as BrowserScope).sessionStorage.setItem('cpa.management-secret', 'rotated-away'),
+    );
     await page.goto(`${stack.url}/admin/credentials`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });

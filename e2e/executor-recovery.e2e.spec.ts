@@ -26,13 +26,20 @@ const tokens = new MockTokenServer();
 // The token endpoint runs before the stack boots, as the services are told its URL.
 beforeAll(async () => {
   await tokens.start();
-  tokens.handler = () => ({ status: 200, body: { access_token: REFRESHED_TOKEN, refresh_token: 'sk-ant-ort-rotated-e2e', expires_in: 28800 } });
+  tokens.handler = () => ({
+    status: 200,
+    body: { access_token: REFRESHED_TOKEN, refresh_token: 'sk-ant-ort-rotated-e2e', expires_in: 28800 },
+  });
 });
 afterAll(() => tokens.stop());
 
 const { mock, stack, anthropic } = useStack({
   config: (upstream) => ({
-    'claude-api-key': FAILOVER_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: FAILOVER_MODEL }] })),
+    'claude-api-key': FAILOVER_KEYS.map((key) => ({
+      'api-key': key,
+      'base-url': upstream.url,
+      models: [{ name: 'claude-sonnet-4-5', alias: FAILOVER_MODEL }],
+    })),
   }),
   env: () => ({ OAUTH_TOKEN_URL_CLAUDE: `${tokens.url}/claude` }),
 });
@@ -72,7 +79,11 @@ function postMessages(model: string, stream: boolean, content: string): Promise<
 describe('refresh-on-401 for an OAuth credential', () => {
   it('refreshes the refused token and retries the same credential with the new one; the client sees 200', async () => {
     mock.setBehavior(INITIAL_TOKEN, { status: 401, failTimes: 1 });
-    const message = await anthropic().messages.create({ model: OAUTH_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'after a refresh' }] });
+    const message = await anthropic().messages.create({
+      model: OAUTH_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'after a refresh' }],
+    });
 
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'echo: after a refresh' });
     expect(mock.requests.map((r) => r.apiKey)).toEqual([INITIAL_TOKEN, REFRESHED_TOKEN]);
@@ -89,7 +100,10 @@ describe('refresh-on-401 for an OAuth credential', () => {
   });
 
   it('never loops: when no newer token can be had the client gets the 401', async () => {
-    tokens.handler = () => ({ status: 400, body: { error: 'invalid_grant', error_description: 'refresh token revoked' } });
+    tokens.handler = () => ({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'refresh token revoked' },
+    });
     mock.setBehavior(REFRESHED_TOKEN, { status: 401 });
     const before = tokens.requests.length;
 
@@ -105,7 +119,11 @@ describe('refresh-on-401 for an OAuth credential', () => {
 describe('a stream that opens with an error', () => {
   it('fails over to another credential before the client sees a byte', async () => {
     const [overloaded, healthy] = FAILOVER_KEYS as [string, string];
-    mock.setBehavior(overloaded, { status: 200, headers: { 'content-type': 'text/event-stream' }, body: `event: error\ndata: ${JSON.stringify(OVERLOADED)}\n\n` });
+    mock.setBehavior(overloaded, {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      body: `event: error\ndata: ${JSON.stringify(OVERLOADED)}\n\n`,
+    });
     // Whichever key the rotation starts with, every request is answered by the healthy key.
     for (let i = 0; i < 4 && !mock.countByKey()[overloaded]; i++) {
       const res = await postMessages(FAILOVER_MODEL, true, `stream ${i}`);
@@ -120,7 +138,11 @@ describe('a stream that opens with an error', () => {
 
   it('answers with a real error status when every credential opens with the error', async () => {
     for (const key of FAILOVER_KEYS) {
-      mock.setBehavior(key, { status: 200, headers: { 'content-type': 'text/event-stream' }, body: `event: error\ndata: ${JSON.stringify(OVERLOADED)}\n\n` });
+      mock.setBehavior(key, {
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        body: `event: error\ndata: ${JSON.stringify(OVERLOADED)}\n\n`,
+      });
     }
     const res = await postMessages(FAILOVER_MODEL, true, 'all overloaded');
     expect(res.status).toBe(529);

@@ -89,7 +89,12 @@ const { mock, stack } = useStack({
       models: [{ name: 'claude-sonnet-4-5', alias: CLAUDE_MODEL }],
     })),
     'openai-compatibility': [
-      { name: 'fault', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': 'fault-key-a' }, { 'api-key': 'fault-key-b' }], models: [{ name: 'gpt-4o-mini', alias: OPENAI_MODEL }] },
+      {
+        name: 'fault',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': 'fault-key-a' }, { 'api-key': 'fault-key-b' }],
+        models: [{ name: 'gpt-4o-mini', alias: OPENAI_MODEL }],
+      },
     ],
   }),
   env: () => ({
@@ -126,7 +131,10 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
   const start = Date.now();
   const content = `please echo ${marker} back`;
   const long = sequence % 2 === 0;
-  const chat: OpenAI.ChatCompletionMessageParam[] = [...(long ? [{ role: 'system' as const, content: LONG_SYSTEM }] : []), { role: 'user', content }];
+  const chat: OpenAI.ChatCompletionMessageParam[] = [
+    ...(long ? [{ role: 'system' as const, content: LONG_SYSTEM }] : []),
+    { role: 'user', content },
+  ];
   const system = long ? { system: LONG_SYSTEM } : {};
   const done = (outcome: Outcome, detail?: string): Sample => ({ marker, start, end: Date.now(), outcome, detail });
   const options = { apiKey: CLIENT_KEY, maxRetries: 0, timeout: DEADLINE_MS };
@@ -149,11 +157,22 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
     } else {
       const client = new Anthropic({ ...options, baseURL: gateway });
       if (shape === 2) {
-        const out = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, ...system, messages: [{ role: 'user', content }] });
+        const out = await client.messages.create({
+          model: CLAUDE_MODEL,
+          max_tokens: 64,
+          ...system,
+          messages: [{ role: 'user', content }],
+        });
         text = out.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
         finished = out.stop_reason === 'end_turn';
       } else {
-        const stream = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, stream: true, ...system, messages: [{ role: 'user', content }] });
+        const stream = await client.messages.create({
+          model: CLAUDE_MODEL,
+          max_tokens: 64,
+          stream: true,
+          ...system,
+          messages: [{ role: 'user', content }],
+        });
         for await (const event of stream) {
           if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
           if (event.type === 'message_delta' && event.delta.stop_reason === 'end_turn') finished = true;
@@ -163,10 +182,13 @@ async function oneRequest(gateway: string, shape: number): Promise<Sample> {
     // A reply that ends without its end marker, or without the prompt echoed, was silently lost.
     return finished && text.includes(marker) ? done('ok') : done('lost', `incomplete reply (${text.length} chars)`);
   } catch (err) {
-    if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof Anthropic.APIConnectionTimeoutError) return done('lost', 'hung past the deadline');
-    if (err instanceof OpenAI.APIConnectionError || err instanceof Anthropic.APIConnectionError) return done('connection', err.message);
+    if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof Anthropic.APIConnectionTimeoutError)
+      return done('lost', 'hung past the deadline');
+    if (err instanceof OpenAI.APIConnectionError || err instanceof Anthropic.APIConnectionError)
+      return done('connection', err.message);
     // An error status, or an error event in the client's own stream format.
-    if (err instanceof OpenAI.APIError || err instanceof Anthropic.APIError) return done('clean', `${err.status ?? 'event'} ${err.message.slice(0, 80)}`);
+    if (err instanceof OpenAI.APIError || err instanceof Anthropic.APIError)
+      return done('clean', `${err.status ?? 'event'} ${err.message.slice(0, 80)}`);
     return done('connection', err instanceof Error ? err.message : String(err));
   }
 }
@@ -179,10 +201,12 @@ function startLoad(): { samples: Sample[]; stop(): Promise<void> } {
   const timer = setInterval(() => {
     if (inFlight.size >= MAX_IN_FLIGHT) return;
     const i = n++;
-    const request = oneRequest(stack.urls[i % stack.urls.length], Math.floor(i / stack.urls.length) % 4).then((sample) => {
-      samples.push(sample);
-      inFlight.delete(request);
-    });
+    const request = oneRequest(stack.urls[i % stack.urls.length], Math.floor(i / stack.urls.length) % 4).then(
+      (sample) => {
+        samples.push(sample);
+        inFlight.delete(request);
+      },
+    );
     inFlight.add(request);
   }, 1_000 / REQUESTS_PER_SECOND);
   return {
@@ -228,7 +252,9 @@ function failureTimes(samples: Sample[], faultStart: number): string[] {
   const at = (ms: number) => ((ms - faultStart) / 1_000).toFixed(1);
   const starts = failed.map((s) => s.start);
   const ends = failed.map((s) => s.end);
-  return [`failures started ${at(Math.min(...starts))}..${at(Math.max(...starts))} s, ended ${at(Math.min(...ends))}..${at(Math.max(...ends))} s after the fault began`];
+  return [
+    `failures started ${at(Math.min(...starts))}..${at(Math.max(...starts))} s, ended ${at(Math.min(...ends))}..${at(Math.max(...ends))} s after the fault began`,
+  ];
 }
 
 /**
@@ -239,7 +265,11 @@ async function underLoad(fault: string, inject: () => Promise<void>): Promise<Fa
   mock.setBehavior('*', STEADY);
   const load = startLoad();
   await sleep(BASELINE_MS);
-  const baseline = load.samples.filter((s) => s.outcome === 'ok' && s.start >= Date.now() - BASELINE_MS + 500 && s.start < Date.now() - 500).length / ((BASELINE_MS - 1_000) / 1_000);
+  const baseline =
+    load.samples.filter(
+      (s) => s.outcome === 'ok' && s.start >= Date.now() - BASELINE_MS + 500 && s.start < Date.now() - 500,
+    ).length /
+    ((BASELINE_MS - 1_000) / 1_000);
   const faultStart = Date.now();
   const logsBefore = stack.logs.length;
   await inject();
@@ -268,7 +298,11 @@ async function underLoad(fault: string, inject: () => Promise<void>): Promise<Fa
     details: [
       ...[...new Set(samples.filter((s) => s.outcome !== 'ok').map((s) => `${s.outcome}: ${s.detail}`))].slice(0, 6),
       ...failureTimes(samples, faultStart),
-      ...stack.logs.slice(logsBefore).filter((line) => /error|warn|fatal/i.test(line)).slice(0, 5).map((line) => `log: ${line.slice(0, 200)}`),
+      ...stack.logs
+        .slice(logsBefore)
+        .filter((line) => /error|warn|fatal/i.test(line))
+        .slice(0, 5)
+        .map((line) => `log: ${line.slice(0, 200)}`),
     ],
   };
   reports.push(report);
@@ -299,7 +333,9 @@ const killHard = (label: string) => replica(label).child.kill('SIGKILL');
 describe('faults under steady load through two gateways', () => {
   it('kill -9 of a gateway', async () => {
     // The killed gateway's own clients lose their connection (no load balancer in front).
-    expectContract(await underLoad('kill -9 gateway', async () => void killHard('gateway#1')), { connectionErrorsAllowed: true });
+    expectContract(await underLoad('kill -9 gateway', async () => void killHard('gateway#1')), {
+      connectionErrorsAllowed: true,
+    });
   });
 
   it('kill -9 of a scheduler', async () => {

@@ -14,13 +14,29 @@ const KEYS = { claude: 'fmt-claude-key', gemini: 'fmt-gemini-key', responses: 'f
 /** One model alias per upstream format, so every client can target every upstream. */
 const UPSTREAMS = [
   { name: 'claude', model: 'up-claude', upstreamModel: 'claude-sonnet-4-5', key: KEYS.claude, path: '/v1/messages' },
-  { name: 'gemini', model: 'up-gemini', upstreamModel: 'gemini-2.5-flash', key: KEYS.gemini, path: '/v1beta/models/gemini-2.5-flash:' },
-  { name: 'openai-responses', model: 'up-responses', upstreamModel: 'gpt-5', key: KEYS.responses, path: '/v1/responses' },
+  {
+    name: 'gemini',
+    model: 'up-gemini',
+    upstreamModel: 'gemini-2.5-flash',
+    key: KEYS.gemini,
+    path: '/v1beta/models/gemini-2.5-flash:',
+  },
+  {
+    name: 'openai-responses',
+    model: 'up-responses',
+    upstreamModel: 'gpt-5',
+    key: KEYS.responses,
+    path: '/v1/responses',
+  },
   { name: 'openai-chat', model: 'up-chat', upstreamModel: 'gpt-4o-mini', key: KEYS.chat, path: '/v1/chat/completions' },
 ] as const;
 type Upstream = (typeof UPSTREAMS)[number];
 
-const WEATHER_SCHEMA = { type: 'object', properties: { city: { type: 'string', description: 'City name' } }, required: ['city'] };
+const WEATHER_SCHEMA = {
+  type: 'object',
+  properties: { city: { type: 'string', description: 'City name' } },
+  required: ['city'],
+};
 const TOOL_PROMPT = 'call get_weather for the city';
 
 let genai: typeof GenAI;
@@ -30,11 +46,26 @@ beforeAll(async () => {
 
 const { mock, stack, openai, anthropic } = useStack({
   config: (upstream) => ({
-    'claude-api-key': [{ 'api-key': KEYS.claude, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: 'up-claude' }] }],
-    'gemini-api-key': [{ 'api-key': KEYS.gemini, 'base-url': upstream.url, models: [{ name: 'gemini-2.5-flash', alias: 'up-gemini' }] }],
-    'codex-api-key': [{ 'api-key': KEYS.responses, 'base-url': `${upstream.url}/v1`, models: [{ name: 'gpt-5', alias: 'up-responses' }] }],
+    'claude-api-key': [
+      { 'api-key': KEYS.claude, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: 'up-claude' }] },
+    ],
+    'gemini-api-key': [
+      { 'api-key': KEYS.gemini, 'base-url': upstream.url, models: [{ name: 'gemini-2.5-flash', alias: 'up-gemini' }] },
+    ],
+    'codex-api-key': [
+      {
+        'api-key': KEYS.responses,
+        'base-url': `${upstream.url}/v1`,
+        models: [{ name: 'gpt-5', alias: 'up-responses' }],
+      },
+    ],
     'openai-compatibility': [
-      { name: 'mock-chat', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': KEYS.chat }], models: [{ name: 'gpt-4o-mini', alias: 'up-chat' }] },
+      {
+        name: 'mock-chat',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': KEYS.chat }],
+        models: [{ name: 'gpt-4o-mini', alias: 'up-chat' }],
+      },
     ],
   }),
 });
@@ -50,7 +81,13 @@ function expectServedBy(up: Pick<Upstream, 'key'> & { path: string }): void {
 
 describe.each(UPSTREAMS)('OpenAI chat client -> $name upstream', (up) => {
   it('non-streaming: text, finish reason, usage', async () => {
-    const res = await openai().chat.completions.create({ model: up.model, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello chat client' }] });
+    const res = await openai().chat.completions.create({
+      model: up.model,
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hello chat client' },
+      ],
+    });
     expect(res.choices[0].message.content).toBe('echo: hello chat client');
     expect(res.choices[0].finish_reason).toBe('stop');
     expect(res.usage?.prompt_tokens).toBeGreaterThan(0);
@@ -59,7 +96,12 @@ describe.each(UPSTREAMS)('OpenAI chat client -> $name upstream', (up) => {
   });
 
   it('streaming: deltas, finish reason, usage chunk', async () => {
-    const stream = await openai().chat.completions.create({ model: up.model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream the chat words' }] });
+    const stream = await openai().chat.completions.create({
+      model: up.model,
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'stream the chat words' }],
+    });
     let text = '';
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined;
@@ -75,7 +117,12 @@ describe.each(UPSTREAMS)('OpenAI chat client -> $name upstream', (up) => {
   });
 
   it('tool call round trip', async () => {
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', description: 'Weather of a city', parameters: WEATHER_SCHEMA } }];
+    const tools: OpenAI.ChatCompletionTool[] = [
+      {
+        type: 'function',
+        function: { name: 'get_weather', description: 'Weather of a city', parameters: WEATHER_SCHEMA },
+      },
+    ];
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: TOOL_PROMPT }];
     const first = await openai().chat.completions.create({ model: up.model, messages, tools });
     const call = first.choices[0].message.tool_calls?.[0];
@@ -113,7 +160,11 @@ describe.each(UPSTREAMS)('OpenAI chat client -> $name upstream', (up) => {
 
 describe.each(UPSTREAMS)('OpenAI Responses client -> $name upstream', (up) => {
   it('non-streaming: output text, status, usage', async () => {
-    const res = await openai().responses.create({ model: up.model, instructions: 'be brief', input: 'hello responses client' });
+    const res = await openai().responses.create({
+      model: up.model,
+      instructions: 'be brief',
+      input: 'hello responses client',
+    });
     expect(res.output_text).toBe('echo: hello responses client');
     expect(res.status).toBe('completed');
     expect(res.usage?.input_tokens).toBeGreaterThan(0);
@@ -122,7 +173,11 @@ describe.each(UPSTREAMS)('OpenAI Responses client -> $name upstream', (up) => {
   });
 
   it('streaming: typed events, completed response with usage', async () => {
-    const stream = await openai().responses.create({ model: up.model, input: 'stream the responses words', stream: true });
+    const stream = await openai().responses.create({
+      model: up.model,
+      input: 'stream the responses words',
+      stream: true,
+    });
     let text = '';
     let completed: OpenAI.Responses.Response | undefined;
     for await (const event of stream) {
@@ -136,7 +191,15 @@ describe.each(UPSTREAMS)('OpenAI Responses client -> $name upstream', (up) => {
   });
 
   it('tool call round trip', async () => {
-    const tools: OpenAI.Responses.Tool[] = [{ type: 'function', name: 'get_weather', description: 'Weather of a city', parameters: WEATHER_SCHEMA, strict: false }];
+    const tools: OpenAI.Responses.Tool[] = [
+      {
+        type: 'function',
+        name: 'get_weather',
+        description: 'Weather of a city',
+        parameters: WEATHER_SCHEMA,
+        strict: false,
+      },
+    ];
     const first = await openai().responses.create({ model: up.model, input: TOOL_PROMPT, tools });
     const call = first.output.find((item) => item.type === 'function_call');
     expect(call?.type === 'function_call' && call.name).toBe('get_weather');
@@ -147,7 +210,11 @@ describe.each(UPSTREAMS)('OpenAI Responses client -> $name upstream', (up) => {
       input: [
         { role: 'user', content: TOOL_PROMPT },
         ...(first.output as OpenAI.Responses.ResponseInputItem[]),
-        { type: 'function_call_output', call_id: (call as OpenAI.Responses.ResponseFunctionToolCall).call_id, output: 'sunny and 21C' },
+        {
+          type: 'function_call_output',
+          call_id: (call as OpenAI.Responses.ResponseFunctionToolCall).call_id,
+          output: 'sunny and 21C',
+        },
       ],
     });
     expect(second.output_text).toContain('sunny and 21C');
@@ -157,7 +224,12 @@ describe.each(UPSTREAMS)('OpenAI Responses client -> $name upstream', (up) => {
 
 describe.each(UPSTREAMS)('Anthropic client -> $name upstream', (up) => {
   it('non-streaming: text, stop reason, usage', async () => {
-    const msg = await anthropic().messages.create({ model: up.model, max_tokens: 256, system: 'be brief', messages: [{ role: 'user', content: 'hello anthropic client' }] });
+    const msg = await anthropic().messages.create({
+      model: up.model,
+      max_tokens: 256,
+      system: 'be brief',
+      messages: [{ role: 'user', content: 'hello anthropic client' }],
+    });
     expect(msg.content).toEqual([expect.objectContaining({ type: 'text', text: 'echo: hello anthropic client' })]);
     expect(msg.stop_reason).toBe('end_turn');
     expect(msg.usage.input_tokens).toBeGreaterThan(0);
@@ -166,7 +238,11 @@ describe.each(UPSTREAMS)('Anthropic client -> $name upstream', (up) => {
   });
 
   it('streaming: text deltas, final message', async () => {
-    const stream = anthropic().messages.stream({ model: up.model, max_tokens: 256, messages: [{ role: 'user', content: 'stream the anthropic words' }] });
+    const stream = anthropic().messages.stream({
+      model: up.model,
+      max_tokens: 256,
+      messages: [{ role: 'user', content: 'stream the anthropic words' }],
+    });
     const deltas: string[] = [];
     stream.on('text', (d) => deltas.push(d));
     const final = await stream.finalMessage();
@@ -177,8 +253,16 @@ describe.each(UPSTREAMS)('Anthropic client -> $name upstream', (up) => {
   });
 
   it('tool call round trip (streamed first turn)', async () => {
-    const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'Weather of a city', input_schema: WEATHER_SCHEMA as Anthropic.Tool.InputSchema }];
-    const first = await anthropic().messages.stream({ model: up.model, max_tokens: 256, tools, messages: [{ role: 'user', content: TOOL_PROMPT }] }).finalMessage();
+    const tools: Anthropic.Tool[] = [
+      {
+        name: 'get_weather',
+        description: 'Weather of a city',
+        input_schema: WEATHER_SCHEMA as Anthropic.Tool.InputSchema,
+      },
+    ];
+    const first = await anthropic()
+      .messages.stream({ model: up.model, max_tokens: 256, tools, messages: [{ role: 'user', content: TOOL_PROMPT }] })
+      .finalMessage();
     expect(first.stop_reason).toBe('tool_use');
     const use = first.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
     expect(use?.name).toBe('get_weather');
@@ -200,7 +284,11 @@ describe.each(UPSTREAMS)('Anthropic client -> $name upstream', (up) => {
 
 describe.each(UPSTREAMS)('Gemini client -> $name upstream', (up) => {
   it('non-streaming: text, finish reason, usage', async () => {
-    const res = await gemini().models.generateContent({ model: up.model, contents: 'hello gemini client', config: { systemInstruction: 'be brief' } });
+    const res = await gemini().models.generateContent({
+      model: up.model,
+      contents: 'hello gemini client',
+      config: { systemInstruction: 'be brief' },
+    });
     expect(res.text).toBe('echo: hello gemini client');
     expect(res.candidates?.[0].finishReason).toBe('STOP');
     expect(res.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
@@ -209,7 +297,10 @@ describe.each(UPSTREAMS)('Gemini client -> $name upstream', (up) => {
   });
 
   it('streaming (alt=sse): chunks, finish reason, usage', async () => {
-    const stream = await gemini().models.generateContentStream({ model: up.model, contents: 'stream the gemini words' });
+    const stream = await gemini().models.generateContentStream({
+      model: up.model,
+      contents: 'stream the gemini words',
+    });
     let text = '';
     let last: GenAI.GenerateContentResponse | undefined;
     let chunks = 0;
@@ -226,7 +317,15 @@ describe.each(UPSTREAMS)('Gemini client -> $name upstream', (up) => {
   });
 
   it('tool call round trip', async () => {
-    const config = { tools: [{ functionDeclarations: [{ name: 'get_weather', description: 'Weather of a city', parametersJsonSchema: WEATHER_SCHEMA }] }] };
+    const config = {
+      tools: [
+        {
+          functionDeclarations: [
+            { name: 'get_weather', description: 'Weather of a city', parametersJsonSchema: WEATHER_SCHEMA },
+          ],
+        },
+      ],
+    };
     const first = await gemini().models.generateContent({ model: up.model, contents: TOOL_PROMPT, config });
     const call = first.functionCalls?.[0];
     expect(call?.name).toBe('get_weather');
@@ -237,7 +336,10 @@ describe.each(UPSTREAMS)('Gemini client -> $name upstream', (up) => {
       contents: [
         { role: 'user', parts: [{ text: TOOL_PROMPT }] },
         first.candidates![0].content!,
-        { role: 'user', parts: [{ functionResponse: { id: call!.id, name: 'get_weather', response: { forecast: 'sunny and 21C' } } }] },
+        {
+          role: 'user',
+          parts: [{ functionResponse: { id: call!.id, name: 'get_weather', response: { forecast: 'sunny and 21C' } } }],
+        },
       ],
     });
     expect(second.text).toContain('sunny and 21C');
@@ -253,7 +355,9 @@ describe.each(UPSTREAMS)('Gemini client -> $name upstream', (up) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/json');
     const chunks = (await res.json()) as GenAI.GenerateContentResponse[];
-    expect(chunks.map((c) => c.candidates?.[0]?.content?.parts?.map((p) => p.text ?? '').join('') ?? '').join('')).toBe('echo: array of words');
+    expect(chunks.map((c) => c.candidates?.[0]?.content?.parts?.map((p) => p.text ?? '').join('') ?? '').join('')).toBe(
+      'echo: array of words',
+    );
     expect(chunks.at(-1)?.candidates?.[0]?.finishReason).toBe('STOP');
   });
 });
@@ -263,7 +367,12 @@ describe('stream response heads', () => {
     const res = await fetch(`${stack.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: up.model, max_tokens: 32, stream: true, messages: [{ role: 'user', content: 'head check' }] }),
+      body: JSON.stringify({
+        model: up.model,
+        max_tokens: 32,
+        stream: true,
+        messages: [{ role: 'user', content: 'head check' }],
+      }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -275,7 +384,10 @@ describe('stream response heads', () => {
 
 describe('count tokens', () => {
   it.each(UPSTREAMS)('Anthropic countTokens served by the $name upstream', async (up) => {
-    const res = await anthropic().messages.countTokens({ model: up.model, messages: [{ role: 'user', content: 'count these five small words please' }] });
+    const res = await anthropic().messages.countTokens({
+      model: up.model,
+      messages: [{ role: 'user', content: 'count these five small words please' }],
+    });
     expect(res.input_tokens).toBeGreaterThan(0);
     // Claude and Gemini count upstream (the mock counts words); OpenAI formats are estimated locally.
     if (up.name === 'claude' || up.name === 'gemini') expect(res.input_tokens).toBe(6);
@@ -301,7 +413,11 @@ describe('legacy completions', () => {
   });
 
   it('streams legacy completions from a translated upstream', async () => {
-    const stream = await openai().completions.create({ model: 'up-claude', prompt: 'stream a completion', stream: true });
+    const stream = await openai().completions.create({
+      model: 'up-claude',
+      prompt: 'stream a completion',
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
     expect(text).toBe('echo: stream a completion');
@@ -336,14 +452,23 @@ describe('model listings', () => {
 
 describe('errors across formats', () => {
   it('an upstream error before the first byte reaches the client in its own format, status kept', async () => {
-    mock.setBehavior(KEYS.claude, { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long' } } });
+    mock.setBehavior(KEYS.claude, {
+      status: 400,
+      body: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long' } },
+    });
     const err = await openai()
       .chat.completions.create({ model: 'up-claude', messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ message: 'prompt is too long', type: 'invalid_request_error' });
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({
+      message: 'prompt is too long',
+      type: 'invalid_request_error',
+    });
 
-    mock.setBehavior(KEYS.chat, { status: 400, body: { error: { message: 'bad field', type: 'invalid_request_error', code: null } } });
+    mock.setBehavior(KEYS.chat, {
+      status: 400,
+      body: { error: { message: 'bad field', type: 'invalid_request_error', code: null } },
+    });
     const geminiErr = await gemini()
       .models.generateContent({ model: 'up-chat', contents: 'x' })
       .catch((e: unknown) => e);
@@ -354,7 +479,11 @@ describe('errors across formats', () => {
 
   it('a stream that breaks mid-way ends with the client format error event', async () => {
     mock.setBehavior(KEYS.chat, { closeMidStream: true, streamChunks: 8, chunkDelayMs: 5 });
-    const stream = anthropic().messages.stream({ model: 'up-chat', max_tokens: 64, messages: [{ role: 'user', content: 'one two three four five six seven eight' }] });
+    const stream = anthropic().messages.stream({
+      model: 'up-chat',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'one two three four five six seven eight' }],
+    });
     const err = await stream.finalMessage().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(String((err as Error).message)).toMatch(/upstream stream broke/);

@@ -44,7 +44,10 @@ const VX_MODEL = 'vx-pro';
 const VK_MODEL = 'vk-flash';
 
 const google = new MockGoogleTokenServer({
-  clients: { [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET, [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET },
+  clients: {
+    [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+    [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET,
+  },
   accessTokenLifetimeSeconds: TOKEN_LIFETIME_S,
 });
 let codeAssist: CodeAssistMock;
@@ -57,7 +60,11 @@ beforeAll(async () => {
   genai = await import('@google/genai');
   await google.start();
   const verifyToken = (token: string) => google.verify(token);
-  codeAssist = await startCodeAssistMock({ verifyToken, projects: [CLI_PROJECT, AG_PROJECT], loadCodeAssistProject: AG_PROJECT });
+  codeAssist = await startCodeAssistMock({
+    verifyToken,
+    projects: [CLI_PROJECT, AG_PROJECT],
+    loadCodeAssistProject: AG_PROJECT,
+  });
   vertex = await startVertexMock({ verifyToken, projects: { [VX_PROJECT]: VX_LOCATION }, apiKeys: [VERTEX_KEY] });
   // Nothing listens there: Antigravity must move on to the next base.
   unreachableBase = `http://127.0.0.1:${await freePort()}`;
@@ -72,7 +79,9 @@ afterAll(async () => {
 const { stack, openai, anthropic } = useStack({
   families: ['gemini-cli', 'antigravity', 'vertex'],
   config: () => ({
-    'vertex-api-key': [{ 'api-key': VERTEX_KEY, 'base-url': vertex.url, models: [{ name: 'gemini-2.5-flash', alias: VK_MODEL }] }],
+    'vertex-api-key': [
+      { 'api-key': VERTEX_KEY, 'base-url': vertex.url, models: [{ name: 'gemini-2.5-flash', alias: VK_MODEL }] },
+    ],
   }),
   env: () => ({
     OAUTH_TOKEN_URL_GEMINI: google.tokenUrl,
@@ -101,7 +110,12 @@ beforeAll(async () => {
       source: 'e2e-login',
       expiresAt: hour,
       attributes: { models: [{ name: 'gemini-2.5-flash', alias: CLI_MODEL }] },
-      secret: { accessToken: 'ya29.restored-cli', refreshToken: google.issueRefreshToken(GEMINI_CLI_OAUTH_CLIENT_ID), tokenType: 'Bearer', projectId: CLI_PROJECT },
+      secret: {
+        accessToken: 'ya29.restored-cli',
+        refreshToken: google.issueRefreshToken(GEMINI_CLI_OAUTH_CLIENT_ID),
+        tokenType: 'Bearer',
+        projectId: CLI_PROJECT,
+      },
     }),
     credentials.create({
       provider: 'antigravity',
@@ -109,9 +123,18 @@ beforeAll(async () => {
       label: 'antigravity login',
       source: 'e2e-login',
       expiresAt: hour,
-      attributes: { models: [{ name: 'claude-sonnet-4-6', alias: AG_CLAUDE }, { name: 'gemini-3-flash', alias: AG_GEMINI }] },
+      attributes: {
+        models: [
+          { name: 'claude-sonnet-4-6', alias: AG_CLAUDE },
+          { name: 'gemini-3-flash', alias: AG_GEMINI },
+        ],
+      },
       // No project: the refresh looks it up with loadCodeAssist.
-      secret: { accessToken: 'ya29.restored-ag', refreshToken: google.issueRefreshToken(ANTIGRAVITY_OAUTH_CLIENT_ID), tokenType: 'Bearer' },
+      secret: {
+        accessToken: 'ya29.restored-ag',
+        refreshToken: google.issueRefreshToken(ANTIGRAVITY_OAUTH_CLIENT_ID),
+        tokenType: 'Bearer',
+      },
     }),
     credentials.create({
       provider: 'vertex',
@@ -126,18 +149,24 @@ beforeAll(async () => {
   Object.assign(ids, { cli: cli.id, ag: ag.id, vx: vx.id });
   await announceCatalogChange(stack, [cli.id, ag.id, vx.id]);
   const models = async () => (await openai().models.list()).data.map((m) => m.id);
-  await waitFor(async () => {
-    const list = await models();
-    return [CLI_MODEL, AG_CLAUDE, VX_MODEL, VK_MODEL].every((m) => list.includes(m));
-  }, 20_000, 100);
+  await waitFor(
+    async () => {
+      const list = await models();
+      return [CLI_MODEL, AG_CLAUDE, VX_MODEL, VK_MODEL].every((m) => list.includes(m));
+    },
+    20_000,
+    100,
+  );
 });
 
 afterAll(() => prisma?.$disconnect());
 
 const gemini = () => new genai.GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: stack.url } });
-const lastCodeAssist = (client: CodeAssistRequest['client']) => codeAssist.requests.filter((r) => r.client === client).at(-1)!;
+const lastCodeAssist = (client: CodeAssistRequest['client']) =>
+  codeAssist.requests.filter((r) => r.client === client).at(-1)!;
 const bodyOf = (request: { body: unknown }) => request.body as Record<string, unknown>;
-const bearer = (request: { headers: Record<string, unknown> }) => String(request.headers.authorization).replace(/^Bearer /, '');
+const bearer = (request: { headers: Record<string, unknown> }) =>
+  String(request.headers.authorization).replace(/^Bearer /, '');
 
 async function streamText(stream: AsyncIterable<{ text?: string }>): Promise<string> {
   let text = '';
@@ -153,14 +182,20 @@ describe('gemini-cli', () => {
 
     const served = lastCodeAssist('gemini-cli');
     expect(served.path).toBe('/v1internal:generateContent');
-    expect(bodyOf(served)).toMatchObject({ model: 'gemini-2.5-flash', project: CLI_PROJECT, request: { contents: [{ role: 'user', parts: [{ text: 'hello from genai' }] }] } });
+    expect(bodyOf(served)).toMatchObject({
+      model: 'gemini-2.5-flash',
+      project: CLI_PROJECT,
+      request: { contents: [{ role: 'user', parts: [{ text: 'hello from genai' }] }] },
+    });
     expect(served.headers['user-agent']).toMatch(/^GeminiCLI\/\d+\.\d+\.\d+\/gemini-2\.5-flash \(/);
     expect(served.headers['x-goog-api-client']).toMatch(/^google-genai-sdk\//);
     expect(google.verify(bearer(served))).toBe('valid');
   });
 
   it('streams: every SSE event is unwrapped for the Gemini SDK', async () => {
-    const text = await streamText(await gemini().models.generateContentStream({ model: CLI_MODEL, contents: 'stream these four words' }));
+    const text = await streamText(
+      await gemini().models.generateContentStream({ model: CLI_MODEL, contents: 'stream these four words' }),
+    );
     expect(text).toBe('echo: stream these four words');
     const served = lastCodeAssist('gemini-cli');
     expect(served.path).toBe('/v1internal:streamGenerateContent');
@@ -168,9 +203,16 @@ describe('gemini-cli', () => {
   });
 
   it('OpenAI chat clients, streaming and not', async () => {
-    const completion = await openai().chat.completions.create({ model: CLI_MODEL, messages: [{ role: 'user', content: 'hi via openai' }] });
+    const completion = await openai().chat.completions.create({
+      model: CLI_MODEL,
+      messages: [{ role: 'user', content: 'hi via openai' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: hi via openai');
-    const stream = await openai().chat.completions.create({ model: CLI_MODEL, stream: true, messages: [{ role: 'user', content: 'streamed via openai' }] });
+    const stream = await openai().chat.completions.create({
+      model: CLI_MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'streamed via openai' }],
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('echo: streamed via openai');
@@ -198,13 +240,22 @@ describe('gemini-cli', () => {
 
 describe('antigravity', () => {
   it('serves a Claude model to the Anthropic SDK through the Gemini wire format, past an unreachable base', async () => {
-    const message = await anthropic().messages.create({ model: AG_CLAUDE, max_tokens: 64, messages: [{ role: 'user', content: 'hello antigravity' }] });
+    const message = await anthropic().messages.create({
+      model: AG_CLAUDE,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hello antigravity' }],
+    });
     expect(message.content).toEqual([expect.objectContaining({ type: 'text', text: 'echo: hello antigravity' })]);
     expect(message.model).toBe(AG_CLAUDE);
 
     const served = lastCodeAssist('antigravity');
     const body = bodyOf(served);
-    expect(body).toMatchObject({ model: 'claude-sonnet-4-6', userAgent: 'antigravity', requestType: 'agent', project: AG_PROJECT });
+    expect(body).toMatchObject({
+      model: 'claude-sonnet-4-6',
+      userAgent: 'antigravity',
+      requestType: 'agent',
+      project: AG_PROJECT,
+    });
     expect(body.requestId).toMatch(/^agent-[0-9a-f-]{36}$/);
     expect((body.request as Record<string, unknown>).sessionId).toMatch(/^-\d+$/);
     expect(served.headers['user-agent']).toMatch(/^antigravity\/\d+\.\d+\.\d+ darwin\/arm64$/);
@@ -213,9 +264,14 @@ describe('antigravity', () => {
   });
 
   it('streams to the Anthropic SDK; a conversation keeps its session id, requests get fresh ids', async () => {
-    const stream = anthropic().messages.stream({ model: AG_CLAUDE, max_tokens: 64, messages: [{ role: 'user', content: 'same first words' }] });
+    const stream = anthropic().messages.stream({
+      model: AG_CLAUDE,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'same first words' }],
+    });
     let text = '';
-    for await (const event of stream) if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    for await (const event of stream)
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
     expect(text).toBe('echo: same first words');
     const first = bodyOf(lastCodeAssist('antigravity'));
 
@@ -230,7 +286,9 @@ describe('antigravity', () => {
     });
     expect(next.content[0]).toMatchObject({ text: 'echo: a second turn' });
     const second = bodyOf(lastCodeAssist('antigravity'));
-    expect((second.request as Record<string, unknown>).sessionId).toBe((first.request as Record<string, unknown>).sessionId);
+    expect((second.request as Record<string, unknown>).sessionId).toBe(
+      (first.request as Record<string, unknown>).sessionId,
+    );
     expect(second.requestId).not.toBe(first.requestId);
   });
 
@@ -247,16 +305,24 @@ describe('vertex', () => {
     expect(answer.text).toBe('echo: hello vertex');
     const served = vertex.requests.at(-1)!;
     expect(served.auth).toBe('service-account');
-    expect(served.path).toBe(`/v1/projects/${VX_PROJECT}/locations/${VX_LOCATION}/publishers/google/models/gemini-2.5-pro:generateContent`);
+    expect(served.path).toBe(
+      `/v1/projects/${VX_PROJECT}/locations/${VX_LOCATION}/publishers/google/models/gemini-2.5-pro:generateContent`,
+    );
     expect(bodyOf(served).project).toBeUndefined();
     expect(google.verify(bearer(served))).toBe('valid');
     expect(google.issuedTo(serviceAccount.client_email)).toBeGreaterThanOrEqual(1);
 
-    const text = await streamText(await gemini().models.generateContentStream({ model: VX_MODEL, contents: 'stream from vertex' }));
+    const text = await streamText(
+      await gemini().models.generateContentStream({ model: VX_MODEL, contents: 'stream from vertex' }),
+    );
     expect(text).toBe('echo: stream from vertex');
     expect(vertex.requests.at(-1)!.query).toEqual({ alt: 'sse' });
 
-    const stream = await openai().chat.completions.create({ model: VX_MODEL, stream: true, messages: [{ role: 'user', content: 'openai to vertex' }] });
+    const stream = await openai().chat.completions.create({
+      model: VX_MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'openai to vertex' }],
+    });
     let streamed = '';
     for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? '';
     expect(streamed).toBe('echo: openai to vertex');
@@ -274,17 +340,26 @@ describe('vertex', () => {
     expect(served.headers['x-goog-api-key']).toBe(VERTEX_KEY);
     expect(served.headers.authorization).toBeUndefined();
 
-    const completion = await openai().chat.completions.create({ model: VK_MODEL, messages: [{ role: 'user', content: 'openai with a key' }] });
+    const completion = await openai().chat.completions.create({
+      model: VK_MODEL,
+      messages: [{ role: 'user', content: 'openai with a key' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: openai with a key');
-    const text = await streamText(await gemini().models.generateContentStream({ model: VK_MODEL, contents: 'keyed stream' }));
+    const text = await streamText(
+      await gemini().models.generateContentStream({ model: VK_MODEL, contents: 'keyed stream' }),
+    );
     expect(text).toBe('echo: keyed stream');
   });
 
   it('is listed by the management API like gemini-api-key', async () => {
-    const res = await fetch(`${stack.url}/v0/management/vertex-api-key`, { headers: { authorization: 'Bearer mgmt-e2e-secret' } });
+    const res = await fetch(`${stack.url}/v0/management/vertex-api-key`, {
+      headers: { authorization: 'Bearer mgmt-e2e-secret' },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, Array<Record<string, unknown>>>;
-    expect(body['vertex-api-key']).toEqual([expect.objectContaining({ 'api-key': VERTEX_KEY, 'base-url': vertex.url })]);
+    expect(body['vertex-api-key']).toEqual([
+      expect.objectContaining({ 'api-key': VERTEX_KEY, 'base-url': vertex.url }),
+    ]);
   });
 });
 
@@ -296,11 +371,18 @@ describe('token rotations', () => {
       expect(cli.text).toBe(`echo: cli round ${round}`);
       tokensSeen.cli.add(bearer(lastCodeAssist('gemini-cli')));
 
-      const ag = await anthropic().messages.create({ model: AG_CLAUDE, max_tokens: 32, messages: [{ role: 'user', content: `ag round ${round}` }] });
+      const ag = await anthropic().messages.create({
+        model: AG_CLAUDE,
+        max_tokens: 32,
+        messages: [{ role: 'user', content: `ag round ${round}` }],
+      });
       expect(ag.content[0]).toMatchObject({ text: `echo: ag round ${round}` });
       tokensSeen.ag.add(bearer(lastCodeAssist('antigravity')));
 
-      const vx = await openai().chat.completions.create({ model: VX_MODEL, messages: [{ role: 'user', content: `vx round ${round}` }] });
+      const vx = await openai().chat.completions.create({
+        model: VX_MODEL,
+        messages: [{ role: 'user', content: `vx round ${round}` }],
+      });
       expect(vx.choices[0]!.message.content).toBe(`echo: vx round ${round}`);
       tokensSeen.vx.add(bearer(vertex.requests.filter((r) => r.auth === 'service-account').at(-1)!));
 
@@ -313,7 +395,10 @@ describe('token rotations', () => {
     expect(google.issuedTo(serviceAccount.client_email)).toBeGreaterThanOrEqual(3);
     // Every refresh grant succeeded: no spent refresh token was ever presented again.
     const refreshGrants = google.requests.filter((r) => r.grantType === 'refresh_token').length;
-    expect(refreshGrants).toBe(google.issuedTo(GEMINI_CLI_OAUTH_CLIENT_ID) + google.issuedTo(ANTIGRAVITY_OAUTH_CLIENT_ID));
-    for (const id of [ids.cli, ids.ag]) expect((await prisma.credential.findUniqueOrThrow({ where: { id } })).status).toBe('active');
+    expect(refreshGrants).toBe(
+      google.issuedTo(GEMINI_CLI_OAUTH_CLIENT_ID) + google.issuedTo(ANTIGRAVITY_OAUTH_CLIENT_ID),
+    );
+    for (const id of [ids.cli, ids.ag])
+      expect((await prisma.credential.findUniqueOrThrow({ where: { id } })).status).toBe('active');
   });
 });

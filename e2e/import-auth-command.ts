@@ -32,4 +32,5 @@ export function runImportAuth(env: Record<string, string>, ...args: string[]): P
 }
 
 /** The per-file lines of its output (`created`, `updated`, `unchanged`, `error`). */
-export const importAuthLines = (stdout: string) => stdout.split('\n').filter((line) => /^(created|updated|unchanged|error) /.test(line));
+export const importAuthLines = (stdout: string) =>
+  stdout.split('\n').filter((line) => /^(created|updated|unchanged|error) /.test(line));

@@ -37,7 +37,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-const importAuth = (...args: string[]) => runImportAuth({ DATABASE_URL: db.url, TRANSPORT_KEY_PREFIX: prefix }, ...args);
+const importAuth = (...args: string[]) =>
+  runImportAuth({ DATABASE_URL: db.url, TRANSPORT_KEY_PREFIX: prefix }, ...args);
 
 describe('npm run import-auth', () => {
   it('imports a directory, prints one line per file, refuses the broken one, and broadcasts', async () => {
@@ -65,22 +66,32 @@ describe('npm run import-auth', () => {
     expect(rows).toHaveLength(Object.keys(TOKEN_FILE_SAMPLES).length + 2);
     expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['auth-file']));
     const claude = rows.find((r) => r.id === 'claude-user@example.com.json')!;
-    expect(JSON.parse(db.box.decrypt(claude.secretEnc))).toMatchObject({ accessToken: TOKEN_FILE_SAMPLES['claude-user@example.com.json'].access_token });
+    expect(JSON.parse(db.box.decrypt(claude.secretEnc))).toMatchObject({
+      accessToken: TOKEN_FILE_SAMPLES['claude-user@example.com.json'].access_token,
+    });
 
     await waitFor(() => events.some((e) => e.pattern === Events.configChanged), 5_000);
     const event = events.find((e) => e.pattern === Events.configChanged)!;
-    expect(event.data).toMatchObject({ sections: ['auth-files'], credentialIds: expect.arrayContaining(['claude-user@example.com.json']) });
+    expect(event.data).toMatchObject({
+      sections: ['auth-files'],
+      credentialIds: expect.arrayContaining(['claude-user@example.com.json']),
+    });
     expect(await db.prisma.auditLog.count({ where: { actor: 'import-auth', action: 'auth-files.import' } })).toBe(1);
   });
 
   it('changes nothing on a second run, and updates a changed file given by path', async () => {
     const before = await db.prisma.credential.findMany({ orderBy: { id: 'asc' } });
     const again = await importAuth(dir);
-    expect(lines(again.stdout).filter((line) => line.startsWith('unchanged'))).toHaveLength(Object.keys(TOKEN_FILE_SAMPLES).length);
+    expect(lines(again.stdout).filter((line) => line.startsWith('unchanged'))).toHaveLength(
+      Object.keys(TOKEN_FILE_SAMPLES).length,
+    );
     expect(await db.prisma.credential.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
 
     const [changed] = writeTokenFiles(mkdtempSync(join(tmpdir(), 'cpa-import-one-')), {
-      'claude-user@example.com.json': { ...TOKEN_FILE_SAMPLES['claude-user@example.com.json'], refresh_token: 'new-refresh' },
+      'claude-user@example.com.json': {
+        ...TOKEN_FILE_SAMPLES['claude-user@example.com.json'],
+        refresh_token: 'new-refresh',
+      },
     });
     const single = await importAuth(changed);
     expect(single.code).toBe(0);

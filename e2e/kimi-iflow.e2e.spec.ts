@@ -45,32 +45,42 @@ const refused = (status: number, error: string): MockTokenReply => ({ status, bo
 
 async function kimiTokenEndpoint(req: RecordedTokenRequest, index: number): Promise<MockTokenReply> {
   if (req.fields.client_id !== KIMI_OAUTH_CLIENT_ID) return refused(401, 'invalid_client');
-  if (req.headers['x-msh-device-id'] !== DEVICE_ID || req.headers['x-msh-platform'] !== 'kimi_cli') return refused(400, 'invalid_request');
+  if (req.headers['x-msh-device-id'] !== DEVICE_ID || req.headers['x-msh-platform'] !== 'kimi_cli')
+    return refused(400, 'invalid_request');
   const reply = await kimiRotation.handler(req, index);
   const body = reply.body as { access_token?: string; expires_in?: number };
-  if (reply.status === 200 && body.access_token) kimiTokens.set(body.access_token, Date.now() + body.expires_in! * 1000);
+  if (reply.status === 200 && body.access_token)
+    kimiTokens.set(body.access_token, Date.now() + body.expires_in! * 1000);
   return reply;
 }
 
 async function iflowEndpoints(req: RecordedTokenRequest, index: number): Promise<MockTokenReply> {
   if (req.path.startsWith('/iflow/userinfo')) {
     const token = new URL(req.path, tokens.url).searchParams.get('accessToken') ?? '';
-    if (req.method !== 'GET' || !iflowAccessTokens.has(token)) return { status: 200, body: { success: false, message: 'invalid token' } };
+    if (req.method !== 'GET' || !iflowAccessTokens.has(token))
+      return { status: 200, body: { success: false, message: 'invalid token' } };
     iflowKeys.push(iflowKeyOf(token));
-    return { status: 200, body: { success: true, data: { apiKey: iflowKeyOf(token), email: '', phone: '13800000000' } } };
+    return {
+      status: 200,
+      body: { success: true, data: { apiKey: iflowKeyOf(token), email: '', phone: '13800000000' } },
+    };
   }
   const basic = `Basic ${Buffer.from(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`).toString('base64')}`;
-  if (req.headers.authorization !== basic || req.fields.client_secret !== IFLOW_OAUTH_CLIENT_SECRET) return refused(401, 'invalid_client');
+  if (req.headers.authorization !== basic || req.fields.client_secret !== IFLOW_OAUTH_CLIENT_SECRET)
+    return refused(401, 'invalid_client');
   const reply = await iflowRotation.handler(req, index);
   const body = reply.body as { access_token?: string };
   if (reply.status === 200 && body.access_token) iflowAccessTokens.add(`iflow-${body.access_token}`);
   // Distinct from Kimi's: the rotation classes number their tokens the same way.
-  return reply.status === 200 ? { status: 200, body: { ...(reply.body as object), access_token: `iflow-${body.access_token}` } } : reply;
+  return reply.status === 200
+    ? { status: 200, body: { ...(reply.body as object), access_token: `iflow-${body.access_token}` } }
+    : reply;
 }
 
 beforeAll(async () => {
   await tokens.start();
-  tokens.handler = (req, index) => (req.path.startsWith('/kimi/') ? kimiTokenEndpoint(req, index) : iflowEndpoints(req, index));
+  tokens.handler = (req, index) =>
+    req.path.startsWith('/kimi/') ? kimiTokenEndpoint(req, index) : iflowEndpoints(req, index);
   kimi = await startKimiMock({
     verifyToken: (token) => {
       const expiresAt = kimiTokens.get(token);
@@ -100,7 +110,10 @@ const { stack, openai, anthropic, management } = useStack({
 });
 
 async function upload(name: string, file: object): Promise<void> {
-  const res = await management(`/auth-files?name=${encodeURIComponent(name)}`, { method: 'POST', body: JSON.stringify(file) });
+  const res = await management(`/auth-files?name=${encodeURIComponent(name)}`, {
+    method: 'POST',
+    body: JSON.stringify(file),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -110,18 +123,34 @@ beforeAll(async () => {
   // The Kimi login's token is about to expire: the first rotation happens during the tests.
   const kimiExpiry = Date.now() + TOKEN_LIFETIME_S * 1000;
   kimiTokens.set('kimi-e2e-initial', kimiExpiry);
-  await upload(KIMI_FILE, { ...KIMI_SAMPLE, access_token: 'kimi-e2e-initial', refresh_token: 'kimi-e2e-refresh', expired: new Date(kimiExpiry).toISOString() });
+  await upload(KIMI_FILE, {
+    ...KIMI_SAMPLE,
+    access_token: 'kimi-e2e-initial',
+    refresh_token: 'kimi-e2e-refresh',
+    expired: new Date(kimiExpiry).toISOString(),
+  });
   await upload(IFLOW_FILE, IFLOW_SAMPLE);
   // A key iFlow no longer accepts: the first request is refused, a refresh fetches the new one.
-  await upload(IFLOW_STALE_FILE, { ...IFLOW_SAMPLE, api_key: 'sk-iflow-revoked', refresh_token: 'iflow-stale-refresh', prefix: 'rekey', email: 'stale@example.com' });
-  await waitFor(async () => {
-    const ids = (await openai().models.list()).data.map((m) => m.id);
-    return ids.includes(KIMI_MODEL) && ids.includes(IFLOW_MODEL) && ids.includes(IFLOW_STALE_MODEL);
-  }, 20_000, 100);
+  await upload(IFLOW_STALE_FILE, {
+    ...IFLOW_SAMPLE,
+    api_key: 'sk-iflow-revoked',
+    refresh_token: 'iflow-stale-refresh',
+    prefix: 'rekey',
+    email: 'stale@example.com',
+  });
+  await waitFor(
+    async () => {
+      const ids = (await openai().models.list()).data.map((m) => m.id);
+      return ids.includes(KIMI_MODEL) && ids.includes(IFLOW_MODEL) && ids.includes(IFLOW_STALE_MODEL);
+    },
+    20_000,
+    100,
+  );
 });
 afterAll(() => prisma?.$disconnect());
 
-const header = (req: { headers: Record<string, string | string[] | undefined> }, name: string) => req.headers[name] as string | undefined;
+const header = (req: { headers: Record<string, string | string[] | undefined> }, name: string) =>
+  req.headers[name] as string | undefined;
 const lastKimi = () => kimi.requests.at(-1)!;
 const lastIFlow = () => iflow.requests.at(-1)!;
 
@@ -143,7 +172,10 @@ async function messagesStream(model: string, content: string): Promise<string> {
 
 describe('Kimi login imported from a token file', () => {
   it('OpenAI SDK, non-streaming and streaming: Kimi CLI headers, the login device id, Kimi model id', async () => {
-    const completion = await openai().chat.completions.create({ model: KIMI_MODEL, messages: [{ role: 'user', content: 'hello kimi' }] });
+    const completion = await openai().chat.completions.create({
+      model: KIMI_MODEL,
+      messages: [{ role: 'user', content: 'hello kimi' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: hello kimi');
     const served = lastKimi();
     expect(served.path).toBe('/coding/v1/chat/completions');
@@ -157,7 +189,11 @@ describe('Kimi login imported from a token file', () => {
   });
 
   it('Anthropic SDK, non-streaming and streaming, translated to Kimi chat completions', async () => {
-    const message = await anthropic().messages.create({ model: KIMI_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'claude client to kimi' }] });
+    const message = await anthropic().messages.create({
+      model: KIMI_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'claude client to kimi' }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'echo: claude client to kimi' });
     expect(message.usage.output_tokens).toBeGreaterThan(0);
     expect(await messagesStream(KIMI_MODEL, 'claude stream to kimi')).toBe('echo: claude stream to kimi');
@@ -167,7 +203,10 @@ describe('Kimi login imported from a token file', () => {
   it('keeps answering across token expiry: every 4-second token is refreshed once, with the device headers, and stored', async () => {
     const seen = new Set<string>();
     for (let round = 0; round < 3; round++) {
-      const completion = await openai().chat.completions.create({ model: KIMI_MODEL, messages: [{ role: 'user', content: `kimi round ${round}` }] });
+      const completion = await openai().chat.completions.create({
+        model: KIMI_MODEL,
+        messages: [{ role: 'user', content: `kimi round ${round}` }],
+      });
       expect(completion.choices[0]!.message.content).toBe(`echo: kimi round ${round}`);
       seen.add(header(lastKimi(), 'authorization')!);
       await sleep(TOKEN_LIFETIME_S * 1000 + 300);
@@ -184,7 +223,13 @@ describe('Kimi login imported from a token file', () => {
     const res = await management(`/auth-files/download?name=${KIMI_FILE}`);
     expect(res.status).toBe(200);
     const file = (await res.json()) as Record<string, unknown>;
-    expect(file).toMatchObject({ type: 'kimi', device_id: DEVICE_ID, scope: KIMI_SAMPLE.scope, timestamp: KIMI_SAMPLE.timestamp, token_type: 'Bearer' });
+    expect(file).toMatchObject({
+      type: 'kimi',
+      device_id: DEVICE_ID,
+      scope: KIMI_SAMPLE.scope,
+      timestamp: KIMI_SAMPLE.timestamp,
+      token_type: 'Bearer',
+    });
     expect(kimiRotation.valid.has(file.refresh_token as string)).toBe(true);
     expect(kimiTokens.has(file.access_token as string)).toBe(true);
     expect(Date.parse(file.last_refresh as string)).toBeGreaterThan(Date.now() - 60_000);
@@ -193,7 +238,10 @@ describe('Kimi login imported from a token file', () => {
 
 describe('iFlow logins imported from token files', () => {
   it('OpenAI SDK, non-streaming and streaming: the API key as Bearer, a signed session per request', async () => {
-    const completion = await openai().chat.completions.create({ model: IFLOW_MODEL, messages: [{ role: 'user', content: 'hello iflow' }] });
+    const completion = await openai().chat.completions.create({
+      model: IFLOW_MODEL,
+      messages: [{ role: 'user', content: 'hello iflow' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: hello iflow');
     const first = lastIFlow();
     expect(first.path).toBe('/v1/chat/completions');
@@ -204,13 +252,20 @@ describe('iFlow logins imported from token files', () => {
   });
 
   it('Anthropic SDK, non-streaming and streaming', async () => {
-    const message = await anthropic().messages.create({ model: IFLOW_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'claude client to iflow' }] });
+    const message = await anthropic().messages.create({
+      model: IFLOW_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'claude client to iflow' }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'echo: claude client to iflow' });
     expect(await messagesStream(IFLOW_MODEL, 'claude stream to iflow')).toBe('echo: claude stream to iflow');
   });
 
   it('a refused API key is renewed by a refresh (token grant, then user info) and the request succeeds', async () => {
-    const completion = await openai().chat.completions.create({ model: IFLOW_STALE_MODEL, messages: [{ role: 'user', content: 'renew my key' }] });
+    const completion = await openai().chat.completions.create({
+      model: IFLOW_STALE_MODEL,
+      messages: [{ role: 'user', content: 'renew my key' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: renew my key');
     const refusedFirst = iflow.received.find((r) => header(r.request, 'authorization') === 'Bearer sk-iflow-revoked');
     expect(refusedFirst?.status).toBe(401);
@@ -218,12 +273,24 @@ describe('iFlow logins imported from token files', () => {
 
     const res = await management(`/auth-files/download?name=${IFLOW_STALE_FILE}`);
     const file = (await res.json()) as Record<string, unknown>;
-    expect(file).toMatchObject({ type: 'iflow', api_key: iflowKeyOf('iflow-rotated-access-1'), access_token: 'iflow-rotated-access-1', prefix: 'rekey' });
+    expect(file).toMatchObject({
+      type: 'iflow',
+      api_key: iflowKeyOf('iflow-rotated-access-1'),
+      access_token: 'iflow-rotated-access-1',
+      prefix: 'rekey',
+    });
     expect(file.refresh_token).not.toBe('iflow-stale-refresh');
   });
 
   it('no token, key or signature reached a log line', () => {
-    const secrets = ['kimi-e2e-initial', 'kimi-e2e-refresh', IFLOW_SAMPLE.api_key, IFLOW_SAMPLE.refresh_token, 'sk-iflow-revoked', 'iflow-stale-refresh'];
+    const secrets = [
+      'kimi-e2e-initial',
+      'kimi-e2e-refresh',
+      IFLOW_SAMPLE.api_key,
+      IFLOW_SAMPLE.refresh_token,
+      'sk-iflow-revoked',
+      'iflow-stale-refresh',
+    ];
     for (const line of stack.logs) for (const secret of secrets) expect(line).not.toContain(secret);
   });
 });

@@ -19,7 +19,9 @@ const METRICS_TOKEN = 'shedding-metrics-token';
 
 const { mock, stack, openai, anthropic } = useStack({
   config: (upstream) => ({
-    'claude-api-key': [{ 'api-key': UPSTREAM_KEY, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] }],
+    'claude-api-key': [
+      { 'api-key': UPSTREAM_KEY, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] },
+    ],
   }),
   env: () => ({ GATEWAY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), METRICS_TOKEN }),
   families: ['claude'],
@@ -38,7 +40,8 @@ async function shedCount(): Promise<number> {
   return line ? Number(line[1]) : 0;
 }
 
-const ask = (text: string) => anthropic().messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: text }] });
+const ask = (text: string) =>
+  anthropic().messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: text }] });
 
 describe('in-flight cap', () => {
   it('sheds the request past the cap with 503 in its client format while the held ones complete, then admits again', async () => {
@@ -62,7 +65,10 @@ describe('in-flight cap', () => {
     expect(await claude.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     const anthropicError = await ask('one too many').catch((err: unknown) => err);
     expect(anthropicError).toBeInstanceOf(Anthropic.InternalServerError);
-    expect(anthropicError).toMatchObject({ status: 503, error: { type: 'error', error: { type: 'overloaded_error' } } });
+    expect(anthropicError).toMatchObject({
+      status: 503,
+      error: { type: 'error', error: { type: 'overloaded_error' } },
+    });
     // OpenAI's SDK.
     const openaiError = await openai()
       .chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'one too many' }] })
@@ -72,7 +78,9 @@ describe('in-flight cap', () => {
     expect((openaiError as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBe('1');
     // Google's SDK: the Gemini error envelope (status UNAVAILABLE).
     const gemini = new genai.GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: stack.url } });
-    const geminiError = await gemini.models.generateContent({ model: MODEL, contents: 'one too many' }).catch((err: unknown) => err);
+    const geminiError = await gemini.models
+      .generateContent({ model: MODEL, contents: 'one too many' })
+      .catch((err: unknown) => err);
     expect(geminiError).toBeInstanceOf(genai.ApiError);
     expect(geminiError).toMatchObject({ status: 503 });
     expect(String((geminiError as Error).message)).toContain('UNAVAILABLE');
@@ -80,7 +88,8 @@ describe('in-flight cap', () => {
     expect(mock.requests.filter((r) => r.rawBody.includes('one too many'))).toHaveLength(0);
 
     // The held requests were not disturbed.
-    for (const reply of await Promise.all(held)) expect(reply.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('held') });
+    for (const reply of await Promise.all(held))
+      expect(reply.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('held') });
     expect(await shedCount()).toBe(shedBefore + 4);
 
     // Their slots are free again.

@@ -12,10 +12,18 @@ import { MANAGEMENT_SECRET, type RunningStack } from './stack-fixture';
 const ROOT = resolve(__dirname, '..');
 
 /** A management call on a chosen gateway pod. */
-export async function management(base: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function management(
+  base: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${base}/v0/management${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: {
+      authorization: `Bearer ${MANAGEMENT_SECRET}`,
+      'content-type': 'application/json',
+      ...(init.headers ?? {}),
+    },
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -32,14 +40,19 @@ export async function onlyEnabled(stack: RunningStack, authIndex: string, provid
   const { body } = await management(stack.url, '/auth-files');
   for (const file of body.files as { auth_index: string; provider?: string; type?: string }[]) {
     if ((file.provider ?? file.type) !== provider) continue;
-    const res = await management(stack.url, '/auth-files/status', { method: 'PATCH', body: JSON.stringify({ auth_index: file.auth_index, disabled: file.auth_index !== authIndex }) });
+    const res = await management(stack.url, '/auth-files/status', {
+      method: 'PATCH',
+      body: JSON.stringify({ auth_index: file.auth_index, disabled: file.auth_index !== authIndex }),
+    });
     expect(res.status).toBe(200);
   }
 }
 
 /** A stored login as the token file CLIProxyAPI would have written. */
 export async function downloadAuthFile(stack: RunningStack, name: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${stack.url}/v0/management/auth-files/download?name=${encodeURIComponent(name)}`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
+  const res = await fetch(`${stack.url}/v0/management/auth-files/download?name=${encodeURIComponent(name)}`, {
+    headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as Record<string, unknown>;
 }
@@ -55,7 +68,13 @@ export function runLoginCommand(stack: RunningStack, args: string[], env: Record
   const build = process.env.E2E_BUILD ? [] : ['--no-build'];
   const child = spawn('npm', ['run', '--silent', 'login', '--', ...build, ...args], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: stack.databaseUrl, TRANSPORT_KEY_PREFIX: stack.keyPrefix, LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      TRANSPORT_KEY_PREFIX: stack.keyPrefix,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';

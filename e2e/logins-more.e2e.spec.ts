@@ -45,8 +45,12 @@ const IFLOW_KEY = 'sk-iflow-login-e2e-0123456789';
 // Four-minute tokens: within every family's refresh lead, so each login is refreshed as soon as it is stored.
 const auth = new MockAuthorizationServer({
   clients: [
-    googleOAuthClient(GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET, ['http://localhost:8085/oauth2callback']),
-    googleOAuthClient(ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET, ['http://localhost:51121/oauth-callback']),
+    googleOAuthClient(GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET, [
+      'http://localhost:8085/oauth2callback',
+    ]),
+    googleOAuthClient(ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET, [
+      'http://localhost:51121/oauth-callback',
+    ]),
     kimiOAuthClient(KIMI_OAUTH_CLIENT_ID),
     iflowOAuthClient(IFLOW_OAUTH_CLIENT_ID, IFLOW_OAUTH_CLIENT_SECRET),
   ],
@@ -66,7 +70,11 @@ beforeAll(async () => {
   genai = await import('@google/genai');
   await auth.start();
   const verifyToken = (token: string) => auth.tokenState(token);
-  codeAssist = await startCodeAssistMock({ verifyToken, projects: [], onboarding: { accountOf: (token) => auth.verifyAccessToken(token)?.email, projectFor } });
+  codeAssist = await startCodeAssistMock({
+    verifyToken,
+    projects: [],
+    onboarding: { accountOf: (token) => auth.verifyAccessToken(token)?.email, projectFor },
+  });
   kimi = await startKimiMock({ verifyToken, deviceIdOf: (token) => auth.deviceIdOf(token) });
   iflow = await startIFlowMock({ apiKeys: iflowKeys });
   oauthEnv = {
@@ -109,14 +117,21 @@ const bearer = (r: GoogleRequest) => String(r.headers.authorization ?? '').repla
 const bodyOf = (r: GoogleRequest) => r.body as Record<string, unknown>;
 
 /** A Gemini SDK request through `gateway` for `model`, answered by Code Assist with a live token of `email` in its project. */
-async function codeAssistServes(gateway: string, model: string, email: string, client: 'gemini-cli' | 'antigravity'): Promise<void> {
+async function codeAssistServes(
+  gateway: string,
+  model: string,
+  email: string,
+  client: 'gemini-cli' | 'antigravity',
+): Promise<void> {
   const served = await waitFor(
     async () => {
       const before = codeAssist.requests.length;
       const answer = await gemini(gateway)
         .models.generateContent({ model, contents: `hello ${email}` })
         .catch(() => undefined);
-      const upstream = codeAssist.requests.slice(before).find((r) => r.client === client && auth.verifyAccessToken(bearer(r))?.email === email);
+      const upstream = codeAssist.requests
+        .slice(before)
+        .find((r) => r.client === client && auth.verifyAccessToken(bearer(r))?.email === email);
       return answer && upstream ? { answer, upstream } : undefined;
     },
     20_000,
@@ -127,7 +142,12 @@ async function codeAssistServes(gateway: string, model: string, email: string, c
 }
 
 /** An OpenAI SDK chat through the gateway, answered by `mock` with what `check` wants to see upstream. */
-async function chatServes(mock: ChatSubscriptionMock, model: string, text: string, check: (upstream: GoogleRequest) => boolean): Promise<void> {
+async function chatServes(
+  mock: ChatSubscriptionMock,
+  model: string,
+  text: string,
+  check: (upstream: GoogleRequest) => boolean,
+): Promise<void> {
   const served = await waitFor(
     async () => {
       const before = mock.requests.length;
@@ -143,7 +163,15 @@ async function chatServes(mock: ChatSubscriptionMock, model: string, text: strin
 }
 
 const kimiServesDevice = (deviceId: string, text: string) =>
-  chatServes(kimi, KIMI_MODEL, text, (r) => r.headers['x-msh-device-id'] === deviceId && auth.deviceIdOf(bearer(r)) === deviceId && auth.tokenState(bearer(r)) === 'valid');
+  chatServes(
+    kimi,
+    KIMI_MODEL,
+    text,
+    (r) =>
+      r.headers['x-msh-device-id'] === deviceId &&
+      auth.deviceIdOf(bearer(r)) === deviceId &&
+      auth.tokenState(bearer(r)) === 'valid',
+  );
 const iflowServes = (text: string) => chatServes(iflow, IFLOW_MODEL, text, (r) => bearer(r) === IFLOW_KEY);
 
 describe('logins through the management API', () => {
@@ -161,10 +189,23 @@ describe('logins through the management API', () => {
     expect(await page.text()).toContain('You can close this window.');
     expect(page.status).toBe(200);
     const authIndex = 'gemini-gem-e2e@example.com-free-gem-e2e.json';
-    expect((await management(first, `/get-auth-status?state=${state}`)).body).toEqual({ status: 'ok', auth_index: authIndex });
+    expect((await management(first, `/get-auth-status?state=${state}`)).body).toEqual({
+      status: 'ok',
+      auth_index: authIndex,
+    });
     // Two polls found the operation running; the third had the project, which the project's own onboarding then confirmed.
-    expect(codeAssist.onboardRequests.filter((r) => r.account === 'gem-e2e@example.com').map((r) => r.done)).toEqual([false, false, true, true]);
-    expect(await downloadAuthFile(stack, authIndex)).toMatchObject({ type: 'gemini', project_id: 'free-gem-e2e', email: 'gem-e2e@example.com', checked: true });
+    expect(codeAssist.onboardRequests.filter((r) => r.account === 'gem-e2e@example.com').map((r) => r.done)).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(await downloadAuthFile(stack, authIndex)).toMatchObject({
+      type: 'gemini',
+      project_id: 'free-gem-e2e',
+      email: 'gem-e2e@example.com',
+      checked: true,
+    });
 
     await codeAssistServes(first, GEMINI_MODEL, 'gem-e2e@example.com', 'gemini-cli');
     await codeAssistServes(second, GEMINI_MODEL, 'gem-e2e@example.com', 'gemini-cli');
@@ -176,10 +217,20 @@ describe('logins through the management API', () => {
     const { url, state } = started.body as { url: string; state: string };
     const back = await signIn(auth, url);
     expect(`${back.origin}${back.pathname}`).toBe('http://localhost:51121/oauth-callback');
-    const done = await management(stack.urls[1], '/oauth-callback', { method: 'POST', body: JSON.stringify({ provider: 'antigravity', redirect_url: back.toString() }) });
+    const done = await management(stack.urls[1], '/oauth-callback', {
+      method: 'POST',
+      body: JSON.stringify({ provider: 'antigravity', redirect_url: back.toString() }),
+    });
     expect(done).toEqual({ status: 200, body: { status: 'ok', auth_index: 'antigravity-ag-e2e@example.com.json' } });
-    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({ status: 'ok', auth_index: 'antigravity-ag-e2e@example.com.json' });
-    expect(codeAssist.onboardRequests.filter((r) => r.account === 'ag-e2e@example.com').map((r) => r.done)).toEqual([false, false, true]);
+    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({
+      status: 'ok',
+      auth_index: 'antigravity-ag-e2e@example.com.json',
+    });
+    expect(codeAssist.onboardRequests.filter((r) => r.account === 'ag-e2e@example.com').map((r) => r.done)).toEqual([
+      false,
+      false,
+      true,
+    ]);
     await codeAssistServes(stack.urls[1], ANTIGRAVITY_MODEL, 'ag-e2e@example.com', 'antigravity');
   });
 
@@ -210,18 +261,39 @@ describe('logins through the management API', () => {
     iflowKeys.push(IFLOW_KEY);
     const started = await management(stack.urls[0], '/iflow-auth-url');
     const { url, state } = started.body as { url: string; state: string };
-    expect(Object.fromEntries(new URL(url).searchParams)).toMatchObject({ loginMethod: 'phone', redirect: 'http://localhost:11451/oauth2callback', client_id: IFLOW_OAUTH_CLIENT_ID });
+    expect(Object.fromEntries(new URL(url).searchParams)).toMatchObject({
+      loginMethod: 'phone',
+      redirect: 'http://localhost:11451/oauth2callback',
+      client_id: IFLOW_OAUTH_CLIENT_ID,
+    });
     const back = await signIn(auth, url);
     const page = await fetch(`${stack.urls[1]}/iflow/callback${back.search}`);
     expect(page.status).toBe(200);
-    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({ status: 'ok', auth_index: 'iflow-iflow-e2e@example.com.json' });
-    expect(await downloadAuthFile(stack, 'iflow-iflow-e2e@example.com.json')).toMatchObject({ type: 'iflow', api_key: IFLOW_KEY, email: 'iflow-e2e@example.com' });
+    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({
+      status: 'ok',
+      auth_index: 'iflow-iflow-e2e@example.com.json',
+    });
+    expect(await downloadAuthFile(stack, 'iflow-iflow-e2e@example.com.json')).toMatchObject({
+      type: 'iflow',
+      api_key: IFLOW_KEY,
+      email: 'iflow-e2e@example.com',
+    });
     await iflowServes('hello iflow');
   });
 
   it('the refresh worker took every login up: rotating refresh grants of each client, and each family still serves', async () => {
-    for (const clientId of [GEMINI_CLI_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_ID, KIMI_OAUTH_CLIENT_ID, IFLOW_OAUTH_CLIENT_ID]) {
-      await waitFor(() => auth.tokenRequests.some((r) => r.fields.grant_type === 'refresh_token' && r.fields.client_id === clientId), 30_000, 200);
+    for (const clientId of [
+      GEMINI_CLI_OAUTH_CLIENT_ID,
+      ANTIGRAVITY_OAUTH_CLIENT_ID,
+      KIMI_OAUTH_CLIENT_ID,
+      IFLOW_OAUTH_CLIENT_ID,
+    ]) {
+      await waitFor(
+        () =>
+          auth.tokenRequests.some((r) => r.fields.grant_type === 'refresh_token' && r.fields.client_id === clientId),
+        30_000,
+        200,
+      );
     }
     await codeAssistServes(stack.url, GEMINI_MODEL, 'gem-e2e@example.com', 'gemini-cli');
     await codeAssistServes(stack.url, ANTIGRAVITY_MODEL, 'ag-e2e@example.com', 'antigravity');
@@ -239,7 +311,11 @@ describe('npm run login', () => {
   it('kimi: prints the verification URL and code, polls until the code was entered, stores the login, which serves at once', async () => {
     auth.account = { email: 'kimi-cli@example.com', accountId: 'kimi-cli' };
     const run = runLoginCommand(stack, ['kimi'], oauthEnv);
-    const [, url, code] = await waitFor(() => /^Open (\S+) and enter the code (\S+)$/m.exec(run.output()) ?? undefined, 60_000, 50);
+    const [, url, code] = await waitFor(
+      () => /^Open (\S+) and enter the code (\S+)$/m.exec(run.output()) ?? undefined,
+      60_000,
+      50,
+    );
     expect(url).toBe(`${auth.url}/device?user_code=${code}`);
     auth.approveDevice(code);
     expect(await run.exit).toBe(0);
@@ -254,7 +330,11 @@ describe('npm run login', () => {
   /** A redirect login through the command: the operator opens the printed URL and pastes where the browser was sent. */
   async function pastedLogin(family: string): Promise<string> {
     // The command finds the Code Assist project itself, so it is told where Code Assist is, as the stack is.
-    const run = runLoginCommand(stack, [family, '--no-browser'], { ...oauthEnv, GEMINI_CLI_BASE_URL: codeAssist.url, ANTIGRAVITY_BASE_URL: codeAssist.url });
+    const run = runLoginCommand(stack, [family, '--no-browser'], {
+      ...oauthEnv,
+      GEMINI_CLI_BASE_URL: codeAssist.url,
+      ANTIGRAVITY_BASE_URL: codeAssist.url,
+    });
     const url = await waitFor(() => /sign in:\n\n(\S+)/.exec(run.output())?.[1], 60_000, 50);
     const back = await signIn(auth, url);
     run.child.stdin.write(`${back.toString()}\n`);

@@ -11,7 +11,15 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAUDE_OAUTH_CLIENT_ID, CODEX_OAUTH_CLIENT_ID } from '@cpa/providers';
-import { CHATGPT_CODEX_PATH, claudeOAuthClient, codexOAuthClient, freePort, MockAuthorizationServer, waitFor, type RecordedRequest } from '@cpa/testing';
+import {
+  CHATGPT_CODEX_PATH,
+  claudeOAuthClient,
+  codexOAuthClient,
+  freePort,
+  MockAuthorizationServer,
+  waitFor,
+  type RecordedRequest,
+} from '@cpa/testing';
 import { CLIENT_KEY, MANAGEMENT_SECRET, useStack } from './stack-fixture';
 
 const ROOT = resolve(__dirname, '..');
@@ -42,14 +50,27 @@ afterAll(() => auth.close());
 const { mock, stack, anthropic, openai } = useStack({
   config: () => ({}),
   families: ['claude', 'codex'],
-  env: () => ({ GATEWAY_REPLICAS: '2', CLAUDE_BASE_URL: mock.url, CODEX_BASE_URL: `${mock.url}/backend-api/codex`, ...oauthEnv }),
+  env: () => ({
+    GATEWAY_REPLICAS: '2',
+    CLAUDE_BASE_URL: mock.url,
+    CODEX_BASE_URL: `${mock.url}/backend-api/codex`,
+    ...oauthEnv,
+  }),
 });
 
 /** A management call on a chosen gateway pod. */
-async function management(base: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function management(
+  base: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${base}/v0/management${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: {
+      authorization: `Bearer ${MANAGEMENT_SECRET}`,
+      'content-type': 'application/json',
+      ...(init.headers ?? {}),
+    },
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -66,7 +87,10 @@ async function onlyEnabled(authIndex: string, provider: string): Promise<void> {
   const { body } = await management(stack.url, '/auth-files');
   for (const file of body.files as { auth_index: string; provider?: string; type?: string }[]) {
     if ((file.provider ?? file.type) !== provider) continue;
-    const res = await management(stack.url, '/auth-files/status', { method: 'PATCH', body: JSON.stringify({ auth_index: file.auth_index, disabled: file.auth_index !== authIndex }) });
+    const res = await management(stack.url, '/auth-files/status', {
+      method: 'PATCH',
+      body: JSON.stringify({ auth_index: file.auth_index, disabled: file.auth_index !== authIndex }),
+    });
     expect(res.status).toBe(200);
   }
 }
@@ -86,13 +110,22 @@ async function claudeServes(gateway: string, email: string): Promise<void> {
         headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
         body: JSON.stringify({ model: CLAUDE_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'ready?' }] }),
       });
-      return res.status === 200 && claudeHits().slice(before).some((r) => auth.verifyAccessToken(bearer(r))?.email === email);
+      return (
+        res.status === 200 &&
+        claudeHits()
+          .slice(before)
+          .some((r) => auth.verifyAccessToken(bearer(r))?.email === email)
+      );
     },
     20_000,
     200,
   );
   if (gateway === stack.url) {
-    const message = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 32, messages: [{ role: 'user', content: `hello from ${email}` }] });
+    const message = await client.messages.create({
+      model: CLAUDE_MODEL,
+      max_tokens: 32,
+      messages: [{ role: 'user', content: `hello from ${email}` }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text' });
     expect(auth.verifyAccessToken(bearer(claudeHits().at(-1)!))?.email).toBe(email);
   }
@@ -104,8 +137,16 @@ async function codexServes(accountId: string): Promise<void> {
   const response = await waitFor(
     async () => {
       const before = codexHits().length;
-      const answer = await openai().chat.completions.create({ model: CODEX_MODEL, messages: [{ role: 'user', content: `hello ${accountId}` }] });
-      const served = codexHits().slice(before).some((r) => r.headers['chatgpt-account-id'] === accountId && auth.verifyAccessToken(bearer(r))?.accountId === accountId);
+      const answer = await openai().chat.completions.create({
+        model: CODEX_MODEL,
+        messages: [{ role: 'user', content: `hello ${accountId}` }],
+      });
+      const served = codexHits()
+        .slice(before)
+        .some(
+          (r) =>
+            r.headers['chatgpt-account-id'] === accountId && auth.verifyAccessToken(bearer(r))?.accountId === accountId,
+        );
       return served ? answer : undefined;
     },
     20_000,
@@ -136,7 +177,14 @@ describe('management API logins through the gateway', () => {
     await claudeServes(second, 'claude-e2e@example.com');
 
     // The refresh worker picked the new login up: a rotating refresh grant for it reached the token endpoint.
-    await waitFor(() => auth.tokenRequests.some((r) => r.fields.grant_type === 'refresh_token' && r.fields.client_id === CLAUDE_OAUTH_CLIENT_ID), 20_000, 100);
+    await waitFor(
+      () =>
+        auth.tokenRequests.some(
+          (r) => r.fields.grant_type === 'refresh_token' && r.fields.client_id === CLAUDE_OAUTH_CLIENT_ID,
+        ),
+      20_000,
+      100,
+    );
     await claudeServes(first, 'claude-e2e@example.com');
 
     // The same browser redirect again, on either pod: the state was used.
@@ -150,18 +198,35 @@ describe('management API logins through the gateway', () => {
     const started = await management(stack.urls[0], '/codex-auth-url');
     const { url, state } = started.body as { url: string; state: string };
     const authorize = new URL(url).searchParams;
-    expect(Object.fromEntries(authorize)).toMatchObject({ prompt: 'login', id_token_add_organizations: 'true', codex_cli_simplified_flow: 'true', redirect_uri: 'http://localhost:1455/auth/callback' });
+    expect(Object.fromEntries(authorize)).toMatchObject({
+      prompt: 'login',
+      id_token_add_organizations: 'true',
+      codex_cli_simplified_flow: 'true',
+      redirect_uri: 'http://localhost:1455/auth/callback',
+    });
     const back = await signIn(url);
-    const done = await management(stack.urls[1], '/oauth-callback', { method: 'POST', body: JSON.stringify({ provider: 'codex', redirect_url: back.toString() }) });
+    const done = await management(stack.urls[1], '/oauth-callback', {
+      method: 'POST',
+      body: JSON.stringify({ provider: 'codex', redirect_url: back.toString() }),
+    });
     expect(done.status).toBe(200);
     const authIndex = done.body.auth_index as string;
     expect(authIndex).toMatch(/^codex-[0-9a-f]{8}-codex-e2e@example\.com-pro\.json$/);
-    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({ status: 'ok', auth_index: authIndex });
+    expect((await management(stack.urls[0], `/get-auth-status?state=${state}`)).body).toEqual({
+      status: 'ok',
+      auth_index: authIndex,
+    });
     await codexServes('chatgpt-e2e-1');
 
     // The login is downloadable as the token file CLIProxyAPI would have written.
-    const file = await fetch(`${stack.url}/v0/management/auth-files/download?name=${encodeURIComponent(authIndex)}`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
-    expect(await file.json()).toMatchObject({ type: 'codex', email: 'codex-e2e@example.com', account_id: 'chatgpt-e2e-1' });
+    const file = await fetch(`${stack.url}/v0/management/auth-files/download?name=${encodeURIComponent(authIndex)}`, {
+      headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+    });
+    expect(await file.json()).toMatchObject({
+      type: 'codex',
+      email: 'codex-e2e@example.com',
+      account_id: 'chatgpt-e2e-1',
+    });
   });
 
   it('Codex device flow: the code is shown, get-auth-status polls until it was entered, then it serves', async () => {
@@ -199,14 +264,33 @@ describe('management API logins through the gateway', () => {
     } finally {
       await db.end();
     }
-    const expired = await management(stack.urls[1], '/oauth-callback', { method: 'POST', body: JSON.stringify({ provider: 'codex', redirect_url: back.toString() }) });
-    expect(expired).toEqual({ status: 410, body: { status: 'error', error: 'login expired: a login must finish within 5 minutes; start a new one' } });
+    const expired = await management(stack.urls[1], '/oauth-callback', {
+      method: 'POST',
+      body: JSON.stringify({ provider: 'codex', redirect_url: back.toString() }),
+    });
+    expect(expired).toEqual({
+      status: 410,
+      body: { status: 'error', error: 'login expired: a login must finish within 5 minutes; start a new one' },
+    });
 
     const fresh = await management(stack.url, '/anthropic-auth-url');
     const freshBack = await signIn((fresh.body as { url: string }).url);
-    expect((await management(stack.urls[1], '/oauth-callback', { method: 'POST', body: JSON.stringify({ provider: 'anthropic', redirect_url: freshBack.toString() }) })).status).toBe(200);
-    const reused = await management(stack.urls[0], '/oauth-callback', { method: 'POST', body: JSON.stringify({ provider: 'anthropic', redirect_url: freshBack.toString() }) });
-    expect(reused).toEqual({ status: 409, body: { status: 'error', error: 'state already used: this login was already completed' } });
+    expect(
+      (
+        await management(stack.urls[1], '/oauth-callback', {
+          method: 'POST',
+          body: JSON.stringify({ provider: 'anthropic', redirect_url: freshBack.toString() }),
+        })
+      ).status,
+    ).toBe(200);
+    const reused = await management(stack.urls[0], '/oauth-callback', {
+      method: 'POST',
+      body: JSON.stringify({ provider: 'anthropic', redirect_url: freshBack.toString() }),
+    });
+    expect(reused).toEqual({
+      status: 409,
+      body: { status: 'error', error: 'state already used: this login was already completed' },
+    });
   });
 
   it('no token, code or verifier reached any service log', () => {
@@ -226,7 +310,14 @@ function runLogin(args: string[], env: Record<string, string> = {}): LoginRun {
   const build = process.env.E2E_BUILD ? [] : ['--no-build'];
   const child = spawn('npm', ['run', '--silent', 'login', '--', ...build, ...args], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: stack.databaseUrl, TRANSPORT_KEY_PREFIX: stack.keyPrefix, LOG_LEVEL: 'warn', ...oauthEnv, ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      TRANSPORT_KEY_PREFIX: stack.keyPrefix,
+      LOG_LEVEL: 'warn',
+      ...oauthEnv,
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';

@@ -32,11 +32,33 @@ const SECRETS = [
 
 const { mock, stack, management } = useStack({
   config: (upstream) => ({
-    'claude-api-key': [{ 'api-key': UPSTREAM_KEYS.claude, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: 'logs-claude' }] }],
-    'gemini-api-key': [{ 'api-key': UPSTREAM_KEYS.gemini, 'base-url': upstream.url, models: [{ name: 'gemini-2.5-pro', alias: 'logs-gemini' }] }],
+    'claude-api-key': [
+      {
+        'api-key': UPSTREAM_KEYS.claude,
+        'base-url': upstream.url,
+        models: [{ name: 'claude-sonnet-4-5', alias: 'logs-claude' }],
+      },
+    ],
+    'gemini-api-key': [
+      {
+        'api-key': UPSTREAM_KEYS.gemini,
+        'base-url': upstream.url,
+        models: [{ name: 'gemini-2.5-pro', alias: 'logs-gemini' }],
+      },
+    ],
     'openai-compatibility': [
-      { name: 'logs', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': UPSTREAM_KEYS.openai }], models: [{ name: 'gpt-4o-mini', alias: 'logs-gpt' }] },
-      { name: 'failing', 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': UPSTREAM_KEYS.failing }], models: [{ name: 'gpt-4o', alias: 'logs-failing' }] },
+      {
+        name: 'logs',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': UPSTREAM_KEYS.openai }],
+        models: [{ name: 'gpt-4o-mini', alias: 'logs-gpt' }],
+      },
+      {
+        name: 'failing',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': UPSTREAM_KEYS.failing }],
+        models: [{ name: 'gpt-4o', alias: 'logs-failing' }],
+      },
     ],
   }),
   // Every line there is: trace level.
@@ -74,7 +96,17 @@ describe('structured logs', () => {
   it('every service line is a JSON record with service, level and time', async () => {
     expect((await chat('logs-gpt')).status).toBe(200);
     const all = records();
-    expect(new Set(all.map((r) => r.service))).toEqual(new Set(['admin', 'gateway', 'scheduler', 'executor-claude', 'executor-gemini', 'executor-openai-compat', 'refresh-worker']));
+    expect(new Set(all.map((r) => r.service))).toEqual(
+      new Set([
+        'admin',
+        'gateway',
+        'scheduler',
+        'executor-claude',
+        'executor-gemini',
+        'executor-openai-compat',
+        'refresh-worker',
+      ]),
+    );
     for (const { service, record } of all) {
       expect(record.service, JSON.stringify(record)).toBe(service);
       expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).toContain(record.level);
@@ -83,7 +115,9 @@ describe('structured logs', () => {
   });
 
   it("keeps the caller's request id, answers it, and every service's lines about the request carry it", async () => {
-    const res = await chat('logs-gpt', { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-ok-1' } });
+    const res = await chat('logs-gpt', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-ok-1' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('logs-e2e-ok-1');
     const about = await linesAbout('logs-e2e-ok-1', ['gateway', 'scheduler', 'executor-openai-compat']);
@@ -97,25 +131,35 @@ describe('structured logs', () => {
     const streamId = streamed.headers.get('x-request-id');
     expect(streamId).toMatch(/^[0-9a-f-]{36}$/);
     await streamed.text();
-    expect(new Set((await linesAbout(streamId!, ['gateway', 'scheduler', 'executor-openai-compat'])).map((r) => r.service))).toEqual(new Set(['gateway', 'scheduler', 'executor-openai-compat']));
+    expect(
+      new Set((await linesAbout(streamId!, ['gateway', 'scheduler', 'executor-openai-compat'])).map((r) => r.service)),
+    ).toEqual(new Set(['gateway', 'scheduler', 'executor-openai-compat']));
 
-    const bad = await chat('logs-gpt', { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'not a usable id' } });
+    const bad = await chat('logs-gpt', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'not a usable id' },
+    });
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     await bad.text();
 
     const refused = await chat('logs-gpt', { headers: { 'x-request-id': 'logs-e2e-401' } });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('x-request-id')).toBe('logs-e2e-401');
-    const unknown = await chat('no-such-model', { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-unknown-model' } });
+    const unknown = await chat('no-such-model', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-unknown-model' },
+    });
     expect(unknown.status).toBeGreaterThanOrEqual(400);
     expect(unknown.headers.get('x-request-id')).toBe('logs-e2e-unknown-model');
-    const models = await fetch(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-models' } });
+    const models = await fetch(`${stack.url}/v1/models`, {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-models' },
+    });
     expect(models.headers.get('x-request-id')).toBe('logs-e2e-models');
     const viaGateway = await management('/config', { headers: { 'x-request-id': 'logs-e2e-mgmt' } });
     expect(viaGateway.status).toBe(200);
     expect(viaGateway.headers.get('x-request-id')).toBe('logs-e2e-mgmt');
     // The admin logs the management request under the gateway's id.
-    expect((await linesAbout('logs-e2e-mgmt', ['admin', 'gateway'])).map((r) => r.service)).toEqual(expect.arrayContaining(['admin', 'gateway']));
+    expect((await linesAbout('logs-e2e-mgmt', ['admin', 'gateway'])).map((r) => r.service)).toEqual(
+      expect.arrayContaining(['admin', 'gateway']),
+    );
   });
 });
 
@@ -139,7 +183,9 @@ describe('redaction', () => {
       });
     }
     expect(oauth!.status).toBe(200);
-    expect(mock.requests.some((r) => String(r.headers.authorization ?? '').includes(CLAUDE_TOKENS.access_token))).toBe(true);
+    expect(mock.requests.some((r) => String(r.headers.authorization ?? '').includes(CLAUDE_TOKENS.access_token))).toBe(
+      true,
+    );
 
     const gemini = (query: string, headers: Record<string, string> = {}) =>
       fetch(`${stack.url}/v1beta/models/logs-gemini:generateContent${query}`, {
@@ -160,11 +206,24 @@ describe('redaction', () => {
     ]);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 401, 401, 200]);
     // The management secret as Bearer and as X-Management-Key, right and wrong.
-    expect((await fetch(`${stack.url}/v0/management/config`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } })).status).toBe(200);
-    expect((await fetch(`${stack.url}/v0/management/config`, { headers: { 'x-management-key': MANAGEMENT_SECRET } })).status).toBe(200);
-    expect((await fetch(`${stack.adminUrl}/v0/management/config`, { headers: { 'x-management-key': WRONG_MANAGEMENT } })).status).toBe(401);
+    expect(
+      (await fetch(`${stack.url}/v0/management/config`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await fetch(`${stack.url}/v0/management/config`, { headers: { 'x-management-key': MANAGEMENT_SECRET } })).status,
+    ).toBe(200);
+    expect(
+      (await fetch(`${stack.adminUrl}/v0/management/config`, { headers: { 'x-management-key': WRONG_MANAGEMENT } }))
+        .status,
+    ).toBe(401);
     // An upstream that refuses: its error exchange is logged, keys included in what it echoes.
-    mock.setBehavior(UPSTREAM_KEYS.openai, { status: 401, body: { error: { message: `Incorrect API key provided: ${UPSTREAM_KEYS.openai}`, type: 'invalid_request_error' } } });
+    mock.setBehavior(UPSTREAM_KEYS.openai, {
+      status: 401,
+      body: {
+        error: { message: `Incorrect API key provided: ${UPSTREAM_KEYS.openai}`, type: 'invalid_request_error' },
+      },
+    });
     expect((await chat('logs-gpt')).status).toBe(401);
 
     await new Promise((r) => setTimeout(r, 500));
@@ -178,12 +237,18 @@ describe('redaction', () => {
 
 describe('request error logs', () => {
   it('a failed upstream request is listed with its request id and exchange, without secrets', async () => {
-    mock.setBehavior(UPSTREAM_KEYS.failing, { status: 500, body: { error: { message: `upstream exploded for key ${UPSTREAM_KEYS.failing}`, type: 'server_error' } } });
-    const failed = await chat('logs-failing', { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-fail-1' } });
+    mock.setBehavior(UPSTREAM_KEYS.failing, {
+      status: 500,
+      body: { error: { message: `upstream exploded for key ${UPSTREAM_KEYS.failing}`, type: 'server_error' } },
+    });
+    const failed = await chat('logs-failing', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'x-request-id': 'logs-e2e-fail-1' },
+    });
     expect(failed.status).toBeGreaterThanOrEqual(500);
     await failed.text();
 
-    let files: { name: string; size: number; modified: number; request_id: string; status: number; model: string }[] = [];
+    let files: { name: string; size: number; modified: number; request_id: string; status: number; model: string }[] =
+      [];
     for (let i = 0; i < 50 && !files.some((f) => f.request_id === 'logs-e2e-fail-1'); i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
       const listing = await management('/request-error-logs');
@@ -210,14 +275,27 @@ describe('request error logs', () => {
     for (const secret of SECRETS) expect(text).not.toContain(secret);
 
     const json = await management('/request-log-by-id/logs-e2e-fail-1?format=json');
-    const view = (await json.json()) as { request_id: string; attempts: { status: number; upstream_request: { headers: Record<string, string>; body: string }; upstream_response: { status: number } }[] };
+    const view = (await json.json()) as {
+      request_id: string;
+      attempts: {
+        status: number;
+        upstream_request: { headers: Record<string, string>; body: string };
+        upstream_response: { status: number };
+      }[];
+    };
     expect(view.request_id).toBe('logs-e2e-fail-1');
-    expect(view.attempts[0]).toMatchObject({ status: 500, upstream_request: { headers: { authorization: '[Redacted]' } }, upstream_response: { status: 500 } });
+    expect(view.attempts[0]).toMatchObject({
+      status: 500,
+      upstream_request: { headers: { authorization: '[Redacted]' } },
+      upstream_response: { status: 500 },
+    });
     expect(view.attempts[0]!.upstream_request.body).toContain('"messages"');
     expect(JSON.stringify(view)).not.toContain(UPSTREAM_KEYS.failing);
 
     // Served by the admin itself too (any admin replica reads the same Redis list).
-    const direct = await fetch(`${stack.adminUrl}/v0/management/request-error-logs`, { headers: { 'x-management-key': MANAGEMENT_SECRET } });
+    const direct = await fetch(`${stack.adminUrl}/v0/management/request-error-logs`, {
+      headers: { 'x-management-key': MANAGEMENT_SECRET },
+    });
     expect(((await direct.json()) as { files: { name: string }[] }).files.map((f) => f.name)).toContain(file!.name);
     expect((await management('/request-error-logs/error-v1-2026-01-01T000000-nothing.log')).status).toBe(404);
     expect((await management('/request-error-logs/..%2Fetc%2Fpasswd')).status).toBe(404);

@@ -16,12 +16,19 @@ const { mock, openai, management, onEveryGateway } = useStack({
   families: ['openai-compat'],
   config: (upstream) => ({
     'openai-compatibility': [
-      { name: PROVIDER, 'base-url': `${upstream.url}/v1`, 'api-key-entries': [{ 'api-key': KEY_A }], models: [{ name: 'mg-model', alias: 'mg-model' }] },
+      {
+        name: PROVIDER,
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': [{ 'api-key': KEY_A }],
+        models: [{ name: 'mg-model', alias: 'mg-model' }],
+      },
     ],
   }),
 });
 
-type Config = Record<string, unknown> & { 'openai-compatibility': { 'base-url': string; 'api-key-entries': { 'api-key': string }[] }[] };
+type Config = Record<string, unknown> & {
+  'openai-compatibility': { 'base-url': string; 'api-key-entries': { 'api-key': string }[] }[];
+};
 
 async function getConfigYaml(): Promise<{ contentType: string | null; text: string }> {
   const response = await management('/config.yaml');
@@ -29,8 +36,14 @@ async function getConfigYaml(): Promise<{ contentType: string | null; text: stri
   return { contentType: response.headers.get('content-type'), text: await response.text() };
 }
 
-async function putConfigYaml(text: string): Promise<{ status: number; body: { status?: string; warnings?: string[]; error?: string } }> {
-  const response = await management('/config.yaml', { method: 'PUT', body: text, headers: { 'content-type': 'application/yaml' } });
+async function putConfigYaml(
+  text: string,
+): Promise<{ status: number; body: { status?: string; warnings?: string[]; error?: string } }> {
+  const response = await management('/config.yaml', {
+    method: 'PUT',
+    body: text,
+    headers: { 'content-type': 'application/yaml' },
+  });
   return { status: response.status, body: (await response.json()) as { status?: string; warnings?: string[] } };
 }
 
@@ -41,7 +54,10 @@ const setDisabled = (authIndex: string, disabled: boolean) =>
 async function servedBy(n: number, gateway?: string): Promise<Record<string, number>> {
   mock.reset();
   for (let i = 0; i < n; i++) {
-    await openai({ gateway }).chat.completions.create({ model: 'mg-model', messages: [{ role: 'user', content: 'which key serves me' }] });
+    await openai({ gateway }).chat.completions.create({
+      model: 'mg-model',
+      messages: [{ role: 'user', content: 'which key serves me' }],
+    });
   }
   return mock.countByKey();
 }
@@ -52,7 +68,10 @@ describe('config.yaml through the gateway', () => {
     expect(before.contentType).toBe('application/yaml; charset=utf-8');
     const config = parse(before.text) as Config;
     expect(config['openai-compatibility'][0]['api-key-entries']).toEqual([{ 'api-key': KEY_A }]);
-    expect(await putConfigYaml(before.text)).toEqual({ status: 200, body: { status: 'ok', warnings: [expect.stringMatching(/^remote-management\.secret-key: /)] } });
+    expect(await putConfigYaml(before.text)).toEqual({
+      status: 200,
+      body: { status: 'ok', warnings: [expect.stringMatching(/^remote-management\.secret-key: /)] },
+    });
     expect((await getConfigYaml()).text).toBe(before.text);
     // The upload named no secret-key; the configured secret still opens the API.
     expect((await management('/config')).status).toBe(200);

@@ -32,7 +32,10 @@ const tokens = new MockTokenServer();
 // The token endpoint runs before the stack boots, as the services are told its URL.
 beforeAll(async () => {
   await tokens.start();
-  tokens.handler = () => ({ status: 200, body: { access_token: REFRESHED_TOKEN, refresh_token: 'sk-ant-ort-metrics-rotated', expires_in: 28800 } });
+  tokens.handler = () => ({
+    status: 200,
+    body: { access_token: REFRESHED_TOKEN, refresh_token: 'sk-ant-ort-metrics-rotated', expires_in: 28800 },
+  });
 });
 afterAll(() => tokens.stop());
 
@@ -52,7 +55,13 @@ const { mock, stack, openai, anthropic } = useStack({
         models: [{ name: 'upstream-failover', alias: FAILOVER_MODEL }],
       },
     ],
-    'claude-api-key': [{ 'api-key': 'metrics-claude-key-00000', 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: CLAUDE_MODEL }] }],
+    'claude-api-key': [
+      {
+        'api-key': 'metrics-claude-key-00000',
+        'base-url': upstream.url,
+        models: [{ name: 'claude-sonnet-4-5', alias: CLAUDE_MODEL }],
+      },
+    ],
   }),
   env: () => ({ METRICS_TOKEN, OAUTH_TOKEN_URL_CLAUDE: `${tokens.url}/claude` }),
   families: ['claude', FAMILY],
@@ -80,11 +89,17 @@ function servicePorts(): Map<string, number> {
 }
 
 async function scrape(port: number): Promise<Scrape> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toContain('text/plain');
   const text = await response.text();
-  return { text, families: parsePrometheusTextFormat(text), flat: parsePrometheusTextFormat(text.replace(/^# TYPE \S+ histogram\n/gm, '')) };
+  return {
+    text,
+    families: parsePrometheusTextFormat(text),
+    flat: parsePrometheusTextFormat(text.replace(/^# TYPE \S+ histogram\n/gm, '')),
+  };
 }
 
 async function scrapeAll(): Promise<Map<string, Scrape>> {
@@ -92,7 +107,12 @@ async function scrapeAll(): Promise<Map<string, Scrape>> {
   return new Map(await Promise.all(SERVICES.map(async (name) => [name, await scrape(ports.get(name)!)] as const)));
 }
 
-function samples(scraped: Scrape, name: string, labels: Record<string, string> = {}, from: 'families' | 'flat' = 'families'): PrometheusSample[] {
+function samples(
+  scraped: Scrape,
+  name: string,
+  labels: Record<string, string> = {},
+  from: 'families' | 'flat' = 'families',
+): PrometheusSample[] {
   // Flat, a histogram's series come back as one family per run of lines: gather them all.
   const found = scraped[from].filter((f) => f.name === name).flatMap((f) => f.metrics);
   return found.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
@@ -134,23 +154,47 @@ describe('metrics after a known mix of requests', () => {
       secret: { accessToken: INITIAL_TOKEN, refreshToken: 'sk-ant-ort-metrics-initial', tokenType: 'Bearer' },
     });
     await announceCatalogChange(stack, [login.id]);
-    const warm = () => anthropic().messages.create({ model: OAUTH_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'warm up' }] });
-    await waitFor(async () => (await warm().then(() => true, () => false)), 20_000, 100);
+    const warm = () =>
+      anthropic().messages.create({
+        model: OAUTH_MODEL,
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'warm up' }],
+      });
+    await waitFor(
+      async () =>
+        await warm().then(
+          () => true,
+          () => false,
+        ),
+      20_000,
+      100,
+    );
     before = await scrapeAll();
 
     const client = openai();
     for (let i = 0; i < 3; i++) {
-      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `metrics ${i}` }] });
+      const answer = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: `metrics ${i}` }],
+      });
       expect(answer.choices[0]!.message.content).toContain(`metrics ${i}`);
       sent.chat++;
     }
-    const stream = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'metrics stream' }] });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'metrics stream' }],
+    });
     let streamed = '';
     for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content ?? '';
     expect(streamed).toContain('metrics stream');
     sent.stream++;
 
-    const message = await anthropic().messages.create({ model: CLAUDE_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'metrics claude' }] });
+    const message = await anthropic().messages.create({
+      model: CLAUDE_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'metrics claude' }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text' });
     sent.claude++;
 
@@ -159,7 +203,10 @@ describe('metrics after a known mix of requests', () => {
     const [limited] = FAILOVER_KEYS;
     mock.setBehavior(limited!, { status: 429, retryAfterSeconds: 600 });
     for (let i = 0; i < 4 && !mock.countByKey()[limited!]; i++) {
-      const answer = await client.chat.completions.create({ model: FAILOVER_MODEL, messages: [{ role: 'user', content: `failover ${i}` }] });
+      const answer = await client.chat.completions.create({
+        model: FAILOVER_MODEL,
+        messages: [{ role: 'user', content: `failover ${i}` }],
+      });
       expect(answer.choices[0]!.message.content).toContain(`failover ${i}`);
       sent.failover++;
     }
@@ -169,13 +216,19 @@ describe('metrics after a known mix of requests', () => {
     // the executor repeats the call with the new one.
     mock.setBehavior(INITIAL_TOKEN, { status: 401, failTimes: 1 });
     const seen = mock.requests.length;
-    const renewed = await anthropic().messages.create({ model: OAUTH_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'after a refresh' }] });
+    const renewed = await anthropic().messages.create({
+      model: OAUTH_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'after a refresh' }],
+    });
     expect(renewed.content[0]).toMatchObject({ type: 'text', text: 'echo: after a refresh' });
     expect(mock.requests.slice(seen).map((r) => r.apiKey)).toEqual([INITIAL_TOKEN, REFRESHED_TOKEN]);
     sent.oauth++;
 
     // A model no credential serves: answered 404, and its name never becomes a label.
-    const unknown = await client.chat.completions.create({ model: 'no-such-model-7f3a', messages: [{ role: 'user', content: 'x' }] }).catch((err: unknown) => err);
+    const unknown = await client.chat.completions
+      .create({ model: 'no-such-model-7f3a', messages: [{ role: 'user', content: 'x' }] })
+      .catch((err: unknown) => err);
     expect(unknown).toBeInstanceOf(APIError);
     expect((unknown as APIError).status).toBe(404);
     sent.unknown++;
@@ -184,21 +237,27 @@ describe('metrics after a known mix of requests', () => {
     // The gateway counts a request as its answer ends; the scrape may come a moment before.
     const gatewayPort = servicePorts().get('gateway')!;
     const counted = () => total(before.get('gateway')!, 'cpa_gateway_requests_total');
-    await waitFor(async () => total(await scrape(gatewayPort), 'cpa_gateway_requests_total') - counted() === requestsSent(), 5_000);
+    await waitFor(
+      async () => total(await scrape(gatewayPort), 'cpa_gateway_requests_total') - counted() === requestsSent(),
+      5_000,
+    );
     after = await scrapeAll();
   });
 
   afterAll(() => prisma?.$disconnect());
 
   /** How much a counter grew during the mix; `observed`: how many observations a histogram gained. */
-  const grew = (service: string, name: string, labels: Record<string, string> = {}) => total(after.get(service)!, name, labels) - total(before.get(service)!, name, labels);
+  const grew = (service: string, name: string, labels: Record<string, string> = {}) =>
+    total(after.get(service)!, name, labels) - total(before.get(service)!, name, labels);
   const observed = (service: string, name: string, labels: Record<string, string> = {}) =>
     observations(after.get(service)!, name, labels) - observations(before.get(service)!, name, labels);
   /** Label sets of a counter whose value changed during the mix. */
   const changed = (service: string, name: string) => {
     const key = (m: PrometheusSample) => JSON.stringify(m.labels ?? {});
     const earlier = new Map(samples(before.get(service)!, name).map((m) => [key(m), Number(m.value)]));
-    return samples(after.get(service)!, name).filter((m) => Number(m.value) !== (earlier.get(key(m)) ?? 0)).map((m) => m.labels ?? {});
+    return samples(after.get(service)!, name)
+      .filter((m) => Number(m.value) !== (earlier.get(key(m)) ?? 0))
+      .map((m) => m.labels ?? {});
   };
 
   it('refuses a scrape without the METRICS_TOKEN on every service', async () => {
@@ -220,10 +279,38 @@ describe('metrics after a known mix of requests', () => {
   it('the gateway counts requests by route, family, model and status, with one duration observation each', () => {
     const chat = { route: CHAT_ROUTE, family: FAMILY, model: MODEL };
     expect(grew('gateway', 'cpa_gateway_requests_total', { ...chat, status: '200' })).toBe(sent.chat + sent.stream);
-    expect(grew('gateway', 'cpa_gateway_requests_total', { route: '/v1/messages', family: 'claude', model: CLAUDE_MODEL, status: '200' })).toBe(sent.claude);
-    expect(grew('gateway', 'cpa_gateway_requests_total', { route: '/v1/messages', family: 'claude', model: OAUTH_MODEL, status: '200' })).toBe(sent.oauth);
-    expect(grew('gateway', 'cpa_gateway_requests_total', { route: CHAT_ROUTE, family: FAMILY, model: FAILOVER_MODEL, status: '200' })).toBe(sent.failover);
-    expect(grew('gateway', 'cpa_gateway_requests_total', { route: CHAT_ROUTE, family: 'none', model: 'other', status: '404' })).toBe(sent.unknown);
+    expect(
+      grew('gateway', 'cpa_gateway_requests_total', {
+        route: '/v1/messages',
+        family: 'claude',
+        model: CLAUDE_MODEL,
+        status: '200',
+      }),
+    ).toBe(sent.claude);
+    expect(
+      grew('gateway', 'cpa_gateway_requests_total', {
+        route: '/v1/messages',
+        family: 'claude',
+        model: OAUTH_MODEL,
+        status: '200',
+      }),
+    ).toBe(sent.oauth);
+    expect(
+      grew('gateway', 'cpa_gateway_requests_total', {
+        route: CHAT_ROUTE,
+        family: FAMILY,
+        model: FAILOVER_MODEL,
+        status: '200',
+      }),
+    ).toBe(sent.failover);
+    expect(
+      grew('gateway', 'cpa_gateway_requests_total', {
+        route: CHAT_ROUTE,
+        family: 'none',
+        model: 'other',
+        status: '404',
+      }),
+    ).toBe(sent.unknown);
     // Nothing else was counted (no other status, no stray label combination).
     expect(changed('gateway', 'cpa_gateway_requests_total')).toHaveLength(5);
     expect(grew('gateway', 'cpa_gateway_requests_total')).toBe(requestsSent());
@@ -236,22 +323,42 @@ describe('metrics after a known mix of requests', () => {
 
   it('executors count each upstream exchange by status, with time to first byte and attempt durations', () => {
     const executor = `executor-${FAMILY}`;
-    expect(grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: MODEL, status: '200' })).toBe(sent.chat + sent.stream);
-    expect(grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: FAILOVER_MODEL, status: '429' })).toBe(1);
-    expect(grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: FAILOVER_MODEL, status: '200' })).toBe(sent.failover);
+    expect(grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: MODEL, status: '200' })).toBe(
+      sent.chat + sent.stream,
+    );
+    expect(
+      grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: FAILOVER_MODEL, status: '429' }),
+    ).toBe(1);
+    expect(
+      grew(executor, 'cpa_upstream_requests_total', { family: FAMILY, model: FAILOVER_MODEL, status: '200' }),
+    ).toBe(sent.failover);
     expect(changed(executor, 'cpa_upstream_requests_total')).toHaveLength(3);
     // Every exchange that got an answer has its time to first byte; every attempt its duration.
-    expect(observed(executor, 'cpa_upstream_time_to_first_byte_seconds', { model: MODEL })).toBe(sent.chat + sent.stream);
-    expect(observed(executor, 'cpa_upstream_time_to_first_byte_seconds', { model: FAILOVER_MODEL })).toBe(sent.failover + 1);
+    expect(observed(executor, 'cpa_upstream_time_to_first_byte_seconds', { model: MODEL })).toBe(
+      sent.chat + sent.stream,
+    );
+    expect(observed(executor, 'cpa_upstream_time_to_first_byte_seconds', { model: FAILOVER_MODEL })).toBe(
+      sent.failover + 1,
+    );
     expect(observed(executor, 'cpa_upstream_attempt_duration_seconds', { model: MODEL })).toBe(sent.chat + sent.stream);
-    expect(observed(executor, 'cpa_upstream_attempt_duration_seconds', { model: FAILOVER_MODEL })).toBe(sent.failover + 1);
+    expect(observed(executor, 'cpa_upstream_attempt_duration_seconds', { model: FAILOVER_MODEL })).toBe(
+      sent.failover + 1,
+    );
 
     // The OAuth request: two exchanges (401, then 200 with the new token) in one attempt.
-    expect(grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: CLAUDE_MODEL, status: '200' })).toBe(sent.claude);
-    expect(grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: OAUTH_MODEL, status: '401' })).toBe(1);
-    expect(grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: OAUTH_MODEL, status: '200' })).toBe(sent.oauth);
+    expect(
+      grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: CLAUDE_MODEL, status: '200' }),
+    ).toBe(sent.claude);
+    expect(
+      grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: OAUTH_MODEL, status: '401' }),
+    ).toBe(1);
+    expect(
+      grew('executor-claude', 'cpa_upstream_requests_total', { family: 'claude', model: OAUTH_MODEL, status: '200' }),
+    ).toBe(sent.oauth);
     expect(observed('executor-claude', 'cpa_upstream_time_to_first_byte_seconds', { model: OAUTH_MODEL })).toBe(2);
-    expect(observed('executor-claude', 'cpa_upstream_attempt_duration_seconds', { model: OAUTH_MODEL })).toBe(sent.oauth);
+    expect(observed('executor-claude', 'cpa_upstream_attempt_duration_seconds', { model: OAUTH_MODEL })).toBe(
+      sent.oauth,
+    );
   });
 
   it('the scheduler counts the one failover, the quota cooldown it started, and every pick', () => {
@@ -267,17 +374,23 @@ describe('metrics after a known mix of requests', () => {
   });
 
   it('the transport reports queue waits per pattern and the depth of each consumed queue', () => {
-    expect(observed('scheduler', 'cpa_transport_queue_wait_seconds', { pattern: 'scheduler.dispatch' })).toBe(requestsSent());
+    expect(observed('scheduler', 'cpa_transport_queue_wait_seconds', { pattern: 'scheduler.dispatch' })).toBe(
+      requestsSent(),
+    );
     expect(observed('scheduler', 'cpa_transport_queue_wait_seconds', { pattern: 'scheduler.attempt-failed' })).toBe(1);
     expect(samples(after.get('scheduler')!, 'cpa_transport_queue_depth', { queue: 'scheduler' })).toHaveLength(1);
     const executor = `executor-${FAMILY}`;
-    expect(observed(executor, 'cpa_transport_queue_wait_seconds', { pattern: `executor.${FAMILY}.execute` })).toBe(sent.chat + sent.stream + sent.failover + 1);
+    expect(observed(executor, 'cpa_transport_queue_wait_seconds', { pattern: `executor.${FAMILY}.execute` })).toBe(
+      sent.chat + sent.stream + sent.failover + 1,
+    );
     expect(samples(after.get(executor)!, 'cpa_transport_queue_depth', { queue: `executor.${FAMILY}` })).toHaveLength(1);
   });
 
   it('the refresh-worker counts the on-demand refresh and its outcome', () => {
     expect(grew('refresh-worker', 'cpa_refresh_total', { trigger: 'on_demand', outcome: 'refreshed' })).toBe(1);
     expect(changed('refresh-worker', 'cpa_refresh_total')).toHaveLength(1);
-    expect(observed('refresh-worker', 'cpa_transport_queue_wait_seconds', { pattern: 'refresh-worker.refresh' })).toBe(1);
+    expect(observed('refresh-worker', 'cpa_transport_queue_wait_seconds', { pattern: 'refresh-worker.refresh' })).toBe(
+      1,
+    );
   });
 });

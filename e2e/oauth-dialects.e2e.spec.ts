@@ -44,14 +44,19 @@ beforeAll(async () => {
     body: {
       access_token: REFRESHED_CODEX_TOKEN,
       refresh_token: 'rt-codex-rotated',
-      id_token: unsignedJwt({ email: 'e2e@example.com', 'https://api.openai.com/auth': { chatgpt_account_id: EXPIRING_ACCOUNT } }),
+      id_token: unsignedJwt({
+        email: 'e2e@example.com',
+        'https://api.openai.com/auth': { chatgpt_account_id: EXPIRING_ACCOUNT },
+      }),
       expires_in: 30 * 86_400,
     },
   });
 });
 afterAll(() => tokens.stop());
 
-const { mock, stack, openai, anthropic } = useStack({ config: () => ({}), env: () => ({
+const { mock, stack, openai, anthropic } = useStack({
+  config: () => ({}),
+  env: () => ({
     // Nothing may reach a real token endpoint; only the expired Codex login is due for a refresh.
     OAUTH_TOKEN_URL_CODEX: `${tokens.url}/codex`,
     OAUTH_TOKEN_URL_CLAUDE: `${tokens.url}/claude`,
@@ -72,7 +77,12 @@ beforeAll(async () => {
       source: 'e2e-login',
       baseUrl: mock.url,
       expiresAt: new Date(Date.now() + 8 * 3_600_000),
-      attributes: { models: [{ name: 'claude-sonnet-4-5', alias: CLAUDE_MODEL }, { name: CLAUDE_NATIVE_MODEL, alias: CLAUDE_NATIVE_MODEL }] },
+      attributes: {
+        models: [
+          { name: 'claude-sonnet-4-5', alias: CLAUDE_MODEL },
+          { name: CLAUDE_NATIVE_MODEL, alias: CLAUDE_NATIVE_MODEL },
+        ],
+      },
       secret: { accessToken: CLAUDE_TOKEN, refreshToken: 'sk-ant-ort01-dialect-e2e', accountUuid: CLAUDE_ACCOUNT },
     }),
     credentials.create({
@@ -85,7 +95,11 @@ beforeAll(async () => {
       expiresAt: new Date(Date.now() + 30 * day),
       attributes: { models: [{ name: 'gpt-5', alias: CODEX_MODEL }] },
       // No accountId: the header must come from the id_token claim.
-      secret: { accessToken: CODEX_TOKEN, refreshToken: 'rt-codex', idToken: unsignedJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } }) },
+      secret: {
+        accessToken: CODEX_TOKEN,
+        refreshToken: 'rt-codex',
+        idToken: unsignedJwt({ 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } }),
+      },
     }),
     credentials.create({
       provider: 'codex',
@@ -99,9 +113,18 @@ beforeAll(async () => {
     }),
   ]);
   expiringId = created[2].id;
-  await announceCatalogChange(stack, created.map((c) => c.id));
+  await announceCatalogChange(
+    stack,
+    created.map((c) => c.id),
+  );
   await waitFor(async () => (await openai().models.list()).data.some((m) => m.id === CODEX_MODEL), 20_000, 100);
-  await waitFor(async () => (await postMessages({ model: CLAUDE_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'warm up' }] })).status === 200, 20_000, 100);
+  await waitFor(
+    async () =>
+      (await postMessages({ model: CLAUDE_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'warm up' }] }))
+        .status === 200,
+    20_000,
+    100,
+  );
 });
 
 afterAll(() => prisma?.$disconnect());
@@ -109,7 +132,12 @@ afterAll(() => prisma?.$disconnect());
 function postMessages(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${stack.url}/v1/messages`, {
     method: 'POST',
-    headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
+    headers: {
+      'x-api-key': CLIENT_KEY,
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
 }
@@ -143,17 +171,28 @@ function expectCloaked(request: RecordedRequest): void {
 }
 
 describe('Claude subscription login', () => {
-  it('Anthropic SDK, non-streaming: cloaked upstream, the answer parses, the client system prompt kept after Claude Code\'s', async () => {
-    const message = await anthropic().messages.create({ model: CLAUDE_MODEL, max_tokens: 64, system: 'Answer like a pirate.', messages: [{ role: 'user', content: 'hello subscription' }] });
+  it("Anthropic SDK, non-streaming: cloaked upstream, the answer parses, the client system prompt kept after Claude Code's", async () => {
+    const message = await anthropic().messages.create({
+      model: CLAUDE_MODEL,
+      max_tokens: 64,
+      system: 'Answer like a pirate.',
+      messages: [{ role: 'user', content: 'hello subscription' }],
+    });
     expect(message.type).toBe('message');
-    expect(message.content[0].type === 'text' && message.content[0].text).toMatch(/^echo: <system-reminder>[\s\S]*Answer like a pirate\.[\s\S]*hello subscription$/);
+    expect(message.content[0].type === 'text' && message.content[0].text).toMatch(
+      /^echo: <system-reminder>[\s\S]*Answer like a pirate\.[\s\S]*hello subscription$/,
+    );
     expect(message.usage.output_tokens).toBeGreaterThan(0);
     expectCloaked(served());
     expect(header(served(), 'accept')).toBe('application/json');
   });
 
   it('Anthropic SDK, streaming: events parse into the echo', async () => {
-    const stream = anthropic().messages.stream({ model: CLAUDE_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'stream the subscription' }] });
+    const stream = anthropic().messages.stream({
+      model: CLAUDE_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'stream the subscription' }],
+    });
     let text = '';
     stream.on('text', (delta) => (text += delta));
     const final = await stream.finalMessage();
@@ -166,25 +205,42 @@ describe('Claude subscription login', () => {
 
   it('body betas move into Anthropic-Beta; the client flags are kept', async () => {
     const res = await postMessages(
-      { model: CLAUDE_MODEL, max_tokens: 16, betas: ['files-api-2025-04-14'], messages: [{ role: 'user', content: 'with betas' }] },
+      {
+        model: CLAUDE_MODEL,
+        max_tokens: 16,
+        betas: ['files-api-2025-04-14'],
+        messages: [{ role: 'user', content: 'with betas' }],
+      },
       { 'anthropic-beta': 'tools-2024-04-04' },
     );
     expect(res.status).toBe(200);
     expect(servedBody().betas).toBeUndefined();
-    expect(header(served(), 'anthropic-beta')).toBe('oauth-2025-04-20,tools-2024-04-04,interleaved-thinking-2025-05-14,files-api-2025-04-14');
+    expect(header(served(), 'anthropic-beta')).toBe(
+      'oauth-2025-04-20,tools-2024-04-04,interleaved-thinking-2025-05-14,files-api-2025-04-14',
+    );
   });
 
   it('count_tokens goes to the beta counting endpoint', async () => {
-    const count = await anthropic().messages.countTokens({ model: CLAUDE_MODEL, messages: [{ role: 'user', content: 'count these four words' }] });
+    const count = await anthropic().messages.countTokens({
+      model: CLAUDE_MODEL,
+      messages: [{ role: 'user', content: 'count these four words' }],
+    });
     expect(count.input_tokens).toBe(4);
     expectClaudeDialect(served(), '/v1/messages/count_tokens');
   });
 
   it('OpenAI chat client, non-streaming and streaming', async () => {
-    const res = await openai().chat.completions.create({ model: CLAUDE_MODEL, messages: [{ role: 'user', content: 'chat to claude' }] });
+    const res = await openai().chat.completions.create({
+      model: CLAUDE_MODEL,
+      messages: [{ role: 'user', content: 'chat to claude' }],
+    });
     expect(res.choices[0].message.content).toBe('echo: chat to claude');
     expectCloaked(served());
-    const stream = await openai().chat.completions.create({ model: CLAUDE_MODEL, stream: true, messages: [{ role: 'user', content: 'chat stream to claude' }] });
+    const stream = await openai().chat.completions.create({
+      model: CLAUDE_MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'chat stream to claude' }],
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toBe('echo: chat stream to claude');
@@ -195,7 +251,11 @@ describe('Claude subscription login', () => {
     const res = await openai().responses.create({ model: CLAUDE_MODEL, input: 'responses to claude' });
     expect(res.output_text).toBe('echo: responses to claude');
     expectCloaked(served());
-    const stream = await openai().responses.create({ model: CLAUDE_MODEL, input: 'responses stream to claude', stream: true });
+    const stream = await openai().responses.create({
+      model: CLAUDE_MODEL,
+      input: 'responses stream to claude',
+      stream: true,
+    });
     let text = '';
     for await (const event of stream) if (event.type === 'response.output_text.delta') text += event.delta;
     expect(text).toBe('echo: responses stream to claude');
@@ -207,7 +267,10 @@ describe('Claude subscription login', () => {
     const body = JSON.stringify({
       model: CLAUDE_NATIVE_MODEL,
       max_tokens: 32,
-      system: [{ type: 'text', text: IDENTITY, cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'Project rules.' }],
+      system: [
+        { type: 'text', text: IDENTITY, cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'Project rules.' },
+      ],
       metadata: { user_id: `user_${'a'.repeat(64)}_account__session_0f0e0d0c-0b0a-4908-8706-050403020100` },
       messages: [{ role: 'user', content: 'from claude code' }],
       stream: true,
@@ -225,13 +288,18 @@ describe('Claude subscription login', () => {
       body,
     });
     expect(res.status).toBe(200);
-    const deltas = (await res.text()).split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as { delta?: { text?: string } });
+    const deltas = (await res.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as { delta?: { text?: string } });
     expect(deltas.map((event) => event.delta?.text ?? '').join('')).toBe('echo: from claude code');
     expectClaudeDialect(served());
     expect(served().rawBody).toBe(body);
     expect(header(served(), 'user-agent')).toBe(userAgent);
     expect(header(served(), 'x-claude-code-session-id')).toBe('7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6');
-    expect(header(served(), 'anthropic-beta')).toBe('claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14');
+    expect(header(served(), 'anthropic-beta')).toBe(
+      'claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14',
+    );
   });
 });
 
@@ -244,7 +312,12 @@ function expectCodexDialect(request: RecordedRequest, token = CODEX_TOKEN, accou
   expect(header(request, 'user-agent')).toMatch(/^codex-tui\/\d+\.\d+\.\d+ /);
   expect(header(request, 'accept')).toBe('text/event-stream');
   const body = request.body as Record<string, unknown>;
-  expect(body).toMatchObject({ stream: true, store: false, parallel_tool_calls: true, include: ['reasoning.encrypted_content'] });
+  expect(body).toMatchObject({
+    stream: true,
+    store: false,
+    parallel_tool_calls: true,
+    include: ['reasoning.encrypted_content'],
+  });
   expect(typeof body.instructions).toBe('string');
   expect(typeof body.prompt_cache_key).toBe('string');
   expect(header(request, 'session_id')).toBe(body.prompt_cache_key);
@@ -253,7 +326,14 @@ function expectCodexDialect(request: RecordedRequest, token = CODEX_TOKEN, accou
 
 describe('Codex with a ChatGPT account', () => {
   it('OpenAI Responses client, non-streaming: refused parameters removed, the aggregated answer parses', async () => {
-    const res = await openai().responses.create({ model: CODEX_MODEL, instructions: 'be brief', input: 'hello chatgpt', temperature: 0.3, max_output_tokens: 500, prompt_cache_key: 'conv-1' });
+    const res = await openai().responses.create({
+      model: CODEX_MODEL,
+      instructions: 'be brief',
+      input: 'hello chatgpt',
+      temperature: 0.3,
+      max_output_tokens: 500,
+      prompt_cache_key: 'conv-1',
+    });
     expect(res.output_text).toBe('echo: hello chatgpt');
     expect(res.status).toBe('completed');
     const body = expectCodexDialect(served());
@@ -263,8 +343,17 @@ describe('Codex with a ChatGPT account', () => {
   });
 
   it('OpenAI Responses client, streaming, with Codex CLI headers passed through', async () => {
-    const client = openai({ defaultHeaders: { originator: 'codex_cli_rs', version: '0.146.0', 'x-codex-turn-metadata': '{"turn_id":"t-1"}' } });
-    const stream = await client.responses.create({ model: CODEX_MODEL, input: [{ role: 'system', content: 'sys rules' }, { role: 'user', content: 'stream chatgpt' }], stream: true });
+    const client = openai({
+      defaultHeaders: { originator: 'codex_cli_rs', version: '0.146.0', 'x-codex-turn-metadata': '{"turn_id":"t-1"}' },
+    });
+    const stream = await client.responses.create({
+      model: CODEX_MODEL,
+      input: [
+        { role: 'system', content: 'sys rules' },
+        { role: 'user', content: 'stream chatgpt' },
+      ],
+      stream: true,
+    });
     let text = '';
     let completed: OpenAI.Responses.Response | undefined;
     for await (const event of stream) {
@@ -282,12 +371,24 @@ describe('Codex with a ChatGPT account', () => {
   });
 
   it('OpenAI chat client, non-streaming and streaming', async () => {
-    const res = await openai().chat.completions.create({ model: CODEX_MODEL, temperature: 0.2, messages: [{ role: 'system', content: 'terse' }, { role: 'user', content: 'chat to codex' }] });
+    const res = await openai().chat.completions.create({
+      model: CODEX_MODEL,
+      temperature: 0.2,
+      messages: [
+        { role: 'system', content: 'terse' },
+        { role: 'user', content: 'chat to codex' },
+      ],
+    });
     expect(res.choices[0].message.content).toBe('echo: chat to codex');
     const body = expectCodexDialect(served());
     expect(body).not.toHaveProperty('temperature');
     expect(JSON.stringify(body.input)).not.toContain('"role":"system"');
-    const stream = await openai().chat.completions.create({ model: CODEX_MODEL, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'chat stream to codex' }] });
+    const stream = await openai().chat.completions.create({
+      model: CODEX_MODEL,
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'chat stream to codex' }],
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toBe('echo: chat stream to codex');
@@ -302,8 +403,14 @@ describe('Codex with a ChatGPT account', () => {
     const codexRefreshes = tokens.requests.filter((r) => r.path === '/codex');
     expect(codexRefreshes).toHaveLength(1);
     expect(codexRefreshes[0].fields).toMatchObject({ grant_type: 'refresh_token', refresh_token: 'rt-codex-expiring' });
-    expect(await credentials.getSecret(expiringId)).toMatchObject({ accessToken: REFRESHED_CODEX_TOKEN, refreshToken: 'rt-codex-rotated', accountId: EXPIRING_ACCOUNT });
+    expect(await credentials.getSecret(expiringId)).toMatchObject({
+      accessToken: REFRESHED_CODEX_TOKEN,
+      refreshToken: 'rt-codex-rotated',
+      accountId: EXPIRING_ACCOUNT,
+    });
     // At most the one request the backend refused (401) carried the expired token.
-    expect(mock.requests.filter((r) => header(r, 'authorization') === `Bearer ${EXPIRED_CODEX_TOKEN}`).length).toBeLessThanOrEqual(1);
+    expect(
+      mock.requests.filter((r) => header(r, 'authorization') === `Bearer ${EXPIRED_CODEX_TOKEN}`).length,
+    ).toBeLessThanOrEqual(1);
   });
 });

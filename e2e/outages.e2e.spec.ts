@@ -39,7 +39,11 @@ afterAll(async () => {
 
 const { stack, mock, openai, anthropic } = useStack({
   config: (upstream) => ({
-    'claude-api-key': UPSTREAM_KEYS.map((key) => ({ 'api-key': key, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] })),
+    'claude-api-key': UPSTREAM_KEYS.map((key) => ({
+      'api-key': key,
+      'base-url': upstream.url,
+      models: [{ name: 'claude-sonnet-4-5', alias: MODEL }],
+    })),
   }),
   env: () => ({ REDIS_URL: redis.url, STATE_MIRROR_MS: '500', USAGE_DRAIN_MS: '300', CATALOG_KEEP_ALIVE_MS: '500' }),
   families: ['claude'],
@@ -92,7 +96,9 @@ async function usageInPostgres(): Promise<number> {
 
 /** Per-request usage records in Postgres: how many were answered, and the input + output tokens of all. */
 async function requestRecords(): Promise<{ count: number; tokens: number }> {
-  const row = await queryOne('SELECT count(*) FILTER (WHERE status = 200) AS n, coalesce(sum(input_tokens + output_tokens), 0) AS t FROM usage_requests');
+  const row = await queryOne(
+    'SELECT count(*) FILTER (WHERE status = 200) AS n, coalesce(sum(input_tokens + output_tokens), 0) AS t FROM usage_requests',
+  );
   return { count: Number(row.n), tokens: Number(row.t) };
 }
 
@@ -111,8 +117,15 @@ async function redisClient<T>(use: (r: Redis) => Promise<T>): Promise<T> {
 
 /** A gateway process of the test's own, with the stack's environment; resolves with its URL once ready. */
 async function extraGateway(): Promise<{ url: string; child: ChildProcess }> {
-  const env = { ...(service('gateway') as unknown as { env: Record<string, string> }).env, PORT: '0', HEALTH_PORT: '0' };
-  const child = spawn(process.execPath, [resolve(__dirname, '../apps/gateway/dist/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = {
+    ...(service('gateway') as unknown as { env: Record<string, string> }).env,
+    PORT: '0',
+    HEALTH_PORT: '0',
+  };
+  const child = spawn(process.execPath, [resolve(__dirname, '../apps/gateway/dist/main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stderr!.resume();
   const port = await new Promise<number>((done, fail) => {
@@ -135,7 +148,9 @@ describe('Postgres stopped', () => {
     try {
       // The management API says so at once, in CLIProxyAPI's error shape.
       const started = Date.now();
-      const res = await fetch(`${stack.url}/v0/management/config`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
+      const res = await fetch(`${stack.url}/v0/management/config`, {
+        headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+      });
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({ error: 'database unavailable' });
@@ -151,13 +166,17 @@ describe('Postgres stopped', () => {
         service(name).child.kill('SIGKILL');
         await waitFor(() => service(name).child.pid !== before && service(name).child.exitCode === null, 15_000, 50);
       }
-      await waitFor(async () => {
-        try {
-          return (await chat(openai(), 'after restarts')).includes('after restarts');
-        } catch {
-          return false;
-        }
-      }, 20_000, 200);
+      await waitFor(
+        async () => {
+          try {
+            return (await chat(openai(), 'after restarts')).includes('after restarts');
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        200,
+      );
       served += 1;
       await traffic(2, 'restarted');
 
@@ -182,7 +201,9 @@ describe('Postgres stopped', () => {
     // try of the "after restarts" loop that the client gave up on but that still ran upstream.
     const answered = () => mock.requests.filter((r) => r.path === '/v1/messages').length;
     await waitFor(async () => (await usageInPostgres()) >= answered(), 20_000, 200).catch(async (err: Error) => {
-      throw new Error(`${err.message}: ${await usageInPostgres()} successful attempts in usage_daily, ${answered()} answered upstream`);
+      throw new Error(
+        `${err.message}: ${await usageInPostgres()} successful attempts in usage_daily, ${answered()} answered upstream`,
+      );
     });
     await new Promise((r) => setTimeout(r, 1_000));
     expect(answered()).toBeGreaterThanOrEqual(served);
@@ -192,7 +213,9 @@ describe('Postgres stopped', () => {
     await waitFor(async () => (await requestRecords()).count === answered(), 20_000, 200);
     expect(await requestRecords()).toEqual({ count: answered(), tokens: await dailyTokens() });
     expect(await redisClient((r) => r.llen(`${stack.keyPrefix}usage:requests`))).toBe(0);
-    const config = await fetch(`${stack.url}/v0/management/config`, { headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` } });
+    const config = await fetch(`${stack.url}/v0/management/config`, {
+      headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+    });
     expect(config.status).toBe(200);
   });
 });
@@ -205,40 +228,55 @@ describe('Redis killed and restarted empty', () => {
     await redis.kill();
     try {
       const started = Date.now();
-      const err = await openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'no redis' }] }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await openai()
+        .chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'no redis' }] })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(Date.now() - started).toBeLessThan(1_000);
       expect(err).toBeInstanceOf(OpenAI.APIError);
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
       expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ message: expect.any(String) });
 
       const startedClaude = Date.now();
-      const claudeErr = await anthropic().messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'no redis' }] }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const claudeErr = await anthropic()
+        .messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'no redis' }] })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(Date.now() - startedClaude).toBeLessThan(1_000);
       expect(claudeErr).toBeInstanceOf(Anthropic.APIError);
       expect((claudeErr as InstanceType<typeof Anthropic.APIError>).status).toBe(503);
-      expect((claudeErr as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+      expect((claudeErr as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+        type: 'error',
+        error: { type: 'overloaded_error' },
+      });
     } finally {
       await redis.restart();
     }
 
     // The admin republishes the snapshot into the empty Redis; every connection comes back by itself.
-    await waitFor(async () => Number(await redisClient((r) => r.hget(`${stack.keyPrefix}catalog:doc`, 'generation'))) > 0, 15_000, 100);
+    await waitFor(
+      async () => Number(await redisClient((r) => r.hget(`${stack.keyPrefix}catalog:doc`, 'generation'))) > 0,
+      15_000,
+      100,
+    );
     let last = '';
-    await waitFor(async () => {
-      try {
-        return (await chat(openai(), 'redis is back')).includes('redis is back');
-      } catch (err) {
-        last = String(err);
-        return false;
-      }
-      // No time bound is promised for the recovery itself; on a loaded machine it has taken over 20 s.
-    }, 60_000, 200).catch((err: Error) => {
+    await waitFor(
+      async () => {
+        try {
+          return (await chat(openai(), 'redis is back')).includes('redis is back');
+        } catch (err) {
+          last = String(err);
+          return false;
+        }
+        // No time bound is promised for the recovery itself; on a loaded machine it has taken over 20 s.
+      },
+      60_000,
+      200,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; last answer: ${last}`);
     });
     await traffic(2, 'after redis');

@@ -39,15 +39,24 @@ const remove = (path: string) => json(path, { method: 'DELETE', headers: { 'cont
 /** Sends `n` requests and returns the upstream keys that served them. */
 async function servedBy(n: number): Promise<string[]> {
   mock.reset();
-  for (let i = 0; i < n; i++) await openai().chat.completions.create({ model: 'px-model', messages: [{ role: 'user', content: 'through which proxy' }] });
+  for (let i = 0; i < n; i++)
+    await openai().chat.completions.create({
+      model: 'px-model',
+      messages: [{ role: 'user', content: 'through which proxy' }],
+    });
   return mock.requests.map((r) => r.apiKey);
 }
 
 describe('proxy-url at runtime', () => {
   it('GET/PUT/PATCH/DELETE /proxy-url as CLIProxyAPI, with invalid values refused', async () => {
     expect(await json('/proxy-url')).toEqual({ status: 200, body: { 'proxy-url': '' } });
-    expect((await json('/proxy-url', { method: 'PUT', body: JSON.stringify({ value: 'ftp://user:hunter2@127.0.0.1:21' }) })).status).toBe(400);
-    expect((await json('/proxy-url', { method: 'PATCH', body: JSON.stringify({ value: 'socks5://127.0.0.1:1' }) })).status).toBe(200);
+    expect(
+      (await json('/proxy-url', { method: 'PUT', body: JSON.stringify({ value: 'ftp://user:hunter2@127.0.0.1:21' }) }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await json('/proxy-url', { method: 'PATCH', body: JSON.stringify({ value: 'socks5://127.0.0.1:1' }) })).status,
+    ).toBe(200);
     expect(await json('/proxy-url')).toEqual({ status: 200, body: { 'proxy-url': 'socks5://127.0.0.1:1' } });
     expect((await remove('/proxy-url')).status).toBe(200);
     expect(await json('/proxy-url')).toEqual({ status: 200, body: { 'proxy-url': '' } });

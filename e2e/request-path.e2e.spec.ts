@@ -17,7 +17,10 @@ const { mock, stack, openai, anthropic, management, onEveryGateway } = useStack(
         name: 'mock-openai',
         'base-url': `${upstream.url}/v1`,
         'api-key-entries': COMPAT_KEYS.map((key) => ({ 'api-key': key })),
-        models: [{ name: 'gpt-4o-mini', alias: 'gpt-4o-mini' }, { name: 'gpt-4o-mini', alias: 'team-model' }],
+        models: [
+          { name: 'gpt-4o-mini', alias: 'gpt-4o-mini' },
+          { name: 'gpt-4o-mini', alias: 'team-model' },
+        ],
       },
     ],
   }),
@@ -68,21 +71,34 @@ describe('OpenAI chat completions through the gateway', () => {
     // Spacing, key order and escapes as a client wrote them: the body travels by reference and is never re-serialised.
     const turn = (model: string) =>
       `{ "model" : ${JSON.stringify(model)}, "messages": [{"role":"system","content":"Be brief.\\u00e9"},` +
-      Array.from({ length: 400 }, (_, i) => `{"role":"tool","tool_call_id":"call_${i}","content":"line ${i}: \\"quoted\\" \\\\ path — ü ${'x'.repeat(200)}"}`).join(',') +
+      Array.from(
+        { length: 400 },
+        (_, i) =>
+          `{"role":"tool","tool_call_id":"call_${i}","content":"line ${i}: \\"quoted\\" \\\\ path — ü ${'x'.repeat(200)}"}`,
+      ).join(',') +
       `,{"role":"user","content":"and now?"}],"stream":false,  "temperature": 0.5 }`;
     const body = turn('team-model');
     expect(Buffer.byteLength(body)).toBeGreaterThan(90 * 1024);
     for (const gateway of stack.urls) {
-      const res = await fetch(`${gateway}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` }, body });
+      const res = await fetch(`${gateway}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+        body,
+      });
       expect(res.status).toBe(200);
-      expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toContain('and now?');
+      expect(
+        ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content,
+      ).toContain('and now?');
       expect(mock.requests.at(-1)!.rawBody).toBe(turn('gpt-4o-mini'));
     }
   });
 
   it('rotates round-robin over the two keys of a provider', async () => {
     for (let i = 0; i < 4; i++) {
-      await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `turn ${i}` }] });
+      await openai().chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: `turn ${i}` }],
+      });
     }
     expect(mock.countByKey()).toEqual({ [COMPAT_KEYS[0]]: 2, [COMPAT_KEYS[1]]: 2 });
   });
@@ -119,7 +135,11 @@ describe('Anthropic messages through the gateway', () => {
 
   it('spreads requests over both claude keys', async () => {
     for (let i = 0; i < 4; i++) {
-      await anthropic().messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 16, messages: [{ role: 'user', content: `n${i}` }] });
+      await anthropic().messages.create({
+        model: 'claude-sonnet-4-5-20250929',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: `n${i}` }],
+      });
     }
     expect(mock.countByKey()).toEqual({ [CLAUDE_KEYS[0]]: 2, [CLAUDE_KEYS[1]]: 2 });
   });
@@ -145,7 +165,10 @@ describe('client keys, limits and errors', () => {
   });
 
   it('answers an oversized body with 413 in the client format', async () => {
-    const huge = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(300 * 1024) }] });
+    const huge = JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x'.repeat(300 * 1024) }],
+    });
     const openaiStyle = await post('/v1/chat/completions', huge, { authorization: `Bearer ${CLIENT_KEY}` });
     expect(openaiStyle.status).toBe(413);
     expect(((await openaiStyle.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
@@ -156,7 +179,9 @@ describe('client keys, limits and errors', () => {
   });
 
   it('answers malformed JSON with 400', async () => {
-    const res = await post('/v1/chat/completions', '{"model": "gpt-4o-mini", ', { authorization: `Bearer ${CLIENT_KEY}` });
+    const res = await post('/v1/chat/completions', '{"model": "gpt-4o-mini", ', {
+      authorization: `Bearer ${CLIENT_KEY}`,
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/JSON/);
   });
@@ -164,7 +189,11 @@ describe('client keys, limits and errors', () => {
   it('passes the upstream status and error body through when the request itself is bad', async () => {
     const body = { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: field required' } };
     for (const key of CLAUDE_KEYS) mock.setBehavior(key, { status: 400, body });
-    const res = await post('/v1/messages', JSON.stringify({ model: 'claude-sonnet-4-5-20250929', messages: [{ role: 'user', content: 'x' }] }), { 'x-api-key': CLIENT_KEY });
+    const res = await post(
+      '/v1/messages',
+      JSON.stringify({ model: 'claude-sonnet-4-5-20250929', messages: [{ role: 'user', content: 'x' }] }),
+      { 'x-api-key': CLIENT_KEY },
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual(body);
   });
@@ -190,10 +219,17 @@ describe('management API through the gateway', () => {
     expect(res.status).toBe(401);
   });
 
-  it('reports usage per client key and model in CLIProxyAPI\'s shape', async () => {
-    await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count these four words' }] });
+  it("reports usage per client key and model in CLIProxyAPI's shape", async () => {
+    await openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'count these four words' }],
+    });
     type Details = { tokens: { input_tokens: number; total_tokens: number }; auth_index: string; failed: boolean }[];
-    type Snapshot = { total_requests: number; total_tokens: number; apis: Record<string, { models: Record<string, { total_requests: number; details: Details }> }> };
+    type Snapshot = {
+      total_requests: number;
+      total_tokens: number;
+      apis: Record<string, { models: Record<string, { total_requests: number; details: Details }> }>;
+    };
     const report = await waitFor(async () => {
       const res = await management('/usage');
       const body = (await res.json()) as { usage: Snapshot; failed_requests: number };
@@ -215,7 +251,10 @@ describe('management API through the gateway', () => {
     await onEveryGateway(async (gateway) => {
       const client = new OpenAI({ apiKey: newKey, baseURL: `${gateway}/v1`, maxRetries: 0 });
       try {
-        await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'new key' }] });
+        await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'new key' }],
+        });
         return true;
       } catch {
         return false;
@@ -235,7 +274,9 @@ describe('service processes', () => {
       const service = basename(dirname(dirname(argv.at(-1)!)));
       const flags = nodeFlags(service);
       expect(argv.slice(1, 1 + flags.length), label).toEqual(flags);
-      expect(readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0'), label).toEqual(expect.arrayContaining(expectedEnv));
+      expect(readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0'), label).toEqual(
+        expect.arrayContaining(expectedEnv),
+      );
       seen.add(service);
     }
     expect([...seen].sort()).toEqual(['admin', 'executor', 'gateway', 'refresh-worker', 'scheduler']);
@@ -268,7 +309,10 @@ describe('graceful shutdown', () => {
     expect(text).toContain('one two three four five six seven eight');
     expect(stop).toBe('end_turn');
     await exited;
-    const refused = await fetch(`${stack.url}/healthz`).then(() => 'answered', () => 'refused');
+    const refused = await fetch(`${stack.url}/healthz`).then(
+      () => 'answered',
+      () => 'refused',
+    );
     expect(refused).toBe('refused');
   });
 });

@@ -12,13 +12,18 @@ const UPSTREAM_KEY = 'sk-ant-resilience-0000000000000';
 
 const { mock, stack, openai } = useStack({
   config: (upstream) => ({
-    'claude-api-key': [{ 'api-key': UPSTREAM_KEY, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] }],
+    'claude-api-key': [
+      { 'api-key': UPSTREAM_KEY, 'base-url': upstream.url, models: [{ name: 'claude-sonnet-4-5', alias: MODEL }] },
+    ],
   }),
 });
 
 const service = (name: string) => stack.services.find((s) => s.name === name)!;
 
-function postGemini(path: string, headers: Record<string, string> = { 'x-goog-api-key': CLIENT_KEY }): Promise<Response> {
+function postGemini(
+  path: string,
+  headers: Record<string, string> = { 'x-goog-api-key': CLIENT_KEY },
+): Promise<Response> {
   return fetch(`${stack.url}/v1beta/models/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -30,7 +35,14 @@ describe('hostile paths', () => {
   it('answers percent tricks in model names with a 4xx in the client format and keeps serving', async () => {
     const gateway = service('gateway');
     const pid = gateway.child.pid;
-    for (const path of ['%25:generateContent', '%25%25:streamGenerateContent', '..%2F..%2Fetc%2Fpasswd:generateContent', 'a%00b:countTokens', '%:generateContent', '%E0%A4%A:generateContent']) {
+    for (const path of [
+      '%25:generateContent',
+      '%25%25:streamGenerateContent',
+      '..%2F..%2Fetc%2Fpasswd:generateContent',
+      'a%00b:countTokens',
+      '%:generateContent',
+      '%E0%A4%A:generateContent',
+    ]) {
       for (const headers of [{ 'x-goog-api-key': CLIENT_KEY }, {} as Record<string, string>]) {
         const res = await postGemini(path, headers);
         expect(res.status, path).toBeGreaterThanOrEqual(400);
@@ -65,7 +77,10 @@ describe('a service killed mid-request', () => {
     const started = Date.now();
     const answer = openai()
       .chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'never answered' }] })
-      .then(() => undefined, (err: unknown) => err as { status?: number; message?: string });
+      .then(
+        () => undefined,
+        (err: unknown) => err as { status?: number; message?: string },
+      );
     await waitFor(() => mock.requests.length === 1, 10_000);
     executor.child.kill('SIGKILL');
 
@@ -77,7 +92,11 @@ describe('a service killed mid-request', () => {
 
     mock.clearBehavior(UPSTREAM_KEY);
     await waitFor(() => executor.child.pid !== killedPid, 10_000);
-    const completion = await waitFor(() => openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'back again' }] }), 20_000, 250);
+    const completion = await waitFor(
+      () => openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'back again' }] }),
+      20_000,
+      250,
+    );
     expect(completion.choices[0]!.message.content).toBe('echo: back again');
   });
 
@@ -96,11 +115,20 @@ describe('a service killed mid-request', () => {
     const started = Date.now();
     executor.child.kill('SIGKILL');
     let rest = '';
-    for (let next = await reader.read(); !next.done; next = await reader.read()) rest += new TextDecoder().decode(next.value);
+    for (let next = await reader.read(); !next.done; next = await reader.read())
+      rest += new TextDecoder().decode(next.value);
     expect(Date.now() - started).toBeLessThan(10_000);
     const last = rest.trim().split('\n\n').at(-1)!;
-    expect(JSON.parse(last.replace(/^data: /, ''))).toMatchObject({ error: { message: expect.stringMatching(/lost the process/) } });
+    expect(JSON.parse(last.replace(/^data: /, ''))).toMatchObject({
+      error: { message: expect.stringMatching(/lost the process/) },
+    });
     mock.clearBehavior(UPSTREAM_KEY);
-    await waitFor(async () => (await openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'after' }] })).choices.length > 0, 20_000, 250);
+    await waitFor(
+      async () =>
+        (await openai().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'after' }] }))
+          .choices.length > 0,
+      20_000,
+      250,
+    );
   });
 });

@@ -28,7 +28,8 @@ const modelOf = (s: Scenario) => `m-${s}`;
 /** Scenarios whose alias is a pool of two upstream models on every key. */
 const POOLED: readonly Scenario[] = ['pr', 'pf', 'pa'];
 const poolOf = (s: Scenario) => [`upstream-${s}-1`, `upstream-${s}-2`];
-const modelsOf = (s: Scenario) => (POOLED.includes(s) ? poolOf(s) : [`upstream-${s}`]).map((name) => ({ name, alias: modelOf(s) }));
+const modelsOf = (s: Scenario) =>
+  (POOLED.includes(s) ? poolOf(s) : [`upstream-${s}`]).map((name) => ({ name, alias: modelOf(s) }));
 
 const { mock, stack, openai, management } = useStack({
   config: (upstream) => ({
@@ -42,7 +43,8 @@ const { mock, stack, openai, management } = useStack({
   env: () => ({ STATE_MIRROR_MS: '50' }),
 });
 
-const chat = (s: Scenario, content = 'hello routing') => openai().chat.completions.create({ model: modelOf(s), messages: [{ role: 'user', content }] });
+const chat = (s: Scenario, content = 'hello routing') =>
+  openai().chat.completions.create({ model: modelOf(s), messages: [{ role: 'user', content }] });
 const postChat = (s: Scenario, extra: Record<string, unknown> = {}) =>
   fetch(`${stack.url}/v1/chat/completions`, {
     method: 'POST',
@@ -106,7 +108,11 @@ describe('exhaustion and reset-quota', () => {
     const label = keyPreview(a!);
     let authIndex = '';
     await waitFor(async () => {
-      const files = ((await (await management('/auth-files')).json()) as { files: { auth_index: string; label: string; status: string; next_retry_after?: string }[] }).files;
+      const files = (
+        (await (await management('/auth-files')).json()) as {
+          files: { auth_index: string; label: string; status: string; next_retry_after?: string }[];
+        }
+      ).files;
       const row = files.find((f) => f.label === label);
       authIndex = row?.auth_index ?? '';
       return row?.status === 'error' && row.next_retry_after !== undefined;
@@ -121,7 +127,14 @@ describe('exhaustion and reset-quota', () => {
 
 describe('request-shaped errors', () => {
   it('returns an invalid_request_error as is, without failover or cooldown', async () => {
-    const upstreamBody = { error: { message: "Invalid 'messages': empty array.", type: 'invalid_request_error', param: 'messages', code: null } };
+    const upstreamBody = {
+      error: {
+        message: "Invalid 'messages': empty array.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: null,
+      },
+    };
     for (const k of keysOf('inv')) mock.setBehavior(k, { status: 400, body: upstreamBody });
     for (let i = 0; i < 2; i++) {
       const res = await postChat('inv');
@@ -139,7 +152,11 @@ describe('streaming', () => {
     mock.setBehavior(closes!, { closeBeforeFirstByte: true });
     mock.setBehavior(empty!, { emptyStream: true });
     for (let i = 0; i < 3; i++) {
-      const stream = await openai().chat.completions.create({ model: modelOf('st'), messages: [{ role: 'user', content: `stream number ${i}` }], stream: true });
+      const stream = await openai().chat.completions.create({
+        model: modelOf('st'),
+        messages: [{ role: 'user', content: `stream number ${i}` }],
+        stream: true,
+      });
       let text = '';
       for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
       expect(text).toContain(`stream number ${i}`);
@@ -158,7 +175,10 @@ describe('streaming', () => {
 
     const err = await openai()
       .chat.completions.create({ model: modelOf('sf'), messages: [{ role: 'user', content: 'x' }], stream: true })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).status).toBeGreaterThanOrEqual(500);
   });
@@ -171,21 +191,39 @@ describe('alias pools', () => {
   it('rotates the starting model of the pool per request on each key', async () => {
     const [a, b] = keysOf('pr');
     const [x, y] = poolOf('pr');
-    for (let i = 0; i < 6; i++) expect((await chat('pr', `pool rotation ${i}`)).choices[0]!.message.content).toContain(`pool rotation ${i}`);
+    for (let i = 0; i < 6; i++)
+      expect((await chat('pr', `pool rotation ${i}`)).choices[0]!.message.content).toContain(`pool rotation ${i}`);
     const first = mock.requests[0]!.apiKey;
     const second = first === a ? b : a;
-    expect(seen()).toEqual([`${first}/${x}`, `${second}/${x}`, `${first}/${y}`, `${second}/${y}`, `${first}/${x}`, `${second}/${x}`]);
+    expect(seen()).toEqual([
+      `${first}/${x}`,
+      `${second}/${x}`,
+      `${first}/${y}`,
+      `${second}/${y}`,
+      `${first}/${x}`,
+      `${second}/${x}`,
+    ]);
   });
 
   it('tries the next model of the pool on the same key before another key, then skips the cooling model', async () => {
     const [a, b] = keysOf('pf');
     const [x, y] = poolOf('pf');
     for (const k of [a!, b!]) mock.setBehavior(k, { status: 500, failTimes: 1 });
-    for (let i = 0; i < 6; i++) expect((await chat('pf', `pool failover ${i}`)).choices[0]!.message.content).toContain(`pool failover ${i}`);
+    for (let i = 0; i < 6; i++)
+      expect((await chat('pf', `pool failover ${i}`)).choices[0]!.message.content).toContain(`pool failover ${i}`);
     const first = mock.requests[0]!.apiKey;
     const second = first === a ? b : a;
     // x fails once per key and then cools for a minute: later requests use y wherever the rotation starts.
-    expect(seen()).toEqual([`${first}/${x}`, `${first}/${y}`, `${second}/${x}`, `${second}/${y}`, `${first}/${y}`, `${second}/${y}`, `${first}/${y}`, `${second}/${y}`]);
+    expect(seen()).toEqual([
+      `${first}/${x}`,
+      `${first}/${y}`,
+      `${second}/${x}`,
+      `${second}/${y}`,
+      `${first}/${y}`,
+      `${second}/${y}`,
+      `${first}/${y}`,
+      `${second}/${y}`,
+    ]);
   });
 
   it('moves to another key only when every model of the pool failed on the first', async () => {

@@ -12,7 +12,12 @@ const { mock, openai, management, onEveryGateway } = useStack({
   families: ['openai-compat'],
   config: (upstream) => ({
     'openai-compatibility': [
-      { name: 'rt', 'base-url': `${upstream.url}/v1`, 'api-key-entries': KEYS.map((key) => ({ 'api-key': key })), models: [{ name: 'rt-model', alias: 'rt-model' }] },
+      {
+        name: 'rt',
+        'base-url': `${upstream.url}/v1`,
+        'api-key-entries': KEYS.map((key) => ({ 'api-key': key })),
+        models: [{ name: 'rt-model', alias: 'rt-model' }],
+      },
     ],
   }),
 });
@@ -44,7 +49,10 @@ describe('routing settings at runtime', () => {
 
   it('keeps a session on one credential once session affinity is switched on', async () => {
     expect((await put('/routing/session-affinity', true)).status).toBe(200);
-    await onEveryGateway(async (gateway) => new Set(await servedBy(5, { 'x-session-id': 'conversation-1' }, gateway)).size === 1, PROPAGATION_MS);
+    await onEveryGateway(
+      async (gateway) => new Set(await servedBy(5, { 'x-session-id': 'conversation-1' }, gateway)).size === 1,
+      PROPAGATION_MS,
+    );
     const first = await servedBy(6, { 'x-session-id': 'conversation-1' });
     expect(new Set(first).size).toBe(1);
     // Other sessions are still spread by the underlying round-robin.

@@ -95,7 +95,13 @@ export async function bootStack(
  * service reloads, from Redis, what the test stored.
  */
 export async function announceCatalogChange(stack: RunningStack, credentialIds: string[]): Promise<void> {
-  const [{ CatalogPublisher, CatalogStore }, { CatalogSourceRepository, PrismaService }, { Events }, { RedisTransportClient }, { lastValueFrom }] = await Promise.all([
+  const [
+    { CatalogPublisher, CatalogStore },
+    { CatalogSourceRepository, PrismaService },
+    { Events },
+    { RedisTransportClient },
+    { lastValueFrom },
+  ] = await Promise.all([
     import('@cpa/catalog'),
     import('@cpa/db'),
     import('@cpa/contracts'),
@@ -109,7 +115,10 @@ export async function announceCatalogChange(stack: RunningStack, credentialIds: 
   try {
     await new CatalogPublisher(new CatalogSourceRepository(prisma), store).publish();
     await events.connect();
-    await lastValueFrom(events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds, at: Date.now() }), { defaultValue: undefined });
+    await lastValueFrom(
+      events.emit(Events.configChanged, { sections: ['auth-files'], credentialIds, at: Date.now() }),
+      { defaultValue: undefined },
+    );
   } finally {
     await events.close();
     store.onModuleDestroy();
@@ -121,7 +130,11 @@ export async function announceCatalogChange(stack: RunningStack, credentialIds: 
  * Environment of a suite that runs two gateways, two schedulers and two executors of each
  * family it starts, so the request path crosses processes as it does in production.
  */
-export const TWO_OF_EACH: Record<string, string> = { GATEWAY_REPLICAS: '2', SCHEDULER_REPLICAS: '2', EXECUTOR_REPLICAS: '2' };
+export const TWO_OF_EACH: Record<string, string> = {
+  GATEWAY_REPLICAS: '2',
+  SCHEDULER_REPLICAS: '2',
+  EXECUTOR_REPLICAS: '2',
+};
 
 /**
  * How long a management change may take to be seen through every gateway: the README's
@@ -171,7 +184,8 @@ function live<T extends object>(what: string, current: () => T | undefined): T {
   return new Proxy({} as T, {
     get(_, property) {
       const target = current();
-      if (target === undefined) throw new Error(`${what} is not running: use it in tests and in hooks registered after useStack`);
+      if (target === undefined)
+        throw new Error(`${what} is not running: use it in tests and in hooks registered after useStack`);
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -190,7 +204,11 @@ export function useStack(setup: StackSetup): StackSuite {
   beforeAll(async () => {
     running = { mock: await startMockUpstream() };
     running.stack = await bootStack(
-      { 'api-keys': [CLIENT_KEY], 'remote-management': { 'secret-key': MANAGEMENT_SECRET }, ...setup.config(running.mock) },
+      {
+        'api-keys': [CLIENT_KEY],
+        'remote-management': { 'secret-key': MANAGEMENT_SECRET },
+        ...setup.config(running.mock),
+      },
       setup.env?.(),
       setup.families,
       setup.databaseUrl,
@@ -208,8 +226,10 @@ export function useStack(setup: StackSetup): StackSuite {
   return {
     mock,
     stack,
-    openai: ({ gateway = nextGateway(), ...options } = {}) => new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway}/v1`, maxRetries: 0, ...options }),
-    anthropic: ({ gateway = nextGateway() } = {}) => new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway, maxRetries: 0 }),
+    openai: ({ gateway = nextGateway(), ...options } = {}) =>
+      new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway}/v1`, maxRetries: 0, ...options }),
+    anthropic: ({ gateway = nextGateway() } = {}) =>
+      new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway, maxRetries: 0 }),
     onEveryGateway: async (check, timeoutMs) => {
       // One deadline for all, checked one gateway after another (checks may share the mock's
       // request log): every gateway showed the change before `timeoutMs` had passed.
@@ -219,7 +239,11 @@ export function useStack(setup: StackSetup): StackSuite {
     management: (path, init = {}) =>
       fetch(`${nextGateway()}/v0/management${path}`, {
         ...init,
-        headers: { authorization: `Bearer ${MANAGEMENT_SECRET}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+        headers: {
+          authorization: `Bearer ${MANAGEMENT_SECRET}`,
+          'content-type': 'application/json',
+          ...(init.headers ?? {}),
+        },
       }),
   };
 }

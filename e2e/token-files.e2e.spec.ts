@@ -43,17 +43,27 @@ const PAST = '2024-01-01T00:00:00Z';
 const CODEX_ACCOUNT = TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json'].account_id;
 /** A ChatGPT access token: a JWT whose `exp` and account claim the backend checks. */
 const chatgptToken = (expiresInSeconds: number, id: string) =>
-  unsignedJwt({ exp: Math.floor(Date.now() / 1000) + expiresInSeconds, 'https://api.openai.com/auth': { chatgpt_account_id: CODEX_ACCOUNT }, jti: id });
+  unsignedJwt({
+    exp: Math.floor(Date.now() / 1000) + expiresInSeconds,
+    'https://api.openai.com/auth': { chatgpt_account_id: CODEX_ACCOUNT },
+    jti: id,
+  });
 
 // Token endpoints. Anthropic's and OpenAI's rotate both tokens and refuse a spent refresh token.
 const claudeTokens = new RotatingTokens({ expiresIn: 3600, accessToken: (n) => `sk-ant-oat01-rotated-${n}` });
-const codexTokens = new RotatingTokens({ expiresIn: TOKEN_LIFETIME_S, accessToken: (n, expiresIn) => chatgptToken(expiresIn, `rotated-${n}`) });
+const codexTokens = new RotatingTokens({
+  expiresIn: TOKEN_LIFETIME_S,
+  accessToken: (n, expiresIn) => chatgptToken(expiresIn, `rotated-${n}`),
+});
 const claudeTokenServer = new MockTokenServer();
 const codexTokenServer = new MockTokenServer();
 /** Access token issued with each refresh token, to tell which pair is current. */
 const issuedWith = new Map<string, string>();
 const google = new MockGoogleTokenServer({
-  clients: { [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET, [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET },
+  clients: {
+    [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+    [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET,
+  },
   accessTokenLifetimeSeconds: TOKEN_LIFETIME_S,
 });
 
@@ -96,7 +106,13 @@ function startupFiles(): Record<string, Record<string, unknown>> {
   const claude = TOKEN_FILE_SAMPLES['claude-user@example.com.json'];
   const gemini = TOKEN_FILE_SAMPLES['gemini-user@gmail.com-my-project.json'];
   return {
-    [FILES.claude]: { ...claude, access_token: 'sk-ant-oat01-expired-user', refresh_token: 'sk-ant-ort01-user', expired: PAST, last_refresh: PAST },
+    [FILES.claude]: {
+      ...claude,
+      access_token: 'sk-ant-oat01-expired-user',
+      refresh_token: 'sk-ant-ort01-user',
+      expired: PAST,
+      last_refresh: PAST,
+    },
     // Its refresh token was revoked: the endpoint has never heard of it.
     [FILES.claudeRevoked]: {
       ...claude,
@@ -153,7 +169,8 @@ beforeAll(async () => {
   codexTokenServer.handler = async (req, index) => {
     const reply = await codexTokens.handler(req, index);
     const body = reply.body as { access_token?: string; refresh_token?: string };
-    if (reply.status === 200 && body.refresh_token && body.access_token) issuedWith.set(body.refresh_token, body.access_token);
+    if (reply.status === 200 && body.refresh_token && body.access_token)
+      issuedWith.set(body.refresh_token, body.access_token);
     return reply;
   };
   await Promise.all([claudeTokenServer.start(), codexTokenServer.start(), google.start()]);
@@ -229,7 +246,8 @@ async function download(name: string): Promise<Record<string, unknown>> {
 
 const modelIds = async () => (await openai().models.list()).data.map((m) => m.id);
 const gemini = () => new genai.GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: stack.url } });
-const bearer = (request: { headers: Record<string, unknown> }) => String(request.headers.authorization ?? '').replace(/^Bearer /, '');
+const bearer = (request: { headers: Record<string, unknown> }) =>
+  String(request.headers.authorization ?? '').replace(/^Bearer /, '');
 const codexServed = () => mock.requests.filter((r) => r.path === CHATGPT_CODEX_PATH);
 const claudeServed = () => mock.requests.filter((r) => r.path === '/v1/messages');
 const projectOf = (request: { body: unknown }) => (request.body as { project?: string }).project;
@@ -241,10 +259,14 @@ async function streamText(stream: AsyncIterable<{ text?: string }>): Promise<str
 }
 
 beforeAll(async () => {
-  await waitFor(async () => {
-    const models = await modelIds();
-    return [CLAUDE_MODEL, CODEX_MODEL, CLI_MODEL, VX_MODEL, AG_GEMINI, AG_CLAUDE].every((m) => models.includes(m));
-  }, 30_000, 200);
+  await waitFor(
+    async () => {
+      const models = await modelIds();
+      return [CLAUDE_MODEL, CODEX_MODEL, CLI_MODEL, VX_MODEL, AG_GEMINI, AG_CLAUDE].every((m) => models.includes(m));
+    },
+    30_000,
+    200,
+  );
 });
 
 describe('token files in AUTH_DIR', () => {
@@ -263,8 +285,28 @@ describe('token files in AUTH_DIR', () => {
     expect(files).toHaveLength(expected.length);
     for (const [id, name, provider, email] of expected) {
       const file = byId.get(id);
-      expect(file, id).toMatchObject({ id, auth_index: id, name, type: provider, provider, email, account: email, disabled: false, source: 'auth-file' });
-      for (const field of ['label', 'status', 'status_message', 'unavailable', 'priority', 'prefix', 'proxy_url', 'success', 'failed']) {
+      expect(file, id).toMatchObject({
+        id,
+        auth_index: id,
+        name,
+        type: provider,
+        provider,
+        email,
+        account: email,
+        disabled: false,
+        source: 'auth-file',
+      });
+      for (const field of [
+        'label',
+        'status',
+        'status_message',
+        'unavailable',
+        'priority',
+        'prefix',
+        'proxy_url',
+        'success',
+        'failed',
+      ]) {
         expect(file, `${id}.${field}`).toHaveProperty(field);
       }
     }
@@ -273,9 +315,17 @@ describe('token files in AUTH_DIR', () => {
 
   it('claude: the Anthropic SDK, streaming and not, is served with a token refreshed from the expired file', async () => {
     const client = anthropic();
-    const message = await client.messages.create({ model: CLAUDE_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'hello claude file' }] });
+    const message = await client.messages.create({
+      model: CLAUDE_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hello claude file' }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'echo: hello claude file' });
-    const stream = client.messages.stream({ model: CLAUDE_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'stream claude file' }] });
+    const stream = client.messages.stream({
+      model: CLAUDE_MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'stream claude file' }],
+    });
     let text = '';
     stream.on('text', (delta) => (text += delta));
     await stream.finalMessage();
@@ -295,18 +345,31 @@ describe('token files in AUTH_DIR', () => {
     const client = openai();
     const response = await client.responses.create({ model: CODEX_MODEL, input: 'hello codex file' });
     expect(response.output_text).toBe('echo: hello codex file');
-    const responses = await client.responses.create({ model: CODEX_MODEL, input: 'stream codex responses', stream: true });
+    const responses = await client.responses.create({
+      model: CODEX_MODEL,
+      input: 'stream codex responses',
+      stream: true,
+    });
     let text = '';
     for await (const event of responses) if (event.type === 'response.output_text.delta') text += event.delta;
     expect(text).toBe('echo: stream codex responses');
-    const completion = await client.chat.completions.create({ model: CODEX_MODEL, messages: [{ role: 'user', content: 'chat codex file' }] });
+    const completion = await client.chat.completions.create({
+      model: CODEX_MODEL,
+      messages: [{ role: 'user', content: 'chat codex file' }],
+    });
     expect(completion.choices[0]!.message.content).toBe('echo: chat codex file');
-    const chat = await client.chat.completions.create({ model: CODEX_MODEL, stream: true, messages: [{ role: 'user', content: 'stream codex chat' }] });
+    const chat = await client.chat.completions.create({
+      model: CODEX_MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'stream codex chat' }],
+    });
     let chatText = '';
     for await (const chunk of chat) chatText += chunk.choices[0]?.delta?.content ?? '';
     expect(chatText).toBe('echo: stream codex chat');
 
-    const answered = codexServed().filter((r) => r.headers.authorization !== `Bearer ${String(written[FILES.codex].access_token)}`);
+    const answered = codexServed().filter(
+      (r) => r.headers.authorization !== `Bearer ${String(written[FILES.codex].access_token)}`,
+    );
     expect(answered.length).toBeGreaterThanOrEqual(4);
     for (const request of answered) expect(request.headers['chatgpt-account-id']).toBe(CODEX_ACCOUNT);
     expect(codexTokens.spent.has('codex-refresh-user')).toBe(true);
@@ -318,19 +381,27 @@ describe('token files in AUTH_DIR', () => {
       const answer = await client.models.generateContent({ model: CLI_MODEL, contents: `gemini file turn ${i}` });
       expect(answer.text).toBe(`echo: gemini file turn ${i}`);
     }
-    expect(await streamText(await client.models.generateContentStream({ model: CLI_MODEL, contents: 'stream gemini file' }))).toBe('echo: stream gemini file');
-    const served = codeAssist.requests.filter((r) => r.client === 'gemini-cli' && r.path !== '/v1internal:loadCodeAssist');
+    expect(
+      await streamText(await client.models.generateContentStream({ model: CLI_MODEL, contents: 'stream gemini file' })),
+    ).toBe('echo: stream gemini file');
+    const served = codeAssist.requests.filter(
+      (r) => r.client === 'gemini-cli' && r.path !== '/v1internal:loadCodeAssist',
+    );
     expect(new Set(served.map(projectOf))).toEqual(new Set(PROJECTS));
     for (const request of served.slice(-1)) expect(google.verify(bearer(request))).toBe('valid');
   });
 
-  it('vertex: the Gemini SDK, streaming and not, with a token from the file\'s service account', async () => {
+  it("vertex: the Gemini SDK, streaming and not, with a token from the file's service account", async () => {
     const client = gemini();
     const answer = await client.models.generateContent({ model: VX_MODEL, contents: 'hello vertex file' });
     expect(answer.text).toBe('echo: hello vertex file');
-    expect(await streamText(await client.models.generateContentStream({ model: VX_MODEL, contents: 'stream vertex file' }))).toBe('echo: stream vertex file');
+    expect(
+      await streamText(await client.models.generateContentStream({ model: VX_MODEL, contents: 'stream vertex file' })),
+    ).toBe('echo: stream vertex file');
     const served = vertex.requests.at(-1)!;
-    expect(served.path).toBe(`/v1/projects/${VX_PROJECT}/locations/${VX_LOCATION}/publishers/google/models/gemini-2.5-pro:streamGenerateContent`);
+    expect(served.path).toBe(
+      `/v1/projects/${VX_PROJECT}/locations/${VX_LOCATION}/publishers/google/models/gemini-2.5-pro:streamGenerateContent`,
+    );
     expect(google.issuedTo(serviceAccount.client_email)).toBeGreaterThanOrEqual(1);
   });
 
@@ -338,8 +409,16 @@ describe('token files in AUTH_DIR', () => {
     const client = gemini();
     const answer = await client.models.generateContent({ model: AG_GEMINI, contents: 'hello antigravity file' });
     expect(answer.text).toBe('echo: hello antigravity file');
-    expect(await streamText(await client.models.generateContentStream({ model: AG_GEMINI, contents: 'stream antigravity file' }))).toBe('echo: stream antigravity file');
-    const message = await anthropic().messages.create({ model: AG_CLAUDE, max_tokens: 32, messages: [{ role: 'user', content: 'claude on antigravity' }] });
+    expect(
+      await streamText(
+        await client.models.generateContentStream({ model: AG_GEMINI, contents: 'stream antigravity file' }),
+      ),
+    ).toBe('echo: stream antigravity file');
+    const message = await anthropic().messages.create({
+      model: AG_CLAUDE,
+      max_tokens: 32,
+      messages: [{ role: 'user', content: 'claude on antigravity' }],
+    });
     expect(message.content[0]).toMatchObject({ text: 'echo: claude on antigravity' });
     const served = codeAssist.requests.filter((r) => r.client === 'antigravity').at(-1)!;
     expect(served.body).toMatchObject({ project: AG_PROJECT, model: 'claude-sonnet-4-6' });
@@ -365,12 +444,17 @@ describe('token rotations', () => {
     // Single-credential logins never presented a spent refresh token.
     const presented = codexTokenServer.requests.map((r) => String(r.fields.refresh_token));
     expect(new Set(presented).size).toBe(presented.length);
-    const agGrants = google.requests.filter((r) => r.grantType === 'refresh_token' && r.fields.client_id === ANTIGRAVITY_OAUTH_CLIENT_ID);
+    const agGrants = google.requests.filter(
+      (r) => r.grantType === 'refresh_token' && r.fields.client_id === ANTIGRAVITY_OAUTH_CLIENT_ID,
+    );
     expect(agGrants).toHaveLength(google.issuedTo(ANTIGRAVITY_OAUTH_CLIENT_ID));
     // The gemini file's projects are one login (one refresh token, spent on every rotation):
     // both still serve, with live tokens.
     const before = codeAssist.requests.length;
-    for (let i = 0; i < 6; i++) expect((await gemini().models.generateContent({ model: CLI_MODEL, contents: `after rotations ${i}` })).text).toBe(`echo: after rotations ${i}`);
+    for (let i = 0; i < 6; i++)
+      expect((await gemini().models.generateContent({ model: CLI_MODEL, contents: `after rotations ${i}` })).text).toBe(
+        `echo: after rotations ${i}`,
+      );
     const served = codeAssist.requests.slice(before).filter((r) => r.client === 'gemini-cli');
     expect(new Set(served.map(projectOf))).toEqual(new Set(PROJECTS));
     expect(served.every((r) => google.verify(bearer(r)) === 'valid')).toBe(true);
@@ -392,7 +476,11 @@ describe('files added while running', () => {
     written[FILES.uploaded] = content;
     const form = new FormData();
     form.append('file', new Blob([JSON.stringify(content)], { type: 'application/json' }), FILES.uploaded);
-    const res = await fetch(`${stack.url}/v0/management/auth-files`, { method: 'POST', headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` }, body: form });
+    const res = await fetch(`${stack.url}/v0/management/auth-files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MANAGEMENT_SECRET}` },
+      body: form,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
 
@@ -403,7 +491,11 @@ describe('files added while running', () => {
     expect((served.body as { model: string }).model).toBe(CODEX_MODEL);
     expect(codexTokens.spent.has('codex-refresh-uploaded')).toBe(true);
     expect([...issuedWith.values()]).toContain(bearer(served));
-    expect((await authFiles()).find((f) => f.id === FILES.uploaded)).toMatchObject({ provider: 'codex', prefix: 'up', status: 'active' });
+    expect((await authFiles()).find((f) => f.id === FILES.uploaded)).toMatchObject({
+      provider: 'codex',
+      prefix: 'up',
+      status: 'active',
+    });
   });
 
   it('a file imported by `npm run import-auth` serves requests without a restart', async () => {
@@ -423,7 +515,11 @@ describe('files added while running', () => {
     expect(importAuthLines(run.stdout)).toEqual([`created    ${FILES.imported}`]);
 
     await waitFor(async () => (await modelIds()).includes(`cmd/${CLAUDE_MODEL}`), 10_000, 100);
-    const message = await anthropic().messages.create({ model: `cmd/${CLAUDE_MODEL}`, max_tokens: 32, messages: [{ role: 'user', content: 'imported file' }] });
+    const message = await anthropic().messages.create({
+      model: `cmd/${CLAUDE_MODEL}`,
+      max_tokens: 32,
+      messages: [{ role: 'user', content: 'imported file' }],
+    });
     expect(message.content[0]).toMatchObject({ text: 'echo: imported file' });
     const served = claudeServed().at(-1)!;
     expect(bearer(served)).toBe('sk-ant-oat01-imported-live');
@@ -439,7 +535,12 @@ describe('GET /auth-files/download', () => {
     expect(keys(codex)).toEqual(keys(written[FILES.codex]));
     expect(codexTokens.valid.has(String(codex.refresh_token))).toBe(true);
     expect(codex.access_token).toBe(issuedWith.get(String(codex.refresh_token)));
-    expect(codex).toMatchObject({ type: 'codex', email: 'codex-user@example.com', account_id: CODEX_ACCOUNT, id_token: written[FILES.codex].id_token });
+    expect(codex).toMatchObject({
+      type: 'codex',
+      email: 'codex-user@example.com',
+      account_id: CODEX_ACCOUNT,
+      id_token: written[FILES.codex].id_token,
+    });
     expect(Date.parse(String(codex.expired))).toBeGreaterThan(Date.parse(PAST));
 
     const file = written[FILES.gemini] as { token: Record<string, unknown> };
@@ -472,32 +573,55 @@ describe('GET /auth-files/download', () => {
 
 describe('a login whose refresh token is refused', () => {
   it('shows needs_login in /auth-files, is no longer picked, and its own model answers with a clear error', async () => {
-    await waitFor(async () => (await authFiles()).find((f) => f.id === FILES.claudeRevoked)?.status === 'needs_login', 40_000, 250);
+    await waitFor(
+      async () => (await authFiles()).find((f) => f.id === FILES.claudeRevoked)?.status === 'needs_login',
+      40_000,
+      250,
+    );
     const revoked = (await authFiles()).find((f) => f.id === FILES.claudeRevoked)!;
     expect(revoked).toMatchObject({ status: 'needs_login', unavailable: true });
     expect(revoked.status_message).toContain('invalid_grant');
-    const refreshAttempts = claudeTokenServer.requests.filter((r) => r.fields.refresh_token === 'sk-ant-ort01-revoked').length;
+    const refreshAttempts = claudeTokenServer.requests.filter(
+      (r) => r.fields.refresh_token === 'sk-ant-ort01-revoked',
+    ).length;
 
     // Its model stays served by the other login of the same model.
     await waitFor(async () => !(await modelIds()).includes(`${REVOKED_PREFIX}/${CLAUDE_MODEL}`), 10_000, 100);
     const before = mock.requests.length;
     for (let i = 0; i < 4; i++) {
-      const message = await anthropic().messages.create({ model: CLAUDE_MODEL, max_tokens: 32, messages: [{ role: 'user', content: `after revocation ${i}` }] });
+      const message = await anthropic().messages.create({
+        model: CLAUDE_MODEL,
+        max_tokens: 32,
+        messages: [{ role: 'user', content: `after revocation ${i}` }],
+      });
       expect(message.content[0]).toMatchObject({ text: `echo: after revocation ${i}` });
     }
     const served = mock.requests.slice(before);
     expect(served).toHaveLength(4);
-    expect(served.every((r: RecordedRequest) => /^sk-ant-oat01-(rotated-\d+|imported-live)$/.test(bearer(r)))).toBe(true);
+    expect(served.every((r: RecordedRequest) => /^sk-ant-oat01-(rotated-\d+|imported-live)$/.test(bearer(r)))).toBe(
+      true,
+    );
 
     // The model only it served: a clear error, and its refused token is not presented again.
     const client = anthropic();
     const error = await client.messages
-      .create({ model: `${REVOKED_PREFIX}/${CLAUDE_MODEL}`, max_tokens: 32, messages: [{ role: 'user', content: 'nobody left' }] })
-      .then(() => undefined, (e: unknown) => e);
+      .create({
+        model: `${REVOKED_PREFIX}/${CLAUDE_MODEL}`,
+        max_tokens: 32,
+        messages: [{ role: 'user', content: 'nobody left' }],
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(Error);
     expect((error as { status?: number }).status).toBeGreaterThanOrEqual(400);
-    expect(String((error as Error).message)).toMatch(new RegExp(`${REVOKED_PREFIX}/${CLAUDE_MODEL}|no .*credential|unknown provider`, 'i'));
+    expect(String((error as Error).message)).toMatch(
+      new RegExp(`${REVOKED_PREFIX}/${CLAUDE_MODEL}|no .*credential|unknown provider`, 'i'),
+    );
     expect(mock.requests.slice(before)).toHaveLength(4);
-    expect(claudeTokenServer.requests.filter((r) => r.fields.refresh_token === 'sk-ant-ort01-revoked')).toHaveLength(refreshAttempts);
+    expect(claudeTokenServer.requests.filter((r) => r.fields.refresh_token === 'sk-ant-ort01-revoked')).toHaveLength(
+      refreshAttempts,
+    );
   });
 });

@@ -23,7 +23,15 @@ const DELTAS = 200;
 /** An upstream stream of `DELTAS` text deltas (plus a tool call), as that format's wire events. */
 function upstreamEvents(format) {
   const encoder = codecFor(format).createStreamEncoder({ model: 'bench-model' });
-  const out = [encoder.write({ type: 'start', id: 'resp_bench', model: 'bench-model', created: 1_700_000_000, usage: { inputTokens: 1200, outputTokens: 0 } })];
+  const out = [
+    encoder.write({
+      type: 'start',
+      id: 'resp_bench',
+      model: 'bench-model',
+      created: 1_700_000_000,
+      usage: { inputTokens: 1200, outputTokens: 0 },
+    }),
+  ];
   for (let i = 0; i < DELTAS; i++) out.push(encoder.write({ type: 'text', text: `word${i} ` }));
   out.push(encoder.write({ type: 'tool_call', index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":' }));
   out.push(encoder.write({ type: 'tool_call', index: 0, arguments: '"Paris"}' }));
@@ -38,12 +46,26 @@ function upstreamEvents(format) {
 function canonicalRequest() {
   const history = [];
   for (let i = 0; i < 6; i++) {
-    history.push({ role: 'user', content: [{ type: 'text', text: `Question ${i}: ${'lorem ipsum dolor sit amet '.repeat(20)}` }] });
-    history.push({ role: 'assistant', content: [{ type: 'text', text: `Answer ${i}: ${'consectetur adipiscing elit '.repeat(20)}` }] });
+    history.push({
+      role: 'user',
+      content: [{ type: 'text', text: `Question ${i}: ${'lorem ipsum dolor sit amet '.repeat(20)}` }],
+    });
+    history.push({
+      role: 'assistant',
+      content: [{ type: 'text', text: `Answer ${i}: ${'consectetur adipiscing elit '.repeat(20)}` }],
+    });
   }
   history.push({ role: 'user', content: [{ type: 'text', text: 'What is the weather in Paris?' }] });
-  history.push({ role: 'assistant', content: [{ type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] });
-  history.push({ role: 'user', content: [{ type: 'tool_result', callId: 'call_1', name: 'get_weather', content: [{ type: 'text', text: 'sunny, 21C' }] }] });
+  history.push({
+    role: 'assistant',
+    content: [{ type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+  });
+  history.push({
+    role: 'user',
+    content: [
+      { type: 'tool_result', callId: 'call_1', name: 'get_weather', content: [{ type: 'text', text: 'sunny, 21C' }] },
+    ],
+  });
   return {
     model: 'bench-model',
     stream: true,
@@ -52,7 +74,12 @@ function canonicalRequest() {
     tools: Array.from({ length: 5 }, (_, i) => ({
       name: `tool_${i}`,
       description: 'Does something useful with its arguments',
-      parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer', minimum: 1 } }, required: ['city'], additionalProperties: false },
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, days: { type: 'integer', minimum: 1 } },
+        required: ['city'],
+        additionalProperties: false,
+      },
     })),
     maxTokens: 1024,
     temperature: 0.7,
@@ -79,7 +106,9 @@ const DIRECTIONS = [
 ];
 
 console.log(`Translation cost (µs), ${ITERATIONS} iterations, streams of ${DELTAS} text deltas + 1 tool call\n`);
-console.log(`${'client <- upstream'.padEnd(36)} ${'per chunk'.padStart(9)} ${'req body'.padStart(9)} ${'res body'.padStart(9)}`);
+console.log(
+  `${'client <- upstream'.padEnd(36)} ${'per chunk'.padStart(9)} ${'req body'.padStart(9)} ${'res body'.padStart(9)}`,
+);
 
 const request = canonicalRequest();
 for (const [client, upstream] of DIRECTIONS) {
@@ -107,16 +136,21 @@ for (const [client, upstream] of DIRECTIONS) {
     JSON.stringify(codecFor(client).encodeResponse(canonical, { model: 'client-model' }));
   }, ITERATIONS);
 
-  console.log(`${`${client} <- ${upstream}`.padEnd(36)} ${fmt(perStream / events.length)} ${fmt(perRequest)} ${fmt(perResponse)}   (${Buffer.byteLength(clientBody)} B request)`);
+  console.log(
+    `${`${client} <- ${upstream}`.padEnd(36)} ${fmt(perStream / events.length)} ${fmt(perRequest)} ${fmt(perResponse)}   (${Buffer.byteLength(clientBody)} B request)`,
+  );
 }
 
 console.log('\nSame format (bytes pass through; usage read on the side)\n');
 for (const format of ['claude', 'openai-chat', 'openai-responses', 'gemini']) {
   const events = upstreamEvents(format);
-  const perStream = time(() => {
-    const tap = createStreamUsageTap(format);
-    for (const chunk of events) tap.push(chunk);
-    tap.end();
-  }, Math.max(20, Math.floor(ITERATIONS / 20)));
+  const perStream = time(
+    () => {
+      const tap = createStreamUsageTap(format);
+      for (const chunk of events) tap.push(chunk);
+      tap.end();
+    },
+    Math.max(20, Math.floor(ITERATIONS / 20)),
+  );
   console.log(`${`usage tap ${format}`.padEnd(36)} ${fmt(perStream / events.length)} µs per chunk`);
 }

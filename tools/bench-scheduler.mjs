@@ -52,7 +52,11 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL = 'claude-sonnet-4-5';
 
 function credential(i) {
-  return testCredential(`bench-${String(i).padStart(5, '0')}`, { label: `bench ${i}`, weight: 1 + (i % 3), models: [{ name: MODEL, alias: MODEL }] });
+  return testCredential(`bench-${String(i).padStart(5, '0')}`, {
+    label: `bench ${i}`,
+    weight: 1 + (i % 3),
+    models: [{ name: MODEL, alias: MODEL }],
+  });
 }
 
 /** Redis server CPU (user + system) in ms, from INFO cpu. */
@@ -65,7 +69,12 @@ async function redisCpuMs(client) {
 async function run(size) {
   const prefix = `bench:scheduler:${process.pid}:${randomUUID().slice(0, 8)}:`;
   const settings = { 'routing.strategy': strategy, 'routing.session-affinity': affinity };
-  const catalog = { snapshot: snapshotOf(Array.from({ length: size }, (_, i) => credential(i)), settings) };
+  const catalog = {
+    snapshot: snapshotOf(
+      Array.from({ length: size }, (_, i) => credential(i)),
+      settings,
+    ),
+  };
   const store = new RoutingStateStore({ redisUrl, keyPrefix: prefix });
   const service = new DispatchService(catalog, store);
   const route = (i) => ({
@@ -79,7 +88,14 @@ async function run(size) {
   });
 
   for (let i = 0; i < size; i += 10) {
-    await service.attemptFinished({ credentialId: credential(i).id, family: 'claude', baseModel: MODEL, ok: false, status: 429, retryAfterMs: 3_600_000 });
+    await service.attemptFinished({
+      credentialId: credential(i).id,
+      family: 'claude',
+      baseModel: MODEL,
+      ok: false,
+      status: 429,
+      retryAfterMs: 3_600_000,
+    });
   }
   // Warm-up: script loading, JIT, state cache.
   for (let i = 0; i < 200; i++) await service.dispatch(route(i));
@@ -140,12 +156,16 @@ for (const size of sizes) results.push(await run(size));
 if (asJson) {
   console.log(JSON.stringify(results, null, 2));
 } else {
-  console.log(`scheduler picks (${strategy}${affinity ? ', session affinity' : ''}, ${concurrency} in flight, ${picks} picks each)`);
+  console.log(
+    `scheduler picks (${strategy}${affinity ? ', session affinity' : ''}, ${concurrency} in flight, ${picks} picks each)`,
+  );
   for (const r of results) {
     console.log(
       `${String(r.credentials).padStart(6)} credentials: ${String(r.picksPerSecond).padStart(7)} picks/s  ` +
         `mean ${r.meanLatencyMs.toFixed(3)} ms  cpu ${r.cpuMsPerPick.toFixed(4)} ms/pick (scheduler process) + ${r.redisCpuMsPerPick.toFixed(4)} (redis)` +
-        (r.pickShareOfRequestCpu !== undefined ? `  = ${percent(r.pickShareOfRequestCpu)} of a request's ${r.requestCpuMs} ms CPU` : ''),
+        (r.pickShareOfRequestCpu !== undefined
+          ? `  = ${percent(r.pickShareOfRequestCpu)} of a request's ${r.requestCpuMs} ms CPU`
+          : ''),
     );
   }
 }

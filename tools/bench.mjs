@@ -32,7 +32,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const BODY_SECONDS = Number(process.env.BENCH_BODY_SECONDS ?? 3);
 const BODIES_ONLY = process.argv.includes('--bodies-only');
 /** Body sizes of the large-body phases (a coding agent sends 50-500 KB per turn); BENCH_BODY_KB=100 runs one size (profiling). */
-const BODY_SIZES = process.env.BENCH_BODY_KB ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024) : [10 * 1024, 100 * 1024, 1024 * 1024];
+const BODY_SIZES = process.env.BENCH_BODY_KB
+  ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024)
+  : [10 * 1024, 100 * 1024, 1024 * 1024];
 const BODY_CONCURRENCY = 10;
 const CLIENT_KEY = 'sk-bench';
 const KEY_PREFIX = `bench:${process.pid}:`;
@@ -85,7 +87,8 @@ function redisStats() {
 function redisStatsDelta(before, after) {
   if (!before || !after) return undefined;
   const calls = {};
-  for (const [command, n] of Object.entries(after.calls)) if (n - (before.calls[command] ?? 0) > 0) calls[command] = n - (before.calls[command] ?? 0);
+  for (const [command, n] of Object.entries(after.calls))
+    if (n - (before.calls[command] ?? 0) > 0) calls[command] = n - (before.calls[command] ?? 0);
   // Minus the two INFO calls of the measurement itself.
   if (calls.info) calls.info = Math.max(0, calls.info - 1);
   const total = Object.values(calls).reduce((sum, n) => sum + n, 0);
@@ -99,7 +102,14 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
  * worker i to `origins[i % origins.length]` (several gateway replicas share the load evenly).
  */
 async function load({ origins, path, body, headers, concurrency, seconds, stream = false }) {
-  const pools = origins.map((origin) => new Pool(origin, { connections: Math.ceil(concurrency / origins.length), pipelining: 1, keepAliveTimeout: 30_000 }));
+  const pools = origins.map(
+    (origin) =>
+      new Pool(origin, {
+        connections: Math.ceil(concurrency / origins.length),
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+      }),
+  );
   const latencies = [];
   const ttfbs = [];
   let errors = 0;
@@ -161,17 +171,32 @@ async function main() {
 
   const dir = mkdtempSync(join(tmpdir(), 'cpa-bench-'));
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, stringify({
-    'api-keys': [CLIENT_KEY],
-    'openai-compatibility': [{
-      name: 'bench', 'base-url': `${mock.url}/v1`,
-      'api-key-entries': [{ 'api-key': 'up-1' }, { 'api-key': 'up-2' }, { 'api-key': 'up-3' }],
-      // bench-long: the large-body phases, renamed on the way as an alias is.
-      models: [{ name: 'bench-model', alias: 'bench-model' }, { name: 'bench-upstream-long', alias: 'bench-long' }],
-    }],
-    // Anthropic-compatible upstream (Bearer to a non-Anthropic base URL): the large-body phases in Messages format.
-    'claude-api-key': [{ 'api-key': 'up-claude', 'base-url': mock.url, models: [{ name: 'claude-sonnet-4-6', alias: 'claude-bench' }] }],
-  }));
+  writeFileSync(
+    configFile,
+    stringify({
+      'api-keys': [CLIENT_KEY],
+      'openai-compatibility': [
+        {
+          name: 'bench',
+          'base-url': `${mock.url}/v1`,
+          'api-key-entries': [{ 'api-key': 'up-1' }, { 'api-key': 'up-2' }, { 'api-key': 'up-3' }],
+          // bench-long: the large-body phases, renamed on the way as an alias is.
+          models: [
+            { name: 'bench-model', alias: 'bench-model' },
+            { name: 'bench-upstream-long', alias: 'bench-long' },
+          ],
+        },
+      ],
+      // Anthropic-compatible upstream (Bearer to a non-Anthropic base URL): the large-body phases in Messages format.
+      'claude-api-key': [
+        {
+          'api-key': 'up-claude',
+          'base-url': mock.url,
+          models: [{ name: 'claude-sonnet-4-6', alias: 'claude-bench' }],
+        },
+      ],
+    }),
+  );
   const stack = await startStack({
     quiet: true,
     skipBuild: true,
@@ -187,10 +212,25 @@ async function main() {
     },
   });
 
-  const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'a short benchmark prompt' }] });
-  const streamBody = JSON.stringify({ model: 'bench-model', stream: true, messages: [{ role: 'user', content: 'a short streamed benchmark prompt' }] });
-  const direct = { origins: [mock.url], path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer up-1' } };
-  const gateway = { origins: stack.urls, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` } };
+  const body = JSON.stringify({
+    model: 'bench-model',
+    messages: [{ role: 'user', content: 'a short benchmark prompt' }],
+  });
+  const streamBody = JSON.stringify({
+    model: 'bench-model',
+    stream: true,
+    messages: [{ role: 'user', content: 'a short streamed benchmark prompt' }],
+  });
+  const direct = {
+    origins: [mock.url],
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer up-1' },
+  };
+  const gateway = {
+    origins: stack.urls,
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+  };
 
   // Warm up connection pools, JIT and caches on both paths.
   await load({ ...direct, body, concurrency: 8, seconds: 1 });
@@ -200,7 +240,15 @@ async function main() {
   const redis = redisPid();
 
   /** One phase: the mock alone, then the same load through the stack, with CPU per request of every process and of Redis. */
-  const measure = async ({ label, directTarget = direct, gatewayTarget = gateway, body: reqBody, concurrency, seconds, stream = false }) => {
+  const measure = async ({
+    label,
+    directTarget = direct,
+    gatewayTarget = gateway,
+    body: reqBody,
+    concurrency,
+    seconds,
+    stream = false,
+  }) => {
     const base = await load({ ...directTarget, body: reqBody, concurrency, seconds, stream });
     const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
     const redisBefore = redis ? cpuMs(redis) : 0;
@@ -211,7 +259,16 @@ async function main() {
     const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
     const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
     const n = Math.max(1, via.requests);
-    return { label, base, via, cpuPerReq: (stackCpu + redisCpu) / n, redisPerReq: redisCpu / n, perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })), redisTraffic, n };
+    return {
+      label,
+      base,
+      via,
+      cpuPerReq: (stackCpu + redisCpu) / n,
+      redisPerReq: redisCpu / n,
+      perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })),
+      redisTraffic,
+      n,
+    };
   };
 
   const rows = [];
@@ -230,8 +287,18 @@ async function main() {
 
   // Large bodies: a coding agent's turn, same format in and out (the executor only renames the model).
   const bodyTargets = {
-    'openai-chat': { path: '/v1/chat/completions', model: 'bench-long', direct: { authorization: 'Bearer up-1' }, gateway: { authorization: `Bearer ${CLIENT_KEY}` } },
-    claude: { path: '/v1/messages', model: 'claude-bench', direct: { authorization: 'Bearer up-claude', 'anthropic-version': '2023-06-01' }, gateway: { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' } },
+    'openai-chat': {
+      path: '/v1/chat/completions',
+      model: 'bench-long',
+      direct: { authorization: 'Bearer up-1' },
+      gateway: { authorization: `Bearer ${CLIENT_KEY}` },
+    },
+    claude: {
+      path: '/v1/messages',
+      model: 'claude-bench',
+      direct: { authorization: 'Bearer up-claude', 'anthropic-version': '2023-06-01' },
+      gateway: { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' },
+    },
   };
   const bodyRows = [];
   for (const [format, target] of Object.entries(bodyTargets)) {
@@ -244,17 +311,28 @@ async function main() {
     await load({ ...directTarget, body: warm, concurrency: BODY_CONCURRENCY, seconds: 1 });
     await load({ ...gatewayTarget, body: warm, concurrency: BODY_CONCURRENCY, seconds: 1 });
     for (const { size, body: reqBody } of bodies) {
-      const row = await measure({ label: `${format} ${sizeLabel(size)}`, directTarget, gatewayTarget, body: reqBody, concurrency: BODY_CONCURRENCY, seconds: BODY_SECONDS });
+      const row = await measure({
+        label: `${format} ${sizeLabel(size)}`,
+        directTarget,
+        gatewayTarget,
+        body: reqBody,
+        concurrency: BODY_CONCURRENCY,
+        seconds: BODY_SECONDS,
+      });
       bodyRows.push({ ...row, format, size, bytes: reqBody.length });
     }
   }
 
   const printRedis = (list, width) => {
     // Whole-server counters: other clients of the same Redis (tests, other stacks) add to them.
-    console.log('\nRedis per request (INFO commandstats / stats over the gateway phase; commands run inside scripts count too; so do other clients of this Redis):');
+    console.log(
+      '\nRedis per request (INFO commandstats / stats over the gateway phase; commands run inside scripts count too; so do other clients of this Redis):',
+    );
     for (const { label, redisTraffic, n } of list) {
       if (!redisTraffic) continue;
-      const top = Object.entries(redisTraffic.calls).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      const top = Object.entries(redisTraffic.calls)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8);
       console.log(
         `  ${label.padEnd(width)} ${fmt(redisTraffic.total / n, 1)} commands (${top.map(([c, k]) => `${c} ${fmt(k / n, 2)}`).join(', ')}), ` +
           `${fmt(redisTraffic.inBytes / n, 0)} B in, ${fmt(redisTraffic.outBytes / n, 0)} B out`,
@@ -262,28 +340,49 @@ async function main() {
     }
   };
   const printRss = (rss, when) => {
-    console.log(`\npeak RSS per process ${when} (MB): ` + rss.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', '));
-    console.log(`peak RSS of the stack (sum of the processes' peaks): ${fmt(rss.reduce((sum, p) => sum + p.mb, 0), 0)} MB`);
+    console.log(
+      `\npeak RSS per process ${when} (MB): ` + rss.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', '),
+    );
+    console.log(
+      `peak RSS of the stack (sum of the processes' peaks): ${fmt(
+        rss.reduce((sum, p) => sum + p.mb, 0),
+        0,
+      )} MB`,
+    );
     // The hot path (no Prisma since the catalog snapshot) has a budget of 150 MB per process.
     const hot = rss.filter(({ name }) => name === 'gateway' || name === 'scheduler' || name.startsWith('executor'));
     const over = hot.filter(({ mb }) => mb > 150);
-    console.log(`hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`);
+    console.log(
+      `hot-path processes at or under 150 MB: ${over.length ? `no (${over.map(({ label, mb }) => `${label} ${fmt(mb, 0)}`).join(', ')})` : 'yes'}`,
+    );
   };
 
   if (rows.length > 0) {
-    console.log(`\nBenchmark (${SECONDS}s per phase, ${stack.urls.length} gateway(s), load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`);
-    console.log('phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors');
+    console.log(
+      `\nBenchmark (${SECONDS}s per phase, ${stack.urls.length} gateway(s), load generator, mock and stack on this machine; ${process.env.BENCH_NOTE ?? ''})`,
+    );
+    console.log(
+      'phase            | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms   | p99 direct/gw (+added) ms    | ttfb p50 direct/gw (+added) | CPU ms/req (redis) | errors',
+    );
     for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
       console.log(
         `${label.padEnd(16)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) + ' | ' +
-          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) + ' | ' +
-          (label.startsWith('stream') ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})` : '-').padEnd(27) + ' | ' +
-          `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ` | ${base.errors}/${via.errors}`,
+          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) +
+          ' | ' +
+          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) +
+          ' | ' +
+          (label.startsWith('stream')
+            ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})`
+            : '-'
+          ).padEnd(27) +
+          ' | ' +
+          `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) +
+          ` | ${base.errors}/${via.errors}`,
       );
     }
     console.log('\nCPU ms per request by process:');
-    for (const { label, perProcess } of rows) console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+    for (const { label, perProcess } of rows)
+      console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
     printRedis(rows, 16);
     printRss(smallRss, 'after the small-body phases');
   }
@@ -292,18 +391,25 @@ async function main() {
     `\nLarge bodies (a coding agent's turn: system prompt, tools, tool calls and results; concurrency ${BODY_CONCURRENCY}, not streamed, ` +
       `same format in and out, model renamed by alias; ${BODY_SECONDS}s per phase; ${process.env.BENCH_NOTE ?? ''})`,
   );
-  console.log('phase                | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms    | p99 direct/gw (+added) ms     | CPU ms/req (redis) | CPU µs/KB | errors');
+  console.log(
+    'phase                | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms    | p99 direct/gw (+added) ms     | CPU ms/req (redis) | CPU µs/KB | errors',
+  );
   for (const { label, base, via, cpuPerReq, redisPerReq, bytes } of bodyRows) {
     console.log(
       `${label.padEnd(20)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) + ' | ' +
-        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) + ' | ' +
-        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) + ' | ' +
-        fmt((cpuPerReq * 1000) / (bytes / 1024), 1).padStart(9) + ` | ${base.errors}/${via.errors}`,
+        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) +
+        ' | ' +
+        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) +
+        ' | ' +
+        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) +
+        ' | ' +
+        fmt((cpuPerReq * 1000) / (bytes / 1024), 1).padStart(9) +
+        ` | ${base.errors}/${via.errors}`,
     );
   }
   console.log('\nCPU ms per request by process:');
-  for (const { label, perProcess } of bodyRows) console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+  for (const { label, perProcess } of bodyRows)
+    console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
   // Cost per request should grow no faster than the body: a CPU factor at or below the bytes factor.
   console.log('\nCost against body size (stack + Redis CPU per request, from one size to the next):');
   for (const format of Object.keys(bodyTargets)) {
@@ -315,7 +421,10 @@ async function main() {
     console.log(`  ${format.padEnd(12)} ${steps.join('; ')}`);
   }
   printRedis(bodyRows, 20);
-  printRss(pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) })), 'after the large-body phases');
+  printRss(
+    pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) })),
+    'after the large-body phases',
+  );
 
   await stack.stop();
   await mock.close();
@@ -325,12 +434,16 @@ async function main() {
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
   const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;
   console.log('\nScheduler picks (real Redis):');
-  spawnSync(process.execPath, [join(ROOT, 'tools/bench-scheduler.mjs'), '--request-cpu-ms', requestCpu.toFixed(3)], { stdio: 'inherit', cwd: ROOT });
+  spawnSync(process.execPath, [join(ROOT, 'tools/bench-scheduler.mjs'), '--request-cpu-ms', requestCpu.toFixed(3)], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
   console.log('\nFormat translation:');
   spawnSync(process.execPath, [join(ROOT, 'tools/bench-formats.mjs')], { stdio: 'inherit', cwd: ROOT });
 }
 
-const sizeLabel = (bytes) => (bytes >= 1024 * 1024 ? `${fmt(bytes / 1024 / 1024, 0)} MB` : `${fmt(bytes / 1024, 0)} KB`);
+const sizeLabel = (bytes) =>
+  bytes >= 1024 * 1024 ? `${fmt(bytes / 1024 / 1024, 0)} MB` : `${fmt(bytes / 1024, 0)} KB`;
 
 main().catch((err) => {
   console.error(err);

@@ -51,7 +51,10 @@ const Service = z
     restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).optional(),
     init: z.boolean().optional(),
     stop_grace_period: duration.optional(),
-    profiles: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).nonempty().optional(),
+    profiles: z
+      .array(z.string().regex(/^[a-z][a-z0-9_-]*$/))
+      .nonempty()
+      .optional(),
   })
   .strict()
   .refine((s) => s.image !== undefined || s.build !== undefined, 'a service needs an image or a build');
@@ -61,7 +64,11 @@ const Compose = z
     services: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), Service),
     volumes: z.record(z.string(), z.null()).optional(),
     networks: z
-      .object({ default: z.object({ ipam: z.object({ config: z.array(z.object({ subnet: z.string() }).strict()).length(1) }).strict() }).strict() })
+      .object({
+        default: z
+          .object({ ipam: z.object({ config: z.array(z.object({ subnet: z.string() }).strict()).length(1) }).strict() })
+          .strict(),
+      })
       .strict()
       .optional(),
   })
@@ -184,8 +191,10 @@ describe('docker-compose.yml: the stack', () => {
     }
   });
 
-  it('each SERVICE names a built app, and every app is deployed (the console as the admin\'s static assets)', () => {
-    const apps = readdirSync(join(root, 'apps')).filter((d) => d !== STATIC_APP && existsSync(join(root, 'apps', d, 'package.json')));
+  it("each SERVICE names a built app, and every app is deployed (the console as the admin's static assets)", () => {
+    const apps = readdirSync(join(root, 'apps')).filter(
+      (d) => d !== STATIC_APP && existsSync(join(root, 'apps', d, 'package.json')),
+    );
     const deployed = new Set<string>();
     for (const name of LONG_RUNNING_APPS) {
       const app = String(env(name).SERVICE);
@@ -260,9 +269,15 @@ describe('docker-compose.yml: the stack', () => {
   // Compose's own validation, where Debian's docker-compose is installed (the parser checks above always run).
   const composeAvailable = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
   it.skipIf(!composeAvailable)('docker-compose validates the file (skipped without the docker-compose binary)', () => {
-    const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CPA_SECRET_KEY' && k !== 'PORT'));
+    const baseEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => k !== 'CPA_SECRET_KEY' && k !== 'PORT'),
+    );
     const run = (extra: Record<string, string>) =>
-      spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: root, encoding: 'utf8', env: { ...baseEnv, ...extra } });
+      spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...baseEnv, ...extra },
+      });
     const ok = run({ CPA_SECRET_KEY: 'test-secret' });
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
@@ -293,7 +308,8 @@ describe('observability profile: Prometheus and Grafana over /metrics', () => {
 
   it('runs only with --profile observability; everything else starts without a profile', () => {
     for (const name of OBSERVABILITY) expect(svc(name).profiles, name).toEqual(['observability']);
-    for (const name of Object.keys(services).filter((n) => !OBSERVABILITY.includes(n))) expect(svc(name).profiles, name).toBeUndefined();
+    for (const name of Object.keys(services).filter((n) => !OBSERVABILITY.includes(n)))
+      expect(svc(name).profiles, name).toBeUndefined();
     expect(svc('prometheus').image).toMatch(/^prom\/prometheus:v\d/);
     expect(svc('grafana').image).toMatch(/^grafana\/grafana:\d/);
     expect(svc('grafana').depends_on?.prometheus).toEqual({ condition: 'service_healthy' });
@@ -321,9 +337,15 @@ describe('observability profile: Prometheus and Grafana over /metrics', () => {
   it('Grafana is provisioned with the Prometheus data source and the dashboard', () => {
     const volumes = svc('grafana').volumes ?? [];
     expect(volumes).toContain('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro');
-    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; type: string; url: string }[] };
-    expect(datasources.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' })]);
-    const providers = parse(read('deploy/grafana/provisioning/dashboards/cpa.yml')) as { providers: { options: { path: string } }[] };
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: { uid: string; type: string; url: string }[];
+    };
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' }),
+    ]);
+    const providers = parse(read('deploy/grafana/provisioning/dashboards/cpa.yml')) as {
+      providers: { options: { path: string } }[];
+    };
     const dir = providers.providers[0]!.options.path;
     expect(volumes).toContain(`./deploy/grafana/cpa-dashboard.json:${dir}/cpa-dashboard.json:ro`);
     for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
@@ -367,7 +389,10 @@ interface Instruction {
 }
 
 /** Dockerfile instructions with line continuations joined and comments dropped, split into stages. */
-function parseDockerfile(text: string): { args: Record<string, string>; stages: { from: string; name?: string; body: Instruction[] }[] } {
+function parseDockerfile(text: string): {
+  args: Record<string, string>;
+  stages: { from: string; name?: string; body: Instruction[] }[];
+} {
   const joined = text
     .split('\n')
     .filter((l) => !l.trimStart().startsWith('#'))
@@ -375,7 +400,10 @@ function parseDockerfile(text: string): { args: Record<string, string>; stages: 
     .replace(/\\\n/g, ' ');
   const args: Record<string, string> = {};
   const stages: { from: string; name?: string; body: Instruction[] }[] = [];
-  for (const line of joined.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const m = /^([A-Z]+)\s+(.*)$/.exec(line);
     if (!m) throw new Error(`unparsable Dockerfile line: ${line}`);
     const [, op, rest] = m;
@@ -419,9 +447,13 @@ describe('Dockerfile', () => {
   it('`npm run build` builds every app and lib, the console with Vite', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toBe(`tsc -b tsconfig.build.json && npm run --silent build -w apps/${STATIC_APP}`);
-    const refs = (JSON.parse(read('tsconfig.build.json')) as { references: { path: string }[] }).references.map((r) => r.path);
+    const refs = (JSON.parse(read('tsconfig.build.json')) as { references: { path: string }[] }).references.map(
+      (r) => r.path,
+    );
     for (const dir of ['apps', 'libs']) {
-      for (const project of readdirSync(join(root, dir)).filter((p) => p !== STATIC_APP && existsSync(join(root, dir, p, 'tsconfig.json')))) {
+      for (const project of readdirSync(join(root, dir)).filter(
+        (p) => p !== STATIC_APP && existsSync(join(root, dir, p, 'tsconfig.json')),
+      )) {
         expect(refs, `${dir}/${project}`).toContain(`${dir}/${project}`);
       }
     }
@@ -430,7 +462,10 @@ describe('Dockerfile', () => {
   it('the runtime image carries built apps, runs as a non-root user, and starts apps/$SERVICE/dist/main.js', () => {
     const copies = runtime.body.filter((i) => i.op === 'COPY').map((i) => i.args);
     for (const dir of ['node_modules', 'libs', 'apps', 'tools', 'prisma']) {
-      expect(copies.some((c) => c.includes('--from=') && c.endsWith(` ./${dir}`)), dir).toBe(true);
+      expect(
+        copies.some((c) => c.includes('--from=') && c.endsWith(` ./${dir}`)),
+        dir,
+      ).toBe(true);
     }
     const user = runtime.body.filter((i) => i.op === 'USER').at(-1)?.args;
     expect(user).toBeDefined();
@@ -446,9 +481,15 @@ describe('Dockerfile', () => {
     const [shell, option, command] = JSON.parse(runtime.body.filter((i) => i.op === 'CMD').at(-1)!.args) as string[];
     // The image's shell line, run here with a `node` that prints its arguments and environment instead of starting.
     const bin = mkdtempSync(join(tmpdir(), 'cpa-cmd-'));
-    writeFileSync(join(bin, 'node'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\necho --env--\nenv\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'node'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\necho --env--\nenv\n', {
+      mode: 0o755,
+    });
     const run = (env: Record<string, string>) => {
-      const result = spawnSync(shell, [option, command], { cwd: root, encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
+      const result = spawnSync(shell, [option, command], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+      });
       expect(result.status, result.stderr).toBe(0);
       const [argv, environment] = result.stdout.split('--env--\n');
       return { argv: argv.split('\n').filter(Boolean), env: environment.split('\n').filter(Boolean) };

@@ -14,7 +14,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const skipBuild = args.includes('--no-build');
-const paths = args.filter((arg) => arg !== '--no-build').map((path) => resolve(process.env.INIT_CWD ?? process.cwd(), path));
+const paths = args
+  .filter((arg) => arg !== '--no-build')
+  .map((path) => resolve(process.env.INIT_CWD ?? process.cwd(), path));
 
 try {
   if (!skipBuild) {
@@ -29,5 +31,8 @@ try {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 }
-const child = spawnSync(process.execPath, [resolve(ROOT, 'apps/admin/dist/import-auth.js'), ...paths], { stdio: 'inherit', env: process.env });
+const child = spawnSync(process.execPath, [resolve(ROOT, 'apps/admin/dist/import-auth.js'), ...paths], {
+  stdio: 'inherit',
+  env: process.env,
+});
 process.exit(child.status ?? 1);

@@ -33,14 +33,25 @@ const Container = z
     name,
     image: z.literal('cliproxy-ts'),
     command: z.array(z.string()).optional(),
-    envFrom: z.array(z.union([z.object({ configMapRef: z.object({ name }).strict() }).strict(), z.object({ secretRef: z.object({ name }).strict() }).strict()])),
+    envFrom: z.array(
+      z.union([
+        z.object({ configMapRef: z.object({ name }).strict() }).strict(),
+        z.object({ secretRef: z.object({ name }).strict() }).strict(),
+      ]),
+    ),
     env: z.array(z.object({ name: envName, value: z.string() }).strict()).optional(),
     ports: z.array(z.object({ name: z.string(), containerPort: z.number().int() }).strict()).optional(),
-    lifecycle: z.object({ preStop: z.object({ sleep: z.object({ seconds: z.number().int().positive() }).strict() }).strict() }).strict().optional(),
+    lifecycle: z
+      .object({ preStop: z.object({ sleep: z.object({ seconds: z.number().int().positive() }).strict() }).strict() })
+      .strict()
+      .optional(),
     readinessProbe: Probe.optional(),
     livenessProbe: Probe.optional(),
     resources: z
-      .object({ requests: z.object({ cpu: z.string(), memory: z.string() }).strict(), limits: z.object({ memory: z.string() }).strict() })
+      .object({
+        requests: z.object({ cpu: z.string(), memory: z.string() }).strict(),
+        limits: z.object({ memory: z.string() }).strict(),
+      })
       .strict()
       .optional(),
   })
@@ -84,7 +95,14 @@ const Service = z
     metadata: Metadata,
     spec: z.union([
       z.object({ type: z.literal('ExternalName'), externalName: z.string().min(1) }).strict(),
-      z.object({ selector: labels, ports: z.array(z.object({ name: z.string(), port: z.number().int(), targetPort: z.string() }).strict()).min(1) }).strict(),
+      z
+        .object({
+          selector: labels,
+          ports: z
+            .array(z.object({ name: z.string(), port: z.number().int(), targetPort: z.string() }).strict())
+            .min(1),
+        })
+        .strict(),
     ]),
   })
   .strict();
@@ -98,7 +116,21 @@ const Hpa = z
         scaleTargetRef: z.object({ apiVersion: z.literal('apps/v1'), kind: z.literal('Deployment'), name }).strict(),
         minReplicas: z.number().int().positive(),
         maxReplicas: z.number().int().positive(),
-        metrics: z.array(z.object({ type: z.literal('Resource'), resource: z.object({ name: z.literal('cpu'), target: z.object({ type: z.literal('Utilization'), averageUtilization: z.number().int() }).strict() }).strict() }).strict()).min(1),
+        metrics: z
+          .array(
+            z
+              .object({
+                type: z.literal('Resource'),
+                resource: z
+                  .object({
+                    name: z.literal('cpu'),
+                    target: z.object({ type: z.literal('Utilization'), averageUtilization: z.number().int() }).strict(),
+                  })
+                  .strict(),
+              })
+              .strict(),
+          )
+          .min(1),
       })
       .strict(),
   })
@@ -111,9 +143,22 @@ const Pdb = z
     spec: z.object({ minAvailable: z.number().int().positive(), selector }).strict(),
   })
   .strict();
-const ConfigMap = z.object({ apiVersion: z.literal('v1'), kind: z.literal('ConfigMap'), metadata: Metadata, data: z.record(envName, z.string()) }).strict();
+const ConfigMap = z
+  .object({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('ConfigMap'),
+    metadata: Metadata,
+    data: z.record(envName, z.string()),
+  })
+  .strict();
 const Secret = z
-  .object({ apiVersion: z.literal('v1'), kind: z.literal('Secret'), metadata: Metadata, type: z.literal('Opaque'), stringData: z.record(envName, z.string()) })
+  .object({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('Secret'),
+    metadata: Metadata,
+    type: z.literal('Opaque'),
+    stringData: z.record(envName, z.string()),
+  })
   .strict();
 const Namespace = z.object({ apiVersion: z.literal('v1'), kind: z.literal('Namespace'), metadata: Metadata }).strict();
 
@@ -132,7 +177,9 @@ const Kustomization = z
   .strict();
 
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-const kustomization = Kustomization.parse(parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS());
+const kustomization = Kustomization.parse(
+  parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS(),
+);
 
 function parseFile(file: string): Resource[] {
   return parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => {
@@ -141,13 +188,15 @@ function parseFile(file: string): Resource[] {
   });
 }
 const resources = files.flatMap(parseFile);
-const ofKind = <K extends Resource['kind']>(kind: K) => resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
+const ofKind = <K extends Resource['kind']>(kind: K) =>
+  resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
 const byName = <K extends Resource['kind']>(kind: K, n: string) => {
   const found = ofKind(kind).find((r) => r.metadata.name === n);
   if (!found) throw new Error(`${kind} ${n} missing`);
   return found;
 };
-const envOf = (d: z.infer<typeof Deployment>) => Object.fromEntries((d.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+const envOf = (d: z.infer<typeof Deployment>) =>
+  Object.fromEntries((d.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
 
 const executors = PROVIDER_FAMILIES.map((f) => `executor-${f}`);
 const services = ['admin', 'scheduler', 'gateway', 'refresh-worker', ...executors];
@@ -159,7 +208,11 @@ describe('deploy/k8s (Kustomize base)', () => {
   });
 
   it('has a Deployment per service, one executor per provider family with its PROVIDER_FAMILY', () => {
-    expect(ofKind('Deployment').map((d) => d.metadata.name).sort()).toEqual([...services].sort());
+    expect(
+      ofKind('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual([...services].sort());
     for (const family of PROVIDER_FAMILIES) {
       const env = envOf(byName('Deployment', `executor-${family}`));
       expect(env).toMatchObject({ SERVICE: 'executor', PROVIDER_FAMILY: family });
@@ -179,7 +232,9 @@ describe('deploy/k8s (Kustomize base)', () => {
       // The selector must select the pod template (otherwise the API server rejects it).
       expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
       const preStop = container.lifecycle?.preStop.sleep.seconds ?? 0;
-      expect(spec.terminationGracePeriodSeconds, d.metadata.name).toBeGreaterThan(preStop + DEFAULT_DRAIN_TIMEOUT_MS / 1000);
+      expect(spec.terminationGracePeriodSeconds, d.metadata.name).toBeGreaterThan(
+        preStop + DEFAULT_DRAIN_TIMEOUT_MS / 1000,
+      );
       const from = container.envFrom.map((e) => ('secretRef' in e ? e.secretRef.name : e.configMapRef.name));
       expect(from).toEqual(expect.arrayContaining(['cpa-env', 'cpa-secrets']));
     }
@@ -201,7 +256,12 @@ describe('deploy/k8s (Kustomize base)', () => {
   });
 
   it('keeps Redis and Postgres outside, with their URLs and the secret key in a Secret', () => {
-    expect(ofKind('Service').filter((s) => 'externalName' in s.spec).map((s) => s.metadata.name).sort()).toEqual(['postgres', 'redis']);
+    expect(
+      ofKind('Service')
+        .filter((s) => 'externalName' in s.spec)
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual(['postgres', 'redis']);
     const secret = byName('Secret', 'cpa-secrets');
     expect(Object.keys(secret.stringData).sort()).toEqual(['CPA_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL']);
     expect(new URL(secret.stringData.REDIS_URL!).hostname).toBe('redis');
@@ -221,7 +281,9 @@ describe('deploy/k8s (Kustomize base)', () => {
     const out = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
     expect(out.stderr).toBe('');
     expect(out.status).toBe(0);
-    const built = parseAllDocuments(out.stdout).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string } });
+    const built = parseAllDocuments(out.stdout).map(
+      (d) => d.toJS() as { kind: string; metadata: { namespace?: string } },
+    );
     expect(built.filter((r) => r.kind === 'Deployment')).toHaveLength(services.length);
     expect(built.filter((r) => r.kind !== 'Namespace').every((r) => r.metadata.namespace === 'cliproxy')).toBe(true);
   });

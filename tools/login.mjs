@@ -30,6 +30,9 @@ try {
   process.exit(1);
 }
 // stdin stays with the child: the operator may paste the redirect URL there.
-const child = spawn(process.execPath, [resolve(ROOT, 'apps/admin/dist/login.js'), ...rest], { stdio: 'inherit', env: process.env });
+const child = spawn(process.execPath, [resolve(ROOT, 'apps/admin/dist/login.js'), ...rest], {
+  stdio: 'inherit',
+  env: process.env,
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));

@@ -102,8 +102,11 @@ export async function ensureDatabase(databaseUrl) {
  * Returns the names of the migrations this call applied (empty when already up to date).
  */
 export async function migrate(databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, options = {}) {
-  const { migrationsDir = DEFAULT_MIGRATIONS_DIR, log = (line) => console.log(line), warn = (line) => console.warn(line) } =
-    options;
+  const {
+    migrationsDir = DEFAULT_MIGRATIONS_DIR,
+    log = (line) => console.log(line),
+    warn = (line) => console.warn(line),
+  } = options;
   const migrations = await readMigrations(migrationsDir);
   await ensureDatabase(databaseUrl);
 

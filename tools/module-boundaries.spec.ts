@@ -17,7 +17,8 @@ async function lintText(path: string, code: string): Promise<ESLint.LintResult> 
   return result;
 }
 
-const lintProbe = (path: string, imported: string) => lintText(path, `import * as dependency from '${imported}';\n\nexport const probe = dependency;\n`);
+const lintProbe = (path: string, imported: string) =>
+  lintText(path, `import * as dependency from '${imported}';\n\nexport const probe = dependency;\n`);
 
 describe('module boundaries', { timeout: 120_000 }, () => {
   beforeAll(() => {
@@ -25,14 +26,62 @@ describe('module boundaries', { timeout: 120_000 }, () => {
   });
 
   it.each([
-    ['a pure lib importing an I/O lib', 'libs/routing/src/__boundary-probe__.ts', '@cpa/db', '@nx/enforce-module-boundaries', 'A project tagged with "pure" can only depend on libs tagged with "pure"'],
-    ['a pure lib importing an I/O package', 'libs/formats/src/__boundary-probe__.ts', 'ioredis', '@nx/enforce-module-boundaries', 'A project tagged with "pure" is not allowed to import "ioredis"'],
-    ['a pure lib importing a node I/O module', 'libs/contracts/src/__boundary-probe__.ts', 'node:fs', 'no-restricted-imports', 'A pure lib does no I/O'],
-    ['an app importing an app', 'apps/scheduler/src/__boundary-probe__.ts', '@cpa/gateway', '@nx/enforce-module-boundaries', 'A project tagged with "type:app" can only depend on libs tagged with "type:lib"'],
-    ['a lib importing an app', 'libs/management/src/__boundary-probe__.ts', '@cpa/scheduler', '@nx/enforce-module-boundaries', 'A project tagged with "type:lib" can only depend on libs tagged with "type:lib"'],
-    ['production code importing the test helpers', 'apps/executor/src/__boundary-probe__.ts', '@cpa/testing', '@nx/enforce-module-boundaries', 'can only depend on libs tagged with "pure", "io"'],
-    ["production code importing a lib's test entry point", 'apps/admin/src/__boundary-probe__.ts', '@cpa/db/testing', 'no-restricted-imports', 'Test helpers are for tests only.'],
-    ['the browser console importing workspace code', 'apps/console/src/__boundary-probe__.ts', '@cpa/contracts/management-views', '@typescript-eslint/no-restricted-imports', 'The console imports only types from the workspace'],
+    [
+      'a pure lib importing an I/O lib',
+      'libs/routing/src/__boundary-probe__.ts',
+      '@cpa/db',
+      '@nx/enforce-module-boundaries',
+      'A project tagged with "pure" can only depend on libs tagged with "pure"',
+    ],
+    [
+      'a pure lib importing an I/O package',
+      'libs/formats/src/__boundary-probe__.ts',
+      'ioredis',
+      '@nx/enforce-module-boundaries',
+      'A project tagged with "pure" is not allowed to import "ioredis"',
+    ],
+    [
+      'a pure lib importing a node I/O module',
+      'libs/contracts/src/__boundary-probe__.ts',
+      'node:fs',
+      'no-restricted-imports',
+      'A pure lib does no I/O',
+    ],
+    [
+      'an app importing an app',
+      'apps/scheduler/src/__boundary-probe__.ts',
+      '@cpa/gateway',
+      '@nx/enforce-module-boundaries',
+      'A project tagged with "type:app" can only depend on libs tagged with "type:lib"',
+    ],
+    [
+      'a lib importing an app',
+      'libs/management/src/__boundary-probe__.ts',
+      '@cpa/scheduler',
+      '@nx/enforce-module-boundaries',
+      'A project tagged with "type:lib" can only depend on libs tagged with "type:lib"',
+    ],
+    [
+      'production code importing the test helpers',
+      'apps/executor/src/__boundary-probe__.ts',
+      '@cpa/testing',
+      '@nx/enforce-module-boundaries',
+      'can only depend on libs tagged with "pure", "io"',
+    ],
+    [
+      "production code importing a lib's test entry point",
+      'apps/admin/src/__boundary-probe__.ts',
+      '@cpa/db/testing',
+      'no-restricted-imports',
+      'Test helpers are for tests only.',
+    ],
+    [
+      'the browser console importing workspace code',
+      'apps/console/src/__boundary-probe__.ts',
+      '@cpa/contracts/management-views',
+      '@typescript-eslint/no-restricted-imports',
+      'The console imports only types from the workspace',
+    ],
   ])('reports %s', async (_case, path, imported, ruleId, message) => {
     const result = await lintProbe(path, imported);
     const reported = result.messages.filter((m) => m.ruleId === ruleId);
@@ -54,7 +103,8 @@ describe('module boundaries', { timeout: 120_000 }, () => {
   });
 
   it('permits the browser console importing the management API answer types', async () => {
-    const code = "import type { CredentialView } from '@cpa/contracts/management-views';\n\nexport type Probe = CredentialView;\n";
+    const code =
+      "import type { CredentialView } from '@cpa/contracts/management-views';\n\nexport type Probe = CredentialView;\n";
     const result = await lintText('apps/console/src/__boundary-probe__.ts', code);
     expect(result.messages).toEqual([]);
   });

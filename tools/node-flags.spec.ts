@@ -45,20 +45,22 @@ describe('tools/node-flags.conf', () => {
 
   it('the launcher runs a service with its flags, then CPA_NODE_ARGS, then its main script', async () => {
     const { nodeFlags, serviceArgs } = await stack();
-    expect(serviceArgs('apps/executor/dist/main.js', {})).toEqual([...nodeFlags('executor'), join(root, 'apps/executor/dist/main.js')]);
-    expect(serviceArgs('apps/gateway/dist/main.js', { CPA_NODE_ARGS: '--cpu-prof  --max-semi-space-size=16' })).toEqual([
-      ...nodeFlags('gateway'),
-      '--cpu-prof',
-      '--max-semi-space-size=16',
-      join(root, 'apps/gateway/dist/main.js'),
+    expect(serviceArgs('apps/executor/dist/main.js', {})).toEqual([
+      ...nodeFlags('executor'),
+      join(root, 'apps/executor/dist/main.js'),
     ]);
+    expect(serviceArgs('apps/gateway/dist/main.js', { CPA_NODE_ARGS: '--cpu-prof  --max-semi-space-size=16' })).toEqual(
+      [...nodeFlags('gateway'), '--cpu-prof', '--max-semi-space-size=16', join(root, 'apps/gateway/dist/main.js')],
+    );
   });
 
   // Flags Node does not know make it exit ("bad option"); the young generation shows V8 applied them.
   it.each(SERVICES)('Node accepts the flags of %s and V8 applies them', async (service) => {
     const { nodeFlags } = await stack();
     const flags = nodeFlags(service);
-    const semiSpaceMb = Number(/^--max-semi-space-size=(\d+)$/.exec(flags.find((f) => f.startsWith('--max-semi-space-size=')) ?? '')?.[1]);
+    const semiSpaceMb = Number(
+      /^--max-semi-space-size=(\d+)$/.exec(flags.find((f) => f.startsWith('--max-semi-space-size=')) ?? '')?.[1],
+    );
     expect(semiSpaceMb, 'every service bounds its young generation').toBeGreaterThan(0);
     // Objects that survive a scavenge or two: the young generation grows to its limit (two semi-spaces).
     const probe = `
@@ -67,7 +69,10 @@ describe('tools/node-flags.conf', () => {
       const newSpace = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
       console.log(JSON.stringify({ execArgv: process.execArgv, newSpaceMb: newSpace.space_size / 1048576 }));`;
     const run = (args: string[]) => {
-      const result = spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      const result = spawnSync(process.execPath, [...args, '-e', probe], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
       expect(result.status, result.stderr).toBe(0);
       return JSON.parse(result.stdout) as { execArgv: string[]; newSpaceMb: number };
     };
@@ -92,10 +97,18 @@ describe('tools/node-flags.conf', () => {
     const docs = readdirSync(k8sDir)
       .filter((f) => f.endsWith('.yaml'))
       .flatMap((f) => parseAllDocuments(readFileSync(join(k8sDir, f), 'utf8')).map((d) => d.toJSON() as K8sDoc | null));
-    type K8sDoc = { kind?: string; data?: Record<string, string>; spec?: { template?: { spec?: { containers?: Container[] } } } };
+    type K8sDoc = {
+      kind?: string;
+      data?: Record<string, string>;
+      spec?: { template?: { spec?: { containers?: Container[] } } };
+    };
     for (const d of docs) if (d?.kind === 'ConfigMap') expect(d.data ?? {}).not.toHaveProperty('NODE_OPTIONS');
-    const containers = docs.filter((d) => d?.kind === 'Deployment').flatMap((d) => d!.spec?.template?.spec?.containers ?? []);
-    expect(containers.map((c) => c.env?.find((e) => e.name === 'SERVICE')?.value)).toEqual(expect.arrayContaining(SERVICES));
+    const containers = docs
+      .filter((d) => d?.kind === 'Deployment')
+      .flatMap((d) => d!.spec?.template?.spec?.containers ?? []);
+    expect(containers.map((c) => c.env?.find((e) => e.name === 'SERVICE')?.value)).toEqual(
+      expect.arrayContaining(SERVICES),
+    );
     for (const c of containers) {
       expect(c.command, c.name).toBeUndefined();
       expect(c.args, c.name).toBeUndefined();

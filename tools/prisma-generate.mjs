@@ -33,14 +33,18 @@ function isFile(path) {
 function realSchemaEngineExists() {
   const prismaRequire = createRequire(require.resolve('prisma/package.json'));
   const enginesDir = dirname(prismaRequire.resolve('@prisma/engines/package.json'));
-  const inPackage = readdirSync(enginesDir).some((name) => name.startsWith('schema-engine') && isFile(join(enginesDir, name)));
+  const inPackage = readdirSync(enginesDir).some(
+    (name) => name.startsWith('schema-engine') && isFile(join(enginesDir, name)),
+  );
   if (inPackage) return true;
   // Download cache: ~/.cache/prisma/master/<engine hash>/<platform>/schema-engine
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'prisma', 'master');
   if (!existsSync(cache)) return false;
   return readdirSync(cache).some((hash) => {
     const dir = join(cache, hash);
-    return statSync(dir).isDirectory() && readdirSync(dir).some((platform) => isFile(join(dir, platform, 'schema-engine')));
+    return (
+      statSync(dir).isDirectory() && readdirSync(dir).some((platform) => isFile(join(dir, platform, 'schema-engine')))
+    );
   });
 }
 

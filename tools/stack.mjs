@@ -15,7 +15,17 @@ import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat', 'gemini-cli', 'antigravity', 'vertex', 'kimi', 'iflow'];
+export const FAMILIES = [
+  'claude',
+  'gemini',
+  'codex',
+  'openai-compat',
+  'gemini-cli',
+  'antigravity',
+  'vertex',
+  'kimi',
+  'iflow',
+];
 
 function defaults(env) {
   return {
@@ -28,7 +38,11 @@ function defaults(env) {
 }
 
 export function build({ quiet = false } = {}) {
-  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
+  const result = spawnSync('npm', ['run', '--silent', 'build'], {
+    cwd: ROOT,
+    stdio: quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`build failed${quiet ? `:\n${result.stdout}\n${result.stderr}` : ''}`);
 }
 
@@ -60,7 +74,12 @@ export function nodeFlags(service, conf = readNodeFlagsConf()) {
 
 /** The environment every service runs with: the `env` line of tools/node-flags.conf (NAME=value ...). */
 export function serviceEnv(conf = readNodeFlagsConf()) {
-  return Object.fromEntries((confLine('env', conf) ?? []).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    (confLine('env', conf) ?? []).map((entry) => [
+      entry.slice(0, entry.indexOf('=')),
+      entry.slice(entry.indexOf('=') + 1),
+    ]),
+  );
 }
 
 /**
@@ -76,7 +95,11 @@ export function serviceArgs(script, env) {
 /** Runs one service process; `ready` resolves with its port when it prints its READY line. */
 function spawnService(service, { quiet, onLine }) {
   const { name, label, script, env } = service;
-  const child = spawn(process.execPath, serviceArgs(script, env), { cwd: ROOT, env: { ...env, ...serviceEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, serviceArgs(script, env), {
+    cwd: ROOT,
+    env: { ...env, ...serviceEnv() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   service.child = child;
   service.startedAt = Date.now();
   return new Promise((resolveReady, rejectReady) => {
@@ -94,7 +117,9 @@ function spawnService(service, { quiet, onLine }) {
     };
     child.stdout.on('data', onData(process.stdout));
     child.stderr.on('data', onData(process.stderr));
-    child.once('exit', (code, signal) => rejectReady(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
+    child.once('exit', (code, signal) =>
+      rejectReady(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)),
+    );
   });
 }
 
@@ -148,9 +173,14 @@ export async function startStack(options = {}) {
     service.child.once('exit', (code, signal) => {
       if (stopping) return;
       const uptime = Date.now() - service.startedAt;
-      service.restartDelay = uptime > STABLE_AFTER_MS ? RESTART_MIN_MS : Math.min(RESTART_MAX_MS, (service.restartDelay ?? RESTART_MIN_MS / 2) * 2);
+      service.restartDelay =
+        uptime > STABLE_AFTER_MS
+          ? RESTART_MIN_MS
+          : Math.min(RESTART_MAX_MS, (service.restartDelay ?? RESTART_MIN_MS / 2) * 2);
       service.restarts = (service.restarts ?? 0) + 1;
-      console.error(`${service.label} (pid ${service.child.pid}) exited unexpectedly (code ${code}, signal ${signal}) after ${Math.round(uptime / 1000)} s; restarting in ${service.restartDelay / 1000} s`);
+      console.error(
+        `${service.label} (pid ${service.child.pid}) exited unexpectedly (code ${code}, signal ${signal}) after ${Math.round(uptime / 1000)} s; restarting in ${service.restartDelay / 1000} s`,
+      );
       service.restartTimer = setTimeout(() => {
         if (stopping) return;
         spawnService(service, { quiet, onLine: options.onLine }).then(
@@ -172,7 +202,12 @@ export async function startStack(options = {}) {
   };
   const launchReplicas = (kind, name, script, extra = {}, portOf) =>
     Array.from({ length: replicas(env, kind) }, (_, i) =>
-      launch(name, script, { ...extra, ...(portOf ? portOf(i) : {}) }, replicas(env, kind) > 1 ? `${name}#${i + 1}` : name),
+      launch(
+        name,
+        script,
+        { ...extra, ...(portOf ? portOf(i) : {}) },
+        replicas(env, kind) > 1 ? `${name}#${i + 1}` : name,
+      ),
     );
   try {
     // Admin first: it imports config.yaml, so every other service loads a complete catalog.
@@ -181,13 +216,19 @@ export async function startStack(options = {}) {
     const families = options.families ?? FAMILIES;
     await Promise.all([
       ...launchReplicas('SCHEDULER', 'scheduler', 'apps/scheduler/dist/main.js'),
-      ...families.flatMap((family) => launchReplicas('EXECUTOR', `executor-${family}`, 'apps/executor/dist/main.js', { PROVIDER_FAMILY: family })),
-      ...(options.refreshWorker === false ? [] : launchReplicas('REFRESH_WORKER', 'refresh-worker', 'apps/refresh-worker/dist/main.js')),
+      ...families.flatMap((family) =>
+        launchReplicas('EXECUTOR', `executor-${family}`, 'apps/executor/dist/main.js', { PROVIDER_FAMILY: family }),
+      ),
+      ...(options.refreshWorker === false
+        ? []
+        : launchReplicas('REFRESH_WORKER', 'refresh-worker', 'apps/refresh-worker/dist/main.js')),
     ]);
     // Gateways on PORT, PORT+1, ... (PORT=0: each picks a free port).
     const basePort = Number(env.PORT);
     const gatewayPorts = await Promise.all(
-      launchReplicas('GATEWAY', 'gateway', 'apps/gateway/dist/main.js', { ADMIN_URL: adminUrl }, (i) => ({ PORT: String(basePort === 0 ? 0 : basePort + i) })),
+      launchReplicas('GATEWAY', 'gateway', 'apps/gateway/dist/main.js', { ADMIN_URL: adminUrl }, (i) => ({
+        PORT: String(basePort === 0 ? 0 : basePort + i),
+      })),
     );
     const urls = gatewayPorts.map((port) => `http://127.0.0.1:${port}`);
     return { url: urls[0], urls, adminUrl, services, stop };

@@ -59,6 +59,7 @@ fi
 step="prisma generate"; node tools/prisma-generate.mjs
 step="build"; npm run --silent build
 step="lint"; npx eslint . --quiet
+step="format"; npx prettier --check . --log-level warn
 # Type-checks the tests too (Vitest strips types without checking them).
 step="type-check"; npx tsc -p tsconfig.json --noEmit
 # Migrations for the test database are applied by the Vitest global setup. Every project

@@ -14,7 +14,12 @@ describe('staleUnits', () => {
   });
 
   it('names the units with a source newer than their build, or never built', () => {
-    const units = [unit('libs/a', T, T + 1), unit('libs/b', T + 2, T + 1), unit('apps/c', T, undefined), unit('libs/d', T, T)];
+    const units = [
+      unit('libs/a', T, T + 1),
+      unit('libs/b', T + 2, T + 1),
+      unit('apps/c', T, undefined),
+      unit('libs/d', T, T),
+    ];
     expect(staleUnits(units).map((u) => u.name)).toEqual(['libs/b', 'apps/c']);
   });
 
@@ -39,9 +44,16 @@ describe('buildUnits', () => {
   function repository(files: Record<string, number>): string {
     const root = mkdtempSync(join(tmpdir(), 'fresh-build-'));
     roots.push(root);
-    writeFileSync(join(root, 'tsconfig.build.json'), JSON.stringify({ files: [], references: [{ path: 'libs/a' }, { path: 'apps/b' }] }));
+    writeFileSync(
+      join(root, 'tsconfig.build.json'),
+      JSON.stringify({ files: [], references: [{ path: 'libs/a' }, { path: 'apps/b' }] }),
+    );
     // As the projects' own: specs, fixtures and a test entry point are not compiled.
-    const tsconfig = { compilerOptions: { rootDir: 'src', outDir: 'dist' }, include: ['src'], exclude: ['src/**/*.spec.ts', 'src/**/__fixtures__', 'src/testing.ts'] };
+    const tsconfig = {
+      compilerOptions: { rootDir: 'src', outDir: 'dist' },
+      include: ['src'],
+      exclude: ['src/**/*.spec.ts', 'src/**/__fixtures__', 'src/testing.ts'],
+    };
     for (const project of ['libs/a', 'apps/b']) {
       mkdirSync(join(root, project), { recursive: true });
       writeFileSync(join(root, project, 'tsconfig.json'), JSON.stringify(tsconfig));
@@ -94,7 +106,15 @@ describe('buildUnits', () => {
   });
 
   it('reports a project that was never built', () => {
-    const root = repository({ 'libs/a/src/index.ts': 100, 'libs/a/dist/.tsbuildinfo': 200, 'apps/b/src/main.ts': 100, 'apps/console/src/App.tsx': 100, 'apps/console/dist/index.html': 200 });
-    expect(staleUnits(buildUnits(root))).toEqual([{ name: 'apps/b', newestSource: { path: join('src', 'main.ts'), mtimeMs: 100_000 } }]);
+    const root = repository({
+      'libs/a/src/index.ts': 100,
+      'libs/a/dist/.tsbuildinfo': 200,
+      'apps/b/src/main.ts': 100,
+      'apps/console/src/App.tsx': 100,
+      'apps/console/dist/index.html': 200,
+    });
+    expect(staleUnits(buildUnits(root))).toEqual([
+      { name: 'apps/b', newestSource: { path: join('src', 'main.ts'), mtimeMs: 100_000 } },
+    ]);
   });
 });

@@ -19,13 +19,18 @@ export interface BuildUnit {
 
 /** The units whose build is missing or older than one of their sources. */
 export function staleUnits(units: readonly BuildUnit[]): BuildUnit[] {
-  return units.filter((unit) => unit.newestSource !== undefined && (unit.builtAtMs === undefined || unit.newestSource.mtimeMs > unit.builtAtMs));
+  return units.filter(
+    (unit) =>
+      unit.newestSource !== undefined && (unit.builtAtMs === undefined || unit.newestSource.mtimeMs > unit.builtAtMs),
+  );
 }
 
 /** What a developer reads when the build is stale: the command that fixes it, then why. */
 export function staleBuildMessage(stale: readonly BuildUnit[]): string {
   const lines = stale.map((unit) =>
-    unit.builtAtMs === undefined ? `  ${unit.name}: never built` : `  ${unit.name}: ${unit.newestSource!.path} changed after the last build`,
+    unit.builtAtMs === undefined
+      ? `  ${unit.name}: never built`
+      : `  ${unit.name}: ${unit.newestSource!.path} changed after the last build`,
   );
   return ['dist is stale: run npm run build', ...lines].join('\n');
 }
@@ -72,12 +77,17 @@ function mtimeOf(path: string): number | undefined {
  * (Vite writes `dist/index.html` anew each build).
  */
 export function buildUnits(root: string): BuildUnit[] {
-  const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { references: { path: string }[] };
+  const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
+    references: { path: string }[];
+  };
   const unit = (name: string, sources: (dir: string) => string[], marker: string): BuildUnit => {
     const dir = join(root, name);
     const newest = newestOf(dir, sources(dir));
     const builtAtMs = mtimeOf(join(dir, marker));
     return { name, ...(newest ? { newestSource: newest } : {}), ...(builtAtMs !== undefined ? { builtAtMs } : {}) };
   };
-  return [...build.references.map((ref) => unit(ref.path, compiledFiles, 'dist/.tsbuildinfo')), unit('apps/console', bundledFiles, 'dist/index.html')];
+  return [
+    ...build.references.map((ref) => unit(ref.path, compiledFiles, 'dist/.tsbuildinfo')),
+    unit('apps/console', bundledFiles, 'dist/index.html'),
+  ];
 }

@@ -80,7 +80,10 @@ describe('start-up', () => {
 
 describe('authentication', () => {
   it('answers 401 for a missing key and for a wrong key', async () => {
-    expect(await call('GET', '/config', undefined, { key: null })).toEqual({ status: 401, body: { error: 'missing management key' } });
+    expect(await call('GET', '/config', undefined, { key: null })).toEqual({
+      status: 401,
+      body: { error: 'missing management key' },
+    });
     expect(await call('GET', '/config', undefined, { key: 'wrong', ip: '127.0.0.9' })).toEqual({
       status: 401,
       body: { error: 'invalid management key' },
@@ -93,7 +96,10 @@ describe('authentication', () => {
   });
 
   it('refuses remote callers unless allow-remote is set, also behind the gateway', async () => {
-    expect(await call('GET', '/config', undefined, { ip: '203.0.113.5' })).toEqual({ status: 403, body: { error: 'remote management disabled' } });
+    expect(await call('GET', '/config', undefined, { ip: '203.0.113.5' })).toEqual({
+      status: 403,
+      body: { error: 'remote management disabled' },
+    });
     expect(
       await call('GET', '/config', undefined, { ip: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.5' } }),
     ).toEqual({ status: 403, body: { error: 'remote management disabled' } });
@@ -107,7 +113,8 @@ describe('authentication', () => {
 
   it('bans an IP for 30 minutes after 5 failures, in Redis, even for the right key', async () => {
     const ip = '127.0.0.77';
-    for (let i = 0; i < 5; i++) expect((await call('GET', '/config', undefined, { key: `guess-${i}`, ip })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await call('GET', '/config', undefined, { key: `guess-${i}`, ip })).status).toBe(401);
     const banned = await call('GET', '/config', undefined, { ip });
     expect(banned.status).toBe(403);
     expect((banned.body as { error: string }).error).toMatch(/too many failed attempts/);
@@ -119,7 +126,9 @@ describe('authentication', () => {
 
   it('counts guesses before verifying them: a concurrent burst gets at most five verdicts, then the ban', async () => {
     const ip = '127.0.0.79';
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call('GET', '/config', undefined, { key: `burst-${i}`, ip })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => call('GET', '/config', undefined, { key: `burst-${i}`, ip })),
+    );
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(5);
     expect(statuses.filter((s) => s === 403)).toHaveLength(15);
@@ -128,18 +137,26 @@ describe('authentication', () => {
 
   it('believes X-Forwarded-For only from loopback or TRUSTED_PROXIES, not from any private peer', async () => {
     // A host on the same private network claiming to forward for localhost stays a remote caller.
-    expect(await call('GET', '/config', undefined, { ip: '10.1.2.3', headers: { 'x-forwarded-for': '127.0.0.1' } })).toEqual({
+    expect(
+      await call('GET', '/config', undefined, { ip: '10.1.2.3', headers: { 'x-forwarded-for': '127.0.0.1' } }),
+    ).toEqual({
       status: 403,
       body: { error: 'remote management disabled' },
     });
-    expect(await call('GET', '/config', undefined, { ip: '192.168.7.7', headers: { 'x-forwarded-for': '127.0.0.1' } })).toEqual({
+    expect(
+      await call('GET', '/config', undefined, { ip: '192.168.7.7', headers: { 'x-forwarded-for': '127.0.0.1' } }),
+    ).toEqual({
       status: 403,
       body: { error: 'remote management disabled' },
     });
   });
 
   it('marks every management answer no-store', async () => {
-    const response = await app.inject({ method: 'GET', url: '/v0/management/config', headers: { authorization: `Bearer ${SECRET}` } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/v0/management/config',
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
     const refused = await app.inject({ method: 'GET', url: '/v0/management/config' });
@@ -169,12 +186,18 @@ describe('GET /config', () => {
 });
 
 describe('/api-keys', () => {
-  const stored = async () => (await db.prisma.clientApiKey.findMany({ orderBy: { position: 'asc' } })).map((k) => k.keyPreview);
+  const stored = async () =>
+    (await db.prisma.clientApiKey.findMany({ orderBy: { position: 'asc' } })).map((k) => k.keyPreview);
 
   it('PUT replaces the list (raw array), persists hashed keys and broadcasts config.changed', async () => {
     const since = events.length;
-    expect(await call('PUT', '/api-keys', ['key-one-1111111111111111111', 'key-two-2222222222222222222'])).toEqual({ status: 200, body: { status: 'ok' } });
-    expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-one-1111111111111111111', 'key-two-2222222222222222222'] });
+    expect(await call('PUT', '/api-keys', ['key-one-1111111111111111111', 'key-two-2222222222222222222'])).toEqual({
+      status: 200,
+      body: { status: 'ok' },
+    });
+    expect((await call('GET', '/api-keys')).body).toEqual({
+      'api-keys': ['key-one-1111111111111111111', 'key-two-2222222222222222222'],
+    });
     const rows = await db.raw.query('SELECT * FROM client_api_keys');
     expect(rows.rowCount).toBe(2);
     expect(JSON.stringify(rows.rows)).not.toContain('key-one-1111111111111111111');
@@ -183,18 +206,30 @@ describe('/api-keys', () => {
   });
 
   it('PUT takes {"items": [...]} and rejects an empty items list', async () => {
-    expect((await call('PUT', '/api-keys', { items: ['key-a-aaaaaaaaaaaaaaaaaaaaa', 'key-b-bbbbbbbbbbbbbbbbbbbbb', 'key-c-ccccccccccccccccccccc'] })).status).toBe(200);
+    expect(
+      (
+        await call('PUT', '/api-keys', {
+          items: ['key-a-aaaaaaaaaaaaaaaaaaaaa', 'key-b-bbbbbbbbbbbbbbbbbbbbb', 'key-c-ccccccccccccccccccccc'],
+        })
+      ).status,
+    ).toBe(200);
     expect(await stored()).toHaveLength(3);
     expect(await call('PUT', '/api-keys', { items: [] })).toEqual({ status: 400, body: { error: 'invalid body' } });
   });
 
   it('PATCH by index and by old/new', async () => {
     expect((await call('PATCH', '/api-keys', { index: 0, value: 'key-z-zzzzzzzzzzzzzzzzzzzzz' })).status).toBe(200);
-    expect((await call('PATCH', '/api-keys', { old: 'key-b-bbbbbbbbbbbbbbbbbbbbb', new: 'key-y-yyyyyyyyyyyyyyyyyyyyy' })).status).toBe(200);
+    expect(
+      (await call('PATCH', '/api-keys', { old: 'key-b-bbbbbbbbbbbbbbbbbbbbb', new: 'key-y-yyyyyyyyyyyyyyyyyyyyy' }))
+        .status,
+    ).toBe(200);
     expect((await call('GET', '/api-keys')).body).toEqual({
       'api-keys': ['key-z-zzzzzzzzzzzzzzzzzzzzz', 'key-y-yyyyyyyyyyyyyyyyyyyyy', 'key-c-ccccccccccccccccccccc'],
     });
-    expect(await call('PATCH', '/api-keys', { nothing: true })).toEqual({ status: 400, body: { error: 'missing fields' } });
+    expect(await call('PATCH', '/api-keys', { nothing: true })).toEqual({
+      status: 400,
+      body: { error: 'missing fields' },
+    });
   });
 
   it('DELETE by value and by index', async () => {
@@ -206,7 +241,10 @@ describe('/api-keys', () => {
   });
 
   it('rejects malformed JSON with 400', async () => {
-    expect(await call('PUT', '/api-keys', undefined, { rawBody: '["unterminated' })).toEqual({ status: 400, body: { error: 'invalid body' } });
+    expect(await call('PUT', '/api-keys', undefined, { rawBody: '["unterminated' })).toEqual({
+      status: 400,
+      body: { error: 'invalid body' },
+    });
   });
 });
 
@@ -241,15 +279,29 @@ describe('/claude-api-key', () => {
   });
 
   it('PATCH {"index","value"} and {"match","value"} update one entry', async () => {
-    expect((await call('PATCH', '/claude-api-key', { index: 0, value: { prefix: 'teamB', priority: 2 } })).status).toBe(200);
+    expect((await call('PATCH', '/claude-api-key', { index: 0, value: { prefix: 'teamB', priority: 2 } })).status).toBe(
+      200,
+    );
     expect((await call('PATCH', '/claude-api-key', { match: CLAUDE_KEY_2, value: { weight: 7 } })).status).toBe(200);
-    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: id1 } })).toMatchObject({ prefix: 'teamB', priority: 2 });
+    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: id1 } })).toMatchObject({
+      prefix: 'teamB',
+      priority: 2,
+    });
     expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: id2 } })).toMatchObject({ weight: 7 });
   });
 
   it('PATCH {"old","new"} replaces the entry with that api-key', async () => {
-    expect((await call('PATCH', '/claude-api-key', { old: CLAUDE_KEY_1, new: { 'api-key': 'sk-ant-api03-third-claude-key-ccccccc' } })).status).toBe(200);
-    const keys = ((await call('GET', '/claude-api-key')).body as { 'claude-api-key': { 'api-key': string }[] })['claude-api-key'].map((e) => e['api-key']);
+    expect(
+      (
+        await call('PATCH', '/claude-api-key', {
+          old: CLAUDE_KEY_1,
+          new: { 'api-key': 'sk-ant-api03-third-claude-key-ccccccc' },
+        })
+      ).status,
+    ).toBe(200);
+    const keys = ((await call('GET', '/claude-api-key')).body as { 'claude-api-key': { 'api-key': string }[] })[
+      'claude-api-key'
+    ].map((e) => e['api-key']);
     expect(keys).toEqual(['sk-ant-api03-third-claude-key-ccccccc', CLAUDE_KEY_2]);
     expect(await db.prisma.credential.findUnique({ where: { id: id1 } })).toBeNull();
   });
@@ -258,7 +310,10 @@ describe('/claude-api-key', () => {
     const response = await call('PUT', '/claude-api-key', [{ 'base-url': 'https://x' }]);
     expect(response.status).toBe(400);
     expect((response.body as { error: string }).error).toMatch(/^claude-api-key\[0\]\.api-key/);
-    expect(await call('PATCH', '/claude-api-key', { match: 'nope', value: { weight: 1 } })).toEqual({ status: 404, body: { error: 'item not found' } });
+    expect(await call('PATCH', '/claude-api-key', { match: 'nope', value: { weight: 1 } })).toEqual({
+      status: 404,
+      body: { error: 'item not found' },
+    });
   });
 
   it('rejects a list naming one key twice', async () => {
@@ -282,7 +337,13 @@ describe('/gemini-api-key and /codex-api-key', () => {
   ])('%s persists entries under its family', async (section, family, key) => {
     expect((await call('PUT', `/${section}`, [{ 'api-key': key, 'base-url': 'https://up.example' }])).status).toBe(200);
     expect((await call('GET', `/${section}`)).body).toEqual({
-      [section]: [{ 'api-key': key, 'base-url': 'https://up.example', 'auth-index': credentialId(family as 'gemini', 'https://up.example', key) }],
+      [section]: [
+        {
+          'api-key': key,
+          'base-url': 'https://up.example',
+          'auth-index': credentialId(family as 'gemini', 'https://up.example', key),
+        },
+      ],
     });
     expect(await db.prisma.credential.count({ where: { provider: family } })).toBe(1);
     expect((await call('DELETE', `/${section}?value=${key}`)).status).toBe(200);
@@ -301,16 +362,32 @@ describe('/openai-compatibility', () => {
   it('PUT creates the provider and one credential per key', async () => {
     expect((await call('PUT', '/openai-compatibility', [provider])).status).toBe(200);
     expect((await call('GET', '/openai-compatibility')).body).toEqual({ 'openai-compatibility': [provider] });
-    const config = await db.prisma.providerConfig.findUniqueOrThrow({ where: { name: 'openrouter' }, include: { credentials: true } });
+    const config = await db.prisma.providerConfig.findUniqueOrThrow({
+      where: { name: 'openrouter' },
+      include: { credentials: true },
+    });
     expect(config.credentials.map((c) => c.weight).sort()).toEqual([1, 2]);
   });
 
   it('PATCH by name, and DELETE by ?name=', async () => {
-    expect((await call('PATCH', '/openai-compatibility', { match: 'openrouter', value: { prefix: 'or', 'api-key-entries': [{ 'api-key': 'sk-or-three' }] } })).status).toBe(200);
-    const config = await db.prisma.providerConfig.findUniqueOrThrow({ where: { name: 'openrouter' }, include: { credentials: true } });
+    expect(
+      (
+        await call('PATCH', '/openai-compatibility', {
+          match: 'openrouter',
+          value: { prefix: 'or', 'api-key-entries': [{ 'api-key': 'sk-or-three' }] },
+        })
+      ).status,
+    ).toBe(200);
+    const config = await db.prisma.providerConfig.findUniqueOrThrow({
+      where: { name: 'openrouter' },
+      include: { credentials: true },
+    });
     expect(config.prefix).toBe('or');
     expect(config.credentials).toHaveLength(1);
-    expect(config.credentials[0]).toMatchObject({ prefix: 'or', id: credentialId('openai-compat', provider['base-url'], 'sk-or-three', 'openrouter') });
+    expect(config.credentials[0]).toMatchObject({
+      prefix: 'or',
+      id: credentialId('openai-compat', provider['base-url'], 'sk-or-three', 'openrouter'),
+    });
     expect((await call('DELETE', '/openai-compatibility?name=openrouter')).status).toBe(200);
     expect(await db.prisma.providerConfig.count()).toBe(0);
     expect(await db.prisma.credential.count({ where: { provider: 'openai-compat' } })).toBe(0);
@@ -324,7 +401,9 @@ describe('scalar settings', () => {
     expect(await call('PUT', '/request-retry', { value: 5 })).toEqual({ status: 200, body: { status: 'ok' } });
     expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 5 });
     expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.requestRetry } })).value).toBe(5);
-    expect((await eventAfter(since, Events.configChanged)).data).toMatchObject({ sections: [SettingKeys.requestRetry] });
+    expect((await eventAfter(since, Events.configChanged)).data).toMatchObject({
+      sections: [SettingKeys.requestRetry],
+    });
     expect((await call('PATCH', '/max-retry-credentials', { value: 2 })).status).toBe(200);
     expect((await call('GET', '/max-retry-credentials')).body).toEqual({ 'max-retry-credentials': 2 });
     expect((await call('PUT', '/max-retry-interval', { value: '2m' })).status).toBe(200);
@@ -340,7 +419,9 @@ describe('scalar settings', () => {
     expect((await call('GET', '/routing/session-affinity')).body).toEqual({ 'session-affinity': true });
     expect((await call('PATCH', '/routing/session-affinity-ttl', { value: '30m' })).status).toBe(200);
     expect((await call('GET', '/routing/session-affinity-ttl')).body).toEqual({ 'session-affinity-ttl': '30m' });
-    expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.sessionAffinityTtl } })).value).toBe(1800);
+    expect((await db.prisma.setting.findUniqueOrThrow({ where: { key: SettingKeys.sessionAffinityTtl } })).value).toBe(
+      1800,
+    );
   });
 
   it('validates values and rejects unknown settings', async () => {
@@ -358,11 +439,19 @@ describe('POST /reset-quota and GET /auth-files', () => {
     const future = Date.now() + 600_000;
     await db.prisma.credential.update({
       where: { id },
-      data: { modelStates: { 'claude-sonnet-4-5': { nextRetryAfter: future }, 'claude-opus-4-1': { nextRetryAfter: future } } },
+      data: {
+        modelStates: { 'claude-sonnet-4-5': { nextRetryAfter: future }, 'claude-opus-4-1': { nextRetryAfter: future } },
+      },
     });
     const listed = (await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] };
     const file = listed.files.find((f) => f.id === id)!;
-    expect(file).toMatchObject({ auth_index: id, provider: 'claude', disabled: false, unavailable: true, status: 'active' });
+    expect(file).toMatchObject({
+      auth_index: id,
+      provider: 'claude',
+      disabled: false,
+      unavailable: true,
+      status: 'active',
+    });
     expect(JSON.stringify(listed)).not.toContain(CLAUDE_KEY_1);
 
     const since = events.length;
@@ -386,9 +475,18 @@ describe('POST /reset-quota and GET /auth-files', () => {
 describe('audit log', () => {
   it('records changes without secrets', async () => {
     const rows = await db.prisma.auditLog.findMany();
-    expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['config.import', 'api-keys.put', 'claude-api-key.patch', 'setting.update', 'credential.reset-quota']));
+    expect(rows.map((r) => r.action)).toEqual(
+      expect.arrayContaining([
+        'config.import',
+        'api-keys.put',
+        'claude-api-key.patch',
+        'setting.update',
+        'credential.reset-quota',
+      ]),
+    );
     const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-    for (const secret of [SECRET, CLAUDE_KEY_1, CLAUDE_KEY_2, 'key-c-ccccccccccccccccccccc', 'sk-or-one']) expect(dump).not.toContain(secret);
+    for (const secret of [SECRET, CLAUDE_KEY_1, CLAUDE_KEY_2, 'key-c-ccccccccccccccccccccc', 'sk-or-one'])
+      expect(dump).not.toContain(secret);
   });
 });
 
@@ -401,16 +499,29 @@ async function putYaml(text: string, contentType = 'application/yaml', key = SEC
     payload: text,
     remoteAddress: '127.0.0.1',
   });
-  return { status: response.statusCode, body: response.json() as { status?: string; warnings?: string[]; error?: string } };
+  return {
+    status: response.statusCode,
+    body: response.json() as { status?: string; warnings?: string[]; error?: string },
+  };
 }
 
 async function getYaml() {
-  const response = await app.inject({ method: 'GET', url: '/v0/management/config.yaml', headers: { authorization: `Bearer ${SECRET}` }, remoteAddress: '127.0.0.1' });
+  const response = await app.inject({
+    method: 'GET',
+    url: '/v0/management/config.yaml',
+    headers: { authorization: `Bearer ${SECRET}` },
+    remoteAddress: '127.0.0.1',
+  });
   return { status: response.statusCode, contentType: response.headers['content-type'], text: response.body };
 }
 
 describe('GET|PUT /config.yaml', () => {
-  const COMPAT = { name: 'yaml-compat', 'base-url': 'https://compat.example/v1', 'api-key-entries': [{ 'api-key': 'sk-yaml-compat-1' }], models: [{ name: 'm1', alias: 'a1' }] };
+  const COMPAT = {
+    name: 'yaml-compat',
+    'base-url': 'https://compat.example/v1',
+    'api-key-entries': [{ 'api-key': 'sk-yaml-compat-1' }],
+    models: [{ name: 'm1', alias: 'a1' }],
+  };
   const claudeId = credentialId('claude', '', CLAUDE_KEY_2);
 
   it('GET answers the stored configuration as YAML, without auth-index', async () => {
@@ -438,19 +549,27 @@ describe('GET|PUT /config.yaml', () => {
       status: 200,
       body: { status: 'ok', warnings: ['surprise: unknown or unsupported key (ignored)', KEPT_SECRET_WARNING] },
     });
-    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: claudeId } })).toMatchObject({ weight: 4, source: 'config' });
+    expect(await db.prisma.credential.findUniqueOrThrow({ where: { id: claudeId } })).toMatchObject({
+      weight: 4,
+      source: 'config',
+    });
     expect((await call('GET', '/openai-compatibility')).body).toEqual({ 'openai-compatibility': [COMPAT] });
     expect((await call('GET', '/request-retry')).body).toEqual({ 'request-retry': 1 });
     // Like the start-up import, the upload prunes only rows imported from config; keys added
     // through the list endpoints stay until an upload names them (and so claims them).
-    expect((await call('GET', '/api-keys')).body).toEqual({ 'api-keys': ['key-c-ccccccccccccccccccccc', 'client-key-from-yaml-0000000000'] });
+    expect((await call('GET', '/api-keys')).body).toEqual({
+      'api-keys': ['key-c-ccccccccccccccccccccc', 'client-key-from-yaml-0000000000'],
+    });
     // The secret was not in the text and still opens the API.
     expect((await call('GET', '/config')).status).toBe(200);
     expect((await eventAfter(since, Events.configChanged)).data).toMatchObject({ sections: ['config.yaml'] });
   });
 
   it('PUT prunes rows an earlier import brought in and the new text drops', async () => {
-    expect((await putYaml(stringifyYaml({ 'claude-api-key': [{ 'api-key': CLAUDE_KEY_2, weight: 4 }] }), 'text/yaml')).status).toBe(200);
+    expect(
+      (await putYaml(stringifyYaml({ 'claude-api-key': [{ 'api-key': CLAUDE_KEY_2, weight: 4 }] }), 'text/yaml'))
+        .status,
+    ).toBe(200);
     expect(await db.prisma.providerConfig.count()).toBe(0);
     expect(await db.prisma.credential.count({ where: { provider: 'openai-compat' } })).toBe(0);
     expect(await db.prisma.credential.count({ where: { id: claudeId } })).toBe(1);
@@ -460,7 +579,10 @@ describe('GET|PUT /config.yaml', () => {
 
   it('GET then PUT of the same text keeps the configuration; a second time it writes nothing', async () => {
     const before = (await getYaml()).text;
-    expect(await putYaml(before, 'text/plain')).toEqual({ status: 200, body: { status: 'ok', warnings: [KEPT_SECRET_WARNING] } });
+    expect(await putYaml(before, 'text/plain')).toEqual({
+      status: 200,
+      body: { status: 'ok', warnings: [KEPT_SECRET_WARNING] },
+    });
     expect((await getYaml()).text).toBe(before);
     const rows = await db.prisma.credential.findMany({ orderBy: { id: 'asc' } });
     expect(rows.every((row) => row.source === 'config')).toBe(true);
@@ -498,11 +620,15 @@ describe('GET|PUT /config.yaml', () => {
 
 describe('PATCH /auth-files/status', () => {
   const id = credentialId('claude', '', CLAUDE_KEY_2);
-  const listed = async () => ((await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] }).files.find((f) => f.id === id)!;
+  const listed = async () =>
+    ((await call('GET', '/auth-files')).body as { files: Record<string, unknown>[] }).files.find((f) => f.id === id)!;
 
   it('disables a credential by auth_index and broadcasts credential.changed', async () => {
     const since = events.length;
-    expect(await call('PATCH', '/auth-files/status', { auth_index: id, disabled: true })).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await call('PATCH', '/auth-files/status', { auth_index: id, disabled: true })).toEqual({
+      status: 200,
+      body: { status: 'ok' },
+    });
     expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(true);
     expect(await listed()).toMatchObject({ disabled: true, status: 'disabled', unavailable: true });
     expect((await eventAfter(since, Events.credentialChanged)).data).toMatchObject({ credentialIds: [id] });
@@ -510,18 +636,30 @@ describe('PATCH /auth-files/status', () => {
 
   it('re-enables it by the name GET /auth-files shows', async () => {
     const { name } = await listed();
-    expect(await call('PATCH', '/auth-files/status', { name, disabled: false })).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await call('PATCH', '/auth-files/status', { name, disabled: false })).toEqual({
+      status: 200,
+      body: { status: 'ok' },
+    });
     expect((await db.prisma.credential.findUniqueOrThrow({ where: { id } })).disabled).toBe(false);
     expect((await call('PATCH', '/auth-files/status', { name: id, disabled: true })).status).toBe(200);
     expect((await call('PATCH', '/auth-files/status', { auth_index: id, disabled: false })).status).toBe(200);
   });
 
   it('answers 404 for an unknown credential and 400 for a bad body', async () => {
-    expect(await call('PATCH', '/auth-files/status', { auth_index: 'claude:0000', disabled: true })).toEqual({ status: 404, body: { error: 'auth file not found' } });
-    expect(await call('PATCH', '/auth-files/status', { name: 'nobody', disabled: true })).toEqual({ status: 404, body: { error: 'auth file not found' } });
+    expect(await call('PATCH', '/auth-files/status', { auth_index: 'claude:0000', disabled: true })).toEqual({
+      status: 404,
+      body: { error: 'auth file not found' },
+    });
+    expect(await call('PATCH', '/auth-files/status', { name: 'nobody', disabled: true })).toEqual({
+      status: 404,
+      body: { error: 'auth file not found' },
+    });
     expect((await call('PATCH', '/auth-files/status', { auth_index: id })).status).toBe(400);
     expect((await call('PATCH', '/auth-files/status', { auth_index: id, disabled: 'yes' })).status).toBe(400);
-    expect(await call('PATCH', '/auth-files/status', { disabled: true })).toEqual({ status: 400, body: { error: 'name or auth_index is required' } });
+    expect(await call('PATCH', '/auth-files/status', { disabled: true })).toEqual({
+      status: 400,
+      body: { error: 'name or auth_index is required' },
+    });
   });
 
   it('refuses a name that several credentials share', async () => {
@@ -534,14 +672,26 @@ describe('PATCH /auth-files/status', () => {
         body: { error: 'several auth files have this name; use auth_index' },
       });
     } finally {
-      for (const row of claude) await db.prisma.credential.update({ where: { id: row.id }, data: { label: row.label } });
+      for (const row of claude)
+        await db.prisma.credential.update({ where: { id: row.id }, data: { label: row.label } });
     }
   });
 
   it('audits config uploads and status changes without secrets', async () => {
-    const rows = await db.prisma.auditLog.findMany({ where: { action: { in: ['config.put', 'credential.disable', 'credential.enable'] } } });
-    expect(new Set(rows.map((r) => r.action))).toEqual(new Set(['config.put', 'credential.disable', 'credential.enable']));
+    const rows = await db.prisma.auditLog.findMany({
+      where: { action: { in: ['config.put', 'credential.disable', 'credential.enable'] } },
+    });
+    expect(new Set(rows.map((r) => r.action))).toEqual(
+      new Set(['config.put', 'credential.disable', 'credential.enable']),
+    );
     const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-    for (const secret of [SECRET, 'rotated-management-secret', CLAUDE_KEY_2, 'sk-yaml-compat-1', 'client-key-from-yaml-0000000000']) expect(dump).not.toContain(secret);
+    for (const secret of [
+      SECRET,
+      'rotated-management-secret',
+      CLAUDE_KEY_2,
+      'sk-yaml-compat-1',
+      'client-key-from-yaml-0000000000',
+    ])
+      expect(dump).not.toContain(secret);
   });
 });

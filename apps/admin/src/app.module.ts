@@ -41,11 +41,15 @@ class StartupImport implements OnApplicationBootstrap {
     try {
       results = await this.authFiles.importPath(dir, 'auth-dir-import');
     } catch (err) {
-      this.logger.warn(`auth-dir ${dir} not imported: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      this.logger.warn(
+        `auth-dir ${dir} not imported: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
       return;
     }
     const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
-    this.logger.log(`imported ${dir}: ${count('created')} new, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('error')} refused`);
+    this.logger.log(
+      `imported ${dir}: ${count('created')} new, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('error')} refused`,
+    );
     for (const r of results) if (r.outcome === 'error') this.logger.warn(`${dir}: ${r.name}: ${r.error}`);
   }
 }
@@ -64,9 +68,23 @@ export class AdminModule {
       imports: [
         DbModule.forRoot({ databaseUrl: env.databaseUrl, secretBox }),
         TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix }),
-        ManagementModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, trustedProxies: env.trustedProxies }),
+        ManagementModule.forRoot({
+          redisUrl: env.redisUrl,
+          keyPrefix: env.transportKeyPrefix,
+          trustedProxies: env.trustedProxies,
+        }),
       ],
-      controllers: [HealthController, ConfigController, AuthFilesController, OAuthLoginController, OAuthBrowserCallbackController, ConsoleController, ClientKeysController, RequestErrorLogsController, UsageController],
+      controllers: [
+        HealthController,
+        ConfigController,
+        AuthFilesController,
+        OAuthLoginController,
+        OAuthBrowserCallbackController,
+        ConsoleController,
+        ClientKeysController,
+        RequestErrorLogsController,
+        UsageController,
+      ],
       providers: [
         { provide: ADMIN_ENV, useValue: env },
         StartupImport,

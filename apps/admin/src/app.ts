@@ -22,9 +22,15 @@ export function configureAdminApp(app: INestApplication): void {
   // body, not a broken one: Fastify's own parser would refuse it with 400.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => (body === '' ? done(null, undefined) : parseJson(request, body as string, done)));
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body === '' ? done(null, undefined) : parseJson(request, body as string, done),
+  );
   // Token-file uploads (POST /auth-files): multipart parts are read by the handler, raw files as bytes.
-  fastify.addContentTypeParser([MULTIPART_CONTENT_TYPE, 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  fastify.addContentTypeParser(
+    [MULTIPART_CONTENT_TYPE, 'application/octet-stream'],
+    { parseAs: 'buffer' },
+    (_req, body, done) => done(null, body),
+  );
   // Management answers carry configuration and keys: no cache, shared or private, may keep them.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store');
@@ -49,11 +55,15 @@ export interface CreateAdminAppOptions {
 /** Builds (does not start) the admin application without the transport server; tests drive it with `inject`. */
 export async function createAdminApp(env: Env, options: CreateAdminAppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: env.bodyLimitBytes, forceCloseConnections: 'idle' });
-  const app = await NestFactory.create<NestFastifyApplication>(AdminModule.forRoot({ env, secretBox: options.secretBox }), adapter, {
-    logger: options.logger,
-    // As in bootstrapService: Fastify's parsers, adjusted by configureAdminApp, not Nest's.
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AdminModule.forRoot({ env, secretBox: options.secretBox }),
+    adapter,
+    {
+      logger: options.logger,
+      // As in bootstrapService: Fastify's parsers, adjusted by configureAdminApp, not Nest's.
+      bodyParser: false,
+    },
+  );
   configureAdminApp(app);
   app.enableShutdownHooks();
   await app.init();

@@ -48,7 +48,12 @@ export class AuthFilesController {
   /** multipart/form-data file parts, or one file as the raw body with `?name=x.json`. */
   @Post('auth-files')
   @HttpCode(200)
-  async upload(@Req() request: FastifyRequest, @Query() query: QueryMap, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async upload(
+    @Req() request: FastifyRequest,
+    @Query() query: QueryMap,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const contentType = request.headers['content-type'] ?? '';
     let files: UploadedFile[];
     if (contentType.toLowerCase().startsWith(MULTIPART_CONTENT_TYPE)) {

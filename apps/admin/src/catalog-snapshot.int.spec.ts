@@ -41,8 +41,19 @@ beforeAll(async () => {
   const viaForwarder = new URL(db.url);
   viaForwarder.port = String(postgres.port);
   const dir = mkdtempSync(join(tmpdir(), 'cpa-snapshot-'));
-  writeFileSync(join(dir, 'config.yaml'), `api-keys: [${CLIENT_KEY}]\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY}\nremote-management:\n  secret-key: ${SECRET}\n`);
-  const env = loadEnv({ DATABASE_URL: viaForwarder.toString(), REDIS_URL: redisUrl, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml') }, dir);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `api-keys: [${CLIENT_KEY}]\nclaude-api-key:\n  - api-key: ${CLAUDE_KEY}\nremote-management:\n  secret-key: ${SECRET}\n`,
+  );
+  const env = loadEnv(
+    {
+      DATABASE_URL: viaForwarder.toString(),
+      REDIS_URL: redisUrl,
+      TRANSPORT_KEY_PREFIX: prefix,
+      CONFIG_FILE: join(dir, 'config.yaml'),
+    },
+    dir,
+  );
   app = await createAdminApp(env, { secretBox: db.box, logger: false });
   redis = new Redis(redisUrl);
   store = new CatalogStore(redisUrl, prefix);
@@ -60,7 +71,12 @@ afterAll(async () => {
 });
 
 const manage = (method: 'GET' | 'PUT', url: string, payload?: unknown) =>
-  app.inject({ method, url: `/v0/management${url}`, headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, payload: payload === undefined ? undefined : JSON.stringify(payload) });
+  app.inject({
+    method,
+    url: `/v0/management${url}`,
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    payload: payload === undefined ? undefined : JSON.stringify(payload),
+  });
 
 async function readerOf(s: CatalogStore = store): Promise<Catalog> {
   const catalog = new Catalog(s);
@@ -79,7 +95,10 @@ describe('the published snapshot', () => {
     const catalog = await readerOf();
     expect(catalog.loaded).toBe(true);
     const claude = catalog.snapshot.credentials.find((c) => c.provider === 'claude')!;
-    expect(catalog.snapshot.secrets.get(claude.id)).toMatchObject({ version: claude.version, secretEnc: expect.stringMatching(/^v1:/) });
+    expect(catalog.snapshot.secrets.get(claude.id)).toMatchObject({
+      version: claude.version,
+      secretEnc: expect.stringMatching(/^v1:/),
+    });
     expect(catalog.snapshot.clientKeys.get(hashClientKey(CLIENT_KEY))).toMatchObject({ disabled: false });
     // An executor opens it with the secret key alone.
     expect(await new SecretStore(catalog, db.box).get(claude)).toEqual({ apiKey: CLAUDE_KEY });

@@ -28,8 +28,21 @@ async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, b
 
 /** One recorded request of a client key, as the usage drain writes it. */
 const usageRecord = (clientKeyId: string, at: number, tokens: number): UsageRequestRecord => ({
-  key: `${clientKeyId}-${at}-${tokens}`, requestId: 'r', at, clientKeyId, credentialId: 'c', family: 'claude', model: 'm', status: 200,
-  latencyMs: 5, ttfbMs: null, inputTokens: tokens, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, attempts: 1,
+  key: `${clientKeyId}-${at}-${tokens}`,
+  requestId: 'r',
+  at,
+  clientKeyId,
+  credentialId: 'c',
+  family: 'claude',
+  model: 'm',
+  status: 200,
+  latencyMs: 5,
+  ttfbMs: null,
+  inputTokens: tokens,
+  outputTokens: 0,
+  cachedTokens: 0,
+  reasoningTokens: 0,
+  attempts: 1,
 });
 
 async function snapshotKey(key: string) {
@@ -48,18 +61,46 @@ describe('/v0/management/client-keys', () => {
     expect(status).toBe(200);
     const keys = body['client-keys'] as Record<string, unknown>[];
     expect(keys).toEqual([
-      expect.objectContaining({ models: [], rpm_limit: 0, tpm_limit: 0, daily_token_budget: 0, monthly_token_budget: 0, expires_at: null, disabled: false, source: 'config', last_used_at: null, usage: { requests_today: 0, tokens_today: 0, tokens_month: 0 } }),
+      expect.objectContaining({
+        models: [],
+        rpm_limit: 0,
+        tpm_limit: 0,
+        daily_token_budget: 0,
+        monthly_token_budget: 0,
+        expires_at: null,
+        disabled: false,
+        source: 'config',
+        last_used_at: null,
+        usage: { requests_today: 0, tokens_today: 0, tokens_month: 0 },
+      }),
     ]);
     expect(JSON.stringify(body)).not.toContain(CONFIG_KEY);
   });
 
   it('creates a key: shown once, stored hashed and encrypted, audited without it, published in the snapshot', async () => {
     const before = admin.events.length;
-    const created = await call('POST', '/client-keys', { name: 'team', models: ['claude-*', 'gpt-4o'], rpm_limit: 5, tpm_limit: 1000, daily_token_budget: 10_000, monthly_token_budget: 200_000, expires_at: '2027-01-01T00:00:00Z' });
+    const created = await call('POST', '/client-keys', {
+      name: 'team',
+      models: ['claude-*', 'gpt-4o'],
+      rpm_limit: 5,
+      tpm_limit: 1000,
+      daily_token_budget: 10_000,
+      monthly_token_budget: 200_000,
+      expires_at: '2027-01-01T00:00:00Z',
+    });
     expect(created.status).toBe(201);
     const key = created.body.key as string;
     const view = created.body['client-key'] as Record<string, unknown>;
-    expect(view).toMatchObject({ name: 'team', models: ['claude-*', 'gpt-4o'], rpm_limit: 5, tpm_limit: 1000, daily_token_budget: 10_000, monthly_token_budget: 200_000, expires_at: '2027-01-01T00:00:00.000Z', source: 'management' });
+    expect(view).toMatchObject({
+      name: 'team',
+      models: ['claude-*', 'gpt-4o'],
+      rpm_limit: 5,
+      tpm_limit: 1000,
+      daily_token_budget: 10_000,
+      monthly_token_budget: 200_000,
+      expires_at: '2027-01-01T00:00:00.000Z',
+      source: 'management',
+    });
 
     const { rows } = await admin.db.raw.query('SELECT * FROM client_api_keys');
     expect(JSON.stringify(rows)).not.toContain(key);
@@ -67,7 +108,15 @@ describe('/v0/management/client-keys', () => {
     expect(audit.rows).toHaveLength(1);
     expect(JSON.stringify(audit.rows)).not.toContain(key);
 
-    expect(await snapshotKey(key)).toMatchObject({ id: view.id, models: ['claude-*', 'gpt-4o'], rpmLimit: 5, tpmLimit: 1000, dailyTokenBudget: 10_000, monthlyTokenBudget: 200_000, expiresAt: Date.UTC(2027, 0, 1) });
+    expect(await snapshotKey(key)).toMatchObject({
+      id: view.id,
+      models: ['claude-*', 'gpt-4o'],
+      rpmLimit: 5,
+      tpmLimit: 1000,
+      dailyTokenBudget: 10_000,
+      monthlyTokenBudget: 200_000,
+      expiresAt: Date.UTC(2027, 0, 1),
+    });
     expect(admin.events.slice(before).map((e) => e.pattern)).toContain(Events.configChanged);
 
     // The same key in CLIProxyAPI's list.
@@ -102,10 +151,26 @@ describe('/v0/management/client-keys', () => {
     const id = (created.body['client-key'] as { id: string }).id;
     const patched = await call('PATCH', `/client-keys/${id}`, { rpm_limit: 9, disabled: true, models: ['a', 'a'] });
     expect(patched.status).toBe(200);
-    expect(patched.body['client-key']).toMatchObject({ id, name: 'changing', rpm_limit: 9, disabled: true, models: ['a'] });
+    expect(patched.body['client-key']).toMatchObject({
+      id,
+      name: 'changing',
+      rpm_limit: 9,
+      disabled: true,
+      models: ['a'],
+    });
     expect(await snapshotKey(key)).toMatchObject({ disabled: true, rpmLimit: 9 });
-    const audit = await admin.db.raw.query("SELECT details FROM audit_log WHERE action = 'client-key.update' AND target = $1", [id]);
-    expect(audit.rows[0].details).toMatchObject({ before_rpmLimit: 1, rpmLimit: 9, before_disabled: false, disabled: true, before_models: [], models: ['a'] });
+    const audit = await admin.db.raw.query(
+      "SELECT details FROM audit_log WHERE action = 'client-key.update' AND target = $1",
+      [id],
+    );
+    expect(audit.rows[0].details).toMatchObject({
+      before_rpmLimit: 1,
+      rpmLimit: 9,
+      before_disabled: false,
+      disabled: true,
+      before_models: [],
+      models: ['a'],
+    });
     expect(audit.rows[0].details).not.toHaveProperty('before_name');
 
     expect((await call('DELETE', `/client-keys/${id}`)).body).toEqual({ status: 'ok' });
@@ -119,7 +184,12 @@ describe('/v0/management/client-keys', () => {
     const headers = { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' };
     const deleted = await admin.app.inject({ method: 'DELETE', url: `/v0/management/client-keys/${id}`, headers });
     expect({ status: deleted.statusCode, body: deleted.json() }).toEqual({ status: 200, body: { status: 'ok' } });
-    const broken = await admin.app.inject({ method: 'POST', url: '/v0/management/client-keys', headers, payload: '{"name":' });
+    const broken = await admin.app.inject({
+      method: 'POST',
+      url: '/v0/management/client-keys',
+      headers,
+      payload: '{"name":',
+    });
     expect(broken.statusCode).toBe(400);
     expect(broken.json()).toEqual({ error: expect.any(String) });
   });
@@ -129,7 +199,11 @@ describe('/v0/management/client-keys', () => {
     const id = (created.body['client-key'] as { id: string }).id;
     const now = Date.now();
     await new UsageRequestRepository(admin.db.prisma).write([usageRecord(id, now - 1000, 40), usageRecord(id, now, 2)]);
-    const listed = (await call('GET', '/client-keys')).body['client-keys'] as { id: string; usage: unknown; last_used_at: string | null }[];
+    const listed = (await call('GET', '/client-keys')).body['client-keys'] as {
+      id: string;
+      usage: unknown;
+      last_used_at: string | null;
+    }[];
     const used = listed.find((k) => k.id === id)!;
     expect(used.usage).toEqual({ requests_today: 2, tokens_today: 42, tokens_month: 42 });
     expect(used.last_used_at).toBe(new Date(now).toISOString());

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, Header, Param, Patch, Put, Query, UseGuards } from '@nestjs/common';
-import { ConfigDocumentService, ConfigListsService, LIST_SECTIONS, ManagementAuthGuard, ScalarSettingsService, YAML_RESPONSE_TYPE } from '@cpa/management';
+import {
+  ConfigDocumentService,
+  ConfigListsService,
+  LIST_SECTIONS,
+  ManagementAuthGuard,
+  ScalarSettingsService,
+  YAML_RESPONSE_TYPE,
+} from '@cpa/management';
 
 /**
  * CLIProxyAPI's configuration routes under /v0/management: the whole document (ConfigDocumentService),

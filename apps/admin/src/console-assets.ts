@@ -19,10 +19,18 @@ export function consoleDir(env: NodeJS.ProcessEnv = process.env): string {
 export function serveConsole(fastify: FastifyInstance, root = consoleDir()): void {
   const built = existsSync(resolve(root, 'index.html'));
   if (built) {
-    void fastify.register(fastifyStatic, { root, prefix: `${CONSOLE_PATH}/`, wildcard: false, index: false, decorateReply: true });
+    void fastify.register(fastifyStatic, {
+      root,
+      prefix: `${CONSOLE_PATH}/`,
+      wildcard: false,
+      index: false,
+      decorateReply: true,
+    });
   }
   const page = (_request: FastifyRequest, reply: FastifyReply) =>
-    built ? reply.sendFile('index.html') : reply.status(503).type('text/plain; charset=utf-8').send('The console is not built: run `npm run build`.\n');
+    built
+      ? reply.sendFile('index.html')
+      : reply.status(503).type('text/plain; charset=utf-8').send('The console is not built: run `npm run build`.\n');
   fastify.get(CONSOLE_PATH, (_request, reply) => reply.redirect(`${CONSOLE_PATH}/`));
   fastify.get(`${CONSOLE_PATH}/`, page);
   fastify.get(`${CONSOLE_PATH}/*`, page);

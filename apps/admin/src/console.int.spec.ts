@@ -40,11 +40,19 @@ async function call(method: 'GET' | 'PUT' | 'PATCH', path: string, body?: unknow
   const response = await admin.app.inject({
     method,
     url: path.startsWith('/admin') ? path : `/v0/management${path}`,
-    headers: { ...(secret ? { authorization: `Bearer ${secret}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     payload: body === undefined ? undefined : JSON.stringify(body),
     remoteAddress: '127.0.0.1',
   });
-  return { status: response.statusCode, text: response.body, headers: response.headers, json: () => response.json() as Record<string, unknown> };
+  return {
+    status: response.statusCode,
+    text: response.body,
+    headers: response.headers,
+    json: () => response.json() as Record<string, unknown>,
+  };
 }
 
 async function credentials(): Promise<CredentialView[]> {
@@ -65,23 +73,60 @@ describe('GET /v0/management/credentials', () => {
     const list = await credentials();
     const apiKey = list.find((c) => c.kind === 'api-key');
     const oauth = list.find((c) => c.kind === 'oauth');
-    expect(apiKey).toMatchObject({ family: 'claude', status: 'active', disabled: false, prefix: 'team', token_file: null, cooldowns: [] });
+    expect(apiKey).toMatchObject({
+      family: 'claude',
+      status: 'active',
+      disabled: false,
+      prefix: 'team',
+      token_file: null,
+      cooldowns: [],
+    });
     expect(oauth).toMatchObject({ family: 'claude', status: 'active', token_file: TOKEN_FILE });
   });
 
-  it('shows cooldowns, a needed login, a disabled credential and today\'s usage from Postgres', async () => {
-    const [apiKey, oauth] = [(await credentials()).find((c) => c.kind === 'api-key')!, (await credentials()).find((c) => c.kind === 'oauth')!];
+  it("shows cooldowns, a needed login, a disabled credential and today's usage from Postgres", async () => {
+    const [apiKey, oauth] = [
+      (await credentials()).find((c) => c.kind === 'api-key')!,
+      (await credentials()).find((c) => c.kind === 'oauth')!,
+    ];
     const until = Date.now() + 10 * 60_000;
     await admin.db.prisma.credential.update({
       where: { id: apiKey.id },
-      data: { modelStates: { 'claude-sonnet': { status: 'error', unavailable: true, nextRetryAfter: until, quota: { exceeded: true, reason: 'quota', nextRecoverAt: until, backoffLevel: 1 } } } },
+      data: {
+        modelStates: {
+          'claude-sonnet': {
+            status: 'error',
+            unavailable: true,
+            nextRetryAfter: until,
+            quota: { exceeded: true, reason: 'quota', nextRecoverAt: until, backoffLevel: 1 },
+          },
+        },
+      },
     });
-    await admin.db.prisma.credential.update({ where: { id: oauth.id }, data: { status: 'needs_login', statusMessage: 'refresh token was revoked' } });
+    await admin.db.prisma.credential.update({
+      where: { id: oauth.id },
+      data: { status: 'needs_login', statusMessage: 'refresh token was revoked' },
+    });
     const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
     await admin.db.prisma.usageDaily.createMany({
       data: [
-        { day: today, credentialId: apiKey.id, model: 'claude-sonnet', requests: 3, failures: 1, inputTokens: 100n, outputTokens: 40n },
-        { day: new Date(today.getTime() - 86_400_000), credentialId: apiKey.id, model: 'claude-sonnet', requests: 50, inputTokens: 5000n, outputTokens: 5000n },
+        {
+          day: today,
+          credentialId: apiKey.id,
+          model: 'claude-sonnet',
+          requests: 3,
+          failures: 1,
+          inputTokens: 100n,
+          outputTokens: 40n,
+        },
+        {
+          day: new Date(today.getTime() - 86_400_000),
+          credentialId: apiKey.id,
+          model: 'claude-sonnet',
+          requests: 50,
+          inputTokens: 5000n,
+          outputTokens: 5000n,
+        },
       ],
     });
 
@@ -92,7 +137,10 @@ describe('GET /v0/management/credentials', () => {
       requests_today: 3,
       tokens_today: 140,
     });
-    expect(list.find((c) => c.id === oauth.id)).toMatchObject({ status: 'needs_login', last_error: 'refresh token was revoked' });
+    expect(list.find((c) => c.id === oauth.id)).toMatchObject({
+      status: 'needs_login',
+      last_error: 'refresh token was revoked',
+    });
 
     expect((await call('PATCH', '/auth-files/status', { auth_index: apiKey.id, disabled: true })).status).toBe(200);
     list = await credentials();
@@ -114,23 +162,35 @@ describe('GET /v0/management/audit-log', () => {
     const next = before === 'fill-first' ? 'round-robin' : 'fill-first';
     expect((await call('PUT', '/routing/strategy', { value: next })).status).toBe(200);
     const page = (await call('GET', '/audit-log?limit=5')).json() as unknown as AuditLogPage;
-    expect(page.entries[0]).toMatchObject({ action: 'setting.update', target: 'routing.strategy', before: { value: before }, after: { value: next } });
+    expect(page.entries[0]).toMatchObject({
+      action: 'setting.update',
+      target: 'routing.strategy',
+      before: { value: before },
+      after: { value: next },
+    });
     const ids = page.entries.map((e) => BigInt(e.id));
     expect([...ids].sort((a, b) => (a > b ? -1 : 1))).toEqual(ids);
   });
 
   it('shows an enable/disable with its before and after', async () => {
     const entries = ((await call('GET', '/audit-log')).json() as unknown as AuditLogPage).entries;
-    expect(entries.find((e) => e.action === 'credential.disable')).toMatchObject({ before: { disabled: false }, after: { disabled: true } });
+    expect(entries.find((e) => e.action === 'credential.disable')).toMatchObject({
+      before: { disabled: false },
+      after: { disabled: true },
+    });
   });
 
   it('pages backwards with before_id until the first entry', async () => {
-    const all = ((await call('GET', '/audit-log?limit=500')).json() as unknown as AuditLogPage).entries.map((e) => e.id);
+    const all = ((await call('GET', '/audit-log?limit=500')).json() as unknown as AuditLogPage).entries.map(
+      (e) => e.id,
+    );
     expect(all.length).toBeGreaterThanOrEqual(3);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await call('GET', `/audit-log?limit=2${cursor ? `&before_id=${cursor}` : ''}`)).json() as unknown as AuditLogPage;
+      const page = (
+        await call('GET', `/audit-log?limit=2${cursor ? `&before_id=${cursor}` : ''}`)
+      ).json() as unknown as AuditLogPage;
       seen.push(...page.entries.map((e) => e.id));
       cursor = page.next_before_id;
     } while (cursor);
@@ -139,7 +199,9 @@ describe('GET /v0/management/audit-log', () => {
 
   it('never shows an API key that was added', async () => {
     const added = 'sk-ant-api03-added-through-console-cccccc';
-    const list = ((await call('GET', '/claude-api-key')).json()['claude-api-key'] as Record<string, unknown>[]).map(({ 'auth-index': _, ...entry }) => entry);
+    const list = ((await call('GET', '/claude-api-key')).json()['claude-api-key'] as Record<string, unknown>[]).map(
+      ({ 'auth-index': _, ...entry }) => entry,
+    );
     expect((await call('PUT', '/claude-api-key', [...list, { 'api-key': added }])).status).toBe(200);
     const text = (await call('GET', '/audit-log?limit=500')).text;
     expect(text).toContain('claude-api-key.put');

@@ -31,7 +31,10 @@ const describe = (r: AuthFileImportResult) => {
   return r.outcome === 'error' ? `error      ${r.name}: ${r.error}` : `${r.outcome.padEnd(10)} ${r.name}${ids}`;
 };
 
-export async function runImportAuth(paths: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+export async function runImportAuth(
+  paths: readonly string[],
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<number> {
   if (!paths.length) {
     write('usage: npm run import-auth -- <auth-dir|token-file.json> [...]');
     return 2;
@@ -58,7 +61,9 @@ export async function runImportAuth(paths: readonly string[], write: (line: stri
     await app.close();
   }
   const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
-  write(`${results.length} files: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('error')} errors`);
+  write(
+    `${results.length} files: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('error')} errors`,
+  );
   return count('error') ? 1 : 0;
 }
 

@@ -68,14 +68,21 @@ export function parseLoginArgs(args: readonly string[], env: NodeJS.ProcessEnv):
   const named = findLoginFlow(positional[0]);
   const flow = findLoginFlow(name) ?? (device && named?.kind === 'device' ? named : undefined);
   if (!flow) return { problem: `no login for "${positional[0]}"` };
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) return { problem: 'the callback port must be a number from 1 to 65535' };
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    return { problem: 'the callback port must be a number from 1 to 65535' };
   return { flow, port };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The redirect's query on the local listener, or a pasted redirect URL / code, finishes the login. */
-async function waitForRedirect(service: OAuthLoginService, flow: RedirectLoginFlow, state: string, port: number, io: LoginIo): Promise<LoginStatus> {
+async function waitForRedirect(
+  service: OAuthLoginService,
+  flow: RedirectLoginFlow,
+  state: string,
+  port: number,
+  io: LoginIo,
+): Promise<LoginStatus> {
   let server: Server | undefined;
   let lines: ReturnType<typeof createInterface> | undefined;
   const attempt = async (body: Record<string, string | undefined>): Promise<{ ok: boolean; message: string }> => {
@@ -96,9 +103,15 @@ async function waitForRedirect(service: OAuthLoginService, flow: RedirectLoginFl
           return;
         }
         const query = url.searchParams;
-        void attempt({ code: query.get('code') ?? undefined, state: query.get('state') ?? undefined, error: query.get('error') ?? query.get('error_description') ?? undefined }).then(
+        void attempt({
+          code: query.get('code') ?? undefined,
+          state: query.get('state') ?? undefined,
+          error: query.get('error') ?? query.get('error_description') ?? undefined,
+        }).then(
           (outcome) => {
-            res.writeHead(outcome.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${outcome.message}\nYou can close this window.\n`);
+            res
+              .writeHead(outcome.ok ? 200 : 400, { 'content-type': 'text/plain; charset=utf-8' })
+              .end(`${outcome.message}\nYou can close this window.\n`);
             if (!outcome.ok) io.write(`callback refused: ${outcome.message}`);
           },
           () => res.writeHead(500).end(),
@@ -110,7 +123,11 @@ async function waitForRedirect(service: OAuthLoginService, flow: RedirectLoginFl
       });
       server.listen(port, () => resolve(true));
     });
-    io.write(listening ? `Waiting for the redirect to ${flow.redirectUri(port)} ...` : 'Waiting for the pasted redirect URL ...');
+    io.write(
+      listening
+        ? `Waiting for the redirect to ${flow.redirectUri(port)} ...`
+        : 'Waiting for the pasted redirect URL ...',
+    );
     io.write('Or paste the URL your browser was sent to (or the code shown) and press Enter:');
 
     lines = createInterface({ input: io.input, terminal: false });
@@ -134,7 +151,10 @@ async function waitForRedirect(service: OAuthLoginService, flow: RedirectLoginFl
   }
 }
 
-export async function runLogin(args: readonly string[], io: LoginIo = { write: (line) => process.stdout.write(`${line}\n`), input: process.stdin, env: process.env }): Promise<number> {
+export async function runLogin(
+  args: readonly string[],
+  io: LoginIo = { write: (line) => process.stdout.write(`${line}\n`), input: process.stdin, env: process.env },
+): Promise<number> {
   const options = parseLoginArgs(args, io.env);
   if (!options.flow) {
     io.write(`${options.problem ?? 'wrong usage'}\n${USAGE}`);

@@ -8,7 +8,10 @@ const single = (value: unknown) => (Array.isArray(value) ? (value[0] as unknown)
 const text = (value: unknown) => (typeof single(value) === 'string' ? (single(value) as string) : undefined);
 
 /** CLIProxyAPI's login answers carry `status`; refusals are `{"status":"error","error"}` with the refusal's HTTP status. */
-async function answer(reply: FastifyReply, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+async function answer(
+  reply: FastifyReply,
+  run: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
   try {
     return await run();
   } catch (error) {
@@ -26,7 +29,11 @@ export class OAuthLoginController {
 
   /** `GET /<route>-auth-url` for every CLIProxyAPI login route; `?flow=device` picks the device flow (Codex). */
   @Get(LOGIN_ROUTES.map((route) => `${route}${AUTH_URL_SUFFIX}`))
-  authUrl(@Req() request: FastifyRequest, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply) {
+  authUrl(
+    @Req() request: FastifyRequest,
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const path = request.url.split('?')[0];
     const route = path.slice(path.lastIndexOf('/') + 1, -AUTH_URL_SUFFIX.length);
     const device = text(query.flow) === 'device' || text(query.device) === 'true';
@@ -65,7 +72,11 @@ export class OAuthBrowserCallbackController {
   constructor(private readonly logins: OAuthLoginService) {}
 
   @Get(BROWSER_CALLBACK_PATH)
-  async callback(@Param('route') route: string, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply) {
+  async callback(
+    @Param('route') route: string,
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     reply.header('content-type', 'text/html; charset=utf-8');
     if (!LOGIN_FLOWS.some((flow) => callbackRouteOf(flow) === route)) {
       reply.status(404);

@@ -18,18 +18,28 @@ export class RequestErrorLogsController {
   }
 
   @Get('request-error-logs/:name')
-  async byName(@Param('name') name: string, @Query('format') format: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+  async byName(
+    @Param('name') name: string,
+    @Query('format') format: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     return answer(await this.logs.byName(name), format, reply);
   }
 
   @Get('request-log-by-id/:id')
-  async byRequestId(@Param('id') id: string, @Query('format') format: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+  async byRequestId(
+    @Param('id') id: string,
+    @Query('format') format: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     return answer(await this.logs.byRequestId(id), format, reply);
   }
 }
 
 function answer(file: RequestErrorLogFile, format: string | undefined, reply: FastifyReply) {
   if (format === 'json') return file;
-  void reply.header('content-type', 'text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${file.name}"`);
+  void reply
+    .header('content-type', 'text/plain; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${file.name}"`);
   return renderErrorLog(file);
 }

@@ -1,7 +1,13 @@
 import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Post, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ManagementAuthGuard, parseUsageListQuery, parseUsageSummaryQuery, UsageReportService, UsageRequestsService } from '@cpa/management';
+import {
+  ManagementAuthGuard,
+  parseUsageListQuery,
+  parseUsageSummaryQuery,
+  UsageReportService,
+  UsageRequestsService,
+} from '@cpa/management';
 
 /** Per-request usage (the console's usage pages) and CLIProxyAPI's usage report, export and import. */
 @Controller('usage')
@@ -24,7 +30,9 @@ export class UsageController {
     const parsed = parseUsageListQuery(query);
     if (parsed.format === 'json') return this.requests.list(parsed);
     const lines = await this.requests.csv(parsed.filter);
-    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="usage-requests.csv"');
+    reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="usage-requests.csv"');
     return Readable.from(lines);
   }
 

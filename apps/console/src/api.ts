@@ -45,7 +45,8 @@ async function errorOf(response: Response): Promise<ApiError> {
   } catch {
     /* not JSON: keep the status line */
   }
-  if (response.status === 404 && message.toLowerCase().includes('not found')) message = `${message} (this endpoint is not available on this server)`;
+  if (response.status === 404 && message.toLowerCase().includes('not found'))
+    message = `${message} (this endpoint is not available on this server)`;
   return new ApiError(response.status, message);
 }
 
@@ -59,7 +60,8 @@ export interface RequestOptions {
 
 export function url(path: string, query: RequestOptions['query'] = {}): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
   const qs = params.toString();
   return `${API_BASE}${path}${qs ? `?${qs}` : ''}`;
 }

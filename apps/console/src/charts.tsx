@@ -60,7 +60,17 @@ function Legend({ series }: { series: Series[] }) {
   );
 }
 
-export function BarChart({ labels, series, format = formatCompact, title }: { labels: string[]; series: Series[]; format?: (n: number) => string; title: string }) {
+export function BarChart({
+  labels,
+  series,
+  format = formatCompact,
+  title,
+}: {
+  labels: string[];
+  series: Series[];
+  format?: (n: number) => string;
+  title: string;
+}) {
   const totals = labels.map((_, i) => series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
   const innerH = HEIGHT - PAD.top - PAD.bottom;
@@ -78,7 +88,17 @@ export function BarChart({ labels, series, format = formatCompact, title }: { la
               {series.map((s) => {
                 const h = ((s.values[i] ?? 0) / max) * innerH;
                 y -= h;
-                return h > 0 ? <rect key={s.name} x={PAD.left + slot * i + (slot - barW) / 2} y={y} width={barW} height={h} fill={s.color} rx={1.5} /> : null;
+                return h > 0 ? (
+                  <rect
+                    key={s.name}
+                    x={PAD.left + slot * i + (slot - barW) / 2}
+                    y={y}
+                    width={barW}
+                    height={h}
+                    fill={s.color}
+                    rx={1.5}
+                  />
+                ) : null;
               })}
             </g>
           );
@@ -102,11 +122,13 @@ export function LineChart({
   title: string;
   emptyText?: string;
 }) {
-  if (series.every((s) => s.values.every((v) => v === null))) return <div className="chart-empty muted">{emptyText}</div>;
+  if (series.every((s) => s.values.every((v) => v === null)))
+    return <div className="chart-empty muted">{emptyText}</div>;
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values.map((v) => v ?? 0))));
   const innerH = HEIGHT - PAD.top - PAD.bottom;
   const slot = (WIDTH - PAD.left - PAD.right) / Math.max(labels.length, 1);
-  const point = (value: number, i: number) => [PAD.left + slot * (i + 0.5), PAD.top + innerH * (1 - value / max)] as const;
+  const point = (value: number, i: number) =>
+    [PAD.left + slot * (i + 0.5), PAD.top + innerH * (1 - value / max)] as const;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={title}>
@@ -120,9 +142,11 @@ export function LineChart({
           });
           return (
             <g key={s.name}>
-              {segments.filter((seg) => seg.length > 1).map((seg, k) => (
-                <polyline key={k} points={seg.join(' ')} fill="none" stroke={s.color} strokeWidth={2} />
-              ))}
+              {segments
+                .filter((seg) => seg.length > 1)
+                .map((seg, k) => (
+                  <polyline key={k} points={seg.join(' ')} fill="none" stroke={s.color} strokeWidth={2} />
+                ))}
               {s.values.map((v, i) =>
                 v === null ? null : (
                   <circle key={i} cx={point(v, i)[0]} cy={point(v, i)[1]} r={2.5} fill={s.color}>

@@ -65,7 +65,11 @@ type ItemOf<P> = P[ItemsKey<P>] extends readonly (infer T)[] ? T : never;
  * `next_before_id`), e.g. `usePagedList<AuditLogPage>('/audit-log', 'entries', { limit: 50 })`.
  * It starts again from the first page when `path` or `query` changes, and on `reload`.
  */
-export function usePagedList<P extends { next_before_id: string | null }>(path: string, items: ItemsKey<P>, query?: RequestOptions['query']): PagedList<ItemOf<P>> {
+export function usePagedList<P extends { next_before_id: string | null }>(
+  path: string,
+  items: ItemsKey<P>,
+  query?: RequestOptions['query'],
+): PagedList<ItemOf<P>> {
   const [data, setData] = useState<ItemOf<P>[]>();
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<ApiError>();
@@ -78,7 +82,9 @@ export function usePagedList<P extends { next_before_id: string | null }>(path: 
       const call = ++latest.current;
       setLoading(true);
       try {
-        const page = await api<P>(path, { query: { ...(JSON.parse(key) as RequestOptions['query']), before_id: before } });
+        const page = await api<P>(path, {
+          query: { ...(JSON.parse(key) as RequestOptions['query']), before_id: before },
+        });
         if (call !== latest.current) return;
         const rows = page[items] as ItemOf<P>[];
         setData((current) => (before ? [...(current ?? []), ...rows] : rows));
@@ -103,7 +109,7 @@ export function usePagedList<P extends { next_before_id: string | null }>(path: 
 export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const run = useCallback(async <T,>(action: () => Promise<T>): Promise<T | undefined> => {
+  const run = useCallback(async <T>(action: () => Promise<T>): Promise<T | undefined> => {
     setBusy(true);
     setError(undefined);
     try {

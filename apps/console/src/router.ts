@@ -4,7 +4,9 @@ import { useEffect, useState } from 'react';
 export const BASE = '/admin';
 
 export function currentPage(): string {
-  const path = window.location.pathname.startsWith(BASE) ? window.location.pathname.slice(BASE.length) : window.location.pathname;
+  const path = window.location.pathname.startsWith(BASE)
+    ? window.location.pathname.slice(BASE.length)
+    : window.location.pathname;
   return path.replace(/^\/+|\/+$/g, '') || 'overview';
 }
 

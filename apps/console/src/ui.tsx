@@ -13,7 +13,17 @@ export function PageHeader({ title, subtitle, actions }: { title: string; subtit
   );
 }
 
-export function Card({ title, actions, children, className = '' }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
+export function Card({
+  title,
+  actions,
+  children,
+  className = '',
+}: {
+  title?: ReactNode;
+  actions?: ReactNode;
+  children: ReactNode;
+  className?: string;
+}) {
   return (
     <section className={`card ${className}`}>
       {(title || actions) && (
@@ -39,7 +49,9 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <div className="empty">
-      <div className="empty-icon" aria-hidden="true">○</div>
+      <div className="empty-icon" aria-hidden="true">
+        ○
+      </div>
       <strong>{title}</strong>
       {children && <p className="muted">{children}</p>}
     </div>
@@ -85,7 +97,12 @@ export function Resolved<T>({
   );
 }
 
-const STATUS_LABELS: Record<string, string> = { active: 'Active', cooling: 'Cooling down', needs_login: 'Needs login', disabled: 'Disabled' };
+const STATUS_LABELS: Record<string, string> = {
+  active: 'Active',
+  cooling: 'Cooling down',
+  needs_login: 'Needs login',
+  disabled: 'Disabled',
+};
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge badge-${status}`}>{STATUS_LABELS[status] ?? status}</span>;
@@ -101,7 +118,17 @@ export function Stat({ label, value, hint }: { label: string; value: ReactNode; 
   );
 }
 
-export function Modal({ title, onClose, children, footer }: { title: string; onClose: () => void; children: ReactNode; footer?: ReactNode }) {
+export function Modal({
+  title,
+  onClose,
+  children,
+  footer,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  footer?: ReactNode;
+}) {
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => event.key === 'Escape' && onClose();
     window.addEventListener('keydown', onKey);
@@ -124,7 +151,17 @@ export function Modal({ title, onClose, children, footer }: { title: string; onC
 }
 
 /** A form dialog's footer: Cancel, and the action that submits it (disabled while an action runs). */
-export function DialogButtons({ label, busy, onSubmit, onCancel }: { label: string; busy: boolean; onSubmit: () => void; onCancel: () => void }) {
+export function DialogButtons({
+  label,
+  busy,
+  onSubmit,
+  onCancel,
+}: {
+  label: string;
+  busy: boolean;
+  onSubmit: () => void;
+  onCancel: () => void;
+}) {
   return (
     <>
       <button className="btn" onClick={onCancel}>

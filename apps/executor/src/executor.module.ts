@@ -3,7 +3,16 @@ import { catalogProviders } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { Patterns, type AttemptResult } from '@cpa/contracts';
 import { SecretBox } from '@cpa/db/light';
-import { ATTEMPT_REPORTER, CREDENTIAL_REFRESHER, ExecutionService, REQUEST_ERROR_LOG, RequestErrorLogStore, SecretStore, TransportCredentialRefresher, UpstreamClient } from '@cpa/providers';
+import {
+  ATTEMPT_REPORTER,
+  CREDENTIAL_REFRESHER,
+  ExecutionService,
+  REQUEST_ERROR_LOG,
+  RequestErrorLogStore,
+  SecretStore,
+  TransportCredentialRefresher,
+  UpstreamClient,
+} from '@cpa/providers';
 import { HealthController } from '@cpa/runtime';
 import { RedisTransportClient, TransportModule } from '@cpa/transport';
 import { ExecuteController } from './execute.controller';
@@ -21,10 +30,17 @@ const env = loadEnv();
     { provide: SecretBox, useFactory: () => SecretBox.fromEnv() },
     ExecutionService,
     // Failed upstream exchanges for GET /v0/management/request-error-logs (REQUEST_ERROR_LOG_LIMIT).
-    { provide: REQUEST_ERROR_LOG, useFactory: () => RequestErrorLogStore.connect(env.redisUrl, env.transportKeyPrefix) },
+    {
+      provide: REQUEST_ERROR_LOG,
+      useFactory: () => RequestErrorLogStore.connect(env.redisUrl, env.transportKeyPrefix),
+    },
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
     // Refresh-on-401 for OAuth credentials: the refresh-worker refreshes, this executor retries once.
-    { provide: CREDENTIAL_REFRESHER, inject: [RedisTransportClient], useFactory: (client: RedisTransportClient) => new TransportCredentialRefresher(client) },
+    {
+      provide: CREDENTIAL_REFRESHER,
+      inject: [RedisTransportClient],
+      useFactory: (client: RedisTransportClient) => new TransportCredentialRefresher(client),
+    },
     {
       provide: ATTEMPT_REPORTER,
       inject: [RedisTransportClient],

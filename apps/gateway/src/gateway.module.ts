@@ -5,15 +5,33 @@ import { loadEnv } from '@cpa/config';
 import { HealthController } from '@cpa/runtime';
 import { TransportModule } from '@cpa/transport';
 import { EventsController } from './events.controller';
-import { ADMIN_URL, ConsoleProxyController, ManagementPassThroughController, OAuthCallbackController } from './admin-pass-through.controller';
+import {
+  ADMIN_URL,
+  ConsoleProxyController,
+  ManagementPassThroughController,
+  OAuthCallbackController,
+} from './admin-pass-through.controller';
 import { ModelsController } from './models.controller';
 
 const env = loadEnv();
 
 @Module({
   // No DbModule: keys, credentials and settings come from the catalog snapshot in Redis.
-  imports: [TransportModule.forRoot({ redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, idleTimeoutMs: env.replyIdleTimeoutMs })],
-  controllers: [HealthController, ModelsController, ManagementPassThroughController, OAuthCallbackController, ConsoleProxyController, EventsController],
+  imports: [
+    TransportModule.forRoot({
+      redisUrl: env.redisUrl,
+      keyPrefix: env.transportKeyPrefix,
+      idleTimeoutMs: env.replyIdleTimeoutMs,
+    }),
+  ],
+  controllers: [
+    HealthController,
+    ModelsController,
+    ManagementPassThroughController,
+    OAuthCallbackController,
+    ConsoleProxyController,
+    EventsController,
+  ],
   providers: [
     ...catalogProviders(env.redisUrl, env.transportKeyPrefix),
     ClientKeyService,
@@ -28,8 +46,12 @@ const env = loadEnv();
         bodyLimitBytes: env.bodyLimitBytes,
         inFlight: { maxRequests: env.gatewayMaxInFlight, maxBytes: env.gatewayMaxInFlightBytes },
         relay: {
-          ...(process.env.RESPONSE_BUFFER_LIMIT_BYTES ? { bufferLimitBytes: Number(process.env.RESPONSE_BUFFER_LIMIT_BYTES) } : {}),
-          ...(process.env.CLIENT_STALL_TIMEOUT_MS ? { stallTimeoutMs: Number(process.env.CLIENT_STALL_TIMEOUT_MS) } : {}),
+          ...(process.env.RESPONSE_BUFFER_LIMIT_BYTES
+            ? { bufferLimitBytes: Number(process.env.RESPONSE_BUFFER_LIMIT_BYTES) }
+            : {}),
+          ...(process.env.CLIENT_STALL_TIMEOUT_MS
+            ? { stallTimeoutMs: Number(process.env.CLIENT_STALL_TIMEOUT_MS) }
+            : {}),
         },
       },
     },

@@ -1,7 +1,16 @@
 import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Catalog } from '@cpa/catalog';
-import { admittedClient, ClientKeyGuard, claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList, writeJson } from '@cpa/client-api';
+import {
+  admittedClient,
+  ClientKeyGuard,
+  claudeModelList,
+  geminiModelInfo,
+  geminiModelList,
+  openAIModelList,
+  wantsClaudeModelList,
+  writeJson,
+} from '@cpa/client-api';
 import { clientErrorBody } from '@cpa/contracts';
 
 /** The model listings of the client API; its POST routes are in proxy.routes.ts. */
@@ -14,7 +23,9 @@ export class ModelsController {
   @Get('v1/models')
   models(@Req() req: FastifyRequest) {
     const allowed = admittedClient(req).policy.models;
-    return wantsClaudeModelList(req.headers) ? claudeModelList(this.catalog.snapshot, allowed) : openAIModelList(this.catalog.snapshot, allowed);
+    return wantsClaudeModelList(req.headers)
+      ? claudeModelList(this.catalog.snapshot, allowed)
+      : openAIModelList(this.catalog.snapshot, allowed);
   }
 
   @Get('v1beta/models')

@@ -41,7 +41,13 @@ export function registerProxyRoutes(fastify: FastifyInstance, gateway: GatewaySe
   }
 }
 
-async function serve(gateway: GatewayService, request: FastifyRequest, reply: FastifyReply, callOf: CallOf, route: string): Promise<void> {
+async function serve(
+  gateway: GatewayService,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  callOf: CallOf,
+  route: string,
+): Promise<void> {
   const started = performance.now();
   const query = queryOf(request.url);
   const call = callOf(request, query);
@@ -55,7 +61,7 @@ async function serve(gateway: GatewayService, request: FastifyRequest, reply: Fa
     await gateway.proxy(proxied);
   } catch (err) {
     // A bug, not a client error: log it and say nothing inside.
-    logger.error(err instanceof Error ? err.stack ?? err.message : String(err));
+    logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     writeJson(reply.raw, 500, clientErrorBody(call.format, 500, 'Internal error'));
   }
   gateway.observe(proxied, reply.raw.statusCode, started);

@@ -21,7 +21,12 @@ import { RefreshWorkerModule } from './refresh-worker.module';
 // Credential health against a rotating token endpoint (each refresh token works once, tokens
 // expire in a minute), with the real Postgres, Redis and two worker replicas.
 const server = new MockTokenServer();
-const fixture = new RefreshFixture(server, { prefix: 'rwhealth', source: 'credential-health-test', expiresIn: 60, families: ['claude', 'codex'] });
+const fixture = new RefreshFixture(server, {
+  prefix: 'rwhealth',
+  source: 'credential-health-test',
+  expiresIn: 60,
+  families: ['claude', 'codex'],
+});
 const { redisUrl, keyPrefix, source } = fixture;
 const rotating = new RotatingTokens({ expiresIn: 60 });
 const replicas: INestApplicationContext[] = [];
@@ -35,9 +40,12 @@ let refresherB: CredentialRefreshService;
 let queue: RefreshQueueService;
 
 async function startReplica(): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(RefreshWorkerModule.forRoot({ redisUrl, keyPrefix, scan: false, scanFilter: { source } }), {
-    logger: false,
-  });
+  const app = await NestFactory.createApplicationContext(
+    RefreshWorkerModule.forRoot({ redisUrl, keyPrefix, scan: false, scanFilter: { source } }),
+    {
+      logger: false,
+    },
+  );
   replicas.push(app);
   return app;
 }
@@ -87,7 +95,10 @@ const presented = (refreshToken: string) => server.requests.filter((r) => r.fiel
 
 /** A Prisma-style connection failure (P1001: can't reach the database server). */
 function connectionLost(): Error {
-  return Object.assign(new Error("Can't reach database server at 127.0.0.1:5432"), { name: 'PrismaClientKnownRequestError', code: 'P1001' });
+  return Object.assign(new Error("Can't reach database server at 127.0.0.1:5432"), {
+    name: 'PrismaClientKnownRequestError',
+    code: 'P1001',
+  });
 }
 
 describe('rotating refresh tokens', () => {
@@ -185,7 +196,11 @@ describe('a slow token endpoint', () => {
       const started = Date.now();
       const outcome = await impatient.refresh(record.id);
       expect(Date.now() - started).toBeLessThan(2_000);
-      expect(outcome).toMatchObject({ status: 'failed', permanent: false, error: 'claude token endpoint did not answer within 300 ms' });
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        permanent: false,
+        error: 'claude token endpoint did not answer within 300 ms',
+      });
       await waitFor(() => server.aborted === abortedBefore + 1);
       // Backing off after the failure: another replica does not present the token again.
       expect(await refresherB.refresh(record.id)).toMatchObject({ status: 'skipped', reason: 'not-due' });
@@ -199,7 +214,15 @@ describe('a slow token endpoint', () => {
 
 describe('a refused refresh token', () => {
   function route(model: string): RouteRequest {
-    return { requestId: randomUUID(), clientFormat: 'claude', model, stream: false, sessionIds: [], headers: {}, deadline: Date.now() + 60_000 };
+    return {
+      requestId: randomUUID(),
+      clientFormat: 'claude',
+      model,
+      stream: false,
+      sessionIds: [],
+      headers: {},
+      deadline: Date.now() + 60_000,
+    };
   }
 
   it('takes the credential out of routing and of the refresh scan, but not out of the list, until a new login', async () => {
@@ -242,7 +265,9 @@ describe('a refused refresh token', () => {
       expect((await credentials.list({ source })).map((c) => c.id)).toContain(revoked.record.id);
 
       // The scheduler's state mirror does not overwrite the status with the routing state.
-      await dispatcher.attemptsFinished([{ credentialId: revoked.record.id, family: 'claude', baseModel: alias, ok: false, status: 500 }]);
+      await dispatcher.attemptsFinished([
+        { credentialId: revoked.record.id, family: 'claude', baseModel: alias, ok: false, status: 500 },
+      ]);
       const mirror = new StateMirror(store, credentials, 0);
       await mirror.flush();
       expect((await credentials.get(revoked.record.id))!.modelStates).not.toEqual({});
@@ -252,7 +277,10 @@ describe('a refused refresh token', () => {
       // The refresh worker leaves it alone, however often asked.
       const later = new Date(Date.now() + 10 * HOUR);
       expect(await refresherA.dueCredentialIds(later, { source })).not.toContain(revoked.record.id);
-      expect(await refresherB.refresh(revoked.record.id, later)).toMatchObject({ status: 'skipped', reason: 'not-due' });
+      expect(await refresherB.refresh(revoked.record.id, later)).toMatchObject({
+        status: 'skipped',
+        reason: 'not-due',
+      });
       expect(presented(revoked.refreshToken)).toHaveLength(1);
 
       // A new login (a new secret written by import or management) brings it back.

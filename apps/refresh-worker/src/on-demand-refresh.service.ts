@@ -28,7 +28,9 @@ export class OnDemandRefreshService {
     try {
       return replyOf(await pending);
     } catch (error) {
-      this.logger.error(`refresh of credential ${request.credentialId} after a 401 failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(
+        `refresh of credential ${request.credentialId} after a 401 failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return { ok: false, reason: 'refresh failed' };
     }
   }

@@ -15,7 +15,12 @@ import { HOUR, RefreshFixture } from './__fixtures__/refresh-fixture';
 import { RefreshWorkerModule } from './refresh-worker.module';
 
 // Executors asking the refresh-worker for new tokens after a 401, through the real transport.
-const fixture = new RefreshFixture(new MockTokenServer(), { prefix: 'rw401', source: 'refresh-on-401-test', expiresIn: 28800, families: ['claude'] });
+const fixture = new RefreshFixture(new MockTokenServer(), {
+  prefix: 'rw401',
+  source: 'refresh-on-401-test',
+  expiresIn: 28800,
+  families: ['claude'],
+});
 const { redisUrl, keyPrefix, source, scripts, rotated, requestsFor } = fixture;
 const workers: INestMicroservice[] = [];
 const clients: RedisTransportClient[] = [];
@@ -27,10 +32,13 @@ let executorA: TransportCredentialRefresher;
 let executorB: TransportCredentialRefresher;
 
 async function startWorker(): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice(RefreshWorkerModule.forRoot({ redisUrl, keyPrefix, scan: false, scanFilter: { source } }), {
-    strategy: createTransportServer({ redisUrl, keyPrefix, queues: [queueOf(Patterns.refresh)] }),
-    logger: false,
-  });
+  const app = await NestFactory.createMicroservice(
+    RefreshWorkerModule.forRoot({ redisUrl, keyPrefix, scan: false, scanFilter: { source } }),
+    {
+      strategy: createTransportServer({ redisUrl, keyPrefix, queues: [queueOf(Patterns.refresh)] }),
+      logger: false,
+    },
+  );
   await app.listen();
   workers.push(app);
   return app;
@@ -81,14 +89,20 @@ const signal = () => new AbortController().signal;
 describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
   it('refreshes a refused token although it is not due, answers the new version and announces the rotation', async () => {
     const { record, accessToken, refreshToken } = await createLogin();
-    scripts.set(refreshToken, () => ({ status: 200, body: { access_token: 'oat-fresh', refresh_token: 'ort-fresh', expires_in: 28800 } }));
+    scripts.set(refreshToken, () => ({
+      status: 200,
+      body: { access_token: 'oat-fresh', refresh_token: 'ort-fresh', expires_in: 28800 },
+    }));
 
     const reply = await executorA.refreshRejected(record.id, tokenFingerprint(accessToken), signal());
 
     const row = (await credentials.get(record.id))!;
     expect(reply).toEqual({ ok: true, version: row.version });
     expect(row.version).toBeGreaterThan(record.version);
-    expect(await credentials.getSecret(record.id)).toMatchObject({ accessToken: 'oat-fresh', refreshToken: 'ort-fresh' });
+    expect(await credentials.getSecret(record.id)).toMatchObject({
+      accessToken: 'oat-fresh',
+      refreshToken: 'ort-fresh',
+    });
     expect(requestsFor(refreshToken)).toHaveLength(1);
     await waitFor(() => rotated.includes(record.id));
   });
@@ -103,7 +117,11 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
     });
 
     const fingerprint = tokenFingerprint(accessToken);
-    const replies = Promise.all([...Array(4)].flatMap(() => [executorA, executorB].map((e) => e.refreshRejected(record.id, fingerprint, signal()))));
+    const replies = Promise.all(
+      [...Array(4)].flatMap(() =>
+        [executorA, executorB].map((e) => e.refreshRejected(record.id, fingerprint, signal())),
+      ),
+    );
     await waitFor(() => requestsFor(refreshToken).length === 1);
     release();
     const all = await replies;
@@ -114,7 +132,10 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
     expect(all.every((r) => r.ok)).toBe(true);
     expect(await credentials.getSecret(record.id)).toMatchObject({ accessToken: 'oat-once' });
     // Asking again about the old token: it was rotated meanwhile, so no new refresh.
-    expect(await executorB.refreshRejected(record.id, fingerprint, signal())).toEqual({ ok: true, version: (await credentials.get(record.id))!.version });
+    expect(await executorB.refreshRejected(record.id, fingerprint, signal())).toEqual({
+      ok: true,
+      version: (await credentials.get(record.id))!.version,
+    });
     expect(requestsFor(refreshToken)).toHaveLength(1);
   });
 
@@ -146,7 +167,10 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
 
   it('a refused refresh grant answers not ok with a message free of tokens and marks the credential', async () => {
     const { record, accessToken, refreshToken } = await createLogin();
-    scripts.set(refreshToken, () => ({ status: 400, body: { error: 'invalid_grant', error_description: `Refresh token ${refreshToken} revoked` } }));
+    scripts.set(refreshToken, () => ({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: `Refresh token ${refreshToken} revoked` },
+    }));
 
     const reply = await executorA.refreshRejected(record.id, tokenFingerprint(accessToken), signal());
 
@@ -155,15 +179,31 @@ describe('refresh-worker.refresh (Redis transport + Postgres)', () => {
     expect(reply.reason).not.toContain(refreshToken);
     expect((await credentials.get(record.id))!.status).toBe('needs_login');
     // Backing off after the failure: a second 401 does not hammer the token endpoint.
-    expect(await executorB.refreshRejected(record.id, tokenFingerprint(accessToken), signal())).toEqual({ ok: false, reason: 'not-due' });
+    expect(await executorB.refreshRejected(record.id, tokenFingerprint(accessToken), signal())).toEqual({
+      ok: false,
+      reason: 'not-due',
+    });
     expect(requestsFor(refreshToken)).toHaveLength(1);
   });
 
   it('refuses API-key credentials, unknown ids and malformed requests', async () => {
-    const key = await credentials.create({ provider: 'claude', kind: 'api_key', source, secret: { apiKey: 'sk-test-401' } });
-    expect(await executorA.refreshRejected(key.id, tokenFingerprint('sk-test-401'), signal())).toEqual({ ok: false, reason: 'unsupported' });
-    expect(await executorA.refreshRejected(randomUUID(), tokenFingerprint('x'), signal())).toEqual({ ok: false, reason: 'missing' });
-    const raw = await firstValueFrom(clients[0]!.request(Patterns.refresh, { credentialId: key.id, rejectedToken: 'sk-test-401' }));
+    const key = await credentials.create({
+      provider: 'claude',
+      kind: 'api_key',
+      source,
+      secret: { apiKey: 'sk-test-401' },
+    });
+    expect(await executorA.refreshRejected(key.id, tokenFingerprint('sk-test-401'), signal())).toEqual({
+      ok: false,
+      reason: 'unsupported',
+    });
+    expect(await executorA.refreshRejected(randomUUID(), tokenFingerprint('x'), signal())).toEqual({
+      ok: false,
+      reason: 'missing',
+    });
+    const raw = await firstValueFrom(
+      clients[0]!.request(Patterns.refresh, { credentialId: key.id, rejectedToken: 'sk-test-401' }),
+    );
     expect(raw.meta).toEqual({ ok: false, reason: 'invalid refresh request' });
   });
 

@@ -62,7 +62,9 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
       concurrency: this.options.concurrency ?? REFRESH_CONCURRENCY,
     });
     this.worker.on('failed', (job, error) => {
-      this.logger.error(`refresh job for credential ${job?.data.credentialId ?? '?'} failed: ${error.name}: ${error.message}`);
+      this.logger.error(
+        `refresh job for credential ${job?.data.credentialId ?? '?'} failed: ${error.name}: ${error.message}`,
+      );
     });
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     if (this.options.scan !== false) {
@@ -77,7 +79,13 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
    * Returns the ids enqueued, or null when another replica holds the scan.
    */
   async scan(now: Date = new Date()): Promise<string[] | null> {
-    const locked = await this.redis.set(this.lockKey, this.replicaId, 'PX', Math.max(1000, this.scanIntervalMs - 1000), 'NX');
+    const locked = await this.redis.set(
+      this.lockKey,
+      this.replicaId,
+      'PX',
+      Math.max(1000, this.scanIntervalMs - 1000),
+      'NX',
+    );
     if (locked !== 'OK') return null;
     const ids = await this.refresher.dueCredentialIds(now, this.options.scanFilter);
     await this.enqueue(ids);
@@ -120,7 +128,8 @@ export class RefreshQueueService implements OnApplicationBootstrap, OnModuleDest
       (ids) => {
         if (ids?.length) this.logger.log(`enqueued ${ids.length} credential(s) for refresh`);
       },
-      (error: unknown) => this.logger.error(`refresh scan failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) =>
+        this.logger.error(`refresh scan failed: ${error instanceof Error ? error.message : String(error)}`),
     );
     this.scanning = scanning;
     await scanning;

@@ -50,7 +50,10 @@ beforeAll(async () => {
   refresher = a.get(CredentialRefreshService);
   queueA = a.get(RefreshQueueService);
   queueB = b.get(RefreshQueueService);
-  inspector = new Queue(REFRESH_QUEUE, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: bullPrefix(keyPrefix) });
+  inspector = new Queue(REFRESH_QUEUE, {
+    connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+    prefix: bullPrefix(keyPrefix),
+  });
 });
 
 afterAll(async () => {
@@ -94,7 +97,12 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     const fresh = await createOAuth('claude', 8 * HOUR);
     scripts.set(refreshToken, () => ({
       status: 200,
-      body: { access_token: 'sk-ant-oat-rotated', refresh_token: 'sk-ant-ort-rotated', expires_in: 28800, account: { email_address: 'me@example.com' } },
+      body: {
+        access_token: 'sk-ant-oat-rotated',
+        refresh_token: 'sk-ant-ort-rotated',
+        expires_in: 28800,
+        account: { email_address: 'me@example.com' },
+      },
     }));
 
     const ids = (await queueA.scan()) ?? (await queueB.scan());
@@ -139,10 +147,18 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
 
   it('concurrent jobs on two replicas make one refresh per credential', async () => {
     const { record, refreshToken } = await createOAuth('codex', 2 * 24 * HOUR);
-    const gate = gated({ status: 200, body: { access_token: 'codex-new', refresh_token: 'codex-rt-new', expires_in: 864000 } });
+    const gate = gated({
+      status: 200,
+      body: { access_token: 'codex-new', refresh_token: 'codex-rt-new', expires_in: 864000 },
+    });
     scripts.set(refreshToken, gate.handler);
 
-    await Promise.all([queueA.enqueue([record.id]), queueB.enqueue([record.id]), queueA.enqueue([record.id]), queueB.enqueue([record.id])]);
+    await Promise.all([
+      queueA.enqueue([record.id]),
+      queueB.enqueue([record.id]),
+      queueA.enqueue([record.id]),
+      queueB.enqueue([record.id]),
+    ]);
     await waitFor(() => requestsFor(refreshToken).length === 1);
     // The job id is the credential id: four enqueues from two replicas left one job.
     const jobs = await inspector.getJobs(['waiting', 'active', 'delayed']);
@@ -154,7 +170,10 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     expect(rotated.filter((id) => id === record.id)).toHaveLength(1);
     const row = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
     expect(row.version).toBe(record.version + 2);
-    expect(box.decryptJson<Record<string, unknown>>(row.secretEnc)).toMatchObject({ accessToken: 'codex-new', refreshToken: 'codex-rt-new' });
+    expect(box.decryptJson<Record<string, unknown>>(row.secretEnc)).toMatchObject({
+      accessToken: 'codex-new',
+      refreshToken: 'codex-rt-new',
+    });
   });
 
   it('concurrent direct refreshes: the claim lets exactly one reach the token endpoint', async () => {
@@ -186,19 +205,31 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     const now = new Date();
 
     const outcome = await refresher.refresh(record.id, now);
-    expect(outcome).toMatchObject({ status: 'failed', permanent: true, retryAt: new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS) });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      permanent: true,
+      retryAt: new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS),
+    });
 
     const row = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
     expect(row.nextRefreshAt).toEqual(new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS));
     expect(row.status).toBe('needs_login');
-    expect(row.statusMessage).toBe('claude token endpoint answered 400 invalid_grant: refresh token [redacted] revoked');
+    expect(row.statusMessage).toBe(
+      'claude token endpoint answered 400 invalid_grant: refresh token [redacted] revoked',
+    );
     expect(row.lastError).toBe('claude token endpoint answered 400 invalid_grant: refresh token [redacted] revoked');
     expect(row.lastError).not.toContain(refreshToken);
     expect(row.statusMessage).not.toContain(refreshToken);
-    expect(box.decryptJson<Record<string, unknown>>(row.secretEnc)).toMatchObject({ refreshToken, accessToken: `old-access-${refreshToken}` });
+    expect(box.decryptJson<Record<string, unknown>>(row.secretEnc)).toMatchObject({
+      refreshToken,
+      accessToken: `old-access-${refreshToken}`,
+    });
 
     // Within the backoff nothing is attempted, from a scan or a job.
-    expect(await refresher.refresh(record.id, new Date(now.getTime() + 60_000))).toMatchObject({ status: 'skipped', reason: 'not-due' });
+    expect(await refresher.refresh(record.id, new Date(now.getTime() + 60_000))).toMatchObject({
+      status: 'skipped',
+      reason: 'not-due',
+    });
     expect(await refresher.dueCredentialIds(new Date(now.getTime() + 60_000), { source })).not.toContain(record.id);
     expect(requestsFor(refreshToken)).toHaveLength(1);
 
@@ -210,7 +241,9 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
 
     // A re-imported secret (a new login) makes it active and refreshable again.
     const relogin = `rt-${randomUUID()}`;
-    await credentials.update(record.id, row.version, { secret: { accessToken: 'relogin-access', refreshToken: relogin } });
+    await credentials.update(record.id, row.version, {
+      secret: { accessToken: 'relogin-access', refreshToken: relogin },
+    });
     const reset = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
     expect(reset).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
     expect(await refresher.dueCredentialIds(later, { source })).toContain(record.id);
@@ -241,14 +274,19 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     expect(await refresher.refresh(record.id)).toMatchObject({ status: 'refreshed' });
     const row = (await credentials.get(record.id))!;
     expect(row.label).toBe('renamed meanwhile');
-    expect(await credentials.getSecret(record.id)).toMatchObject({ accessToken: 'after-edit', refreshToken: 'rt-after-edit' });
+    expect(await credentials.getSecret(record.id)).toMatchObject({
+      accessToken: 'after-edit',
+      refreshToken: 'rt-after-edit',
+    });
   });
 
   it('when someone else stored new tokens meanwhile, theirs win', async () => {
     const { record, refreshToken } = await createOAuth('claude', HOUR);
     scripts.set(refreshToken, async () => {
       const current = (await credentials.get(record.id))!;
-      await credentials.update(record.id, current.version, { secret: { accessToken: 'relogin', refreshToken: 'rt-relogin' } });
+      await credentials.update(record.id, current.version, {
+        secret: { accessToken: 'relogin', refreshToken: 'rt-relogin' },
+      });
       return { status: 200, body: { access_token: 'ours', refresh_token: 'rt-ours', expires_in: 3600 } };
     });
     expect(await refresher.refresh(record.id)).toMatchObject({ status: 'skipped', reason: 'refreshed-elsewhere' });
@@ -277,7 +315,10 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
       { logger: false },
     );
     const { record, refreshToken } = await createOAuth('claude', HOUR);
-    const gate = gated({ status: 200, body: { access_token: 'drained', refresh_token: 'rt-drained', expires_in: 3600 } });
+    const gate = gated({
+      status: 200,
+      body: { access_token: 'drained', refresh_token: 'rt-drained', expires_in: 3600 },
+    });
     scripts.set(refreshToken, gate.handler);
 
     await solo.get(RefreshQueueService).enqueue([record.id]);
@@ -289,10 +330,13 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     gate.release();
     await closing;
 
-    expect(await credentials.getSecret(record.id)).toMatchObject({ accessToken: 'drained', refreshToken: 'rt-drained' });
+    expect(await credentials.getSecret(record.id)).toMatchObject({
+      accessToken: 'drained',
+      refreshToken: 'rt-drained',
+    });
   });
 
-  it('a gemini file\'s projects share one login: the winner\'s tokens reactivate a sibling that lost the race, and routing is told', async () => {
+  it("a gemini file's projects share one login: the winner's tokens reactivate a sibling that lost the race, and routing is told", async () => {
     // One Google login stored once per project; a rotating endpoint spent the shared refresh
     // token for the winner, so the sibling's own attempt was refused and marked it needs_login.
     const fileName = `gemini-${randomUUID()}.json`;
@@ -311,21 +355,43 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
         }),
       ),
     );
-    await credentials.update(sibling!.id, sibling!.version, { status: 'needs_login', statusMessage: 'invalid_grant', nextRefreshAt: new Date(Date.now() + HOUR) });
-    scripts.set(refreshToken, () => ({ status: 200, body: { access_token: 'ya29.shared', refresh_token: 'rt-rotated', expires_in: 3599 } }));
+    await credentials.update(sibling!.id, sibling!.version, {
+      status: 'needs_login',
+      statusMessage: 'invalid_grant',
+      nextRefreshAt: new Date(Date.now() + HOUR),
+    });
+    scripts.set(refreshToken, () => ({
+      status: 200,
+      body: { access_token: 'ya29.shared', refresh_token: 'rt-rotated', expires_in: 3599 },
+    }));
 
     await queueA.enqueue([winner!.id]);
-    await waitFor(() => rotated.includes(winner!.id) && rotated.includes(sibling!.id) && fixture.changed.includes(sibling!.id));
+    await waitFor(
+      () => rotated.includes(winner!.id) && rotated.includes(sibling!.id) && fixture.changed.includes(sibling!.id),
+    );
 
     const row = await prisma.credential.findUniqueOrThrow({ where: { id: sibling!.id } });
     expect(row).toMatchObject({ status: 'active', statusMessage: '', nextRefreshAt: null });
-    expect(await credentials.getSecret(sibling!.id)).toMatchObject({ accessToken: 'ya29.shared', refreshToken: 'rt-rotated', projectId: 'proj-two' });
-    expect(await credentials.getSecret(winner!.id)).toMatchObject({ accessToken: 'ya29.shared', refreshToken: 'rt-rotated', projectId: 'proj-one' });
+    expect(await credentials.getSecret(sibling!.id)).toMatchObject({
+      accessToken: 'ya29.shared',
+      refreshToken: 'rt-rotated',
+      projectId: 'proj-two',
+    });
+    expect(await credentials.getSecret(winner!.id)).toMatchObject({
+      accessToken: 'ya29.shared',
+      refreshToken: 'rt-rotated',
+      projectId: 'proj-one',
+    });
     expect(requestsFor(refreshToken)).toHaveLength(1);
   });
 
   it('skips API keys and unknown ids', async () => {
-    const key = await credentials.create({ provider: 'claude', kind: 'api_key', source, secret: { apiKey: 'sk-test' } });
+    const key = await credentials.create({
+      provider: 'claude',
+      kind: 'api_key',
+      source,
+      secret: { apiKey: 'sk-test' },
+    });
     expect(await refresher.refresh(key.id)).toMatchObject({ status: 'skipped', reason: 'unsupported' });
     expect(await refresher.refresh(randomUUID())).toMatchObject({ status: 'skipped', reason: 'missing' });
   });

@@ -25,7 +25,10 @@ export class RefreshWorkerModule {
     const settings: RefreshWorkerOptions = { redisUrl: env.redisUrl, keyPrefix: env.transportKeyPrefix, ...overrides };
     return {
       module: RefreshWorkerModule,
-      imports: [DbModule.forRoot(db), TransportModule.forRoot({ redisUrl: settings.redisUrl, keyPrefix: settings.keyPrefix })],
+      imports: [
+        DbModule.forRoot(db),
+        TransportModule.forRoot({ redisUrl: settings.redisUrl, keyPrefix: settings.keyPrefix }),
+      ],
       controllers: [HealthController, EventsController, RefreshController],
       providers: [
         { provide: REFRESH_WORKER_OPTIONS, useValue: settings },

@@ -24,8 +24,10 @@ export class RotationAnnouncer {
   async announce(outcome: RefreshOutcome): Promise<void> {
     if (outcome.status === 'refreshed') {
       await this.catalog.publishQuietly();
-      for (const id of [outcome.credentialId, ...(outcome.shared ?? [])]) await this.emit(Events.credentialRotated, { id });
-      if (outcome.reactivated?.length) await this.emit(Events.credentialChanged, { credentialIds: outcome.reactivated, at: Date.now() });
+      for (const id of [outcome.credentialId, ...(outcome.shared ?? [])])
+        await this.emit(Events.credentialRotated, { id });
+      if (outcome.reactivated?.length)
+        await this.emit(Events.credentialChanged, { credentialIds: outcome.reactivated, at: Date.now() });
     } else if (outcome.status === 'failed' && outcome.permanent) {
       await this.catalog.publishQuietly();
       await this.emit(Events.credentialChanged, { credentialIds: [outcome.credentialId], at: Date.now() });

@@ -33,7 +33,11 @@ export class DispatchController {
     return withRequestId(failure.execute?.route?.requestId, () => {
       this.usage.recordFailure(failure);
       const { execute } = failure;
-      return this.usage.recordReply(this.dispatcher.attemptFailed(failure), execute.route, { credentialId: execute.credentialId, family: execute.family, attempts: execute.attempt + 1 });
+      return this.usage.recordReply(this.dispatcher.attemptFailed(failure), execute.route, {
+        credentialId: execute.credentialId,
+        family: execute.family,
+        attempts: execute.attempt + 1,
+      });
     });
   }
 
@@ -42,7 +46,11 @@ export class DispatchController {
   nextRound(@Payload() next: NextRound) {
     const last = next.lastFailure?.execute;
     return withRequestId(next.route?.requestId, () =>
-      this.usage.recordReply(this.dispatcher.nextRound(next), next.route, last && { credentialId: last.credentialId, family: last.family, attempts: next.attempt }),
+      this.usage.recordReply(
+        this.dispatcher.nextRound(next),
+        next.route,
+        last && { credentialId: last.credentialId, family: last.family, attempts: next.attempt },
+      ),
     );
   }
 

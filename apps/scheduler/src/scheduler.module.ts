@@ -2,7 +2,14 @@ import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { catalogProviders, clientKeyLimitsProvider } from '@cpa/catalog';
 import { loadEnv } from '@cpa/config';
 import { HealthController } from '@cpa/runtime';
-import { ClientKeyUsageHook, DispatchService, ROUTING_STATE_OPTIONS, RoutingStateStore, UsageBuffer, UsageRecorder } from '@cpa/routing-state';
+import {
+  ClientKeyUsageHook,
+  DispatchService,
+  ROUTING_STATE_OPTIONS,
+  RoutingStateStore,
+  UsageBuffer,
+  UsageRecorder,
+} from '@cpa/routing-state';
 import { DispatchController } from './dispatch.controller';
 
 const env = loadEnv();

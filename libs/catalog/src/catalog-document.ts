@@ -55,7 +55,13 @@ const DocumentSchema = z.object({
   generation: z.number().int().positive(),
   publishedAt: z.number(),
   credentials: z.array(
-    z.looseObject({ id: z.string(), provider: z.string(), kind: z.string(), version: z.number().int(), secretEnc: z.string() }),
+    z.looseObject({
+      id: z.string(),
+      provider: z.string(),
+      kind: z.string(),
+      version: z.number().int(),
+      secretEnc: z.string(),
+    }),
   ),
   settings: z.record(z.string(), z.unknown()),
   clientKeys: z.array(

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type Provider } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+  type Provider,
+} from '@nestjs/common';
 import type { CatalogRows } from '@cpa/db';
 import { catalogDocumentOf } from './catalog-document';
 import { CatalogStore } from './catalog-store';
@@ -53,10 +60,12 @@ export class CatalogPublisher implements OnApplicationBootstrap, OnModuleDestroy
   publish(): Promise<number> {
     if (this.queued) return this.queued;
     if (!this.running) return this.start();
-    this.queued = this.running.catch(() => undefined).then(() => {
-      this.queued = undefined;
-      return this.start();
-    });
+    this.queued = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.start();
+      });
     return this.queued;
   }
 
@@ -68,7 +77,10 @@ export class CatalogPublisher implements OnApplicationBootstrap, OnModuleDestroy
       this.failing = false;
     } catch (err) {
       // Once per outage, not once per retry.
-      if (!this.failing) this.logger.warn(`catalog snapshot not published, retrying every ${KEEP_ALIVE_MS} ms: ${(err as Error).message}`);
+      if (!this.failing)
+        this.logger.warn(
+          `catalog snapshot not published, retrying every ${KEEP_ALIVE_MS} ms: ${(err as Error).message}`,
+        );
       this.failing = true;
     }
   }
@@ -91,12 +103,19 @@ export class CatalogPublisher implements OnApplicationBootstrap, OnModuleDestroy
   private async keepAlive(): Promise<void> {
     if (this.running) return;
     let missing = this.stale;
-    if (!missing) missing = await this.store.generation().then((g) => g < this.lastGeneration, () => false);
+    if (!missing)
+      missing = await this.store.generation().then(
+        (g) => g < this.lastGeneration,
+        () => false,
+      );
     if (missing) await this.publishQuietly();
   }
 }
 
 /** The publisher and its Redis connection; the application also binds CATALOG_SOURCE. */
 export function catalogPublisherProviders(redisUrl: string, keyPrefix: string): Provider[] {
-  return [CatalogPublisher, { provide: CATALOG_PUBLISHER_STORE, useFactory: () => new CatalogStore(redisUrl, keyPrefix) }];
+  return [
+    CatalogPublisher,
+    { provide: CATALOG_PUBLISHER_STORE, useFactory: () => new CatalogStore(redisUrl, keyPrefix) },
+  ];
 }

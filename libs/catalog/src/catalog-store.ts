@@ -48,7 +48,11 @@ export class CatalogStore implements OnModuleDestroy {
   private readonly generationKey: string;
 
   constructor(redisUrl: string, keyPrefix: string) {
-    this.redis = createRedis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'catalog' });
+    this.redis = createRedis(redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectionName: 'catalog',
+    });
     let down = false;
     this.redis.on('error', (err: Error) => {
       if (!down) this.logger.warn(`catalog store: Redis unreachable (${err.message}); keeping the catalog in memory`);
@@ -72,7 +76,10 @@ export class CatalogStore implements OnModuleDestroy {
   /** True when written, false when a newer document was already there. */
   async write(document: CatalogDocument): Promise<boolean> {
     await this.connected();
-    return (await this.redis.eval(WRITE_IF_NEWER, 1, this.docKey, String(document.generation), JSON.stringify(document))) === 1;
+    return (
+      (await this.redis.eval(WRITE_IF_NEWER, 1, this.docKey, String(document.generation), JSON.stringify(document))) ===
+      1
+    );
   }
 
   /** The stored generation, 0 when there is no document. */

@@ -11,12 +11,24 @@ const credential = (over: Partial<CredentialInfo>) => testCredential('c1', over)
 describe('routingSettingsFrom', () => {
   it('uses CLIProxyAPI defaults when nothing is configured', () => {
     expect(routingSettingsFrom({})).toEqual({
-      strategy: 'round-robin', sessionAffinity: false, sessionAffinityTtlMs: 3_600_000, requestRetry: 3,
-      maxRetryIntervalMs: 30_000, maxRetryCredentials: 0, forceModelPrefix: false, disableCooling: false, transientCooldownMs: 60_000,
+      strategy: 'round-robin',
+      sessionAffinity: false,
+      sessionAffinityTtlMs: 3_600_000,
+      requestRetry: 3,
+      maxRetryIntervalMs: 30_000,
+      maxRetryCredentials: 0,
+      forceModelPrefix: false,
+      disableCooling: false,
+      transientCooldownMs: 60_000,
     });
   });
   it('reads durations as Go text or seconds and normalises strategy spellings', () => {
-    const s = routingSettingsFrom({ 'routing.strategy': 'fillfirst', 'routing.session-affinity-ttl': '30m', 'max-retry-interval': 5, 'routing.session-affinity': true });
+    const s = routingSettingsFrom({
+      'routing.strategy': 'fillfirst',
+      'routing.session-affinity-ttl': '30m',
+      'max-retry-interval': 5,
+      'routing.session-affinity': true,
+    });
     expect(s.strategy).toBe('fill-first');
     expect(s.sessionAffinityTtlMs).toBe(1_800_000);
     expect(s.maxRetryIntervalMs).toBe(5_000);
@@ -40,10 +52,14 @@ describe('model registry', () => {
   });
   it('serves aliases and sends the upstream name', () => {
     const served = modelsServedBy(credential({ models: [{ name: 'claude-opus-4-5-20251101', alias: 'opus' }] }));
-    expect(served).toEqual([{ id: 'opus', upstreamModel: 'claude-opus-4-5-20251101', credentialId: 'c1', provider: 'claude' }]);
+    expect(served).toEqual([
+      { id: 'opus', upstreamModel: 'claude-opus-4-5-20251101', credentialId: 'c1', provider: 'claude' },
+    ]);
   });
   it('drops excluded models, with wildcards', () => {
-    const ids = modelsServedBy(credential({ excludedModels: ['*opus*', 'claude-haiku-4-5-20251001'] })).map((m) => m.id);
+    const ids = modelsServedBy(credential({ excludedModels: ['*opus*', 'claude-haiku-4-5-20251001'] })).map(
+      (m) => m.id,
+    );
     expect(ids.some((id) => id.includes('opus'))).toBe(false);
     expect(ids).not.toContain('claude-haiku-4-5-20251001');
     expect(ids).toContain('claude-sonnet-4-5-20250929');
@@ -75,15 +91,41 @@ describe('model registry', () => {
 
 describe('toCredentialInfo', () => {
   const row = (over: Partial<CredentialRow>): CredentialRow => ({
-    id: 'r1', provider: 'openai-compat', kind: 'api_key', label: '', prefix: '', priority: 0, weight: 1, disabled: false,
-    baseUrl: '', proxyUrl: '', attributes: {}, version: 3, ...over,
+    id: 'r1',
+    provider: 'openai-compat',
+    kind: 'api_key',
+    label: '',
+    prefix: '',
+    priority: 0,
+    weight: 1,
+    disabled: false,
+    baseUrl: '',
+    proxyUrl: '',
+    attributes: {},
+    version: 3,
+    ...over,
   });
   it('takes models, prefix, base URL and headers from the openai-compatibility entry', () => {
-    const info = toCredentialInfo(row({
-      providerConfig: { name: 'router', baseUrl: 'http://up/v1', prefix: 'r', disabled: false, models: [{ name: 'm1', alias: 'a1' }], headers: { 'x-a': '1' } },
-      attributes: { headers: { 'x-b': '2' } },
-    }));
-    expect(info).toMatchObject({ baseUrl: 'http://up/v1', prefix: 'r', providerName: 'router', models: [{ name: 'm1', alias: 'a1' }], headers: { 'x-a': '1', 'x-b': '2' } });
+    const info = toCredentialInfo(
+      row({
+        providerConfig: {
+          name: 'router',
+          baseUrl: 'http://up/v1',
+          prefix: 'r',
+          disabled: false,
+          models: [{ name: 'm1', alias: 'a1' }],
+          headers: { 'x-a': '1' },
+        },
+        attributes: { headers: { 'x-b': '2' } },
+      }),
+    );
+    expect(info).toMatchObject({
+      baseUrl: 'http://up/v1',
+      prefix: 'r',
+      providerName: 'router',
+      models: [{ name: 'm1', alias: 'a1' }],
+      headers: { 'x-a': '1', 'x-b': '2' },
+    });
   });
   it('ignores rows of unknown provider families', () => {
     expect(toCredentialInfo(row({ provider: 'mystery' }))).toBeUndefined();
@@ -95,7 +137,9 @@ describe('toCredentialInfo', () => {
     expect(toCredentialInfo(row({ provider: 'claude', kind: 'oauth', status: 'error' }))?.disabled).toBe(false);
   });
   it('is disabled when its provider entry is', () => {
-    const info = toCredentialInfo(row({ providerConfig: { name: 'n', baseUrl: 'u', prefix: '', disabled: true, models: [], headers: {} } }));
+    const info = toCredentialInfo(
+      row({ providerConfig: { name: 'n', baseUrl: 'u', prefix: '', disabled: true, models: [], headers: {} } }),
+    );
     expect(info?.disabled).toBe(true);
   });
 });

@@ -32,7 +32,11 @@ export interface CatalogSnapshot {
 
 type SnapshotExtras = Partial<Pick<CatalogSnapshot, 'generation' | 'secrets' | 'clientKeys'>>;
 
-function snapshotOf(credentials: CredentialInfo[], rawSettings: Record<string, unknown>, extras: SnapshotExtras = {}): CatalogSnapshot {
+function snapshotOf(
+  credentials: CredentialInfo[],
+  rawSettings: Record<string, unknown>,
+  extras: SnapshotExtras = {},
+): CatalogSnapshot {
   const settings = routingSettingsFrom(rawSettings);
   const sorted = [...credentials].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
@@ -69,7 +73,9 @@ const tokenLimited = new WeakMap<CatalogSnapshot['clientKeys'], ReadonlySet<stri
 export function tokenLimitedKeyIds(snapshot: Pick<CatalogSnapshot, 'clientKeys'>): ReadonlySet<string> {
   let ids = tokenLimited.get(snapshot.clientKeys);
   if (ids === undefined) {
-    ids = new Set([...snapshot.clientKeys.values()].filter((key) => hasTokenLimits(policyOf(key))).map((key) => key.id));
+    ids = new Set(
+      [...snapshot.clientKeys.values()].filter((key) => hasTokenLimits(policyOf(key))).map((key) => key.id),
+    );
     tokenLimited.set(snapshot.clientKeys, ids);
   }
   return ids;
@@ -116,7 +122,9 @@ export class Catalog implements OnModuleInit, OnModuleDestroy {
     this.store.onReady(() => void this.reload());
     await this.reload();
     if (!this.loaded) {
-      this.logger.warn('no catalog snapshot in Redis yet (Redis unreachable, or the admin has not published); retrying');
+      this.logger.warn(
+        'no catalog snapshot in Redis yet (Redis unreachable, or the admin has not published); retrying',
+      );
       this.retryUntilLoaded(RETRY_MIN_MS);
     }
     const safetyMs = Number(process.env.CATALOG_RELOAD_MS ?? 5_000);
@@ -159,7 +167,8 @@ export class Catalog implements OnModuleInit, OnModuleDestroy {
       this.failing = false;
     } catch (err) {
       // Once per outage: the timer retries every few seconds.
-      if (!this.failing) this.logger.warn(`catalog snapshot unreadable, keeping the current one: ${(err as Error).message}`);
+      if (!this.failing)
+        this.logger.warn(`catalog snapshot unreadable, keeping the current one: ${(err as Error).message}`);
       this.failing = true;
     }
     return this.current;

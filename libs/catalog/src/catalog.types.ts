@@ -14,8 +14,10 @@ export interface ModelMapping {
  * `disabled` means not routable: switched off, its openai-compatibility entry switched off,
  * or waiting for a new login (status `needs_login`).
  */
-export interface CredentialInfo
-  extends Pick<CredentialRecord, 'id' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'> {
+export interface CredentialInfo extends Pick<
+  CredentialRecord,
+  'id' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'
+> {
   provider: ProviderFamily;
   headers: Record<string, string>;
   /** Explicit model list; empty means the family's default models. */

@@ -65,8 +65,18 @@ describe('ClientKeyLimits (Redis)', () => {
     await pods[1]!.charge([{ clientKeyId: id, tokens: 45 }], NOW + 3000);
     const refused = await pods[0]!.admit(id, policy, NOW + 4000);
     expect(refused.admitted).toBe(false);
-    expect(refused.refusal).toEqual({ kind: 'tpm', limit: 100, used: 105, retryAfterMs: 1000 + LIMIT_WINDOW_MS - 4000 });
-    expect(refused.counters.tokenBuckets).toEqual(expect.arrayContaining([[Math.floor((NOW + 1000) / 1000), 60], [Math.floor((NOW + 3000) / 1000), 45]]));
+    expect(refused.refusal).toEqual({
+      kind: 'tpm',
+      limit: 100,
+      used: 105,
+      retryAfterMs: 1000 + LIMIT_WINDOW_MS - 4000,
+    });
+    expect(refused.counters.tokenBuckets).toEqual(
+      expect.arrayContaining([
+        [Math.floor((NOW + 1000) / 1000), 60],
+        [Math.floor((NOW + 3000) / 1000), 45],
+      ]),
+    );
     // The 60 tokens leave the window: 45 < 100.
     expect((await pods[0]!.admit(id, policy, NOW + 1000 + LIMIT_WINDOW_MS)).admitted).toBe(true);
   });
@@ -80,7 +90,12 @@ describe('ClientKeyLimits (Redis)', () => {
     // The running request's tokens push the day over: only the next one is refused.
     await pods[1]!.charge([{ clientKeyId: id, tokens: 30 }], NOW + 3);
     const refused = await pods[0]!.admit(id, policy, NOW + 4);
-    expect(refused.refusal).toEqual({ kind: 'daily_budget', limit: 100, used: 129, retryAfterMs: Date.UTC(2026, 11, 1) - NOW - 4 });
+    expect(refused.refusal).toEqual({
+      kind: 'daily_budget',
+      limit: 100,
+      used: 129,
+      retryAfterMs: Date.UTC(2026, 11, 1) - NOW - 4,
+    });
     // Next day, same month: 129 of 150 left for the month.
     const tomorrow = Date.UTC(2026, 10, 30) + 24 * 3600 * 1000 - 1;
     expect((await pods[0]!.admit(id, policy, tomorrow)).admitted).toBe(false);
@@ -91,7 +106,13 @@ describe('ClientKeyLimits (Redis)', () => {
     const policy = policyOf({ dailyTokenBudget: 100, monthlyTokenBudget: 1000 });
     await pods[0]!.raiseSpent(id, { day: 60, month: 500 }, NOW);
     expect((await pods[1]!.admit(id, policy, NOW + 1)).counters).toMatchObject({ dayTokens: 60, monthTokens: 500 });
-    await pods[1]!.charge([{ clientKeyId: id, tokens: 30 }, { clientKeyId: id, tokens: 0 }], NOW + 2);
+    await pods[1]!.charge(
+      [
+        { clientKeyId: id, tokens: 30 },
+        { clientKeyId: id, tokens: 0 },
+      ],
+      NOW + 2,
+    );
     await pods[0]!.raiseSpent(id, { day: 70, month: 520 }, NOW + 3);
     expect((await pods[1]!.admit(id, policy, NOW + 4)).counters).toMatchObject({ dayTokens: 90, monthTokens: 530 });
     await pods[0]!.raiseSpent(id, { day: 95, month: 540 }, NOW + 5);
@@ -103,9 +124,20 @@ describe('ClientKeyLimits (Redis)', () => {
   it('refuses a spent monthly budget, with the wait until the next month', async () => {
     const id = newKey();
     const policy = policyOf({ monthlyTokenBudget: 50 });
-    await pods[1]!.charge([{ clientKeyId: id, tokens: 20 }, { clientKeyId: id, tokens: 30 }], NOW);
+    await pods[1]!.charge(
+      [
+        { clientKeyId: id, tokens: 20 },
+        { clientKeyId: id, tokens: 30 },
+      ],
+      NOW,
+    );
     const refused = await pods[0]!.admit(id, policy, NOW + 1);
-    expect(refused.refusal).toEqual({ kind: 'monthly_budget', limit: 50, used: 50, retryAfterMs: Date.UTC(2026, 11, 1) - NOW - 1 });
+    expect(refused.refusal).toEqual({
+      kind: 'monthly_budget',
+      limit: 50,
+      used: 50,
+      retryAfterMs: Date.UTC(2026, 11, 1) - NOW - 1,
+    });
     expect((await pods[0]!.admit(id, policy, Date.UTC(2026, 11, 1))).admitted).toBe(true);
   });
 

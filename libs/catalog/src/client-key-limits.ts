@@ -1,7 +1,14 @@
 import type { OnModuleDestroy, Provider } from '@nestjs/common';
 import { createRedis, type RedisConnection } from '@cpa/transport';
 import { redisReady } from './catalog-store';
-import { budgetPeriods, LIMIT_WINDOW_MS, limitRefusal, type ClientKeyPolicy, type LimitCounters, type LimitRefusal } from './client-key-policy';
+import {
+  budgetPeriods,
+  LIMIT_WINDOW_MS,
+  limitRefusal,
+  type ClientKeyPolicy,
+  type LimitCounters,
+  type LimitRefusal,
+} from './client-key-policy';
 
 /**
  * Admits a request of one key, or not, atomically across every gateway pod.
@@ -129,7 +136,12 @@ export class ClientKeyLimits implements OnModuleDestroy {
   keysOf(clientKeyId: string, now: number): { rpm: string; tpm: string; day: string; month: string } {
     const base = `${this.prefix}ck:${clientKeyId}`;
     const periods = budgetPeriods(now);
-    return { rpm: `${base}:rpm`, tpm: `${base}:tpm`, day: `${base}:day:${periods.day}`, month: `${base}:month:${periods.month}` };
+    return {
+      rpm: `${base}:rpm`,
+      tpm: `${base}:tpm`,
+      day: `${base}:day:${periods.day}`,
+      month: `${base}:month:${periods.month}`,
+    };
   }
 
   /** Admits one request of the key under its policy (one script call), counting it in the rpm window. */
@@ -138,13 +150,28 @@ export class ClientKeyLimits implements OnModuleDestroy {
     const keys = this.keysOf(clientKeyId, now);
     const member = `${now}:${process.pid}:${(this.sequence = (this.sequence + 1) % 1e9)}:${Math.random().toString(36).slice(2, 8)}`;
     const reply = await this.redis.cpaClientKeyAdmit(
-      keys.rpm, keys.tpm, keys.day, keys.month,
-      now, policy.rpmLimit, policy.tpmLimit, policy.dailyTokenBudget, policy.monthlyTokenBudget, LIMIT_WINDOW_MS, member,
+      keys.rpm,
+      keys.tpm,
+      keys.day,
+      keys.month,
+      now,
+      policy.rpmLimit,
+      policy.tpmLimit,
+      policy.dailyTokenBudget,
+      policy.monthlyTokenBudget,
+      LIMIT_WINDOW_MS,
+      member,
     );
     const [admitted, requestsInWindow, rpmPivotAt, dayTokens, monthTokens, ...flat] = reply.map(Number);
     const tokenBuckets: [number, number][] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) tokenBuckets.push([flat[i]!, flat[i + 1]!]);
-    const counters: LimitCounters = { requestsInWindow: requestsInWindow!, rpmPivotAt: rpmPivotAt!, tokenBuckets, dayTokens: dayTokens!, monthTokens: monthTokens! };
+    const counters: LimitCounters = {
+      requestsInWindow: requestsInWindow!,
+      rpmPivotAt: rpmPivotAt!,
+      tokenBuckets,
+      dayTokens: dayTokens!,
+      monthTokens: monthTokens!,
+    };
     return { admitted: admitted === 1, refusal: admitted === 1 ? null : limitRefusal(policy, counters, now), counters };
   }
 

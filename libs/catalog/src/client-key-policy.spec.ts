@@ -92,17 +92,38 @@ describe('budgetPeriods', () => {
 
   it('rolls over years, leap days and the last millisecond of a day', () => {
     const endOfYear = Date.UTC(2026, 11, 31, 23, 59, 59, 999);
-    expect(budgetPeriods(endOfYear)).toMatchObject({ day: '2026-12-31', month: '2026-12', dayEndsAt: Date.UTC(2027, 0, 1), monthEndsAt: Date.UTC(2027, 0, 1) });
+    expect(budgetPeriods(endOfYear)).toMatchObject({
+      day: '2026-12-31',
+      month: '2026-12',
+      dayEndsAt: Date.UTC(2027, 0, 1),
+      monthEndsAt: Date.UTC(2027, 0, 1),
+    });
     expect(budgetPeriods(endOfYear + 1)).toMatchObject({ day: '2027-01-01', month: '2027-01' });
-    expect(budgetPeriods(Date.UTC(2028, 1, 29, 12))).toMatchObject({ day: '2028-02-29', dayEndsAt: Date.UTC(2028, 2, 1), monthEndsAt: Date.UTC(2028, 2, 1) });
+    expect(budgetPeriods(Date.UTC(2028, 1, 29, 12))).toMatchObject({
+      day: '2028-02-29',
+      dayEndsAt: Date.UTC(2028, 2, 1),
+      monthEndsAt: Date.UTC(2028, 2, 1),
+    });
   });
 });
 
 describe('limitRefusal', () => {
   it('admits when every count is under its limit, and ignores limits of 0', () => {
     const policy = policyOf({ rpmLimit: 3, tpmLimit: 100, dailyTokenBudget: 1000, monthlyTokenBudget: 5000 });
-    expect(limitRefusal(policy, { ...quiet, requestsInWindow: 2, tokenBuckets: [[1, 99]], dayTokens: 999, monthTokens: 4999 }, NOW)).toBeNull();
-    expect(limitRefusal(UNLIMITED_POLICY, { ...quiet, requestsInWindow: 1e9, tokenBuckets: [[1, 1e9]], dayTokens: 1e12, monthTokens: 1e12 }, NOW)).toBeNull();
+    expect(
+      limitRefusal(
+        policy,
+        { ...quiet, requestsInWindow: 2, tokenBuckets: [[1, 99]], dayTokens: 999, monthTokens: 4999 },
+        NOW,
+      ),
+    ).toBeNull();
+    expect(
+      limitRefusal(
+        UNLIMITED_POLICY,
+        { ...quiet, requestsInWindow: 1e9, tokenBuckets: [[1, 1e9]], dayTokens: 1e12, monthTokens: 1e12 },
+        NOW,
+      ),
+    ).toBeNull();
   });
 
   it('refuses the request after the rpm-th, until the pivot admission leaves the minute', () => {
@@ -121,7 +142,12 @@ describe('limitRefusal', () => {
     ];
     // 120 tokens, limit 100: the oldest (50, 50 s ago) leaves -> 70 < 100.
     const one = limitRefusal(policyOf({ tpmLimit: 100 }), { ...quiet, tokenBuckets: buckets }, NOW);
-    expect(one).toEqual({ kind: 'tpm', limit: 100, used: 120, retryAfterMs: (second - 50) * 1000 + LIMIT_WINDOW_MS - NOW });
+    expect(one).toEqual({
+      kind: 'tpm',
+      limit: 100,
+      used: 120,
+      retryAfterMs: (second - 50) * 1000 + LIMIT_WINDOW_MS - NOW,
+    });
     // limit 50: the two oldest must leave (50 + 40) -> 30 < 50.
     const two = limitRefusal(policyOf({ tpmLimit: 50 }), { ...quiet, tokenBuckets: buckets }, NOW);
     expect(two?.retryAfterMs).toBe((second - 30) * 1000 + LIMIT_WINDOW_MS - NOW);
@@ -133,15 +159,26 @@ describe('limitRefusal', () => {
     expect(daily).toEqual({ kind: 'daily_budget', limit: 500, used: 500, retryAfterMs: Date.UTC(2026, 11, 1) - NOW });
     const mid = Date.UTC(2026, 10, 10, 12);
     const monthly = limitRefusal(policyOf({ monthlyTokenBudget: 500 }), { ...quiet, monthTokens: 501 }, mid);
-    expect(monthly).toEqual({ kind: 'monthly_budget', limit: 500, used: 501, retryAfterMs: Date.UTC(2026, 11, 1) - mid });
+    expect(monthly).toEqual({
+      kind: 'monthly_budget',
+      limit: 500,
+      used: 501,
+      retryAfterMs: Date.UTC(2026, 11, 1) - mid,
+    });
   });
 
   it('reports the limit that clears last when several refuse', () => {
     const policy = policyOf({ rpmLimit: 1, dailyTokenBudget: 10 });
     const noon = Date.UTC(2026, 10, 30, 12);
-    expect(limitRefusal(policy, { ...quiet, requestsInWindow: 1, rpmPivotAt: noon - 1000, dayTokens: 10 }, noon)?.kind).toBe('daily_budget');
+    expect(
+      limitRefusal(policy, { ...quiet, requestsInWindow: 1, rpmPivotAt: noon - 1000, dayTokens: 10 }, noon)?.kind,
+    ).toBe('daily_budget');
     const late = Date.UTC(2026, 10, 30, 23, 59, 59, 900);
-    const refusal = limitRefusal(policy, { ...quiet, requestsInWindow: 1, rpmPivotAt: late - 1000, dayTokens: 10 }, late);
+    const refusal = limitRefusal(
+      policy,
+      { ...quiet, requestsInWindow: 1, rpmPivotAt: late - 1000, dayTokens: 10 },
+      late,
+    );
     expect(refusal).toEqual({ kind: 'rpm', limit: 1, used: 1, retryAfterMs: LIMIT_WINDOW_MS - 1000 });
   });
 

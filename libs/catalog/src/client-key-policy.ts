@@ -50,7 +50,9 @@ export function hasCountedLimits(policy: ClientKeyPolicy): boolean {
  * tpm limit or a budget ever reads them (an rpm limit counts admissions, not tokens).
  * The management API's usage figures come from Postgres for every key.
  */
-export function hasTokenLimits(policy: Pick<ClientKeyPolicy, 'tpmLimit' | 'dailyTokenBudget' | 'monthlyTokenBudget'>): boolean {
+export function hasTokenLimits(
+  policy: Pick<ClientKeyPolicy, 'tpmLimit' | 'dailyTokenBudget' | 'monthlyTokenBudget'>,
+): boolean {
   return policy.tpmLimit > 0 || policy.dailyTokenBudget > 0 || policy.monthlyTokenBudget > 0;
 }
 
@@ -153,7 +155,12 @@ export function limitRefusal(policy: ClientKeyPolicy, counters: LimitCounters, n
   const refusals: LimitRefusal[] = [];
   if (policy.rpmLimit > 0 && counters.requestsInWindow >= policy.rpmLimit) {
     const pivot = counters.rpmPivotAt >= 0 ? counters.rpmPivotAt : now;
-    refusals.push({ kind: 'rpm', limit: policy.rpmLimit, used: counters.requestsInWindow, retryAfterMs: Math.max(0, pivot + LIMIT_WINDOW_MS - now) });
+    refusals.push({
+      kind: 'rpm',
+      limit: policy.rpmLimit,
+      used: counters.requestsInWindow,
+      retryAfterMs: Math.max(0, pivot + LIMIT_WINDOW_MS - now),
+    });
   }
   const tokens = tokensInWindow(counters);
   if (policy.tpmLimit > 0 && tokens >= policy.tpmLimit) {
@@ -168,10 +175,20 @@ export function limitRefusal(policy: ClientKeyPolicy, counters: LimitCounters, n
   }
   const periods = budgetPeriods(now);
   if (policy.dailyTokenBudget > 0 && counters.dayTokens >= policy.dailyTokenBudget) {
-    refusals.push({ kind: 'daily_budget', limit: policy.dailyTokenBudget, used: counters.dayTokens, retryAfterMs: periods.dayEndsAt - now });
+    refusals.push({
+      kind: 'daily_budget',
+      limit: policy.dailyTokenBudget,
+      used: counters.dayTokens,
+      retryAfterMs: periods.dayEndsAt - now,
+    });
   }
   if (policy.monthlyTokenBudget > 0 && counters.monthTokens >= policy.monthlyTokenBudget) {
-    refusals.push({ kind: 'monthly_budget', limit: policy.monthlyTokenBudget, used: counters.monthTokens, retryAfterMs: periods.monthEndsAt - now });
+    refusals.push({
+      kind: 'monthly_budget',
+      limit: policy.monthlyTokenBudget,
+      used: counters.monthTokens,
+      retryAfterMs: periods.monthEndsAt - now,
+    });
   }
   if (refusals.length === 0) return null;
   return refusals.reduce((longest, refusal) => (refusal.retryAfterMs > longest.retryAfterMs ? refusal : longest));

@@ -5,7 +5,17 @@ import type { CredentialInfo, ModelMapping } from './catalog.types';
 /** The columns of a stored credential routing needs (never the secret). */
 export type CredentialRow = Pick<
   CredentialRecord,
-  'id' | 'provider' | 'kind' | 'label' | 'prefix' | 'priority' | 'weight' | 'disabled' | 'baseUrl' | 'proxyUrl' | 'version'
+  | 'id'
+  | 'provider'
+  | 'kind'
+  | 'label'
+  | 'prefix'
+  | 'priority'
+  | 'weight'
+  | 'disabled'
+  | 'baseUrl'
+  | 'proxyUrl'
+  | 'version'
 > &
   Partial<Pick<CredentialRecord, 'status'>> & { attributes: unknown; providerConfig?: ProviderConfigRow | null };
 

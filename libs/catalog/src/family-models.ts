@@ -16,12 +16,40 @@ export const FAMILY_DEFAULT_MODELS: Record<ProviderFamily, readonly string[]> = 
   gemini: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview'],
   codex: ['gpt-5', 'gpt-5-codex', 'gpt-5.1', 'gpt-5.1-codex', 'gpt-5.1-codex-mini'],
   'openai-compat': [],
-  'gemini-cli': ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview', 'gemini-3-flash-preview'],
+  'gemini-cli': [
+    'gemini-2.5-pro',
+    'gemini-2.5-flash',
+    'gemini-2.5-flash-lite',
+    'gemini-3-pro-preview',
+    'gemini-3-flash-preview',
+  ],
   // Antigravity serves Claude models too, all through the Gemini wire format.
-  antigravity: ['gemini-3-flash', 'gemini-3.1-pro-low', 'gemini-3.1-flash-lite', 'claude-sonnet-4-6', 'claude-opus-4-6-thinking', 'gpt-oss-120b-medium'],
-  vertex: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-3-pro-preview', 'gemini-3-flash-preview'],
+  antigravity: [
+    'gemini-3-flash',
+    'gemini-3.1-pro-low',
+    'gemini-3.1-flash-lite',
+    'claude-sonnet-4-6',
+    'claude-opus-4-6-thinking',
+    'gpt-oss-120b-medium',
+  ],
+  vertex: [
+    'gemini-2.5-pro',
+    'gemini-2.5-flash',
+    'gemini-2.5-flash-lite',
+    'gemini-3-pro-preview',
+    'gemini-3-flash-preview',
+  ],
   // Listed with CLIProxyAPI's `kimi-` prefix; the executor sends Kimi's own ids (see families/kimi.ts).
-  kimi: ['kimi-k2', 'kimi-k2-thinking', 'kimi-k2.5', 'kimi-k2.6', 'kimi-k2.7-code', 'kimi-k2.7-code-highspeed', 'kimi-k3', 'kimi-k3-256k'],
+  kimi: [
+    'kimi-k2',
+    'kimi-k2-thinking',
+    'kimi-k2.5',
+    'kimi-k2.6',
+    'kimi-k2.7-code',
+    'kimi-k2.7-code-highspeed',
+    'kimi-k3',
+    'kimi-k3-256k',
+  ],
   // CLIProxyAPI's iflow list as of its last version with iFlow (2026-04).
   iflow: [
     'qwen3-coder-plus',

@@ -1,4 +1,10 @@
-import { normalizeOAuthExcludedModels, sanitizeOAuthModelAlias, SettingKeys, type OAuthExcludedModelsMap, type OAuthModelAliasMap } from '@cpa/config';
+import {
+  normalizeOAuthExcludedModels,
+  sanitizeOAuthModelAlias,
+  SettingKeys,
+  type OAuthExcludedModelsMap,
+  type OAuthModelAliasMap,
+} from '@cpa/config';
 import type { CredentialInfo, ServedModel } from './catalog.types';
 import { FAMILY_DEFAULT_MODELS } from './family-models';
 
@@ -18,9 +24,14 @@ export const NO_OAUTH_MODEL_RULES: OAuthModelRules = { aliases: {}, excluded: {}
 export function oauthModelRulesFrom(settings: Readonly<Record<string, unknown>>): OAuthModelRules {
   const aliases = settings[SettingKeys.oauthModelAlias];
   const excluded = settings[SettingKeys.oauthExcludedModels];
-  const isMap = (value: unknown): value is Record<string, never> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const isMap = (value: unknown): value is Record<string, never> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
   const lists = <T>(value: unknown): Record<string, T[]> =>
-    isMap(value) ? Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => Array.isArray(v))) as Record<string, T[]> : {};
+    isMap(value)
+      ? (Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).filter(([, v]) => Array.isArray(v)),
+        ) as Record<string, T[]>)
+      : {};
   return {
     aliases: sanitizeOAuthModelAlias(lists(aliases)) ?? {},
     excluded: normalizeOAuthExcludedModels(lists<string>(excluded)) ?? {},
@@ -34,7 +45,8 @@ export function oauthModelRulesFrom(settings: Readonly<Record<string, unknown>>)
 function applyAliases(served: ServedModel[], aliases: OAuthModelAliasMap[string] | undefined): ServedModel[] {
   if (!aliases?.length) return served;
   const forward = new Map<string, { alias: string; fork: boolean }[]>();
-  for (const { name, alias, fork } of aliases) forward.set(name.toLowerCase(), [...(forward.get(name.toLowerCase()) ?? []), { alias, fork: fork === true }]);
+  for (const { name, alias, fork } of aliases)
+    forward.set(name.toLowerCase(), [...(forward.get(name.toLowerCase()) ?? []), { alias, fork: fork === true }]);
   const seen = new Set<string>();
   const out: ServedModel[] = [];
   const push = (model: ServedModel) => {
@@ -59,7 +71,12 @@ export function matchesModelPattern(pattern: string, model: string): boolean {
   const p = pattern.trim().toLowerCase();
   const m = model.trim().toLowerCase();
   if (!p.includes('*')) return p === m;
-  const regex = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${p
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return regex.test(m);
 }
 
@@ -68,9 +85,14 @@ export function matchesModelPattern(pattern: string, model: string): boolean {
  * OAuth credential also follows its channel's oauth-excluded-models (before aliasing, on the
  * upstream names, as CLIProxyAPI) and oauth-model-alias.
  */
-export function modelsServedBy(credential: CredentialInfo, rules: OAuthModelRules = NO_OAUTH_MODEL_RULES): ServedModel[] {
+export function modelsServedBy(
+  credential: CredentialInfo,
+  rules: OAuthModelRules = NO_OAUTH_MODEL_RULES,
+): ServedModel[] {
   const oauth = credential.kind === 'oauth';
-  const excluded = oauth ? [...credential.excludedModels, ...(rules.excluded[credential.provider] ?? [])] : credential.excludedModels;
+  const excluded = oauth
+    ? [...credential.excludedModels, ...(rules.excluded[credential.provider] ?? [])]
+    : credential.excludedModels;
   const mappings = credential.models.length
     ? credential.models
     : FAMILY_DEFAULT_MODELS[credential.provider].map((name) => ({ name, alias: name }));
@@ -94,7 +116,11 @@ export function modelsServedBy(credential: CredentialInfo, rules: OAuthModelRule
 export class ModelRegistry {
   private readonly byModel = new Map<string, { id: string; served: ServedModel[] }>();
 
-  constructor(credentials: readonly CredentialInfo[], forceModelPrefix: boolean, oauthRules: OAuthModelRules = NO_OAUTH_MODEL_RULES) {
+  constructor(
+    credentials: readonly CredentialInfo[],
+    forceModelPrefix: boolean,
+    oauthRules: OAuthModelRules = NO_OAUTH_MODEL_RULES,
+  ) {
     for (const credential of credentials) {
       if (credential.disabled) continue;
       for (const model of modelsServedBy(credential, oauthRules)) {

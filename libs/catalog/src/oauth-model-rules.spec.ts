@@ -28,8 +28,23 @@ describe('oauth-model-alias', () => {
   });
 
   it('lists several aliases of one model', () => {
-    const served = ids(credential({}), rules({ aliases: { claude: [{ name: SONNET, alias: 's1' }, { name: SONNET, alias: 's2' }] } }));
-    expect(served).toEqual(expect.arrayContaining([['s1', SONNET], ['s2', SONNET]]));
+    const served = ids(
+      credential({}),
+      rules({
+        aliases: {
+          claude: [
+            { name: SONNET, alias: 's1' },
+            { name: SONNET, alias: 's2' },
+          ],
+        },
+      }),
+    );
+    expect(served).toEqual(
+      expect.arrayContaining([
+        ['s1', SONNET],
+        ['s2', SONNET],
+      ]),
+    );
     expect(served.map(([id]) => id)).not.toContain(SONNET);
   });
 
@@ -43,7 +58,9 @@ describe('oauth-model-alias', () => {
   it('serves the alias through the registry, with the credential prefix', () => {
     const r = rules({ aliases: { claude: [{ name: SONNET, alias: 'sonnet' }] } });
     const registry = new ModelRegistry([credential({ prefix: 'team' })], false, r);
-    expect(registry.lookup('sonnet')).toEqual([{ id: 'sonnet', upstreamModel: SONNET, credentialId: 'c1', provider: 'claude' }]);
+    expect(registry.lookup('sonnet')).toEqual([
+      { id: 'sonnet', upstreamModel: SONNET, credentialId: 'c1', provider: 'claude' },
+    ]);
     expect(registry.lookup('team/sonnet')).toHaveLength(1);
     expect(registry.lookup(SONNET)).toHaveLength(0);
   });
@@ -59,12 +76,19 @@ describe('oauth-excluded-models', () => {
 
   it('adds to the credential own excluded models, and leaves API-key credentials alone', () => {
     const c = credential({ excludedModels: [SONNET] });
-    expect(ids(c, rules({ excluded: { claude: ['*haiku*'] } })).map(([id]) => id)).not.toEqual(expect.arrayContaining([SONNET]));
-    expect(ids(credential({ kind: 'api_key' }), rules({ excluded: { claude: ['*'] } }))).toHaveLength(claudeDefaults.length);
+    expect(ids(c, rules({ excluded: { claude: ['*haiku*'] } })).map(([id]) => id)).not.toEqual(
+      expect.arrayContaining([SONNET]),
+    );
+    expect(ids(credential({ kind: 'api_key' }), rules({ excluded: { claude: ['*'] } }))).toHaveLength(
+      claudeDefaults.length,
+    );
   });
 
   it('applies before aliasing, on upstream names (CLIProxyAPI order)', () => {
-    const served = ids(credential({}), rules({ excluded: { claude: [SONNET] }, aliases: { claude: [{ name: SONNET, alias: 'sonnet', fork: true }] } }));
+    const served = ids(
+      credential({}),
+      rules({ excluded: { claude: [SONNET] }, aliases: { claude: [{ name: SONNET, alias: 'sonnet', fork: true }] } }),
+    );
     expect(served.map(([id]) => id)).not.toContain('sonnet');
   });
 });
@@ -73,15 +97,27 @@ describe('rules from settings', () => {
   it('reads and cleans the two settings; garbage reads as no rules', () => {
     expect(
       oauthModelRulesFrom({
-        'oauth-model-alias': { ' Claude ': [{ name: SONNET, alias: 'sonnet' }, { name: 'x', alias: 'X' }], codex: 'nope' },
+        'oauth-model-alias': {
+          ' Claude ': [
+            { name: SONNET, alias: 'sonnet' },
+            { name: 'x', alias: 'X' },
+          ],
+          codex: 'nope',
+        },
         'oauth-excluded-models': { CODEX: [' GPT-5 ', 'gpt-5'] },
       }),
     ).toEqual({ aliases: { claude: [{ name: SONNET, alias: 'sonnet' }] }, excluded: { codex: ['gpt-5'] } });
-    expect(oauthModelRulesFrom({ 'oauth-model-alias': 'x', 'oauth-excluded-models': [1] })).toEqual({ aliases: {}, excluded: {} });
+    expect(oauthModelRulesFrom({ 'oauth-model-alias': 'x', 'oauth-excluded-models': [1] })).toEqual({
+      aliases: {},
+      excluded: {},
+    });
   });
 
   it('is applied by the catalog snapshot', () => {
-    const snapshot = snapshotOf([credential({})], { 'oauth-model-alias': { claude: [{ name: SONNET, alias: 'sonnet' }] }, 'oauth-excluded-models': { claude: [HAIKU] } });
+    const snapshot = snapshotOf([credential({})], {
+      'oauth-model-alias': { claude: [{ name: SONNET, alias: 'sonnet' }] },
+      'oauth-excluded-models': { claude: [HAIKU] },
+    });
     expect(snapshot.registry.lookup('sonnet')).toHaveLength(1);
     expect(snapshot.registry.lookup(HAIKU)).toHaveLength(0);
   });

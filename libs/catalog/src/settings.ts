@@ -30,6 +30,7 @@ export function routingSettingsFrom(rows: Record<string, unknown>): RoutingSetti
     maxRetryCredentials: Math.max(0, int(rows['max-retry-credentials'], d.maxRetryCredentials)),
     forceModelPrefix: bool(rows['force-model-prefix'], d.forceModelPrefix),
     disableCooling: bool(rows['disable-cooling'], d.disableCooling),
-    transientCooldownMs: transientSeconds === 0 ? d.transientCooldownMs : transientSeconds < 0 ? -1 : transientSeconds * 1000,
+    transientCooldownMs:
+      transientSeconds === 0 ? d.transientCooldownMs : transientSeconds < 0 ? -1 : transientSeconds * 1000,
   };
 }

@@ -32,7 +32,9 @@ export class PublishedCatalog {
   }
 
   async close(): Promise<void> {
-    await this.store.redis.del(`${this.keyPrefix}catalog:doc`, `${this.keyPrefix}catalog:generation`).catch(() => undefined);
+    await this.store.redis
+      .del(`${this.keyPrefix}catalog:doc`, `${this.keyPrefix}catalog:generation`)
+      .catch(() => undefined);
     this.store.onModuleDestroy();
   }
 }

@@ -20,18 +20,26 @@ describe('extractClientKey', () => {
 
 describe('readRequestFields', () => {
   it('reads model and stream from OpenAI and Claude bodies', () => {
-    expect(readRequestFields('openai-chat', Buffer.from('{"model":" gpt ","stream":true}'))).toMatchObject({ model: 'gpt', stream: true });
+    expect(readRequestFields('openai-chat', Buffer.from('{"model":" gpt ","stream":true}'))).toMatchObject({
+      model: 'gpt',
+      stream: true,
+    });
     expect(readRequestFields('claude', Buffer.from('{"model":"c"}'))).toMatchObject({ model: 'c', stream: false });
   });
   it('takes model and streaming from the URL for Gemini', () => {
-    expect(readRequestFields('gemini', Buffer.from('{"contents":[]}'), 'gemini-2.5-pro', true)).toMatchObject({ model: 'gemini-2.5-pro', stream: true });
+    expect(readRequestFields('gemini', Buffer.from('{"contents":[]}'), 'gemini-2.5-pro', true)).toMatchObject({
+      model: 'gemini-2.5-pro',
+      stream: true,
+    });
   });
   it('rejects malformed JSON, non-objects, missing model and a non-boolean stream', () => {
     expect(() => readRequestFields('openai-chat', Buffer.from('{"model":'))).toThrow(BadRequestError);
     expect(() => readRequestFields('openai-chat', Buffer.from('[1]'))).toThrow(/JSON object/);
     expect(() => readRequestFields('openai-chat', Buffer.from('{}'))).toThrow(/"model"/);
     expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":"yes"}'))).toThrow(/"stream"/);
-    expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":true} trailing'))).toThrow(/Invalid JSON body/);
+    expect(() => readRequestFields('claude', Buffer.from('{"model":"m","stream":true} trailing'))).toThrow(
+      /Invalid JSON body/,
+    );
     expect(() => readRequestFields('gemini', Buffer.from('{"contents":'), 'g')).toThrow(/Invalid JSON body/);
     expect(() => readRequestFields('claude', Buffer.from('{"model":"a\\x"}'))).toThrow(/Invalid JSON body/);
     // An empty body is an object without a model.
@@ -42,7 +50,13 @@ describe('readRequestFields', () => {
     expect(readRequestFields('claude', body)).toEqual({ model: 'real', stream: true });
   });
   it('never turns the body into a string or parses all of it', () => {
-    const body = Buffer.from(JSON.stringify({ model: 'claude-bench', messages: [{ role: 'user', content: 'x'.repeat(100_000) }], stream: true }));
+    const body = Buffer.from(
+      JSON.stringify({
+        model: 'claude-bench',
+        messages: [{ role: 'user', content: 'x'.repeat(100_000) }],
+        stream: true,
+      }),
+    );
     const parse = vi.spyOn(JSON, 'parse');
     const toString = vi.spyOn(Buffer.prototype, 'toString');
     try {
@@ -72,13 +86,29 @@ describe('model lists', () => {
     {},
   );
   it('answers in OpenAI, Claude and Gemini shapes', () => {
-    expect(openAIModelList(snapshot)).toMatchObject({ object: 'list', data: [{ id: 'm1', object: 'model', owned_by: 'openai-compatible' }] });
-    expect(claudeModelList(snapshot)).toMatchObject({ data: [{ type: 'model', id: 'm1' }], has_more: false, first_id: 'm1', last_id: 'm1' });
+    expect(openAIModelList(snapshot)).toMatchObject({
+      object: 'list',
+      data: [{ id: 'm1', object: 'model', owned_by: 'openai-compatible' }],
+    });
+    expect(claudeModelList(snapshot)).toMatchObject({
+      data: [{ type: 'model', id: 'm1' }],
+      has_more: false,
+      first_id: 'm1',
+      last_id: 'm1',
+    });
     expect(geminiModelList(snapshot)).toMatchObject({ models: [{ name: 'models/m1' }] });
   });
-  it("lists only the models a client key may use (exact names and * patterns; none = all)", () => {
+  it('lists only the models a client key may use (exact names and * patterns; none = all)', () => {
     const two = snapshotOf(
-      [testCredential('a', { provider: 'openai-compat', models: [{ name: 'gpt-x', alias: 'gpt-x' }, { name: 'claude-y', alias: 'claude-y' }] })],
+      [
+        testCredential('a', {
+          provider: 'openai-compat',
+          models: [
+            { name: 'gpt-x', alias: 'gpt-x' },
+            { name: 'claude-y', alias: 'claude-y' },
+          ],
+        }),
+      ],
       {},
     );
     const ids = (list: { data: { id: string }[] }) => list.data.map((m) => m.id).sort();
@@ -90,7 +120,10 @@ describe('model lists', () => {
     expect(geminiModelInfo(two, 'claude-y', ['claude-*'])).toMatchObject({ name: 'models/claude-y' });
   });
   it('answers one Gemini model with or without the models/ prefix', () => {
-    expect(geminiModelInfo(snapshot, 'm1')).toMatchObject({ name: 'models/m1', supportedGenerationMethods: expect.arrayContaining(['generateContent']) });
+    expect(geminiModelInfo(snapshot, 'm1')).toMatchObject({
+      name: 'models/m1',
+      supportedGenerationMethods: expect.arrayContaining(['generateContent']),
+    });
     expect(geminiModelInfo(snapshot, 'models/M1')).toMatchObject({ name: 'models/m1' });
     expect(geminiModelInfo(snapshot, 'nope')).toBeUndefined();
   });
@@ -104,10 +137,25 @@ describe('model lists', () => {
 describe('readGeminiCall', () => {
   const q = (s = '') => new URLSearchParams(s);
   it('reads model, streaming and the route action', () => {
-    expect(readGeminiCall('gemini-2.5-pro:generateContent', q())).toEqual({ urlModel: 'gemini-2.5-pro', urlStream: false });
-    expect(readGeminiCall('gemini-2.5-pro(high):streamGenerateContent', q('alt=sse'))).toEqual({ urlModel: 'gemini-2.5-pro(high)', urlStream: true, action: undefined });
-    expect(readGeminiCall('g:streamGenerateContent', q())).toEqual({ urlModel: 'g', urlStream: true, action: RouteActions.streamJsonArray });
-    expect(readGeminiCall('g:countTokens', q())).toEqual({ urlModel: 'g', urlStream: false, action: RouteActions.countTokens });
+    expect(readGeminiCall('gemini-2.5-pro:generateContent', q())).toEqual({
+      urlModel: 'gemini-2.5-pro',
+      urlStream: false,
+    });
+    expect(readGeminiCall('gemini-2.5-pro(high):streamGenerateContent', q('alt=sse'))).toEqual({
+      urlModel: 'gemini-2.5-pro(high)',
+      urlStream: true,
+      action: undefined,
+    });
+    expect(readGeminiCall('g:streamGenerateContent', q())).toEqual({
+      urlModel: 'g',
+      urlStream: true,
+      action: RouteActions.streamJsonArray,
+    });
+    expect(readGeminiCall('g:countTokens', q())).toEqual({
+      urlModel: 'g',
+      urlStream: false,
+      action: RouteActions.countTokens,
+    });
   });
   it('refuses unknown actions and a missing action', () => {
     expect(readGeminiCall('g:embedContent', q())).toBeUndefined();
@@ -115,6 +163,10 @@ describe('readGeminiCall', () => {
   });
   it('takes the already-decoded model as it is (a literal % is a model name, not an escape)', () => {
     expect(readGeminiCall('%:generateContent', q())).toEqual({ urlModel: '%', urlStream: false });
-    expect(readGeminiCall('models/a%2Fb%E0:countTokens', q())).toEqual({ urlModel: 'a%2Fb%E0', urlStream: false, action: RouteActions.countTokens });
+    expect(readGeminiCall('models/a%2Fb%E0:countTokens', q())).toEqual({
+      urlModel: 'a%2Fb%E0',
+      urlStream: false,
+      action: RouteActions.countTokens,
+    });
   });
 });

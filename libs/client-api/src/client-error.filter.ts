@@ -16,12 +16,17 @@ export class ClientErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    if (error instanceof ClientKeyRejected) return void reply.code(401).type('application/json').send(error.getResponse());
+    if (error instanceof ClientKeyRejected)
+      return void reply.code(401).type('application/json').send(error.getResponse());
     const status = statusOf(error);
-    if (status >= 500 && !(error instanceof HttpException)) this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+    if (status >= 500 && !(error instanceof HttpException))
+      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     const message = messageOf(error, status);
     if (reply.sent || reply.raw.headersSent) return void reply.raw.end();
-    void reply.code(status).type('application/json').send(clientErrorBody(formatOfPath(request.url), status, message));
+    void reply
+      .code(status)
+      .type('application/json')
+      .send(clientErrorBody(formatOfPath(request.url), status, message));
   }
 }
 

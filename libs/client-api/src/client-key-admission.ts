@@ -18,15 +18,27 @@ export interface Refusal {
  * Google `PERMISSION_DENIED`), 429 for a rate limit and for a spent budget (as LiteLLM
  * does, with its `budget_exceeded` type in the OpenAI format).
  */
-export function clientKeyErrorBody(format: ClientFormat, status: number, message: string, openaiType?: { type: string; code: string }): unknown {
+export function clientKeyErrorBody(
+  format: ClientFormat,
+  status: number,
+  message: string,
+  openaiType?: { type: string; code: string },
+): unknown {
   const body = clientErrorBody(format, status, message);
   if (format === 'claude' || format === 'gemini' || !openaiType) return body;
   return { error: { ...(body as { error: object }).error, ...openaiType } };
 }
 
 /** A key that exists but is refused (disabled, expired): 401 in the client's format. */
-export function keyRefusal(format: ClientFormat, reason: Extract<KeyRefusal, 'disabled' | 'expired'>, expiredAt?: number): Refusal {
-  const message = reason === 'disabled' ? 'This client key is disabled' : `This client key expired at ${new Date(expiredAt ?? 0).toISOString()}`;
+export function keyRefusal(
+  format: ClientFormat,
+  reason: Extract<KeyRefusal, 'disabled' | 'expired'>,
+  expiredAt?: number,
+): Refusal {
+  const message =
+    reason === 'disabled'
+      ? 'This client key is disabled'
+      : `This client key expired at ${new Date(expiredAt ?? 0).toISOString()}`;
   return { status: 401, body: clientKeyErrorBody(format, 401, message), headers: {} };
 }
 
@@ -45,7 +57,11 @@ export function limitRefusalAnswer(format: ClientFormat, refusal: LimitRefusal):
     ? `This client key's token budget is spent: ${refusal.used} of ${refusal.limit} ${LIMIT_NAMES[refusal.kind]}; it renews in ${seconds} s`
     : `Rate limit reached for this client key: ${refusal.limit} ${LIMIT_NAMES[refusal.kind]}; retry after ${seconds} s`;
   const openaiType = budget ? { type: 'budget_exceeded', code: 'budget_exceeded' } : undefined;
-  return { status: 429, body: clientKeyErrorBody(format, 429, message, openaiType), headers: { 'retry-after': String(seconds) } };
+  return {
+    status: 429,
+    body: clientKeyErrorBody(format, 429, message, openaiType),
+    headers: { 'retry-after': String(seconds) },
+  };
 }
 
 /**
@@ -63,7 +79,10 @@ export class ClientKeyAdmission {
     if (!modelAllowed(policy.models, model)) {
       return {
         status: 403,
-        body: clientKeyErrorBody(format, 403, `This client key may not use model ${model}`, { type: 'invalid_request_error', code: 'model_not_found' }),
+        body: clientKeyErrorBody(format, 403, `This client key may not use model ${model}`, {
+          type: 'invalid_request_error',
+          code: 'model_not_found',
+        }),
         headers: {},
       };
     }
@@ -72,10 +91,22 @@ export class ClientKeyAdmission {
     try {
       result = await this.limits.admit(client.id, policy, now);
     } catch {
-      return { status: 503, body: clientErrorBody(format, 503, 'Client key limits are temporarily unavailable; retry shortly'), headers: { 'retry-after': '1' } };
+      return {
+        status: 503,
+        body: clientErrorBody(format, 503, 'Client key limits are temporarily unavailable; retry shortly'),
+        headers: { 'retry-after': '1' },
+      };
     }
     if (result.admitted) return null;
     // The script refused, so some limit is reached; the pure function names it and the wait.
-    return limitRefusalAnswer(format, result.refusal ?? { kind: 'rpm', limit: policy.rpmLimit, used: result.counters.requestsInWindow, retryAfterMs: 1000 });
+    return limitRefusalAnswer(
+      format,
+      result.refusal ?? {
+        kind: 'rpm',
+        limit: policy.rpmLimit,
+        used: result.counters.requestsInWindow,
+        retryAfterMs: 1000,
+      },
+    );
   }
 }

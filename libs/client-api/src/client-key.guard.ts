@@ -1,4 +1,10 @@
-import { HttpException, Injectable, ServiceUnavailableException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  HttpException,
+  Injectable,
+  ServiceUnavailableException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { INVALID_API_KEY_BODY, MISSING_API_KEY_BODY } from '@cpa/contracts';
 import { ClientKeyService, extractClientKey, type ClientIdentity, type KeyRefusal } from './client-key.service';

@@ -9,7 +9,14 @@ type Key = { id: string; label: string; disabled: boolean; key: string; expiresA
 function catalogWith(keys: Key[], generation = 1) {
   const state = { snapshot: undefined as unknown as CatalogSnapshot };
   const set = (next: Key[], gen: number) => {
-    state.snapshot = snapshotOf([], {}, { generation: gen, clientKeys: new Map(next.map(({ key, ...k }) => [hashClientKey(key), { ...k, hash: hashClientKey(key) }])) });
+    state.snapshot = snapshotOf(
+      [],
+      {},
+      {
+        generation: gen,
+        clientKeys: new Map(next.map(({ key, ...k }) => [hashClientKey(key), { ...k, hash: hashClientKey(key) }])),
+      },
+    );
   };
   set(keys, generation);
   return { catalog: state as unknown as Catalog, set };
@@ -22,7 +29,10 @@ describe('ClientKeyService', () => {
     const { catalog } = catalogWith([good, { id: 'c2', label: 'off', disabled: true, key: 'sk-off' }]);
     const service = new ClientKeyService(catalog);
     expect(await service.check(undefined)).toEqual({ ok: false, reason: 'missing' });
-    expect(await service.check('sk-good')).toEqual({ ok: true, client: { id: 'c1', label: 'ci', policy: UNLIMITED_POLICY } });
+    expect(await service.check('sk-good')).toEqual({
+      ok: true,
+      client: { id: 'c1', label: 'ci', policy: UNLIMITED_POLICY },
+    });
     expect(await service.check('sk-bad')).toEqual({ ok: false, reason: 'invalid' });
     expect(await service.check('sk-off')).toEqual({ ok: false, reason: 'disabled' });
   });
@@ -34,7 +44,10 @@ describe('ClientKeyService', () => {
     expect((await service.check('sk-new')).ok).toBe(false);
     set([{ id: 'c3', label: 'new', disabled: false, key: 'sk-new' }], 2);
     expect(await service.check('sk-good')).toEqual({ ok: false, reason: 'invalid' });
-    expect(await service.check('sk-new')).toEqual({ ok: true, client: { id: 'c3', label: 'new', policy: UNLIMITED_POLICY } });
+    expect(await service.check('sk-new')).toEqual({
+      ok: true,
+      client: { id: 'c3', label: 'new', policy: UNLIMITED_POLICY },
+    });
   });
 
   it('refuses a key past its expiry, judged at each check rather than cached', async () => {

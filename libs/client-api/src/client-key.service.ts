@@ -73,7 +73,12 @@ export class ClientKeyService {
     let entry = this.cache.get(key);
     if (!entry || entry.generation !== snapshot.generation) {
       const found = snapshot.clientKeys.get(hashClientKey(key));
-      entry = { generation: snapshot.generation, known: found ? { client: { id: found.id, label: found.label, policy: policyOf(found) }, disabled: found.disabled } : null };
+      entry = {
+        generation: snapshot.generation,
+        known: found
+          ? { client: { id: found.id, label: found.label, policy: policyOf(found) }, disabled: found.disabled }
+          : null,
+      };
       if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, entry);
     }

@@ -21,20 +21,43 @@ type Repo = { keys: string[] } | 'unloaded';
 
 function clientKeys(repo: Repo): ClientKeyService {
   const keys = repo === 'unloaded' ? [] : repo.keys;
-  const snapshot = snapshotOf([], {}, {
-    generation: repo === 'unloaded' ? 0 : 1,
-    clientKeys: new Map(keys.map((key, i) => [hashClientKey(key), { id: `c${i + 1}`, label: '', disabled: false, hash: hashClientKey(key) }])),
-  });
+  const snapshot = snapshotOf(
+    [],
+    {},
+    {
+      generation: repo === 'unloaded' ? 0 : 1,
+      clientKeys: new Map(
+        keys.map((key, i) => [
+          hashClientKey(key),
+          { id: `c${i + 1}`, label: '', disabled: false, hash: hashClientKey(key) },
+        ]),
+      ),
+    },
+  );
   return new ClientKeyService({ snapshot } as unknown as Catalog);
 }
 
 /** A gateway whose key store is the given snapshot; the transport must not be reached. */
 async function call(repo: Repo, headers: Record<string, string>, body = '{"model":"m"}', bodyLimitBytes = 1024) {
-  const transport = { request: () => { throw new Error('transport must not be called'); } };
-  const gateway = new GatewayService(clientKeys(repo), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes }, unlimited);
+  const transport = {
+    request: () => {
+      throw new Error('transport must not be called');
+    },
+  };
+  const gateway = new GatewayService(
+    clientKeys(repo),
+    transport as never,
+    { snapshot: snapshotOf([], {}) } as never,
+    { requestTimeoutMs: 1000, bodyLimitBytes },
+    unlimited,
+  );
   server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
-  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, { method: 'POST', headers, body });
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, {
+    method: 'POST',
+    headers,
+    body,
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -48,7 +71,10 @@ describe('GatewayService key checks', () => {
 
   it('answers 401 with CLIProxyAPI bodies for missing and unknown keys', async () => {
     expect(await call({ keys: [] }, {})).toEqual({ status: 401, body: { error: 'Missing API key' } });
-    expect(await call({ keys: ['sk-1'] }, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'Invalid API key' } });
+    expect(await call({ keys: ['sk-1'] }, { 'x-api-key': 'nope' })).toEqual({
+      status: 401,
+      body: { error: 'Invalid API key' },
+    });
   });
 });
 
@@ -62,9 +88,21 @@ describe('GatewayService request bodies', () => {
   });
 
   it('refuses an unknown key from the headers without reading the body', async () => {
-    const transport = { request: () => { throw new Error('transport must not be called'); } };
-    const gateway = new GatewayService(clientKeys({ keys: ['sk-1'] }), transport as never, { snapshot: snapshotOf([], {}) } as never, { requestTimeoutMs: 1000, bodyLimitBytes: 1024 }, unlimited);
-    server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }));
+    const transport = {
+      request: () => {
+        throw new Error('transport must not be called');
+      },
+    };
+    const gateway = new GatewayService(
+      clientKeys({ keys: ['sk-1'] }),
+      transport as never,
+      { snapshot: snapshotOf([], {}) } as never,
+      { requestTimeoutMs: 1000, bodyLimitBytes: 1024 },
+      unlimited,
+    );
+    server = createServer(
+      (req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }),
+    );
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
     // A body over the limit that never ends: read first, it would give 413 (or no answer at all).
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`, {
@@ -108,10 +146,14 @@ describe('GatewayService in-flight cap', () => {
       { requestTimeoutMs: 1000, bodyLimitBytes: 1024, inFlight: { maxRequests: 1, maxBytes: 0 } },
       unlimited,
     );
-    server = createServer((req, res) => void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }).catch(() => res.destroy()));
+    server = createServer(
+      (req, res) =>
+        void gateway.proxy({ format: 'claude', req, res, query: new URLSearchParams() }).catch(() => res.destroy()),
+    );
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/messages`;
-    const post = (signal?: AbortSignal) => fetch(url, { method: 'POST', headers: { 'x-api-key': 'sk-1' }, body: '{"model":"m"}', signal });
+    const post = (signal?: AbortSignal) =>
+      fetch(url, { method: 'POST', headers: { 'x-api-key': 'sk-1' }, body: '{"model":"m"}', signal });
     /** Resolves once the transport has been asked for the n-th request (the request holds its slot). */
     const dispatched = async (n: number) => {
       while (replies.length < n) await new Promise((r) => setTimeout(r, 5));
@@ -119,7 +161,8 @@ describe('GatewayService in-flight cap', () => {
     };
     return { post, dispatched, failNextDispatch: () => (throwNext = true) };
   }
-  const shedCount = async () => (await metrics.gatewayShed.get()).values.find((v) => v.labels.reason === 'requests')?.value ?? 0;
+  const shedCount = async () =>
+    (await metrics.gatewayShed.get()).values.find((v) => v.labels.reason === 'requests')?.value ?? 0;
 
   async function expectShed(post: () => Promise<Response>) {
     const before = await shedCount();
@@ -135,7 +178,10 @@ describe('GatewayService in-flight cap', () => {
     const first = post();
     const reply = await dispatched(1);
     await expectShed(post);
-    reply.next({ meta: { status: 200, headers: { 'content-type': 'application/json' } }, body: Buffer.from('{"ok":true}') });
+    reply.next({
+      meta: { status: 200, headers: { 'content-type': 'application/json' } },
+      body: Buffer.from('{"ok":true}'),
+    });
     reply.complete();
     expect(await (await first).json()).toEqual({ ok: true });
     const second = post();

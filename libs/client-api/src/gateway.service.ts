@@ -102,7 +102,12 @@ export class GatewayService {
     const admitted = this.inFlight.admit(declared);
     if (!admitted.ok) {
       metrics.gatewayShed.inc({ reason: admitted.reason });
-      return writeJson(call.res, 503, clientErrorBody(call.format, 503, 'The gateway is at capacity; retry shortly'), SHED_HEADERS);
+      return writeJson(
+        call.res,
+        503,
+        clientErrorBody(call.format, 503, 'The gateway is at capacity; retry shortly'),
+        SHED_HEADERS,
+      );
     }
     try {
       await this.serve(call, admitted.ticket);
@@ -126,14 +131,24 @@ export class GatewayService {
     } catch (err) {
       // Postgres unreachable and the key not cached: say so, never a bare 500.
       this.logger.warn(`client key check failed: ${(err as Error).message}`);
-      return writeJson(res, 503, clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'), CLOSE_UNREAD);
+      return writeJson(
+        res,
+        503,
+        clientErrorBody(format, 503, 'Client key verification is temporarily unavailable; retry shortly'),
+        CLOSE_UNREAD,
+      );
     }
     if (!verdict.ok) {
       if (verdict.reason === 'disabled' || verdict.reason === 'expired') {
         const refused = keyRefusal(format, verdict.reason, verdict.expiredAt);
         return writeJson(res, refused.status, refused.body, CLOSE_UNREAD);
       }
-      return writeJson(res, 401, verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY, CLOSE_UNREAD);
+      return writeJson(
+        res,
+        401,
+        verdict.reason === 'missing' ? MISSING_API_KEY_BODY : INVALID_API_KEY_BODY,
+        CLOSE_UNREAD,
+      );
     }
 
     let body;
@@ -141,7 +156,12 @@ export class GatewayService {
       body = await readBody(req, this.options.bodyLimitBytes, (received) => ticket.hold(received));
     } catch (err) {
       const status = err instanceof BodyTooLargeError ? 413 : 400;
-      return writeJson(res, status, clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'), CLOSE_UNREAD);
+      return writeJson(
+        res,
+        status,
+        clientErrorBody(format, status, status === 413 ? (err as Error).message : 'Invalid request body'),
+        CLOSE_UNREAD,
+      );
     }
 
     let fields;

@@ -14,7 +14,12 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
  * `/v0/management/*` on the gateway is the admin service's API, passed through so
  * operators need one address, as with CLIProxyAPI.
  */
-export async function proxyToAdmin(adminUrl: string, req: IncomingMessage, res: ServerResponse, body: Buffer | undefined): Promise<void> {
+export async function proxyToAdmin(
+  adminUrl: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer | undefined,
+): Promise<void> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HOP_BY_HOP.has(name) && typeof value === 'string') headers[name] = value;

@@ -8,7 +8,14 @@ import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { frame, RedisTransportClient, RedisTransportServer, ReplyFlow, type Frame, type RedisTransportContext } from '@cpa/transport';
+import {
+  frame,
+  RedisTransportClient,
+  RedisTransportServer,
+  ReplyFlow,
+  type Frame,
+  type RedisTransportContext,
+} from '@cpa/transport';
 import { relayFrames } from './relay';
 
 /**
@@ -28,7 +35,10 @@ class StreamController {
 
   /** Emits `count` chunks, one per `everyMs`, reading the next one only while the caller keeps up (unless told to ignore it). */
   @MessagePattern('bp.stream')
-  stream(@Payload() { count, everyMs, ignoreFlow }: { count: number; everyMs: number; ignoreFlow: boolean }, @Ctx() ctx: RedisTransportContext): Observable<Frame> {
+  stream(
+    @Payload() { count, everyMs, ignoreFlow }: { count: number; everyMs: number; ignoreFlow: boolean },
+    @Ctx() ctx: RedisTransportContext,
+  ): Observable<Frame> {
     ctx.signal.addEventListener('abort', () => this.aborted++);
     return new Observable<Frame>((sub) => {
       let stopped = false;
@@ -66,16 +76,28 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   redis = new Redis(redisUrl);
-  service = await NestFactory.createMicroservice(StreamModule, { strategy: new RedisTransportServer({ redisUrl, keyPrefix: prefix, queues: ['bp'], heartbeatMs: 200 }), logger: false });
+  service = await NestFactory.createMicroservice(StreamModule, {
+    strategy: new RedisTransportServer({ redisUrl, keyPrefix: prefix, queues: ['bp'], heartbeatMs: 200 }),
+    logger: false,
+  });
   await service.listen();
   transport = new RedisTransportClient({ redisUrl, keyPrefix: prefix, idleTimeoutMs: 5_000 });
   await transport.connect();
   http = createServer((req, res) => {
     const flow = new ReplyFlow();
     const query = new URL(req.url!, 'http://x').searchParams;
-    const data = { count: Number(query.get('chunks')), everyMs: Number(query.get('every') ?? 1), ignoreFlow: query.has('ignore-flow') };
+    const data = {
+      count: Number(query.get('chunks')),
+      everyMs: Number(query.get('every') ?? 1),
+      ignoreFlow: query.has('ignore-flow'),
+    };
     responses.push(res);
-    relays.push(relayFrames(transport.request('bp.stream', data, { flow }), res, 'openai-chat', flow, { bufferLimitBytes: Number(query.get('bound') ?? 1024 * 1024), stallTimeoutMs: 1_500 }));
+    relays.push(
+      relayFrames(transport.request('bp.stream', data, { flow }), res, 'openai-chat', flow, {
+        bufferLimitBytes: Number(query.get('bound') ?? 1024 * 1024),
+        stallTimeoutMs: 1_500,
+      }),
+    );
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   port = (http.address() as AddressInfo).port;

@@ -8,10 +8,19 @@ function isHead(meta: unknown): meta is ResponseHead {
   return !!meta && typeof meta === 'object' && typeof (meta as ResponseHead).status === 'number';
 }
 
-export function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function writeJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return void res.end();
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
   res.end(payload);
 }
 
@@ -23,7 +32,10 @@ export interface RelayLimits {
   stallTimeoutMs?: number;
 }
 
-export const DEFAULT_RELAY_LIMITS: Required<RelayLimits> = { bufferLimitBytes: 4 * 1024 * 1024, stallTimeoutMs: 30_000 };
+export const DEFAULT_RELAY_LIMITS: Required<RelayLimits> = {
+  bufferLimitBytes: 4 * 1024 * 1024,
+  stallTimeoutMs: 30_000,
+};
 
 /** A 503 the gateway produces: the condition is passing, so the client is told when to come back. */
 const RETRY_AFTER_S = '1';
@@ -39,7 +51,13 @@ const RETRY_AFTER_S = '1';
  * `stallTimeoutMs`, or leaves more than `bufferLimitBytes` unread, is cut off: the
  * request is cancelled (the upstream call aborted) and the connection closed.
  */
-export function relayFrames(frames: Observable<Frame>, res: ServerResponse, format: ClientFormat, flow?: ReplyFlow, limits: RelayLimits = {}): Promise<void> {
+export function relayFrames(
+  frames: Observable<Frame>,
+  res: ServerResponse,
+  format: ClientFormat,
+  flow?: ReplyFlow,
+  limits: RelayLimits = {},
+): Promise<void> {
   const bufferLimit = limits.bufferLimitBytes ?? DEFAULT_RELAY_LIMITS.bufferLimitBytes;
   const stallTimeoutMs = limits.stallTimeoutMs ?? DEFAULT_RELAY_LIMITS.stallTimeoutMs;
   return new Promise((resolve) => {
@@ -105,7 +123,13 @@ export function relayFrames(frames: Observable<Frame>, res: ServerResponse, form
       },
       error: (err: unknown) => {
         const status = transportStatus(err);
-        if (!res.headersSent) writeJson(res, status, clientErrorBody(format, status, errorMessage(err)), status === 503 ? { 'retry-after': RETRY_AFTER_S } : {});
+        if (!res.headersSent)
+          writeJson(
+            res,
+            status,
+            clientErrorBody(format, status, errorMessage(err)),
+            status === 503 ? { 'retry-after': RETRY_AFTER_S } : {},
+          );
         else if (eventStream) res.end(encodeStreamErrorEvent(format, { status, message: errorMessage(err) }));
         else res.end();
         finish();
@@ -140,7 +164,8 @@ function errorMessage(err: unknown): string {
   const e = err as { code?: string; message?: string };
   if (e?.code === 'deadline') return 'The request timed out before the upstream answered';
   if (e?.code === 'lost') return 'The router lost the process handling this request; retry';
-  if (e?.code === 'closed') return 'The router is temporarily unavailable (its message bus is unreachable); retry shortly';
+  if (e?.code === 'closed')
+    return 'The router is temporarily unavailable (its message bus is unreachable); retry shortly';
   if (e?.code === 'overloaded') return 'The router is overloaded (its work queue is full); retry shortly';
   return e?.message ? `Gateway error: ${e.message}` : 'Gateway error';
 }

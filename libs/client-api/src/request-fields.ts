@@ -2,7 +2,10 @@ import { RouteActions, type ClientFormat, type RouteAction } from '@cpa/contract
 import { JsonScanError, readJsonBoolean, readJsonString, scanTopLevelMembers } from '@cpa/formats';
 
 export class BadRequestError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -18,7 +21,12 @@ export interface RequestFields {
  * strings for two fields. The body's JSON structure is still checked; the full schema is
  * the upstream's business. Gemini names model and streaming in the URL.
  */
-export function readRequestFields(format: ClientFormat, raw: Buffer, urlModel?: string, urlStream = false): RequestFields {
+export function readRequestFields(
+  format: ClientFormat,
+  raw: Buffer,
+  urlModel?: string,
+  urlStream = false,
+): RequestFields {
   let model: string | undefined;
   let stream: boolean | undefined;
   let streamGiven = false;
@@ -56,7 +64,8 @@ export function parseRequestBody(raw: Buffer): Record<string, unknown> {
   } catch (err) {
     throw new BadRequestError(`Invalid JSON body: ${(err as Error).message}`);
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequestError('Request body must be a JSON object');
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new BadRequestError('Request body must be a JSON object');
   return json as Record<string, unknown>;
 }
 
@@ -94,7 +103,11 @@ export function readGeminiCall(modelAction: string, query: URLSearchParams): Gem
     case 'generateContent':
       return { urlModel, urlStream: false };
     case 'streamGenerateContent':
-      return { urlModel, urlStream: true, action: query.get('alt') === 'sse' ? undefined : RouteActions.streamJsonArray };
+      return {
+        urlModel,
+        urlStream: true,
+        action: query.get('alt') === 'sse' ? undefined : RouteActions.streamJsonArray,
+      };
     case 'countTokens':
       return { urlModel, urlStream: false, action: RouteActions.countTokens };
     default:

@@ -79,7 +79,10 @@ describe('parseConfigYaml', () => {
         name: 'openrouter',
         'base-url': 'https://openrouter.ai/api/v1',
         prefix: 'or',
-        'api-key-entries': [{ 'api-key': 'sk-or-1', 'proxy-url': 'http://proxy:8080', weight: 2 }, { 'api-key': 'sk-or-2' }],
+        'api-key-entries': [
+          { 'api-key': 'sk-or-1', 'proxy-url': 'http://proxy:8080', weight: 2 },
+          { 'api-key': 'sk-or-2' },
+        ],
         models: [{ name: 'moonshotai/kimi-k2', alias: 'kimi' }],
         headers: { 'HTTP-Referer': 'https://example.com' },
       },
@@ -97,15 +100,21 @@ describe('parseConfigYaml', () => {
   it('accepts numbers of seconds and Go durations alike', () => {
     expect(parseConfigYaml('max-retry-interval: 30').config['max-retry-interval']).toBe(30);
     expect(parseConfigYaml('max-retry-interval: "1m"').config['max-retry-interval']).toBe(60);
-    expect(parseConfigYaml('routing:\n  session-affinity-ttl: 90m').config.routing?.['session-affinity-ttl']).toBe(5400);
+    expect(parseConfigYaml('routing:\n  session-affinity-ttl: 90m').config.routing?.['session-affinity-ttl']).toBe(
+      5400,
+    );
     expect(parseConfigYaml('routing:\n  session-affinity-ttl: 600').config.routing?.['session-affinity-ttl']).toBe(600);
   });
 
   it('normalises routing strategy spellings', () => {
     expect(parseConfigYaml('routing:\n  strategy: RoundRobin').config.routing?.strategy).toBe('round-robin');
     expect(parseConfigYaml('routing:\n  strategy: ff').config.routing?.strategy).toBe('fill-first');
-    expect(parseConfigYaml('routing:\n  strategy: weighted-round-robin').config.routing?.strategy).toBe('weighted-round-robin');
-    expect(parseConfigYaml('routing:\n  strategy: weightedroundrobin').config.routing?.strategy).toBe('weighted-round-robin');
+    expect(parseConfigYaml('routing:\n  strategy: weighted-round-robin').config.routing?.strategy).toBe(
+      'weighted-round-robin',
+    );
+    expect(parseConfigYaml('routing:\n  strategy: weightedroundrobin').config.routing?.strategy).toBe(
+      'weighted-round-robin',
+    );
   });
 
   it('refuses an unknown routing strategy, naming the accepted ones', () => {

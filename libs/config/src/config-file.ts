@@ -9,16 +9,14 @@ import { ProxyUrlSchema } from './proxy-url';
  * kebab-case shape because the management API speaks the same shape on the wire.
  */
 
-const durationSeconds = z
-  .union([z.number(), z.string()])
-  .transform((value, ctx) => {
-    const seconds = parseDurationSeconds(value);
-    if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not a duration (use e.g. 30s, 5m, 1h or a number of seconds)` });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+const durationSeconds = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const seconds = parseDurationSeconds(value);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a duration (use e.g. 30s, 5m, 1h or a number of seconds)` });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 const nonNegativeInt = z.number().int().min(0);
 const trimmed = z.string().trim();
@@ -202,7 +200,10 @@ function dropNulls(value: unknown): unknown {
 type Path = (string | number | symbol)[];
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
+  return path.reduce<string>(
+    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)),
+    '',
+  );
 }
 
 /** Walks the value beside the schema and returns the paths of keys the schema does not know. */

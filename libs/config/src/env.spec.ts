@@ -79,7 +79,15 @@ describe('loadEnv', () => {
   it('names every invalid variable without echoing values', () => {
     let error: unknown;
     try {
-      loadEnv({ PORT: 'abc', ADMIN_PORT: '70000', PROVIDER_FAMILY: 'mystery', DATABASE_URL: 'not a url with password hunter2' }, emptyDir());
+      loadEnv(
+        {
+          PORT: 'abc',
+          ADMIN_PORT: '70000',
+          PROVIDER_FAMILY: 'mystery',
+          DATABASE_URL: 'not a url with password hunter2',
+        },
+        emptyDir(),
+      );
     } catch (err) {
       error = err;
     }

@@ -16,7 +16,11 @@ const EnvSchema = z.object({
   REDIS_URL: url('redis://127.0.0.1:6379'),
   CONFIG_FILE: z.string().min(1).optional(),
   AUTH_DIR: z.string().min(1).optional(),
-  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   ADMIN_URL: url('http://127.0.0.1:8318'),
   // Default by the kind of Redis (keyPrefixFor): `cpa:` on one server, `{cpa}:` on a cluster.
   TRANSPORT_KEY_PREFIX: z.string().optional(),
@@ -27,7 +31,11 @@ const EnvSchema = z.object({
   HEARTBEAT_MS: z.coerce.number().int().positive().default(1_000),
   REPLY_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   GATEWAY_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(2048),
-  GATEWAY_MAX_IN_FLIGHT_BYTES: z.coerce.number().int().min(0).default(256 * 1024 * 1024),
+  GATEWAY_MAX_IN_FLIGHT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(256 * 1024 * 1024),
 });
 
 export interface Env {

@@ -12,7 +12,9 @@ describe('deterministic ids', () => {
   });
 
   it('separates openai-compat providers sharing base URL and key', () => {
-    expect(credentialId('openai-compat', 'https://x', 'k', 'a')).not.toBe(credentialId('openai-compat', 'https://x', 'k', 'b'));
+    expect(credentialId('openai-compat', 'https://x', 'k', 'a')).not.toBe(
+      credentialId('openai-compat', 'https://x', 'k', 'b'),
+    );
   });
 
   it('derives provider and client key ids', () => {

@@ -10,7 +10,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * while exposing different models.
  */
 export function credentialId(family: ProviderFamily, baseUrl: string, apiKey: string, providerName = ''): string {
-  const material = family === 'openai-compat' ? `${family}|${providerName}|${baseUrl}|${apiKey}` : `${family}|${baseUrl}|${apiKey}`;
+  const material =
+    family === 'openai-compat' ? `${family}|${providerName}|${baseUrl}|${apiKey}` : `${family}|${baseUrl}|${apiKey}`;
   return `${family}:${sha256(material).slice(0, 16)}`;
 }
 

@@ -17,7 +17,12 @@ describe('sanitizeOAuthModelAlias', () => {
         codex: [],
         '': [{ name: 'a', alias: 'b' }],
       }),
-    ).toEqual({ 'gemini-cli': [{ name: 'gemini-2.5-pro', alias: 'g-pro', fork: true }, { name: 'gemini-2.5-flash', alias: 'flash' }] });
+    ).toEqual({
+      'gemini-cli': [
+        { name: 'gemini-2.5-pro', alias: 'g-pro', fork: true },
+        { name: 'gemini-2.5-flash', alias: 'flash' },
+      ],
+    });
   });
 
   it('returns undefined when nothing is left', () => {
@@ -28,7 +33,9 @@ describe('sanitizeOAuthModelAlias', () => {
 
 describe('normalizeOAuthExcludedModels', () => {
   it('lower-cases channels and patterns, deduplicates, drops empty channels', () => {
-    expect(normalizeOAuthExcludedModels({ Claude: [' Claude-3-* ', 'claude-3-*', ''], codex: [' '], ' ': ['x'] })).toEqual({ claude: ['claude-3-*'] });
+    expect(
+      normalizeOAuthExcludedModels({ Claude: [' Claude-3-* ', 'claude-3-*', ''], codex: [' '], ' ': ['x'] }),
+    ).toEqual({ claude: ['claude-3-*'] });
     expect(normalizeOAuthExcludedModels({})).toBeUndefined();
     expect(normalizeExcludedModels(['B', 'a', 'b'])).toEqual(['b', 'a']);
   });
@@ -57,6 +64,8 @@ oauth-excluded-models:
   });
 
   it('refuses an alias entry of the wrong shape', () => {
-    expect(() => parseConfigYaml('oauth-model-alias:\n  claude: [{ name: 1, alias: x }]\n')).toThrow(/oauth-model-alias\.claude\[0\]\.name/);
+    expect(() => parseConfigYaml('oauth-model-alias:\n  claude: [{ name: 1, alias: x }]\n')).toThrow(
+      /oauth-model-alias\.claude\[0\]\.name/,
+    );
   });
 });

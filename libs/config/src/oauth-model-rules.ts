@@ -13,7 +13,9 @@ export type OAuthExcludedModelsMap = Record<string, string[]>;
 const channelKey = (channel: string) => channel.trim().toLowerCase();
 
 /** Channels lower-cased; entries without name or alias, or naming a model as itself, dropped; one entry per alias. */
-export function sanitizeOAuthModelAlias(entries: Record<string, readonly Partial<OAuthModelAlias>[] | undefined> | undefined): OAuthModelAliasMap | undefined {
+export function sanitizeOAuthModelAlias(
+  entries: Record<string, readonly Partial<OAuthModelAlias>[] | undefined> | undefined,
+): OAuthModelAliasMap | undefined {
   const out: OAuthModelAliasMap = {};
   for (const [rawChannel, aliases] of Object.entries(entries ?? {})) {
     const channel = channelKey(rawChannel);
@@ -42,7 +44,9 @@ export function normalizeExcludedModels(models: readonly string[] | undefined): 
   return out;
 }
 
-export function normalizeOAuthExcludedModels(entries: Record<string, readonly string[] | undefined> | undefined): OAuthExcludedModelsMap | undefined {
+export function normalizeOAuthExcludedModels(
+  entries: Record<string, readonly string[] | undefined> | undefined,
+): OAuthExcludedModelsMap | undefined {
   const out: OAuthExcludedModelsMap = {};
   for (const [rawChannel, models] of Object.entries(entries ?? {})) {
     const channel = channelKey(rawChannel);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveProxyUrl, InvalidProxyUrlError, parseProxySetting, ProxyUrlSchema, redactProxyUrl } from './proxy-url';
+import {
+  effectiveProxyUrl,
+  InvalidProxyUrlError,
+  parseProxySetting,
+  ProxyUrlSchema,
+  redactProxyUrl,
+} from './proxy-url';
 
 describe('parseProxySetting', () => {
   it('reads empty as inherit, direct/none as direct, and the four proxy schemes', () => {
@@ -9,7 +15,12 @@ describe('parseProxySetting', () => {
     expect(parseProxySetting(null)).toEqual({ mode: 'inherit' });
     expect(parseProxySetting('direct')).toEqual({ mode: 'direct' });
     expect(parseProxySetting(' NONE ')).toEqual({ mode: 'direct' });
-    for (const url of ['http://127.0.0.1:8080', 'https://proxy.example:443', 'socks5://u:p@127.0.0.1:1080', 'socks5h://127.0.0.1:1080']) {
+    for (const url of [
+      'http://127.0.0.1:8080',
+      'https://proxy.example:443',
+      'socks5://u:p@127.0.0.1:1080',
+      'socks5h://127.0.0.1:1080',
+    ]) {
       const setting = parseProxySetting(url);
       expect(setting.mode).toBe('proxy');
       expect(setting.mode === 'proxy' && setting.url.protocol).toBe(`${url.split(':')[0]}:`);

@@ -28,7 +28,9 @@ export function parseProxySetting(raw: unknown): ProxySetting {
     throw new InvalidProxyUrlError('invalid proxy URL: not a URL');
   }
   if (!(PROXY_SCHEMES as readonly string[]).includes(url.protocol)) {
-    throw new InvalidProxyUrlError(`invalid proxy URL: unsupported scheme ${url.protocol.slice(0, 16)} (use http, https, socks5 or socks5h)`);
+    throw new InvalidProxyUrlError(
+      `invalid proxy URL: unsupported scheme ${url.protocol.slice(0, 16)} (use http, https, socks5 or socks5h)`,
+    );
   }
   if (url.hostname === '') throw new InvalidProxyUrlError('invalid proxy URL: missing host');
   return { mode: 'proxy', url };

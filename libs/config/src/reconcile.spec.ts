@@ -10,7 +10,16 @@ describe('planReconcile', () => {
   const same = (e: { v: number }, d: { v: number }) => e.v === d.v;
 
   it('creates missing rows, updates different ones and leaves equal ones alone', () => {
-    const plan = planReconcile(existing, [{ id: 'a', v: 1 }, { id: 'b', v: 2 }, { id: 'd', v: 1 }], same, () => true);
+    const plan = planReconcile(
+      existing,
+      [
+        { id: 'a', v: 1 },
+        { id: 'b', v: 2 },
+        { id: 'd', v: 1 },
+      ],
+      same,
+      () => true,
+    );
     expect(plan.create.map((r) => r.id)).toEqual(['d']);
     expect(plan.update.map((u) => u.desired.id)).toEqual(['b']);
     expect(plan.unchanged).toBe(1);

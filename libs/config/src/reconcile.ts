@@ -9,7 +9,12 @@ export interface SyncCount {
 export const emptyCount = (): SyncCount => ({ created: 0, updated: 0, deleted: 0, unchanged: 0 });
 
 export function addCounts(a: SyncCount, b: SyncCount): SyncCount {
-  return { created: a.created + b.created, updated: a.updated + b.updated, deleted: a.deleted + b.deleted, unchanged: a.unchanged + b.unchanged };
+  return {
+    created: a.created + b.created,
+    updated: a.updated + b.updated,
+    deleted: a.deleted + b.deleted,
+    unchanged: a.unchanged + b.unchanged,
+  };
 }
 
 export interface ReconcilePlan<E, D> {
@@ -43,7 +48,12 @@ export function planReconcile<E extends { id: string }, D extends { id: string }
 }
 
 export function countOf(plan: ReconcilePlan<unknown, unknown>): SyncCount {
-  return { created: plan.create.length, updated: plan.update.length, deleted: plan.remove.length, unchanged: plan.unchanged };
+  return {
+    created: plan.create.length,
+    updated: plan.update.length,
+    deleted: plan.remove.length,
+    unchanged: plan.unchanged,
+  };
 }
 
 /** JSON equality independent of key order (Postgres jsonb does not keep it). */

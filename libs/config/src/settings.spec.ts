@@ -6,7 +6,12 @@ import { settingsOf } from './store';
 describe('readRuntimeSettings', () => {
   it('falls back to CLIProxyAPI defaults', () => {
     expect(readRuntimeSettings([])).toEqual(DEFAULT_SETTINGS);
-    expect(DEFAULT_SETTINGS).toMatchObject({ requestRetry: 3, maxRetryIntervalSeconds: 30, sessionAffinityTtlSeconds: 3600, routingStrategy: 'round-robin' });
+    expect(DEFAULT_SETTINGS).toMatchObject({
+      requestRetry: 3,
+      maxRetryIntervalSeconds: 30,
+      sessionAffinityTtlSeconds: 3600,
+      routingStrategy: 'round-robin',
+    });
   });
 
   it('reads the settings a config file writes', () => {
@@ -30,11 +35,17 @@ describe('readRuntimeSettings', () => {
   });
 
   it('stores the global proxy-url; an empty one is no setting', () => {
-    expect(settingsOf(parseConfigYaml('proxy-url: socks5://user:pass@127.0.0.1:1080').config)[SettingKeys.proxyUrl]).toBe('socks5://user:pass@127.0.0.1:1080');
+    expect(
+      settingsOf(parseConfigYaml('proxy-url: socks5://user:pass@127.0.0.1:1080').config)[SettingKeys.proxyUrl],
+    ).toBe('socks5://user:pass@127.0.0.1:1080');
     expect(settingsOf(parseConfigYaml('proxy-url: direct').config)[SettingKeys.proxyUrl]).toBe('direct');
     expect(settingsOf(parseConfigYaml('proxy-url: ""').config)[SettingKeys.proxyUrl]).toBeUndefined();
-    expect(() => parseConfigYaml('proxy-url: ftp://user:hunter2@proxy:21')).toThrow(/proxy-url: invalid proxy URL: unsupported scheme ftp:/);
-    expect(() => parseConfigYaml('claude-api-key:\n  - api-key: k\n    proxy-url: socks4://proxy:1080')).toThrow(/claude-api-key\[0\]\.proxy-url/);
+    expect(() => parseConfigYaml('proxy-url: ftp://user:hunter2@proxy:21')).toThrow(
+      /proxy-url: invalid proxy URL: unsupported scheme ftp:/,
+    );
+    expect(() => parseConfigYaml('claude-api-key:\n  - api-key: k\n    proxy-url: socks4://proxy:1080')).toThrow(
+      /claude-api-key\[0\]\.proxy-url/,
+    );
     expect(() => parseConfigYaml('proxy-url: ftp://user:hunter2@proxy:21')).not.toThrow(/hunter2/);
   });
 

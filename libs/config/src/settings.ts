@@ -57,8 +57,10 @@ export const DEFAULT_SETTINGS: RuntimeSettings = {
 export function readRuntimeSettings(rows: Iterable<{ key: string; value: unknown }>): RuntimeSettings {
   const map = new Map<string, unknown>();
   for (const row of rows) map.set(row.key, row.value);
-  const num = (key: string, fallback: number) => (typeof map.get(key) === 'number' ? (map.get(key) as number) : fallback);
-  const bool = (key: string, fallback: boolean) => (typeof map.get(key) === 'boolean' ? (map.get(key) as boolean) : fallback);
+  const num = (key: string, fallback: number) =>
+    typeof map.get(key) === 'number' ? (map.get(key) as number) : fallback;
+  const bool = (key: string, fallback: boolean) =>
+    typeof map.get(key) === 'boolean' ? (map.get(key) as boolean) : fallback;
   const strategy = map.get(SettingKeys.routingStrategy);
   const d = DEFAULT_SETTINGS;
   return {

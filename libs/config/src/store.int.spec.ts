@@ -77,12 +77,27 @@ describe('importConfig', () => {
 
     const rows = await snapshot();
     const dump = JSON.stringify(rows);
-    for (const secret of ['sk-ant-secret-one', 'AIza-secret-gemini', 'sk-or-secret-1', 'client-key-aaaa', 'management-secret']) {
+    for (const secret of [
+      'sk-ant-secret-one',
+      'AIza-secret-gemini',
+      'sk-or-secret-1',
+      'client-key-aaaa',
+      'management-secret',
+    ]) {
       expect(dump).not.toContain(secret);
     }
 
-    const claude = await db.prisma.credential.findUniqueOrThrow({ where: { id: credentialId('claude', '', 'sk-ant-secret-one-xxxxxxxxxxxx') } });
-    expect(claude).toMatchObject({ provider: 'claude', kind: 'api_key', source: 'config', prefix: 'teamA', weight: 3, priority: 1 });
+    const claude = await db.prisma.credential.findUniqueOrThrow({
+      where: { id: credentialId('claude', '', 'sk-ant-secret-one-xxxxxxxxxxxx') },
+    });
+    expect(claude).toMatchObject({
+      provider: 'claude',
+      kind: 'api_key',
+      source: 'config',
+      prefix: 'teamA',
+      weight: 3,
+      priority: 1,
+    });
     expect(claude.attributes).toEqual({
       position: 0,
       models: [{ name: 'claude-sonnet-4-5', alias: 'sonnet' }],
@@ -146,17 +161,28 @@ describe('importConfig', () => {
         'request-retry': 2,
         'auth-index': credentialId('claude', '', 'sk-ant-secret-one-xxxxxxxxxxxx'),
       },
-      { 'api-key': 'sk-ant-secret-two-xxxxxxxxxxxx', 'base-url': 'https://claude.example', 'auth-index': expect.stringMatching(/^claude:/) },
+      {
+        'api-key': 'sk-ant-secret-two-xxxxxxxxxxxx',
+        'base-url': 'https://claude.example',
+        'auth-index': expect.stringMatching(/^claude:/),
+      },
     ]);
     expect(exported['openai-compatibility']).toEqual([
       {
         name: 'openrouter',
         'base-url': 'https://openrouter.ai/api/v1',
-        'api-key-entries': [{ 'api-key': 'sk-or-secret-1', weight: 2 }, { 'api-key': 'sk-or-secret-2', 'proxy-url': 'http://proxy:3128' }],
+        'api-key-entries': [
+          { 'api-key': 'sk-or-secret-1', weight: 2 },
+          { 'api-key': 'sk-or-secret-2', 'proxy-url': 'http://proxy:3128' },
+        ],
         models: [{ name: 'moonshotai/kimi-k2', alias: 'kimi' }],
       },
     ]);
-    expect(exported.routing).toEqual({ strategy: 'fill-first', 'session-affinity': true, 'session-affinity-ttl': '2h' });
+    expect(exported.routing).toEqual({
+      strategy: 'fill-first',
+      'session-affinity': true,
+      'session-affinity-ttl': '2h',
+    });
     expect(exported['max-retry-interval']).toBe(60);
     expect(JSON.stringify(exported)).not.toContain('management-secret');
   });
@@ -171,10 +197,16 @@ describe('importConfig', () => {
         MANAGEMENT_MODE,
       ),
     );
-    const reduced = FILE.replace(/ {2}- api-key: sk-ant-secret-two-xxxxxxxxxxxx\n {4}base-url: https:\/\/claude.example\n/, '')
+    const reduced = FILE.replace(
+      / {2}- api-key: sk-ant-secret-two-xxxxxxxxxxxx\n {4}base-url: https:\/\/claude.example\n/,
+      '',
+    )
       .replace(/gemini-api-key:\n {2}- api-key: AIza-secret-gemini\n/, '')
       .replace(/openai-compatibility:[\s\S]*?alias: kimi }\]\n/, '')
-      .replace('api-keys: [client-key-aaaaaaaaaaaaaaaaaaaa, client-key-bbbbbbbbbbbbbbbbbbbb]', 'api-keys: [client-key-bbbbbbbbbbbbbbbbbbbb]')
+      .replace(
+        'api-keys: [client-key-aaaaaaaaaaaaaaaaaaaa, client-key-bbbbbbbbbbbbbbbbbbbb]',
+        'api-keys: [client-key-bbbbbbbbbbbbbbbbbbbb]',
+      )
       .replace(/routing:\n( {2}.*\n)+/, '');
     const summary = await importConfig(uow(), db.box, parseConfigYaml(reduced));
     expect(summary.credentials.deleted).toBe(4); // claude two, gemini one, two openrouter keys

@@ -2,7 +2,15 @@ import type { ProviderFamily } from '@cpa/contracts';
 // Types only: the gateway and executors load this package and must never load the Prisma client.
 import type { CredentialRecord, Prisma, Repositories, SecretBox, UnitOfWork } from '@cpa/db';
 import { hashClientKey, keyPreview } from '@cpa/db/light';
-import type { ConfigFile, ConfigWarning, ModelAlias, OpenAICompatEntry, ParsedConfig, ProviderKeyEntry, ProviderKeySection } from './config-file';
+import type {
+  ConfigFile,
+  ConfigWarning,
+  ModelAlias,
+  OpenAICompatEntry,
+  ParsedConfig,
+  ProviderKeyEntry,
+  ProviderKeySection,
+} from './config-file';
 import { isBcryptHash } from './config-file';
 import { formatDurationSeconds } from './duration';
 import { clientKeyId, credentialId, decodeApiKeySecret, encodeApiKeySecret, providerConfigId } from './ids';
@@ -47,7 +55,16 @@ export class DuplicateEntryError extends Error {
 /** The columns an api-key credential is reconciled on; the id names the row, the secret is written once. */
 // `disabled` is not synced: it is the operator's switch (PATCH /auth-files/status) and
 // survives re-imports; an openai-compatibility entry's own `disabled` lives on the provider.
-const SYNCED_COLUMNS = ['provider', 'label', 'prefix', 'priority', 'weight', 'baseUrl', 'proxyUrl', 'providerConfigId'] as const;
+const SYNCED_COLUMNS = [
+  'provider',
+  'label',
+  'prefix',
+  'priority',
+  'weight',
+  'baseUrl',
+  'proxyUrl',
+  'providerConfigId',
+] as const;
 type SyncedColumn = (typeof SYNCED_COLUMNS)[number];
 
 /** An api-key credential as config.yaml describes it: its stored columns plus the key in clear. */
@@ -98,7 +115,12 @@ function openAICompatRows(provider: OpenAICompatEntry, providerId: string): Cred
     proxyUrl: entry['proxy-url'] ?? '',
     providerConfigId: providerId,
     // Models and headers are repeated per credential so the scheduler and executors read one row.
-    attributes: compact({ position, providerName: provider.name, models: models(provider.models), headers: provider.headers }),
+    attributes: compact({
+      position,
+      providerName: provider.name,
+      models: models(provider.models),
+      headers: provider.headers,
+    }),
   }));
 }
 
@@ -139,7 +161,13 @@ async function syncCredentialRows(
     await credentials.updateRow(row.id, { ...credentialFields(row), ...(mode.claim ? { source: mode.source } : {}) });
   }
   for (const row of plan.create) {
-    await credentials.insertRow({ id: row.id, kind: 'api_key', ...credentialFields(row), secretEnc: box.encrypt(encodeApiKeySecret(row.apiKey)), source: mode.source });
+    await credentials.insertRow({
+      id: row.id,
+      kind: 'api_key',
+      ...credentialFields(row),
+      secretEnc: box.encrypt(encodeApiKeySecret(row.apiKey)),
+      source: mode.source,
+    });
   }
   return countOf(plan);
 }
@@ -147,7 +175,13 @@ async function syncCredentialRows(
 const apiKeyScope = (family: ProviderFamily) => ({ provider: family, providerConfigId: null });
 
 /** Writes one claude/gemini/codex key list. Throws DuplicateEntryError for a repeated entry. */
-export async function syncProviderKeys(repos: Repositories, box: SecretCipher, section: ProviderKeySection, entries: ProviderKeyEntry[], mode: WriteMode): Promise<SyncCount> {
+export async function syncProviderKeys(
+  repos: Repositories,
+  box: SecretCipher,
+  section: ProviderKeySection,
+  entries: ProviderKeyEntry[],
+  mode: WriteMode,
+): Promise<SyncCount> {
   const family = SECTION_FAMILY[section];
   const rows = assertUnique(
     entries.map((entry, i) => providerKeyRow(family, entry, i)),
@@ -162,7 +196,12 @@ export interface OpenAICompatCount {
 }
 
 /** Writes the openai-compatibility list: provider configs and one credential per api-key entry. */
-export async function syncOpenAICompat(repos: Repositories, box: SecretCipher, entries: OpenAICompatEntry[], mode: WriteMode): Promise<OpenAICompatCount> {
+export async function syncOpenAICompat(
+  repos: Repositories,
+  box: SecretCipher,
+  entries: OpenAICompatEntry[],
+  mode: WriteMode,
+): Promise<OpenAICompatCount> {
   const desired = assertUnique(
     entries.map((entry, position) => ({
       id: providerConfigId(entry.name),
@@ -201,14 +240,24 @@ export async function syncOpenAICompat(repos: Repositories, box: SecretCipher, e
   // Keys of removed providers go with them (ON DELETE CASCADE); count them as removed credentials.
   let credentials: SyncCount = { ...emptyCount(), deleted: plan.remove.reduce((n, e) => n + e.credentials.length, 0) };
   for (const d of desired) {
-    const rows = assertUnique(openAICompatRows(d.entry, d.id), (i) => `openai-compatibility[${d.data.position}].api-key-entries[${i}]`);
-    credentials = addCounts(credentials, await syncCredentialRows(repos, box, { provider: 'openai-compat', providerConfigId: d.id }, rows, mode));
+    const rows = assertUnique(
+      openAICompatRows(d.entry, d.id),
+      (i) => `openai-compatibility[${d.data.position}].api-key-entries[${i}]`,
+    );
+    credentials = addCounts(
+      credentials,
+      await syncCredentialRows(repos, box, { provider: 'openai-compat', providerConfigId: d.id }, rows, mode),
+    );
   }
   return { providers: countOf(plan), credentials };
 }
 
 /** Writes the client API keys (hashed for lookup, encrypted for listing). */
-export async function syncClientKeys({ clientKeys }: Repositories, keys: string[], mode: WriteMode): Promise<SyncCount> {
+export async function syncClientKeys(
+  { clientKeys }: Repositories,
+  keys: string[],
+  mode: WriteMode,
+): Promise<SyncCount> {
   const desired = assertUnique(
     keys.map((key, position) => {
       const keyHash = hashClientKey(key);
@@ -224,7 +273,8 @@ export async function syncClientKeys({ clientKeys }: Repositories, keys: string[
     (e) => mode.prune === 'all' || e.source === mode.source,
   );
   await clientKeys.deleteMany(plan.remove.map((e) => e.id));
-  for (const { desired: d } of plan.update) await clientKeys.setPosition(d.id, d.position, mode.claim ? mode.source : undefined);
+  for (const { desired: d } of plan.update)
+    await clientKeys.setPosition(d.id, d.position, mode.claim ? mode.source : undefined);
   for (const d of plan.create) await clientKeys.insert(d.id, d.key, d.position, mode.source);
   return countOf(plan);
 }
@@ -291,26 +341,51 @@ export interface ImportOptions {
   lockConfig?: boolean;
 }
 
-export async function importConfig(uow: UnitOfWork, box: SecretCipher, parsed: ParsedConfig, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importConfig(
+  uow: UnitOfWork,
+  box: SecretCipher,
+  parsed: ParsedConfig,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
   const { config } = parsed;
-  return uow.run(async (repos) => {
-    const clientKeys = await syncClientKeys(repos, config['api-keys'] ?? [], IMPORT_MODE);
-    let credentials = emptyCount();
-    for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) {
-      credentials = addCounts(credentials, await syncProviderKeys(repos, box, section, config[section] ?? [], IMPORT_MODE));
-    }
-    const compat = await syncOpenAICompat(repos, box, config['openai-compatibility'] ?? [], IMPORT_MODE);
-    credentials = addCounts(credentials, compat.credentials);
-    let settings = 0;
-    for (const [key, value] of Object.entries(settingsOf(config))) if (await repos.settings.set(key, value)) settings++;
-    const secret = config['remote-management']?.['secret-key'];
-    if ((!options.keepManagementSecret || isUsableManagementSecret(secret)) && (await syncManagementSecret(repos, secret))) settings++;
-    return { credentials, clientKeys, providers: compat.providers, settings, warnings: parsed.warnings, authDir: config['auth-dir'] };
-  }, { timeout: 30_000, ...(options.lockConfig && { lock: 'config' as const }) });
+  return uow.run(
+    async (repos) => {
+      const clientKeys = await syncClientKeys(repos, config['api-keys'] ?? [], IMPORT_MODE);
+      let credentials = emptyCount();
+      for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) {
+        credentials = addCounts(
+          credentials,
+          await syncProviderKeys(repos, box, section, config[section] ?? [], IMPORT_MODE),
+        );
+      }
+      const compat = await syncOpenAICompat(repos, box, config['openai-compatibility'] ?? [], IMPORT_MODE);
+      credentials = addCounts(credentials, compat.credentials);
+      let settings = 0;
+      for (const [key, value] of Object.entries(settingsOf(config)))
+        if (await repos.settings.set(key, value)) settings++;
+      const secret = config['remote-management']?.['secret-key'];
+      if (
+        (!options.keepManagementSecret || isUsableManagementSecret(secret)) &&
+        (await syncManagementSecret(repos, secret))
+      )
+        settings++;
+      return {
+        credentials,
+        clientKeys,
+        providers: compat.providers,
+        settings,
+        warnings: parsed.warnings,
+        authDir: config['auth-dir'],
+      };
+    },
+    { timeout: 30_000, ...(options.lockConfig && { lock: 'config' as const }) },
+  );
 }
 
-const position = (attributes: unknown) => ((attributes as { position?: number } | null)?.position ?? Number.MAX_SAFE_INTEGER);
-const byPosition = <T extends { id: string; attributes: unknown }>(a: T, b: T) => position(a.attributes) - position(b.attributes) || (a.id < b.id ? -1 : 1);
+const position = (attributes: unknown) =>
+  (attributes as { position?: number } | null)?.position ?? Number.MAX_SAFE_INTEGER;
+const byPosition = <T extends { id: string; attributes: unknown }>(a: T, b: T) =>
+  position(a.attributes) - position(b.attributes) || (a.id < b.id ? -1 : 1);
 
 interface StoredAttributes {
   models?: ModelAlias[];
@@ -327,7 +402,11 @@ export async function readClientKeys({ clientKeys }: Repositories): Promise<stri
 /** A key list entry plus the id of the credential it became (CLIProxyAPI's auth-index). */
 export type StoredProviderKey = ProviderKeyEntry & { 'auth-index': string };
 
-export async function readProviderKeys(repos: Repositories, box: SecretCipher, section: ProviderKeySection): Promise<StoredProviderKey[]> {
+export async function readProviderKeys(
+  repos: Repositories,
+  box: SecretCipher,
+  section: ProviderKeySection,
+): Promise<StoredProviderKey[]> {
   const rows = await repos.credentials.apiKeyRows(apiKeyScope(SECTION_FAMILY[section]));
   return rows.sort(byPosition).map((row) => {
     const a = row.attributes as StoredAttributes;
@@ -361,7 +440,11 @@ export async function readOpenAICompat(repos: Repositories, box: SecretCipher): 
       prefix: p.prefix || undefined,
       disabled: p.disabled || undefined,
       'api-key-entries': p.credentials.sort(byPosition).map((c) =>
-        compact({ 'api-key': decodeApiKeySecret(box.decrypt(c.secretEnc)), 'proxy-url': c.proxyUrl || undefined, weight: c.weight === 1 ? undefined : c.weight }),
+        compact({
+          'api-key': decodeApiKeySecret(box.decrypt(c.secretEnc)),
+          'proxy-url': c.proxyUrl || undefined,
+          weight: c.weight === 1 ? undefined : c.weight,
+        }),
       ),
       models: models.length ? models : undefined,
       headers: Object.keys(headers).length ? headers : undefined,
@@ -382,7 +465,8 @@ export async function exportConfig(repos: Repositories, box: SecretCipher): Prom
   const s = (key: string) => settings.get(key);
   const duration = (key: string) => (typeof s(key) === 'number' ? formatDurationSeconds(s(key) as number) : undefined);
   const sections: Record<string, unknown> = {};
-  for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[]) sections[section] = await readProviderKeys(repos, box, section);
+  for (const section of Object.keys(SECTION_FAMILY) as ProviderKeySection[])
+    sections[section] = await readProviderKeys(repos, box, section);
   return compact({
     port: s(SettingKeys.port),
     'api-keys': await readClientKeys(repos),

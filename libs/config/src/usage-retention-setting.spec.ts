@@ -4,7 +4,7 @@ import { SettingKeys } from './settings';
 import { settingsOf } from './store';
 
 describe('usage-retention-days', () => {
-  it('is a known config.yaml key that becomes the setting the admin\'s retention sweep reads', () => {
+  it("is a known config.yaml key that becomes the setting the admin's retention sweep reads", () => {
     const parsed = parseConfigYaml('usage-retention-days: 7');
     expect(parsed.warnings).toEqual([]);
     expect(settingsOf(parsed.config)[SettingKeys.usageRetentionDays]).toBe(7);

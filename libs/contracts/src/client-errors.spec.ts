@@ -17,13 +17,20 @@ describe('errorShapeForStatus', () => {
 
 describe('clientErrorBody', () => {
   it('speaks the Anthropic error envelope to claude clients', () => {
-    expect(clientErrorBody('claude', 413, 'too big')).toEqual({ type: 'error', error: { type: 'request_too_large', message: 'too big' } });
+    expect(clientErrorBody('claude', 413, 'too big')).toEqual({
+      type: 'error',
+      error: { type: 'request_too_large', message: 'too big' },
+    });
   });
   it('speaks the Google error envelope to gemini clients', () => {
-    expect(clientErrorBody('gemini', 400, 'bad')).toEqual({ error: { code: 400, message: 'bad', status: 'INVALID_ARGUMENT' } });
+    expect(clientErrorBody('gemini', 400, 'bad')).toEqual({
+      error: { code: 400, message: 'bad', status: 'INVALID_ARGUMENT' },
+    });
   });
   it('speaks the OpenAI error envelope to openai clients', () => {
-    expect(clientErrorBody('openai-chat', 413, 'too big')).toEqual({ error: { message: 'too big', type: 'invalid_request_error', code: 'request_too_large' } });
+    expect(clientErrorBody('openai-chat', 413, 'too big')).toEqual({
+      error: { message: 'too big', type: 'invalid_request_error', code: 'request_too_large' },
+    });
   });
 });
 

@@ -55,9 +55,21 @@ export const ANTHROPIC_ERROR_TYPES: Readonly<Record<number, string>> = {
 export function clientErrorBody(format: ClientFormat, status: number, message: string): unknown {
   switch (format) {
     case 'claude':
-      return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message } };
+      return {
+        type: 'error',
+        error: {
+          type: ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
+          message,
+        },
+      };
     case 'gemini':
-      return { error: { code: status, message, status: GOOGLE_RPC_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION') } };
+      return {
+        error: {
+          code: status,
+          message,
+          status: GOOGLE_RPC_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
+        },
+      };
     default: {
       const shape = errorShapeForStatus(status, message);
       if (status === 413) return { error: { ...shape, type: 'invalid_request_error', code: 'request_too_large' } };

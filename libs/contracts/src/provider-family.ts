@@ -7,7 +7,17 @@
  * (iFlow logins, which call with the account's API key) are OpenAI-chat upstreams with
  * client headers of their own.
  */
-export const PROVIDER_FAMILIES = ['claude', 'gemini', 'codex', 'openai-compat', 'gemini-cli', 'antigravity', 'vertex', 'kimi', 'iflow'] as const;
+export const PROVIDER_FAMILIES = [
+  'claude',
+  'gemini',
+  'codex',
+  'openai-compat',
+  'gemini-cli',
+  'antigravity',
+  'vertex',
+  'kimi',
+  'iflow',
+] as const;
 export type ProviderFamily = (typeof PROVIDER_FAMILIES)[number];
 
 export function isProviderFamily(value: string): value is ProviderFamily {

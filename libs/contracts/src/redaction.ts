@@ -21,7 +21,8 @@ const SECRET_LOOKING_HEADER = /(^|-)(key|token|secret|signature|auth|session-key
  * Query parameters that carry client keys (`?key=` Gemini style, `?auth_token=`), tokens,
  * or an OAuth login in flight (the authorization `code` and its `state` on login callbacks).
  */
-const SECRET_QUERY = /([?&](?:key|auth_token|api_key|access_token|refresh_token|id_token|token|code|code_verifier|state|client_secret|password)=)[^&#]*/gi;
+const SECRET_QUERY =
+  /([?&](?:key|auth_token|api_key|access_token|refresh_token|id_token|token|code|code_verifier|state|client_secret|password)=)[^&#]*/gi;
 
 /** A URL as it may be logged: the values of secret-bearing query parameters replaced. */
 export function redactUrl(url: string): string {
@@ -34,7 +35,12 @@ export function redactHeaders(headers: Record<string, string | string[] | undefi
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    out[lower] = SECRET_HEADERS.includes(lower) || SECRET_LOOKING_HEADER.test(lower) ? REDACTED : Array.isArray(value) ? value.join(', ') : value;
+    out[lower] =
+      SECRET_HEADERS.includes(lower) || SECRET_LOOKING_HEADER.test(lower)
+        ? REDACTED
+        : Array.isArray(value)
+          ? value.join(', ')
+          : value;
   }
   return out;
 }

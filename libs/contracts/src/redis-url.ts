@@ -25,7 +25,9 @@ export function keyPrefixFor(redisUrl: string, configured?: string): string {
   const cluster = isRedisClusterUrl(redisUrl);
   const prefix = configured ?? (cluster ? DEFAULT_CLUSTER_KEY_PREFIX : DEFAULT_KEY_PREFIX);
   if (cluster && !hasHashTag(prefix)) {
-    throw new Error(`TRANSPORT_KEY_PREFIX "${prefix}" has no hash tag: on a Redis Cluster it must start with one, e.g. "{cpa}:"`);
+    throw new Error(
+      `TRANSPORT_KEY_PREFIX "${prefix}" has no hash tag: on a Redis Cluster it must start with one, e.g. "{cpa}:"`,
+    );
   }
   return prefix;
 }

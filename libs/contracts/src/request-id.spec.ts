@@ -9,7 +9,21 @@ describe('request ids', () => {
   });
 
   it('refuses ids that could break a log line, a header or a file name', () => {
-    for (const bad of ['', ' lead', 'has space', 'quote"d', 'new\nline', '../etc', 'a/b', 'a'.repeat(129), 'é', undefined, 42, null, {}]) {
+    for (const bad of [
+      '',
+      ' lead',
+      'has space',
+      'quote"d',
+      'new\nline',
+      '../etc',
+      'a/b',
+      'a'.repeat(129),
+      'é',
+      undefined,
+      42,
+      null,
+      {},
+    ]) {
       expect(acceptRequestId(bad), String(bad)).toBeUndefined();
     }
   });

@@ -8,7 +8,9 @@ export class ConflictError extends Error {
     readonly expectedVersion: number,
     readonly actualVersion: number,
   ) {
-    super(`${entity} ${id} was modified concurrently (expected version ${expectedVersion}, found ${actualVersion}); reload and retry`);
+    super(
+      `${entity} ${id} was modified concurrently (expected version ${expectedVersion}, found ${actualVersion}); reload and retry`,
+    );
   }
 }
 
@@ -25,16 +27,33 @@ export class NotFoundError extends Error {
 
 /** Prisma's codes for a database it cannot reach or lost (P1001 unreachable, P1002/P1008 timeouts, P1017 closed, P2024 pool timeout). */
 const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-const UNAVAILABLE_ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+const UNAVAILABLE_ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+]);
 
 /**
  * True when an error says Postgres is down or unreachable (as opposed to a bad query or a
  * constraint): callers answer 503 and keep serving, instead of 500.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e = error as Record<string, unknown> | undefined, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_SOCKET_CODES.has(e.code))) return true;
+  for (
+    let e = error as Record<string, unknown> | undefined, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    depth++
+  ) {
+    if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_SOCKET_CODES.has(e.code)))
+      return true;
     const adapter = (e.meta as { driverAdapterError?: { cause?: { kind?: unknown } } } | undefined)?.driverAdapterError;
     if (typeof adapter?.cause?.kind === 'string' && UNAVAILABLE_ADAPTER_KINDS.has(adapter.cause.kind)) return true;
     if (e.name === 'PrismaClientInitializationError') return true;

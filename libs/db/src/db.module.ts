@@ -40,7 +40,9 @@ function providers(options: DbModuleOptions): Provider[] {
       useFactory: () => {
         const box = options.secretBox ?? SecretBox.fromEnv();
         if (box.source === 'dev-file') {
-          new Logger('DbModule').warn('CPA_SECRET_KEY is not set: using the generated development key (.data/dev-secret.key)');
+          new Logger('DbModule').warn(
+            'CPA_SECRET_KEY is not set: using the generated development key (.data/dev-secret.key)',
+          );
         }
         return box;
       },

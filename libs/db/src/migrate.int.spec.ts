@@ -89,7 +89,10 @@ describe('migrate (tools/migrate.mjs)', () => {
       ['started_at', 'timestamp with time zone', null],
       ['applied_steps_count', 'integer', null],
     ]);
-    const tables = await query<{ tablename: string }>(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
+    const tables = await query<{ tablename: string }>(
+      url,
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+    );
     expect(tables.map((t) => t.tablename)).toEqual([
       '_prisma_migrations',
       'audit_log',
@@ -115,7 +118,9 @@ describe('migrate (tools/migrate.mjs)', () => {
     const lines: string[] = [];
     expect(await migrate(url, { log: (line) => lines.push(line) })).toEqual([]);
     expect(lines).toEqual([]);
-    const [{ count }] = (await query<{ count: string }>(url, 'SELECT count(*) FROM "_prisma_migrations"')) as [{ count: string }];
+    const [{ count }] = (await query<{ count: string }>(url, 'SELECT count(*) FROM "_prisma_migrations"')) as [
+      { count: string },
+    ];
     expect(Number(count)).toBe((await readMigrations()).length);
   });
 
@@ -124,10 +129,16 @@ describe('migrate (tools/migrate.mjs)', () => {
     const dir = migrationsCopy();
     await migrate(url, { ...silent, migrationsDir: dir });
     mkdirSync(join(dir, '29990101000000_add_note'));
-    writeFileSync(join(dir, '29990101000000_add_note', 'migration.sql'), 'ALTER TABLE "settings" ADD COLUMN "note" TEXT;\n');
+    writeFileSync(
+      join(dir, '29990101000000_add_note', 'migration.sql'),
+      'ALTER TABLE "settings" ADD COLUMN "note" TEXT;\n',
+    );
 
     expect(await migrate(url, { ...silent, migrationsDir: dir })).toEqual(['29990101000000_add_note']);
-    const columns = await query(url, `SELECT 1 FROM information_schema.columns WHERE table_name = 'settings' AND column_name = 'note'`);
+    const columns = await query(
+      url,
+      `SELECT 1 FROM information_schema.columns WHERE table_name = 'settings' AND column_name = 'note'`,
+    );
     expect(columns).toHaveLength(1);
   });
 
@@ -142,7 +153,9 @@ describe('migrate (tools/migrate.mjs)', () => {
 
     const run = migrate(url, { ...silent, migrationsDir: dir });
     await expect(run).rejects.toThrow(MigrationError);
-    await expect(migrate(url, { ...silent, migrationsDir: dir })).rejects.toThrow(new RegExp(`${first!.name}.*modified`));
+    await expect(migrate(url, { ...silent, migrationsDir: dir })).rejects.toThrow(
+      new RegExp(`${first!.name}.*modified`),
+    );
     expect(await query(url, `SELECT 1 FROM pg_tables WHERE tablename = 'later'`)).toHaveLength(0);
   });
 
@@ -165,7 +178,10 @@ describe('migrate (tools/migrate.mjs)', () => {
 
     await expect(migrate(url, { ...silent, migrationsDir: dir })).rejects.toThrow(/29990101000000_broken failed/);
     expect(await query(url, `SELECT 1 FROM pg_tables WHERE tablename = 'half'`)).toHaveLength(0);
-    const attempts = await query(url, `SELECT * FROM "_prisma_migrations" WHERE migration_name = '29990101000000_broken'`);
+    const attempts = await query(
+      url,
+      `SELECT * FROM "_prisma_migrations" WHERE migration_name = '29990101000000_broken'`,
+    );
     expect(attempts).toHaveLength(1);
     expect(attempts[0]!.finished_at).toBeNull();
     expect(attempts[0]!.rolled_back_at).toBeInstanceOf(Date);

@@ -23,13 +23,29 @@ describe('migration vs. Prisma schema', () => {
     const config = await db.prisma.providerConfig.create({ data: { id: 'p1', name: 'n', baseUrl: 'u' } });
     expect(config).toMatchObject({ prefix: '', disabled: false, models: [], headers: {}, position: 0 });
     const credential = await db.prisma.credential.create({
-      data: { id: 'c1', provider: 'openai-compat', kind: 'oauth', secretEnc: 'x', providerConfigId: 'p1', expiresAt: new Date(0) },
+      data: {
+        id: 'c1',
+        provider: 'openai-compat',
+        kind: 'oauth',
+        secretEnc: 'x',
+        providerConfigId: 'p1',
+        expiresAt: new Date(0),
+      },
     });
-    expect(credential).toMatchObject({ weight: 1, version: 1, status: 'active', source: 'management', attributes: {}, modelStates: {} });
+    expect(credential).toMatchObject({
+      weight: 1,
+      version: 1,
+      status: 'active',
+      source: 'management',
+      attributes: {},
+      modelStates: {},
+    });
     expect(credential.updatedAt).toBeInstanceOf(Date);
     const audit = await db.prisma.auditLog.create({ data: { actor: 'a', action: 'b' } });
     expect(typeof audit.id).toBe('bigint');
-    const usage = await db.prisma.usageDaily.create({ data: { day: new Date('2025-01-01'), credentialId: 'c1', model: 'm' } });
+    const usage = await db.prisma.usageDaily.create({
+      data: { day: new Date('2025-01-01'), credentialId: 'c1', model: 'm' },
+    });
     expect(usage).toMatchObject({ clientKeyId: '', requests: 0, inputTokens: 0n });
   });
 

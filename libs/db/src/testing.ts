@@ -4,7 +4,9 @@ import { SecretBox } from './crypto/secret-box';
 import { PrismaService } from './prisma.service';
 
 /** tools/migrate.mjs is an ES module; this project compiles to CommonJS, hence import(). */
-export function loadMigrationRunner(): Promise<typeof import('../../../tools/migrate.mjs', { with: { 'resolution-mode': 'import' } })> {
+export function loadMigrationRunner(): Promise<
+  typeof import('../../../tools/migrate.mjs', { with: { 'resolution-mode': 'import' } })
+> {
   return import('../../../tools/migrate.mjs');
 }
 
@@ -36,7 +38,9 @@ export async function dropDatabase(name: string): Promise<void> {
 }
 
 /** An empty throwaway database, created now (as migrate() would), for a stack that migrates it itself (e2e). */
-export async function createEmptyDatabase(prefix: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+export async function createEmptyDatabase(
+  prefix: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const { name, url } = throwawayDatabaseUrl(prefix);
   const { ensureDatabase } = await loadMigrationRunner();
   await ensureDatabase(url);

@@ -64,7 +64,8 @@ export class UnitOfWork {
   run<T>(work: (repos: Repositories) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.prisma.$transaction(
       async (tx) => {
-        if (options.lock) await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${DbLocks[options.lock]}::bigint)`;
+        if (options.lock)
+          await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${DbLocks[options.lock]}::bigint)`;
         return work(repositoriesOn(tx, this.box));
       },
       options.timeout === undefined ? undefined : { timeout: options.timeout },

@@ -16,7 +16,8 @@ export interface UsageIncrement {
 
 export function utcDay(value: string | Date = new Date()): string {
   if (typeof value === 'string') {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new TypeError(`invalid day ${JSON.stringify(value)}, expected YYYY-MM-DD`);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value))
+      throw new TypeError(`invalid day ${JSON.stringify(value)}, expected YYYY-MM-DD`);
     return value;
   }
   return value.toISOString().slice(0, 10);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { addHistogram, emptyHistogram, HISTOGRAM_SIZE, histogramIndex, histogramQuantile, hourStart, isErrorStatus, LATENCY_BOUNDS_MS, rollupHourly } from './usage-request';
+import {
+  addHistogram,
+  emptyHistogram,
+  HISTOGRAM_SIZE,
+  histogramIndex,
+  histogramQuantile,
+  hourStart,
+  isErrorStatus,
+  LATENCY_BOUNDS_MS,
+  rollupHourly,
+} from './usage-request';
 
 describe('latency histogram', () => {
   it('has 1 ms buckets to 10 ms, then grows by at most 20 % per bucket up to 30 minutes', () => {
@@ -33,7 +43,11 @@ describe('latency histogram', () => {
     const h = emptyHistogram();
     // 100 requests: 1..100 ms.
     for (let ms = 1; ms <= 100; ms++) h[histogramIndex(ms)]! += 1;
-    for (const [p, exact] of [[0.5, 50], [0.95, 95], [0.99, 99]] as const) {
+    for (const [p, exact] of [
+      [0.5, 50],
+      [0.95, 95],
+      [0.99, 99],
+    ] as const) {
       const q = histogramQuantile(h, p)!;
       expect(q).toBeGreaterThanOrEqual(LATENCY_BOUNDS_MS[histogramIndex(exact) - 1]!);
       expect(q).toBeLessThanOrEqual(LATENCY_BOUNDS_MS[histogramIndex(exact)]!);
@@ -63,7 +77,18 @@ describe('hourly roll-up', () => {
   });
 
   it('sums requests per hour and dimension set, tokens exactly, latencies into histograms (ttfb only when present)', () => {
-    const base = { clientKeyId: 'k', credentialId: 'c', family: 'claude', model: 'm', status: 200, ttfbMs: null, inputTokens: 1, outputTokens: 2, cachedTokens: 3, reasoningTokens: 4 };
+    const base = {
+      clientKeyId: 'k',
+      credentialId: 'c',
+      family: 'claude',
+      model: 'm',
+      status: 200,
+      ttfbMs: null,
+      inputTokens: 1,
+      outputTokens: 2,
+      cachedTokens: 3,
+      reasoningTokens: 4,
+    };
     const rows = rollupHourly([
       { ...base, at: Date.parse('2030-01-01T10:05:00Z'), latencyMs: 100, ttfbMs: 20 },
       { ...base, at: Date.parse('2030-01-01T10:55:00Z'), latencyMs: 100 },

@@ -123,14 +123,34 @@ export interface UsageHourlyRow {
   ttfbHist: number[];
 }
 
-type RollupSource = Pick<UsageRequestRecord, 'clientKeyId' | 'credentialId' | 'family' | 'model' | 'status' | 'latencyMs' | 'ttfbMs' | 'inputTokens' | 'outputTokens' | 'cachedTokens' | 'reasoningTokens'> & { at: number | Date };
+type RollupSource = Pick<
+  UsageRequestRecord,
+  | 'clientKeyId'
+  | 'credentialId'
+  | 'family'
+  | 'model'
+  | 'status'
+  | 'latencyMs'
+  | 'ttfbMs'
+  | 'inputTokens'
+  | 'outputTokens'
+  | 'cachedTokens'
+  | 'reasoningTokens'
+> & { at: number | Date };
 
 /** Sums requests into hourly rows, sorted by key (a stable order keeps concurrent upserts from deadlocking). */
 export function rollupHourly(records: readonly RollupSource[]): UsageHourlyRow[] {
   const rows = new Map<string, UsageHourlyRow>();
   for (const record of records) {
     const hour = hourStart(record.at);
-    const key = JSON.stringify([hour.getTime(), record.clientKeyId, record.credentialId, record.family, record.model, record.status]);
+    const key = JSON.stringify([
+      hour.getTime(),
+      record.clientKeyId,
+      record.credentialId,
+      record.family,
+      record.model,
+      record.status,
+    ]);
     let row = rows.get(key);
     if (!row) {
       row = {

@@ -124,7 +124,8 @@ export interface CanonicalRequest {
   responseFormat?: ResponseFormat;
 }
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'content_filter' | 'pause_turn' | 'refusal' | 'error';
+export type StopReason =
+  'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'content_filter' | 'pause_turn' | 'refusal' | 'error';
 
 /** Token counts. inputTokens includes cached/cache-write tokens; outputTokens includes reasoning. */
 export interface Usage extends TokenUsage {

@@ -3,7 +3,10 @@ import type { ClientFormat } from '@cpa/contracts';
 import { aggregateStream, codecFor } from './index';
 import { fixture, json } from './__fixtures__/load';
 
-const opts = (format: ClientFormat, body: any) => ({ model: format === 'gemini' ? 'gemini-2.5-pro' : body.model, stream: body.stream });
+const opts = (format: ClientFormat, body: any) => ({
+  model: format === 'gemini' ? 'gemini-2.5-pro' : body.model,
+  stream: body.stream,
+});
 
 describe.each([
   ['claude', 'request.json'],
@@ -52,21 +55,45 @@ describe('claude codec', () => {
     expect(req.system).toEqual([{ type: 'text', text: 'You are a weather bot.', cacheControl: { type: 'ephemeral' } }]);
     expect(req.reasoning).toEqual({ budgetTokens: 8000, includeThoughts: true });
     expect(req.messages[1].content).toEqual([
-      { type: 'reasoning', text: 'I should call the weather tool.', signature: { format: 'claude', value: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds' } },
+      {
+        type: 'reasoning',
+        text: 'I should call the weather tool.',
+        signature: { format: 'claude', value: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds' },
+      },
       { type: 'text', text: 'Let me check.' },
-      { type: 'tool_call', id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      {
+        type: 'tool_call',
+        id: 'toolu_01A09q90qw90lq917835lq9',
+        name: 'get_weather',
+        arguments: '{"city":"Paris","unit":"celsius"}',
+      },
     ]);
-    expect(req.messages[2].content).toEqual([{ type: 'tool_result', callId: 'toolu_01A09q90qw90lq917835lq9', content: [{ type: 'text', text: '15 degrees, cloudy' }] }]);
+    expect(req.messages[2].content).toEqual([
+      {
+        type: 'tool_result',
+        callId: 'toolu_01A09q90qw90lq917835lq9',
+        content: [{ type: 'text', text: '15 degrees, cloudy' }],
+      },
+    ]);
   });
 
   it('reads usage with cache reads counted as input', () => {
-    expect(codecFor('claude').usageOf(json('claude', 'response.tools.json'))).toEqual({ inputTokens: 572, outputTokens: 91, cachedTokens: 100, cacheCreationTokens: 0 });
+    expect(codecFor('claude').usageOf(json('claude', 'response.tools.json'))).toEqual({
+      inputTokens: 572,
+      outputTokens: 91,
+      cachedTokens: 100,
+      cacheCreationTokens: 0,
+    });
   });
 
   it('aggregates the thinking/tool stream transcript', () => {
     const res = aggregateStream('claude', fixture('claude', 'stream.tools.sse'));
     expect(res.content).toEqual([
-      { type: 'reasoning', text: 'The user wants weather in Paris.', signature: { format: 'claude', value: 'EqQBCgIYAhIMsig' } },
+      {
+        type: 'reasoning',
+        text: 'The user wants weather in Paris.',
+        signature: { format: 'claude', value: 'EqQBCgIYAhIMsig' },
+      },
       { type: 'text', text: 'Let me check — ☁️.' },
       { type: 'tool_call', id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', arguments: '{"city": "Paris"}' },
       { type: 'tool_call', id: 'toolu_02Lyon', name: 'get_weather', arguments: '{"city":"Lyon"}' },
@@ -77,7 +104,13 @@ describe('claude codec', () => {
 
   it('keeps thinking constraints when encoding: budget below max_tokens, no temperature/top_k', () => {
     const codec = codecFor('claude');
-    const canonical = codecFor('openai-chat').decodeRequest({ model: 'x', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1000, temperature: 0.2, top_k: 3 });
+    const canonical = codecFor('openai-chat').decodeRequest({
+      model: 'x',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 1000,
+      temperature: 0.2,
+      top_k: 3,
+    });
     const body = codec.encodeRequest(canonical, { model: 'claude-sonnet-4-5(high)' });
     expect(body.model).toBe('claude-sonnet-4-5');
     expect(body.thinking).toEqual({ type: 'enabled', budget_tokens: 24576 });
@@ -99,13 +132,23 @@ describe('claude codec', () => {
 describe('openai chat codec', () => {
   it('groups consecutive tool messages into one user turn', () => {
     const req = codecFor('openai-chat').decodeRequest(json('openai-chat', 'request.json'));
-    expect(req.messages[2].content.map((p) => p.type === 'tool_result' && p.callId)).toEqual(['call_abc123', 'call_def456']);
-    expect(req.messages[0].content[1]).toEqual({ type: 'image', detail: 'high', source: { kind: 'base64', mediaType: 'image/png', data: expect.stringMatching(/^iVBOR/) } });
+    expect(req.messages[2].content.map((p) => p.type === 'tool_result' && p.callId)).toEqual([
+      'call_abc123',
+      'call_def456',
+    ]);
+    expect(req.messages[0].content[1]).toEqual({
+      type: 'image',
+      detail: 'high',
+      source: { kind: 'base64', mediaType: 'image/png', data: expect.stringMatching(/^iVBOR/) },
+    });
   });
 
   it('aggregates a reasoning_content stream and maps length to max_tokens', () => {
     const res = aggregateStream('openai-chat', fixture('openai-chat', 'stream.thinking.sse'));
-    expect(res.content).toEqual([{ type: 'reasoning', text: 'Primes are 2, 3, 5.' }, { type: 'text', text: '[2,3,5]' }]);
+    expect(res.content).toEqual([
+      { type: 'reasoning', text: 'Primes are 2, 3, 5.' },
+      { type: 'text', text: '[2,3,5]' },
+    ]);
     expect(res.stopReason).toBe('max_tokens');
   });
 
@@ -120,13 +163,23 @@ describe('openai responses codec', () => {
   it('keeps encrypted reasoning as a responses-owned signature', () => {
     const req = codecFor('openai-responses').decodeRequest(json('openai-responses', 'request.json'));
     expect(req.system).toEqual([{ type: 'text', text: 'You are a weather bot.' }]);
-    expect(req.messages[1].content[0]).toEqual({ type: 'reasoning', id: 'rs_68af4c', text: 'I should call the weather tool.', signature: { format: 'openai-responses', value: 'gAAAAABor2encrypted' } });
+    expect(req.messages[1].content[0]).toEqual({
+      type: 'reasoning',
+      id: 'rs_68af4c',
+      text: 'I should call the weather tool.',
+      signature: { format: 'openai-responses', value: 'gAAAAABor2encrypted' },
+    });
     expect(req.reasoning).toEqual({ effort: 'medium', summary: 'auto', includeThoughts: true });
   });
 
   it('aggregates the typed event stream', () => {
     const res = aggregateStream('openai-responses', fixture('openai-responses', 'stream.tools.sse'));
-    expect(res.content[0]).toEqual({ type: 'reasoning', text: 'The user wants weather in Paris.', id: 'rs_1', signature: { format: 'openai-responses', value: 'gAAAAABenc' } });
+    expect(res.content[0]).toEqual({
+      type: 'reasoning',
+      text: 'The user wants weather in Paris.',
+      id: 'rs_1',
+      signature: { format: 'openai-responses', value: 'gAAAAABenc' },
+    });
     expect(res.content.slice(1)).toEqual([
       { type: 'text', text: 'Let me check — ☁️.' },
       { type: 'tool_call', id: 'call_abc123', name: 'get_weather', arguments: '{"city":"Paris"}' },
@@ -137,7 +190,11 @@ describe('openai responses codec', () => {
   });
 
   it('maps incomplete responses to max_tokens', () => {
-    const res = codecFor('openai-responses').decodeResponse({ ...json('openai-responses', 'response.text.json'), status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
+    const res = codecFor('openai-responses').decodeResponse({
+      ...json('openai-responses', 'response.text.json'),
+      status: 'incomplete',
+      incomplete_details: { reason: 'max_output_tokens' },
+    });
     expect(res.stopReason).toBe('max_tokens');
   });
 });
@@ -154,7 +211,9 @@ describe('gemini codec', () => {
     const results = a.messages[2].content.map((p) => (p as { callId: string }).callId);
     expect(new Set(calls).size).toBe(2);
     expect(results).toEqual(calls);
-    expect(a.messages[2].content[1]).toMatchObject({ content: [{ type: 'text', text: '{"temperature":18,"sky":"sunny"}' }] });
+    expect(a.messages[2].content[1]).toMatchObject({
+      content: [{ type: 'text', text: '{"temperature":18,"sky":"sunny"}' }],
+    });
   });
 
   it('names functionResponses from call ids when encoding other formats', () => {
@@ -167,7 +226,9 @@ describe('gemini codec', () => {
         { functionResponse: { name: 'get_weather', response: { result: '18 degrees, sunny' } } },
       ],
     });
-    expect(body.contents[1].parts[1]).toEqual({ functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } } });
+    expect(body.contents[1].parts[1]).toEqual({
+      functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } },
+    });
   });
 
   it('adds the documented placeholder signature on Gemini 3 function calls without one', () => {
@@ -190,6 +251,12 @@ describe('gemini codec', () => {
     const res = aggregateStream('gemini', fixture('gemini', 'stream.tools.sse'));
     expect(res.usage).toEqual({ inputTokens: 572, outputTokens: 89, cachedTokens: 100, reasoningTokens: 40 });
     expect(res.stopReason).toBe('tool_use');
-    expect(res.content[2]).toEqual({ type: 'tool_call', id: 'call_mAitaLmkHPPlz7IPvtfUqQ4_0', name: 'get_weather', arguments: '{"city":"Paris"}', signature: { format: 'gemini', value: 'CiQBcsjafCallSig' } });
+    expect(res.content[2]).toEqual({
+      type: 'tool_call',
+      id: 'call_mAitaLmkHPPlz7IPvtfUqQ4_0',
+      name: 'get_weather',
+      arguments: '{"city":"Paris"}',
+      signature: { format: 'gemini', value: 'CiQBcsjafCallSig' },
+    });
   });
 });

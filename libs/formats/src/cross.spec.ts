@@ -34,24 +34,35 @@ function requestMeaning(req: CanonicalRequest, from: ClientFormat, to: ClientFor
   };
   const part = (p: ContentPart): unknown => {
     switch (p.type) {
-      case 'text': return { text: p.text };
-      case 'image': return { image: p.source.kind === 'base64' ? p.source.data : p.source };
-      case 'document': return { document: p.source };
-      case 'reasoning': return keepsForeignReasoning(to) || from === to ? { reasoning: p.text } : undefined;
-      case 'tool_call': return { call: mapId(p.id), name: p.name, args: JSON.parse(p.arguments || '{}') };
-      case 'tool_result': return { result: mapId(p.callId), text: p.content.map((c) => (c.type === 'text' ? c.text : '')).join('') };
+      case 'text':
+        return { text: p.text };
+      case 'image':
+        return { image: p.source.kind === 'base64' ? p.source.data : p.source };
+      case 'document':
+        return { document: p.source };
+      case 'reasoning':
+        return keepsForeignReasoning(to) || from === to ? { reasoning: p.text } : undefined;
+      case 'tool_call':
+        return { call: mapId(p.id), name: p.name, args: JSON.parse(p.arguments || '{}') };
+      case 'tool_result':
+        return { result: mapId(p.callId), text: p.content.map((c) => (c.type === 'text' ? c.text : '')).join('') };
     }
   };
   // Consecutive same-role turns are merged by some formats; compare the flattened sequence of roles and parts.
   const flat: unknown[] = [];
-  for (const m of req.messages) for (const p of m.content) {
-    const v = part(p);
-    if (v !== undefined) flat.push({ role: m.role, ...(v as object) });
-  }
+  for (const m of req.messages)
+    for (const p of m.content) {
+      const v = part(p);
+      if (v !== undefined) flat.push({ role: m.role, ...(v as object) });
+    }
   return {
     system: req.system?.map((s) => s.text).join('\n\n'),
     parts: flat,
-    tools: req.tools?.map((t) => ({ name: t.name, description: t.description, props: Object.keys((t.parameters?.properties as object) ?? {}) })),
+    tools: req.tools?.map((t) => ({
+      name: t.name,
+      description: t.description,
+      props: Object.keys((t.parameters?.properties as object) ?? {}),
+    })),
     toolChoice: req.toolChoice,
     maxTokens: req.maxTokens,
     stop: req.stop,
@@ -95,7 +106,13 @@ const SPLITS: Array<[string, (b: Buffer) => Buffer[]]> = [
   ['7-byte', (b) => Array.from({ length: Math.ceil(b.length / 7) }, (_, i) => b.subarray(i * 7, i * 7 + 7))],
 ];
 
-function translate(from: ClientFormat, to: ClientFormat, body: string, split: (b: Buffer) => Buffer[], opts = {}): string {
+function translate(
+  from: ClientFormat,
+  to: ClientFormat,
+  body: string,
+  split: (b: Buffer) => Buffer[],
+  opts = {},
+): string {
   const t = createStreamTranslator(from, to, opts);
   let out = '';
   for (const chunk of split(Buffer.from(body, 'utf8'))) out += t.push(chunk);
@@ -103,13 +120,19 @@ function translate(from: ClientFormat, to: ClientFormat, body: string, split: (b
 }
 
 describe.each(PAIRS)('stream %s -> %s', (from, to) => {
-  it.each(STREAMS.flatMap((s) => SPLITS.map(([name, fn]) => [s, name, fn] as const)))('%s split %s keeps its meaning', (stream, _name, split) => {
-    const body = fixture(from, stream);
-    const upstream = aggregateStream(from, body);
-    const client = aggregateStream(to, translate(from, to, body, split as (b: Buffer) => Buffer[]));
-    const opts = { cached: to !== 'claude' || from !== 'claude' ? true : true, reasoningTokens: to !== 'claude' && from !== 'claude' };
-    expect(meaning(client, opts)).toEqual(meaning(upstream, opts));
-  });
+  it.each(STREAMS.flatMap((s) => SPLITS.map(([name, fn]) => [s, name, fn] as const)))(
+    '%s split %s keeps its meaning',
+    (stream, _name, split) => {
+      const body = fixture(from, stream);
+      const upstream = aggregateStream(from, body);
+      const client = aggregateStream(to, translate(from, to, body, split as (b: Buffer) => Buffer[]));
+      const opts = {
+        cached: to !== 'claude' || from !== 'claude' ? true : true,
+        reasoningTokens: to !== 'claude' && from !== 'claude',
+      };
+      expect(meaning(client, opts)).toEqual(meaning(upstream, opts));
+    },
+  );
 
   it('ends a failing stream with the client format error event', () => {
     const out = translate(from, to, fixture(from, 'stream.error.sse'), (b) => [b]);
@@ -151,14 +174,19 @@ describe('legacy completions as client and upstream', () => {
   it.each(MAIN_FORMATS)('streams %s text to a completions client', (from) => {
     const body = fixture(from, 'stream.text.sse');
     const client = aggregateStream('openai-completions', translate(from, 'openai-completions', body, SPLITS[1][1]));
-    expect(meaning(client, { reasoning: false, tools: false })).toEqual(meaning(aggregateStream(from, body), { reasoning: false, tools: false }));
+    expect(meaning(client, { reasoning: false, tools: false })).toEqual(
+      meaning(aggregateStream(from, body), { reasoning: false, tools: false }),
+    );
   });
 
   it.each(MAIN_FORMATS)('serves a completions client from %s and a %s client from completions', (to) => {
     const req = decode('openai-completions', json('openai-completions', 'request.json'));
     const back = decode(to, codecFor(to).encodeRequest(req, { model: MODEL[to] }));
     expect(back.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'Say this is a test' }] }]);
-    const res = aggregateStream(to, translate('openai-completions', to, fixture('openai-completions', 'stream.text.sse'), SPLITS[2][1]));
+    const res = aggregateStream(
+      to,
+      translate('openai-completions', to, fixture('openai-completions', 'stream.text.sse'), SPLITS[2][1]),
+    );
     expect(res.content).toEqual([{ type: 'text', text: 'This is a test' }]);
   });
 });
@@ -169,6 +197,8 @@ describe('gemini client without alt=sse', () => {
     const parsed = JSON.parse(out);
     expect(Array.isArray(parsed)).toBe(true);
     expect(parsed.at(-1).candidates[0].finishReason).toBe('STOP');
-    expect(meaning(aggregateStream('gemini', out), { cached: true })).toEqual(meaning(aggregateStream(from, fixture(from, 'stream.tools.sse')), { cached: true }));
+    expect(meaning(aggregateStream('gemini', out), { cached: true })).toEqual(
+      meaning(aggregateStream(from, fixture(from, 'stream.tools.sse')), { cached: true }),
+    );
   });
 });

@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyModelSuffix, cleanSchemaForGemini, codecFor, createStreamTranslator, createStreamUsageTap, encodeErrorBody, inspectRequest,
-  FramingError, JsonArrayFramer, MAX_EVENT_CHARS, parseGeminiPath, parseModelSuffix, SseFramer, translateErrorBody, usageFromResponse, type Frame,
+  applyModelSuffix,
+  cleanSchemaForGemini,
+  codecFor,
+  createStreamTranslator,
+  createStreamUsageTap,
+  encodeErrorBody,
+  inspectRequest,
+  FramingError,
+  JsonArrayFramer,
+  MAX_EVENT_CHARS,
+  parseGeminiPath,
+  parseModelSuffix,
+  SseFramer,
+  translateErrorBody,
+  usageFromResponse,
+  type Frame,
 } from './index';
 import { fixture, json } from './__fixtures__/load';
 
@@ -29,7 +43,12 @@ describe('thinking suffix', () => {
     ['claude', 'claude-sonnet-4-5(none)', (b: any) => b.thinking, { type: 'disabled' }],
     ['gemini', 'gemini-2.5-pro(high)', (b: any) => b.generationConfig.thinkingConfig, { thinkingBudget: 24576 }],
     ['gemini', 'gemini-2.5-flash(auto)', (b: any) => b.generationConfig.thinkingConfig, { thinkingBudget: -1 }],
-    ['gemini', 'gemini-3-flash-preview(none)', (b: any) => b.generationConfig.thinkingConfig, { thinkingLevel: 'minimal' }],
+    [
+      'gemini',
+      'gemini-3-flash-preview(none)',
+      (b: any) => b.generationConfig.thinkingConfig,
+      { thinkingLevel: 'minimal' },
+    ],
   ] as const)('%s %s', (format, model, pick, expected) => {
     const req = codecFor('openai-chat').decodeRequest({ model: 'x', messages: [{ role: 'user', content: 'hi' }] });
     expect(pick(codecFor(format).encodeRequest(req, { model }))).toEqual(expected);
@@ -48,7 +67,12 @@ describe('cleanSchemaForGemini', () => {
         note: { type: ['string', 'null'], format: 'uri', default: 'x' },
         mode: { const: 'fast' },
         choice: { oneOf: [{ type: 'integer', exclusiveMinimum: 0 }, { type: 'null' }] },
-        both: { allOf: [{ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, { properties: { b: { type: 'number' } } }] },
+        both: {
+          allOf: [
+            { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+            { properties: { b: { type: 'number' } } },
+          ],
+        },
         list: { type: 'array', items: { type: 'object', patternProperties: { '.*': {} } }, minItems: 1 },
       },
       required: ['unit', 'ghost'],
@@ -69,7 +93,12 @@ describe('cleanSchemaForGemini', () => {
 
   it('stops on recursive refs instead of looping', () => {
     const schema = { type: 'object', properties: { child: { $ref: '#' } }, definitions: {} };
-    expect(cleanSchemaForGemini({ $defs: { N: { type: 'object', properties: { next: { $ref: '#/$defs/N' } } } }, $ref: '#/$defs/N' })).toMatchObject({ type: 'object' });
+    expect(
+      cleanSchemaForGemini({
+        $defs: { N: { type: 'object', properties: { next: { $ref: '#/$defs/N' } } } },
+        $ref: '#/$defs/N',
+      }),
+    ).toMatchObject({ type: 'object' });
     expect(cleanSchemaForGemini(schema).properties.child).toEqual({ type: 'object' });
   });
 });
@@ -83,8 +112,14 @@ describe('framing', () => {
   };
 
   it('handles CRLF, comments, multi-line data and a missing final blank line', () => {
-    const frames = collect(new SseFramer(), [': keep-alive\r\nevent: a\r\ndata: {"x":\r\ndata: 1}\r\n\r', '\ndata: last']);
-    expect(frames).toEqual([{ event: 'a', data: '{"x":\n1}' }, { event: undefined, data: 'last' }]);
+    const frames = collect(new SseFramer(), [
+      ': keep-alive\r\nevent: a\r\ndata: {"x":\r\ndata: 1}\r\n\r',
+      '\ndata: last',
+    ]);
+    expect(frames).toEqual([
+      { event: 'a', data: '{"x":\n1}' },
+      { event: undefined, data: 'last' },
+    ]);
   });
 
   it('splits a JSON array with braces and brackets inside strings', () => {
@@ -111,12 +146,22 @@ describe('framing', () => {
 describe('inspectRequest', () => {
   it('reads model and stream from the body', () => {
     expect(inspectRequest('openai-chat', { model: 'gpt-4o', stream: true })).toEqual({ model: 'gpt-4o', stream: true });
-    expect(inspectRequest('claude', { model: 'claude-sonnet-4-5' })).toEqual({ model: 'claude-sonnet-4-5', stream: false });
+    expect(inspectRequest('claude', { model: 'claude-sonnet-4-5' })).toEqual({
+      model: 'claude-sonnet-4-5',
+      stream: false,
+    });
   });
 
   it('reads Gemini model and stream from the URL', () => {
-    expect(inspectRequest('gemini', {}, { path: '/v1beta/models/gemini-2.5-pro(8192):streamGenerateContent?alt=sse' })).toEqual({ model: 'gemini-2.5-pro(8192)', stream: true });
-    expect(parseGeminiPath('/v1beta/models/gemini-2.5-flash:streamGenerateContent')).toEqual({ model: 'gemini-2.5-flash', action: 'streamGenerateContent', stream: true, sse: false });
+    expect(
+      inspectRequest('gemini', {}, { path: '/v1beta/models/gemini-2.5-pro(8192):streamGenerateContent?alt=sse' }),
+    ).toEqual({ model: 'gemini-2.5-pro(8192)', stream: true });
+    expect(parseGeminiPath('/v1beta/models/gemini-2.5-flash:streamGenerateContent')).toEqual({
+      model: 'gemini-2.5-flash',
+      action: 'streamGenerateContent',
+      stream: true,
+      sse: false,
+    });
     expect(parseGeminiPath('/v1beta/models/gemini-2.5-flash:countTokens')?.stream).toBe(false);
     expect(parseGeminiPath('/v1beta/models')).toBeUndefined();
   });
@@ -125,7 +170,11 @@ describe('inspectRequest', () => {
 describe('usage', () => {
   it.each([
     ['openai-chat', 'response.tools.json', { inputTokens: 82, outputTokens: 17, cachedTokens: 0, reasoningTokens: 0 }],
-    ['openai-responses', 'response.text.json', { inputTokens: 328, outputTokens: 52, cachedTokens: 128, reasoningTokens: 0 }],
+    [
+      'openai-responses',
+      'response.text.json',
+      { inputTokens: 328, outputTokens: 52, cachedTokens: 128, reasoningTokens: 0 },
+    ],
     ['gemini', 'response.tools.json', { inputTokens: 60, outputTokens: 75, reasoningTokens: 60 }],
     ['openai-completions', 'response.json', { inputTokens: 5, outputTokens: 7 }],
   ] as const)('from a %s response', (format, name, expected) => {
@@ -147,24 +196,41 @@ describe('usage', () => {
 
 describe('errors', () => {
   it('encodes in each client envelope', () => {
-    expect(encodeErrorBody('claude', { status: 529, message: 'busy' })).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'busy' } });
-    expect(encodeErrorBody('gemini', { status: 429, message: 'slow down' })).toEqual({ error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } });
-    expect(encodeErrorBody('openai-responses', { status: 401, message: 'no' })).toEqual({ error: { message: 'no', type: 'authentication_error', code: 'invalid_api_key' } });
+    expect(encodeErrorBody('claude', { status: 529, message: 'busy' })).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: 'busy' },
+    });
+    expect(encodeErrorBody('gemini', { status: 429, message: 'slow down' })).toEqual({
+      error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' },
+    });
+    expect(encodeErrorBody('openai-responses', { status: 401, message: 'no' })).toEqual({
+      error: { message: 'no', type: 'authentication_error', code: 'invalid_api_key' },
+    });
   });
 
   it('re-expresses an upstream error for another client format', () => {
     const google = { error: { code: 429, message: 'Quota exceeded', status: 'RESOURCE_EXHAUSTED' } };
-    expect(translateErrorBody('gemini', 'claude', 429, google)).toEqual({ type: 'error', error: { type: 'rate_limit_error', message: 'Quota exceeded' } });
+    expect(translateErrorBody('gemini', 'claude', 429, google)).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: 'Quota exceeded' },
+    });
     const anthropic = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'bad' } });
-    expect(translateErrorBody('claude', 'openai-chat', 400, anthropic)).toEqual({ error: { message: 'bad', type: 'invalid_request_error', code: 'invalid_request' } });
-    expect(translateErrorBody('openai-chat', 'gemini', 502, 'Bad Gateway')).toEqual({ error: { code: 502, message: 'Bad Gateway', status: 'UNAVAILABLE' } });
+    expect(translateErrorBody('claude', 'openai-chat', 400, anthropic)).toEqual({
+      error: { message: 'bad', type: 'invalid_request_error', code: 'invalid_request' },
+    });
+    expect(translateErrorBody('openai-chat', 'gemini', 502, 'Bad Gateway')).toEqual({
+      error: { code: 502, message: 'Bad Gateway', status: 'UNAVAILABLE' },
+    });
   });
 });
 
 describe('stream translator', () => {
   it('emits client events as soon as each upstream event completes', () => {
     const t = createStreamTranslator('claude', 'openai-chat', { model: 'my-alias' });
-    const events = fixture('claude', 'stream.text.sse').split('\n\n').filter(Boolean).map((e) => e + '\n\n');
+    const events = fixture('claude', 'stream.text.sse')
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e + '\n\n');
     expect(t.push(events[0])).toContain('"role":"assistant"');
     expect(t.push(events[1])).toBe('');
     expect(t.push(events[2])).toContain('"content":"It is 15°C "');
@@ -174,7 +240,9 @@ describe('stream translator', () => {
   it('ends with the client error event when the executor aborts', () => {
     const t = createStreamTranslator('openai-chat', 'claude');
     t.push(fixture('openai-chat', 'stream.text.sse').split('\n\n').slice(0, 2).join('\n\n') + '\n\n');
-    expect(t.error({ status: 504, message: 'upstream timed out' })).toBe('event: error\ndata: {"type":"error","error":{"type":"api_error","message":"upstream timed out"}}\n\n');
+    expect(t.error({ status: 504, message: 'upstream timed out' })).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"upstream timed out"}}\n\n',
+    );
     expect(t.end()).toBe('');
   });
 

@@ -42,7 +42,10 @@ export function inspectRequest(format: ClientFormat, body: unknown, hints: Reque
     return { model: hints.model ?? parsed?.model ?? '', stream: hints.stream ?? parsed?.stream ?? false };
   }
   const b: Json = isObject(body) ? body : {};
-  return { model: hints.model ?? (typeof b.model === 'string' ? b.model : ''), stream: hints.stream ?? b.stream === true };
+  return {
+    model: hints.model ?? (typeof b.model === 'string' ? b.model : ''),
+    stream: hints.stream ?? b.stream === true,
+  };
 }
 
 /** Token usage of a non-streamed response body of the given format. */

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { JsonScanError, readJsonBoolean, readJsonString, replaceTopLevelMembers, scanTopLevelMembers } from './json-members';
+import {
+  JsonScanError,
+  readJsonBoolean,
+  readJsonString,
+  replaceTopLevelMembers,
+  scanTopLevelMembers,
+} from './json-members';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 const valueOf = (text: string, name: string) => {
@@ -10,14 +16,27 @@ const valueOf = (text: string, name: string) => {
 
 /** A body shaped like a coding agent's turn: escapes, nested objects, non-ASCII, long strings. */
 function agentBody(model: string): string {
-  const file = Array.from({ length: 200 }, (_, i) => `  const s${i} = "quote \\"${i}\\" and a backslash \\\\ — ü";\n`).join('');
+  const file = Array.from(
+    { length: 200 },
+    (_, i) => `  const s${i} = "quote \\"${i}\\" and a backslash \\\\ — ü";\n`,
+  ).join('');
   return JSON.stringify({
     model,
     max_tokens: 32000,
     system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
     messages: [
       { role: 'user', content: [{ type: 'text', text: 'fix it' }] },
-      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Read', input: { model: 'nested, not top-level', file_path: '/a.ts' } }] },
+      {
+        role: 'assistant',
+        content: [
+          {
+            type: 'tool_use',
+            id: 'toolu_1',
+            name: 'Read',
+            input: { model: 'nested, not top-level', file_path: '/a.ts' },
+          },
+        ],
+      },
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: file }] },
     ],
     tools: [{ name: 'Read', input_schema: { type: 'object', properties: { stream: { type: 'boolean' } } } }],
@@ -41,7 +60,8 @@ describe('scanTopLevelMembers', () => {
   });
 
   it('gives the exact JSON text of values of every kind, around any whitespace', () => {
-    const text = ' \n{ "a" : [1, {"b": "}"}] ,\t"s":"x\\"y\\\\" , "n": -1.5e+3, "t": true, "f": false, "z": null, "o": {} , "e": []}\r\n';
+    const text =
+      ' \n{ "a" : [1, {"b": "}"}] ,\t"s":"x\\"y\\\\" , "n": -1.5e+3, "t": true, "f": false, "z": null, "o": {} , "e": []}\r\n';
     expect(['a', 's', 'n', 't', 'f', 'z', 'o', 'e'].map((name) => valueOf(text, name))).toEqual([
       '[1, {"b": "}"}]',
       '"x\\"y\\\\"',
@@ -58,7 +78,9 @@ describe('scanTopLevelMembers', () => {
     const long = `${'x'.repeat(100)}\\"${'y'.repeat(100)}\\\\\\"end\\\\`;
     const text = `{"a":"${long}","model":"m"}`;
     expect(valueOf(text, 'a')).toBe(`"${long}"`);
-    expect(readJsonString(bytes(text), scanTopLevelMembers(bytes(text), ['a']).spans.get('a')!)).toBe(JSON.parse(text).a);
+    expect(readJsonString(bytes(text), scanTopLevelMembers(bytes(text), ['a']).spans.get('a')!)).toBe(
+      JSON.parse(text).a,
+    );
     expect(valueOf(text, 'model')).toBe('"m"');
   });
 
@@ -70,7 +92,8 @@ describe('scanTopLevelMembers', () => {
   });
 
   it('says when the document is JSON but not an object', () => {
-    for (const text of ['[1,2]', '"s"', '12', 'null', 'true', '[]']) expect(scanTopLevelMembers(bytes(text), ['model']).isObject).toBe(false);
+    for (const text of ['[1,2]', '"s"', '12', 'null', 'true', '[]'])
+      expect(scanTopLevelMembers(bytes(text), ['model']).isObject).toBe(false);
   });
 
   it('refuses what JSON.parse refuses for its structure', () => {
@@ -102,7 +125,11 @@ describe('scanTopLevelMembers', () => {
       expect(() => scanTopLevelMembers(bytes(text), ['model']), text.slice(0, 40)).toThrow(JsonScanError);
     }
     // Bytes that are not UTF-8 text outside a string are refused too.
-    expect(() => scanTopLevelMembers(Buffer.concat([bytes('{"model":"m"'), Buffer.from([0xc3, 0x28, 0xff]), bytes('}')]), ['model'])).toThrow(JsonScanError);
+    expect(() =>
+      scanTopLevelMembers(Buffer.concat([bytes('{"model":"m"'), Buffer.from([0xc3, 0x28, 0xff]), bytes('}')]), [
+        'model',
+      ]),
+    ).toThrow(JsonScanError);
   });
 
   it('takes 100,000 levels of nesting without recursion', () => {
@@ -112,12 +139,20 @@ describe('scanTopLevelMembers', () => {
 
   it('agrees with JSON.parse on the top-level values of generated documents', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const value = (depth: number): unknown => {
       const r = random();
-      if (depth > 3 || r < 0.3) return ['s "q" \\ \n ü', 42, -0.5, true, null, '', 'x'.repeat(Math.floor(random() * 200))][Math.floor(random() * 7)];
+      if (depth > 3 || r < 0.3)
+        return ['s "q" \\ \n ü', 42, -0.5, true, null, '', 'x'.repeat(Math.floor(random() * 200))][
+          Math.floor(random() * 7)
+        ];
       if (r < 0.6) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
-      return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, (_, i) => [`k${i}${random() < 0.2 ? '"' : ''}`, value(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(random() * 4) }, (_, i) => [
+          `k${i}${random() < 0.2 ? '"' : ''}`,
+          value(depth + 1),
+        ]),
+      );
     };
     for (let i = 0; i < 200; i++) {
       const doc = { model: `m${i}`, a: value(0), stream: random() < 0.5, b: value(0) };
@@ -153,27 +188,46 @@ describe('readJsonString / readJsonBoolean', () => {
 describe('replaceTopLevelMembers', () => {
   it('changes only the bytes of the replaced value', () => {
     const before = bytes(agentBody('claude-bench'));
-    const after = replaceTopLevelMembers(before, scanTopLevelMembers(before, ['model']), new Map([['model', '"claude-sonnet-4-6"']]));
+    const after = replaceTopLevelMembers(
+      before,
+      scanTopLevelMembers(before, ['model']),
+      new Map([['model', '"claude-sonnet-4-6"']]),
+    );
     const expected = bytes(agentBody('claude-sonnet-4-6'));
     expect(after.equals(expected)).toBe(true);
     // Everything before and after the value is the client's bytes.
     const at = before.indexOf('"claude-bench"');
     expect(after.subarray(0, at).equals(before.subarray(0, at))).toBe(true);
-    expect(after.subarray(at + '"claude-sonnet-4-6"'.length).equals(before.subarray(at + '"claude-bench"'.length))).toBe(true);
+    expect(
+      after.subarray(at + '"claude-sonnet-4-6"'.length).equals(before.subarray(at + '"claude-bench"'.length)),
+    ).toBe(true);
   });
 
   it('adds members that are missing at the end of the object, also of an empty one', () => {
     const body = bytes('{"model":"a", "messages":[] }');
-    const out = replaceTopLevelMembers(body, scanTopLevelMembers(body, ['model', 'stream']), new Map([['model', '"b"'], ['stream', 'true']]));
+    const out = replaceTopLevelMembers(
+      body,
+      scanTopLevelMembers(body, ['model', 'stream']),
+      new Map([
+        ['model', '"b"'],
+        ['stream', 'true'],
+      ]),
+    );
     expect(out.toString()).toBe('{"model":"b", "messages":[] ,"stream":true}');
     const empty = bytes('{ }');
-    expect(replaceTopLevelMembers(empty, scanTopLevelMembers(empty, ['stream']), new Map([['stream', 'false']])).toString()).toBe('{ "stream":false}');
+    expect(
+      replaceTopLevelMembers(empty, scanTopLevelMembers(empty, ['stream']), new Map([['stream', 'false']])).toString(),
+    ).toBe('{ "stream":false}');
   });
 
   it('will not splice a body with a repeated member or one that is no object', () => {
     const repeated = bytes('{"model":"a","model":"b"}');
-    expect(() => replaceTopLevelMembers(repeated, scanTopLevelMembers(repeated, ['model']), new Map([['model', '"c"']]))).toThrow(JsonScanError);
+    expect(() =>
+      replaceTopLevelMembers(repeated, scanTopLevelMembers(repeated, ['model']), new Map([['model', '"c"']])),
+    ).toThrow(JsonScanError);
     const array = bytes('[1]');
-    expect(() => replaceTopLevelMembers(array, scanTopLevelMembers(array, ['model']), new Map([['model', '"c"']]))).toThrow(JsonScanError);
+    expect(() =>
+      replaceTopLevelMembers(array, scanTopLevelMembers(array, ['model']), new Map([['model', '"c"']])),
+    ).toThrow(JsonScanError);
   });
 });

@@ -158,7 +158,8 @@ export function readJsonBoolean(bytes: Uint8Array, span: ValueSpan): boolean | u
  * names of `set` among those asked for, and found no repeated one.
  */
 export function replaceTopLevelMembers(bytes: Buffer, scan: TopLevelMembers, set: ReadonlyMap<string, string>): Buffer {
-  if (!scan.isObject || scan.repeated) throw new JsonScanError('can only replace members of an object without repeated names');
+  if (!scan.isObject || scan.repeated)
+    throw new JsonScanError('can only replace members of an object without repeated names');
   const edits: { start: number; end: number; text: string }[] = [];
   let added = '';
   let count = scan.members;
@@ -241,7 +242,8 @@ const LITERALS = [Buffer.from('true'), Buffer.from('false'), Buffer.from('null')
 function skipLiteral(bytes: Uint8Array, i: number): number {
   for (const literal of LITERALS) {
     if (bytes[i] !== literal[0]) continue;
-    for (let k = 1; k < literal.length; k++) if (bytes[i + k] !== literal[k]) throw new JsonScanError(`unexpected token at position ${i}`);
+    for (let k = 1; k < literal.length; k++)
+      if (bytes[i + k] !== literal[k]) throw new JsonScanError(`unexpected token at position ${i}`);
     return i + literal.length;
   }
   throw new JsonScanError(i >= bytes.length ? 'unexpected end of JSON input' : `unexpected token at position ${i}`);

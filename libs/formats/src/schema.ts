@@ -7,16 +7,38 @@ import { isObject, type Json } from './util';
  * `nullable`, and unsupported keywords removed.
  */
 const KEEP = new Set([
-  'type', 'format', 'title', 'description', 'nullable', 'enum', 'maxItems', 'minItems', 'properties', 'required',
-  'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'example', 'anyOf', 'propertyOrdering',
-  'default', 'items', 'minimum', 'maximum',
+  'type',
+  'format',
+  'title',
+  'description',
+  'nullable',
+  'enum',
+  'maxItems',
+  'minItems',
+  'properties',
+  'required',
+  'minProperties',
+  'maxProperties',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'example',
+  'anyOf',
+  'propertyOrdering',
+  'default',
+  'items',
+  'minimum',
+  'maximum',
 ]);
 /** Gemini only accepts these string formats. */
 const STRING_FORMATS = new Set(['enum', 'date-time']);
 
 export function cleanSchemaForGemini(schema: unknown): Json {
   if (!isObject(schema)) return { type: 'object', properties: {} };
-  const defs = { ...(isObject(schema.$defs) ? schema.$defs : {}), ...(isObject(schema.definitions) ? schema.definitions : {}) };
+  const defs = {
+    ...(isObject(schema.$defs) ? schema.$defs : {}),
+    ...(isObject(schema.definitions) ? schema.definitions : {}),
+  };
   return clean(schema, defs, 0);
 }
 
@@ -37,7 +59,8 @@ function clean(node: Json, defs: Json, depth: number): Json {
   if (Array.isArray(node.allOf)) {
     const { allOf, ...rest } = node;
     let merged: Json = { ...rest };
-    for (const sub of allOf) if (isObject(sub)) merged = mergeSchemas(merged, sub.$ref ? clean(sub, defs, depth + 1) : sub);
+    for (const sub of allOf)
+      if (isObject(sub)) merged = mergeSchemas(merged, sub.$ref ? clean(sub, defs, depth + 1) : sub);
     return clean(merged, defs, depth + 1);
   }
   const out: Json = {};
@@ -59,7 +82,8 @@ function clean(node: Json, defs: Json, depth: number): Json {
       case 'properties':
         if (isObject(value)) {
           const props: Json = {};
-          for (const [name, sub] of Object.entries(value)) props[name] = isObject(sub) ? clean(sub, defs, depth + 1) : {};
+          for (const [name, sub] of Object.entries(value))
+            props[name] = isObject(sub) ? clean(sub, defs, depth + 1) : {};
           out.properties = props;
         }
         break;
@@ -108,8 +132,10 @@ function clean(node: Json, defs: Json, depth: number): Json {
 
 function mergeSchemas(a: Json, b: Json): Json {
   const merged: Json = { ...a, ...b };
-  if (isObject(a.properties) || isObject(b.properties)) merged.properties = { ...(a.properties ?? {}), ...(b.properties ?? {}) };
-  if (Array.isArray(a.required) || Array.isArray(b.required)) merged.required = [...new Set([...(a.required ?? []), ...(b.required ?? [])])];
+  if (isObject(a.properties) || isObject(b.properties))
+    merged.properties = { ...(a.properties ?? {}), ...(b.properties ?? {}) };
+  if (Array.isArray(a.required) || Array.isArray(b.required))
+    merged.required = [...new Set([...(a.required ?? []), ...(b.required ?? [])])];
   return merged;
 }
 
@@ -121,7 +147,9 @@ export function geminiSchemaToJsonSchema(schema: unknown): Json | undefined {
     if (key === 'type' && typeof value === 'string') out.type = value.toLowerCase();
     else if (key === 'nullable') continue;
     else if (key === 'properties' && isObject(value)) {
-      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, geminiSchemaToJsonSchema(v) ?? {}]));
+      out.properties = Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, geminiSchemaToJsonSchema(v) ?? {}]),
+      );
     } else if (key === 'items') out.items = geminiSchemaToJsonSchema(value);
     else if (key === 'anyOf' && Array.isArray(value)) out.anyOf = value.map((v) => geminiSchemaToJsonSchema(v) ?? {});
     else if (key === 'propertyOrdering') continue;

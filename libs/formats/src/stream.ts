@@ -13,7 +13,10 @@ class EventSource {
   private readonly decoder: StreamDecoder;
   private readonly onFrame = (f: Frame) => this.decoder.frame(f, this.sink);
 
-  constructor(format: ClientFormat, private readonly sink: (e: StreamEvent) => void) {
+  constructor(
+    format: ClientFormat,
+    private readonly sink: (e: StreamEvent) => void,
+  ) {
     const codec = codecFor(format);
     this.framer = codec.createFramer();
     this.decoder = codec.createStreamDecoder();
@@ -53,7 +56,8 @@ export class StreamTranslator {
   constructor(upstream: ClientFormat, client: ClientFormat, opts: StreamTranslatorOptions = {}) {
     this.encoder = codecFor(client).createStreamEncoder(opts);
     this.source = new EventSource(upstream, (e) => {
-      if (e.type === 'usage' || (e.type === 'start' && e.usage)) this.usageSoFar = mergeUsage(this.usageSoFar, e.type === 'usage' ? e.usage : e.usage!);
+      if (e.type === 'usage' || (e.type === 'start' && e.usage))
+        this.usageSoFar = mergeUsage(this.usageSoFar, e.type === 'usage' ? e.usage : e.usage!);
       this.out += this.encoder.write(e);
     });
   }
@@ -88,13 +92,20 @@ export class StreamTranslator {
   }
 }
 
-export function createStreamTranslator(upstream: ClientFormat, client: ClientFormat, opts?: StreamTranslatorOptions): StreamTranslator {
+export function createStreamTranslator(
+  upstream: ClientFormat,
+  client: ClientFormat,
+  opts?: StreamTranslatorOptions,
+): StreamTranslator {
   return new StreamTranslator(upstream, client, opts);
 }
 
 /** Thrown by aggregation when the upstream stream carried an error event. */
 export class UpstreamStreamError extends Error {
-  constructor(readonly error: CanonicalError, readonly partial: CanonicalResponse) {
+  constructor(
+    readonly error: CanonicalError,
+    readonly partial: CanonicalResponse,
+  ) {
     super(error.message);
   }
 }
@@ -204,7 +215,15 @@ export function responseEvents(res: CanonicalResponse): StreamEvent[] {
     else if (p.type === 'reasoning') {
       if (p.redacted) events.push({ type: 'reasoning', redacted: p.redacted });
       else events.push({ type: 'reasoning', text: p.text || undefined, signature: p.signature, id: p.id });
-    } else events.push({ type: 'tool_call', index: tools++, id: p.id, name: p.name, arguments: p.arguments, signature: p.signature });
+    } else
+      events.push({
+        type: 'tool_call',
+        index: tools++,
+        id: p.id,
+        name: p.name,
+        arguments: p.arguments,
+        signature: p.signature,
+      });
   }
   if (res.usage) events.push({ type: 'usage', usage: res.usage });
   events.push({ type: 'finish', reason: res.stopReason, stopSequence: res.stopSequence }, { type: 'done' });
@@ -212,7 +231,11 @@ export function responseEvents(res: CanonicalResponse): StreamEvent[] {
 }
 
 /** A non-streaming upstream answer as the client's stream (whole body text). */
-export function streamFromResponse(client: ClientFormat, res: CanonicalResponse, opts: StreamEncoderOptions = {}): string {
+export function streamFromResponse(
+  client: ClientFormat,
+  res: CanonicalResponse,
+  opts: StreamEncoderOptions = {},
+): string {
   const encoder = codecFor(client).createStreamEncoder(opts);
   let out = '';
   for (const e of responseEvents(res)) out += encoder.write(e);

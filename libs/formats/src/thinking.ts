@@ -16,7 +16,8 @@ export function parseModelSuffix(model: string): ModelSuffix {
   if (!m || !m[1]) return { baseModel: model };
   const value = m[2].trim().toLowerCase();
   if (/^-?\d+$/.test(value)) return { baseModel: m[1], budgetTokens: Number(value) };
-  if ((REASONING_EFFORTS as readonly string[]).includes(value)) return { baseModel: m[1], effort: value as ReasoningEffort };
+  if ((REASONING_EFFORTS as readonly string[]).includes(value))
+    return { baseModel: m[1], effort: value as ReasoningEffort };
   return { baseModel: model };
 }
 

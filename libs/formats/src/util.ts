@@ -56,10 +56,13 @@ export function dataUrl(mediaType: string, data: string): string {
 }
 
 /** A URL form for any media source (file handles cannot be turned into URLs: undefined). */
-export function mediaToUrl(source: MediaSource | { kind: 'text'; text: string; mediaType?: string }): string | undefined {
+export function mediaToUrl(
+  source: MediaSource | { kind: 'text'; text: string; mediaType?: string },
+): string | undefined {
   if (source.kind === 'url') return source.url;
   if (source.kind === 'base64') return dataUrl(source.mediaType, source.data);
-  if (source.kind === 'text') return dataUrl(source.mediaType ?? 'text/plain', Buffer.from(source.text, 'utf8').toString('base64'));
+  if (source.kind === 'text')
+    return dataUrl(source.mediaType ?? 'text/plain', Buffer.from(source.text, 'utf8').toString('base64'));
   return undefined;
 }
 

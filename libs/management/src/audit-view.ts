@@ -12,7 +12,8 @@ export function auditEntryView(entry: AuditEntry): AuditEntryView {
   const before: Record<string, AuditValue> = {};
   const after: Record<string, AuditValue> = {};
   for (const [field, value] of Object.entries(entry.details ?? {})) {
-    if (field.startsWith(BEFORE_PREFIX) && field.length > BEFORE_PREFIX.length) before[field.slice(BEFORE_PREFIX.length)] = value;
+    if (field.startsWith(BEFORE_PREFIX) && field.length > BEFORE_PREFIX.length)
+      before[field.slice(BEFORE_PREFIX.length)] = value;
     else after[field] = value;
   }
   return {

@@ -28,7 +28,9 @@ const row = (overrides: Partial<AuthFileFacts> = {}): AuthFileFacts => ({
 
 describe('authFileName', () => {
   it('prefers the token file name, then label, account and id', () => {
-    expect(authFileName({ id: 'i', label: 'l', account: 'a', attributes: { fileName: 'claude-a.json' } })).toBe('claude-a.json');
+    expect(authFileName({ id: 'i', label: 'l', account: 'a', attributes: { fileName: 'claude-a.json' } })).toBe(
+      'claude-a.json',
+    );
     expect(authFileName({ id: 'i', label: 'l', account: 'a', attributes: {} })).toBe('l');
     expect(authFileName({ id: 'i', label: '', account: 'a' })).toBe('a');
     expect(authFileName({ id: 'i', label: '', account: '', attributes: { fileName: 7 } })).toBe('i');
@@ -104,7 +106,13 @@ describe('authFileView', () => {
   });
 
   it('says disabled over the stored status, and unavailable for any status but active', () => {
-    expect(authFileView(row({ disabled: true, status: 'error' }), undefined, NOW)).toMatchObject({ status: 'disabled', unavailable: true });
-    expect(authFileView(row({ status: 'needs_login' }), undefined, NOW)).toMatchObject({ status: 'needs_login', unavailable: true });
+    expect(authFileView(row({ disabled: true, status: 'error' }), undefined, NOW)).toMatchObject({
+      status: 'disabled',
+      unavailable: true,
+    });
+    expect(authFileView(row({ status: 'needs_login' }), undefined, NOW)).toMatchObject({
+      status: 'needs_login',
+      unavailable: true,
+    });
   });
 });

@@ -67,7 +67,8 @@ export function nextRetryAfter(modelStates: unknown, now: number): number | unde
   for (const state of Object.values(modelStates as Record<string, unknown>)) {
     const until = (state as { nextRetryAfter?: unknown; cooldownUntil?: unknown } | null) ?? {};
     for (const candidate of [until.nextRetryAfter, until.cooldownUntil]) {
-      const at = typeof candidate === 'number' ? candidate : typeof candidate === 'string' ? Date.parse(candidate) : NaN;
+      const at =
+        typeof candidate === 'number' ? candidate : typeof candidate === 'string' ? Date.parse(candidate) : NaN;
       if (at > now && (latest === undefined || at > latest)) latest = at;
     }
   }
@@ -75,7 +76,11 @@ export function nextRetryAfter(modelStates: unknown, now: number): number | unde
 }
 
 /** One row of GET /auth-files: the credential, whether it can serve now, and its recorded usage. */
-export function authFileView(row: AuthFileFacts, used: { requests: number; failures: number } | undefined, now: number): AuthFile {
+export function authFileView(
+  row: AuthFileFacts,
+  used: { requests: number; failures: number } | undefined,
+  now: number,
+): AuthFile {
   const retryAt = nextRetryAfter(row.modelStates, now);
   const { requests, failures } = used ?? { requests: 0, failures: 0 };
   const note = (row.attributes as { note?: unknown } | null)?.note;

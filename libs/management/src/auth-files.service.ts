@@ -56,7 +56,18 @@ const FieldsPatchSchema = z
   })
   .refine((body) => body.name || body.auth_index, 'name is required');
 type FieldsPatch = z.infer<typeof FieldsPatchSchema>;
-const PATCHABLE = ['prefix', 'proxy_url', 'priority', 'weight', 'note', 'headers', 'excluded_models', 'request_retry', 'disable_cooling', 'disabled'] as const;
+const PATCHABLE = [
+  'prefix',
+  'proxy_url',
+  'priority',
+  'weight',
+  'note',
+  'headers',
+  'excluded_models',
+  'request_retry',
+  'disable_cooling',
+  'disabled',
+] as const;
 
 /** PATCH /auth-files/status. */
 const StatusPatchSchema = z
@@ -88,7 +99,10 @@ export class AuthFilesService {
 
   /** GET /auth-files: every credential (token files and API keys), with its recorded usage. */
   async list(): Promise<{ files: AuthFile[] }> {
-    const [rows, counts] = await Promise.all([this.uow.repos.credentials.rows(), this.uow.repos.usage.totalsByCredential()]);
+    const [rows, counts] = await Promise.all([
+      this.uow.repos.credentials.rows(),
+      this.uow.repos.usage.totalsByCredential(),
+    ]);
     const now = Date.now();
     return { files: rows.map((row) => authFileView(row, counts.get(row.id), now)) };
   }
@@ -106,7 +120,11 @@ export class AuthFilesService {
       for (const row of rows) if (row.disabled !== disabled) await credentials.updateRow(row.id, { disabled });
       return rows.map((row) => row.id);
     });
-    for (const id of ids) await this.audit.record(MANAGEMENT_ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, { before_disabled: !disabled, disabled });
+    for (const id of ids)
+      await this.audit.record(MANAGEMENT_ACTOR, disabled ? 'credential.disable' : 'credential.enable', id, {
+        before_disabled: !disabled,
+        disabled,
+      });
     await this.notifier.credentialChanged(ids);
     return OK;
   }
@@ -129,11 +147,30 @@ export class AuthFilesService {
       const problem = authFileNameProblem(file.name);
       results.push(
         problem
-          ? { name: file.name, outcome: 'error', credentialIds: [], removedIds: [], error: problem === 'invalid name' ? problem : 'file must be .json' }
-          : await importTokenFile(this.uow, this.box, file.name.trim(), typeof file.content === 'object' && !Buffer.isBuffer(file.content) ? JSON.stringify(file.content) : file.content, UPLOAD_SOURCE),
+          ? {
+              name: file.name,
+              outcome: 'error',
+              credentialIds: [],
+              removedIds: [],
+              error: problem === 'invalid name' ? problem : 'file must be .json',
+            }
+          : await importTokenFile(
+              this.uow,
+              this.box,
+              file.name.trim(),
+              typeof file.content === 'object' && !Buffer.isBuffer(file.content)
+                ? JSON.stringify(file.content)
+                : file.content,
+              UPLOAD_SOURCE,
+            ),
       );
     }
-    await this.recordImport(MANAGEMENT_ACTOR, 'auth-files.upload', files.length === 1 ? files[0].name : `${files.length} files`, results);
+    await this.recordImport(
+      MANAGEMENT_ACTOR,
+      'auth-files.upload',
+      files.length === 1 ? files[0].name : `${files.length} files`,
+      results,
+    );
     const failed = results.filter((r) => r.outcome === 'error');
     const uploaded = results.filter((r) => r.outcome !== 'error').map((r) => r.name);
     if (files.length === 1) {
@@ -142,7 +179,11 @@ export class AuthFilesService {
     }
     const failures = failed.map((r) => ({ name: r.name, error: r.error ?? 'failed' }));
     if (!failed.length) return ok({ status: 'ok', uploaded: uploaded.length, files: uploaded });
-    if (!uploaded.length) return { status: 400, body: { error: 'no file was imported', status: 'failed', uploaded: 0, files: [], failed: failures } };
+    if (!uploaded.length)
+      return {
+        status: 400,
+        body: { error: 'no file was imported', status: 'failed', uploaded: 0, files: [], failed: failures },
+      };
     return { status: 207, body: { status: 'partial', uploaded: uploaded.length, files: uploaded, failed: failures } };
   }
 
@@ -160,21 +201,35 @@ export class AuthFilesService {
     const all = first(query.all);
     if (all === 'true' || all === '1' || all === '*') {
       const { deleted } = await deleteAuthFiles(this.uow, 'all');
-      await this.recordDelete(deleted.map((d) => d.name), deleted.flatMap((d) => d.credentialIds));
+      await this.recordDelete(
+        deleted.map((d) => d.name),
+        deleted.flatMap((d) => d.credentialIds),
+      );
       return ok({ status: 'ok', deleted: deleted.length });
     }
     const names = requestedNames(query.name, body);
     if (!names.length) throw badRequest('invalid name');
     for (const name of names) if (/[/\\]/.test(name)) throw badRequest('invalid name');
     const { deleted, missing } = await deleteAuthFiles(this.uow, names);
-    await this.recordDelete(deleted.map((d) => d.name), deleted.flatMap((d) => d.credentialIds));
+    await this.recordDelete(
+      deleted.map((d) => d.name),
+      deleted.flatMap((d) => d.credentialIds),
+    );
     if (names.length === 1) {
       if (missing.length) throw notFound('auth file not found');
       return ok({ status: 'ok' });
     }
     const files = deleted.map((d) => d.name);
     if (!missing.length) return ok({ status: 'ok', deleted: files.length, files });
-    return { status: 207, body: { status: 'partial', deleted: files.length, files, failed: missing.map((name) => ({ name, error: 'auth file not found' })) } };
+    return {
+      status: 207,
+      body: {
+        status: 'partial',
+        deleted: files.length,
+        files,
+        failed: missing.map((name) => ({ name, error: 'auth file not found' })),
+      },
+    };
   }
 
   /**
@@ -186,7 +241,14 @@ export class AuthFilesService {
     const patch = parseItem(FieldsPatchSchema, body, '');
     const fields = PATCHABLE.filter((field) => field in patch);
     if (!fields.length) throw badRequest('no fields to update');
-    if (typeof patch.prefix === 'string' && patch.prefix.trim().replace(/^\/+|\/+$/g, '').includes('/')) throw badRequest('prefix must not contain /');
+    if (
+      typeof patch.prefix === 'string' &&
+      patch.prefix
+        .trim()
+        .replace(/^\/+|\/+$/g, '')
+        .includes('/')
+    )
+      throw badRequest('prefix must not contain /');
     const ids = await this.uow.run(async (repos) => {
       const byIndex = patch.auth_index ? await repos.credentials.row(patch.auth_index) : null;
       const rows = patch.auth_index ? (byIndex ? [byIndex] : []) : await findAuthFileRows(repos, patch.name!);
@@ -195,7 +257,10 @@ export class AuthFilesService {
       for (const row of fileRows) await repos.credentials.updateRow(row.id, applyFields(row, patch));
       return fileRows.map((row) => row.id);
     });
-    await this.audit.record(MANAGEMENT_ACTOR, 'auth-file.fields', patch.name ?? patch.auth_index ?? '', { credentials: ids, fields: [...fields] });
+    await this.audit.record(MANAGEMENT_ACTOR, 'auth-file.fields', patch.name ?? patch.auth_index ?? '', {
+      credentials: ids,
+      fields: [...fields],
+    });
     await this.notifier.credentialChanged(ids);
     return OK;
   }
@@ -206,11 +271,15 @@ export class AuthFilesService {
     if (!key) throw badRequest('name is required');
     const rows = await this.uow.repos.credentials.rowsWithProviderByIdOrFile(key);
     if (!rows.length) return { models: [] }; // CLIProxyAPI answers an empty list for an unknown name
-    const rules = oauthModelRulesFrom(await this.uow.repos.settings.getMany(['oauth-model-alias', 'oauth-excluded-models']));
+    const rules = oauthModelRulesFrom(
+      await this.uow.repos.settings.getMany(['oauth-model-alias', 'oauth-excluded-models']),
+    );
     const info = toCredentialInfo(rows[0]);
     const provider = rows[0].provider;
     const owner = isProviderFamily(provider) ? FAMILY_OWNER[provider] : provider;
-    return { models: info ? modelsServedBy(info, rules).map((m) => ({ id: m.id, type: provider, owned_by: owner })) : [] };
+    return {
+      models: info ? modelsServedBy(info, rules).map((m) => ({ id: m.id, type: provider, owned_by: owner })) : [],
+    };
   }
 
   private checkedName(name: string | undefined): string {
@@ -220,7 +289,12 @@ export class AuthFilesService {
     return fileName;
   }
 
-  private async recordImport(actor: string, action: string, target: string, results: readonly AuthFileImportResult[]): Promise<void> {
+  private async recordImport(
+    actor: string,
+    action: string,
+    target: string,
+    results: readonly AuthFileImportResult[],
+  ): Promise<void> {
     const named = (outcome: string) => results.filter((r) => r.outcome === outcome).map((r) => r.name);
     for (const r of results) {
       if (r.cause) this.logger.error(`${r.name}: ${r.error}: ${(r.cause as Error).message?.split('\n')[0] ?? ''}`);
@@ -232,12 +306,21 @@ export class AuthFilesService {
       unchanged: named('unchanged').length,
       failed: named('error'),
     });
-    if (changed.length) await this.notifier.configChanged(['auth-files'], changed.flatMap((r) => [...r.credentialIds, ...r.removedIds]));
+    if (changed.length)
+      await this.notifier.configChanged(
+        ['auth-files'],
+        changed.flatMap((r) => [...r.credentialIds, ...r.removedIds]),
+      );
   }
 
   private async recordDelete(files: string[], credentialIds: string[]): Promise<void> {
     if (!files.length) return;
-    await this.audit.record(MANAGEMENT_ACTOR, 'auth-files.delete', files.length === 1 ? files[0] : `${files.length} files`, { files, credentials: credentialIds });
+    await this.audit.record(
+      MANAGEMENT_ACTOR,
+      'auth-files.delete',
+      files.length === 1 ? files[0] : `${files.length} files`,
+      { files, credentials: credentialIds },
+    );
     await this.notifier.configChanged(['auth-files'], credentialIds);
   }
 }
@@ -273,11 +356,18 @@ function applyFields(row: CredentialRow, patch: FieldsPatch): Prisma.CredentialU
     const models = patch.excluded_models?.map((m) => m.trim()).filter(Boolean);
     setAttribute('excludedModels', models?.length ? models : undefined);
   }
-  if (has('request_retry')) setAttribute('requestRetry', patch.request_retry !== null && patch.request_retry !== undefined && patch.request_retry >= 0 ? patch.request_retry : undefined);
+  if (has('request_retry'))
+    setAttribute(
+      'requestRetry',
+      patch.request_retry !== null && patch.request_retry !== undefined && patch.request_retry >= 0
+        ? patch.request_retry
+        : undefined,
+    );
   if (has('disable_cooling')) setAttribute('disableCooling', patch.disable_cooling ?? undefined);
   if (has('headers')) {
     // CLIProxyAPI merges header patches; an empty value removes that header, null removes all.
-    const next: Record<string, string> = patch.headers === null ? {} : { ...((attributes.headers as Record<string, string> | undefined) ?? {}) };
+    const next: Record<string, string> =
+      patch.headers === null ? {} : { ...((attributes.headers as Record<string, string> | undefined) ?? {}) };
     for (const [name, value] of Object.entries(patch.headers ?? {})) {
       if (!name.trim()) continue;
       if (value.trim()) next[name.trim()] = value.trim();
@@ -294,13 +384,18 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 
 /** CLIProxyAPI reads names from `?name=` (repeatable), else from a JSON body: an array or `{name, names}`. */
 function requestedNames(query: string | string[] | undefined, body: unknown): string[] {
-  const fromQuery = (Array.isArray(query) ? query : query !== undefined ? [query] : []).map((n) => n.trim()).filter(Boolean);
+  const fromQuery = (Array.isArray(query) ? query : query !== undefined ? [query] : [])
+    .map((n) => n.trim())
+    .filter(Boolean);
   let names = fromQuery;
   if (!names.length && body !== undefined && body !== null && body !== '') {
     if (Array.isArray(body)) names = body.filter((n): n is string => typeof n === 'string');
     else if (typeof body === 'object') {
       const { name, names: list } = body as { name?: unknown; names?: unknown };
-      names = [...(typeof name === 'string' ? [name] : []), ...(Array.isArray(list) ? list.filter((n): n is string => typeof n === 'string') : [])];
+      names = [
+        ...(typeof name === 'string' ? [name] : []),
+        ...(Array.isArray(list) ? list.filter((n): n is string => typeof n === 'string') : []),
+      ];
     } else throw new ManagementError(400, 'invalid request body');
   }
   return [...new Set(names.map((n) => n.trim()).filter(Boolean))];

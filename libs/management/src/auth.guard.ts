@@ -13,7 +13,11 @@ export class ManagementAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const ip = clientAddress(request.raw.socket?.remoteAddress ?? request.ip, request.headers['x-forwarded-for'], this.trustedProxies);
+    const ip = clientAddress(
+      request.raw.socket?.remoteAddress ?? request.ip,
+      request.headers['x-forwarded-for'],
+      this.trustedProxies,
+    );
     await this.auth.authorize(presentedManagementKey(request.headers), ip);
     return true;
   }

@@ -70,7 +70,8 @@ export class ManagementAuthService {
   }
 
   private async verify(key: string, stored: string): Promise<boolean> {
-    while (this.verifying >= MAX_CONCURRENT_VERIFICATIONS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    while (this.verifying >= MAX_CONCURRENT_VERIFICATIONS)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.verifying++;
     try {
       return await verifyManagementSecret(key, stored);

@@ -2,19 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { clientAddress, isLoopback, TrustedProxies } from './client-address';
 
 describe('isLoopback', () => {
-  it.each(['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1'])('%s is local', (ip) => expect(isLoopback(ip)).toBe(true));
-  it.each(['10.0.0.1', '192.168.1.1', '8.8.8.8', '::ffff:8.8.8.8', ''])('%s is not local', (ip) => expect(isLoopback(ip)).toBe(false));
+  it.each(['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1'])('%s is local', (ip) =>
+    expect(isLoopback(ip)).toBe(true),
+  );
+  it.each(['10.0.0.1', '192.168.1.1', '8.8.8.8', '::ffff:8.8.8.8', ''])('%s is not local', (ip) =>
+    expect(isLoopback(ip)).toBe(false),
+  );
 });
 
 describe('TrustedProxies', () => {
   const trusted = TrustedProxies.parse('10.0.0.0/8, 192.168.1.7,fd00::/8');
-  it.each(['127.0.0.1', '::1', '10.1.2.3', '::ffff:10.9.9.9', '192.168.1.7', 'fd12::1'])('trusts %s', (ip) => expect(trusted.has(ip)).toBe(true));
-  it.each(['192.168.1.8', '172.16.0.1', '8.8.8.8', 'garbage', ''])('does not trust %s', (ip) => expect(trusted.has(ip)).toBe(false));
+  it.each(['127.0.0.1', '::1', '10.1.2.3', '::ffff:10.9.9.9', '192.168.1.7', 'fd12::1'])('trusts %s', (ip) =>
+    expect(trusted.has(ip)).toBe(true),
+  );
+  it.each(['192.168.1.8', '172.16.0.1', '8.8.8.8', 'garbage', ''])('does not trust %s', (ip) =>
+    expect(trusted.has(ip)).toBe(false),
+  );
   it('trusts only loopback when nothing is configured', () => {
     expect(TrustedProxies.parse(undefined).has('10.0.0.1')).toBe(false);
     expect(TrustedProxies.parse('').has('127.0.0.1')).toBe(true);
   });
-  it.each(['10.0.0.0/33', 'example.com', '10.0.0.1/8/1', '10.0.0.0/x'])('refuses %s', (entry) => expect(() => TrustedProxies.parse(entry)).toThrow(/neither an IP/));
+  it.each(['10.0.0.0/33', 'example.com', '10.0.0.1/8/1', '10.0.0.0/x'])('refuses %s', (entry) =>
+    expect(() => TrustedProxies.parse(entry)).toThrow(/neither an IP/),
+  );
 });
 
 describe('clientAddress', () => {

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { budgetPeriods, ClientKeyLimits, hasTokenLimits } from '@cpa/catalog';
 import type { ClientKeyAnswer, ClientKeyCreated, ClientKeyList, ClientKeyView } from '@cpa/contracts/management-views';
-import { AuditRepository, ClientKeyRepository, UsageRequestRepository, type AuditDetails, type ClientKeyRecord, type ClientKeySettings, type ClientKeyUsage } from '@cpa/db';
+import {
+  AuditRepository,
+  ClientKeyRepository,
+  UsageRequestRepository,
+  type AuditDetails,
+  type ClientKeyRecord,
+  type ClientKeySettings,
+  type ClientKeyUsage,
+} from '@cpa/db';
 import { z } from 'zod';
 import { BEFORE_PREFIX } from './audit-view';
 import { ChangeNotifier } from './change-notifier';
@@ -23,7 +31,13 @@ const Fields = {
   disabled: z.boolean({ error: 'disabled must be true or false' }),
 };
 const CreateSchema = z.strictObject({ ...Fields }).partial({
-  models: true, rpm_limit: true, tpm_limit: true, daily_token_budget: true, monthly_token_budget: true, expires_at: true, disabled: true,
+  models: true,
+  rpm_limit: true,
+  tpm_limit: true,
+  daily_token_budget: true,
+  monthly_token_budget: true,
+  expires_at: true,
+  disabled: true,
 });
 const PatchSchema = z
   .strictObject({ ...Fields })
@@ -72,8 +86,14 @@ function auditBefore(record: ClientKeyRecord, fields?: readonly string[]): Audit
 
 /** Body field -> audit field. */
 const AUDIT_FIELD: Record<string, string> = {
-  name: 'name', models: 'models', rpm_limit: 'rpmLimit', tpm_limit: 'tpmLimit', daily_token_budget: 'dailyTokenBudget',
-  monthly_token_budget: 'monthlyTokenBudget', expires_at: 'expiresAt', disabled: 'disabled',
+  name: 'name',
+  models: 'models',
+  rpm_limit: 'rpmLimit',
+  tpm_limit: 'tpmLimit',
+  daily_token_budget: 'dailyTokenBudget',
+  monthly_token_budget: 'monthlyTokenBudget',
+  expires_at: 'expiresAt',
+  disabled: 'disabled',
 };
 
 const NO_USAGE: ClientKeyUsage = { requestsToday: 0, tokensToday: 0, tokensMonth: 0, lastUsedAt: null };
@@ -140,7 +160,10 @@ export class ClientKeysService {
     const record = before && (await this.keys.update(id, settingsOf(parsed)));
     if (!before || !record) throw notFound('client key not found');
     const changed = Object.keys(parsed).map((field) => AUDIT_FIELD[field]!);
-    await this.audit.record(MANAGEMENT_ACTOR, 'client-key.update', id, { ...auditOf(record), ...auditBefore(before, changed) });
+    await this.audit.record(MANAGEMENT_ACTOR, 'client-key.update', id, {
+      ...auditOf(record),
+      ...auditBefore(before, changed),
+    });
     const usage = (await this.usageOf([id])).get(id);
     // Before the gateways see the budget: from then on the schedulers charge the key in Redis.
     if (usage && hasTokenLimits(record) && !hasTokenLimits(before)) await this.countSpentSoFar(id, usage);
@@ -159,7 +182,10 @@ export class ClientKeysService {
   /** Today's and this month's usage (UTC, the budgets' periods) of each key. */
   private usageOf(ids: string[], now = Date.now()): Promise<Map<string, ClientKeyUsage>> {
     const { day, month } = budgetPeriods(now);
-    return this.requests.clientKeyUsage(ids, { dayStart: new Date(`${day}T00:00:00Z`), monthStart: new Date(`${month}-01T00:00:00Z`) });
+    return this.requests.clientKeyUsage(ids, {
+      dayStart: new Date(`${day}T00:00:00Z`),
+      monthStart: new Date(`${month}-01T00:00:00Z`),
+    });
   }
 
   /**

@@ -30,7 +30,10 @@ export class ConfigDocumentService {
    */
   async putConfigYaml(body: unknown): Promise<{ status: 'ok'; warnings: string[] }> {
     const upload = parseConfigUpload(body);
-    const summary = await importConfig(this.uow, this.box, upload.parsed, { keepManagementSecret: upload.keepsSecret, lockConfig: true });
+    const summary = await importConfig(this.uow, this.box, upload.parsed, {
+      keepManagementSecret: upload.keepsSecret,
+      lockConfig: true,
+    });
     const { credentials, clientKeys, providers } = summary;
     await this.audit.record(MANAGEMENT_ACTOR, 'config.put', 'config.yaml', {
       credentialsCreated: credentials.created,

@@ -4,7 +4,8 @@ import { importConfig, parseConfigYaml, type ImportSummary, type SyncCount } fro
 import { AuditRepository, SecretBox, UnitOfWork } from '@cpa/db';
 import { ChangeNotifier } from './change-notifier';
 
-const describe = (c: SyncCount) => `${c.created} new, ${c.updated} updated, ${c.deleted} removed, ${c.unchanged} unchanged`;
+const describe = (c: SyncCount) =>
+  `${c.created} new, ${c.updated} updated, ${c.deleted} removed, ${c.unchanged} unchanged`;
 
 /** Imports a CLIProxyAPI config.yaml into Postgres and tells every pod to reload. */
 @Injectable()

@@ -42,7 +42,11 @@ export class ConfigListsService {
     return this.change(section, 'delete', (current) => section.remove(current, query));
   }
 
-  private async change(section: ListSection<unknown>, verb: string, change: (current: unknown[]) => unknown[]): Promise<typeof OK> {
+  private async change(
+    section: ListSection<unknown>,
+    verb: string,
+    change: (current: unknown[]) => unknown[],
+  ): Promise<typeof OK> {
     const count = await this.uow.run(
       async (repos) => section.write(repos, this.box, change(await section.read(repos, this.box))),
       { lock: 'config' },

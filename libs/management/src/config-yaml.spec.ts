@@ -41,10 +41,15 @@ describe('renderConfigYaml', () => {
 
 describe('parseConfigUpload', () => {
   it('reads YAML text, lists unknown keys as warnings and keeps a usable secret-key', () => {
-    const upload = parseConfigUpload(`request-retry: 2\nsurprise: 1\nclaude-api-key:\n  - api-key: ${SECRET_KEY}\n    cloak: true\nremote-management:\n  secret-key: new-secret\n`);
+    const upload = parseConfigUpload(
+      `request-retry: 2\nsurprise: 1\nclaude-api-key:\n  - api-key: ${SECRET_KEY}\n    cloak: true\nremote-management:\n  secret-key: new-secret\n`,
+    );
     expect(upload.keepsSecret).toBe(false);
     expect(upload.parsed.config['request-retry']).toBe(2);
-    expect(upload.warnings).toEqual(['surprise: unknown or unsupported key (ignored)', 'claude-api-key[0].cloak: unknown or unsupported key (ignored)']);
+    expect(upload.warnings).toEqual([
+      'surprise: unknown or unsupported key (ignored)',
+      'claude-api-key[0].cloak: unknown or unsupported key (ignored)',
+    ]);
   });
 
   it('accepts a Buffer and an already parsed object', () => {
@@ -72,7 +77,9 @@ describe('parseConfigUpload', () => {
   });
 
   it('rejects invalid values with a 400 naming the path, never the value', () => {
-    const err = rejection(`claude-api-key:\n  - api-key: ${SECRET_KEY}\n    weight: heavy\nrouting:\n  strategy: ${SECRET_KEY}\n`);
+    const err = rejection(
+      `claude-api-key:\n  - api-key: ${SECRET_KEY}\n    weight: heavy\nrouting:\n  strategy: ${SECRET_KEY}\n`,
+    );
     expect(err.status).toBe(400);
     expect(err.message).toContain('claude-api-key[0].weight');
     expect(err.message).toContain('routing.strategy');

@@ -1,4 +1,11 @@
-import { ConfigError, isUsableManagementSecret, parseConfigObject, parseConfigYaml, ProviderKeySections, type ParsedConfig } from '@cpa/config';
+import {
+  ConfigError,
+  isUsableManagementSecret,
+  parseConfigObject,
+  parseConfigYaml,
+  ProviderKeySections,
+  type ParsedConfig,
+} from '@cpa/config';
 import { stringify } from 'yaml';
 import { badRequest } from './management-error';
 
@@ -6,7 +13,8 @@ import { badRequest } from './management-error';
 export const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'] as const;
 export const YAML_RESPONSE_TYPE = 'application/yaml; charset=utf-8';
 
-export const KEPT_SECRET_WARNING = 'remote-management.secret-key: not set (or not usable); the current management secret was kept';
+export const KEPT_SECRET_WARNING =
+  'remote-management.secret-key: not set (or not usable); the current management secret was kept';
 
 /**
  * The exported configuration as config.yaml text. `auth-index` is the management API's

@@ -39,6 +39,9 @@ export class ConsoleViewsService {
     const { limit, before_id: before } = parseItem(AuditQuerySchema, query ?? {}, '');
     const entries = await this.audit.list({ limit: limit + 1, before });
     const page = entries.slice(0, limit);
-    return { entries: page.map(auditEntryView), next_before_id: entries.length > limit ? page[page.length - 1].id : null };
+    return {
+      entries: page.map(auditEntryView),
+      next_before_id: entries.length > limit ? page[page.length - 1].id : null,
+    };
   }
 }

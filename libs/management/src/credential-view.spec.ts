@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { activeCooldowns, cooldownReason, credentialState, credentialView, usageByCredential, type CredentialFacts } from './credential-view';
+import {
+  activeCooldowns,
+  cooldownReason,
+  credentialState,
+  credentialView,
+  usageByCredential,
+  type CredentialFacts,
+} from './credential-view';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const MIN = 60_000;
@@ -26,7 +33,13 @@ const facts = (overrides: Partial<CredentialFacts> = {}): CredentialFacts => ({
   ...overrides,
 });
 
-const cooling = (until: number, extra: Record<string, unknown> = {}) => ({ status: 'error', unavailable: true, nextRetryAfter: until, quota: { exceeded: false, nextRecoverAt: 0 }, ...extra });
+const cooling = (until: number, extra: Record<string, unknown> = {}) => ({
+  status: 'error',
+  unavailable: true,
+  nextRetryAfter: until,
+  quota: { exceeded: false, nextRecoverAt: 0 },
+  ...extra,
+});
 
 describe('activeCooldowns', () => {
   it('lists only models whose cooldown ends after now, soonest first, as RFC 3339', () => {
@@ -44,7 +57,9 @@ describe('activeCooldowns', () => {
 
   it('reads ISO strings and ignores malformed states', () => {
     const until = new Date(NOW + 5 * MIN).toISOString();
-    expect(activeCooldowns({ a: { cooldownUntil: until }, b: null, c: 'x', d: { nextRetryAfter: 'not a date' } }, NOW)).toEqual([{ model: 'a', until, reason: 'cooling down' }]);
+    expect(
+      activeCooldowns({ a: { cooldownUntil: until }, b: null, c: 'x', d: { nextRetryAfter: 'not a date' } }, NOW),
+    ).toEqual([{ model: 'a', until, reason: 'cooling down' }]);
     expect(activeCooldowns(null, NOW)).toEqual([]);
     expect(activeCooldowns([], NOW)).toEqual([]);
   });
@@ -109,8 +124,22 @@ describe('credentialView', () => {
   });
 
   it('shows an API key without usage as active with zero counts', () => {
-    const view = credentialView(facts({ lastError: 'old failure', baseUrl: 'https://api.example.com/v1' }), undefined, NOW);
-    expect(view).toMatchObject({ base_url: 'https://api.example.com/v1', kind: 'api-key', status: 'active', cooldowns: [], last_error: 'old failure', token_file: null, requests_today: 0, tokens_today: 0, proxy_url: '' });
+    const view = credentialView(
+      facts({ lastError: 'old failure', baseUrl: 'https://api.example.com/v1' }),
+      undefined,
+      NOW,
+    );
+    expect(view).toMatchObject({
+      base_url: 'https://api.example.com/v1',
+      kind: 'api-key',
+      status: 'active',
+      cooldowns: [],
+      last_error: 'old failure',
+      token_file: null,
+      requests_today: 0,
+      tokens_today: 0,
+      proxy_url: '',
+    });
   });
 });
 

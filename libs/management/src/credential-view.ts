@@ -49,7 +49,12 @@ export function cooldownReason(state: Record<string, unknown>): string {
   if (status === 402 || status === 403) return `payment required or forbidden (${status})`;
   if (status === 404) return 'model not found (404)';
   if (status !== undefined) return `upstream error (${status})`;
-  const message = typeof state.statusMessage === 'string' && state.statusMessage ? state.statusMessage : typeof lastError.message === 'string' ? lastError.message : '';
+  const message =
+    typeof state.statusMessage === 'string' && state.statusMessage
+      ? state.statusMessage
+      : typeof lastError.message === 'string'
+        ? lastError.message
+        : '';
   return message || 'cooling down';
 }
 
@@ -64,14 +69,19 @@ export function activeCooldowns(modelStates: unknown, now: number): CredentialCo
     const until = Math.max(epochMs(state.nextRetryAfter), epochMs(state.cooldownUntil), epochMs(quota.nextRecoverAt));
     if (until > now) cooldowns.push({ model, until, reason: cooldownReason(state) });
   }
-  return cooldowns.sort((a, b) => a.until - b.until || a.model.localeCompare(b.model)).map((c) => ({ ...c, until: new Date(c.until).toISOString() }));
+  return cooldowns
+    .sort((a, b) => a.until - b.until || a.model.localeCompare(b.model))
+    .map((c) => ({ ...c, until: new Date(c.until).toISOString() }));
 }
 
 /**
  * The one state the console shows: disabled by an operator wins, then a refused refresh
  * (needs a new login), then any model still cooling down, else active.
  */
-export function credentialState(facts: Pick<CredentialFacts, 'disabled' | 'status'>, cooldowns: readonly CredentialCooldown[]): CredentialLiveState {
+export function credentialState(
+  facts: Pick<CredentialFacts, 'disabled' | 'status'>,
+  cooldowns: readonly CredentialCooldown[],
+): CredentialLiveState {
   if (facts.disabled) return 'disabled';
   if (facts.status === CredentialStatuses.needsLogin) return 'needs_login';
   if (cooldowns.length > 0) return 'cooling';
@@ -79,7 +89,11 @@ export function credentialState(facts: Pick<CredentialFacts, 'disabled' | 'statu
 }
 
 /** What the console shows of one credential: GET /v0/management/credentials. */
-export function credentialView(facts: CredentialFacts, usage: CredentialUsageToday | undefined, now: number): CredentialView {
+export function credentialView(
+  facts: CredentialFacts,
+  usage: CredentialUsageToday | undefined,
+  now: number,
+): CredentialView {
   const cooldowns = activeCooldowns(facts.modelStates, now);
   return {
     id: facts.id,

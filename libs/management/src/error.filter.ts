@@ -22,12 +22,15 @@ export class ManagementErrorFilter implements ExceptionFilter {
     if (isDatabaseUnavailable(exception)) return [503, 'database unavailable'];
     // Our code throws ManagementError; HttpExceptions and errors with a statusCode come from
     // the framework: unknown routes, malformed JSON, wrong content type, body too large.
-    const status = exception instanceof HttpException ? exception.getStatus() : (exception as { statusCode?: unknown })?.statusCode;
+    const status =
+      exception instanceof HttpException ? exception.getStatus() : (exception as { statusCode?: unknown })?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return [status, status === 404 ? 'not found' : status === 413 ? 'request body too large' : 'invalid body'];
     }
     // Messages of unexpected errors may quote data; log only the kind, never the text to the caller.
-    this.logger.error(`unhandled ${(exception as Error)?.name ?? 'error'}: ${(exception as Error)?.message ?? String(exception)}`);
+    this.logger.error(
+      `unhandled ${(exception as Error)?.name ?? 'error'}: ${(exception as Error)?.message ?? String(exception)}`,
+    );
     return [500, 'internal error'];
   }
 }

@@ -44,7 +44,9 @@ export class RedisFailureLimiter implements FailureLimiter {
 
   async countAttempt(ip: string): Promise<number> {
     const { fail } = this.keys(ip);
-    const [[, count]] = (await this.redis.multi().incr(fail).pexpire(fail, this.banMs, 'NX').exec()) as [[Error | null, number]];
+    const [[, count]] = (await this.redis.multi().incr(fail).pexpire(fail, this.banMs, 'NX').exec()) as [
+      [Error | null, number],
+    ];
     return count;
   }
 

@@ -30,13 +30,18 @@ describe('parsePutBody', () => {
   });
 
   it('rejects other shapes and empty items as CLIProxyAPI does', () => {
-    expect(failure(() => parsePutBody({ items: [] }, item, 'api-keys'))).toMatchObject({ status: 400, message: 'invalid body' });
+    expect(failure(() => parsePutBody({ items: [] }, item, 'api-keys'))).toMatchObject({
+      status: 400,
+      message: 'invalid body',
+    });
     expect(failure(() => parsePutBody('a', item, 'api-keys'))).toMatchObject({ status: 400, message: 'invalid body' });
     expect(failure(() => parsePutBody({ value: ['a'] }, item, 'api-keys'))).toMatchObject({ status: 400 });
   });
 
   it('names the invalid item', () => {
-    const err = failure(() => parsePutBody([{ 'api-key': 'k' }, { 'base-url': 'x' }], ProviderKeyEntrySchema, 'claude-api-key'));
+    const err = failure(() =>
+      parsePutBody([{ 'api-key': 'k' }, { 'base-url': 'x' }], ProviderKeyEntrySchema, 'claude-api-key'),
+    );
     expect(err.status).toBe(400);
     expect(err.message).toMatch(/^claude-api-key\[1\]\.api-key: /);
   });
@@ -52,7 +57,10 @@ describe('patchStringList', () => {
   });
   it('rejects an out-of-range index and bodies without either form', () => {
     expect(failure(() => patchStringList(['a'], { index: 3, value: 'x' })).status).toBe(404);
-    expect(failure(() => patchStringList(['a'], { value: 'x' }))).toMatchObject({ status: 400, message: 'missing fields' });
+    expect(failure(() => patchStringList(['a'], { value: 'x' }))).toMatchObject({
+      status: 400,
+      message: 'missing fields',
+    });
   });
   it('does not modify its input', () => {
     const list = ['a'];
@@ -67,7 +75,10 @@ describe('deleteFromStringList', () => {
     expect(deleteFromStringList(['a', 'b', 'a'], { value: 'a' })).toEqual(['b']);
   });
   it('needs an index or a value', () => {
-    expect(failure(() => deleteFromStringList(['a'], {}))).toMatchObject({ status: 400, message: 'missing index or value' });
+    expect(failure(() => deleteFromStringList(['a'], {}))).toMatchObject({
+      status: 400,
+      message: 'missing index or value',
+    });
     expect(failure(() => deleteFromStringList(['a'], { index: '7' })).status).toBe(400);
   });
 });
@@ -85,7 +96,11 @@ describe('object lists', () => {
   ];
 
   it('PATCH {"index","value"} merges the value into the entry', () => {
-    expect(patchEntryList(list, { index: 0, value: { prefix: 'b' } }, spec)[0]).toEqual({ 'api-key': 'k1', prefix: 'b', weight: 2 });
+    expect(patchEntryList(list, { index: 0, value: { prefix: 'b' } }, spec)[0]).toEqual({
+      'api-key': 'k1',
+      prefix: 'b',
+      weight: 2,
+    });
   });
 
   it('PATCH {"index","value"} with a whole entry (it names the api-key) replaces the entry', () => {
@@ -95,12 +110,17 @@ describe('object lists', () => {
   });
 
   it('PATCH {"match","value"} addresses the entry by api-key', () => {
-    expect(patchEntryList(list, { match: 'k2', value: { weight: 7 } }, spec)[1]).toMatchObject({ 'api-key': 'k2', weight: 7 });
+    expect(patchEntryList(list, { match: 'k2', value: { weight: 7 } }, spec)[1]).toMatchObject({
+      'api-key': 'k2',
+      weight: 7,
+    });
   });
 
   it('PATCH {"old","new"} replaces the entry whose api-key is old', () => {
     expect(patchEntryList(list, { old: 'k1', new: { 'api-key': 'k3' } }, spec)).toEqual([{ 'api-key': 'k3' }, list[1]]);
-    expect(patchEntryList(list, { old: { 'api-key': 'k2' }, new: { 'api-key': 'k4' } }, spec)[1]).toEqual({ 'api-key': 'k4' });
+    expect(patchEntryList(list, { old: { 'api-key': 'k2' }, new: { 'api-key': 'k4' } }, spec)[1]).toEqual({
+      'api-key': 'k4',
+    });
   });
 
   it('PATCH answers 404 for an unknown entry and 400 for an invalid result', () => {
@@ -112,7 +132,9 @@ describe('object lists', () => {
 
   it('PATCH by match refuses an ambiguous key', () => {
     const twice = [list[0], { ...list[0], 'base-url': 'https://other' }];
-    expect(failure(() => patchEntryList(twice, { match: 'k1', value: { weight: 1 } }, spec))).toMatchObject({ status: 400 });
+    expect(failure(() => patchEntryList(twice, { match: 'k1', value: { weight: 1 } }, spec))).toMatchObject({
+      status: 400,
+    });
   });
 
   it('DELETE by ?api-key=, ?value= or ?index=', () => {
@@ -120,6 +142,9 @@ describe('object lists', () => {
     expect(deleteFromEntryList(list, { value: 'k2' }, spec)).toEqual([list[0]]);
     expect(deleteFromEntryList(list, { index: '0' }, spec)).toEqual([list[1]]);
     expect(failure(() => deleteFromEntryList(list, { value: 'zz' }, spec)).status).toBe(404);
-    expect(failure(() => deleteFromEntryList(list, {}, spec))).toMatchObject({ status: 400, message: 'missing api-key or index' });
+    expect(failure(() => deleteFromEntryList(list, {}, spec))).toMatchObject({
+      status: 400,
+      message: 'missing api-key or index',
+    });
   });
 });

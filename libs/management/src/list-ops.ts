@@ -8,7 +8,11 @@ import { badRequest, notFound } from './management-error';
 
 /** PUT body: a raw array, or `{"items": [...]}` (which must not be empty). */
 export function parsePutBody<T>(body: unknown, item: z.ZodType<T>, section: string): T[] {
-  const raw = Array.isArray(body) ? body : isObject(body) && Array.isArray(body.items) && body.items.length > 0 ? body.items : undefined;
+  const raw = Array.isArray(body)
+    ? body
+    : isObject(body) && Array.isArray(body.items) && body.items.length > 0
+      ? body.items
+      : undefined;
   if (!raw) throw badRequest('invalid body');
   return raw.map((entry, index) => parseItem(item, entry, `${section}[${index}]`));
 }
@@ -112,7 +116,12 @@ export function patchEntryList<T extends object>(list: readonly T[], body: unkno
   return next;
 }
 
-function locate<T>(list: readonly T[], index: number | undefined, match: string | undefined, spec: EntryListSpec<T>): number {
+function locate<T>(
+  list: readonly T[],
+  index: number | undefined,
+  match: string | undefined,
+  spec: EntryListSpec<T>,
+): number {
   if (index !== undefined && index >= 0 && index < list.length) return index;
   const key = match?.trim();
   if (key) {
@@ -129,7 +138,11 @@ function keyFromLoose<T>(value: Record<string, unknown>, spec: EntryListSpec<T>)
 }
 
 /** DELETE of an object list: `?index=`, or the key as `?<keyParam>=` or `?value=`. */
-export function deleteFromEntryList<T>(list: readonly T[], query: ListQuery & Record<string, string | undefined>, spec: EntryListSpec<T>): T[] {
+export function deleteFromEntryList<T>(
+  list: readonly T[],
+  query: ListQuery & Record<string, string | undefined>,
+  spec: EntryListSpec<T>,
+): T[] {
   const key = (query[spec.keyParam] ?? query.value)?.trim();
   if (key) {
     const hits = list.flatMap((entry, i) => (spec.keyOf(entry) === key ? [i] : []));

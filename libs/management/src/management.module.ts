@@ -89,13 +89,36 @@ export class ManagementModule {
         OAuthLoginService,
         ConsoleViewsService,
         // The executors' failed upstream exchanges (GET /request-error-logs), shared by every admin replica.
-        { provide: RequestErrorLogStore, useFactory: () => RequestErrorLogStore.connect(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:') },
+        {
+          provide: RequestErrorLogStore,
+          useFactory: () =>
+            RequestErrorLogStore.connect(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:'),
+        },
         RequestErrorLogsService,
         // Client keys and the Redis counters their usage is read from.
         clientKeyLimitsProvider(options.redisUrl ?? 'redis://127.0.0.1:6379', options.keyPrefix ?? 'cpa:'),
         ClientKeysService,
       ],
-      exports: [ManagementAuthService, ManagementAuthGuard, TrustedProxies, ConfigDocumentService, ConfigListsService, ScalarSettingsService, CredentialQuotaService, ConfigImportService, ChangeNotifier, CatalogPublisher, UsageReportService, UsageRequestsService, AuthFilesService, OAuthModelRulesService, OAuthLoginService, ConsoleViewsService, ClientKeysService, RequestErrorLogsService],
+      exports: [
+        ManagementAuthService,
+        ManagementAuthGuard,
+        TrustedProxies,
+        ConfigDocumentService,
+        ConfigListsService,
+        ScalarSettingsService,
+        CredentialQuotaService,
+        ConfigImportService,
+        ChangeNotifier,
+        CatalogPublisher,
+        UsageReportService,
+        UsageRequestsService,
+        AuthFilesService,
+        OAuthModelRulesService,
+        OAuthLoginService,
+        ConsoleViewsService,
+        ClientKeysService,
+        RequestErrorLogsService,
+      ],
     };
   }
 }

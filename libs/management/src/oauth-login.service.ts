@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { parseTokenFile, saveAuthFile, TokenFileError } from '@cpa/config';
-import { AuditRepository, OAUTH_SESSION_TTL_MS, OAuthSessionRepository, SecretBox, UnitOfWork, type OAuthSessionRecord, type OAuthSessionRefusal } from '@cpa/db';
+import {
+  AuditRepository,
+  OAUTH_SESSION_TTL_MS,
+  OAuthSessionRepository,
+  SecretBox,
+  UnitOfWork,
+  type OAuthSessionRecord,
+  type OAuthSessionRefusal,
+} from '@cpa/db';
 import {
   callbackRouteOf,
   createPkce,
@@ -43,7 +51,8 @@ export interface LoginStart {
 }
 
 /** `GET /get-auth-status`. */
-export type LoginStatus = { status: 'wait' } | { status: 'ok'; auth_index: string } | { status: 'error'; error: string };
+export type LoginStatus =
+  { status: 'wait' } | { status: 'ok'; auth_index: string } | { status: 'error'; error: string };
 
 /** A finished callback: the stored credential. */
 export interface LoginDone {
@@ -66,13 +75,22 @@ export type LoginCallback = z.infer<typeof CallbackSchema>;
 
 /** What a session keeps encrypted until the login finishes. */
 const RedirectSecretSchema = z.object({ flow: z.string(), verifier: z.string(), redirectUri: z.string() });
-const DeviceSecretSchema = z.looseObject({ flow: z.string(), pollData: z.record(z.string(), z.unknown()), intervalMs: z.number().optional() });
+const DeviceSecretSchema = z.looseObject({
+  flow: z.string(),
+  pollData: z.record(z.string(), z.unknown()),
+  intervalMs: z.number().optional(),
+});
 
 const REFUSALS: Record<OAuthSessionRefusal, (session?: OAuthSessionRecord) => LoginRequestError> = {
   unknown: () => new LoginRequestError(404, 'unknown or expired state: no login was started with it here'),
-  expired: () => new LoginRequestError(410, `login expired: a login must finish within ${OAUTH_SESSION_TTL_MS / 60_000} minutes; start a new one`),
+  expired: () =>
+    new LoginRequestError(
+      410,
+      `login expired: a login must finish within ${OAUTH_SESSION_TTL_MS / 60_000} minutes; start a new one`,
+    ),
   used: () => new LoginRequestError(409, 'state already used: this login was already completed'),
-  failed: (session) => new LoginRequestError(409, `this login already failed: ${session?.error || 'Authentication failed'}`),
+  failed: (session) =>
+    new LoginRequestError(409, `this login already failed: ${session?.error || 'Authentication failed'}`),
 };
 
 /**
@@ -101,10 +119,14 @@ export class OAuthLoginService {
 
   /** `GET /<route>-auth-url[?flow=device]`. */
   startRoute(route: string, device = false): Promise<LoginStart> {
-    if (!(LOGIN_ROUTES as readonly string[]).includes(route)) throw new LoginRequestError(404, `unknown login "${route}"`);
+    if (!(LOGIN_ROUTES as readonly string[]).includes(route))
+      throw new LoginRequestError(404, `unknown login "${route}"`);
     const flow = loginFlowForRoute(route, device);
     if (!flow) {
-      throw new LoginRequestError(501, device ? `${route} has no device login` : `login for ${route} is not available in this version`);
+      throw new LoginRequestError(
+        501,
+        device ? `${route} has no device login` : `login for ${route} is not available in this version`,
+      );
     }
     return this.start(flow);
   }
@@ -116,12 +138,20 @@ export class OAuthLoginService {
     if (flow.kind === 'redirect') {
       const pkce = createPkce();
       const redirectUri = flow.redirectUri(options.callbackPort);
-      await this.sessions.create({ state, provider: flow.provider, secret: { flow: flow.name, verifier: pkce.verifier, redirectUri }, now });
+      await this.sessions.create({
+        state,
+        provider: flow.provider,
+        secret: { flow: flow.name, verifier: pkce.verifier, redirectUri },
+        now,
+      });
       return { status: 'ok', url: flow.authorizeUrl({ state, pkce, redirectUri, env: process.env }), state };
     }
     const device = await this.guard(() => flow.start(this.context(now)), 502);
     const intervalMs = device.intervalSeconds * 1000;
-    const ttlMs = Math.min(Math.max((device.expiresInSeconds ?? 0) * 1000, OAUTH_SESSION_TTL_MS), MAX_DEVICE_SESSION_MS);
+    const ttlMs = Math.min(
+      Math.max((device.expiresInSeconds ?? 0) * 1000, OAUTH_SESSION_TTL_MS),
+      MAX_DEVICE_SESSION_MS,
+    );
     await this.sessions.create({
       state,
       provider: flow.provider,
@@ -129,7 +159,14 @@ export class OAuthLoginService {
       ttlMs,
       now,
     });
-    return { status: 'ok', url: device.verificationUrl, state, flow: 'device', user_code: device.userCode, expires_in: Math.round(ttlMs / 1000) };
+    return {
+      status: 'ok',
+      url: device.verificationUrl,
+      state,
+      flow: 'device',
+      user_code: device.userCode,
+      expires_in: Math.round(ttlMs / 1000),
+    };
   }
 
   /**
@@ -142,7 +179,8 @@ export class OAuthLoginService {
     if (!parsed.success) throw new LoginRequestError(400, 'invalid body');
     const input = parsed.data;
     const fromUrl = input.redirect_url ? parseRedirect(input.redirect_url) : {};
-    if (input.redirect_url && !fromUrl.code && !fromUrl.state && !fromUrl.error) throw new LoginRequestError(400, 'invalid redirect_url');
+    if (input.redirect_url && !fromUrl.code && !fromUrl.state && !fromUrl.error)
+      throw new LoginRequestError(400, 'invalid redirect_url');
     const fromCode = input.code ? parseRedirect(input.code) : {};
     const code = fromCode.code ?? fromUrl.code;
     const codeState = fromCode.codeState ?? fromUrl.codeState;
@@ -150,13 +188,16 @@ export class OAuthLoginService {
     const error = input.error || fromUrl.error;
     if (!state) throw new LoginRequestError(400, 'state is required');
     if (!isValidState(state)) throw new LoginRequestError(400, 'invalid state');
-    if (codeState && codeState !== state) throw new LoginRequestError(400, 'the code carries another state than the one given');
+    if (codeState && codeState !== state)
+      throw new LoginRequestError(400, 'the code carries another state than the one given');
     if (!code && !error) throw new LoginRequestError(400, 'code or error is required');
 
     const session = await this.sessions.get(state);
     if (!session) throw REFUSALS.unknown();
     if (input.provider) {
-      const named = findLoginFlow(input.provider) ?? LOGIN_FLOWS.find((flow) => callbackRouteOf(flow) === input.provider!.toLowerCase());
+      const named =
+        findLoginFlow(input.provider) ??
+        LOGIN_FLOWS.find((flow) => callbackRouteOf(flow) === input.provider!.toLowerCase());
       if (!named) throw new LoginRequestError(400, 'unsupported provider');
       if (named.provider !== session.provider) throw new LoginRequestError(400, 'provider does not match state');
     }
@@ -175,7 +216,10 @@ export class OAuthLoginService {
       throw new LoginRequestError(400, 'this state does not belong to a browser login');
     }
     return this.finish(state, flow, () =>
-      (flow as RedirectLoginFlow).exchange({ code: code!, state, verifier: secret.data.verifier, redirectUri: secret.data.redirectUri }, this.context(new Date())),
+      (flow as RedirectLoginFlow).exchange(
+        { code: code!, state, verifier: secret.data.verifier, redirectUri: secret.data.redirectUri },
+        this.context(new Date()),
+      ),
     );
   }
 
@@ -211,7 +255,11 @@ export class OAuthLoginService {
     if (poll.status === 'pending') {
       if (poll.intervalSeconds) {
         const intervalMs = poll.intervalSeconds * 1000;
-        await this.sessions.updateSecret(state, { ...claim.secret, intervalMs, nextPollAt: now.getTime() + intervalMs });
+        await this.sessions.updateSecret(state, {
+          ...claim.secret,
+          intervalMs,
+          nextPollAt: now.getTime() + intervalMs,
+        });
       }
       return;
     }
@@ -232,8 +280,12 @@ export class OAuthLoginService {
     try {
       ids = await this.store(result, flow);
     } catch (error) {
-      const message = error instanceof TokenFileError ? `the login answer cannot be stored: ${error.reason}` : 'failed to save authentication tokens';
-      if (!(error instanceof TokenFileError)) this.logger.error(`${flow.name} login not stored: ${(error as Error).name}`);
+      const message =
+        error instanceof TokenFileError
+          ? `the login answer cannot be stored: ${error.reason}`
+          : 'failed to save authentication tokens';
+      if (!(error instanceof TokenFileError))
+        this.logger.error(`${flow.name} login not stored: ${(error as Error).name}`);
       await this.sessions.fail(state, message);
       throw new LoginRequestError(500, message);
     }
@@ -245,7 +297,11 @@ export class OAuthLoginService {
   private async store(result: LoginResult, flow: LoginFlow): Promise<string[]> {
     const drafts = parseTokenFile(result.fileName, result.tokenFile);
     const saved = await saveAuthFile(this.uow, this.box, drafts, UPLOAD_SOURCE);
-    await this.audit.record('oauth-login', 'auth-file.login', saved.name, { flow: flow.name, outcome: saved.outcome, credentials: saved.credentialIds });
+    await this.audit.record('oauth-login', 'auth-file.login', saved.name, {
+      flow: flow.name,
+      outcome: saved.outcome,
+      credentials: saved.credentialIds,
+    });
     await this.notifier.configChanged(['auth-files'], [...saved.credentialIds, ...saved.removedIds]);
     return saved.credentialIds;
   }
@@ -272,6 +328,7 @@ function statusOf(session: OAuthSessionRecord | null, now = new Date()): LoginSt
   if (!session) return { status: 'error', error: 'unknown or expired state' };
   if (session.status === 'ok' && session.credentialId) return { status: 'ok', auth_index: session.credentialId };
   if (session.status === 'error') return { status: 'error', error: session.error || 'Authentication failed' };
-  if (session.expiresAt <= now) return { status: 'error', error: 'login expired: it was not finished in time; start a new one' };
+  if (session.expiresAt <= now)
+    return { status: 'error', error: 'login expired: it was not finished in time; start a new one' };
   return { status: 'wait' };
 }

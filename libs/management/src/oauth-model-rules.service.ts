@@ -16,7 +16,11 @@ import { MANAGEMENT_ACTOR, OK } from './management-answer';
 
 const AliasMapSchema = z.record(z.string(), z.array(OAuthModelAliasSchema.partial({ name: true, alias: true })));
 const ExcludedMapSchema = z.record(z.string(), z.array(z.string()));
-const AliasPatchSchema = z.object({ channel: z.string().optional(), provider: z.string().optional(), aliases: z.array(OAuthModelAliasSchema.partial()).nullish() });
+const AliasPatchSchema = z.object({
+  channel: z.string().optional(),
+  provider: z.string().optional(),
+  aliases: z.array(OAuthModelAliasSchema.partial()).nullish(),
+});
 const ExcludedPatchSchema = z.object({ provider: z.string(), models: z.array(z.string()).nullish() });
 
 /** A map body as CLIProxyAPI's PUT takes it: the map itself, or `{"items": map}`. */
@@ -33,8 +37,14 @@ interface RuleSpec<M> {
   clean(map: Record<string, never[]> | M | undefined): M | undefined;
 }
 
-const ALIAS: RuleSpec<OAuthModelAliasMap> = { setting: SettingKeys.oauthModelAlias, clean: (m) => sanitizeOAuthModelAlias(m as OAuthModelAliasMap) };
-const EXCLUDED: RuleSpec<OAuthExcludedModelsMap> = { setting: SettingKeys.oauthExcludedModels, clean: (m) => normalizeOAuthExcludedModels(m as OAuthExcludedModelsMap) };
+const ALIAS: RuleSpec<OAuthModelAliasMap> = {
+  setting: SettingKeys.oauthModelAlias,
+  clean: (m) => sanitizeOAuthModelAlias(m as OAuthModelAliasMap),
+};
+const EXCLUDED: RuleSpec<OAuthExcludedModelsMap> = {
+  setting: SettingKeys.oauthExcludedModels,
+  clean: (m) => normalizeOAuthExcludedModels(m as OAuthExcludedModelsMap),
+};
 
 /**
  * /oauth-model-alias and /oauth-excluded-models: per-channel maps stored as settings, in
@@ -112,13 +122,23 @@ export class OAuthModelRulesService {
     });
   }
 
-  private async read<M>(spec: RuleSpec<M>, settings: SettingsRepository = this.uow.repos.settings): Promise<M | undefined> {
+  private async read<M>(
+    spec: RuleSpec<M>,
+    settings: SettingsRepository = this.uow.repos.settings,
+  ): Promise<M | undefined> {
     const value = await settings.get(spec.setting);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? spec.clean(value as M) : undefined;
   }
 
-  private async change<M>(spec: RuleSpec<M>, verb: string, next: (current: M | undefined) => M | undefined): Promise<typeof OK> {
-    const changed = await this.uow.run(async ({ settings }) => settings.set(spec.setting, next(await this.read(spec, settings))), { lock: 'config' });
+  private async change<M>(
+    spec: RuleSpec<M>,
+    verb: string,
+    next: (current: M | undefined) => M | undefined,
+  ): Promise<typeof OK> {
+    const changed = await this.uow.run(
+      async ({ settings }) => settings.set(spec.setting, next(await this.read(spec, settings))),
+      { lock: 'config' },
+    );
     if (changed) {
       await this.audit.record(MANAGEMENT_ACTOR, `${spec.setting}.${verb}`, spec.setting, {});
       await this.notifier.configChanged([spec.setting]);

@@ -21,7 +21,15 @@ afterAll(async () => {
 });
 
 const execute = (requestId: string, attempt: number): ExecuteRequest => ({
-  route: { requestId, clientFormat: 'claude', model: 'claude-x', stream: false, sessionIds: [], headers: {}, deadline: 0 },
+  route: {
+    requestId,
+    clientFormat: 'claude',
+    model: 'claude-x',
+    stream: false,
+    sessionIds: [],
+    headers: {},
+    deadline: 0,
+  },
   credentialId: `cred-${attempt}`,
   family: 'claude',
   upstreamModel: 'claude-x',
@@ -38,7 +46,11 @@ const failed = (requestId: string, attempt: number, at: string) =>
       url: 'https://api.anthropic.test/v1/messages',
       headers: { 'x-api-key': 'sk-ant-secret-123', 'anthropic-version': '2023-06-01' },
       body: '{"model":"claude-x"}',
-      response: { status: 529, headers: { 'content-type': 'application/json' }, body: '{"type":"error","error":{"type":"overloaded_error"}}' },
+      response: {
+        status: 529,
+        headers: { 'content-type': 'application/json' },
+        body: '{"type":"error","error":{"type":"overloaded_error"}}',
+      },
     },
     ['sk-ant-secret-123'],
     new Date(at),
@@ -59,7 +71,12 @@ describe('request error logs in Redis', () => {
       ['req-b', 1, 529],
       ['req-a', 2, 529],
     ]);
-    expect(files[1]).toMatchObject({ name: 'error-v1-messages-2026-11-30T070000-req-a.log', client_format: 'claude', model: 'claude-x', modified: Date.parse('2026-11-30T07:00:01Z') / 1000 });
+    expect(files[1]).toMatchObject({
+      name: 'error-v1-messages-2026-11-30T070000-req-a.log',
+      client_format: 'claude',
+      model: 'claude-x',
+      modified: Date.parse('2026-11-30T07:00:01Z') / 1000,
+    });
 
     const file = await reader.byName(files[1]!.name);
     expect(file.attempts.map((a) => a.attempt)).toEqual([1, 2]);

@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ClientFormat } from '@cpa/contracts';
-import type { RequestErrorEntry, RequestErrorLogFile, RequestErrorLogList, RequestErrorLogListing } from '@cpa/contracts/management-views';
+import type {
+  RequestErrorEntry,
+  RequestErrorLogFile,
+  RequestErrorLogList,
+  RequestErrorLogListing,
+} from '@cpa/contracts/management-views';
 import { RequestErrorLogStore } from '@cpa/providers';
 import { ManagementError, notFound } from './management-error';
 
@@ -37,7 +42,11 @@ export function errorLogFiles(entries: readonly RequestErrorEntry[]): RequestErr
   return [...byRequest.values()].map((attempts) => {
     const first = attempts[0]!;
     const route = ROUTE_OF[first.client_format] ?? 'v1';
-    return { name: `error-${route}-${stamp(first.time)}-${first.request_id}.log`, request_id: first.request_id, attempts };
+    return {
+      name: `error-${route}-${stamp(first.time)}-${first.request_id}.log`,
+      request_id: first.request_id,
+      attempts,
+    };
   });
 }
 

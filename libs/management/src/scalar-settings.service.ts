@@ -39,9 +39,17 @@ export class ScalarSettingsService {
     const previous = (await this.uow.repos.settings.get(spec.setting)) ?? spec.fallback;
     const changed = await this.uow.run(({ settings }) => settings.set(spec.setting, value));
     if (changed) {
-      const audited = (v: unknown) => (spec.audited ? spec.audited(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as string | number | boolean | null));
+      const audited = (v: unknown) =>
+        spec.audited
+          ? spec.audited(v)
+          : typeof v === 'object' && v !== null
+            ? JSON.stringify(v)
+            : (v as string | number | boolean | null);
       // before_value: the console's audit page shows it as the "before" of the change.
-      await this.audit.record(MANAGEMENT_ACTOR, 'setting.update', spec.setting, { before_value: audited(previous), value: audited(value) });
+      await this.audit.record(MANAGEMENT_ACTOR, 'setting.update', spec.setting, {
+        before_value: audited(previous),
+        value: audited(value),
+      });
       await this.notifier.configChanged([spec.setting]);
     }
     return OK;

@@ -1,4 +1,13 @@
-import { DEFAULT_SETTINGS, formatDurationSeconds, parseDurationSeconds, ProxyUrlSchema, redactProxyUrl, RoutingStrategySchema, SettingKeys, type SettingKey } from '@cpa/config';
+import {
+  DEFAULT_SETTINGS,
+  formatDurationSeconds,
+  parseDurationSeconds,
+  ProxyUrlSchema,
+  redactProxyUrl,
+  RoutingStrategySchema,
+  SettingKeys,
+  type SettingKey,
+} from '@cpa/config';
 import { z } from 'zod';
 
 /**
@@ -29,7 +38,13 @@ const seconds = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const count = z.number().int().min(0);
 
 export const SCALARS: readonly ScalarSpec[] = [
-  { path: 'request-retry', responseKey: 'request-retry', setting: SettingKeys.requestRetry, input: count, fallback: DEFAULT_SETTINGS.requestRetry },
+  {
+    path: 'request-retry',
+    responseKey: 'request-retry',
+    setting: SettingKeys.requestRetry,
+    input: count,
+    fallback: DEFAULT_SETTINGS.requestRetry,
+  },
   {
     path: 'max-retry-credentials',
     responseKey: 'max-retry-credentials',
@@ -74,7 +89,14 @@ export const SCALARS: readonly ScalarSpec[] = [
     show: (stored) => formatDurationSeconds(stored as number),
   },
   // CLIProxyAPI's `proxy-url`: a string; "" (or DELETE) means no global proxy.
-  { path: 'proxy-url', responseKey: 'proxy-url', setting: SettingKeys.proxyUrl, input: ProxyUrlSchema, fallback: '', audited: redactProxyUrl },
+  {
+    path: 'proxy-url',
+    responseKey: 'proxy-url',
+    setting: SettingKeys.proxyUrl,
+    input: ProxyUrlSchema,
+    fallback: '',
+    audited: redactProxyUrl,
+  },
 ];
 
 export function scalarSpec(path: string): ScalarSpec | undefined {

@@ -63,7 +63,8 @@ function providerKeySection(section: ProviderKeySection): ListSection<ProviderKe
     name: section,
     show: (repos, box) => readProviderKeys(repos, box, section),
     // The stored view carries `auth-index`; list operations work on plain entries.
-    read: async (repos, box) => (await readProviderKeys(repos, box, section)).map(({ 'auth-index': _, ...entry }) => entry),
+    read: async (repos, box) =>
+      (await readProviderKeys(repos, box, section)).map(({ 'auth-index': _, ...entry }) => entry),
     write: (repos, box, items) => syncProviderKeys(repos, box, section, items, MANAGEMENT_MODE),
     put: (body) => parsePutBody(body, ProviderKeyEntrySchema, section),
     patch: (list, body) => patchEntryList(list, body, spec),

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { hashClientKey, isErrorStatus, UsageRequestRepository, utcDay, type UsageRequestFilter, type UsageRequestRecord, type UsageRequestRow } from '@cpa/db';
+import {
+  hashClientKey,
+  isErrorStatus,
+  UsageRequestRepository,
+  utcDay,
+  type UsageRequestFilter,
+  type UsageRequestRecord,
+  type UsageRequestRow,
+} from '@cpa/db';
 import { badRequest } from './management-error';
 import type { UsageNames } from './usage-requests';
 
@@ -72,7 +80,17 @@ const MAX_INT = 2_147_483_647;
 export const UNKNOWN_API = 'unknown';
 
 export function emptySnapshot(): StatisticsSnapshot {
-  return { total_requests: 0, success_count: 0, failure_count: 0, total_tokens: 0, apis: {}, requests_by_day: {}, requests_by_hour: {}, tokens_by_day: {}, tokens_by_hour: {} };
+  return {
+    total_requests: 0,
+    success_count: 0,
+    failure_count: 0,
+    total_tokens: 0,
+    apis: {},
+    requests_by_day: {},
+    requests_by_hour: {},
+    tokens_by_day: {},
+    tokens_by_hour: {},
+  };
 }
 
 /** The `apis` name of a client key id: its name, else the stored id (an imported, unmatched name). */
@@ -101,7 +119,13 @@ export function addToSnapshot(snapshot: StatisticsSnapshot, row: UsageRequestRow
     latency_ms: row.latencyMs,
     source: row.source || credential?.account || credential?.label || '',
     auth_index: row.credentialId,
-    tokens: { input_tokens: row.inputTokens, output_tokens: row.outputTokens, reasoning_tokens: row.reasoningTokens, cached_tokens: row.cachedTokens, total_tokens: total },
+    tokens: {
+      input_tokens: row.inputTokens,
+      output_tokens: row.outputTokens,
+      reasoning_tokens: row.reasoningTokens,
+      cached_tokens: row.cachedTokens,
+      total_tokens: total,
+    },
     failed,
   });
   const day = utcDay(row.at);
@@ -114,7 +138,9 @@ export function addToSnapshot(snapshot: StatisticsSnapshot, row: UsageRequestRow
 
 /** Details oldest first, as CLIProxyAPI appends them. */
 export function sortDetails(snapshot: StatisticsSnapshot): StatisticsSnapshot {
-  for (const api of Object.values(snapshot.apis)) for (const model of Object.values(api.models)) model.details.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+  for (const api of Object.values(snapshot.apis))
+    for (const model of Object.values(api.models))
+      model.details.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
   return snapshot;
 }
 
@@ -132,7 +158,10 @@ const TokensSchema = z
 const DetailSchema = z.object({
   timestamp: z
     .string()
-    .refine((t) => !Number.isNaN(Date.parse(t)) && Math.abs(Date.parse(t)) < 8.64e15, 'timestamp must be an RFC 3339 time')
+    .refine(
+      (t) => !Number.isNaN(Date.parse(t)) && Math.abs(Date.parse(t)) < 8.64e15,
+      'timestamp must be an RFC 3339 time',
+    )
     .optional(),
   latency_ms: z.number().finite().optional(),
   source: z.string().optional(),
@@ -145,7 +174,12 @@ const ImportSchema = z.object({
   version: z.number().int().optional(),
   usage: z
     .object({
-      apis: z.record(z.string(), z.object({ models: z.record(z.string(), z.object({ details: z.array(DetailSchema).nullish() })).nullish() })).nullish(),
+      apis: z
+        .record(
+          z.string(),
+          z.object({ models: z.record(z.string(), z.object({ details: z.array(DetailSchema).nullish() })).nullish() }),
+        )
+        .nullish(),
     })
     .passthrough()
     .nullish(),
@@ -163,17 +197,27 @@ export interface ImportTargets {
  * have no HTTP status, time to first byte or attempt count: a failed one is stored as 500,
  * a successful one as 200, with no ttfb and one attempt.
  */
-export function importRecords(body: unknown, targets: ImportTargets, now = Date.now()): (Omit<UsageRequestRecord, 'key'> & { source: string })[] {
+export function importRecords(
+  body: unknown,
+  targets: ImportTargets,
+  now = Date.now(),
+): (Omit<UsageRequestRecord, 'key'> & { source: string })[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('invalid json');
   const parsed = ImportSchema.safeParse(body);
-  if (!parsed.success) throw badRequest(`invalid usage: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw badRequest(
+      `invalid usage: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const version = parsed.data.version ?? 0;
   if (version !== 0 && version !== 1) throw badRequest('unsupported version');
   const records: (Omit<UsageRequestRecord, 'key'> & { source: string })[] = [];
   for (const [rawApi, api] of Object.entries(parsed.data.usage?.apis ?? {})) {
     const name = rawApi.trim();
     if (!name) continue;
-    const clientKeyId = name === UNKNOWN_API ? '' : (targets.clientKeyByName.get(name) ?? targets.clientKeyByHash.get(hashClientKey(name)) ?? name);
+    const clientKeyId =
+      name === UNKNOWN_API
+        ? ''
+        : (targets.clientKeyByName.get(name) ?? targets.clientKeyByHash.get(hashClientKey(name)) ?? name);
     for (const [rawModel, model] of Object.entries(api.models ?? {})) {
       const modelName = rawModel.trim() || 'unknown';
       for (const detail of model.details ?? []) {
@@ -225,7 +269,10 @@ export class UsageReportService {
     const to = parsed.data.to ?? utcDay(now);
     const from = parsed.data.from ?? utcDay(new Date(now.getTime() - 29 * 86_400_000));
     if (from > to) throw badRequest('from must not be after to');
-    const filter: UsageRequestFilter = { from: new Date(`${from}T00:00:00Z`), to: new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000) };
+    const filter: UsageRequestFilter = {
+      from: new Date(`${from}T00:00:00Z`),
+      to: new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000),
+    };
     if (parsed.data.credential) filter.credentialId = parsed.data.credential;
     if (parsed.data.model) filter.model = parsed.data.model;
     const usage = await this.snapshot(filter);
@@ -245,9 +292,18 @@ export class UsageReportService {
       if (name && !clientKeyByName.has(name)) clientKeyByName.set(name, id);
       clientKeyByName.set(id, id);
     }
-    const targets: ImportTargets = { clientKeyByName, clientKeyByHash: await this.requests.clientKeyHashes(), credentialFamily: await this.requests.credentialFamilies() };
+    const targets: ImportTargets = {
+      clientKeyByName,
+      clientKeyByHash: await this.requests.clientKeyHashes(),
+      credentialFamily: await this.requests.credentialFamilies(),
+    };
     const result = await this.requests.import(importRecords(body, targets));
     const totals = await this.requests.totals();
-    return { added: result.added, skipped: result.skipped, total_requests: totals.requests, failed_requests: totals.errors };
+    return {
+      added: result.added,
+      skipped: result.skipped,
+      total_requests: totals.requests,
+      failed_requests: totals.errors,
+    };
   }
 }

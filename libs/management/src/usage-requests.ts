@@ -1,7 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import type { UsageBucketSize, UsageRequestPage, UsageRequestView, UsageSummary, UsageSummaryPoint, UsageTotals } from '@cpa/contracts/management-views';
-import { histogramQuantile, UsageRequestRepository, type UsageBucket, type UsageRequestFilter, type UsageRequestRow } from '@cpa/db';
+import type {
+  UsageBucketSize,
+  UsageRequestPage,
+  UsageRequestView,
+  UsageSummary,
+  UsageSummaryPoint,
+  UsageTotals,
+} from '@cpa/contracts/management-views';
+import {
+  histogramQuantile,
+  UsageRequestRepository,
+  type UsageBucket,
+  type UsageRequestFilter,
+  type UsageRequestRow,
+} from '@cpa/db';
 import { badRequest } from './management-error';
 
 const HOUR_MS = 3_600_000;
@@ -15,7 +28,10 @@ const instant = z
   .string()
   .trim()
   .min(1)
-  .refine((value) => !Number.isNaN(parseInstant(value)), 'must be an RFC 3339 time, a YYYY-MM-DD day or epoch milliseconds')
+  .refine(
+    (value) => !Number.isNaN(parseInstant(value)),
+    'must be an RFC 3339 time, a YYYY-MM-DD day or epoch milliseconds',
+  )
   .transform((value) => new Date(parseInstant(value)));
 
 function parseInstant(value: string): number {
@@ -88,7 +104,12 @@ export function parseUsageListQuery(query: unknown): UsageListQuery {
   const parsed = ListQuerySchema.safeParse(query ?? {});
   if (!parsed.success) throw badRequest(issues(parsed.error));
   const { limit, before_id, format, ...rest } = parsed.data;
-  return { filter: toFilter(rest), limit: limit ?? USAGE_LIST_DEFAULT_LIMIT, ...(before_id ? { beforeId: before_id } : {}), format: format ?? 'json' };
+  return {
+    filter: toFilter(rest),
+    limit: limit ?? USAGE_LIST_DEFAULT_LIMIT,
+    ...(before_id ? { beforeId: before_id } : {}),
+    format: format ?? 'json',
+  };
 }
 
 /** GET /usage/summary query: filters and `bucket`; the range defaults to the last 24 hours (hour) or 30 days (day). */
@@ -122,7 +143,11 @@ export function usageRequestView(row: UsageRequestRow, names: UsageNames): Usage
     client_key_id: row.clientKeyId || null,
     client_key_name: row.clientKeyId ? (names.clientKeys.get(row.clientKeyId) ?? null) : null,
     credential_id: row.credentialId || null,
-    credential_label: row.credentialId ? (credential ? credential.label || credential.account || row.credentialId : null) : null,
+    credential_label: row.credentialId
+      ? credential
+        ? credential.label || credential.account || row.credentialId
+        : null
+      : null,
     family: row.family || null,
     model: row.model,
     status: row.status,
@@ -138,8 +163,23 @@ export function usageRequestView(row: UsageRequestRow, names: UsageNames): Usage
 }
 
 export const USAGE_CSV_COLUMNS = [
-  'id', 'at', 'client_key_id', 'client_key_name', 'credential_id', 'credential_label', 'family', 'model', 'status',
-  'latency_ms', 'ttfb_ms', 'input_tokens', 'output_tokens', 'cached_tokens', 'reasoning_tokens', 'attempts', 'request_id',
+  'id',
+  'at',
+  'client_key_id',
+  'client_key_name',
+  'credential_id',
+  'credential_label',
+  'family',
+  'model',
+  'status',
+  'latency_ms',
+  'ttfb_ms',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
+  'attempts',
+  'request_id',
 ] as const satisfies readonly (keyof UsageRequestView)[];
 
 /**
@@ -183,15 +223,28 @@ function point(start: number, bucket: UsageBucket | undefined): UsageSummaryPoin
  * buckets included (only the non-empty ones past MAX_FILLED_BUCKETS), and the totals.
  * Percentiles come from the roll-up's histograms (within a bucket width, 20 %).
  */
-export function summarise(buckets: readonly UsageBucket[], bucket: UsageBucketSize, from: Date, to: Date): UsageSummary {
+export function summarise(
+  buckets: readonly UsageBucket[],
+  bucket: UsageBucketSize,
+  from: Date,
+  to: Date,
+): UsageSummary {
   const unit = bucket === 'day' ? DAY_MS : HOUR_MS;
   const byStart = new Map(buckets.map((b) => [b.start.getTime(), b]));
   const first = floorTo(from.getTime(), unit);
   const count = Math.ceil((to.getTime() - first) / unit);
   const series: UsageSummaryPoint[] = [];
-  if (count <= MAX_FILLED_BUCKETS) for (let start = first; start < to.getTime(); start += unit) series.push(point(start, byStart.get(start)));
+  if (count <= MAX_FILLED_BUCKETS)
+    for (let start = first; start < to.getTime(); start += unit) series.push(point(start, byStart.get(start)));
   else for (const b of buckets) series.push(point(b.start.getTime(), b));
-  const totals: UsageTotals = { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, reasoning_tokens: 0 };
+  const totals: UsageTotals = {
+    requests: 0,
+    errors: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cached_tokens: 0,
+    reasoning_tokens: 0,
+  };
   for (const b of buckets) {
     totals.requests += b.requests;
     totals.errors += b.errors;
@@ -209,7 +262,10 @@ export class UsageRequestsService {
   constructor(private readonly requests: UsageRequestRepository) {}
 
   async list(query: UsageListQuery): Promise<UsageRequestPage> {
-    const [rows, names] = await Promise.all([this.requests.list(query.filter, query.limit, query.beforeId), this.requests.names()]);
+    const [rows, names] = await Promise.all([
+      this.requests.list(query.filter, query.limit, query.beforeId),
+      this.requests.names(),
+    ]);
     return {
       requests: rows.map((row) => usageRequestView(row, names)),
       next_before_id: rows.length === query.limit ? rows[rows.length - 1]!.id : null,

@@ -43,7 +43,9 @@ export class TransportCredentialRefresher implements CredentialRefresher {
 
   private async ask(request: RefreshCredentialRequest): Promise<RefreshCredentialReply> {
     try {
-      const reply = await firstValueFrom(this.client.request(Patterns.refresh, request, { deadline: Date.now() + this.timeoutMs }));
+      const reply = await firstValueFrom(
+        this.client.request(Patterns.refresh, request, { deadline: Date.now() + this.timeoutMs }),
+      );
       const parsed = ReplySchema.safeParse(reply.meta);
       return parsed.success ? parsed.data : { ok: false, reason: 'malformed refresh reply' };
     } catch (err) {

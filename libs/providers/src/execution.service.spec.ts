@@ -2,7 +2,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { snapshotOf, type Catalog, type CatalogSnapshot, type CredentialInfo } from '@cpa/catalog';
 import { testCredential } from '@cpa/catalog/testing';
-import { Patterns, RouteActions, type RefreshCredentialReply, type AttemptFailure, type AttemptResult, type ClientFormat, type ExecuteRequest, type ProviderFamily, type ResponseHead } from '@cpa/contracts';
+import {
+  Patterns,
+  RouteActions,
+  type RefreshCredentialReply,
+  type AttemptFailure,
+  type AttemptResult,
+  type ClientFormat,
+  type ExecuteRequest,
+  type ProviderFamily,
+  type ResponseHead,
+} from '@cpa/contracts';
 import { startCodeAssistMock, startMockUpstream, type MockUpstream } from '@cpa/testing';
 import { isForward, isFrame, type Forward, type Frame } from '@cpa/transport';
 import { SecretBox } from '@cpa/db/light';
@@ -18,10 +28,18 @@ let upstream: UpstreamClient;
 let reports: AttemptResult[];
 let service: ExecutionService;
 
-const KEYS: Partial<Record<ProviderFamily, string>> = { claude: 'k-claude', gemini: 'k-gemini', codex: 'k-codex', 'openai-compat': 'k-compat' };
+const KEYS: Partial<Record<ProviderFamily, string>> = {
+  claude: 'k-claude',
+  gemini: 'k-gemini',
+  codex: 'k-codex',
+  'openai-compat': 'k-compat',
+};
 
 function credential(family: ProviderFamily): CredentialInfo {
-  return testCredential(family, { provider: family, baseUrl: family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url });
+  return testCredential(family, {
+    provider: family,
+    baseUrl: family === 'codex' || family === 'openai-compat' ? `${mock.url}/v1` : mock.url,
+  });
 }
 
 beforeAll(async () => {
@@ -42,14 +60,38 @@ beforeEach(() => {
   reports = [];
 });
 
-function request(family: ProviderFamily, clientFormat: ClientFormat, stream: boolean, upstreamModel: string, action?: string): ExecuteRequest {
+function request(
+  family: ProviderFamily,
+  clientFormat: ClientFormat,
+  stream: boolean,
+  upstreamModel: string,
+  action?: string,
+): ExecuteRequest {
   return {
-    route: { requestId: 'r1', clientFormat, model: 'client-model', stream, sessionIds: [], headers: {}, deadline: Date.now() + 10_000, action },
-    credentialId: family, family, upstreamModel, baseModel: upstreamModel, attempt: 0, triedCredentialIds: [family],
+    route: {
+      requestId: 'r1',
+      clientFormat,
+      model: 'client-model',
+      stream,
+      sessionIds: [],
+      headers: {},
+      deadline: Date.now() + 10_000,
+      action,
+    },
+    credentialId: family,
+    family,
+    upstreamModel,
+    baseModel: upstreamModel,
+    attempt: 0,
+    triedCredentialIds: [family],
   };
 }
 
-async function run(req: ExecuteRequest, body: unknown, executor = service): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
+async function run(
+  req: ExecuteRequest,
+  body: unknown,
+  executor = service,
+): Promise<{ head: ResponseHead; text: string; frames: Frame[] }> {
   const out = await executor.execute(req, Buffer.from(JSON.stringify(body)), new AbortController().signal);
   if (isForward(out)) throw new Error(`attempt failed: ${JSON.stringify((out as Forward).data)}`);
   const frames = isFrame(out) ? [out] : await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
@@ -63,37 +105,66 @@ async function failure(req: ExecuteRequest, body: unknown, executor = service): 
   return out.data as AttemptFailure;
 }
 
-const chatBody = (stream = false) => ({ model: 'client-model', stream, messages: [{ role: 'user', content: 'hello from chat' }] });
-const sseData = (text: string) => text.split('\n').filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+const chatBody = (stream = false) => ({
+  model: 'client-model',
+  stream,
+  messages: [{ role: 'user', content: 'hello from chat' }],
+});
+const sseData = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('data: ') && l !== 'data: [DONE]')
+    .map((l) => JSON.parse(l.slice(6)));
 
 describe('ExecutionService translation', () => {
   it('translates a non-streamed chat request to Claude and the answer back, reporting usage', async () => {
     const { head, text } = await run(request('claude', 'openai-chat', false, 'claude-x'), chatBody());
     expect(head).toMatchObject({ status: 200, complete: true, headers: { 'content-type': 'application/json' } });
     const body = JSON.parse(text);
-    expect(body).toMatchObject({ object: 'chat.completion', model: 'client-model', choices: [{ message: { content: 'echo: hello from chat' }, finish_reason: 'stop' }] });
+    expect(body).toMatchObject({
+      object: 'chat.completion',
+      model: 'client-model',
+      choices: [{ message: { content: 'echo: hello from chat' }, finish_reason: 'stop' }],
+    });
     expect(mock.requests[0]).toMatchObject({ path: '/v1/messages', format: 'claude', apiKey: 'k-claude' });
     expect(mock.requests[0].body).toMatchObject({ model: 'claude-x', messages: [{ role: 'user' }] });
-    expect(reports).toEqual([expect.objectContaining({ ok: true, status: 200, credentialId: 'claude', usage: { inputTokens: 3, outputTokens: 4, cachedTokens: 0 } })]);
+    expect(reports).toEqual([
+      expect.objectContaining({
+        ok: true,
+        status: 200,
+        credentialId: 'claude',
+        usage: { inputTokens: 3, outputTokens: 4, cachedTokens: 0 },
+      }),
+    ]);
     expect(body.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4 });
   });
 
   it('streams a Claude client from a Gemini upstream event by event', async () => {
-    const { head, text, frames } = await run(request('gemini', 'claude', true, 'gemini-2.5-flash'), { model: 'client-model', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'stream this to claude' }] });
+    const { head, text, frames } = await run(request('gemini', 'claude', true, 'gemini-2.5-flash'), {
+      model: 'client-model',
+      max_tokens: 50,
+      stream: true,
+      messages: [{ role: 'user', content: 'stream this to claude' }],
+    });
     expect(head.headers['content-type']).toBe('text/event-stream');
     expect(frames.length).toBeGreaterThan(1);
     expect(mock.requests[0].path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent');
     expect(mock.requests[0].query).toEqual({ alt: 'sse' });
     const events = sseData(text);
     expect(events[0]).toMatchObject({ type: 'message_start', message: { model: 'client-model' } });
-    const deltas = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('');
+    const deltas = events
+      .filter((e) => e.type === 'content_block_delta')
+      .map((e) => e.delta.text)
+      .join('');
     expect(deltas).toBe('echo: stream this to claude');
     expect(events.at(-1)).toEqual({ type: 'message_stop' });
     expect(reports[0]).toMatchObject({ ok: true, usage: { inputTokens: 4, outputTokens: 5 } });
   });
 
   it('aggregates the streaming-only Responses upstream for a non-streaming Gemini client', async () => {
-    const { head, text } = await run(request('codex', 'gemini', false, 'gpt-5'), { contents: [{ role: 'user', parts: [{ text: 'aggregate me' }] }] });
+    const { head, text } = await run(request('codex', 'gemini', false, 'gpt-5'), {
+      contents: [{ role: 'user', parts: [{ text: 'aggregate me' }] }],
+    });
     expect(head).toMatchObject({ status: 200, complete: true });
     expect((mock.requests[0].body as { stream: boolean }).stream).toBe(true);
     const body = JSON.parse(text);
@@ -103,16 +174,29 @@ describe('ExecutionService translation', () => {
   });
 
   it('aggregates the same-format Responses stream keeping the request bytes apart from the stream flag', async () => {
-    const { text } = await run(request('codex', 'openai-responses', false, 'gpt-5'), { model: 'client-model', input: 'plain responses', store: false });
+    const { text } = await run(request('codex', 'openai-responses', false, 'gpt-5'), {
+      model: 'client-model',
+      input: 'plain responses',
+      store: false,
+    });
     expect(mock.requests[0].body).toEqual({ model: 'gpt-5', input: 'plain responses', store: false, stream: true });
-    expect(JSON.parse(text)).toMatchObject({ object: 'response', status: 'completed', output: [{ type: 'message', content: [{ text: 'echo: plain responses' }] }] });
+    expect(JSON.parse(text)).toMatchObject({
+      object: 'response',
+      status: 'completed',
+      output: [{ type: 'message', content: [{ text: 'echo: plain responses' }] }],
+    });
   });
 
   it('passes a same-format stream through untouched and taps its usage', async () => {
-    const { head, text } = await run(request('openai-compat', 'openai-chat', true, 'gpt-4o-mini'), { ...chatBody(true), stream_options: { include_usage: true } });
+    const { head, text } = await run(request('openai-compat', 'openai-chat', true, 'gpt-4o-mini'), {
+      ...chatBody(true),
+      stream_options: { include_usage: true },
+    });
     expect(head.headers['content-type']).toContain('text/event-stream');
     const chunks = sseData(text);
-    expect(mock.requests[0].rawBody).toBe(JSON.stringify({ ...chatBody(true), model: 'gpt-4o-mini', stream_options: { include_usage: true } }));
+    expect(mock.requests[0].rawBody).toBe(
+      JSON.stringify({ ...chatBody(true), model: 'gpt-4o-mini', stream_options: { include_usage: true } }),
+    );
     expect(chunks[0].model).toBe('gpt-4o-mini'); // upstream bytes, untouched
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(reports[0].usage).toMatchObject({ inputTokens: 3, outputTokens: 4 });
@@ -122,7 +206,9 @@ describe('ExecutionService translation', () => {
     const body = { contents: [{ role: 'user', parts: [{ text: 'array please' }] }] };
     const translated = await run(request('claude', 'gemini', true, 'claude-x', RouteActions.streamJsonArray), body);
     expect(translated.head.headers['content-type']).toBe('application/json');
-    const chunks = JSON.parse(translated.text) as Array<{ candidates?: Array<{ content?: { parts?: Array<{ text?: string }> } }> }>;
+    const chunks = JSON.parse(translated.text) as Array<{
+      candidates?: Array<{ content?: { parts?: Array<{ text?: string }> } }>;
+    }>;
     expect(chunks.map((c) => c.candidates?.[0]?.content?.parts?.[0]?.text ?? '').join('')).toBe('echo: array please');
     const passed = await run(request('gemini', 'gemini', true, 'gemini-2.5-flash', RouteActions.streamJsonArray), body);
     expect(mock.requests[1].query).toEqual({});
@@ -141,20 +227,36 @@ describe('ExecutionService translation', () => {
   });
 
   it('keeps a same-format upstream error body exactly', async () => {
-    mock.setBehavior('k-claude', { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' } } });
-    const f = await failure(request('claude', 'claude', false, 'claude-x'), { model: 'client-model', max_tokens: 5, messages: [] });
+    mock.setBehavior('k-claude', {
+      status: 400,
+      body: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' } },
+    });
+    const f = await failure(request('claude', 'claude', false, 'claude-x'), {
+      model: 'client-model',
+      max_tokens: 5,
+      messages: [],
+    });
     expect(JSON.parse(f.body)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'bad' } });
   });
 
   it('ends a translated stream that breaks mid-way with the client format error event', async () => {
     mock.setBehavior('k-compat', { closeMidStream: true, streamChunks: 8, chunkDelayMs: 5 });
-    const { text } = await run(request('openai-compat', 'claude', true, 'gpt-4o-mini'), { model: 'client-model', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight' }] });
+    const { text } = await run(request('openai-compat', 'claude', true, 'gpt-4o-mini'), {
+      model: 'client-model',
+      max_tokens: 50,
+      stream: true,
+      messages: [{ role: 'user', content: 'one two three four five six seven eight' }],
+    });
     expect(text).toContain('event: error');
     expect(reports[0]).toMatchObject({ ok: false, status: 502 });
   });
 
   it('refuses a client body it cannot decode without calling upstream', async () => {
-    const out = await service.execute(request('claude', 'openai-chat', false, 'claude-x'), Buffer.from('[1,2]'), new AbortController().signal);
+    const out = await service.execute(
+      request('claude', 'openai-chat', false, 'claude-x'),
+      Buffer.from('[1,2]'),
+      new AbortController().signal,
+    );
     expect(isForward(out) && (out.data as AttemptFailure).status).toBe(400);
     expect(mock.requests).toHaveLength(0);
   });
@@ -166,7 +268,13 @@ describe('ExecutionService: the answered request, for its usage record', () => {
     const plain = { ...request('claude', 'openai-chat', false, 'claude-x'), attempt: 2 };
     plain.route.receivedAt = before - 50;
     await run(plain, chatBody());
-    expect(reports[0]!.request).toEqual({ requestId: 'r1', model: 'client-model', attempts: 3, receivedAt: before - 50, finishedAt: expect.any(Number) });
+    expect(reports[0]!.request).toEqual({
+      requestId: 'r1',
+      model: 'client-model',
+      attempts: 3,
+      receivedAt: before - 50,
+      finishedAt: expect.any(Number),
+    });
     expect(reports[0]!.request!.finishedAt).toBeGreaterThanOrEqual(before);
 
     reports = [];
@@ -189,21 +297,31 @@ describe('ExecutionService count tokens', () => {
   });
 
   it('counts natively on a Gemini upstream for a Claude client', async () => {
-    const { text } = await run(request('gemini', 'claude', false, 'gemini-2.5-flash', RouteActions.countTokens), claudeCount);
+    const { text } = await run(
+      request('gemini', 'claude', false, 'gemini-2.5-flash', RouteActions.countTokens),
+      claudeCount,
+    );
     expect(mock.requests[0].path).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
     expect(mock.requests[0].body).toMatchObject({ generateContentRequest: { model: 'models/gemini-2.5-flash' } });
     expect(JSON.parse(text)).toEqual({ input_tokens: 4 });
   });
 
   it('estimates locally when the upstream cannot count', async () => {
-    const { text } = await run(request('openai-compat', 'gemini', false, 'gpt-4o-mini', RouteActions.countTokens), { contents: [{ role: 'user', parts: [{ text: 'x'.repeat(40) }] }] });
+    const { text } = await run(request('openai-compat', 'gemini', false, 'gpt-4o-mini', RouteActions.countTokens), {
+      contents: [{ role: 'user', parts: [{ text: 'x'.repeat(40) }] }],
+    });
     expect(JSON.parse(text)).toEqual({ totalTokens: 10 });
     expect(mock.requests).toHaveLength(0);
   });
 });
 
 const SSE = { 'content-type': 'text/event-stream' };
-const claudeBody = (stream: boolean) => ({ model: 'client-model', max_tokens: 50, stream, messages: [{ role: 'user', content: 'hello claude' }] });
+const claudeBody = (stream: boolean) => ({
+  model: 'client-model',
+  max_tokens: 50,
+  stream,
+  messages: [{ role: 'user', content: 'hello claude' }],
+});
 const OVERLOADED = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}';
 
 describe('ExecutionService: an error as the first stream event is a failure before the first byte', () => {
@@ -219,7 +337,11 @@ describe('ExecutionService: an error as the first stream event is a failure befo
   });
 
   it('waits past events that carry nothing (ping) for the first real one', async () => {
-    mock.setBehavior('k-claude', { status: 200, headers: SSE, body: `event: ping\ndata: {"type":"ping"}\n\nevent: error\ndata: ${OVERLOADED}\n\n` });
+    mock.setBehavior('k-claude', {
+      status: 200,
+      headers: SSE,
+      body: `event: ping\ndata: {"type":"ping"}\n\nevent: error\ndata: ${OVERLOADED}\n\n`,
+    });
     const f = await failure(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
     expect(f.status).toBe(529);
   });
@@ -232,7 +354,9 @@ describe('ExecutionService: an error as the first stream event is a failure befo
   });
 
   it('maps an OpenAI rate-limit error chunk to 429', async () => {
-    const error = { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } };
+    const error = {
+      error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' },
+    };
     mock.setBehavior('k-compat', { status: 200, headers: SSE, body: `data: ${JSON.stringify(error)}\n\n` });
     const f = await failure(request('openai-compat', 'openai-chat', true, 'gpt-4o-mini'), chatBody(true));
     expect(f.status).toBe(429);
@@ -242,18 +366,23 @@ describe('ExecutionService: an error as the first stream event is a failure befo
   it('keeps the status of a Gemini error object and its RetryInfo hint', async () => {
     const error = {
       error: {
-        code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE',
+        code: 503,
+        message: 'The model is overloaded.',
+        status: 'UNAVAILABLE',
         details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3s' }],
       },
     };
     mock.setBehavior('k-gemini', { status: 200, headers: SSE, body: `data: ${JSON.stringify(error)}\n\n` });
-    const f = await failure(request('gemini', 'gemini', true, 'gemini-2.5-flash'), { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] });
+    const f = await failure(request('gemini', 'gemini', true, 'gemini-2.5-flash'), {
+      contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
+    });
     expect(f.status).toBe(503);
     expect(f.retryAfterMs).toBe(3000);
   });
 
   it('relays an error after the first event in the stream and reports the attempt as failed', async () => {
-    const start = '{"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","model":"claude-x","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}';
+    const start =
+      '{"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","model":"claude-x","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}';
     const body = `event: message_start\ndata: ${start}\n\nevent: error\ndata: ${OVERLOADED}\n\n`;
     mock.setBehavior('k-claude', { status: 200, headers: SSE, body });
     const { head, text } = await run(request('claude', 'claude', true, 'claude-x'), claudeBody(true));
@@ -263,7 +392,8 @@ describe('ExecutionService: an error as the first stream event is a failure befo
   });
 
   it('reports a translated stream that carries an error mid-way as failed, ending it with the client error event', async () => {
-    const chunk = '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}';
+    const chunk =
+      '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}';
     const error = '{"error":{"message":"server had an error","type":"server_error"}}';
     mock.setBehavior('k-compat', { status: 200, headers: SSE, body: `data: ${chunk}\n\ndata: ${error}\n\n` });
     const { text } = await run(request('openai-compat', 'claude', true, 'gpt-4o-mini'), claudeBody(true));
@@ -288,16 +418,33 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
   let refreshReply: (credentialId: string) => RefreshCredentialReply;
   let oauthService: ExecutionService;
 
-  const oauthCredential = (id: string, kind: 'oauth' | 'api_key'): CredentialInfo => ({ ...credential('claude'), id, kind, version: versions.get(id) ?? 1 });
+  const oauthCredential = (id: string, kind: 'oauth' | 'api_key'): CredentialInfo => ({
+    ...credential('claude'),
+    id,
+    kind,
+    version: versions.get(id) ?? 1,
+  });
 
   // A new executor per test: its secret cache starts empty.
   beforeEach(() => {
     const published = () =>
-      snapshotOf([oauthCredential('claude-oauth', 'oauth'), oauthCredential('claude-key', 'api_key')], {}, {
-        generation: 1,
-        secrets: new Map([...stored].map(([id, secret]) => [id, { version: versions.get(id) ?? 1, secretEnc: box.encryptJson(secret) }])),
-      });
-    const catalog = { snapshot: undefined as unknown as CatalogSnapshot, reload: async () => (catalog.snapshot = published()) };
+      snapshotOf(
+        [oauthCredential('claude-oauth', 'oauth'), oauthCredential('claude-key', 'api_key')],
+        {},
+        {
+          generation: 1,
+          secrets: new Map(
+            [...stored].map(([id, secret]) => [
+              id,
+              { version: versions.get(id) ?? 1, secretEnc: box.encryptJson(secret) },
+            ]),
+          ),
+        },
+      );
+    const catalog = {
+      snapshot: undefined as unknown as CatalogSnapshot,
+      reload: async () => (catalog.snapshot = published()),
+    };
     const refresher: CredentialRefresher = {
       refreshRejected: async (credentialId, rejectedToken) => {
         refreshCalls.push({ credentialId, rejectedToken });
@@ -309,7 +456,13 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
     stored.set('claude-oauth', { accessToken: 'oat-old', refreshToken: 'ort-1' });
     stored.set('claude-key', { apiKey: 'sk-key-refused' });
     catalog.snapshot = published();
-    oauthService = new ExecutionService(catalog as unknown as Catalog, new SecretStore(catalog as unknown as Catalog, box), upstream, { report: (r) => reports.push(r) }, refresher);
+    oauthService = new ExecutionService(
+      catalog as unknown as Catalog,
+      new SecretStore(catalog as unknown as Catalog, box),
+      upstream,
+      { report: (r) => reports.push(r) },
+      refresher,
+    );
     refreshReply = (id) => {
       stored.set(id, { accessToken: 'oat-new', refreshToken: 'ort-2' });
       versions.set(id, 3);
@@ -317,7 +470,11 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
     };
   });
 
-  const oauthRequest = (id: string, stream = false): ExecuteRequest => ({ ...request('claude', 'claude', stream, 'claude-x'), credentialId: id, triedCredentialIds: [id] });
+  const oauthRequest = (id: string, stream = false): ExecuteRequest => ({
+    ...request('claude', 'claude', stream, 'claude-x'),
+    credentialId: id,
+    triedCredentialIds: [id],
+  });
 
   it('refreshes the refused token once and retries the same credential with the new one', async () => {
     mock.setBehavior('oat-old', { status: 401 });
@@ -393,14 +550,27 @@ describe('ExecutionService: refresh-on-401 for OAuth credentials', () => {
 
 describe('ExecutionService: a secret the refresh worker completes', () => {
   it('has an Antigravity login without a project refreshed (the refresh looks the project up) before calling', async () => {
-    const codeAssist = await startCodeAssistMock({ verifyToken: (token) => (token.startsWith('ya29.') ? 'valid' : 'unknown'), projects: ['ag-project'] });
+    const codeAssist = await startCodeAssistMock({
+      verifyToken: (token) => (token.startsWith('ya29.') ? 'valid' : 'unknown'),
+      projects: ['ag-project'],
+    });
     try {
       const box = new SecretBox(SecretBox.generateKey());
       let secret: Record<string, string> = { accessToken: 'ya29.imported', refreshToken: '1//r' };
       let version = 1;
-      const info: CredentialInfo = { ...credential('gemini'), id: 'ag', provider: 'antigravity', kind: 'oauth', baseUrl: codeAssist.url };
+      const info: CredentialInfo = {
+        ...credential('gemini'),
+        id: 'ag',
+        provider: 'antigravity',
+        kind: 'oauth',
+        baseUrl: codeAssist.url,
+      };
       const published = () =>
-        snapshotOf([{ ...info, version }], {}, { generation: version, secrets: new Map([['ag', { version, secretEnc: box.encryptJson(secret) }]]) });
+        snapshotOf(
+          [{ ...info, version }],
+          {},
+          { generation: version, secrets: new Map([['ag', { version, secretEnc: box.encryptJson(secret) }]]) },
+        );
       const catalog = { snapshot: published(), reload: async () => (catalog.snapshot = published()) };
       const refreshCalls: string[] = [];
       const refresher: CredentialRefresher = {
@@ -412,8 +582,18 @@ describe('ExecutionService: a secret the refresh worker completes', () => {
           return { ok: true, version };
         },
       };
-      const executor = new ExecutionService(catalog as unknown as Catalog, new SecretStore(catalog as unknown as Catalog, box), upstream, { report: () => undefined }, refresher);
-      const req: ExecuteRequest = { ...request('antigravity', 'gemini', false, 'gemini-2.5-pro'), credentialId: 'ag', triedCredentialIds: ['ag'] };
+      const executor = new ExecutionService(
+        catalog as unknown as Catalog,
+        new SecretStore(catalog as unknown as Catalog, box),
+        upstream,
+        { report: () => undefined },
+        refresher,
+      );
+      const req: ExecuteRequest = {
+        ...request('antigravity', 'gemini', false, 'gemini-2.5-pro'),
+        credentialId: 'ag',
+        triedCredentialIds: ['ag'],
+      };
       const { head } = await run(req, { contents: [{ role: 'user', parts: [{ text: 'which project' }] }] }, executor);
       expect(head.status).toBe(200);
       expect(refreshCalls).toEqual(['ag']);

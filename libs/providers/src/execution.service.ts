@@ -14,7 +14,13 @@ import {
   type ResponseHead,
   type TokenUsage,
 } from '@cpa/contracts';
-import { codecFor, createStreamAggregator, parseModelSuffix, streamFromResponse, UpstreamStreamError } from '@cpa/formats';
+import {
+  codecFor,
+  createStreamAggregator,
+  parseModelSuffix,
+  streamFromResponse,
+  UpstreamStreamError,
+} from '@cpa/formats';
 import { forward, frame, type Forward, type Frame } from '@cpa/transport';
 import type { Dispatcher } from 'undici';
 import { CREDENTIAL_REFRESHER, type CredentialRefresher } from './credential-refresher';
@@ -22,13 +28,25 @@ import { PROVIDER_ADAPTERS } from './families';
 import { tokenFingerprint } from './oauth/secret';
 import type { CredentialSecret, ProviderAdapter } from './provider-adapter';
 import { unwrapJsonBytes, unwrapStream } from './response-unwrap';
-import { errorEntry, REQUEST_ERROR_LOG, secretValues, type FailedExchange, type RequestErrorRecorder } from './request-error-log';
+import {
+  errorEntry,
+  REQUEST_ERROR_LOG,
+  secretValues,
+  type FailedExchange,
+  type RequestErrorRecorder,
+} from './request-error-log';
 import { retryAfterMs } from './retry-hint';
 import { SecretStore } from './secret-store';
 import { observeAttempt, observeUpstreamResponse, upstreamLabels } from './upstream-metrics';
 import { streamErrorStatus } from './stream-errors';
 import { createStreamRelay, type StreamRelay, type UpstreamStreamFailure } from './stream-relay';
-import { countFromResponse, countTokensRequestBody, countTokensResponse, estimateInputTokens, planCountTokens } from './token-count';
+import {
+  countFromResponse,
+  countTokensRequestBody,
+  countTokensResponse,
+  estimateInputTokens,
+  planCountTokens,
+} from './token-count';
 import {
   clientContentType,
   clientFailureBody,
@@ -49,7 +67,14 @@ export interface AttemptReporter {
 export const ATTEMPT_REPORTER = Symbol('ATTEMPT_REPORTER');
 
 // retry-after reaches the client as the upstream wrote it (AttemptFailure.retryAfterMs is the parsed copy for cooldowns).
-const PASSED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'request-id', 'x-request-id', 'openai-processing-ms', 'anthropic-ratelimit-requests-remaining'];
+const PASSED_RESPONSE_HEADERS = [
+  'content-type',
+  'retry-after',
+  'request-id',
+  'x-request-id',
+  'openai-processing-ms',
+  'anthropic-ratelimit-requests-remaining',
+];
 
 /** How long a refresh-on-401 waits for the catalog snapshot to show the refreshed credential. */
 const SNAPSHOT_CATCH_UP_MS = 3_000;
@@ -123,13 +148,24 @@ export class ExecutionService {
    * the same single message, and NestJS pipes only Observables through its per-request
    * error-handling operators, which cost the executor more than the rest of the reply path.
    */
-  async execute(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
+  async execute(
+    req: ExecuteRequest,
+    body: Buffer,
+    signal: AbortSignal,
+    flow?: ReplyFlowControl,
+  ): Promise<Frame | Observable<Frame> | Forward> {
     const started = performance.now();
     const result = await this.attempt(req, body, signal, flow);
-    return observeAttempt(result, upstreamLabels(this.catalog.snapshot, req), started) as Frame | Observable<Frame> | Forward;
+    return observeAttempt(result, upstreamLabels(this.catalog.snapshot, req), started) as
+      Frame | Observable<Frame> | Forward;
   }
 
-  private async attempt(req: ExecuteRequest, body: Buffer, signal: AbortSignal, flow?: ReplyFlowControl): Promise<Frame | Observable<Frame> | Forward> {
+  private async attempt(
+    req: ExecuteRequest,
+    body: Buffer,
+    signal: AbortSignal,
+    flow?: ReplyFlowControl,
+  ): Promise<Frame | Observable<Frame> | Forward> {
     const credential = this.catalog.snapshot.byId.get(req.credentialId);
     if (!credential) return this.fail(req, 503, 'credential is no longer configured', true);
     const attempt: Attempt = { req, body, signal, flow, credential, adapter: PROVIDER_ADAPTERS[req.family] };
@@ -157,7 +193,8 @@ export class ExecutionService {
 
     const upstreamHeaders = pickHeaders(response.headers);
     const head = (status = response.statusCode): ResponseHead => {
-      if (plan.response === 'relay-body' || plan.response === 'relay-stream') return { status, headers: upstreamHeaders };
+      if (plan.response === 'relay-body' || plan.response === 'relay-stream')
+        return { status, headers: upstreamHeaders };
       return { status, headers: { ...upstreamHeaders, 'content-type': clientContentType(plan) } };
     };
 
@@ -176,7 +213,12 @@ export class ExecutionService {
             ? JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: req.route.model }))
             : streamFromResponse(plan.client, canonical, { model: req.route.model, jsonArray: plan.jsonArray });
         // A synthesized stream reaches the client in one frame: its first byte is now.
-        this.reportSuccess(req, response.statusCode, toTokenUsage(canonical.usage), plan.response === 'synthesize-stream' ? Date.now() : undefined);
+        this.reportSuccess(
+          req,
+          response.statusCode,
+          toTokenUsage(canonical.usage),
+          plan.response === 'synthesize-stream' ? Date.now() : undefined,
+        );
         return frame({ ...head(), complete: plan.response === 'translate-body' }, Buffer.from(out));
       }
       case 'aggregate':
@@ -187,7 +229,12 @@ export class ExecutionService {
   }
 
   /** A streaming-only upstream answering a client that wants one body: nothing is sent until the stream ends. */
-  private async aggregate(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Frame> {
+  private async aggregate(
+    attempt: Attempt,
+    plan: ExchangePlan,
+    response: Dispatcher.ResponseData,
+    head: ResponseHead,
+  ): Promise<Frame> {
     const aggregator = createStreamAggregator(plan.upstream);
     try {
       for await (const chunk of upstreamChunks(response, attempt.adapter)) aggregator.push(chunk);
@@ -202,7 +249,9 @@ export class ExecutionService {
       const status = streamErrorStatus(err.error);
       throw new AttemptFailed(status, `upstream stream reported an error: ${err.message}`, status >= 500);
     }
-    const bytes = Buffer.from(JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: attempt.req.route.model })));
+    const bytes = Buffer.from(
+      JSON.stringify(codecFor(plan.client).encodeResponse(canonical, { model: attempt.req.route.model })),
+    );
     this.reportSuccess(attempt.req, head.status, toTokenUsage(canonical.usage));
     return frame({ ...head, complete: true }, bytes);
   }
@@ -212,7 +261,12 @@ export class ExecutionService {
    * an error event (overloaded, rate limited) is still a failure before the first byte,
    * which the scheduler may retry on another credential.
    */
-  private async stream(attempt: Attempt, plan: ExchangePlan, response: Dispatcher.ResponseData, head: ResponseHead): Promise<Observable<Frame>> {
+  private async stream(
+    attempt: Attempt,
+    plan: ExchangePlan,
+    response: Dispatcher.ResponseData,
+    head: ResponseHead,
+  ): Promise<Observable<Frame>> {
     const chunks = upstreamChunks(response, attempt.adapter)[Symbol.asyncIterator]();
     const relay = createStreamRelay(plan, attempt.req.route.model);
     const held: Buffer[] = [];
@@ -232,23 +286,50 @@ export class ExecutionService {
       response.body.destroy();
       throw new UpstreamRefused(this.streamFailure(attempt, plan, response.headers, relay.failure));
     }
-    return this.relayStream(attempt.req, relay, head, Buffer.concat(held), chunks, () => response.body.destroy(), attempt.flow);
+    return this.relayStream(
+      attempt.req,
+      relay,
+      head,
+      Buffer.concat(held),
+      chunks,
+      () => response.body.destroy(),
+      attempt.flow,
+    );
   }
 
   /** A stream that opened with an error event, as the failure of a non-streamed answer with the status it stands for. */
-  private streamFailure(attempt: Attempt, plan: ExchangePlan, headers: Dispatcher.ResponseData['headers'], failure: UpstreamStreamFailure): Forward {
+  private streamFailure(
+    attempt: Attempt,
+    plan: ExchangePlan,
+    headers: Dispatcher.ResponseData['headers'],
+    failure: UpstreamStreamFailure,
+  ): Forward {
     const status = streamErrorStatus(failure.error);
     const body = hasErrorEnvelope(failure.data)
       ? clientFailureBody(plan.upstream, plan.client, status, failure.data).body
       : JSON.stringify(codecFor(plan.client).encodeError({ ...failure.error, status }));
-    return this.forwardFailure(attempt, status, { ...pickHeaders(headers), 'content-type': JSON_CONTENT_TYPE }, body, retryAfterMs(headers, failure.data));
+    return this.forwardFailure(
+      attempt,
+      status,
+      { ...pickHeaders(headers), 'content-type': JSON_CONTENT_TYPE },
+      body,
+      retryAfterMs(headers, failure.data),
+    );
   }
 
   /**
    * While the client is not reading (flow paused), nothing more is read from the upstream:
    * its bytes wait in the socket, and TCP slows the upstream down.
    */
-  private relayStream(req: ExecuteRequest, relay: StreamRelay, head: ResponseHead, first: Buffer, rest: AsyncIterator<Buffer>, destroy: () => void, flow?: ReplyFlowControl): Observable<Frame> {
+  private relayStream(
+    req: ExecuteRequest,
+    relay: StreamRelay,
+    head: ResponseHead,
+    first: Buffer,
+    rest: AsyncIterator<Buffer>,
+    destroy: () => void,
+    flow?: ReplyFlowControl,
+  ): Observable<Frame> {
     return new Observable<Frame>((subscriber) => {
       let stopped = false;
       const firstByteAt = Date.now();
@@ -268,7 +349,14 @@ export class ExecutionService {
           const tail = nonEmpty(relay.end());
           if (tail) subscriber.next(frame(undefined, tail));
           // An error event after the first payload reached the client in its format; the attempt still failed.
-          if (relay.failure) this.reportStreamFailure(req, streamErrorStatus(relay.failure.error), `upstream stream reported an error: ${relay.failure.error.message}`, relay, firstByteAt);
+          if (relay.failure)
+            this.reportStreamFailure(
+              req,
+              streamErrorStatus(relay.failure.error),
+              `upstream stream reported an error: ${relay.failure.error.message}`,
+              relay,
+              firstByteAt,
+            );
           else if (!relay.firstEvent) {
             // Bytes came, but never one whole event (an endless line, a stream cut mid-event): not a success.
             const message = 'upstream stream ended without a complete event';
@@ -290,9 +378,21 @@ export class ExecutionService {
     });
   }
 
-  private reportStreamFailure(req: ExecuteRequest, status: number, error: string, relay: StreamRelay, firstByteAt: number): void {
+  private reportStreamFailure(
+    req: ExecuteRequest,
+    status: number,
+    error: string,
+    relay: StreamRelay,
+    firstByteAt: number,
+  ): void {
     const usage = relay.usage();
-    this.reporter.report({ ...this.resultBase(req, firstByteAt), ok: false, status, error, ...(usage ? { usage } : {}) });
+    this.reporter.report({
+      ...this.resultBase(req, firstByteAt),
+      ok: false,
+      status,
+      error,
+      ...(usage ? { usage } : {}),
+    });
   }
 
   /** count_tokens / countTokens: natively where the upstream counts, else a local estimate. */
@@ -315,10 +415,15 @@ export class ExecutionService {
       return frame({ status: response.statusCode, headers: pickHeaders(response.headers), complete: true }, bytes);
     }
 
-    const canonical = this.prepare(() => codecFor(client).decodeRequest(parseJson(body), { model: req.route.model, stream: false }), client);
+    const canonical = this.prepare(
+      () => codecFor(client).decodeRequest(parseJson(body), { model: req.route.model, stream: false }),
+      client,
+    );
     if (plan.mode === 'estimate') return answer(estimateInputTokens(canonical));
 
-    const upstreamBody = Buffer.from(JSON.stringify(countTokensRequestBody(plan.upstream, canonical, req.upstreamModel)));
+    const upstreamBody = Buffer.from(
+      JSON.stringify(countTokensRequestBody(plan.upstream, canonical, req.upstreamModel)),
+    );
     const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
     const tokens = countFromResponse(plan.upstream, parseJson(await this.readBody(response, attempt.adapter)));
     return answer(tokens ?? estimateInputTokens(canonical));
@@ -337,7 +442,13 @@ export class ExecutionService {
    * whose token the upstream refuses (401) is refreshed once through the refresh-worker
    * and the call repeated with the new token; a second 401 is an ordinary failure.
    */
-  private async send(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer): Promise<Dispatcher.ResponseData> {
+  private async send(
+    attempt: Attempt,
+    format: ClientFormat,
+    upstreamModel: string,
+    stream: boolean,
+    upstreamBody: Buffer,
+  ): Promise<Dispatcher.ResponseData> {
     const call = (secret: CredentialSecret) => this.call(attempt, format, upstreamModel, stream, upstreamBody, secret);
     let secret = await this.secretOf(attempt);
     if (attempt.credential.kind === 'oauth' && this.refresher && attempt.adapter.secretIncomplete?.(secret)) {
@@ -370,12 +481,28 @@ export class ExecutionService {
     }
   }
 
-  private async call(attempt: Attempt, format: ClientFormat, upstreamModel: string, stream: boolean, upstreamBody: Buffer, secret: CredentialSecret): Promise<Dispatcher.ResponseData> {
+  private async call(
+    attempt: Attempt,
+    format: ClientFormat,
+    upstreamModel: string,
+    stream: boolean,
+    upstreamBody: Buffer,
+    secret: CredentialSecret,
+  ): Promise<Dispatcher.ResponseData> {
     const { req, credential, adapter, signal } = attempt;
     let target;
     let body = upstreamBody;
     try {
-      const upstreamCall = { route: req.route, format, upstreamModel, kind: credential.kind, baseUrl: credential.baseUrl, headers: credential.headers, secret, credentialId: credential.id };
+      const upstreamCall = {
+        route: req.route,
+        format,
+        upstreamModel,
+        kind: credential.kind,
+        baseUrl: credential.baseUrl,
+        headers: credential.headers,
+        secret,
+        credentialId: credential.id,
+      };
       target = adapter.target(upstreamCall, stream);
       if (adapter.prepareBody) body = adapter.prepareBody(upstreamCall, upstreamBody, stream, target);
     } catch (err) {
@@ -389,7 +516,13 @@ export class ExecutionService {
       const sent = performance.now();
       attempt.sent = { url: urls[i]!, headers: target.headers, body, secret };
       try {
-        response = await this.upstream.send({ url: urls[i], headers: target.headers, body, signal, proxyUrl: this.proxyOf(credential) });
+        response = await this.upstream.send({
+          url: urls[i],
+          headers: target.headers,
+          body,
+          signal,
+          proxyUrl: this.proxyOf(credential),
+        });
         observeUpstreamResponse(labels, response.statusCode, sent);
       } catch (err) {
         observeUpstreamResponse(labels, undefined, sent);
@@ -408,7 +541,9 @@ export class ExecutionService {
     if (!this.errorLog || !attempt.sent) return;
     const { url, headers, body, secret } = attempt.sent;
     const entry = errorEntry(attempt.req, { url, headers, body, response, error }, secretValues(secret));
-    this.errorLog.record(entry).catch((err: unknown) => this.logger.debug(`request error log not written: ${(err as Error).message}`));
+    this.errorLog
+      .record(entry)
+      .catch((err: unknown) => this.logger.debug(`request error log not written: ${(err as Error).message}`));
   }
 
   /** The credential's proxy_url, else the global proxy-url; throws for an unusable one (never silently direct). */
@@ -426,14 +561,21 @@ export class ExecutionService {
     if (!refused.accessToken) return undefined;
     const reply = await this.refresher!.refreshRejected(credential.id, tokenFingerprint(refused.accessToken), signal);
     if (!reply.ok) {
-      this.logger.warn(`credential ${credential.id}: upstream refused its token and no newer one is available (${reply.reason ?? 'unknown'})`);
+      this.logger.warn(
+        `credential ${credential.id}: upstream refused its token and no newer one is available (${reply.reason ?? 'unknown'})`,
+      );
       return undefined;
     }
     this.secrets.forget(credential.id);
     await this.snapshotAtLeast(credential.id, reply.version, signal);
-    const fresh = await this.secretOf({ ...attempt, credential: this.catalog.snapshot.byId.get(credential.id) ?? credential });
+    const fresh = await this.secretOf({
+      ...attempt,
+      credential: this.catalog.snapshot.byId.get(credential.id) ?? credential,
+    });
     if (!fresh.accessToken || fresh.accessToken === refused.accessToken) return undefined;
-    this.logger.log(`credential ${credential.id}: token refreshed on demand (version ${reply.version ?? '?'}); calling with it`);
+    this.logger.log(
+      `credential ${credential.id}: token refreshed on demand (version ${reply.version ?? '?'}); calling with it`,
+    );
     return fresh;
   }
 
@@ -462,7 +604,12 @@ export class ExecutionService {
   }
 
   /** An upstream error status: forwarded to the scheduler, body in the client's error format. */
-  private upstreamFailure(attempt: Attempt, upstream: ClientFormat, response: Dispatcher.ResponseData, text: string): Forward {
+  private upstreamFailure(
+    attempt: Attempt,
+    upstream: ClientFormat,
+    response: Dispatcher.ResponseData,
+    text: string,
+  ): Forward {
     const headers = pickHeaders(response.headers);
     const status = attempt.adapter.failureStatus?.(response.statusCode, text) ?? response.statusCode;
     const translated = clientFailureBody(upstream, attempt.req.route.clientFormat, status, text);
@@ -470,7 +617,13 @@ export class ExecutionService {
     return this.forwardFailure(attempt, status, headers, translated.body, retryAfterMs(response.headers, text));
   }
 
-  private forwardFailure(attempt: Attempt, status: number, headers: Record<string, string>, body: string, retryAfter: number | undefined): Forward {
+  private forwardFailure(
+    attempt: Attempt,
+    status: number,
+    headers: Record<string, string>,
+    body: string,
+    retryAfter: number | undefined,
+  ): Forward {
     const failure: AttemptFailure = {
       execute: attempt.req,
       status,
@@ -493,10 +646,21 @@ export class ExecutionService {
       ...(route.receivedAt !== undefined ? { receivedAt: route.receivedAt } : {}),
       ...(firstByteAt !== undefined ? { firstByteAt } : {}),
     };
-    return { credentialId: req.credentialId, family: req.family, baseModel: req.baseModel, clientKeyId: route.clientKeyId, request };
+    return {
+      credentialId: req.credentialId,
+      family: req.family,
+      baseModel: req.baseModel,
+      clientKeyId: route.clientKeyId,
+      request,
+    };
   }
 
-  private reportSuccess(req: ExecuteRequest, status: number, usage: TokenUsage | undefined, firstByteAt?: number): void {
+  private reportSuccess(
+    req: ExecuteRequest,
+    status: number,
+    usage: TokenUsage | undefined,
+    firstByteAt?: number,
+  ): void {
     this.reporter.report({ ...this.resultBase(req, firstByteAt), ok: true, status, ...(usage ? { usage } : {}) });
   }
 

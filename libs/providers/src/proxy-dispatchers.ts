@@ -19,7 +19,10 @@ export class ProxyDispatchers {
   private readonly proxied = new Map<string, Dispatcher>();
 
   constructor(private readonly options: ProxyDispatcherOptions) {
-    this.direct = new Agent({ keepAliveTimeout: options.keepAliveTimeout, ...(options.connections ? { connections: options.connections, pipelining: 1 } : {}) });
+    this.direct = new Agent({
+      keepAliveTimeout: options.keepAliveTimeout,
+      ...(options.connections ? { connections: options.connections, pipelining: 1 } : {}),
+    });
   }
 
   /** The dispatcher for an effective proxy URL (see effectiveProxyUrl); undefined means direct. */

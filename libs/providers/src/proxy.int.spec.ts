@@ -6,7 +6,13 @@ import { PublishedCatalog } from '@cpa/catalog/testing';
 import { SettingKeys } from '@cpa/config';
 import { Patterns, type AttemptFailure, type ExecuteRequest, type ResponseHead } from '@cpa/contracts';
 import { CredentialRepository, SettingsRepository, type CredentialRecord } from '@cpa/db';
-import { startConnectProxy, startMockUpstream, startSocks5Proxy, type MockUpstream, type TestProxy } from '@cpa/testing';
+import {
+  startConnectProxy,
+  startMockUpstream,
+  startSocks5Proxy,
+  type MockUpstream,
+  type TestProxy,
+} from '@cpa/testing';
 import { isForward, isFrame, type Frame } from '@cpa/transport';
 import { createTestDatabase, type TestDatabase } from '@cpa/db/testing';
 import { ExecutionService } from './execution.service';
@@ -77,7 +83,15 @@ async function createLogin(proxyUrl: string): Promise<Login> {
 
 function request(credentialId: string): ExecuteRequest {
   return {
-    route: { requestId: randomUUID(), clientFormat: 'claude', model: 'claude-sonnet-4-5', stream: false, sessionIds: [], headers: {}, deadline: Date.now() + 10_000 },
+    route: {
+      requestId: randomUUID(),
+      clientFormat: 'claude',
+      model: 'claude-sonnet-4-5',
+      stream: false,
+      sessionIds: [],
+      headers: {},
+      deadline: Date.now() + 10_000,
+    },
     credentialId,
     family: 'claude',
     upstreamModel: 'claude-sonnet-4-5',
@@ -94,15 +108,29 @@ async function executor(): Promise<ExecutionService> {
   return new ExecutionService(catalog, new SecretStore(catalog, db.box), upstream, { report: () => undefined });
 }
 
-async function execute(service: ExecutionService, credentialId: string): Promise<{ status: number; text: string } | AttemptFailure> {
-  const body = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: `hello via ${credentialId}` }] };
-  const out = await service.execute(request(credentialId), Buffer.from(JSON.stringify(body)), new AbortController().signal);
+async function execute(
+  service: ExecutionService,
+  credentialId: string,
+): Promise<{ status: number; text: string } | AttemptFailure> {
+  const body = {
+    model: 'claude-sonnet-4-5',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: `hello via ${credentialId}` }],
+  };
+  const out = await service.execute(
+    request(credentialId),
+    Buffer.from(JSON.stringify(body)),
+    new AbortController().signal,
+  );
   if (isForward(out)) {
     expect(out.pattern).toBe(Patterns.attemptFailed);
     return out.data as AttemptFailure;
   }
   const frames = isFrame(out) ? [out] : await lastValueFrom((out as Observable<Frame>).pipe(toArray()));
-  return { status: (frames[0]!.meta as ResponseHead).status, text: frames.map((f) => f.body?.toString() ?? '').join('') };
+  return {
+    status: (frames[0]!.meta as ResponseHead).status,
+    text: frames.map((f) => f.body?.toString() ?? '').join(''),
+  };
 }
 
 describe('proxies for upstream calls and token refreshes', () => {
@@ -117,7 +145,8 @@ describe('proxies for upstream calls and token refreshes', () => {
 
     for (const login of logins) expect(await refresher.refresh(login.record.id)).toMatchObject({ status: 'refreshed' });
     const accessTokens = new Map<Login, string>();
-    for (const login of logins) accessTokens.set(login, (await credentials.getSecret(login.record.id))!.accessToken as string);
+    for (const login of logins)
+      accessTokens.set(login, (await credentials.getSecret(login.record.id))!.accessToken as string);
 
     const service = await executor();
     for (const login of logins) {
@@ -135,7 +164,9 @@ describe('proxies for upstream calls and token refreshes', () => {
     };
     const seesAnything = (proxy: TestProxy, login: Login) => {
       const text = proxy.sentText();
-      return text.includes(login.refreshToken) || text.includes(accessTokens.get(login)!) || text.includes(login.record.id);
+      return (
+        text.includes(login.refreshToken) || text.includes(accessTokens.get(login)!) || text.includes(login.record.id)
+      );
     };
     expect(sees(httpProxy, viaGlobal)).toBe(true);
     expect(seesAnything(httpProxy, viaSocks)).toBe(false);
@@ -155,7 +186,12 @@ describe('proxies for upstream calls and token refreshes', () => {
   it('an unusable proxy fails the call instead of connecting directly, without quoting the URL', async () => {
     await settings.set(SettingKeys.proxyUrl, 'ftp://secret-user:secret-pass@127.0.0.1:21');
     const login = await createLogin('');
-    const before = { http: httpProxy.tunnels.length, socks: socksProxy.tunnels.length, tokens: tokens.requests.length, upstream: mock.requests.length };
+    const before = {
+      http: httpProxy.tunnels.length,
+      socks: socksProxy.tunnels.length,
+      tokens: tokens.requests.length,
+      upstream: mock.requests.length,
+    };
     const refresher = new CredentialRefreshService(credentials, tokenClient, settings);
 
     const refreshed = await refresher.refresh(login.record.id);
@@ -166,7 +202,12 @@ describe('proxies for upstream calls and token refreshes', () => {
     expect(failure.status).toBe(502);
     expect(JSON.stringify(failure)).toContain('unsupported scheme ftp:');
     expect(JSON.stringify(failure)).not.toContain('secret-pass');
-    expect({ http: httpProxy.tunnels.length, socks: socksProxy.tunnels.length, tokens: tokens.requests.length, upstream: mock.requests.length }).toEqual(before);
+    expect({
+      http: httpProxy.tunnels.length,
+      socks: socksProxy.tunnels.length,
+      tokens: tokens.requests.length,
+      upstream: mock.requests.length,
+    }).toEqual(before);
     await settings.set(SettingKeys.proxyUrl, undefined);
   });
 });

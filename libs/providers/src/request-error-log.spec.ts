@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecuteRequest } from '@cpa/contracts';
-import { ERROR_LOG_BODY_LIMIT, errorEntry, requestErrorLogLimit, secretValues, truncateBody } from './request-error-log';
+import {
+  ERROR_LOG_BODY_LIMIT,
+  errorEntry,
+  requestErrorLogLimit,
+  secretValues,
+  truncateBody,
+} from './request-error-log';
 
 const req: ExecuteRequest = {
-  route: { requestId: 'req-1', clientFormat: 'openai-chat', model: 'client-model', stream: true, sessionIds: [], headers: {}, deadline: 0 },
+  route: {
+    requestId: 'req-1',
+    clientFormat: 'openai-chat',
+    model: 'client-model',
+    stream: true,
+    sessionIds: [],
+    headers: {},
+    deadline: 0,
+  },
   credentialId: 'cred-1',
   family: 'openai-compat',
   upstreamModel: 'gpt-x',
@@ -21,7 +35,11 @@ describe('request error log entries', () => {
         url: `https://up.example/v1/x?key=${key}&alt=sse`,
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-goog-api-key': key },
         body: Buffer.from(JSON.stringify({ model: 'gpt-x', note: key })),
-        response: { status: 401, headers: { 'content-type': 'application/json', 'set-cookie': 'sid=1', 'x-request-id': 'up-1' }, body: `{"error":"bad key ${key}"}` },
+        response: {
+          status: 401,
+          headers: { 'content-type': 'application/json', 'set-cookie': 'sid=1', 'x-request-id': 'up-1' },
+          body: `{"error":"bad key ${key}"}`,
+        },
       },
       [key],
       new Date('2026-11-30T07:00:00Z'),
@@ -42,12 +60,20 @@ describe('request error log entries', () => {
         headers: { authorization: '[Redacted]', 'content-type': 'application/json', 'x-goog-api-key': '[Redacted]' },
         body: '{"model":"gpt-x","note":"[Redacted]"}',
       },
-      upstream_response: { status: 401, headers: { 'content-type': 'application/json', 'set-cookie': '[Redacted]', 'x-request-id': 'up-1' }, body: '{"error":"bad key [Redacted]"}' },
+      upstream_response: {
+        status: 401,
+        headers: { 'content-type': 'application/json', 'set-cookie': '[Redacted]', 'x-request-id': 'up-1' },
+        body: '{"error":"bad key [Redacted]"}',
+      },
     });
   });
 
   it('record a request that got no answer as 502 with the reason', () => {
-    const entry = errorEntry(req, { url: 'http://127.0.0.1:9/v1/x', headers: {}, body: '{}', error: 'upstream request failed: ECONNREFUSED' }, []);
+    const entry = errorEntry(
+      req,
+      { url: 'http://127.0.0.1:9/v1/x', headers: {}, body: '{}', error: 'upstream request failed: ECONNREFUSED' },
+      [],
+    );
     expect(entry).toMatchObject({ status: 502, error: 'upstream request failed: ECONNREFUSED' });
     expect(entry.upstream_response).toBeUndefined();
   });
@@ -59,7 +85,9 @@ describe('request error log entries', () => {
   });
 
   it('scrub every string value of a secret that is long enough to be one', () => {
-    expect(secretValues({ apiKey: 'sk-123456789', accessToken: 'at-123456789', expired: false, project: 'p', n: 5 })).toEqual(['sk-123456789', 'at-123456789']);
+    expect(
+      secretValues({ apiKey: 'sk-123456789', accessToken: 'at-123456789', expired: false, project: 'p', n: 5 }),
+    ).toEqual(['sk-123456789', 'at-123456789']);
   });
 
   it('keep REQUEST_ERROR_LOG_LIMIT entries, 100 by default', () => {

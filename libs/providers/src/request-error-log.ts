@@ -39,7 +39,12 @@ export interface FailedExchange {
  * The entry for one failed attempt. `secrets` are the credential's own values (API key,
  * tokens): removed wherever they appear, since an upstream may echo them in an error.
  */
-export function errorEntry(req: ExecuteRequest, exchange: FailedExchange, secrets: readonly string[], now = new Date()): RequestErrorEntry {
+export function errorEntry(
+  req: ExecuteRequest,
+  exchange: FailedExchange,
+  secrets: readonly string[],
+  now = new Date(),
+): RequestErrorEntry {
   const clean = (text: string) => truncateBody(scrubSecrets(text, secrets));
   const body = typeof exchange.body === 'string' ? exchange.body : exchange.body.toString('utf8');
   return {
@@ -53,9 +58,20 @@ export function errorEntry(req: ExecuteRequest, exchange: FailedExchange, secret
     attempt: req.attempt + 1,
     status: exchange.response?.status ?? 502,
     ...(exchange.error !== undefined ? { error: scrubSecrets(exchange.error, secrets) } : {}),
-    upstream_request: { method: 'POST', url: scrubSecrets(redactUrl(exchange.url), secrets), headers: redactHeaders(exchange.headers), body: clean(body) },
+    upstream_request: {
+      method: 'POST',
+      url: scrubSecrets(redactUrl(exchange.url), secrets),
+      headers: redactHeaders(exchange.headers),
+      body: clean(body),
+    },
     ...(exchange.response
-      ? { upstream_response: { status: exchange.response.status, headers: redactHeaders(exchange.response.headers), body: clean(exchange.response.body) } }
+      ? {
+          upstream_response: {
+            status: exchange.response.status,
+            headers: redactHeaders(exchange.response.headers),
+            body: clean(exchange.response.body),
+          },
+        }
       : {}),
   };
 }
@@ -89,7 +105,11 @@ export class RequestErrorLogStore implements RequestErrorRecorder, OnApplication
 
   static connect(redisUrl: string, keyPrefix: string, limit = requestErrorLogLimit()): RequestErrorLogStore {
     // Not queued while Redis is away: an error log entry is not worth holding a request's memory for.
-    const redis = createRedis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'request-errors' });
+    const redis = createRedis(redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectionName: 'request-errors',
+    });
     redis.on('error', () => undefined); // failures surface on the commands
     return new RequestErrorLogStore(redis, keyPrefix, limit);
   }
@@ -97,7 +117,11 @@ export class RequestErrorLogStore implements RequestErrorRecorder, OnApplication
   async record(entry: RequestErrorEntry): Promise<void> {
     if (this.limit === 0) return;
     await redisReady(this.redis);
-    await this.redis.multi().lpush(this.key, JSON.stringify(entry)).ltrim(this.key, 0, this.limit - 1).exec();
+    await this.redis
+      .multi()
+      .lpush(this.key, JSON.stringify(entry))
+      .ltrim(this.key, 0, this.limit - 1)
+      .exec();
   }
 
   /** Every kept entry, newest first; items that are not entries are skipped. */

@@ -2,7 +2,11 @@
  * How long the upstream asked us to wait, in ms: the Retry-After header (seconds or an
  * HTTP date) or, for Google APIs, RetryInfo.retryDelay ("7s", "1.5s") in the error body.
  */
-export function retryAfterMs(headers: Record<string, string | string[] | undefined>, body: string, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  now = Date.now(),
+): number | undefined {
   const header = headers['retry-after'];
   const value = Array.isArray(header) ? header[0] : header;
   if (value) {

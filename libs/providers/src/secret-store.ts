@@ -25,7 +25,8 @@ export class SecretStore {
     let secret: Promise<CredentialSecret>;
     try {
       const value = this.box.decryptJson<unknown>(stored.secretEnc);
-      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`credential ${credential.id}: its secret is not a JSON object`);
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        throw new Error(`credential ${credential.id}: its secret is not a JSON object`);
       secret = Promise.resolve(value as CredentialSecret);
     } catch (err) {
       return Promise.reject(err as Error);

@@ -10,7 +10,9 @@ export function streamErrorEvent(format: ClientFormat, status: number, message: 
     case 'claude':
       return Buffer.from(`event: error\ndata: ${body}\n\n`);
     case 'openai-responses':
-      return Buffer.from(`event: error\ndata: ${JSON.stringify({ type: 'error', code: String(status), message, param: null })}\n\n`);
+      return Buffer.from(
+        `event: error\ndata: ${JSON.stringify({ type: 'error', code: String(status), message, param: null })}\n\n`,
+      );
     default:
       return Buffer.from(`data: ${body}\n\n`);
   }
@@ -23,7 +25,8 @@ export function streamErrorEvent(format: ClientFormat, status: number, message: 
  * overload or unavailability 503, rate limits and exhausted quotas 429, anything else 502.
  */
 export function streamErrorStatus(error: { status?: number; type?: string; message?: string }): number {
-  if (error.status !== undefined && Number.isInteger(error.status) && error.status >= 400 && error.status <= 599) return error.status;
+  if (error.status !== undefined && Number.isInteger(error.status) && error.status >= 400 && error.status <= 599)
+    return error.status;
   const type = (error.type ?? '').toLowerCase();
   const text = `${type} ${error.message ?? ''}`.toLowerCase();
   if (type === 'overloaded_error') return 529;

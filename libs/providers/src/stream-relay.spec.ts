@@ -13,7 +13,10 @@ describe('createStreamRelay: what the upstream said first', () => {
     expect(relay.firstEvent).toBeUndefined();
     relay.push(bytes.subarray(cut));
     expect(relay.firstEvent).toMatchObject({ type: 'error' });
-    expect(relay.failure).toEqual({ error: { type: 'overloaded_error', message: 'Überlastet' }, data: OVERLOADED.replace('Overloaded', 'Überlastet') });
+    expect(relay.failure).toEqual({
+      error: { type: 'overloaded_error', message: 'Überlastet' },
+      data: OVERLOADED.replace('Overloaded', 'Überlastet'),
+    });
   });
 
   it('ignores events that decode to nothing (Claude ping) when looking for the first one', () => {
@@ -24,7 +27,11 @@ describe('createStreamRelay: what the upstream said first', () => {
 
   it('records a later error without changing the first event', () => {
     const relay = createStreamRelay({ client: 'claude', upstream: 'openai-chat', jsonArray: false }, 'm');
-    relay.push(Buffer.from('data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}\n\n'));
+    relay.push(
+      Buffer.from(
+        'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}\n\n',
+      ),
+    );
     const out = relay.push(Buffer.from('data: {"error":{"message":"boom","type":"server_error"}}\n\n')).toString();
     expect(relay.firstEvent?.type).not.toBe('error');
     expect(relay.failure?.error.message).toBe('boom');
@@ -33,7 +40,9 @@ describe('createStreamRelay: what the upstream said first', () => {
 
   it('reads a Gemini error object from a JSON-array stream', () => {
     const relay = createStreamRelay({ client: 'gemini', upstream: 'gemini', jsonArray: true }, 'm');
-    relay.push(Buffer.from('[{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}'));
+    relay.push(
+      Buffer.from('[{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}'),
+    );
     expect(relay.failure?.error).toMatchObject({ status: 429, message: 'Resource has been exhausted' });
   });
 });

@@ -1,5 +1,13 @@
 import type { ClientFormat, TokenUsage } from '@cpa/contracts';
-import { codecFor, mergeUsage, type CanonicalError, type Frame as SseFrame, type StreamEncoder, type StreamEvent, type Usage } from '@cpa/formats';
+import {
+  codecFor,
+  mergeUsage,
+  type CanonicalError,
+  type Frame as SseFrame,
+  type StreamEncoder,
+  type StreamEvent,
+  type Usage,
+} from '@cpa/formats';
 import { streamErrorEvent } from './stream-errors';
 import { toTokenUsage, type ExchangePlan } from './translation';
 
@@ -74,7 +82,10 @@ class UpstreamEvents {
     });
 }
 
-export function createStreamRelay(plan: Pick<ExchangePlan, 'client' | 'upstream' | 'jsonArray'>, clientModel: string): StreamRelay {
+export function createStreamRelay(
+  plan: Pick<ExchangePlan, 'client' | 'upstream' | 'jsonArray'>,
+  clientModel: string,
+): StreamRelay {
   if (plan.client === plan.upstream) {
     const events = new UpstreamEvents(plan.upstream);
     return {
@@ -97,7 +108,10 @@ export function createStreamRelay(plan: Pick<ExchangePlan, 'client' | 'upstream'
     };
   }
 
-  const encoder: StreamEncoder = codecFor(plan.client).createStreamEncoder({ model: clientModel, jsonArray: plan.jsonArray });
+  const encoder: StreamEncoder = codecFor(plan.client).createStreamEncoder({
+    model: clientModel,
+    jsonArray: plan.jsonArray,
+  });
   let out = '';
   const events = new UpstreamEvents(plan.upstream, (event) => (out += encoder.write(event)));
   const take = () => {

@@ -19,7 +19,10 @@ export interface CountPlan {
 /** Upstream formats with a count-tokens endpoint. */
 const COUNTING_FORMATS: readonly ClientFormat[] = ['claude', 'gemini'];
 
-export function planCountTokens(client: ClientFormat, adapter: Pick<ProviderAdapter, 'upstreamFormat' | 'nativeFormats'>): CountPlan {
+export function planCountTokens(
+  client: ClientFormat,
+  adapter: Pick<ProviderAdapter, 'upstreamFormat' | 'nativeFormats'>,
+): CountPlan {
   const upstream = upstreamFormatFor(client, adapter);
   if (!COUNTING_FORMATS.includes(upstream)) return { mode: 'estimate', upstream };
   return { mode: upstream === client ? 'relay' : 'translate', upstream };
@@ -29,8 +32,15 @@ export function planCountTokens(client: ClientFormat, adapter: Pick<ProviderAdap
 const CLAUDE_COUNT_FIELDS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers'];
 
 /** A count-tokens request body for a natively counting upstream of another format. */
-export function countTokensRequestBody(upstream: ClientFormat, req: CanonicalRequest, upstreamModel: string): Record<string, unknown> {
-  const full = codecFor(upstream).encodeRequest(req, { model: upstreamModel, stream: false }) as Record<string, unknown>;
+export function countTokensRequestBody(
+  upstream: ClientFormat,
+  req: CanonicalRequest,
+  upstreamModel: string,
+): Record<string, unknown> {
+  const full = codecFor(upstream).encodeRequest(req, { model: upstreamModel, stream: false }) as Record<
+    string,
+    unknown
+  >;
   if (upstream === 'gemini') {
     // countTokens counts system instruction and tools only inside a full generateContentRequest.
     return { generateContentRequest: { model: `models/${parseModelSuffix(upstreamModel).baseModel}`, ...full } };
@@ -95,6 +105,7 @@ export function estimateInputTokens(req: CanonicalRequest): number {
       media += c.media;
     }
   }
-  for (const t of req.tools ?? []) chars += t.name.length + (t.description?.length ?? 0) + (t.parameters ? JSON.stringify(t.parameters).length : 0);
+  for (const t of req.tools ?? [])
+    chars += t.name.length + (t.description?.length ?? 0) + (t.parameters ? JSON.stringify(t.parameters).length : 0);
   return Math.ceil(chars / CHARS_PER_TOKEN) + media * ESTIMATED_MEDIA_TOKENS;
 }

@@ -23,7 +23,11 @@ import {
   usageOfBody,
 } from './translation';
 
-const route = (clientFormat: ClientFormat, stream: boolean, action?: RouteRequest['action']) => ({ clientFormat, stream, action });
+const route = (clientFormat: ClientFormat, stream: boolean, action?: RouteRequest['action']) => ({
+  clientFormat,
+  stream,
+  action,
+});
 
 describe('planExchange', () => {
   const claude = PROVIDER_ADAPTERS.claude;
@@ -32,45 +36,94 @@ describe('planExchange', () => {
   const gemini = PROVIDER_ADAPTERS.gemini;
 
   it('relays same-format requests untouched, streamed or not', () => {
-    expect(planExchange(route('claude', false), claude, 'claude-x')).toMatchObject({ upstream: 'claude', translateRequest: false, upstreamStream: false, response: 'relay-body' });
-    expect(planExchange(route('claude', true), claude, 'claude-x')).toMatchObject({ translateRequest: false, upstreamStream: true, response: 'relay-stream' });
+    expect(planExchange(route('claude', false), claude, 'claude-x')).toMatchObject({
+      upstream: 'claude',
+      translateRequest: false,
+      upstreamStream: false,
+      response: 'relay-body',
+    });
+    expect(planExchange(route('claude', true), claude, 'claude-x')).toMatchObject({
+      translateRequest: false,
+      upstreamStream: true,
+      response: 'relay-stream',
+    });
   });
 
   it('serves legacy completions natively from an openai-compat upstream', () => {
     expect(upstreamFormatFor('openai-completions', compat)).toBe('openai-completions');
-    expect(planExchange(route('openai-completions', false), compat, 'm')).toMatchObject({ upstream: 'openai-completions', response: 'relay-body', translateRequest: false });
-    expect(planExchange(route('openai-completions', false), claude, 'm')).toMatchObject({ upstream: 'claude', response: 'translate-body', translateRequest: true });
+    expect(planExchange(route('openai-completions', false), compat, 'm')).toMatchObject({
+      upstream: 'openai-completions',
+      response: 'relay-body',
+      translateRequest: false,
+    });
+    expect(planExchange(route('openai-completions', false), claude, 'm')).toMatchObject({
+      upstream: 'claude',
+      response: 'translate-body',
+      translateRequest: true,
+    });
   });
 
   it('translates across formats, streams event by event', () => {
-    expect(planExchange(route('openai-chat', false), claude, 'm')).toMatchObject({ upstream: 'claude', translateRequest: true, upstreamStream: false, response: 'translate-body' });
-    expect(planExchange(route('gemini', true), compat, 'm')).toMatchObject({ upstream: 'openai-chat', upstreamStream: true, response: 'translate-stream' });
+    expect(planExchange(route('openai-chat', false), claude, 'm')).toMatchObject({
+      upstream: 'claude',
+      translateRequest: true,
+      upstreamStream: false,
+      response: 'translate-body',
+    });
+    expect(planExchange(route('gemini', true), compat, 'm')).toMatchObject({
+      upstream: 'openai-chat',
+      upstreamStream: true,
+      response: 'translate-stream',
+    });
   });
 
   it('aggregates a streaming-only upstream for a non-streaming client, in any format', () => {
     expect(codex.streamingOnly).toBe(true);
-    expect(planExchange(route('openai-responses', false), codex, 'gpt-5')).toMatchObject({ upstreamStream: true, response: 'aggregate', translateRequest: false });
-    expect(planExchange(route('claude', false), codex, 'gpt-5')).toMatchObject({ upstreamStream: true, response: 'aggregate', translateRequest: true });
+    expect(planExchange(route('openai-responses', false), codex, 'gpt-5')).toMatchObject({
+      upstreamStream: true,
+      response: 'aggregate',
+      translateRequest: false,
+    });
+    expect(planExchange(route('claude', false), codex, 'gpt-5')).toMatchObject({
+      upstreamStream: true,
+      response: 'aggregate',
+      translateRequest: true,
+    });
     expect(planExchange(route('claude', true), codex, 'gpt-5')).toMatchObject({ response: 'translate-stream' });
   });
 
   it('synthesizes a stream when the upstream cannot stream', () => {
     const nonStreaming = { upstreamFormat: 'claude' as const, streamingUnsupported: true };
-    expect(planExchange(route('claude', true), nonStreaming, 'c')).toMatchObject({ upstreamStream: false, response: 'synthesize-stream', translateRequest: false });
-    expect(planExchange(route('openai-chat', true), nonStreaming, 'c')).toMatchObject({ upstreamStream: false, response: 'synthesize-stream', translateRequest: true });
+    expect(planExchange(route('claude', true), nonStreaming, 'c')).toMatchObject({
+      upstreamStream: false,
+      response: 'synthesize-stream',
+      translateRequest: false,
+    });
+    expect(planExchange(route('openai-chat', true), nonStreaming, 'c')).toMatchObject({
+      upstreamStream: false,
+      response: 'synthesize-stream',
+      translateRequest: true,
+    });
     expect(planExchange(route('openai-chat', false), nonStreaming, 'c').response).toBe('translate-body');
   });
 
   it('routes a same-format model with a thinking suffix through the codec and strips the suffix', () => {
     expect(hasThinkingSuffix('claude-x(high)')).toBe(true);
     expect(hasThinkingSuffix('claude-x(weird)')).toBe(false);
-    expect(planExchange(route('claude', false), claude, 'claude-x(8192)')).toMatchObject({ translateRequest: true, response: 'relay-body', upstreamModel: 'claude-x' });
+    expect(planExchange(route('claude', false), claude, 'claude-x(8192)')).toMatchObject({
+      translateRequest: true,
+      response: 'relay-body',
+      upstreamModel: 'claude-x',
+    });
   });
 
   it('marks a Gemini client stream without alt=sse as a JSON array', () => {
     expect(planExchange(route('gemini', true, RouteActions.streamJsonArray), claude, 'c').jsonArray).toBe(true);
     expect(planExchange(route('gemini', true), claude, 'c').jsonArray).toBe(false);
-    expect(planExchange(route('gemini', true, RouteActions.streamJsonArray), gemini, 'g')).toMatchObject({ jsonArray: true, response: 'relay-stream' });
+    expect(planExchange(route('gemini', true, RouteActions.streamJsonArray), gemini, 'g')).toMatchObject({
+      jsonArray: true,
+      response: 'relay-stream',
+    });
   });
 });
 
@@ -89,8 +142,17 @@ describe('rewriteRequestBody', () => {
     expect(rewriteRequestBody('claude', body, { model: 'm', stream: true })).toBe(body);
   });
   it('turns streaming on for a streaming-only upstream, asking chat streams for usage', () => {
-    expect(JSON.parse(rewriteRequestBody('openai-responses', Buffer.from('{"model":"a","input":"hi"}'), { model: 'b', stream: true }).toString())).toEqual({ model: 'b', input: 'hi', stream: true });
-    expect(JSON.parse(rewriteRequestBody('openai-chat', Buffer.from('{"model":"a"}'), { stream: true }).toString())).toEqual({ model: 'a', stream: true, stream_options: { include_usage: true } });
+    expect(
+      JSON.parse(
+        rewriteRequestBody('openai-responses', Buffer.from('{"model":"a","input":"hi"}'), {
+          model: 'b',
+          stream: true,
+        }).toString(),
+      ),
+    ).toEqual({ model: 'b', input: 'hi', stream: true });
+    expect(
+      JSON.parse(rewriteRequestBody('openai-chat', Buffer.from('{"model":"a"}'), { stream: true }).toString()),
+    ).toEqual({ model: 'a', stream: true, stream_options: { include_usage: true } });
   });
   it('leaves Gemini bodies alone (model and stream live in the URL)', () => {
     const body = Buffer.from('{"contents":[]}');
@@ -119,7 +181,8 @@ describe('rewriteRequestBody', () => {
     try {
       rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: true });
       // Only the model value itself is decoded (to compare it) and encoded; never the whole body.
-      for (const call of [...parse.mock.calls, ...stringify.mock.calls]) expect(String(call[0]).length).toBeLessThan(40);
+      for (const call of [...parse.mock.calls, ...stringify.mock.calls])
+        expect(String(call[0]).length).toBeLessThan(40);
       for (const result of toString.mock.results) expect(String(result.value).length).toBeLessThan(40);
     } finally {
       parse.mockRestore();
@@ -134,14 +197,21 @@ describe('rewriteRequestBody', () => {
       '{"model":"b","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}',
     );
     const withOptions = Buffer.from('{"model":"a","stream_options":{"include_usage":false},"stream":false}');
-    expect(rewriteRequestBody('openai-chat', withOptions, { stream: true }).toString()).toBe('{"model":"a","stream_options":{"include_usage":true},"stream":true}');
+    expect(rewriteRequestBody('openai-chat', withOptions, { stream: true }).toString()).toBe(
+      '{"model":"a","stream_options":{"include_usage":true},"stream":true}',
+    );
     // A streamed client answered by a non-streaming upstream: the flag goes off, usage options stay as sent.
-    expect(rewriteRequestBody('claude', Buffer.from('{"model":"a","stream":true}'), { stream: false }).toString()).toBe('{"model":"a","stream":false}');
+    expect(rewriteRequestBody('claude', Buffer.from('{"model":"a","stream":true}'), { stream: false }).toString()).toBe(
+      '{"model":"a","stream":false}',
+    );
   });
 
   it('goes through JSON.parse when a member is repeated, so the upstream reads the value this router read', () => {
     const body = Buffer.from('{"model":"alias","x":1,"model":"alias2"}');
-    expect(JSON.parse(rewriteRequestBody('openai-chat', body, { model: 'real' }).toString())).toEqual({ model: 'real', x: 1 });
+    expect(JSON.parse(rewriteRequestBody('openai-chat', body, { model: 'real' }).toString())).toEqual({
+      model: 'real',
+      x: 1,
+    });
   });
 
   it('refuses a body that is not a JSON object, as before', () => {
@@ -156,33 +226,59 @@ describe('a thinking suffix on a same-format request', () => {
     const body = Buffer.from('{"model":"claude-bench","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}');
     const plan = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6(8192)');
     expect(plan.translateRequest).toBe(true);
-    const out = JSON.parse(upstreamRequestBody(plan, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6(8192)').toString());
-    expect(out).toMatchObject({ model: 'claude-sonnet-4-6', thinking: { type: 'enabled', budget_tokens: 8192 }, messages: [{ role: 'user' }] });
+    const out = JSON.parse(
+      upstreamRequestBody(plan, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6(8192)').toString(),
+    );
+    expect(out).toMatchObject({
+      model: 'claude-sonnet-4-6',
+      thinking: { type: 'enabled', budget_tokens: 8192 },
+      messages: [{ role: 'user' }],
+    });
     // Without the suffix the same request keeps its bytes, the model renamed in place.
     const plain = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6');
-    expect(upstreamRequestBody(plain, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6').toString()).toBe(body.toString().replace('claude-bench', 'claude-sonnet-4-6'));
+    expect(
+      upstreamRequestBody(plain, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6').toString(),
+    ).toBe(body.toString().replace('claude-bench', 'claude-sonnet-4-6'));
   });
 });
 
 describe('upstreamRequestBody', () => {
-  const chat = Buffer.from(JSON.stringify({ model: 'alias', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], max_tokens: 50 }));
+  const chat = Buffer.from(
+    JSON.stringify({
+      model: 'alias',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+      max_tokens: 50,
+    }),
+  );
 
   it('encodes a chat request for Claude with the upstream model', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.claude, 'claude-x');
     const out = JSON.parse(upstreamRequestBody(plan, { model: 'alias', stream: false }, chat, 'claude-x').toString());
-    expect(out).toMatchObject({ model: 'claude-x', system: 'be brief', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
+    expect(out).toMatchObject({
+      model: 'claude-x',
+      system: 'be brief',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(out.stream).toBeFalsy();
   });
 
   it('applies a thinking suffix through the codec and asks the streaming-only upstream for a stream', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.codex, 'gpt-5(high)');
-    const out = JSON.parse(upstreamRequestBody(plan, { model: 'alias', stream: false }, chat, 'gpt-5(high)').toString());
+    const out = JSON.parse(
+      upstreamRequestBody(plan, { model: 'alias', stream: false }, chat, 'gpt-5(high)').toString(),
+    );
     expect(out).toMatchObject({ model: 'gpt-5', stream: true, reasoning: { effort: 'high' } });
   });
 
   it('rejects a body that is not a JSON object', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.claude, 'c');
-    expect(() => upstreamRequestBody(plan, { model: 'c', stream: false }, Buffer.from('[1]'), 'c')).toThrow(/JSON object/);
+    expect(() => upstreamRequestBody(plan, { model: 'c', stream: false }, Buffer.from('[1]'), 'c')).toThrow(
+      /JSON object/,
+    );
   });
 });
 
@@ -192,31 +288,79 @@ describe('clientFailureBody', () => {
     const out = clientFailureBody('claude', 'openai-chat', 429, claudeError);
     expect(out.translated).toBe(true);
     expect(JSON.parse(out.body)).toMatchObject({ error: { message: 'slow down', type: 'rate_limit_error' } });
-    expect(JSON.parse(clientFailureBody('claude', 'gemini', 429, claudeError).body)).toMatchObject({ error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } });
+    expect(JSON.parse(clientFailureBody('claude', 'gemini', 429, claudeError).body)).toMatchObject({
+      error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' },
+    });
   });
   it('passes same-format and non-JSON bodies through', () => {
     expect(clientFailureBody('claude', 'claude', 429, claudeError)).toEqual({ body: claudeError, translated: false });
-    expect(clientFailureBody('claude', 'gemini', 502, '<html>bad gateway</html>')).toEqual({ body: '<html>bad gateway</html>', translated: false });
+    expect(clientFailureBody('claude', 'gemini', 502, '<html>bad gateway</html>')).toEqual({
+      body: '<html>bad gateway</html>',
+      translated: false,
+    });
   });
 });
 
 describe('usage extraction', () => {
   it('reduces canonical usage to the attempt result shape', () => {
-    expect(toTokenUsage({ inputTokens: 10, outputTokens: 5, cacheCreationTokens: 3 })).toEqual({ inputTokens: 10, outputTokens: 5 });
-    expect(toTokenUsage({ inputTokens: 10, outputTokens: 5, cachedTokens: 4, reasoningTokens: 2 })).toEqual({ inputTokens: 10, outputTokens: 5, cachedTokens: 4, reasoningTokens: 2 });
+    expect(toTokenUsage({ inputTokens: 10, outputTokens: 5, cacheCreationTokens: 3 })).toEqual({
+      inputTokens: 10,
+      outputTokens: 5,
+    });
+    expect(toTokenUsage({ inputTokens: 10, outputTokens: 5, cachedTokens: 4, reasoningTokens: 2 })).toEqual({
+      inputTokens: 10,
+      outputTokens: 5,
+      cachedTokens: 4,
+      reasoningTokens: 2,
+    });
     expect(toTokenUsage(undefined)).toBeUndefined();
   });
-  it('reads each format\'s non-streamed usage block', () => {
-    expect(usageOfBody('openai-chat', Buffer.from(JSON.stringify({ usage: { prompt_tokens: 7, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } } })))).toMatchObject({ inputTokens: 7, outputTokens: 3, cachedTokens: 2 });
-    expect(usageOfBody('claude', { usage: { input_tokens: 5, output_tokens: 2, cache_read_input_tokens: 4 } })).toMatchObject({ inputTokens: 9, outputTokens: 2, cachedTokens: 4 });
-    expect(usageOfBody('gemini', { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2, thoughtsTokenCount: 1 } })).toMatchObject({ inputTokens: 6, reasoningTokens: 1 });
-    expect(usageOfBody('openai-responses', { usage: { input_tokens: 8, output_tokens: 4, output_tokens_details: { reasoning_tokens: 1 } } })).toMatchObject({ inputTokens: 8, outputTokens: 4, reasoningTokens: 1 });
+  it("reads each format's non-streamed usage block", () => {
+    expect(
+      usageOfBody(
+        'openai-chat',
+        Buffer.from(
+          JSON.stringify({
+            usage: { prompt_tokens: 7, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } },
+          }),
+        ),
+      ),
+    ).toMatchObject({ inputTokens: 7, outputTokens: 3, cachedTokens: 2 });
+    expect(
+      usageOfBody('claude', { usage: { input_tokens: 5, output_tokens: 2, cache_read_input_tokens: 4 } }),
+    ).toMatchObject({ inputTokens: 9, outputTokens: 2, cachedTokens: 4 });
+    expect(
+      usageOfBody('gemini', { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2, thoughtsTokenCount: 1 } }),
+    ).toMatchObject({ inputTokens: 6, reasoningTokens: 1 });
+    expect(
+      usageOfBody('openai-responses', {
+        usage: { input_tokens: 8, output_tokens: 4, output_tokens_details: { reasoning_tokens: 1 } },
+      }),
+    ).toMatchObject({ inputTokens: 8, outputTokens: 4, reasoningTokens: 1 });
     expect(usageOfBody('openai-chat', Buffer.from('not json'))).toBeUndefined();
     // Only the top-level usage counts, whatever the content says.
-    const nested = { choices: [{ message: { content: '"usage": {"prompt_tokens": 1}', usage: { prompt_tokens: 50 } } }], usage: { prompt_tokens: 7, completion_tokens: 3 } };
-    expect(usageOfBody('openai-chat', Buffer.from(JSON.stringify(nested)))).toEqual({ inputTokens: 7, outputTokens: 3 });
-    expect(usageOfBody('openai-responses', Buffer.from(JSON.stringify({ output: [], usage: { input_tokens: 8, output_tokens: 4 } })))).toMatchObject({ inputTokens: 8, outputTokens: 4 });
-    expect(usageOfBody('gemini', Buffer.from(JSON.stringify([{ candidates: [] }, { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2 } }])))).toMatchObject({ inputTokens: 6, outputTokens: 2 });
+    const nested = {
+      choices: [{ message: { content: '"usage": {"prompt_tokens": 1}', usage: { prompt_tokens: 50 } } }],
+      usage: { prompt_tokens: 7, completion_tokens: 3 },
+    };
+    expect(usageOfBody('openai-chat', Buffer.from(JSON.stringify(nested)))).toEqual({
+      inputTokens: 7,
+      outputTokens: 3,
+    });
+    expect(
+      usageOfBody(
+        'openai-responses',
+        Buffer.from(JSON.stringify({ output: [], usage: { input_tokens: 8, output_tokens: 4 } })),
+      ),
+    ).toMatchObject({ inputTokens: 8, outputTokens: 4 });
+    expect(
+      usageOfBody(
+        'gemini',
+        Buffer.from(
+          JSON.stringify([{ candidates: [] }, { usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 2 } }]),
+        ),
+      ),
+    ).toMatchObject({ inputTokens: 6, outputTokens: 2 });
   });
 });
 
@@ -245,16 +389,23 @@ describe('createStreamRelay', () => {
     expect(outputs[2]).toBe(''); // half an event: nothing yet
     expect(outputs[3]).toContain('"content":"Hello"');
     const all = outputs.join('') + relay.end().toString();
-    const chunks = all.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    const chunks = all
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)));
     expect(chunks.every((c) => c.model === 'alias')).toBe(true);
     expect(chunks.some((c) => c.choices?.[0]?.finish_reason === 'stop')).toBe(true);
     expect(all.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(relay.usage()).toEqual({ inputTokens: 12, outputTokens: 4 });
   });
 
-  it('ends a broken translated stream with the client format\'s error event', () => {
+  it("ends a broken translated stream with the client format's error event", () => {
     const relay = createStreamRelay({ client: 'claude', upstream: 'openai-chat', jsonArray: false }, 'alias');
-    relay.push(Buffer.from('data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}\n\n'));
+    relay.push(
+      Buffer.from(
+        'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}\n\n',
+      ),
+    );
     const tail = relay.error(502, 'upstream stream broke').toString();
     expect(tail).toContain('event: error');
     expect(tail).toContain('upstream stream broke');
@@ -265,7 +416,9 @@ describe('createStreamRelay', () => {
     const all = claudeStream.map((c) => relay.push(Buffer.from(c)).toString()).join('') + relay.end().toString();
     const parsed = JSON.parse(all) as Array<{ candidates?: Array<{ content?: { parts?: Array<{ text?: string }> } }> }>;
     expect(Array.isArray(parsed)).toBe(true);
-    expect(parsed.map((c) => c.candidates?.[0]?.content?.parts?.map((p) => p.text ?? '').join('') ?? '').join('')).toBe('Hello');
+    expect(parsed.map((c) => c.candidates?.[0]?.content?.parts?.map((p) => p.text ?? '').join('') ?? '').join('')).toBe(
+      'Hello',
+    );
   });
 });
 
@@ -275,23 +428,52 @@ describe('count tokens', () => {
     expect(planCountTokens('gemini', PROVIDER_ADAPTERS.gemini)).toEqual({ mode: 'relay', upstream: 'gemini' });
     expect(planCountTokens('claude', PROVIDER_ADAPTERS.gemini)).toEqual({ mode: 'translate', upstream: 'gemini' });
     expect(planCountTokens('gemini', PROVIDER_ADAPTERS.claude)).toEqual({ mode: 'translate', upstream: 'claude' });
-    expect(planCountTokens('claude', PROVIDER_ADAPTERS.codex)).toEqual({ mode: 'estimate', upstream: 'openai-responses' });
-    expect(planCountTokens('gemini', PROVIDER_ADAPTERS['openai-compat'])).toEqual({ mode: 'estimate', upstream: 'openai-chat' });
+    expect(planCountTokens('claude', PROVIDER_ADAPTERS.codex)).toEqual({
+      mode: 'estimate',
+      upstream: 'openai-responses',
+    });
+    expect(planCountTokens('gemini', PROVIDER_ADAPTERS['openai-compat'])).toEqual({
+      mode: 'estimate',
+      upstream: 'openai-chat',
+    });
   });
 
   const canonical = codecFor('claude').decodeRequest({
     model: 'c',
     max_tokens: 100,
     system: 'You are terse.',
-    tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is the weather in Paris?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] }],
+    tools: [
+      {
+        name: 'get_weather',
+        description: 'Weather',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+      },
+    ],
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is the weather in Paris?' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+        ],
+      },
+    ],
   });
 
   it('wraps a Gemini count in a full generateContentRequest, keeps only count fields for Claude', () => {
-    const g = countTokensRequestBody('gemini', canonical, 'gemini-2.5-pro(high)') as { generateContentRequest: Record<string, unknown> };
-    expect(g.generateContentRequest).toMatchObject({ model: 'models/gemini-2.5-pro', systemInstruction: { parts: [{ text: 'You are terse.' }] } });
+    const g = countTokensRequestBody('gemini', canonical, 'gemini-2.5-pro(high)') as {
+      generateContentRequest: Record<string, unknown>;
+    };
+    expect(g.generateContentRequest).toMatchObject({
+      model: 'models/gemini-2.5-pro',
+      systemInstruction: { parts: [{ text: 'You are terse.' }] },
+    });
     expect(g.generateContentRequest.contents).toHaveLength(1);
-    const c = countTokensRequestBody('claude', codecFor('gemini').decodeRequest({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, { model: 'g' }), 'claude-x');
+    const c = countTokensRequestBody(
+      'claude',
+      codecFor('gemini').decodeRequest({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, { model: 'g' }),
+      'claude-x',
+    );
     expect(Object.keys(c).sort()).toEqual(['messages', 'model']);
   });
 
@@ -305,7 +487,10 @@ describe('count tokens', () => {
 
   it('estimates from characters of text, tools and a flat charge per image', () => {
     const text = 'You are terse.'.length + 'What is the weather in Paris?'.length;
-    const tool = 'get_weather'.length + 'Weather'.length + JSON.stringify({ type: 'object', properties: { city: { type: 'string' } } }).length;
+    const tool =
+      'get_weather'.length +
+      'Weather'.length +
+      JSON.stringify({ type: 'object', properties: { city: { type: 'string' } } }).length;
     expect(estimateInputTokens(canonical)).toBe(Math.ceil((text + tool) / 4) + ESTIMATED_MEDIA_TOKENS);
     expect(estimateInputTokens({ model: 'm', stream: false, messages: [] })).toBe(0);
   });

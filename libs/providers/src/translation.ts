@@ -1,5 +1,15 @@
 import { RouteActions, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
-import { codecFor, parseModelSuffix, readJsonBoolean, readJsonString, replaceTopLevelMembers, scanTopLevelMembers, translateErrorBody, type TopLevelMembers, type Usage } from '@cpa/formats';
+import {
+  codecFor,
+  parseModelSuffix,
+  readJsonBoolean,
+  readJsonString,
+  replaceTopLevelMembers,
+  scanTopLevelMembers,
+  translateErrorBody,
+  type TopLevelMembers,
+  type Usage,
+} from '@cpa/formats';
 import { parseJsonObject, type ProviderAdapter } from './provider-adapter';
 
 /**
@@ -9,7 +19,8 @@ import { parseJsonObject, type ProviderAdapter } from './provider-adapter';
  * - `aggregate`: the upstream streams (it only can), the client wants one JSON body;
  * - `synthesize-stream`: the upstream answered with one body, the client wants a stream.
  */
-export type ResponseMode = 'relay-body' | 'relay-stream' | 'translate-body' | 'translate-stream' | 'aggregate' | 'synthesize-stream';
+export type ResponseMode =
+  'relay-body' | 'relay-stream' | 'translate-body' | 'translate-stream' | 'aggregate' | 'synthesize-stream';
 
 export interface ExchangePlan {
   client: ClientFormat;
@@ -28,7 +39,10 @@ export interface ExchangePlan {
   upstreamModel: string;
 }
 
-export type AdapterTraits = Pick<ProviderAdapter, 'upstreamFormat' | 'nativeFormats' | 'streamingOnly' | 'streamingUnsupported'>;
+export type AdapterTraits = Pick<
+  ProviderAdapter,
+  'upstreamFormat' | 'nativeFormats' | 'streamingOnly' | 'streamingUnsupported'
+>;
 
 /** The upstream format used for a client format: the client's own when the upstream speaks it natively. */
 export function upstreamFormatFor(client: ClientFormat, adapter: AdapterTraits): ClientFormat {
@@ -41,7 +55,11 @@ export function hasThinkingSuffix(model: string): boolean {
 }
 
 /** Decides translation and streaming for one attempt. Pure. */
-export function planExchange(route: Pick<RouteRequest, 'clientFormat' | 'stream' | 'action'>, adapter: AdapterTraits, upstreamModel: string): ExchangePlan {
+export function planExchange(
+  route: Pick<RouteRequest, 'clientFormat' | 'stream' | 'action'>,
+  adapter: AdapterTraits,
+  upstreamModel: string,
+): ExchangePlan {
   const client = route.clientFormat;
   const upstream = upstreamFormatFor(client, adapter);
   const same = client === upstream;
@@ -68,7 +86,11 @@ export function planExchange(route: Pick<RouteRequest, 'clientFormat' | 'stream'
  * model name. A body that names one of these members twice goes through JSON.parse, which
  * keeps the last, so the upstream reads what this router read.
  */
-export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: { model?: string; stream?: boolean }): Buffer {
+export function rewriteRequestBody(
+  format: ClientFormat,
+  body: Buffer,
+  change: { model?: string; stream?: boolean },
+): Buffer {
   if (body.length === 0) return body;
   let scan: TopLevelMembers;
   try {
@@ -82,9 +104,13 @@ export function rewriteRequestBody(format: ClientFormat, body: Buffer, change: {
   if (scan.repeated) return rewriteParsedBody(format, body, change);
   const set = new Map<string, string>();
   const model = scan.spans.get('model');
-  if (change.model !== undefined && model !== undefined && readJsonString(body, model) !== change.model) set.set('model', JSON.stringify(change.model));
+  if (change.model !== undefined && model !== undefined && readJsonString(body, model) !== change.model)
+    set.set('model', JSON.stringify(change.model));
   const stream = scan.spans.get('stream');
-  if (change.stream !== undefined && (stream !== undefined && readJsonBoolean(body, stream) === true) !== change.stream) {
+  if (
+    change.stream !== undefined &&
+    (stream !== undefined && readJsonBoolean(body, stream) === true) !== change.stream
+  ) {
     set.set('stream', String(change.stream));
     if (change.stream && streamsReportUsageOnRequest(format)) set.set('stream_options', INCLUDE_USAGE);
   }
@@ -116,17 +142,35 @@ function rewriteParsedBody(format: ClientFormat, body: Buffer, change: { model?:
 }
 
 /** The body to send upstream for this plan. Throws when the client body cannot be decoded. */
-export function upstreamRequestBody(plan: ExchangePlan, route: Pick<RouteRequest, 'model' | 'stream'>, body: Buffer, upstreamModelWithSuffix: string): Buffer {
-  if (!plan.translateRequest) return rewriteRequestBody(plan.client, body, { model: upstreamModelWithSuffix, stream: plan.upstreamStream });
-  const canonical = codecFor(plan.client).decodeRequest(parseJsonObject(body), { model: route.model, stream: route.stream });
-  return Buffer.from(JSON.stringify(codecFor(plan.upstream).encodeRequest(canonical, { model: upstreamModelWithSuffix, stream: plan.upstreamStream })));
+export function upstreamRequestBody(
+  plan: ExchangePlan,
+  route: Pick<RouteRequest, 'model' | 'stream'>,
+  body: Buffer,
+  upstreamModelWithSuffix: string,
+): Buffer {
+  if (!plan.translateRequest)
+    return rewriteRequestBody(plan.client, body, { model: upstreamModelWithSuffix, stream: plan.upstreamStream });
+  const canonical = codecFor(plan.client).decodeRequest(parseJsonObject(body), {
+    model: route.model,
+    stream: route.stream,
+  });
+  return Buffer.from(
+    JSON.stringify(
+      codecFor(plan.upstream).encodeRequest(canonical, { model: upstreamModelWithSuffix, stream: plan.upstreamStream }),
+    ),
+  );
 }
 
 /**
  * An upstream error body as the client should see it: the upstream's own JSON error is
  * re-expressed in the client's envelope; anything else (HTML from a proxy, empty) is kept.
  */
-export function clientFailureBody(upstream: ClientFormat, client: ClientFormat, status: number, text: string): { body: string; translated: boolean } {
+export function clientFailureBody(
+  upstream: ClientFormat,
+  client: ClientFormat,
+  status: number,
+  text: string,
+): { body: string; translated: boolean } {
   if (upstream === client) return { body: text, translated: false };
   let json: unknown;
   try {
@@ -143,7 +187,8 @@ export const JSON_CONTENT_TYPE = 'application/json';
 
 /** Content type of a response this plan produces in the client's format. */
 export function clientContentType(plan: Pick<ExchangePlan, 'response' | 'jsonArray'>): string {
-  const streamed = plan.response === 'relay-stream' || plan.response === 'translate-stream' || plan.response === 'synthesize-stream';
+  const streamed =
+    plan.response === 'relay-stream' || plan.response === 'translate-stream' || plan.response === 'synthesize-stream';
   return streamed && !plan.jsonArray ? SSE_CONTENT_TYPE : JSON_CONTENT_TYPE;
 }
 

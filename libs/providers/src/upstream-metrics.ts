@@ -10,7 +10,10 @@ export interface UpstreamLabels {
 }
 
 export function upstreamLabels(snapshot: CatalogSnapshot, req: ExecuteRequest): UpstreamLabels {
-  return { family: req.family, model: modelLabel(req.route.model, (model) => snapshot.registry.lookup(model).length > 0) };
+  return {
+    family: req.family,
+    model: modelLabel(req.route.model, (model) => snapshot.registry.lookup(model).length > 0),
+  };
 }
 
 /** One upstream HTTP exchange: its status (undefined: no answer) and the time to its response headers. */
@@ -23,7 +26,11 @@ export function observeUpstreamResponse(labels: UpstreamLabels, status: number |
  * Times an attempt to its end: a Frame or a Forward (failure handed back) ends it now, a
  * stream when it completes, fails or its client goes away.
  */
-export function observeAttempt<T>(result: T | Observable<T>, labels: UpstreamLabels, startedMs: number): T | Observable<T> {
+export function observeAttempt<T>(
+  result: T | Observable<T>,
+  labels: UpstreamLabels,
+  startedMs: number,
+): T | Observable<T> {
   const done = () => metrics.upstreamAttemptDuration.observe(labels, secondsSince(startedMs));
   if (isObservable(result)) return (result as Observable<T>).pipe(finalize(done));
   done();

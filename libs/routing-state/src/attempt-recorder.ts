@@ -22,7 +22,10 @@ export class AttemptRecorder {
     if (outcome.success && removeBindings.length === 0 && this.store.isKnownClean(credentialId)) return;
     const snapshot = this.catalog.snapshot;
     const info = snapshot.byId.get(credentialId);
-    const policy = resolveCoolingPolicy(coolingSettingsOf(snapshot.settings), info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined);
+    const policy = resolveCoolingPolicy(
+      coolingSettingsOf(snapshot.settings),
+      info?.disableCooling !== undefined ? { disableCooling: info.disableCooling } : undefined,
+    );
     const now = this.now();
     // The transition last computed (the update may retry it on a conflict) and the cooldown it starts.
     let cooled: string | undefined;

@@ -10,7 +10,10 @@ import { Catalog, ClientKeyLimits, tokenLimitedKeyIds, type ClientKeyCharge } fr
 export function chargesOf(results: readonly AttemptResult[], charged: ReadonlySet<string>): ClientKeyCharge[] {
   return results
     .filter((result) => result.clientKeyId && charged.has(result.clientKeyId))
-    .map((result) => ({ clientKeyId: result.clientKeyId!, tokens: (result.usage?.inputTokens ?? 0) + (result.usage?.outputTokens ?? 0) }));
+    .map((result) => ({
+      clientKeyId: result.clientKeyId!,
+      tokens: (result.usage?.inputTokens ?? 0) + (result.usage?.outputTokens ?? 0),
+    }));
 }
 
 /**
@@ -42,7 +45,8 @@ export class ClientKeyUsageHook {
         this.failing = false;
       },
       (err: unknown) => {
-        if (!this.failing) this.logger.warn(`client key usage not charged to limits and budgets: ${(err as Error).message}`);
+        if (!this.failing)
+          this.logger.warn(`client key usage not charged to limits and budgets: ${(err as Error).message}`);
         this.failing = true;
       },
     );

@@ -69,7 +69,9 @@ export class CredentialPicker {
 
   /** The session's binding keys when session affinity is on and the request has a session id. */
   sessionKeys(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope): BindingKeys | undefined {
-    return this.settings.sessionAffinity ? sessionBindingKeys(route.sessionIds, scope.providers, scope.stateModel) : undefined;
+    return this.settings.sessionAffinity
+      ? sessionBindingKeys(route.sessionIds, scope.providers, scope.stateModel)
+      : undefined;
   }
 
   /**
@@ -78,7 +80,11 @@ export class CredentialPicker {
    * pool starts at its shared rotation counter, cooling members left out. A credential none
    * of whose upstream models is usable is skipped without counting as an attempt.
    */
-  async pick(route: Pick<RouteRequest, 'model' | 'sessionIds'>, scope: RouteScope, tried: readonly string[]): Promise<PickResult> {
+  async pick(
+    route: Pick<RouteRequest, 'model' | 'sessionIds'>,
+    scope: RouteScope,
+    tried: readonly string[],
+  ): Promise<PickResult> {
     const skipped: string[] = [];
     for (let pass = 0; pass < MAX_PICK_PASSES; pass++) {
       const excluded = new Set([...tried, ...skipped]);
@@ -87,8 +93,19 @@ export class CredentialPicker {
       if (!outcome.ok) return outcome;
       const candidate = scope.byId.get(outcome.credential.id);
       if (!candidate) return { ok: false, error: { code: 'auth_unavailable' } };
-      const offset = candidate.pooled ? await this.store.nextPoolOffset(poolRotationKey(candidate.credential, stripCredentialPrefix(route.model.trim(), candidate.credential.prefix))) : 0;
-      const [upstream, ...pool] = prepareExecutionModels({ ...candidate, credential: outcome.credential }, offset, this.now());
+      const offset = candidate.pooled
+        ? await this.store.nextPoolOffset(
+            poolRotationKey(
+              candidate.credential,
+              stripCredentialPrefix(route.model.trim(), candidate.credential.prefix),
+            ),
+          )
+        : 0;
+      const [upstream, ...pool] = prepareExecutionModels(
+        { ...candidate, credential: outcome.credential },
+        offset,
+        this.now(),
+      );
       if (upstream) return { ok: true, credential: candidate.credential, upstream, pool, provider: outcome.provider };
       skipped.push(candidate.credential.id);
     }
@@ -100,7 +117,11 @@ export class CredentialPicker {
    * read-modify-write, and queuing locally leaves compare-and-set conflicts to the rare
    * race with another replica instead of every concurrent request.
    */
-  private choose(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope, candidates: readonly RoutedCredential[]): Promise<Outcome> {
+  private choose(
+    route: Pick<RouteRequest, 'sessionIds'>,
+    scope: RouteScope,
+    candidates: readonly RoutedCredential[],
+  ): Promise<Outcome> {
     const strategy = this.settings.strategy;
     if (strategy !== 'weighted-round-robin') return this.chooseNow(route, scope, candidates);
     const [key = ''] = selectionStateKeys(strategy, scope.providers, scope.stateModel).weighted;
@@ -108,7 +129,11 @@ export class CredentialPicker {
   }
 
   /** Strategy and affinity over shared state: one read script, commits only when needed. `candidates` keep scope.ranked's order. */
-  private async chooseNow(route: Pick<RouteRequest, 'sessionIds'>, scope: RouteScope, candidates: readonly RoutedCredential[]): Promise<Outcome> {
+  private async chooseNow(
+    route: Pick<RouteRequest, 'sessionIds'>,
+    scope: RouteScope,
+    candidates: readonly RoutedCredential[],
+  ): Promise<Outcome> {
     const { strategy, sessionAffinityTtlMs: ttl } = this.settings;
     const selection = selectionStateKeys(strategy, scope.providers, scope.stateModel);
     const session = this.sessionKeys(route, scope);
@@ -124,7 +149,9 @@ export class CredentialPicker {
       });
       const now = this.now();
       const withState = this.withCachedStates(candidates);
-      const outcome = session ? await this.sessionPick({ keys: session, ttl }, strategy, scope, withState, read, now) : await this.strategyPick(strategy, scope, withState, read, now);
+      const outcome = session
+        ? await this.sessionPick({ keys: session, ttl }, strategy, scope, withState, read, now)
+        : await this.strategyPick(strategy, scope, withState, read, now);
       if (outcome !== 'conflict') return outcome;
     }
     throw new Error('routing state kept changing during the pick');
@@ -151,7 +178,16 @@ export class CredentialPicker {
     now: number,
   ): Promise<Outcome | Conflict> {
     const available = availableCredentials(candidates, undefined, scope.stateModel, now, true);
-    if (!available.ok) return pickCredential({ strategy, providers: scope.providers, model: scope.stateModel, candidates, ranked: true, now, state: { cursors: {}, weighted: {} } });
+    if (!available.ok)
+      return pickCredential({
+        strategy,
+        providers: scope.providers,
+        model: scope.stateModel,
+        candidates,
+        ranked: true,
+        now,
+        state: { cursors: {}, weighted: {} },
+      });
     const availableIds = available.available.map((c) => c.id);
     const byId = new Map(candidates.map((c) => [c.id, c]));
     const decision = decideAffinity({
@@ -172,7 +208,12 @@ export class CredentialPicker {
   }
 
   /** The session's bound credential; one inherited from the first turn is bound under the session's own id too. */
-  private async boundPick(decision: Extract<AffinityDecision, { kind: 'hit' }>, ttl: number, availableIds: readonly string[], byId: ReadonlyMap<string, StatefulCredential>): Promise<Outcome> {
+  private async boundPick(
+    decision: Extract<AffinityDecision, { kind: 'hit' }>,
+    ttl: number,
+    availableIds: readonly string[],
+    byId: ReadonlyMap<string, StatefulCredential>,
+  ): Promise<Outcome> {
     let id = decision.credentialId;
     if (decision.via === 'fallback') {
       const bound = await this.store.bind(decision.bind, id, ttl, { kind: 'nx' });
@@ -188,10 +229,24 @@ export class CredentialPicker {
    * repeated with the slots obtained, so concurrent picks on any replica never share a slot;
    * weighted credits are committed with compare-and-set.
    */
-  private async strategyPick(strategy: RoutingStrategy, scope: RouteScope, candidates: readonly StatefulCredential[], read: PickRead, now: number): Promise<Outcome | Conflict> {
+  private async strategyPick(
+    strategy: RoutingStrategy,
+    scope: RouteScope,
+    candidates: readonly StatefulCredential[],
+    read: PickRead,
+    now: number,
+  ): Promise<Outcome | Conflict> {
     const state = selectionStateOf(read);
     const order = selectionStateKeys(strategy, scope.providers, scope.stateModel).cursors;
-    const request = { strategy, providers: scope.providers, model: scope.stateModel, candidates, ranked: true, now, state };
+    const request = {
+      strategy,
+      providers: scope.providers,
+      model: scope.stateModel,
+      candidates,
+      ranked: true,
+      now,
+      state,
+    };
     let outcome = pickCredential(request);
     for (let i = 0; i < order.length && outcome.ok; i++) {
       const pending = cursorToAdvance(order, outcome.update, read.advanced);
@@ -202,7 +257,8 @@ export class CredentialPicker {
     }
     if (!outcome.ok) return outcome;
     for (const [key, next] of Object.entries(outcome.update.weighted)) {
-      if (!(await this.store.compareAndSetWeighted(key, read.weighted[key] ?? null, JSON.stringify(next)))) return 'conflict';
+      if (!(await this.store.compareAndSetWeighted(key, read.weighted[key] ?? null, JSON.stringify(next))))
+        return 'conflict';
     }
     return outcome;
   }

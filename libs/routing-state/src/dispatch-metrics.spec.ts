@@ -21,7 +21,11 @@ describe('afterFailure', () => {
 describe('startedCooldown', () => {
   const now = 1_000_000;
   const fail = (status: number, message = 'upstream error', retryAfterMs?: number) =>
-    markResult(undefined, { success: false, model: 'm', status, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, now);
+    markResult(
+      undefined,
+      { success: false, model: 'm', status, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
+      now,
+    );
 
   it('names the failure kind of each cooling failure', () => {
     expect(startedCooldown(fail(429, 'rate limited', 60_000), now)).toBe('quota');
@@ -35,10 +39,17 @@ describe('startedCooldown', () => {
     expect(startedCooldown(markResult(undefined, { success: true, model: 'm' }, now), now)).toBeUndefined();
     expect(startedCooldown(fail(400, '{"error":{"type":"invalid_request_error"}}'), now)).toBeUndefined();
     const noTransient = resolveCoolingPolicy({ transientErrorCooldownSeconds: -1 });
-    expect(startedCooldown(markResult(undefined, { success: false, model: 'm', status: 503, message: 'x' }, now, noTransient), now)).toBeUndefined();
+    expect(
+      startedCooldown(
+        markResult(undefined, { success: false, model: 'm', status: 503, message: 'x' }, now, noTransient),
+        now,
+      ),
+    ).toBeUndefined();
   });
 
   it('covers a failure without a model, which cools the whole credential', () => {
-    expect(startedCooldown(markResult(undefined, { success: false, status: 401, message: 'x' }, now), now)).toBe('unauthorized');
+    expect(startedCooldown(markResult(undefined, { success: false, status: 401, message: 'x' }, now), now)).toBe(
+      'unauthorized',
+    );
   });
 });

@@ -25,6 +25,9 @@ export function afterFailure(next: Forward | Frame, failedCredentialId: string):
 export function startedCooldown(decision: MarkResultDecision, now: number): FailureKind | undefined {
   const classification = decision.classification;
   if (!classification || classification.cooldown.type === 'none') return undefined;
-  const until = decision.model !== undefined ? decision.state.modelStates[decision.model]?.nextRetryAfter : decision.state.nextRetryAfter;
+  const until =
+    decision.model !== undefined
+      ? decision.state.modelStates[decision.model]?.nextRetryAfter
+      : decision.state.nextRetryAfter;
   return until !== undefined && until > now ? classification.kind : undefined;
 }

@@ -15,7 +15,8 @@ const runPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:local:'}routing:`;
 const MODEL = 'claude-sonnet-4-5';
 
 /** A claude API key serving MODEL. */
-const credential = (id: string, over: Partial<CredentialInfo> = {}) => testCredential(id, { models: [{ name: MODEL, alias: MODEL }], ...over });
+const credential = (id: string, over: Partial<CredentialInfo> = {}) =>
+  testCredential(id, { models: [{ name: MODEL, alias: MODEL }], ...over });
 
 /** The catalog as the scheduler sees it, without Postgres. */
 class TestCatalog {
@@ -32,10 +33,18 @@ afterEach(async () => {
 });
 
 /** `n` scheduler replicas sharing one Redis key space (and one catalog); `stores[i]` is the store of `services[i]`. */
-function replicas(catalog: TestCatalog, n = 2, prefix = `${runPrefix}${randomUUID()}:`): { services: DispatchService[]; stores: RoutingStateStore[]; prefix: string } {
+function replicas(
+  catalog: TestCatalog,
+  n = 2,
+  prefix = `${runPrefix}${randomUUID()}:`,
+): { services: DispatchService[]; stores: RoutingStateStore[]; prefix: string } {
   const own = Array.from({ length: n }, () => new RoutingStateStore({ redisUrl, keyPrefix: prefix }));
   stores.push(...own);
-  return { services: own.map((store) => new DispatchService(catalog as unknown as Catalog, store)), stores: own, prefix };
+  return {
+    services: own.map((store) => new DispatchService(catalog as unknown as Catalog, store)),
+    stores: own,
+    prefix,
+  };
 }
 
 function route(over: Partial<RouteRequest> = {}): RouteRequest {
@@ -59,7 +68,8 @@ function attemptOf(result: Forward | Frame): ScheduledAttempt {
 
 /** A request parked for a cooldown: the delayed forward the transport queues again when due. */
 function parkedOf(result: Forward | Frame): { next: NextRound; delayMs: number } {
-  if (!isForward(result) || result.pattern !== Patterns.nextRound) throw new Error('expected the request to be parked for the next round');
+  if (!isForward(result) || result.pattern !== Patterns.nextRound)
+    throw new Error('expected the request to be parked for the next round');
   return { next: result.data as NextRound, delayMs: result.delayMs ?? 0 };
 }
 
@@ -85,12 +95,19 @@ function replyOf(result: Forward | Frame): { head: ResponseHead; body: string; j
 function failure(execute: ScheduledAttempt, status: number, over: Partial<AttemptFailure> = {}): AttemptFailure {
   const body =
     status === 400
-      ? JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: field required' } })
-      : JSON.stringify({ type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message: `upstream ${status}` } });
+      ? JSON.stringify({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: 'max_tokens: field required' },
+        })
+      : JSON.stringify({
+          type: 'error',
+          error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message: `upstream ${status}` },
+        });
   return { execute, status, headers: { 'content-type': 'application/json' }, body, ...over };
 }
 
-const count = (ids: string[]) => ids.reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {});
+const count = (ids: string[]) =>
+  ids.reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {});
 
 describe('round-robin across replicas', () => {
   it('splits 300 concurrent requests over 3 credentials exactly 100/100/100 whichever replica served them', async () => {
@@ -104,7 +121,10 @@ describe('round-robin across replicas', () => {
     const catalog = new TestCatalog().set([credential('b'), credential('a')]);
     const { services } = replicas(catalog, 2);
     const order: string[] = [];
-    for (let i = 0; i < 4; i++) order.push(attemptOf(await services[i % 2]!.dispatch(route({ model: i % 2 ? `${MODEL}(16384)` : MODEL }))).credentialId);
+    for (let i = 0; i < 4; i++)
+      order.push(
+        attemptOf(await services[i % 2]!.dispatch(route({ model: i % 2 ? `${MODEL}(16384)` : MODEL }))).credentialId,
+      );
     expect(order).toEqual(['a', 'b', 'a', 'b']);
   });
 
@@ -117,7 +137,11 @@ describe('round-robin across replicas', () => {
   });
 
   it('uses only the highest priority tier that has an available credential', async () => {
-    const catalog = new TestCatalog().set([credential('low', { priority: 0 }), credential('high1', { priority: 5 }), credential('high2', { priority: 5 })]);
+    const catalog = new TestCatalog().set([
+      credential('low', { priority: 0 }),
+      credential('high1', { priority: 5 }),
+      credential('high2', { priority: 5 }),
+    ]);
     const [svc] = replicas(catalog, 1).services;
     const picks: string[] = [];
     for (let i = 0; i < 4; i++) picks.push(attemptOf(await svc!.dispatch(route())).credentialId);
@@ -127,7 +151,10 @@ describe('round-robin across replicas', () => {
 
 describe('other strategies', () => {
   it('weighted round-robin 5:3:2 gives exactly 50/30/20 over 100 picks across two replicas', async () => {
-    const catalog = new TestCatalog().set([credential('a', { weight: 5 }), credential('b', { weight: 3 }), credential('c', { weight: 2 })], { 'routing.strategy': 'weighted-round-robin' });
+    const catalog = new TestCatalog().set(
+      [credential('a', { weight: 5 }), credential('b', { weight: 3 }), credential('c', { weight: 2 })],
+      { 'routing.strategy': 'weighted-round-robin' },
+    );
     const { services } = replicas(catalog, 2);
     const picks = await Promise.all(Array.from({ length: 100 }, (_, i) => services[i % 2]!.dispatch(route())));
     expect(count(picks.map((p) => attemptOf(p).credentialId))).toEqual({ a: 50, b: 30, c: 20 });
@@ -147,13 +174,20 @@ describe('other strategies', () => {
   it('picks up a strategy change from a catalog reload without restart', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
     const [svc] = replicas(catalog, 1).services;
-    expect([attemptOf(await svc!.dispatch(route())).credentialId, attemptOf(await svc!.dispatch(route())).credentialId]).toEqual(['a', 'b']);
+    expect([
+      attemptOf(await svc!.dispatch(route())).credentialId,
+      attemptOf(await svc!.dispatch(route())).credentialId,
+    ]).toEqual(['a', 'b']);
     catalog.set([credential('a'), credential('b')], { 'routing.strategy': 'fill-first' });
-    expect([attemptOf(await svc!.dispatch(route())).credentialId, attemptOf(await svc!.dispatch(route())).credentialId]).toEqual(['a', 'a']);
+    expect([
+      attemptOf(await svc!.dispatch(route())).credentialId,
+      attemptOf(await svc!.dispatch(route())).credentialId,
+    ]).toEqual(['a', 'a']);
   });
 
   it('rotates the starting provider per model when several providers serve it', async () => {
-    const compat = (id: string) => credential(id, { provider: 'openai-compat', providerName: 'mock', models: [{ name: MODEL, alias: MODEL }] });
+    const compat = (id: string) =>
+      credential(id, { provider: 'openai-compat', providerName: 'mock', models: [{ name: MODEL, alias: MODEL }] });
     const catalog = new TestCatalog().set([credential('claude-1'), compat('compat-1')]);
     const [svc] = replicas(catalog, 1).services;
     const picks: string[] = [];
@@ -172,7 +206,9 @@ describe('session affinity', () => {
   it('lands 100 concurrent requests of one new session on one credential across replicas', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b'), credential('c')], settings);
     const { services } = replicas(catalog, 2);
-    const picks = await Promise.all(Array.from({ length: 100 }, (_, i) => services[i % 2]!.dispatch(route({ sessionIds: ['claude:s-1'] }))));
+    const picks = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => services[i % 2]!.dispatch(route({ sessionIds: ['claude:s-1'] }))),
+    );
     expect(new Set(picks.map((p) => attemptOf(p).credentialId)).size).toBe(1);
   });
 
@@ -181,7 +217,8 @@ describe('session affinity', () => {
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(route({ sessionIds: ['msg:turn1'] }))).credentialId;
     const others = [];
-    for (let i = 0; i < 3; i++) others.push(attemptOf(await svc!.dispatch(route({ sessionIds: [`header:other-${i}`] }))).credentialId);
+    for (let i = 0; i < 3; i++)
+      others.push(attemptOf(await svc!.dispatch(route({ sessionIds: [`header:other-${i}`] }))).credentialId);
     expect(new Set(others).size).toBe(3);
     expect(attemptOf(await svc!.dispatch(route({ sessionIds: ['msg:turn1'] }))).credentialId).toBe(first);
     // Turn 2: a new primary id with turn 1's hash as fallback.
@@ -191,7 +228,10 @@ describe('session affinity', () => {
 
   it('rebinds a session when its credential fails and removes the old binding with compare-and-delete', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const sessionIds = ['claude:s-rebind'];
     const bound = attemptOf(await svc!.dispatch(route({ sessionIds })));
     const key = bindingKey('claude', 'claude:s-rebind', MODEL);
@@ -204,7 +244,9 @@ describe('session affinity', () => {
 
   it('never removes a binding that already points at another credential', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const { stores: [store] } = replicas(catalog, 1);
+    const {
+      stores: [store],
+    } = replicas(catalog, 1);
     await store.bind(['claude::s::m'], 'b', 60_000, { kind: 'nx' });
     await store.update('a', () => undefined, ['claude::s::m']);
     expect(await store.bindingsOf(['claude::s::m'])).toEqual(['b']);
@@ -214,7 +256,10 @@ describe('session affinity', () => {
 
   it('drops the bindings of a credential that gets disabled', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], settings);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     await svc!.catalogChanged();
     const bound = attemptOf(await svc!.dispatch(route({ sessionIds: ['claude:s-off'] }))).credentialId;
     catalog.set([credential('a', { disabled: bound === 'a' }), credential('b', { disabled: bound === 'b' })], settings);
@@ -233,7 +278,8 @@ describe('results and cooldowns', () => {
     expect(next.credentialId).not.toBe(first.credentialId);
     expect(next.triedCredentialIds).toEqual([first.credentialId, next.credentialId]);
     // The other replica sees the cooldown too.
-    for (let i = 0; i < 4; i++) expect(attemptOf(await services[1]!.dispatch(route())).credentialId).toBe(next.credentialId);
+    for (let i = 0; i < 4; i++)
+      expect(attemptOf(await services[1]!.dispatch(route())).credentialId).toBe(next.credentialId);
     const state = await stores[1]!.readStates([first.credentialId]);
     const ms = state.get(first.credentialId)!.state!.modelStates[MODEL]!;
     expect(ms.quota.exceeded).toBe(true);
@@ -243,7 +289,10 @@ describe('results and cooldowns', () => {
 
   it('escalates the 429 backoff once per open window (1s, then 2s after the window closed)', async () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 0 });
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     let now = 1_000_000_000_000;
     svc!.now = () => now;
     const attempt = attemptOf(await svc!.dispatch(route()));
@@ -261,7 +310,10 @@ describe('results and cooldowns', () => {
 
   it('clears the model state on success', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')], { 'max-retry-interval': 0 });
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     let now = 1_000_000_000_000;
     svc!.now = () => now;
     const a = attemptOf(await svc!.dispatch(route()));
@@ -275,8 +327,18 @@ describe('results and cooldowns', () => {
 
   it('applies a batch of results in order, so the last result on a credential stands', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
-    const result = (credentialId: string, ok: boolean) => ({ credentialId, family: 'claude' as const, baseModel: MODEL, ok, status: ok ? 200 : 500, ...(ok ? {} : { error: 'boom' }) });
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
+    const result = (credentialId: string, ok: boolean) => ({
+      credentialId,
+      family: 'claude' as const,
+      baseModel: MODEL,
+      ok,
+      status: ok ? 200 : 500,
+      ...(ok ? {} : { error: 'boom' }),
+    });
     await svc!.attemptsFinished([result('a', false), result('b', true), result('a', true), result('b', false)]);
     const states = await store.readStates(['a', 'b']);
     expect(states.get('a')!.state!.modelStates[MODEL]).toMatchObject({ status: 'active', unavailable: false });
@@ -285,7 +347,10 @@ describe('results and cooldowns', () => {
 
   it('returns a request-shaped error as is, without cooldown or failover', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const attempt = attemptOf(await svc!.dispatch(route()));
     const f = failure(attempt, 400);
     const reply = replyOf(await svc!.attemptFailed(f));
@@ -318,7 +383,10 @@ describe('results and cooldowns', () => {
 
 describe('retries and exhaustion', () => {
   it('tries distinct credentials up to max-retry-credentials, then returns the last upstream error', async () => {
-    const catalog = new TestCatalog().set([credential('a'), credential('b'), credential('c')], { 'max-retry-credentials': 2, 'max-retry-interval': 0 });
+    const catalog = new TestCatalog().set([credential('a'), credential('b'), credential('c')], {
+      'max-retry-credentials': 2,
+      'max-retry-interval': 0,
+    });
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(route()));
     const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
@@ -345,7 +413,9 @@ describe('retries and exhaustion', () => {
     const catalog = new TestCatalog().set([credential('a')], { 'max-retry-interval': 5, 'request-retry': 1 });
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(route()));
-    const second = attemptOf(await afterWait(svc!, await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 100 }))));
+    const second = attemptOf(
+      await afterWait(svc!, await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 100 }))),
+    );
     expect(second.round).toBe(1);
     const reply = replyOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 100 })));
     expect(reply.head.status).toBe(429);
@@ -398,20 +468,37 @@ describe('retries and exhaustion', () => {
     const reply = replyOf(await svc!.dispatch(route()));
     expect(reply.head.status).toBe(503);
     expect(reply.json).toEqual({
-      error: { message: `auth_unavailable: no auth available (providers=claude, model=${MODEL})`, type: 'server_error', code: 'auth_unavailable' },
+      error: {
+        message: `auth_unavailable: no auth available (providers=claude, model=${MODEL})`,
+        type: 'server_error',
+        code: 'auth_unavailable',
+      },
     });
   });
 
   it('fails over on a network error or empty stream without cooling the credential', async () => {
     const catalog = new TestCatalog().set([credential('a'), credential('b')]);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const a = attemptOf(await svc!.dispatch(route({ stream: true })));
-    const b = attemptOf(await svc!.attemptFailed(failure(a, 502, { network: true, body: '{"error":{"message":"upstream closed the stream before sending any data"}}' })));
+    const b = attemptOf(
+      await svc!.attemptFailed(
+        failure(a, 502, {
+          network: true,
+          body: '{"error":{"message":"upstream closed the stream before sending any data"}}',
+        }),
+      ),
+    );
     expect(b.credentialId).not.toBe(a.credentialId);
-    const reply = replyOf(await svc!.attemptFailed(failure(b, 502, { network: true, body: '{"error":{"message":"empty"}}' })));
+    const reply = replyOf(
+      await svc!.attemptFailed(failure(b, 502, { network: true, body: '{"error":{"message":"empty"}}' })),
+    );
     expect(reply.head.status).toBe(502);
     const states = await store.readStates(['a', 'b']);
-    for (const id of ['a', 'b']) expect(isBlockedForModel({ state: states.get(id)!.state }, MODEL, Date.now()).blocked).toBe(false);
+    for (const id of ['a', 'b'])
+      expect(isBlockedForModel({ state: states.get(id)!.state }, MODEL, Date.now()).blocked).toBe(false);
   });
 });
 
@@ -443,14 +530,32 @@ describe('alias pools', () => {
 
   it('tries the next member on the same credential before another credential, and keeps state per member', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     expect(served(first)).toBe('a/model-x');
     const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
-    expect(second).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', baseModel: 'model-y', attempt: 1, round: 0, roundTried: ['a'], triedCredentialIds: ['a'] });
+    expect(second).toMatchObject({
+      credentialId: 'a',
+      upstreamModel: 'model-y',
+      baseModel: 'model-y',
+      attempt: 1,
+      round: 0,
+      roundTried: ['a'],
+      triedCredentialIds: ['a'],
+    });
     expect(second.poolRemaining).toBeUndefined();
     const third = attemptOf(await svc!.attemptFailed(failure(second, 429, { retryAfterMs: 60_000 })));
-    expect(third).toMatchObject({ credentialId: 'b', upstreamModel: 'model-x', attempt: 2, roundTried: ['a', 'b'], triedCredentialIds: ['a', 'b'], poolRemaining: ['model-y'] });
+    expect(third).toMatchObject({
+      credentialId: 'b',
+      upstreamModel: 'model-x',
+      attempt: 2,
+      roundTried: ['a', 'b'],
+      triedCredentialIds: ['a', 'b'],
+      poolRemaining: ['model-y'],
+    });
     const state = (await store.readStates(['a'])).get('a')!.state!;
     expect(Object.keys(state.modelStates).sort()).toEqual(['model-x', 'model-y']);
     expect(state.modelStates['model-x']).toMatchObject({ unavailable: true, quota: { exceeded: false } });
@@ -462,7 +567,10 @@ describe('alias pools', () => {
   });
 
   it('does not count pool members against max-retry-credentials', async () => {
-    const catalog = new TestCatalog().set([pooled('a'), pooled('b')], { 'max-retry-credentials': 1, 'max-retry-interval': 0 });
+    const catalog = new TestCatalog().set([pooled('a'), pooled('b')], {
+      'max-retry-credentials': 1,
+      'max-retry-interval': 0,
+    });
     const [svc] = replicas(catalog, 1).services;
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     const second = attemptOf(await svc!.attemptFailed(failure(first, 500)));
@@ -478,7 +586,13 @@ describe('alias pools', () => {
     expect(first).toMatchObject({ upstreamModel: 'model-x', poolRemaining: ['model-y', 'model-z'] });
     const second = attemptOf(await svc!.attemptFailed(failure(first, 429, { retryAfterMs: 600_000 })));
     expect(second).toMatchObject({ credentialId: 'a', upstreamModel: 'model-y', poolRemaining: ['model-z'] });
-    await svc!.attemptFinished({ credentialId: 'a', family: 'claude', baseModel: second.baseModel, ok: true, status: 200 });
+    await svc!.attemptFinished({
+      credentialId: 'a',
+      family: 'claude',
+      baseModel: second.baseModel,
+      ok: true,
+      status: 200,
+    });
     const next = [];
     for (let i = 0; i < 3; i++) {
       const a = attemptOf(await svc!.dispatch(poolRoute()));
@@ -494,7 +608,10 @@ describe('alias pools', () => {
 
   it('stops on a request-shaped error without trying the other members', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')]);
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const first = attemptOf(await svc!.dispatch(poolRoute()));
     const f = failure(first, 400);
     const reply = replyOf(await svc!.attemptFailed(f));
@@ -518,7 +635,10 @@ describe('alias pools', () => {
 
   it('keeps a session bound to its credential while the pool fails over, and moves it when the pool is spent', async () => {
     const catalog = new TestCatalog().set([pooled('a'), pooled('b')], { 'routing.session-affinity': true });
-    const { services: [svc], stores: [store] } = replicas(catalog, 1);
+    const {
+      services: [svc],
+      stores: [store],
+    } = replicas(catalog, 1);
     const sessionIds = ['claude:s-pool'];
     const key = bindingKey('claude', 'claude:s-pool', POOL);
     const first = attemptOf(await svc!.dispatch(poolRoute({ sessionIds })));

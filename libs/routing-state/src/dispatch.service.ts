@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Catalog, type CatalogSnapshot } from '@cpa/catalog';
-import { Patterns, type AttemptFailure, type AttemptResult, type ExecuteRequest, type ResponseHead, type RouteRequest } from '@cpa/contracts';
+import {
+  Patterns,
+  type AttemptFailure,
+  type AttemptResult,
+  type ExecuteRequest,
+  type ResponseHead,
+  type RouteRequest,
+} from '@cpa/contracts';
 import {
   affinityAfterResult,
   afterAttemptFailure,
@@ -110,7 +117,11 @@ export class DispatchService {
     const [next, ...rest] = pool.models;
     if (next && pool.credential) {
       metrics.retries.inc({ family: failed.family, kind: 'alias_pool' });
-      return this.forwardAttempt(route, { credential: pool.credential, upstream: next, pool: rest }, positionInPool(failed));
+      return this.forwardAttempt(
+        route,
+        { credential: pool.credential, upstream: next, pool: rest },
+        positionInPool(failed),
+      );
     }
     const position = positionAfterFailure(failed);
     const action = afterAttemptFailure(this.snapshot.settings, position.roundTried.length, view);
@@ -150,7 +161,9 @@ export class DispatchService {
   /** POST /v0/management/reset-quota: clear every cooldown of the credential. */
   async resetQuota(credentialId: string): Promise<CredentialState | undefined> {
     const now = this.now();
-    const result = await this.store.update(credentialId, (current) => (current ? resetCooldowns(current, now) : undefined));
+    const result = await this.store.update(credentialId, (current) =>
+      current ? resetCooldowns(current, now) : undefined,
+    );
     return result.state;
   }
 
@@ -168,7 +181,13 @@ export class DispatchService {
    * wait for a cooldown is parked in Redis (a delayed forward to Patterns.nextRound, body
    * and reply address kept) instead of holding this handler for up to max-retry-interval.
    */
-  private async proceed(route: RouteRequest, scope: RouteScope, position: RetryPosition, lastFailure: AttemptFailure | undefined, roundOver: boolean): Promise<Forward | Frame> {
+  private async proceed(
+    route: RouteRequest,
+    scope: RouteScope,
+    position: RetryPosition,
+    lastFailure: AttemptFailure | undefined,
+    roundOver: boolean,
+  ): Promise<Forward | Frame> {
     for (;;) {
       let pickError: PickError = { code: 'auth_unavailable' };
       if (!roundOver) {
@@ -177,9 +196,18 @@ export class DispatchService {
         pickError = picked.error;
       }
       const now = this.now();
-      const decision = nextRound(this.snapshot.settings, position.round, lastFailure ? attemptFailureView(lastFailure) : undefined, this.cooldownViews(scope, now), now);
+      const decision = nextRound(
+        this.snapshot.settings,
+        position.round,
+        lastFailure ? attemptFailureView(lastFailure) : undefined,
+        this.cooldownViews(scope, now),
+        now,
+      );
       if (decision.action === 'give-up') return this.finalReply(route, scope, lastFailure, pickError);
-      if (decision.waitMs > 0) return forward(Patterns.nextRound, parkedRound(route, position, decision.nextRound, lastFailure), undefined, { delayMs: decision.waitMs });
+      if (decision.waitMs > 0)
+        return forward(Patterns.nextRound, parkedRound(route, position, decision.nextRound, lastFailure), undefined, {
+          delayMs: decision.waitMs,
+        });
       position = { ...position, round: decision.nextRound, roundTried: [] };
       roundOver = false;
     }
@@ -197,30 +225,51 @@ export class DispatchService {
   }
 
   /** No round left: the last upstream failure as it came (Go's lastErr), else the pick's error. */
-  private finalReply(route: RouteRequest, scope: RouteScope, lastFailure: AttemptFailure | undefined, pickError: PickError): Frame {
+  private finalReply(
+    route: RouteRequest,
+    scope: RouteScope,
+    lastFailure: AttemptFailure | undefined,
+    pickError: PickError,
+  ): Frame {
     const final = finalFailure(lastFailure, pickError);
     if (final.source === 'upstream') return replyFrame(upstreamFailureResponse(final.failure));
-    return replyFrame(pickErrorResponse(final.error, scope.providers.length > 0 ? scope.providers : scope.knownProviders, route.model));
+    return replyFrame(
+      pickErrorResponse(final.error, scope.providers.length > 0 ? scope.providers : scope.knownProviders, route.model),
+    );
   }
 
   /** Usable pool members left on the failed attempt's credential (none when it is not pooled). */
-  private poolLeft(scope: RouteScope, failed: ReturnedAttempt): { credential?: RoutedCredential; models: UpstreamModel[] } {
+  private poolLeft(
+    scope: RouteScope,
+    failed: ReturnedAttempt,
+  ): { credential?: RoutedCredential; models: UpstreamModel[] } {
     // Names only select among the candidate's own members, so a stale list cannot send anything else upstream.
     const remaining = poolRemainingOf(failed);
     const candidate = failed.credentialId !== undefined ? scope.byId.get(failed.credentialId) : undefined;
     if (remaining.length === 0 || !candidate) return { models: [] };
     const withState = { ...candidate.credential, state: this.store.cachedState(candidate.credential.id) };
-    return { credential: candidate.credential, models: remainingPoolModels({ ...candidate, credential: withState }, remaining, this.now()) };
+    return {
+      credential: candidate.credential,
+      models: remainingPoolModels({ ...candidate, credential: withState }, remaining, this.now()),
+    };
   }
 
   /**
    * The failure's MarkResult, committed with the session's bindings to the credential
    * removed, unless the credential keeps serving the session through its alias pool.
    */
-  private recordFailure(failure: AttemptFailure, scope: RouteScope, requestInvalid: boolean, poolGoesOn: boolean): Promise<void> {
+  private recordFailure(
+    failure: AttemptFailure,
+    scope: RouteScope,
+    requestInvalid: boolean,
+    poolGoesOn: boolean,
+  ): Promise<void> {
     const failed = failure.execute;
     const session = this.picker.sessionKeys(failed.route, scope);
-    const removals = session && !poolGoesOn ? affinityAfterResult(session, failed.credentialId, { success: false, requestInvalid }).remove : [];
+    const removals =
+      session && !poolGoesOn
+        ? affinityAfterResult(session, failed.credentialId, { success: false, requestInvalid }).remove
+        : [];
     return this.recorder.record(
       failed.credentialId,
       {
@@ -249,7 +298,10 @@ export class DispatchService {
       return {
         ...(credential.requestRetry !== undefined ? { requestRetry: credential.requestRetry } : {}),
         // A pool is blocked only while every member is; its earliest member ends the wait.
-        block: candidateBlock({ ...candidate, credential: { ...credential, state: this.store.cachedState(credential.id) } }, now),
+        block: candidateBlock(
+          { ...candidate, credential: { ...credential, state: this.store.cachedState(credential.id) } },
+          now,
+        ),
       };
     });
   }

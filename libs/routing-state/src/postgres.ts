@@ -16,5 +16,12 @@ export * from './usage-retention';
 
 /** The admin's writers and their Redis connections (needs the global DbModule). */
 export function postgresWriterProviders(options: RoutingStateOptions): Provider[] {
-  return [{ provide: ROUTING_STATE_OPTIONS, useValue: options }, RoutingStateStore, UsageBuffer, StateMirror, UsageDrain, UsageRetention];
+  return [
+    { provide: ROUTING_STATE_OPTIONS, useValue: options },
+    RoutingStateStore,
+    UsageBuffer,
+    StateMirror,
+    UsageDrain,
+    UsageRetention,
+  ];
 }

@@ -12,7 +12,16 @@ import { CatalogStore, snapshotOf, type Catalog, type CatalogDocument } from '@c
 import { testCredential } from '@cpa/catalog/testing';
 import { Patterns, type RouteRequest } from '@cpa/contracts';
 import { LocalRedisCluster, redisClusterToolsAvailable } from '@cpa/testing';
-import { createRedis, forward, isForward, RedisTransportClient, RedisTransportServer, TransportError, type Forward, type Frame } from '@cpa/transport';
+import {
+  createRedis,
+  forward,
+  isForward,
+  RedisTransportClient,
+  RedisTransportServer,
+  TransportError,
+  type Forward,
+  type Frame,
+} from '@cpa/transport';
 import { DispatchService } from './dispatch.service';
 import { RoutingStateStore } from './routing-state.store';
 import type { ScheduledAttempt } from './scheduled-attempt';
@@ -73,7 +82,12 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
   beforeAll(async () => {
     cluster = await LocalRedisCluster.start(3);
     app = await NestFactory.createMicroservice(ClusterWorkModule, {
-      strategy: new RedisTransportServer({ redisUrl: cluster.url, keyPrefix: prefix, queues: ['cl', 'cl2'], heartbeatMs: 200 }),
+      strategy: new RedisTransportServer({
+        redisUrl: cluster.url,
+        keyPrefix: prefix,
+        queues: ['cl', 'cl2'],
+        heartbeatMs: 200,
+      }),
       logger: false,
     });
     await app.listen();
@@ -97,13 +111,17 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
   });
 
   it('answers requests, streams frames in order, hands work on across queues and delivers events', async () => {
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, n) => lastValueFrom(client.send<number>('cl.double', n))));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => lastValueFrom(client.send<number>('cl.double', n))),
+    );
     expect(answers).toEqual(Array.from({ length: 50 }, (_, n) => n * 2));
 
     // A streamed reply: every frame went out by SPUBLISH, whose receiver count must see the caller
     // (a count of 0 would make the server abort the stream as if the caller were gone).
     const chunks = await lastValueFrom(client.request('cl.stream', 40).pipe(toArray()));
-    expect(chunks.map((f) => f.body!.toString()).join('')).toBe(Array.from({ length: 40 }, (_, i) => `chunk-${i};`).join(''));
+    expect(chunks.map((f) => f.body!.toString()).join('')).toBe(
+      Array.from({ length: 40 }, (_, i) => `chunk-${i};`).join(''),
+    );
 
     expect(await lastValueFrom(client.send<number>('cl.handoff', 12))).toBe(144);
 
@@ -114,10 +132,20 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
 
   it('delivers the unstarted items of a consumer killed mid-batch again to a live one', async () => {
     // The consumer fixture runs the built transport.
-    execFileSync(process.execPath, [resolve(__dirname, '../../../node_modules/typescript/bin/tsc'), '-b', resolve(__dirname, '../../transport')], { stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [resolve(__dirname, '../../../node_modules/typescript/bin/tsc'), '-b', resolve(__dirname, '../../transport')],
+      { stdio: 'inherit' },
+    );
     const start = async (holdMs: number): Promise<{ child: ChildProcess; name: string }> => {
       const child = spawn(process.execPath, [consumerFixture], {
-        env: { ...process.env, REDIS_URL: cluster.url, KEY_PREFIX: prefix, CONSUMER_TTL_MS: '1000', HOLD_MS: String(holdMs) },
+        env: {
+          ...process.env,
+          REDIS_URL: cluster.url,
+          KEY_PREFIX: prefix,
+          CONSUMER_TTL_MS: '1000',
+          HOLD_MS: String(holdMs),
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);
@@ -155,7 +183,9 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
   it('picks credentials round-robin and keeps session bindings across scheduler replicas', async () => {
     const model = 'claude-sonnet-4-5';
     const credential = (id: string) => testCredential(id, { models: [{ name: model, alias: model }] });
-    const catalog = { snapshot: snapshotOf([credential('a'), credential('b'), credential('c')], { 'routing.session-affinity': true }) };
+    const catalog = {
+      snapshot: snapshotOf([credential('a'), credential('b'), credential('c')], { 'routing.session-affinity': true }),
+    };
     const schedulers = [0, 1].map(() => {
       const store = new RoutingStateStore({ redisUrl: cluster.url, keyPrefix: prefix });
       closers.push(() => store.close());
@@ -178,10 +208,14 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
     };
 
     const picks = await Promise.all(Array.from({ length: 60 }, (_, i) => schedulers[i % 2]!.dispatch(route())));
-    const counts = picks.map(credentialOf).reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {});
+    const counts = picks
+      .map(credentialOf)
+      .reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {});
     expect(counts).toEqual({ a: 20, b: 20, c: 20 });
 
-    const session = await Promise.all(Array.from({ length: 20 }, (_, i) => schedulers[i % 2]!.dispatch(route({ sessionIds: ['claude:s-1'] }))));
+    const session = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => schedulers[i % 2]!.dispatch(route({ sessionIds: ['claude:s-1'] }))),
+    );
     expect(new Set(session.map(credentialOf)).size).toBe(1);
   });
 
@@ -190,7 +224,13 @@ describe.skipIf(!available)('on a three-master Redis Cluster', () => {
     closers.push(async () => store.onModuleDestroy());
     const generation = await store.nextGeneration();
     expect(await store.generation()).toBe(0);
-    const document: CatalogDocument = { generation, publishedAt: Date.now(), credentials: [], settings: { 'routing.strategy': 'round-robin' }, clientKeys: [] };
+    const document: CatalogDocument = {
+      generation,
+      publishedAt: Date.now(),
+      credentials: [],
+      settings: { 'routing.strategy': 'round-robin' },
+      clientKeys: [],
+    };
     expect(await store.write(document)).toBe(true);
     expect(await store.write({ ...document, generation: generation - 1 })).toBe(false);
     expect(await store.readNewer(0)).toEqual(document);

@@ -39,7 +39,10 @@ export function recordOfResult(result: AttemptResult, key: string = randomUUID()
     model: request.model,
     status: result.status,
     latencyMs: since(request.receivedAt, request.finishedAt),
-    ttfbMs: request.firstByteAt === undefined || request.receivedAt === undefined ? null : since(request.receivedAt, request.firstByteAt),
+    ttfbMs:
+      request.firstByteAt === undefined || request.receivedAt === undefined
+        ? null
+        : since(request.receivedAt, request.firstByteAt),
     inputTokens: usage?.inputTokens ?? 0,
     outputTokens: usage?.outputTokens ?? 0,
     cachedTokens: usage?.cachedTokens ?? 0,
@@ -49,7 +52,13 @@ export function recordOfResult(result: AttemptResult, key: string = randomUUID()
 }
 
 /** The record of a request the scheduler answered itself with `status`. */
-export function recordOfReply(route: RouteRequest, status: number, last: LastAttempt | undefined, now: number, key: string = randomUUID()): UsageRequestRecord {
+export function recordOfReply(
+  route: RouteRequest,
+  status: number,
+  last: LastAttempt | undefined,
+  now: number,
+  key: string = randomUUID(),
+): UsageRequestRecord {
   return {
     key,
     requestId: route.requestId,

@@ -3,7 +3,8 @@ import { DEFAULT_ROUTING_SETTINGS, type CatalogSnapshot, type CredentialInfo } f
 import { testCredential } from '@cpa/catalog/testing';
 import { RouteScopes } from './route-scope';
 
-const credential = (id: string, over: Partial<CredentialInfo>) => testCredential(id, { kind: 'oauth', provider: 'gemini-cli', ...over });
+const credential = (id: string, over: Partial<CredentialInfo>) =>
+  testCredential(id, { kind: 'oauth', provider: 'gemini-cli', ...over });
 
 /** Only what RouteScopes reads. */
 function snapshot(credentials: CredentialInfo[], rawSettings: Record<string, unknown>): CatalogSnapshot {

@@ -1,4 +1,11 @@
-import { FAMILY_DEFAULT_MODELS, NO_OAUTH_MODEL_RULES, oauthModelRulesFrom, type CatalogSnapshot, type CredentialInfo, type OAuthModelRules } from '@cpa/catalog';
+import {
+  FAMILY_DEFAULT_MODELS,
+  NO_OAUTH_MODEL_RULES,
+  oauthModelRulesFrom,
+  type CatalogSnapshot,
+  type CredentialInfo,
+  type OAuthModelRules,
+} from '@cpa/catalog';
 import {
   canonicalModelKey,
   parseRequestedModel,
@@ -33,7 +40,9 @@ export interface RouteScope {
 
 /** Cursor scope and executor choice: openai-compat keys rotate per compatibility entry. */
 export function providerKey(info: CredentialInfo): string {
-  return (info.provider === 'openai-compat' && info.providerName ? info.providerName : info.provider).trim().toLowerCase();
+  return (info.provider === 'openai-compat' && info.providerName ? info.providerName : info.provider)
+    .trim()
+    .toLowerCase();
 }
 
 /**
@@ -98,10 +107,16 @@ export class RouteScopes {
 function buildScope(descriptors: readonly RoutedCredential[], model: string, forceModelPrefix: boolean): RouteScope {
   // Providers come from every credential that would serve the model if enabled, so an
   // all-disabled pool still names its providers in auth_unavailable.
-  const all = selectCandidates(descriptors.map((d) => (d.disabled ? { ...d, disabled: false } : d)), { model, forceModelPrefix });
+  const all = selectCandidates(
+    descriptors.map((d) => (d.disabled ? { ...d, disabled: false } : d)),
+    { model, forceModelPrefix },
+  );
   const original = new Map(descriptors.map((d) => [d.id, d]));
-  const candidates = all.filter((c) => !c.credential.info.disabled).map((c) => ({ ...c, credential: original.get(c.credential.id) ?? c.credential }));
-  const providersOf = (list: readonly Candidate<RoutedCredential>[]) => [...new Set(list.map((c) => c.credential.provider))].sort();
+  const candidates = all
+    .filter((c) => !c.credential.info.disabled)
+    .map((c) => ({ ...c, credential: original.get(c.credential.id) ?? c.credential }));
+  const providersOf = (list: readonly Candidate<RoutedCredential>[]) =>
+    [...new Set(list.map((c) => c.credential.provider))].sort();
   // A pooled alias keys state by pool member; the pick itself looks at the requested base model.
   const plain = candidates.find((c) => !c.pooled);
   const stateModel = plain?.upstream[0]?.stateModel ?? canonicalModelKey(parseRequestedModel(model).unprefixed);

@@ -55,7 +55,19 @@ type RedisWithScripts = RedisConnection & {
   rsPickRead(
     numKeys: number,
     ...args: (string | number)[]
-  ): Promise<[(string | null)[], number, number[], (string | null)[], number, number, string[], (string | null)[], (string | null)[]]>;
+  ): Promise<
+    [
+      (string | null)[],
+      number,
+      number[],
+      (string | null)[],
+      number,
+      number,
+      string[],
+      (string | null)[],
+      (string | null)[],
+    ]
+  >;
   rsIncrCursor(key: string, wrap: number, ttl: number): Promise<number>;
   rsCas(key: string, expected: string, next: string, ttl: number): Promise<number>;
   rsBind(numKeys: number, ...args: (string | number)[]): Promise<string>;
@@ -114,18 +126,19 @@ export class RoutingStateStore implements OnModuleDestroy {
       ...this.keys.stateKeys,
     ];
     const knownEpoch = this.epoch;
-    const [bindings, incremented, cursorValues, weightedValues, epoch, full, ids, versions, states] = await this.redis.rsPickRead(
-      keys.length,
-      ...keys,
-      req.cursors.length,
-      req.weighted.length,
-      req.bindings.length,
-      req.incrementFirstCursor ? '1' : '0',
-      req.bindingTtlMs,
-      CURSOR_WRAP,
-      this.cursorTtlMs,
-      knownEpoch,
-    );
+    const [bindings, incremented, cursorValues, weightedValues, epoch, full, ids, versions, states] =
+      await this.redis.rsPickRead(
+        keys.length,
+        ...keys,
+        req.cursors.length,
+        req.weighted.length,
+        req.bindings.length,
+        req.incrementFirstCursor ? '1' : '0',
+        req.bindingTtlMs,
+        CURSOR_WRAP,
+        this.cursorTtlMs,
+        knownEpoch,
+      );
     this.absorbChanges(knownEpoch, Number(epoch), full === 1, ids, versions, states);
     const read: PickRead = { cursors: {}, advanced: new Set(), weighted: {}, bindings };
     req.cursors.forEach((name, i) => (read.cursors[name] = Number(cursorValues[i] ?? 0)));
@@ -135,7 +148,14 @@ export class RoutingStateStore implements OnModuleDestroy {
   }
 
   /** Applies the change log: states written since `known` (or all of them) replace the cache. */
-  private absorbChanges(known: number, epoch: number, full: boolean, ids: string[], versions: (string | null)[], states: (string | null)[]): void {
+  private absorbChanges(
+    known: number,
+    epoch: number,
+    full: boolean,
+    ids: string[],
+    versions: (string | null)[],
+    states: (string | null)[],
+  ): void {
     if (full) this.cache.clear();
     ids.forEach((id, i) => {
       const version = Number(versions[i] ?? 0);
@@ -166,11 +186,25 @@ export class RoutingStateStore implements OnModuleDestroy {
   }
 
   /** Binds session keys (primary first) to a credential; returns what the primary points at afterwards. */
-  bind(bindings: readonly string[], credentialId: string, ttlMs: number, mode: BindMode, now = Date.now()): Promise<string> {
+  bind(
+    bindings: readonly string[],
+    credentialId: string,
+    ttlMs: number,
+    mode: BindMode,
+    now = Date.now(),
+  ): Promise<string> {
     const [primary, ...rest] = bindings.map((b) => this.keys.binding(b));
     if (primary === undefined) return Promise.resolve(credentialId);
     const keys = [primary, this.keys.bindingIndex(credentialId), ...rest];
-    return this.redis.rsBind(keys.length, ...keys, credentialId, Math.max(1, Math.round(ttlMs)), mode.kind, mode.kind === 'replace' ? mode.expected : '', now);
+    return this.redis.rsBind(
+      keys.length,
+      ...keys,
+      credentialId,
+      Math.max(1, Math.round(ttlMs)),
+      mode.kind,
+      mode.kind === 'replace' ? mode.expected : '',
+      now,
+    );
   }
 
   /** The binding values, for tests and diagnostics. */
@@ -190,13 +224,24 @@ export class RoutingStateStore implements OnModuleDestroy {
     transform: (current: CredentialState | undefined) => CredentialState | undefined,
     removeBindings: readonly string[] = [],
   ): Promise<VersionedState & { changed: boolean; removedBindings: number }> {
-    const keys = [...this.keys.stateKeys, this.keys.bindingIndex(credentialId), ...removeBindings.map((b) => this.keys.binding(b))];
+    const keys = [
+      ...this.keys.stateKeys,
+      this.keys.bindingIndex(credentialId),
+      ...removeBindings.map((b) => this.keys.binding(b)),
+    ];
     let cached = this.cache.get(credentialId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const expected = cached?.version ?? -1;
       const next = cached ? transform(cached.state) : undefined;
       const json = next !== undefined ? JSON.stringify(next) : '';
-      const [ok, version, extra] = await this.redis.rsRecord(keys.length, ...keys, credentialId, String(expected), json, MAX_CHANGE_LOG);
+      const [ok, version, extra] = await this.redis.rsRecord(
+        keys.length,
+        ...keys,
+        credentialId,
+        String(expected),
+        json,
+        MAX_CHANGE_LOG,
+      );
       if (ok === 1) {
         const state = next ?? cached?.state;
         const entry = { version: Number(version), state };
@@ -215,7 +260,15 @@ export class RoutingStateStore implements OnModuleDestroy {
    * mirror follows it, so the scheduler itself never writes Postgres.
    */
   async changedSince(epoch: number, limit = 500): Promise<{ ids: string[]; epoch: number }> {
-    const flat = await this.redis.zrangebyscore(this.keys.changed, `(${epoch}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+    const flat = await this.redis.zrangebyscore(
+      this.keys.changed,
+      `(${epoch}`,
+      '+inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
     const ids: string[] = [];
     let latest = epoch;
     for (let i = 0; i < flat.length; i += 2) {
@@ -234,7 +287,10 @@ export class RoutingStateStore implements OnModuleDestroy {
   async readStates(credentialIds: readonly string[]): Promise<Map<string, VersionedState>> {
     const out = new Map<string, VersionedState>();
     if (credentialIds.length === 0) return out;
-    const [versions, states] = await Promise.all([this.redis.hmget(this.keys.versions, ...credentialIds), this.redis.hmget(this.keys.states, ...credentialIds)]);
+    const [versions, states] = await Promise.all([
+      this.redis.hmget(this.keys.versions, ...credentialIds),
+      this.redis.hmget(this.keys.states, ...credentialIds),
+    ]);
     credentialIds.forEach((id, i) => out.set(id, { version: Number(versions[i] ?? 0), state: parseState(states[i]) }));
     return out;
   }

@@ -59,7 +59,11 @@ export function firstPosition(): RetryPosition {
 }
 
 /** The attempt sent to the executor of the picked credential's family. */
-export function scheduledAttempt(route: RouteRequest, picked: PickedAttempt, position: RetryPosition): ScheduledAttempt {
+export function scheduledAttempt(
+  route: RouteRequest,
+  picked: PickedAttempt,
+  position: RetryPosition,
+): ScheduledAttempt {
   const id = picked.credential.id;
   return {
     route,
@@ -83,7 +87,12 @@ export type ReturnedAttempt = Partial<ScheduledAttempt> & ExecuteRequest;
 
 /** After a failed attempt, the next one goes to another credential (it counts in the round). */
 export function positionAfterFailure(failed: ReturnedAttempt): RetryPosition {
-  return { attempt: failed.attempt + 1, round: failed.round ?? 0, roundTried: failed.roundTried ?? failed.triedCredentialIds, tried: failed.triedCredentialIds };
+  return {
+    attempt: failed.attempt + 1,
+    round: failed.round ?? 0,
+    roundTried: failed.roundTried ?? failed.triedCredentialIds,
+    tried: failed.triedCredentialIds,
+  };
 }
 
 /**
@@ -98,11 +107,18 @@ export function positionInPool(failed: ReturnedAttempt): RetryPosition {
 
 /** Pool member names the failed attempt still had; anything but a list of strings is none. */
 export function poolRemainingOf(failed: ReturnedAttempt): string[] {
-  return Array.isArray(failed.poolRemaining) ? failed.poolRemaining.filter((name): name is string => typeof name === 'string') : [];
+  return Array.isArray(failed.poolRemaining)
+    ? failed.poolRemaining.filter((name): name is string => typeof name === 'string')
+    : [];
 }
 
 /** The request parked for round `round` at `position`, with the failure that ended the previous one. */
-export function parkedRound(route: RouteRequest, position: RetryPosition, round: number, lastFailure: AttemptFailure | undefined): NextRound {
+export function parkedRound(
+  route: RouteRequest,
+  position: RetryPosition,
+  round: number,
+  lastFailure: AttemptFailure | undefined,
+): NextRound {
   return { route, attempt: position.attempt, round, tried: position.tried, ...(lastFailure ? { lastFailure } : {}) };
 }
 

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { CredentialRepository, type JsonObject } from '@cpa/db';
 import type { CredentialState } from '@cpa/routing';
 import { RoutingStateStore } from './routing-state.store';
@@ -57,7 +64,8 @@ export class StateMirror implements OnApplicationBootstrap, OnModuleDestroy {
       if (this.failing) this.logger.log('credential states mirrored to Postgres again');
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.logger.warn(`state mirror paused, retrying every ${this.intervalMs} ms: ${(err as Error).message}`);
+      if (!this.failing)
+        this.logger.warn(`state mirror paused, retrying every ${this.intervalMs} ms: ${(err as Error).message}`);
       this.failing = true;
     }
   }

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { UsageRepository, UsageRequestRepository } from '@cpa/db';
 import { UsageBuffer } from './usage-buffer';
 
@@ -78,7 +85,10 @@ export class UsageDrain implements OnApplicationBootstrap, OnModuleDestroy {
       if (this.failing) this.logger.log(`usage written to Postgres again (${written} buffered batches)`);
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.logger.warn(`usage stays buffered in Redis, retrying every ${this.intervalMs} ms: ${(err as Error).message}`);
+      if (!this.failing)
+        this.logger.warn(
+          `usage stays buffered in Redis, retrying every ${this.intervalMs} ms: ${(err as Error).message}`,
+        );
       this.failing = true;
     }
     return written;

@@ -26,7 +26,8 @@ afterAll(async () => {
   await deleteKeys(redisUrl, keyPrefix);
 });
 
-const rows = (id = credentialId) => prisma.usageDaily.findMany({ where: { credentialId: id }, orderBy: { model: 'asc' } });
+const rows = (id = credentialId) =>
+  prisma.usageDaily.findMany({ where: { credentialId: id }, orderBy: { model: 'asc' } });
 
 describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
   it('sums attempts in memory, buffers one batch per flush, and the drain writes it', async () => {
@@ -40,11 +41,25 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     expect(await buffer.pending()).toBe(1);
     expect(await rows()).toHaveLength(0);
 
-    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
+    const drain = new UsageDrain(
+      buffer,
+      new UsageRepository(prisma as never),
+      new UsageRequestRepository(prisma as never),
+      0,
+    );
     expect(await drain.drain()).toBe(1);
     expect(await buffer.pending()).toBe(0);
     const [m1, m2] = await rows();
-    expect(m1).toMatchObject({ model: 'm1', clientKeyId: 'ck1', requests: 3, failures: 1, inputTokens: 11n, outputTokens: 6n, cachedTokens: 2n, reasoningTokens: 3n });
+    expect(m1).toMatchObject({
+      model: 'm1',
+      clientKeyId: 'ck1',
+      requests: 3,
+      failures: 1,
+      inputTokens: 11n,
+      outputTokens: 6n,
+      cachedTokens: 2n,
+      reasoningTokens: 3n,
+    });
     expect(m2).toMatchObject({ model: 'm2', requests: 1, failures: 0 });
     await recorder.onModuleDestroy();
   });
@@ -52,18 +67,44 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
   it('keeps usage in Redis while Postgres is unreachable and writes it when it is back', async () => {
     const id = `${credentialId}-outage`;
     const recorder = new UsageRecorder(buffer, 60_000);
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, usage: { inputTokens: 4, outputTokens: 4 } });
+    recorder.record({
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      ok: true,
+      status: 200,
+      usage: { inputTokens: 4, outputTokens: 4 },
+    });
     await recorder.flush();
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, usage: { inputTokens: 1, outputTokens: 1 } });
+    recorder.record({
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      ok: true,
+      status: 200,
+      usage: { inputTokens: 1, outputTokens: 1 },
+    });
     await recorder.flush();
 
     const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
-    const failing = new UsageDrain(buffer, new UsageRepository(broken as never), new UsageRequestRepository(broken as never), 0);
+    const failing = new UsageDrain(
+      buffer,
+      new UsageRepository(broken as never),
+      new UsageRequestRepository(broken as never),
+      0,
+    );
     expect(await failing.drain()).toBe(0);
     expect(await buffer.pending()).toBe(2);
     await broken.$disconnect().catch(() => undefined);
 
-    expect(await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain()).toBe(2);
+    expect(
+      await new UsageDrain(
+        buffer,
+        new UsageRepository(prisma as never),
+        new UsageRequestRepository(prisma as never),
+        0,
+      ).drain(),
+    ).toBe(2);
     expect(await rows(id)).toEqual([expect.objectContaining({ requests: 2, inputTokens: 5n, outputTokens: 5n })]);
     await recorder.onModuleDestroy();
   });
@@ -72,15 +113,29 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     const id = `${credentialId}-redis`;
     const down = new UsageBuffer({ redisUrl: 'redis://127.0.0.1:1', keyPrefix });
     const recorder = new UsageRecorder(down, 60_000);
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, usage: { inputTokens: 2, outputTokens: 3 } });
+    recorder.record({
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      ok: true,
+      status: 200,
+      usage: { inputTokens: 2, outputTokens: 3 },
+    });
     await recorder.flush();
     recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: false, status: 500 });
     // Redis is back (the same pending rows, now pushed through a working buffer).
     Object.assign(recorder, { buffer });
     await recorder.flush();
     down.onModuleDestroy();
-    await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain();
-    expect(await rows(id)).toEqual([expect.objectContaining({ requests: 2, failures: 1, inputTokens: 2n, outputTokens: 3n })]);
+    await new UsageDrain(
+      buffer,
+      new UsageRepository(prisma as never),
+      new UsageRequestRepository(prisma as never),
+      0,
+    ).drain();
+    expect(await rows(id)).toEqual([
+      expect.objectContaining({ requests: 2, failures: 1, inputTokens: 2n, outputTokens: 3n }),
+    ]);
     await recorder.onModuleDestroy();
   });
 
@@ -88,7 +143,12 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     const id = `${credentialId}-lock`;
     await buffer.push([{ day: '2026-01-02', credentialId: id, model: 'm', requests: 1 }]);
     expect(await buffer.lock('someone-else', 5_000)).toBe(true);
-    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
+    const drain = new UsageDrain(
+      buffer,
+      new UsageRepository(prisma as never),
+      new UsageRequestRepository(prisma as never),
+      0,
+    );
     expect(await drain.drain()).toBe(0);
     await buffer.unlock('someone-else');
     expect(await drain.drain()).toBe(1);
@@ -97,40 +157,88 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
 });
 
 describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage_requests', () => {
-  const requestRows = (id: string) => prisma.usageRequest.findMany({ where: { credentialId: id }, orderBy: { requestId: 'asc' } });
+  const requestRows = (id: string) =>
+    prisma.usageRequest.findMany({ where: { credentialId: id }, orderBy: { requestId: 'asc' } });
   const route = (requestId: string, receivedAt: number) => ({
-    requestId, clientFormat: 'openai-chat' as const, model: 'client-model', stream: false, sessionIds: [], clientKeyId: 'ck9', headers: {}, deadline: receivedAt + 60_000, receivedAt,
+    requestId,
+    clientFormat: 'openai-chat' as const,
+    model: 'client-model',
+    stream: false,
+    sessionIds: [],
+    clientKeyId: 'ck9',
+    headers: {},
+    deadline: receivedAt + 60_000,
+    receivedAt,
   });
 
-  it('records the answering attempt and the scheduler\'s own final replies, once each, through an outage of Postgres', async () => {
+  it("records the answering attempt and the scheduler's own final replies, once each, through an outage of Postgres", async () => {
     const id = `${credentialId}-req`;
     const recorder = new UsageRecorder(buffer, 60_000);
     const receivedAt = Date.now() - 500;
     recorder.record({
-      credentialId: id, family: 'claude', baseModel: 'm', clientKeyId: 'ck9', ok: true, status: 200,
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      clientKeyId: 'ck9',
+      ok: true,
+      status: 200,
       usage: { inputTokens: 11, outputTokens: 7, cachedTokens: 3, reasoningTokens: 2 },
-      request: { requestId: 'r1', model: 'client-model', attempts: 2, receivedAt, firstByteAt: receivedAt + 40, finishedAt: receivedAt + 250 },
+      request: {
+        requestId: 'r1',
+        model: 'client-model',
+        attempts: 2,
+        receivedAt,
+        firstByteAt: receivedAt + 40,
+        finishedAt: receivedAt + 250,
+      },
     });
     // A failure the scheduler answers itself (every credential refused before the first byte).
     const reply = frame({ status: 429, headers: {}, complete: true }, Buffer.from('{}'));
-    expect(await recorder.recordReply(reply, route('r2', receivedAt), { credentialId: id, family: 'claude', attempts: 3 })).toBe(reply);
+    expect(
+      await recorder.recordReply(reply, route('r2', receivedAt), { credentialId: id, family: 'claude', attempts: 3 }),
+    ).toBe(reply);
     // A forward (another attempt follows) is no outcome yet.
-    await recorder.recordReply(forward('somewhere', {}), route('r3', receivedAt), { credentialId: id, family: 'claude', attempts: 1 });
+    await recorder.recordReply(forward('somewhere', {}), route('r3', receivedAt), {
+      credentialId: id,
+      family: 'claude',
+      attempts: 1,
+    });
     await recorder.flush();
     expect(await buffer.pendingRequests()).toBe(1);
 
     const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
-    await new UsageDrain(buffer, new UsageRepository(broken as never), new UsageRequestRepository(broken as never), 0).drain();
+    await new UsageDrain(
+      buffer,
+      new UsageRepository(broken as never),
+      new UsageRequestRepository(broken as never),
+      0,
+    ).drain();
     await broken.$disconnect().catch(() => undefined);
     expect(await buffer.pendingRequests()).toBe(1);
 
-    const drain = new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0);
+    const drain = new UsageDrain(
+      buffer,
+      new UsageRepository(prisma as never),
+      new UsageRequestRepository(prisma as never),
+      0,
+    );
     await drain.drain();
     expect(await buffer.pendingRequests()).toBe(0);
     const [answered, refused] = await requestRows(id);
     expect(answered).toMatchObject({
-      requestId: 'r1', clientKeyId: 'ck9', family: 'claude', model: 'client-model', status: 200, latencyMs: 250, ttfbMs: 40,
-      inputTokens: 11n, outputTokens: 7n, cachedTokens: 3n, reasoningTokens: 2n, attempts: 2, at: new Date(receivedAt),
+      requestId: 'r1',
+      clientKeyId: 'ck9',
+      family: 'claude',
+      model: 'client-model',
+      status: 200,
+      latencyMs: 250,
+      ttfbMs: 40,
+      inputTokens: 11n,
+      outputTokens: 7n,
+      cachedTokens: 3n,
+      reasoningTokens: 2n,
+      attempts: 2,
+      at: new Date(receivedAt),
     });
     expect(refused).toMatchObject({ requestId: 'r2', status: 429, attempts: 3, ttfbMs: null, inputTokens: 0n });
     expect(refused!.latencyMs).toBeGreaterThanOrEqual(500);
@@ -145,13 +253,33 @@ describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage
     const down = new UsageBuffer({ redisUrl: 'redis://127.0.0.1:1', keyPrefix });
     const recorder = new UsageRecorder(down, 60_000);
     const at = Date.now();
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, usage: { inputTokens: 1, outputTokens: 1 }, request: { requestId: 'x1', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 } });
+    recorder.record({
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      ok: true,
+      status: 200,
+      usage: { inputTokens: 1, outputTokens: 1 },
+      request: { requestId: 'x1', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
+    });
     await recorder.flush();
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: true, status: 200, request: { requestId: 'x2', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 } });
+    recorder.record({
+      credentialId: id,
+      family: 'claude',
+      baseModel: 'm',
+      ok: true,
+      status: 200,
+      request: { requestId: 'x2', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
+    });
     Object.assign(recorder, { buffer });
     await recorder.flush();
     down.onModuleDestroy();
-    await new UsageDrain(buffer, new UsageRepository(prisma as never), new UsageRequestRepository(prisma as never), 0).drain();
+    await new UsageDrain(
+      buffer,
+      new UsageRepository(prisma as never),
+      new UsageRequestRepository(prisma as never),
+      0,
+    ).drain();
     expect((await requestRows(id)).map((r) => r.requestId)).toEqual(['x1', 'x2']);
     await recorder.onModuleDestroy();
   });

@@ -15,7 +15,14 @@ function bufferSpy() {
   return { buffer, increments, requests };
 }
 
-const result = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({ credentialId: 'c1', family: 'claude', baseModel: 'm', ok: true, status: 200, ...overrides });
+const result = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({
+  credentialId: 'c1',
+  family: 'claude',
+  baseModel: 'm',
+  ok: true,
+  status: 200,
+  ...overrides,
+});
 
 describe('UsageRecorder', () => {
   it('counts each attempt on the UTC day it finished, across midnight and back to an earlier day', async () => {

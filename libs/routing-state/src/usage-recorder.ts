@@ -53,7 +53,18 @@ export class UsageRecorder implements OnModuleDestroy {
         this.dropped += 1;
         return;
       }
-      row = { day, credentialId: result.credentialId, clientKeyId, model: result.baseModel, requests: 0, failures: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
+      row = {
+        day,
+        credentialId: result.credentialId,
+        clientKeyId,
+        model: result.baseModel,
+        requests: 0,
+        failures: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+      };
       this.pending.set(key, row);
     }
     row.requests! += 1;
@@ -78,7 +89,17 @@ export class UsageRecorder implements OnModuleDestroy {
   /** A failure before the first byte counts as a failed attempt of that credential. */
   recordFailure(failure: AttemptFailure, now?: Date): void {
     const { execute } = failure;
-    this.record({ credentialId: execute.credentialId, family: execute.family, baseModel: execute.baseModel, clientKeyId: execute.route.clientKeyId, ok: false, status: failure.status }, now);
+    this.record(
+      {
+        credentialId: execute.credentialId,
+        family: execute.family,
+        baseModel: execute.baseModel,
+        clientKeyId: execute.route.clientKeyId,
+        ok: false,
+        status: failure.status,
+      },
+      now,
+    );
   }
 
   /**
@@ -123,13 +144,16 @@ export class UsageRecorder implements OnModuleDestroy {
         const kept = [...batch, ...this.requests];
         this.droppedRequests += Math.max(0, kept.length - MAX_PENDING_REQUESTS);
         this.requests = kept.slice(0, MAX_PENDING_REQUESTS);
-        if (!this.requestsFailing) this.logger.warn(`usage request records kept in memory, retried every flush: ${(err as Error).message}`);
+        if (!this.requestsFailing)
+          this.logger.warn(`usage request records kept in memory, retried every flush: ${(err as Error).message}`);
         this.requestsFailing = true;
       })
       .finally(() => {
         this.requestsFlushing = undefined;
         if (this.droppedRequests > 0) {
-          this.logger.warn(`usage: ${this.droppedRequests} request records not kept while Redis was unreachable (cap ${MAX_PENDING_REQUESTS})`);
+          this.logger.warn(
+            `usage: ${this.droppedRequests} request records not kept while Redis was unreachable (cap ${MAX_PENDING_REQUESTS})`,
+          );
           this.droppedRequests = 0;
         }
       });
@@ -152,15 +176,27 @@ export class UsageRecorder implements OnModuleDestroy {
         for (const [key, row] of batch) {
           const current = this.pending.get(key);
           if (!current) this.pending.set(key, row);
-          else for (const field of ['requests', 'failures', 'inputTokens', 'outputTokens', 'cachedTokens', 'reasoningTokens'] as const) current[field] = (current[field] ?? 0) + (row[field] ?? 0);
+          else
+            for (const field of [
+              'requests',
+              'failures',
+              'inputTokens',
+              'outputTokens',
+              'cachedTokens',
+              'reasoningTokens',
+            ] as const)
+              current[field] = (current[field] ?? 0) + (row[field] ?? 0);
         }
-        if (!this.failing) this.logger.warn(`usage flush failed, rows kept and retried every flush: ${(err as Error).message}`);
+        if (!this.failing)
+          this.logger.warn(`usage flush failed, rows kept and retried every flush: ${(err as Error).message}`);
         this.failing = true;
       })
       .finally(() => {
         this.flushing = undefined;
         if (this.dropped > 0) {
-          this.logger.warn(`usage: ${this.dropped} attempts not counted while Redis was unreachable (row cap ${MAX_PENDING_ROWS})`);
+          this.logger.warn(
+            `usage: ${this.dropped} attempts not counted while Redis was unreachable (row cap ${MAX_PENDING_ROWS})`,
+          );
           this.dropped = 0;
         }
       });

@@ -17,10 +17,26 @@ afterAll(() => db?.close());
 
 let seq = 0;
 const aged = (days: number): UsageRequestRecord => ({
-  key: `r${++seq}`, requestId: '', at: NOW.getTime() - days * DAY, clientKeyId: '', credentialId: 'c', family: 'claude', model: 'm', status: 200,
-  latencyMs: 10, ttfbMs: null, inputTokens: 1, outputTokens: 1, cachedTokens: 0, reasoningTokens: 0, attempts: 1,
+  key: `r${++seq}`,
+  requestId: '',
+  at: NOW.getTime() - days * DAY,
+  clientKeyId: '',
+  credentialId: 'c',
+  family: 'claude',
+  model: 'm',
+  status: 200,
+  latencyMs: 10,
+  ttfbMs: null,
+  inputTokens: 1,
+  outputTokens: 1,
+  cachedTokens: 0,
+  reasoningTokens: 0,
+  attempts: 1,
 });
-const stored = async () => (await db.prisma.usageRequest.findMany({ orderBy: { at: 'asc' } })).map((r) => Math.round((NOW.getTime() - r.at.getTime()) / DAY));
+const stored = async () =>
+  (await db.prisma.usageRequest.findMany({ orderBy: { at: 'asc' } })).map((r) =>
+    Math.round((NOW.getTime() - r.at.getTime()) / DAY),
+  );
 const rolledUp = async () => (await db.prisma.usageHourly.aggregate({ _sum: { requests: true } }))._sum.requests;
 
 describe('usageRetentionDays', () => {
@@ -61,7 +77,11 @@ describe('UsageRetention', () => {
     expect(x + y).toBe(3); // 400-day row too; each row deleted once
     expect(await stored()).toEqual([1]);
 
-    const broken = new UsageRetention(requests, { get: async () => Promise.reject(new Error('database unavailable')) } as never, 0);
+    const broken = new UsageRetention(
+      requests,
+      { get: async () => Promise.reject(new Error('database unavailable')) } as never,
+      0,
+    );
     expect(await broken.sweep(NOW)).toBe(0);
   });
 });

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { SettingsRepository, UsageRequestRepository } from '@cpa/db';
 
 export const USAGE_RETENTION_SWEEP_MS = Symbol('USAGE_RETENTION_SWEEP_MS');
@@ -55,7 +62,10 @@ export class UsageRetention implements OnApplicationBootstrap, OnModuleDestroy {
   private async run(now: Date): Promise<number> {
     try {
       // SettingKeys.usageRetentionDays of @cpa/config (not a dependency of this lib).
-      const days = usageRetentionDays(await this.settings.get('usage-retention-days'), process.env.USAGE_RETENTION_DAYS);
+      const days = usageRetentionDays(
+        await this.settings.get('usage-retention-days'),
+        process.env.USAGE_RETENTION_DAYS,
+      );
       if (days === 0) return 0;
       const deleted = await this.requests.deleteOlderThan(new Date(now.getTime() - days * DAY_MS));
       if (deleted > 0) this.logger.log(`usage: deleted ${deleted} per-request rows older than ${days} days`);

@@ -12,7 +12,14 @@ import {
   sessionBindingKeys,
 } from './affinity';
 import { markResult } from './mark-result';
-import { applySelectionUpdate, availableCredentials, highestPriorityTier, pickCredential, type SchedulableCredential, type SelectionState } from './selectors';
+import {
+  applySelectionUpdate,
+  availableCredentials,
+  highestPriorityTier,
+  pickCredential,
+  type SchedulableCredential,
+  type SelectionState,
+} from './selectors';
 import type { SessionIds } from './session-id';
 
 const NOW = 1_700_000_000_000;
@@ -44,7 +51,14 @@ function affinityRouter(candidates: SchedulableCredential[]) {
       if (decision.kind === 'hit') {
         chosen = decision.credentialId;
       } else {
-        const out = pickCredential({ strategy: 'round-robin', providers: [provider], model, candidates: highestPriorityTier(availability.available), now, state: selection });
+        const out = pickCredential({
+          strategy: 'round-robin',
+          providers: [provider],
+          model,
+          candidates: highestPriorityTier(availability.available),
+          now,
+          state: selection,
+        });
         if (!out.ok) throw new Error(out.error.code);
         selection = applySelectionUpdate(selection, out.update);
         chosen = out.credential.id;
@@ -66,7 +80,10 @@ function cool(c: SchedulableCredential, model: string, status = 429): void {
 describe('binding keys', () => {
   it('are provider::session::base-model', () => {
     expect(bindingKey('claude', 'claude:s1', 'claude-x(high)')).toBe('claude::claude:s1::claude-x');
-    expect(bindingKeys('claude', { primary: 'p', fallback: 'f' }, 'm')).toEqual({ primary: 'claude::p::m', fallback: 'claude::f::m' });
+    expect(bindingKeys('claude', { primary: 'p', fallback: 'f' }, 'm')).toEqual({
+      primary: 'claude::p::m',
+      fallback: 'claude::f::m',
+    });
     expect(bindingKeys('claude', { primary: 'p', fallback: 'p' }, 'm')).toEqual({ primary: 'claude::p::m' });
   });
 
@@ -118,7 +135,11 @@ describe('session affinity decisions', () => {
   });
 
   it('does not inherit a fallback binding to an unavailable credential', () => {
-    const decision = decideAffinity({ keys: { primary: 'p', fallback: 'f' }, bound: { fallback: 'gone' }, availableIds: ['a'] });
+    const decision = decideAffinity({
+      keys: { primary: 'p', fallback: 'f' },
+      bound: { fallback: 'gone' },
+      availableIds: ['a'],
+    });
     expect(decision).toEqual({ kind: 'pick', reason: 'miss', bind: ['p', 'f'] });
   });
 
@@ -148,7 +169,10 @@ describe('session affinity decisions', () => {
 
 describe('binding cleanup', () => {
   it('refreshes both keys after a success', () => {
-    expect(affinityAfterResult({ primary: 'p', fallback: 'f' }, 'a', { success: true })).toEqual({ touch: ['p', 'f'], remove: [] });
+    expect(affinityAfterResult({ primary: 'p', fallback: 'f' }, 'a', { success: true })).toEqual({
+      touch: ['p', 'f'],
+      remove: [],
+    });
   });
 
   it('compare-and-deletes after a failure without removing a binding that moved', () => {
@@ -161,7 +185,10 @@ describe('binding cleanup', () => {
   });
 
   it('keeps bindings after request-shaped failures', () => {
-    expect(affinityAfterResult({ primary: 'p' }, 'a', { success: false, requestInvalid: true })).toEqual({ touch: [], remove: [] });
+    expect(affinityAfterResult({ primary: 'p' }, 'a', { success: false, requestInvalid: true })).toEqual({
+      touch: [],
+      remove: [],
+    });
   });
 
   it('finds every binding of a credential that became unavailable', () => {
@@ -192,7 +219,10 @@ describe('sessionBindingKeys', () => {
 
 describe('bindModeAfterPick', () => {
   it('replaces a moved binding only while it still names the old credential, else binds only if absent', () => {
-    expect(bindModeAfterPick({ kind: 'pick', reason: 'rebind', previous: 'a', bind: ['k'] })).toEqual({ kind: 'replace', expected: 'a' });
+    expect(bindModeAfterPick({ kind: 'pick', reason: 'rebind', previous: 'a', bind: ['k'] })).toEqual({
+      kind: 'replace',
+      expected: 'a',
+    });
     expect(bindModeAfterPick({ kind: 'pick', reason: 'miss', bind: ['k'] })).toEqual({ kind: 'nx' });
   });
 });

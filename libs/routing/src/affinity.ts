@@ -36,7 +36,11 @@ export function bindingKeys(provider: string, ids: SessionIds, model: string): B
  * The binding keys of a request's session ids (`RouteRequest.sessionIds`: primary, then the
  * first-turn id) for the eligible providers and base model; undefined without a session id.
  */
-export function sessionBindingKeys(sessionIds: readonly string[], providers: readonly string[], model: string): BindingKeys | undefined {
+export function sessionBindingKeys(
+  sessionIds: readonly string[],
+  providers: readonly string[],
+  model: string,
+): BindingKeys | undefined {
   const [primary, fallback] = sessionIds;
   if (!primary) return undefined;
   return bindingKeys(affinityScope(providers), { primary, ...(fallback ? { fallback } : {}) }, model);
@@ -91,8 +95,12 @@ export function decideAffinity(input: AffinityInput): AffinityDecision {
  * only while it still names the credential being replaced; a miss sets it only if absent, so
  * a request of the same session that bound first wins.
  */
-export function bindModeAfterPick(decision: Extract<AffinityDecision, { kind: 'pick' }>): { kind: 'nx' } | { kind: 'replace'; expected: string } {
-  return decision.reason === 'rebind' && decision.previous !== undefined ? { kind: 'replace', expected: decision.previous } : { kind: 'nx' };
+export function bindModeAfterPick(
+  decision: Extract<AffinityDecision, { kind: 'pick' }>,
+): { kind: 'nx' } | { kind: 'replace'; expected: string } {
+  return decision.reason === 'rebind' && decision.previous !== undefined
+    ? { kind: 'replace', expected: decision.previous }
+    : { kind: 'nx' };
 }
 
 /** A compare-and-delete: remove `key` only while it still points at `expected`. */
@@ -118,21 +126,31 @@ export function affinityAfterResult(
 }
 
 /** Go's InvalidateAuth over a snapshot of bindings: every key still bound to the credential. */
-export function bindingsOfCredential(bindings: Readonly<Record<string, string>>, credentialId: string): CompareAndDelete[] {
+export function bindingsOfCredential(
+  bindings: Readonly<Record<string, string>>,
+  credentialId: string,
+): CompareAndDelete[] {
   return Object.entries(bindings)
     .filter(([, id]) => id === credentialId)
     .map(([key]) => ({ key, expected: credentialId }));
 }
 
 /** The compare-and-delete transition on a bindings map (what the store does atomically). */
-export function applyCompareAndDelete(bindings: Readonly<Record<string, string>>, ops: readonly CompareAndDelete[]): Record<string, string> {
+export function applyCompareAndDelete(
+  bindings: Readonly<Record<string, string>>,
+  ops: readonly CompareAndDelete[],
+): Record<string, string> {
   const next = { ...bindings };
   for (const op of ops) if (next[op.key] === op.expected) delete next[op.key];
   return next;
 }
 
 /** Binding writes after a decision/pick (sets every key in `bind` to the credential). */
-export function applyBind(bindings: Readonly<Record<string, string>>, keys: readonly string[], credentialId: string): Record<string, string> {
+export function applyBind(
+  bindings: Readonly<Record<string, string>>,
+  keys: readonly string[],
+  credentialId: string,
+): Record<string, string> {
   const next = { ...bindings };
   for (const key of keys) next[key] = credentialId;
   return next;

@@ -54,7 +54,10 @@ describe('selectCandidates', () => {
   });
 
   it('resolves an alias per credential', () => {
-    const list = [cred('k1', { models: [{ name: 'claude-sonnet-4-5-20250929', alias: 'sonnet' }] }), cred('k2', { models: [{ name: 'claude-opus-4' }] })];
+    const list = [
+      cred('k1', { models: [{ name: 'claude-sonnet-4-5-20250929', alias: 'sonnet' }] }),
+      cred('k2', { models: [{ name: 'claude-opus-4' }] }),
+    ];
     const found = selectCandidates(list, { model: 'sonnet(high)' });
     expect(ids(found)).toEqual(['k1']);
     expect(found[0]?.upstream).toEqual([{ upstreamModel: 'claude-sonnet-4-5-20250929(high)', stateModel: 'sonnet' }]);
@@ -91,7 +94,10 @@ describe('model prefixes', () => {
 
 describe('excluded models', () => {
   it('removes excluded models (exact and wildcards) from what a credential serves', () => {
-    const c = cred('x', { catalog: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'imagen-3'], excludedModels: ['imagen-3', '*-lite', 'gemini-*-flash'] });
+    const c = cred('x', {
+      catalog: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'imagen-3'],
+      excludedModels: ['imagen-3', '*-lite', 'gemini-*-flash'],
+    });
     expect(servedModelIds(c)).toEqual(['gemini-2.5-pro']);
   });
 
@@ -142,7 +148,11 @@ describe('alias pools', () => {
   });
 
   it('skips pool members whose model is cooling', () => {
-    const state = markResult(undefined, { success: false, model: 'vendor/model-a', status: 429, retryAfterMs: 10_000 }, NOW).state;
+    const state = markResult(
+      undefined,
+      { success: false, model: 'vendor/model-a', status: 429, retryAfterMs: 10_000 },
+      NOW,
+    ).state;
     const [candidate] = selectCandidates([{ ...pool, state }], { model: 'fast' });
     expect(candidate && usableUpstreamModels(candidate, NOW).map((u) => u.upstreamModel)).toEqual(['vendor/model-b']);
   });
@@ -213,7 +223,16 @@ describe('alias pools', () => {
     expect(candidateBlock(candidate!, NOW)).toEqual({ blocked: true, reason: 'cooldown', next: NOW + 10_000 });
     const [other] = selectCandidates([{ ...single, state: cooling('else', 10_000) }], { model: 'fast' });
     expect(candidateBlock(other!, NOW).blocked).toBe(false);
-    expect(candidateBlock({ credential: { ...single, disabled: true }, upstream: [{ upstreamModel: 'up', stateModel: 'fast' }], pooled: false }, NOW)).toEqual({
+    expect(
+      candidateBlock(
+        {
+          credential: { ...single, disabled: true },
+          upstream: [{ upstreamModel: 'up', stateModel: 'fast' }],
+          pooled: false,
+        },
+        NOW,
+      ),
+    ).toEqual({
       blocked: true,
       reason: 'disabled',
       next: 0,

@@ -76,7 +76,7 @@ export function servedModelIds(credential: CredentialDescriptor, forceModelPrefi
     const seen = new Set<string>();
     ids = [];
     for (const m of credential.models) {
-      const id = (m.alias?.trim() || m.name.trim());
+      const id = m.alias?.trim() || m.name.trim();
       if (id === '' || seen.has(id.toLowerCase())) continue;
       seen.add(id.toLowerCase());
       ids.push(id);
@@ -96,7 +96,11 @@ export function servedModelIds(credential: CredentialDescriptor, forceModelPrefi
  * model, suffix stripped). For a credential without a model list, prefix and exclusions
  * still apply.
  */
-export function supportsModel(credential: CredentialDescriptor, requestedModel: string, forceModelPrefix = false): boolean {
+export function supportsModel(
+  credential: CredentialDescriptor,
+  requestedModel: string,
+  forceModelPrefix = false,
+): boolean {
   const base = canonicalModelKey(requestedModel);
   if (base === '') return false;
   const served = servedModelIds(credential, forceModelPrefix);
@@ -111,7 +115,10 @@ export function supportsModel(credential: CredentialDescriptor, requestedModel: 
  * Go's executionModelCandidates: strip the credential prefix, map an OAuth alias back to its
  * upstream name, then resolve the API-key model alias (or pool). The thinking suffix stays.
  */
-export function upstreamModelsFor(credential: CredentialDescriptor, requestedModel: string): { upstream: UpstreamModel[]; pooled: boolean } {
+export function upstreamModelsFor(
+  credential: CredentialDescriptor,
+  requestedModel: string,
+): { upstream: UpstreamModel[]; pooled: boolean } {
   const routeModel = stripCredentialPrefix(requestedModel.trim(), credential.prefix);
   const requested = resolveOAuthAlias(routeModel, credential.oauthAliases) ?? routeModel;
   const pool = resolveAliasPool(requested, credential.models);
@@ -130,7 +137,10 @@ export function upstreamModelsFor(credential: CredentialDescriptor, requestedMod
  * support it, not disabled, not tried yet, and only the pinned one when one is pinned.
  * Sorted by id (the order every strategy works in).
  */
-export function selectCandidates<T extends CredentialDescriptor>(credentials: readonly T[], query: CandidateQuery): Candidate<T>[] {
+export function selectCandidates<T extends CredentialDescriptor>(
+  credentials: readonly T[],
+  query: CandidateQuery,
+): Candidate<T>[] {
   const providers = query.providers?.map((p) => p.trim().toLowerCase());
   const tried = new Set(query.triedIds ?? []);
   const pinned = query.pinnedId?.trim() || undefined;

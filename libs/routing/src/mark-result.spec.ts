@@ -20,7 +20,13 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 function fail(status: number, message = 'boom', extra: { retryAfterMs?: number; model?: string } = {}) {
-  return { success: false, model: extra.model ?? 'claude-x', status, message, ...(extra.retryAfterMs !== undefined ? { retryAfterMs: extra.retryAfterMs } : {}) };
+  return {
+    success: false,
+    model: extra.model ?? 'claude-x',
+    status,
+    message,
+    ...(extra.retryAfterMs !== undefined ? { retryAfterMs: extra.retryAfterMs } : {}),
+  };
 }
 
 function modelCooldownAfter(status: number, message?: string, policy?: CoolingPolicy): number {
@@ -74,7 +80,9 @@ describe('markResult status table', () => {
   it('turns transient cooldowns off with disable-cooling, globally or per credential', () => {
     expect(modelCooldownAfter(500, 'x', resolveCoolingPolicy({ disableCooling: true }))).toBe(0);
     expect(modelCooldownAfter(500, 'x', resolveCoolingPolicy({}, { disableCooling: true }))).toBe(0);
-    expect(modelCooldownAfter(500, 'x', resolveCoolingPolicy({ disableCooling: true }, { disableCooling: false }))).toBe(NOW + MIN);
+    expect(
+      modelCooldownAfter(500, 'x', resolveCoolingPolicy({ disableCooling: true }, { disableCooling: false })),
+    ).toBe(NOW + MIN);
   });
 
   it('leaves other statuses unavailable without a cooldown', () => {
@@ -261,7 +269,13 @@ describe('retry hints', () => {
   });
 
   it('falls back to ErrorInfo quotaResetDelay, then the message', () => {
-    expect(parseGoogleRetryDelay({ error: { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', metadata: { quotaResetDelay: '2m' } }] } })).toBe(120_000);
+    expect(
+      parseGoogleRetryDelay({
+        error: {
+          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', metadata: { quotaResetDelay: '2m' } }],
+        },
+      }),
+    ).toBe(120_000);
     expect(parseGoogleRetryDelay({ error: { message: 'Quota exceeded, retry after 17s.' } })).toBe(17_000);
     expect(parseGoogleRetryDelay({ error: { message: 'Resets after 1h2m.' } })).toBe(3_720_000);
     expect(parseGoogleRetryDelay('not json')).toBeUndefined();
@@ -269,7 +283,9 @@ describe('retry hints', () => {
   });
 
   it('prefers the header over the body', () => {
-    const body = JSON.stringify({ error: { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '9s' }] } });
+    const body = JSON.stringify({
+      error: { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '9s' }] },
+    });
     expect(retryHintMs({ 'Retry-After': '3' }, body, NOW)).toBe(3_000);
     expect(retryHintMs({}, body, NOW)).toBe(9_000);
   });
@@ -277,14 +293,28 @@ describe('retry hints', () => {
 
 describe('coolingSettingsOf', () => {
   it("turns the router's transient cooldown in ms into Go's whole seconds", () => {
-    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 60_000 })).toEqual({ disableCooling: false, transientErrorCooldownSeconds: 60 });
-    expect(coolingSettingsOf({ disableCooling: true, transientCooldownMs: 1_500 })).toEqual({ disableCooling: true, transientErrorCooldownSeconds: 2 });
-    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 1_400 }).transientErrorCooldownSeconds).toBe(1);
+    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 60_000 })).toEqual({
+      disableCooling: false,
+      transientErrorCooldownSeconds: 60,
+    });
+    expect(coolingSettingsOf({ disableCooling: true, transientCooldownMs: 1_500 })).toEqual({
+      disableCooling: true,
+      transientErrorCooldownSeconds: 2,
+    });
+    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 1_400 }).transientErrorCooldownSeconds).toBe(
+      1,
+    );
   });
 
   it('keeps 0 as the default and any negative value as disabled', () => {
-    expect(resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 0 })).transientCooldownMs).toBe(60_000);
-    expect(coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1_000 }).transientErrorCooldownSeconds).toBe(-1);
-    expect(resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1 })).transientCooldownMs).toBe(0);
+    expect(
+      resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: 0 })).transientCooldownMs,
+    ).toBe(60_000);
+    expect(
+      coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1_000 }).transientErrorCooldownSeconds,
+    ).toBe(-1);
+    expect(
+      resolveCoolingPolicy(coolingSettingsOf({ disableCooling: false, transientCooldownMs: -1 })).transientCooldownMs,
+    ).toBe(0);
   });
 });

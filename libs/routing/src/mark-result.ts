@@ -101,11 +101,17 @@ export interface CoolingSettings {
  */
 export function coolingSettingsOf(settings: { disableCooling: boolean; transientCooldownMs: number }): CoolingSettings {
   const ms = settings.transientCooldownMs;
-  return { disableCooling: settings.disableCooling, transientErrorCooldownSeconds: ms < 0 ? -1 : Math.round(ms / 1000) };
+  return {
+    disableCooling: settings.disableCooling,
+    transientErrorCooldownSeconds: ms < 0 ? -1 : Math.round(ms / 1000),
+  };
 }
 
 /** The credential's own disable-cooling wins over the global one (Go's DisableCoolingOverride). */
-export function resolveCoolingPolicy(global: CoolingSettings, credential?: { disableCooling?: boolean }): CoolingPolicy {
+export function resolveCoolingPolicy(
+  global: CoolingSettings,
+  credential?: { disableCooling?: boolean },
+): CoolingPolicy {
   const seconds = global.transientErrorCooldownSeconds ?? 0;
   return {
     disableCooling: credential?.disableCooling ?? global.disableCooling ?? false,
@@ -119,19 +125,44 @@ const DEFAULT_POLICY: CoolingPolicy = { disableCooling: false, transientCooldown
  * The MarkResult status table. `message` is the upstream error text (body); status 0 is a
  * failure without an HTTP status (network error, empty stream).
  */
-export function classifyFailure(status: number, message: string, policy: CoolingPolicy = DEFAULT_POLICY): FailureClassification {
-  if (isRequestInvalidError(status, message)) return { kind: 'request-invalid', failover: false, cooldown: { type: 'none' } };
+export function classifyFailure(
+  status: number,
+  message: string,
+  policy: CoolingPolicy = DEFAULT_POLICY,
+): FailureClassification {
+  if (isRequestInvalidError(status, message))
+    return { kind: 'request-invalid', failover: false, cooldown: { type: 'none' } };
   if (isModelUnsupportedError(status, message)) {
-    return { kind: 'model-unsupported', failover: true, cooldown: { type: 'fixed', ms: MODEL_UNSUPPORTED_COOLDOWN_MS }, suspendReason: 'model_not_supported' };
+    return {
+      kind: 'model-unsupported',
+      failover: true,
+      cooldown: { type: 'fixed', ms: MODEL_UNSUPPORTED_COOLDOWN_MS },
+      suspendReason: 'model_not_supported',
+    };
   }
   switch (status) {
     case 401:
-      return { kind: 'unauthorized', failover: true, cooldown: { type: 'fixed', ms: UNAUTHORIZED_COOLDOWN_MS }, suspendReason: 'unauthorized' };
+      return {
+        kind: 'unauthorized',
+        failover: true,
+        cooldown: { type: 'fixed', ms: UNAUTHORIZED_COOLDOWN_MS },
+        suspendReason: 'unauthorized',
+      };
     case 402:
     case 403:
-      return { kind: 'payment-required', failover: true, cooldown: { type: 'fixed', ms: PAYMENT_REQUIRED_COOLDOWN_MS }, suspendReason: 'payment_required' };
+      return {
+        kind: 'payment-required',
+        failover: true,
+        cooldown: { type: 'fixed', ms: PAYMENT_REQUIRED_COOLDOWN_MS },
+        suspendReason: 'payment_required',
+      };
     case 404:
-      return { kind: 'not-found', failover: true, cooldown: { type: 'fixed', ms: NOT_FOUND_COOLDOWN_MS }, suspendReason: 'not_found' };
+      return {
+        kind: 'not-found',
+        failover: true,
+        cooldown: { type: 'fixed', ms: NOT_FOUND_COOLDOWN_MS },
+        suspendReason: 'not_found',
+      };
     case 429:
       return { kind: 'quota', failover: true, cooldown: { type: 'quota' }, suspendReason: 'quota' };
     case 408:
@@ -140,7 +171,11 @@ export function classifyFailure(status: number, message: string, policy: Cooling
     case 503:
     case 504: {
       const off = policy.disableCooling || policy.transientCooldownMs <= 0;
-      return { kind: 'transient', failover: true, cooldown: off ? { type: 'none' } : { type: 'fixed', ms: policy.transientCooldownMs } };
+      return {
+        kind: 'transient',
+        failover: true,
+        cooldown: off ? { type: 'none' } : { type: 'fixed', ms: policy.transientCooldownMs },
+      };
     }
     default:
       return { kind: 'other', failover: true, cooldown: { type: 'none' } };
@@ -164,7 +199,12 @@ export function nextQuotaBackoff(level: number, disableCooling: boolean): { cool
  * burst of concurrent failures raises the backoff level at most once per window. An open
  * window is never shortened.
  */
-export function quotaCooldown(quota: QuotaState, retryAfterMs: number | undefined, disableCooling: boolean, now: number): QuotaState {
+export function quotaCooldown(
+  quota: QuotaState,
+  retryAfterMs: number | undefined,
+  disableCooling: boolean,
+  now: number,
+): QuotaState {
   let next = 0;
   let level = quota.backoffLevel;
   if (retryAfterMs !== undefined) {
@@ -228,7 +268,10 @@ export function markResult(
   const model = canonicalModelKey(outcome.model ?? '');
   if (outcome.success) {
     if (model === '') return { state: clearCredentialOnSuccess(state, now), effect: 'none' };
-    let next = updateAggregatedAvailability({ ...state, modelStates: { ...state.modelStates, [model]: newModelState(now) } }, now);
+    let next = updateAggregatedAvailability(
+      { ...state, modelStates: { ...state.modelStates, [model]: newModelState(now) } },
+      now,
+    );
     if (!hasModelError(next, now)) next = { ...next, lastError: undefined, statusMessage: '', status: 'active' };
     return { state: { ...stripUndefined(next), updatedAt: now }, model, effect: 'resume' };
   }
@@ -237,7 +280,12 @@ export function markResult(
   const message = outcome.message ?? '';
   const classification = classifyFailure(status, message, policy);
   if (classification.kind === 'request-invalid') return { state, effect: 'none', classification };
-  if (model === '') return { state: applyCredentialFailure(state, outcome, classification, policy, now), effect: 'none', classification };
+  if (model === '')
+    return {
+      state: applyCredentialFailure(state, outcome, classification, policy, now),
+      effect: 'none',
+      classification,
+    };
 
   const previous = state.modelStates[model] ?? newModelState(now);
   const err = errorOf(outcome);
@@ -288,7 +336,15 @@ function stripUndefined(state: CredentialState): CredentialState {
 /** Go's clearAuthStateOnSuccess: a credential-wide success clears the credential's own state. */
 function clearCredentialOnSuccess(state: CredentialState, now: number): CredentialState {
   const { lastError: _dropped, ...rest } = state;
-  return { ...rest, unavailable: false, status: 'active', statusMessage: '', quota: emptyQuota(), nextRetryAfter: 0, updatedAt: now };
+  return {
+    ...rest,
+    unavailable: false,
+    status: 'active',
+    statusMessage: '',
+    quota: emptyQuota(),
+    nextRetryAfter: 0,
+    updatedAt: now,
+  };
 }
 
 const CREDENTIAL_STATUS_MESSAGES: Partial<Record<FailureKind, string>> = {
@@ -393,11 +449,17 @@ export function parseGoogleRetryDelay(body: string | unknown): number | undefine
 }
 
 /** The upstream's retry hint: the Retry-After header first, then Google's body fields. */
-export function retryHintMs(headers: Record<string, string | undefined>, body: string, now: number): number | undefined {
+export function retryHintMs(
+  headers: Record<string, string | undefined>,
+  body: string,
+  now: number,
+): number | undefined {
   const header = Object.entries(headers).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
   return parseRetryAfterHeader(header, now) ?? parseGoogleRetryDelay(body);
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }

@@ -15,10 +15,18 @@ import {
 
 describe('parseThinkingSuffix', () => {
   it('splits a numeric budget suffix', () => {
-    expect(parseThinkingSuffix('claude-sonnet-4-5(16384)')).toEqual({ modelName: 'claude-sonnet-4-5', hasSuffix: true, rawSuffix: '16384' });
+    expect(parseThinkingSuffix('claude-sonnet-4-5(16384)')).toEqual({
+      modelName: 'claude-sonnet-4-5',
+      hasSuffix: true,
+      rawSuffix: '16384',
+    });
   });
   it('splits a level suffix', () => {
-    expect(parseThinkingSuffix('gemini-2.5-pro(high)')).toEqual({ modelName: 'gemini-2.5-pro', hasSuffix: true, rawSuffix: 'high' });
+    expect(parseThinkingSuffix('gemini-2.5-pro(high)')).toEqual({
+      modelName: 'gemini-2.5-pro',
+      hasSuffix: true,
+      rawSuffix: 'high',
+    });
   });
   it('uses the last opening parenthesis', () => {
     expect(parseThinkingSuffix('m(a)(b)')).toEqual({ modelName: 'm(a)', hasSuffix: true, rawSuffix: 'b' });

@@ -145,7 +145,8 @@ export function resolveAliasPool(requestedModel: string, models: readonly ModelA
   const requested = requestedModel.trim();
   if (requested === '' || !models || models.length === 0) return [];
   const suffix = parseThinkingSuffix(requested);
-  const lookups = suffix.modelName !== '' && suffix.modelName !== requested ? [requested, suffix.modelName] : [requested];
+  const lookups =
+    suffix.modelName !== '' && suffix.modelName !== requested ? [requested, suffix.modelName] : [requested];
   for (const candidate of lookups) {
     const out: string[] = [];
     const seen = new Set<string>();
@@ -172,11 +173,15 @@ export function resolveAliasPool(requestedModel: string, models: readonly ModelA
  * Go's applyOAuthModelAlias at request time: the alias a client used is mapped back to the
  * upstream name (suffix preserved). Returns undefined when no alias applies.
  */
-export function resolveOAuthAlias(requestedModel: string, aliases: readonly OAuthModelAlias[] | undefined): string | undefined {
+export function resolveOAuthAlias(
+  requestedModel: string,
+  aliases: readonly OAuthModelAlias[] | undefined,
+): string | undefined {
   const requested = requestedModel.trim();
   if (requested === '' || !aliases || aliases.length === 0) return undefined;
   const suffix = parseThinkingSuffix(requested);
-  const lookups = suffix.modelName !== '' && suffix.modelName !== requested ? [requested, suffix.modelName] : [requested];
+  const lookups =
+    suffix.modelName !== '' && suffix.modelName !== requested ? [requested, suffix.modelName] : [requested];
   for (const candidate of lookups) {
     const entry = aliases.find((a) => {
       const name = a.name.trim();
@@ -189,7 +194,10 @@ export function resolveOAuthAlias(requestedModel: string, aliases: readonly OAut
 }
 
 /** Go's applyOAuthModelAlias at registration: which ids a catalog serves after aliasing. */
-export function applyOAuthAliasesToCatalog(catalog: readonly string[], aliases: readonly OAuthModelAlias[] | undefined): string[] {
+export function applyOAuthAliasesToCatalog(
+  catalog: readonly string[],
+  aliases: readonly OAuthModelAlias[] | undefined,
+): string[] {
   const forward = new Map<string, OAuthModelAlias[]>();
   for (const entry of aliases ?? []) {
     const name = entry.name.trim();
@@ -233,7 +241,11 @@ export function applyOAuthAliasesToCatalog(catalog: readonly string[], aliases: 
  * Go's applyModelPrefixes: a prefixed credential serves "<prefix>/<id>" and, unless
  * force-model-prefix is on, the bare id as well.
  */
-export function applyModelPrefix(ids: readonly string[], prefix: string | undefined, forceModelPrefix: boolean): string[] {
+export function applyModelPrefix(
+  ids: readonly string[],
+  prefix: string | undefined,
+  forceModelPrefix: boolean,
+): string[] {
   const p = prefix?.trim() ?? '';
   if (p === '' || ids.length === 0) return [...ids];
   const out: string[] = [];

@@ -35,7 +35,9 @@ describe('isBlockedForModel', () => {
 
   it('blocks a disabled credential before looking at any state', () => {
     expect(isBlockedForModel({ disabled: true, state: withModels({}) }, 'm', NOW).reason).toBe('disabled');
-    expect(isBlockedForModel({ state: { ...newCredentialState(), status: 'disabled' } }, 'm', NOW).reason).toBe('disabled');
+    expect(isBlockedForModel({ state: { ...newCredentialState(), status: 'disabled' } }, 'm', NOW).reason).toBe(
+      'disabled',
+    );
   });
 
   it('blocks a disabled model state', () => {
@@ -143,7 +145,10 @@ describe('hasModelError', () => {
 
 describe('resetCooldowns (reset-quota)', () => {
   it('makes the credential and all its models available again', () => {
-    const state = updateAggregatedAvailability(withModels({ a: cooling(NOW + 9_000, true), b: cooling(NOW + 9_000) }), NOW);
+    const state = updateAggregatedAvailability(
+      withModels({ a: cooling(NOW + 9_000, true), b: cooling(NOW + 9_000) }),
+      NOW,
+    );
     const reset = resetCooldowns(state, NOW);
     expect(reset.unavailable).toBe(false);
     expect(reset.quota.exceeded).toBe(false);

@@ -61,7 +61,14 @@ export function emptyQuota(): QuotaState {
 }
 
 export function newModelState(now = 0): ModelState {
-  return { status: 'active', statusMessage: '', unavailable: false, nextRetryAfter: 0, quota: emptyQuota(), updatedAt: now };
+  return {
+    status: 'active',
+    statusMessage: '',
+    unavailable: false,
+    nextRetryAfter: 0,
+    quota: emptyQuota(),
+    updatedAt: now,
+  };
 }
 
 export function newCredentialState(now = 0): CredentialState {
@@ -112,12 +119,20 @@ export function isBlockedForModel(credential: BlockableCredential, model: string
     if (!ms) return NOT_BLOCKED;
     if (ms.status === 'disabled') return { blocked: true, reason: 'disabled', next: 0 };
     if (ms.unavailable && ms.nextRetryAfter !== 0 && ms.nextRetryAfter > now) {
-      return { blocked: true, reason: ms.quota.exceeded ? 'cooldown' : 'other', next: blockEnd(ms.nextRetryAfter, ms.quota, now) };
+      return {
+        blocked: true,
+        reason: ms.quota.exceeded ? 'cooldown' : 'other',
+        next: blockEnd(ms.nextRetryAfter, ms.quota, now),
+      };
     }
     return NOT_BLOCKED;
   }
   if (state.unavailable && state.nextRetryAfter > now) {
-    return { blocked: true, reason: state.quota.exceeded ? 'cooldown' : 'other', next: blockEnd(state.nextRetryAfter, state.quota, now) };
+    return {
+      blocked: true,
+      reason: state.quota.exceeded ? 'cooldown' : 'other',
+      next: blockEnd(state.nextRetryAfter, state.quota, now),
+    };
   }
   return NOT_BLOCKED;
 }
@@ -173,7 +188,9 @@ export function updateAggregatedAvailability(state: CredentialState, now: number
 /** Go's hasModelError: some model still carries an error or an open cooldown. */
 export function hasModelError(state: CredentialState, now: number): boolean {
   return Object.values(state.modelStates).some(
-    (ms) => ms.lastError !== undefined || (ms.status === 'error' && ms.unavailable && (ms.nextRetryAfter === 0 || ms.nextRetryAfter > now)),
+    (ms) =>
+      ms.lastError !== undefined ||
+      (ms.status === 'error' && ms.unavailable && (ms.nextRetryAfter === 0 || ms.nextRetryAfter > now)),
   );
 }
 

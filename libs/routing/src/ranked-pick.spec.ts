@@ -37,9 +37,20 @@ function randomCatalog(random: () => number): SchedulableCredential[] {
     const weight = pick([undefined, 1, 2, 3, 0, 7]);
     if (weight !== undefined) credential.weight = weight;
     const roll = random();
-    if (roll < 0.2) credential.state = markResult(undefined, { success: false, model: MODEL, status: 429, retryAfterMs: 1_000 + Math.floor(random() * 60_000) }, NOW).state;
-    else if (roll < 0.3) credential.state = markResult(undefined, { success: false, model: MODEL, status: 401 }, NOW).state;
-    else if (roll < 0.35) credential.state = markResult(undefined, { success: false, model: 'other-model', status: 429, retryAfterMs: 5_000 }, NOW).state;
+    if (roll < 0.2)
+      credential.state = markResult(
+        undefined,
+        { success: false, model: MODEL, status: 429, retryAfterMs: 1_000 + Math.floor(random() * 60_000) },
+        NOW,
+      ).state;
+    else if (roll < 0.3)
+      credential.state = markResult(undefined, { success: false, model: MODEL, status: 401 }, NOW).state;
+    else if (roll < 0.35)
+      credential.state = markResult(
+        undefined,
+        { success: false, model: 'other-model', status: 429, retryAfterMs: 5_000 },
+        NOW,
+      ).state;
     else if (roll < 0.4) credential.disabled = true;
     return credential;
   });
@@ -71,7 +82,9 @@ describe('ranked candidates', () => {
       const random = seededRandom(seed);
       const catalog = randomCatalog(random);
       const ranked = rankCandidates(catalog);
-      expect(availableRanked(ranked, 'claude', MODEL, NOW), `seed ${seed}`).toEqual(availableCredentials(catalog, 'claude', MODEL, NOW));
+      expect(availableRanked(ranked, 'claude', MODEL, NOW), `seed ${seed}`).toEqual(
+        availableCredentials(catalog, 'claude', MODEL, NOW),
+      );
       const all = availableCredentials(catalog, undefined, MODEL, NOW, true);
       const mixed = all.ok ? { ok: true, available: highestPriorityTier(all.available) } : all;
       expect(availableRanked(ranked, undefined, MODEL, NOW), `seed ${seed}`).toEqual(mixed);
@@ -91,8 +104,23 @@ describe('ranked candidates', () => {
         for (let i = 0; i < 12; i++) {
           // Some picks leave a credential out, as the scheduler does with those already tried.
           const tried = random() < 0.3 ? catalog[Math.floor(random() * catalog.length)]!.id : undefined;
-          const old = pickCredential({ strategy, providers, model: MODEL, candidates: unsorted.filter((c) => c.id !== tried), now: NOW, state: before });
-          const now = pickCredential({ strategy, providers, model: MODEL, candidates: ranked.filter((c) => c.id !== tried), ranked: true, now: NOW, state: after });
+          const old = pickCredential({
+            strategy,
+            providers,
+            model: MODEL,
+            candidates: unsorted.filter((c) => c.id !== tried),
+            now: NOW,
+            state: before,
+          });
+          const now = pickCredential({
+            strategy,
+            providers,
+            model: MODEL,
+            candidates: ranked.filter((c) => c.id !== tried),
+            ranked: true,
+            now: NOW,
+            state: after,
+          });
           expect(now, `seed ${seed} ${strategy} pick ${i}`).toEqual(old);
           if (!old.ok || !now.ok) break;
           before = applySelectionUpdate(before, old.update);

@@ -16,7 +16,11 @@ export interface RetryConfig {
   maxRetryIntervalMs: number;
 }
 
-export const DEFAULT_RETRY_CONFIG: RetryConfig = { requestRetry: 3, maxRetryCredentials: 0, maxRetryIntervalMs: 30_000 };
+export const DEFAULT_RETRY_CONFIG: RetryConfig = {
+  requestRetry: 3,
+  maxRetryCredentials: 0,
+  maxRetryIntervalMs: 30_000,
+};
 
 /** A failed attempt, as far as retrying cares. */
 export interface AttemptFailureView {
@@ -30,7 +34,10 @@ export interface AttemptFailureView {
  * retrying sees it: a network error or empty stream is never request-shaped.
  */
 export function attemptFailureView(failure: { status: number; body: string; network?: boolean }): AttemptFailureView {
-  return { status: failure.status, requestInvalid: !failure.network && isRequestInvalidError(failure.status, failure.body) };
+  return {
+    status: failure.status,
+    requestInvalid: !failure.network && isRequestInvalidError(failure.status, failure.body),
+  };
 }
 
 export type WithinRoundAction =
@@ -45,7 +52,11 @@ export type WithinRoundAction =
  * After an attempt failed in the current round. `attemptedInRound` counts the distinct
  * credentials actually attempted in this round, including the one that just failed.
  */
-export function afterAttemptFailure(config: RetryConfig, attemptedInRound: number, failure: AttemptFailureView): WithinRoundAction {
+export function afterAttemptFailure(
+  config: RetryConfig,
+  attemptedInRound: number,
+  failure: AttemptFailureView,
+): WithinRoundAction {
   if (failure.requestInvalid) return { action: 'give-up', reason: 'request-invalid' };
   if (config.maxRetryCredentials > 0 && attemptedInRound >= config.maxRetryCredentials) return { action: 'end-round' };
   return { action: 'try-another' };
@@ -62,7 +73,12 @@ export interface CooldownView {
  * Go's closestCooldownWait: the shortest remaining cooldown among blocked (not disabled)
  * credentials whose request-retry budget exceeds the finished round's index.
  */
-export function closestCooldownWait(config: RetryConfig, round: number, credentials: readonly CooldownView[], now: number): number | undefined {
+export function closestCooldownWait(
+  config: RetryConfig,
+  round: number,
+  credentials: readonly CooldownView[],
+  now: number,
+): number | undefined {
   const defaultRetry = Math.max(0, config.requestRetry);
   let min: number | undefined;
   for (const c of credentials) {
@@ -97,7 +113,8 @@ export function nextRound(
   if (config.maxRetryIntervalMs <= 0) return { action: 'give-up', reason: 'retry-disabled' };
   if (lastFailure?.requestInvalid) return { action: 'give-up', reason: 'request-invalid' };
   const wait = closestCooldownWait(config, round, credentials, now);
-  if (wait === undefined || wait > config.maxRetryIntervalMs) return { action: 'give-up', reason: 'no-cooldown-within-interval' };
+  if (wait === undefined || wait > config.maxRetryIntervalMs)
+    return { action: 'give-up', reason: 'no-cooldown-within-interval' };
   return { action: 'wait', waitMs: wait, nextRound: round + 1 };
 }
 
@@ -105,8 +122,13 @@ export function nextRound(
  * The error the client finally gets: the last upstream failure when there was one (Go's
  * lastErr), else the pick error that ended the request.
  */
-export function finalFailure<F, P>(lastFailure: F | undefined, pickError: P): { source: 'upstream'; failure: F } | { source: 'pick'; error: P } {
-  return lastFailure !== undefined ? { source: 'upstream', failure: lastFailure } : { source: 'pick', error: pickError };
+export function finalFailure<F, P>(
+  lastFailure: F | undefined,
+  pickError: P,
+): { source: 'upstream'; failure: F } | { source: 'pick'; error: P } {
+  return lastFailure !== undefined
+    ? { source: 'upstream', failure: lastFailure }
+    : { source: 'pick', error: pickError };
 }
 
 /** Streaming attempt as seen by the scheduler when it ends or fails. */
@@ -126,7 +148,10 @@ export type StreamVerdict =
   | { kind: 'error-in-stream' }
   | { kind: 'success' };
 
-export const EMPTY_STREAM_ERROR = { code: 'empty_stream', message: 'upstream stream closed before first payload' } as const;
+export const EMPTY_STREAM_ERROR = {
+  code: 'empty_stream',
+  message: 'upstream stream closed before first payload',
+} as const;
 
 /**
  * Retry only before the first payload byte; an upstream stream that closes before any
@@ -135,9 +160,10 @@ export const EMPTY_STREAM_ERROR = { code: 'empty_stream', message: 'upstream str
 export function streamVerdict(view: StreamAttemptView): StreamVerdict {
   const beforeFirstByte = view.payloadBytesSent <= 0;
   if (view.errorStatus !== undefined) {
-    return beforeFirstByte ? { kind: 'retry-before-first-byte', failure: 'upstream-error' } : { kind: 'error-in-stream' };
+    return beforeFirstByte
+      ? { kind: 'retry-before-first-byte', failure: 'upstream-error' }
+      : { kind: 'error-in-stream' };
   }
   if (view.ended && beforeFirstByte) return { kind: 'retry-before-first-byte', failure: 'empty-stream' };
   return { kind: 'success' };
 }
-

@@ -22,7 +22,15 @@ describe('model_cooldown error', () => {
 
   it('omits the provider when several providers were eligible', () => {
     const body = JSON.parse(modelCooldownError('m', undefined, 1_000).body);
-    expect(body).toEqual({ error: { code: 'model_cooldown', message: 'All credentials for model m are cooling down', model: 'm', reset_seconds: 1, reset_time: '1s' } });
+    expect(body).toEqual({
+      error: {
+        code: 'model_cooldown',
+        message: 'All credentials for model m are cooling down',
+        model: 'm',
+        reset_seconds: 1,
+        reset_time: '1s',
+      },
+    });
   });
 
   it('rounds Retry-After up and reset_time to the second', () => {
@@ -44,7 +52,9 @@ describe('model_cooldown error', () => {
   });
 
   it('names "requested model" when the model is empty', () => {
-    expect(JSON.parse(modelCooldownError('', undefined, 0).body).error.message).toBe('All credentials for model requested model are cooling down');
+    expect(JSON.parse(modelCooldownError('', undefined, 0).body).error.message).toBe(
+      'All credentials for model requested model are cooling down',
+    );
   });
 
   it('escapes HTML characters like Go', () => {
@@ -57,24 +67,38 @@ describe('auth_unavailable error', () => {
     const res = authUnavailableError(['claude', 'gemini'], 'claude-x');
     expect(res.status).toBe(503);
     expect(JSON.parse(res.body)).toEqual({
-      error: { message: 'auth_unavailable: no auth available (providers=claude,gemini, model=claude-x)', type: 'server_error', code: 'auth_unavailable' },
+      error: {
+        message: 'auth_unavailable: no auth available (providers=claude,gemini, model=claude-x)',
+        type: 'server_error',
+        code: 'auth_unavailable',
+      },
     });
   });
 
   it('says unknown for missing providers or model', () => {
-    expect(JSON.parse(authUnavailableError([], ' ').body).error.message).toBe('auth_unavailable: no auth available (providers=unknown, model=unknown)');
+    expect(JSON.parse(authUnavailableError([], ' ').body).error.message).toBe(
+      'auth_unavailable: no auth available (providers=unknown, model=unknown)',
+    );
   });
 
   it('maps pick errors to responses', () => {
-    expect(pickErrorResponse({ code: 'model_cooldown', model: 'm', provider: 'p', resetInMs: 1 }, ['p'], 'm').status).toBe(429);
-    expect(JSON.parse(pickErrorResponse({ code: 'auth_not_found' }, ['p'], 'm').body).error.code).toBe('auth_not_found');
+    expect(
+      pickErrorResponse({ code: 'model_cooldown', model: 'm', provider: 'p', resetInMs: 1 }, ['p'], 'm').status,
+    ).toBe(429);
+    expect(JSON.parse(pickErrorResponse({ code: 'auth_not_found' }, ['p'], 'm').body).error.code).toBe(
+      'auth_not_found',
+    );
   });
 });
 
 describe('normalizeUpstreamError', () => {
   it('passes JSON bodies through', () => {
     const body = ' {"type":"error","error":{"type":"overloaded_error"}} ';
-    expect(normalizeUpstreamError(529, body)).toEqual({ status: 529, headers: { 'Content-Type': 'application/json' }, body: body.trim() });
+    expect(normalizeUpstreamError(529, body)).toEqual({
+      status: 529,
+      headers: { 'Content-Type': 'application/json' },
+      body: body.trim(),
+    });
   });
 
   it.each([
@@ -84,7 +108,9 @@ describe('normalizeUpstreamError', () => {
     [404, 'invalid_request_error', 'model_not_found'],
     [502, 'server_error', 'internal_server_error'],
   ])('wraps a plain %i body as {"error":{message,type,code}}', (status, type, code) => {
-    expect(JSON.parse(normalizeUpstreamError(status, 'upstream said no').body)).toEqual({ error: { message: 'upstream said no', type, code } });
+    expect(JSON.parse(normalizeUpstreamError(status, 'upstream said no').body)).toEqual({
+      error: { message: 'upstream said no', type, code },
+    });
   });
 
   it('uses the status text for an empty body and forwards Retry-After', () => {
@@ -112,12 +138,24 @@ describe('upstreamFailureResponse', () => {
   const body = '{"error":{"message":"slow down"}}';
 
   it("adds Retry-After to a 429 from the executor's retry hint, rounded up to seconds", () => {
-    expect(upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 1_200 })).toEqual({ status: 429, headers: { 'Content-Type': 'application/json', 'Retry-After': '2' }, body });
+    expect(upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 1_200 })).toEqual({
+      status: 429,
+      headers: { 'Content-Type': 'application/json', 'Retry-After': '2' },
+      body,
+    });
   });
 
   it("keeps the upstream's own Retry-After, and adds none to other statuses or without a hint", () => {
-    expect(upstreamFailureResponse({ status: 429, body, headers: { 'Retry-After': '30' }, retryAfterMs: 1_200 }).headers['Retry-After']).toBe('30');
-    expect(upstreamFailureResponse({ status: 503, body, headers: {}, retryAfterMs: 5_000 }).headers['Retry-After']).toBeUndefined();
-    expect(upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 0 }).headers['Retry-After']).toBeUndefined();
+    expect(
+      upstreamFailureResponse({ status: 429, body, headers: { 'Retry-After': '30' }, retryAfterMs: 1_200 }).headers[
+        'Retry-After'
+      ],
+    ).toBe('30');
+    expect(
+      upstreamFailureResponse({ status: 503, body, headers: {}, retryAfterMs: 5_000 }).headers['Retry-After'],
+    ).toBeUndefined();
+    expect(
+      upstreamFailureResponse({ status: 429, body, headers: {}, retryAfterMs: 0 }).headers['Retry-After'],
+    ).toBeUndefined();
   });
 });

@@ -17,7 +17,10 @@ const NS_PER_SECOND = 1_000_000_000n;
  * Go's json.Marshal escapes <, >, & and U+2028/2029; matching it keeps bodies identical.
  */
 export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Seconds until reset, rounded up (Retry-After and reset_seconds). */
@@ -60,7 +63,11 @@ export function modelCooldownError(model: string, provider: string | undefined, 
  * No credential can serve the request: 503 naming the providers and model the way Go's
  * enrichAuthSelectionError does ("auth_unavailable: no auth available (providers=a,b, model=m)").
  */
-export function authUnavailableError(providers: readonly string[], model: string, code: 'auth_unavailable' | 'auth_not_found' = 'auth_unavailable'): ErrorResponse {
+export function authUnavailableError(
+  providers: readonly string[],
+  model: string,
+  code: 'auth_unavailable' | 'auth_not_found' = 'auth_unavailable',
+): ErrorResponse {
   const providerText = providers.length > 0 ? providers.join(',') : 'unknown';
   const modelText = model.trim() === '' ? 'unknown' : model.trim();
   const message = `${code}: no auth available (providers=${providerText}, model=${modelText})`;
@@ -77,7 +84,13 @@ export function modelNotServedError(model: string): ErrorResponse {
   return {
     status: 404,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ error: { message: `The model ${model} is not served by any configured credential`, type: 'invalid_request_error', code: 'model_not_found' } }),
+    body: JSON.stringify({
+      error: {
+        message: `The model ${model} is not served by any configured credential`,
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+      },
+    }),
   };
 }
 
@@ -116,7 +129,11 @@ function isJson(text: string): boolean {
  * Go's BuildErrorResponseBody for an upstream failure: a JSON body passes through (trimmed);
  * anything else becomes {"error":{"message","type","code"}}. Retry-After is forwarded.
  */
-export function normalizeUpstreamError(status: number, body: string, headers: Readonly<Record<string, string | undefined>> = {}): ErrorResponse {
+export function normalizeUpstreamError(
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string | undefined>> = {},
+): ErrorResponse {
   const effective = status > 0 ? status : 500;
   const trimmed = body.trim();
   const out: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -131,7 +148,12 @@ export function normalizeUpstreamError(status: number, body: string, headers: Re
  * An upstream failure as the client's final answer (normalizeUpstreamError); a 429 whose
  * headers carry no Retry-After gets one from the executor's retry hint, in whole seconds.
  */
-export function upstreamFailureResponse(failure: { status: number; body: string; headers: Readonly<Record<string, string>>; retryAfterMs?: number }): ErrorResponse {
+export function upstreamFailureResponse(failure: {
+  status: number;
+  body: string;
+  headers: Readonly<Record<string, string>>;
+  retryAfterMs?: number;
+}): ErrorResponse {
   const headers: Record<string, string> = { ...failure.headers };
   const hasRetryAfter = Object.keys(headers).some((k) => k.toLowerCase() === 'retry-after');
   if (!hasRetryAfter && failure.status === 429 && failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) {

@@ -28,7 +28,13 @@ function quotaCooling(id: string, forMs: number, extra: Partial<SchedulableCrede
   return cred(id, { state, ...extra });
 }
 
-function run(strategy: RoutingStrategy, candidates: SchedulableCredential[], times: number, providers = ['claude'], model = MODEL): string[] {
+function run(
+  strategy: RoutingStrategy,
+  candidates: SchedulableCredential[],
+  times: number,
+  providers = ['claude'],
+  model = MODEL,
+): string[] {
   let state: SelectionState = { cursors: {}, weighted: {} };
   const picks: string[] = [];
   for (let i = 0; i < times; i++) {
@@ -67,13 +73,34 @@ describe('round-robin', () => {
   it('keeps one cursor per provider and base model, shared by thinking-suffix variants', () => {
     const candidates = [cred('a'), cred('b')];
     let state: SelectionState = { cursors: {}, weighted: {} };
-    const first = pickCredential({ strategy: 'round-robin', providers: ['claude'], model: 'claude-x(high)', candidates, now: NOW, state });
+    const first = pickCredential({
+      strategy: 'round-robin',
+      providers: ['claude'],
+      model: 'claude-x(high)',
+      candidates,
+      now: NOW,
+      state,
+    });
     if (!first.ok) throw new Error('pick failed');
     expect(first.update.cursors).toEqual({ 'claude:claude-x': 1 });
     state = applySelectionUpdate(state, first.update);
-    const second = pickCredential({ strategy: 'round-robin', providers: ['claude'], model: 'claude-x', candidates, now: NOW, state });
+    const second = pickCredential({
+      strategy: 'round-robin',
+      providers: ['claude'],
+      model: 'claude-x',
+      candidates,
+      now: NOW,
+      state,
+    });
     expect(second.ok && second.credential.id).toBe('b');
-    const other = pickCredential({ strategy: 'round-robin', providers: ['claude'], model: 'claude-y', candidates, now: NOW, state });
+    const other = pickCredential({
+      strategy: 'round-robin',
+      providers: ['claude'],
+      model: 'claude-y',
+      candidates,
+      now: NOW,
+      state,
+    });
     expect(other.ok && other.credential.id).toBe('a');
   });
 
@@ -108,7 +135,11 @@ describe('fill-first', () => {
   });
 
   it('falls back across priorities under cooldown', () => {
-    const candidates = [quotaCooling('p1', 60_000, { priority: 5 }), cred('p0-b', { priority: 0 }), cred('p0-a', { priority: 0 })];
+    const candidates = [
+      quotaCooling('p1', 60_000, { priority: 5 }),
+      cred('p0-b', { priority: 0 }),
+      cred('p0-a', { priority: 0 }),
+    ];
     expect(run('fill-first', candidates, 1)).toEqual(['p0-a']);
   });
 });
@@ -146,7 +177,14 @@ describe('weighted round-robin', () => {
   });
 
   it('reports unavailable when every credential has weight 0', () => {
-    const out = pickCredential({ strategy: 'weighted-round-robin', providers: ['claude'], model: MODEL, candidates: [cred('a', { weight: 0 })], now: NOW, state: { cursors: {}, weighted: {} } });
+    const out = pickCredential({
+      strategy: 'weighted-round-robin',
+      providers: ['claude'],
+      model: MODEL,
+      candidates: [cred('a', { weight: 0 })],
+      now: NOW,
+      state: { cursors: {}, weighted: {} },
+    });
     expect(out).toEqual({ ok: false, error: { code: 'auth_not_found' } });
   });
 });
@@ -154,7 +192,10 @@ describe('weighted round-robin', () => {
 describe('exhaustion errors', () => {
   it('returns model_cooldown with the earliest reset when every candidate is in a quota cooldown', () => {
     const out = availableCredentials([quotaCooling('a', 90_000), quotaCooling('b', 30_000)], 'claude', MODEL, NOW);
-    expect(out).toEqual({ ok: false, error: { code: 'model_cooldown', model: MODEL, provider: 'claude', resetInMs: 30_000 } });
+    expect(out).toEqual({
+      ok: false,
+      error: { code: 'model_cooldown', model: MODEL, provider: 'claude', resetInMs: 30_000 },
+    });
   });
 
   it('omits the provider when several providers were eligible', () => {
@@ -164,9 +205,17 @@ describe('exhaustion errors', () => {
 
   it('returns auth_unavailable when some blocked candidate is not in a quota cooldown', () => {
     const unauthorized = markResult(undefined, { success: false, model: MODEL, status: 401 }, NOW).state;
-    const out = availableCredentials([quotaCooling('a', 1_000), cred('b', { state: unauthorized })], 'claude', MODEL, NOW);
+    const out = availableCredentials(
+      [quotaCooling('a', 1_000), cred('b', { state: unauthorized })],
+      'claude',
+      MODEL,
+      NOW,
+    );
     expect(out).toEqual({ ok: false, error: { code: 'auth_unavailable' } });
-    expect(availableCredentials([cred('d', { disabled: true })], 'claude', MODEL, NOW)).toEqual({ ok: false, error: { code: 'auth_unavailable' } });
+    expect(availableCredentials([cred('d', { disabled: true })], 'claude', MODEL, NOW)).toEqual({
+      ok: false,
+      error: { code: 'auth_unavailable' },
+    });
   });
 
   it('returns auth_not_found without candidates', () => {
@@ -175,14 +224,21 @@ describe('exhaustion errors', () => {
 });
 
 describe('multi-provider rotation', () => {
-  const mixed = [cred('c1', { provider: 'claude' }), cred('c2', { provider: 'claude' }), cred('g1', { provider: 'gemini' })];
+  const mixed = [
+    cred('c1', { provider: 'claude' }),
+    cred('c2', { provider: 'claude' }),
+    cred('g1', { provider: 'gemini' }),
+  ];
 
   it('spans every provider, sharing slots by ready credentials', () => {
     expect(run('round-robin', mixed, 6, ['claude', 'gemini'])).toEqual(['c1', 'c2', 'g1', 'c1', 'c2', 'g1']);
   });
 
   it('rotates the starting provider per model', () => {
-    const picks = run('round-robin', [cred('c1', { provider: 'claude' }), cred('g1', { provider: 'gemini' })], 4, ['claude', 'gemini']);
+    const picks = run('round-robin', [cred('c1', { provider: 'claude' }), cred('g1', { provider: 'gemini' })], 4, [
+      'claude',
+      'gemini',
+    ]);
     expect(picks).toEqual(['c1', 'g1', 'c1', 'g1']);
   });
 
@@ -201,7 +257,14 @@ describe('multi-provider rotation', () => {
   });
 
   it('reports which provider served the pick', () => {
-    const out = pickCredential({ strategy: 'round-robin', providers: ['Claude', 'gemini'], model: MODEL, candidates: mixed, now: NOW, state: { cursors: { 'claude,gemini:claude-x': 2 }, weighted: {} } });
+    const out = pickCredential({
+      strategy: 'round-robin',
+      providers: ['Claude', 'gemini'],
+      model: MODEL,
+      candidates: mixed,
+      now: NOW,
+      state: { cursors: { 'claude,gemini:claude-x': 2 }, weighted: {} },
+    });
     expect(out.ok && [out.credential.id, out.provider]).toEqual(['g1', 'gemini']);
   });
 
@@ -225,8 +288,14 @@ describe('multi-provider rotation', () => {
 describe('selectionStateKeys', () => {
   it('names the keys each strategy reads', () => {
     expect(selectionStateKeys('round-robin', ['claude'], 'm(high)')).toEqual({ cursors: ['claude:m'], weighted: [] });
-    expect(selectionStateKeys('round-robin', ['claude', 'gemini'], 'm')).toEqual({ cursors: ['claude,gemini:m', 'claude:m', 'gemini:m'], weighted: [] });
-    expect(selectionStateKeys('weighted-round-robin', ['claude'], 'm')).toEqual({ cursors: [], weighted: ['claude:m'] });
+    expect(selectionStateKeys('round-robin', ['claude', 'gemini'], 'm')).toEqual({
+      cursors: ['claude,gemini:m', 'claude:m', 'gemini:m'],
+      weighted: [],
+    });
+    expect(selectionStateKeys('weighted-round-robin', ['claude'], 'm')).toEqual({
+      cursors: [],
+      weighted: ['claude:m'],
+    });
     expect(selectionStateKeys('fill-first', ['claude'], 'm')).toEqual({ cursors: [], weighted: [] });
   });
 });
@@ -235,12 +304,18 @@ describe('cursorToAdvance', () => {
   const update = (cursors: Record<string, number>) => ({ cursors, weighted: {} });
 
   it('names the first cursor in order that the pick moved and the store has not advanced yet', () => {
-    expect(cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed']))).toBe('claude');
-    expect(cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed', 'claude']))).toBe('gemini');
+    expect(cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed']))).toBe(
+      'claude',
+    );
+    expect(
+      cursorToAdvance(['mixed', 'claude', 'gemini'], update({ gemini: 1, claude: 4 }), new Set(['mixed', 'claude'])),
+    ).toBe('gemini');
   });
 
   it('is undefined once every moved cursor was advanced, or when the pick moved none', () => {
-    expect(cursorToAdvance(['mixed', 'claude'], update({ mixed: 2, claude: 4 }), new Set(['mixed', 'claude']))).toBeUndefined();
+    expect(
+      cursorToAdvance(['mixed', 'claude'], update({ mixed: 2, claude: 4 }), new Set(['mixed', 'claude'])),
+    ).toBeUndefined();
     expect(cursorToAdvance(['claude'], update({}), new Set())).toBeUndefined();
   });
 });

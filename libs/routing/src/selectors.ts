@@ -77,7 +77,12 @@ export function availableCredentials<T extends SchedulableCredential>(
     if (cooldownCount === candidates.length && earliest !== 0) {
       return {
         ok: false,
-        error: { code: 'model_cooldown', model, ...(provider ? { provider } : {}), resetInMs: Math.max(0, earliest - now) },
+        error: {
+          code: 'model_cooldown',
+          model,
+          ...(provider ? { provider } : {}),
+          resetInMs: Math.max(0, earliest - now),
+        },
       };
     }
     return { ok: false, error: { code: 'auth_unavailable' } };
@@ -99,7 +104,12 @@ export function rankCandidates<T extends SchedulableCredential>(candidates: read
  * same answer (the unblocked of the best tier that has any, by id, or the same error), from
  * one pass that stops at the first candidate below that tier and sorts nothing.
  */
-export function availableRanked<T extends SchedulableCredential>(ranked: readonly T[], provider: string | undefined, model: string, now: number): Availability<T> {
+export function availableRanked<T extends SchedulableCredential>(
+  ranked: readonly T[],
+  provider: string | undefined,
+  model: string,
+  now: number,
+): Availability<T> {
   if (ranked.length === 0) return { ok: false, error: { code: 'auth_not_found' } };
   const available: T[] = [];
   let tier = 0;
@@ -120,7 +130,15 @@ export function availableRanked<T extends SchedulableCredential>(ranked: readonl
   }
   if (available.length > 0) return { ok: true, available };
   if (cooldownCount === ranked.length && earliest !== 0) {
-    return { ok: false, error: { code: 'model_cooldown', model, ...(provider ? { provider } : {}), resetInMs: Math.max(0, earliest - now) } };
+    return {
+      ok: false,
+      error: {
+        code: 'model_cooldown',
+        model,
+        ...(provider ? { provider } : {}),
+        resetInMs: Math.max(0, earliest - now),
+      },
+    };
   }
   return { ok: false, error: { code: 'auth_unavailable' } };
 }
@@ -210,8 +228,7 @@ export interface SelectionUpdate {
 }
 
 export type PickOutcome<T> =
-  | { ok: true; credential: T; provider: string; update: SelectionUpdate }
-  | { ok: false; error: PickError };
+  { ok: true; credential: T; provider: string; update: SelectionUpdate } | { ok: false; error: PickError };
 
 export interface PickRequest<T> {
   strategy: RoutingStrategy;
@@ -236,14 +253,26 @@ function normalizeProviders(providers: readonly string[]): string[] {
 }
 
 /** Which shared keys a pick reads and may write, so the caller can load just those. */
-export function selectionStateKeys(strategy: RoutingStrategy, providers: readonly string[], model: string): { cursors: string[]; weighted: string[] } {
+export function selectionStateKeys(
+  strategy: RoutingStrategy,
+  providers: readonly string[],
+  model: string,
+): { cursors: string[]; weighted: string[] } {
   const normalized = normalizeProviders(providers);
   if (strategy === 'fill-first') return { cursors: [], weighted: [] };
   if (strategy === 'weighted-round-robin') {
-    return { cursors: [], weighted: [normalized.length === 1 ? roundRobinCursorKey(normalized[0] ?? '', model) : mixedCursorKey(normalized, model)] };
+    return {
+      cursors: [],
+      weighted: [
+        normalized.length === 1 ? roundRobinCursorKey(normalized[0] ?? '', model) : mixedCursorKey(normalized, model),
+      ],
+    };
   }
   if (normalized.length === 1) return { cursors: [roundRobinCursorKey(normalized[0] ?? '', model)], weighted: [] };
-  return { cursors: [mixedCursorKey(normalized, model), ...normalized.map((p) => roundRobinCursorKey(p, model))], weighted: [] };
+  return {
+    cursors: [mixedCursorKey(normalized, model), ...normalized.map((p) => roundRobinCursorKey(p, model))],
+    weighted: [],
+  };
 }
 
 /** Picks one credential for a request with the given strategy (Go's selector Pick / pickMixed). */
@@ -254,10 +283,16 @@ export function pickCredential<T extends SchedulableCredential>(request: PickReq
   return pickMixed(request, providers, inScope);
 }
 
-function pickSingle<T extends SchedulableCredential>(request: PickRequest<T>, provider: string, candidates: readonly T[]): PickOutcome<T> {
+function pickSingle<T extends SchedulableCredential>(
+  request: PickRequest<T>,
+  provider: string,
+  candidates: readonly T[],
+): PickOutcome<T> {
   const { strategy, model, now, state } = request;
   const pool = strategy === 'weighted-round-robin' ? candidates.filter((c) => credentialWeight(c) > 0) : candidates;
-  const availability = request.ranked ? availableRanked(pool, provider, model, now) : availableCredentials(pool, provider, model, now);
+  const availability = request.ranked
+    ? availableRanked(pool, provider, model, now)
+    : availableCredentials(pool, provider, model, now);
   if (!availability.ok) return availability;
   const key = roundRobinCursorKey(provider, model);
   return choose(strategy, availability.available, key, state, provider);
@@ -278,10 +313,20 @@ function choose<T extends SchedulableCredential>(
   if (strategy === 'weighted-round-robin') {
     const result = smoothWeightedPick(available, state.weighted[key]);
     if (!result) return { ok: false, error: { code: 'auth_unavailable' } };
-    return { ok: true, credential: result.pick, provider: provider || result.pick.provider, update: { cursors: {}, weighted: { [key]: result.state } } };
+    return {
+      ok: true,
+      credential: result.pick,
+      provider: provider || result.pick.provider,
+      update: { cursors: {}, weighted: { [key]: result.state } },
+    };
   }
   const result = roundRobinPick(available, state.cursors[key]);
-  return { ok: true, credential: result.pick, provider: provider || result.pick.provider, update: { cursors: { [key]: result.cursor }, weighted: {} } };
+  return {
+    ok: true,
+    credential: result.pick,
+    provider: provider || result.pick.provider,
+    update: { cursors: { [key]: result.cursor }, weighted: {} },
+  };
 }
 
 /**
@@ -291,10 +336,16 @@ function choose<T extends SchedulableCredential>(
  * round-robin cursor; fill-first takes the first provider in request order; weighted
  * round-robin runs over the union of all ready credentials.
  */
-function pickMixed<T extends SchedulableCredential>(request: PickRequest<T>, providers: readonly string[], candidates: readonly T[]): PickOutcome<T> {
+function pickMixed<T extends SchedulableCredential>(
+  request: PickRequest<T>,
+  providers: readonly string[],
+  candidates: readonly T[],
+): PickOutcome<T> {
   const { strategy, model, now, state } = request;
   const pool = strategy === 'weighted-round-robin' ? candidates.filter((c) => credentialWeight(c) > 0) : candidates;
-  const availability = request.ranked ? availableRanked(pool, undefined, model, now) : availableCredentials(pool, undefined, model, now, true);
+  const availability = request.ranked
+    ? availableRanked(pool, undefined, model, now)
+    : availableCredentials(pool, undefined, model, now, true);
   if (!availability.ok) return availability;
   const tier = request.ranked ? availability.available : highestPriorityTier(availability.available);
   const byProvider = providers.map((p) => tier.filter((c) => c.provider.trim().toLowerCase() === p));
@@ -303,7 +354,12 @@ function pickMixed<T extends SchedulableCredential>(request: PickRequest<T>, pro
   if (strategy === 'fill-first') {
     const index = byProvider.findIndex((group) => group.length > 0);
     const pick = fillFirstPick(byProvider[index] ?? []);
-    return { ok: true, credential: pick, provider: providers[index] ?? pick.provider, update: { cursors: {}, weighted: {} } };
+    return {
+      ok: true,
+      credential: pick,
+      provider: providers[index] ?? pick.provider,
+      update: { cursors: {}, weighted: {} },
+    };
   }
   if (strategy === 'weighted-round-robin') {
     const result = choose(strategy, tier, mixedKey, state, '');
@@ -335,7 +391,11 @@ function pickMixed<T extends SchedulableCredential>(request: PickRequest<T>, pro
  * whose slot was not taken from the store yet (`advanced`): it must be advanced and the pick
  * repeated, so that concurrent picks never share a slot. Undefined when none is left.
  */
-export function cursorToAdvance(order: readonly string[], update: SelectionUpdate, advanced: ReadonlySet<string>): string | undefined {
+export function cursorToAdvance(
+  order: readonly string[],
+  update: SelectionUpdate,
+  advanced: ReadonlySet<string>,
+): string | undefined {
   return order.find((key) => key in update.cursors && !advanced.has(key));
 }
 

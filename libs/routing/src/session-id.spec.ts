@@ -42,7 +42,9 @@ describe('extractSessionIds priority', () => {
   };
 
   it('prefers the X-Claude-Code-Session-Id header', () => {
-    expect(extractSessionIds({ 'x-claude-code-session-id': 'cc-1', 'x-session-id': 's' }, body)).toEqual({ primary: 'claude:cc-1' });
+    expect(extractSessionIds({ 'x-claude-code-session-id': 'cc-1', 'x-session-id': 's' }, body)).toEqual({
+      primary: 'claude:cc-1',
+    });
   });
 
   it('reads the old Claude Code user_id form', () => {
@@ -56,20 +58,28 @@ describe('extractSessionIds priority', () => {
 
   it('uses X-Session-ID over the Amp thread and body fields', () => {
     const rest = { ...body, metadata: { user_id: 'plain-user' } };
-    expect(extractSessionIds({ 'x-session-id': 's-1', 'x-amp-thread-id': 't' }, rest)).toEqual({ primary: 'header:s-1' });
+    expect(extractSessionIds({ 'x-session-id': 's-1', 'x-amp-thread-id': 't' }, rest)).toEqual({
+      primary: 'header:s-1',
+    });
   });
 
   it('uses X-Amp-Thread-Id next', () => {
-    expect(extractSessionIds({ 'x-amp-thread-id': 'T-1' }, { metadata: { user_id: 'u' } })).toEqual({ primary: 'amp:T-1' });
+    expect(extractSessionIds({ 'x-amp-thread-id': 'T-1' }, { metadata: { user_id: 'u' } })).toEqual({
+      primary: 'amp:T-1',
+    });
   });
 
   it('uses other metadata.user_id values next', () => {
-    expect(extractSessionIds({}, { ...body, metadata: { user_id: 'plain-user' } })).toEqual({ primary: 'user:plain-user' });
+    expect(extractSessionIds({}, { ...body, metadata: { user_id: 'plain-user' } })).toEqual({
+      primary: 'user:plain-user',
+    });
   });
 
   it('uses conversation_id, then prompt_cache_key', () => {
     expect(extractSessionIds({}, { conversation_id: 'c-7', prompt_cache_key: 'k' })).toEqual({ primary: 'conv:c-7' });
-    expect(extractSessionIds({}, { prompt_cache_key: 'k-2', messages: [{ role: 'user', content: 'x' }] })).toEqual({ primary: 'pck:k-2' });
+    expect(extractSessionIds({}, { prompt_cache_key: 'k-2', messages: [{ role: 'user', content: 'x' }] })).toEqual({
+      primary: 'pck:k-2',
+    });
   });
 
   it('ignores explicit ids with control characters or over 256 bytes, and trims others', () => {
@@ -92,14 +102,21 @@ describe('extractSessionIds priority', () => {
 
 describe('message hash', () => {
   it('hashes the first system and user texts of OpenAI messages', () => {
-    const ids = messageHashIds({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }] });
+    const ids = messageHashIds({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello' },
+      ],
+    });
     expect(ids).toEqual({ primary: expectedHash('sys:Be brief.\nusr:Hello\n') });
     expect(ids?.primary).toMatch(/^msg:[0-9a-f]{16}$/);
   });
 
   it('uses the first-turn hash as fallback once an assistant reply exists', () => {
     const turn1 = { messages: [{ role: 'user', content: 'Hello' }] };
-    const turn2 = { messages: [...turn1.messages, { role: 'assistant', content: 'Hi!' }, { role: 'user', content: 'More' }] };
+    const turn2 = {
+      messages: [...turn1.messages, { role: 'assistant', content: 'Hi!' }, { role: 'user', content: 'More' }],
+    };
     const first = extractSessionIds({}, turn1);
     const second = extractSessionIds({}, turn2);
     expect(second).toEqual({ primary: expectedHash('usr:Hello\nast:Hi!\n'), fallback: first?.primary });
@@ -107,13 +124,26 @@ describe('message hash', () => {
   });
 
   it('joins text parts of array content with spaces and skips other parts', () => {
-    const ids = messageHashIds({ messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: {} }, { type: 'text', text: 'b' }] }] });
+    const ids = messageHashIds({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'image_url', image_url: {} },
+            { type: 'text', text: 'b' },
+          ],
+        },
+      ],
+    });
     expect(ids?.primary).toBe(expectedHash('usr:a b\n'));
   });
 
   it('truncates each text to 100 bytes', () => {
     const long = 'x'.repeat(150);
-    expect(messageHashIds({ messages: [{ role: 'user', content: long }] })?.primary).toBe(expectedHash(`usr:${'x'.repeat(100)}\n`));
+    expect(messageHashIds({ messages: [{ role: 'user', content: long }] })?.primary).toBe(
+      expectedHash(`usr:${'x'.repeat(100)}\n`),
+    );
   });
 
   it('truncates by bytes even inside a multi-byte character, as Go does', () => {
@@ -125,7 +155,15 @@ describe('message hash', () => {
   it('uses the Claude top-level system (string or blocks)', () => {
     const msgs = [{ role: 'user', content: 'Q' }];
     expect(messageHashIds({ system: 'S', messages: msgs })?.primary).toBe(expectedHash('sys:S\nusr:Q\n'));
-    expect(messageHashIds({ system: [{ type: 'text', text: '' }, { type: 'text', text: 'S2' }], messages: msgs })?.primary).toBe(expectedHash('sys:S2\nusr:Q\n'));
+    expect(
+      messageHashIds({
+        system: [
+          { type: 'text', text: '' },
+          { type: 'text', text: 'S2' },
+        ],
+        messages: msgs,
+      })?.primary,
+    ).toBe(expectedHash('sys:S2\nusr:Q\n'));
   });
 
   it('reads Gemini contents and systemInstruction', () => {
@@ -136,7 +174,10 @@ describe('message hash', () => {
         { role: 'model', parts: [{ text: 'M1' }] },
       ],
     });
-    expect(ids).toEqual({ primary: expectedHash('sys:SI\nusr:U1\nast:M1\n'), fallback: expectedHash('sys:SI\nusr:U1\n') });
+    expect(ids).toEqual({
+      primary: expectedHash('sys:SI\nusr:U1\nast:M1\n'),
+      fallback: expectedHash('sys:SI\nusr:U1\n'),
+    });
   });
 
   it('reads Responses input and instructions, skipping reasoning and tool items', () => {
@@ -154,7 +195,14 @@ describe('message hash', () => {
   });
 
   it('takes the Responses developer message as system without instructions', () => {
-    expect(messageHashIds({ input: [{ role: 'developer', content: 'D' }, { role: 'user', content: 'U' }] })?.primary).toBe(expectedHash('sys:D\nusr:U\n'));
+    expect(
+      messageHashIds({
+        input: [
+          { role: 'developer', content: 'D' },
+          { role: 'user', content: 'U' },
+        ],
+      })?.primary,
+    ).toBe(expectedHash('sys:D\nusr:U\n'));
   });
 
   it('gives nothing without system or user text', () => {

@@ -44,7 +44,9 @@ function header(headers: HeaderRecord, name: string): string {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /** gjson's Result.String() for an already-parsed value. */
@@ -228,7 +230,11 @@ export function messageHashIds(body: unknown): SessionIds | undefined {
   return { primary: sessionHash(found.system, found.user, found.assistant), fallback: short };
 }
 
-function sessionHash(system: Uint8Array | undefined, user: Uint8Array | undefined, assistant: Uint8Array | undefined): string {
+function sessionHash(
+  system: Uint8Array | undefined,
+  user: Uint8Array | undefined,
+  assistant: Uint8Array | undefined,
+): string {
   let h = FNV64_OFFSET;
   const feed = (label: string, value: Uint8Array | undefined): void => {
     if (!value || value.length === 0) return;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROUTING_STRATEGY, parseRoutingStrategy, ROUTING_STRATEGIES, ROUTING_STRATEGY_ALIASES, type RoutingStrategy } from './strategy';
+import {
+  DEFAULT_ROUTING_STRATEGY,
+  parseRoutingStrategy,
+  ROUTING_STRATEGIES,
+  ROUTING_STRATEGY_ALIASES,
+  type RoutingStrategy,
+} from './strategy';
 
 describe('parseRoutingStrategy', () => {
   it.each<[string, RoutingStrategy]>([
@@ -18,7 +24,17 @@ describe('parseRoutingStrategy', () => {
 
   it('tests every alias of the table above', () => {
     expect(Object.keys(ROUTING_STRATEGY_ALIASES).sort()).toEqual(
-      ['round-robin', 'roundrobin', 'rr', 'weighted-round-robin', 'weightedroundrobin', 'wrr', 'fill-first', 'fillfirst', 'ff'].sort(),
+      [
+        'round-robin',
+        'roundrobin',
+        'rr',
+        'weighted-round-robin',
+        'weightedroundrobin',
+        'wrr',
+        'fill-first',
+        'fillfirst',
+        'ff',
+      ].sort(),
     );
   });
 
@@ -33,9 +49,12 @@ describe('parseRoutingStrategy', () => {
     expect(parseRoutingStrategy('\tWRR\n')).toBe('weighted-round-robin');
   });
 
-  it.each(['', 'random', 'weighted', 'round_robin', 'fill first', 'toString', '__proto__'])('refuses %j', (spelling) => {
-    expect(parseRoutingStrategy(spelling)).toBeUndefined();
-  });
+  it.each(['', 'random', 'weighted', 'round_robin', 'fill first', 'toString', '__proto__'])(
+    'refuses %j',
+    (spelling) => {
+      expect(parseRoutingStrategy(spelling)).toBeUndefined();
+    },
+  );
 
   it.each([undefined, null, 1, true, {}])('refuses the non-string %j', (value) => {
     expect(parseRoutingStrategy(value)).toBeUndefined();

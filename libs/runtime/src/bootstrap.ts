@@ -69,7 +69,13 @@ export async function bootstrapService(module: unknown, options: ServiceOptions)
   app.getHttpServer().headersTimeout = HEADERS_TIMEOUT_MS;
   closeKeepAliveWhenDrained(app);
   // GET /metrics beside /healthz on every service (libs/runtime/src/metrics-endpoint.ts).
-  installMetricsEndpoint(app, { service: options.name, server, queues: options.queues, keyPrefix: env.transportKeyPrefix, token: metricsToken() });
+  installMetricsEndpoint(app, {
+    service: options.name,
+    server,
+    queues: options.queues,
+    keyPrefix: env.transportKeyPrefix,
+    token: metricsToken(),
+  });
   await options.configure?.(app);
   await app.startAllMicroservices();
   const port = options.port ?? env.healthPort;

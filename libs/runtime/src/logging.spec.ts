@@ -2,7 +2,15 @@ import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceLogger, fastifyRequestId, loggingEnv, logRequests, REDACT_PATHS, requestLineLevel, type LoggingEnv } from './logging';
+import {
+  createServiceLogger,
+  fastifyRequestId,
+  loggingEnv,
+  logRequests,
+  REDACT_PATHS,
+  requestLineLevel,
+  type LoggingEnv,
+} from './logging';
 
 /** A Fastify server as bootstrapService sets it up (request ids, request logging), logging where the test reads. */
 async function serve(env: LoggingEnv = { level: 'trace', pretty: false }) {
@@ -25,7 +33,13 @@ async function serve(env: LoggingEnv = { level: 'trace', pretty: false }) {
   servers.push(fastify);
   const address = fastify.server.address() as { port: number };
   const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
-  return { lines, url: `http://127.0.0.1:${address.port}`, logger, settled, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    lines,
+    url: `http://127.0.0.1:${address.port}`,
+    logger,
+    settled,
+    records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const servers: FastifyInstance[] = [];
@@ -33,7 +47,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const SECRETS = ['Bearer sk-client-secret', 'sk-x-api-key-secret', 'AIza-goog-secret', 'mgmt-secret-value', 'session=cookie-secret', 'AIza-query-secret'];
+const SECRETS = [
+  'Bearer sk-client-secret',
+  'sk-x-api-key-secret',
+  'AIza-goog-secret',
+  'mgmt-secret-value',
+  'session=cookie-secret',
+  'AIza-query-secret',
+];
 
 describe('service logging', () => {
   it('writes JSON lines with service, level name, time and the request id on every line of a request', async () => {
@@ -48,7 +69,12 @@ describe('service logging', () => {
       expect(typeof r.level).toBe('string');
       expect(Number.isNaN(Date.parse(String(r.time)))).toBe(false);
     }
-    expect(lines[1]).toMatchObject({ level: 'info', msg: 'GET /v1/x 200', res: { status: 200 }, req: { method: 'GET', url: '/v1/x', user_agent: 'test-agent', remote_address: '127.0.0.1' } });
+    expect(lines[1]).toMatchObject({
+      level: 'info',
+      msg: 'GET /v1/x 200',
+      res: { status: 200 },
+      req: { method: 'GET', url: '/v1/x', user_agent: 'test-agent', remote_address: '127.0.0.1' },
+    });
     expect(typeof lines[1]!.responseTime).toBe('number');
   });
 
@@ -64,7 +90,10 @@ describe('service logging', () => {
 
   it('writes no request id outside a request, and none of another request', async () => {
     const { url, logger, records, settled } = await serve();
-    await Promise.all([fetch(`${url}/v1/a`, { headers: { 'x-request-id': 'id-a' } }), fetch(`${url}/v1/b`, { headers: { 'x-request-id': 'id-b' } })]);
+    await Promise.all([
+      fetch(`${url}/v1/a`, { headers: { 'x-request-id': 'id-a' } }),
+      fetch(`${url}/v1/b`, { headers: { 'x-request-id': 'id-b' } }),
+    ]);
     logger.info('outside');
     await settled();
     const lines = records();
@@ -95,13 +124,22 @@ describe('service logging', () => {
   it('redacts keys in headers, query strings and bodies', async () => {
     const { url, lines, settled } = await serve();
     await fetch(`${url}/v1beta/models/g:generateContent?key=AIza-query-secret&alt=sse`, {
-      headers: { authorization: SECRETS[0]!, 'x-api-key': SECRETS[1]!, 'x-goog-api-key': SECRETS[2]!, 'x-management-key': SECRETS[3]!, cookie: SECRETS[4]! },
+      headers: {
+        authorization: SECRETS[0]!,
+        'x-api-key': SECRETS[1]!,
+        'x-goog-api-key': SECRETS[2]!,
+        'x-management-key': SECRETS[3]!,
+        cookie: SECRETS[4]!,
+      },
     });
     await settled();
     const text = lines.join('\n');
     expect(text).toContain('handled');
     for (const secret of [...SECRETS, 'sk-body-secret']) expect(text).not.toContain(secret);
-    const handled = JSON.parse(lines.find((l) => l.includes('handled'))!) as { headers: Record<string, string>; body: Record<string, string> };
+    const handled = JSON.parse(lines.find((l) => l.includes('handled'))!) as {
+      headers: Record<string, string>;
+      body: Record<string, string>;
+    };
     expect(handled.headers.authorization).toBe('[Redacted]');
     expect(handled.headers['x-goog-api-key']).toBe('[Redacted]');
     expect(handled.body).toEqual({ api_key: '[Redacted]', model: 'm' });
@@ -110,8 +148,14 @@ describe('service logging', () => {
 
   it('redacts token fields at the top level and one level down', () => {
     const out: string[] = [];
-    const logger = pino({ redact: { paths: [...REDACT_PATHS], censor: '[Redacted]' } }, { write: (l: string) => out.push(l) });
-    logger.info({ access_token: 'at-1', credential: { refresh_token: 'rt-1', 'secret-key': 'sk-2', label: 'ok' } }, 'tokens');
+    const logger = pino(
+      { redact: { paths: [...REDACT_PATHS], censor: '[Redacted]' } },
+      { write: (l: string) => out.push(l) },
+    );
+    logger.info(
+      { access_token: 'at-1', credential: { refresh_token: 'rt-1', 'secret-key': 'sk-2', label: 'ok' } },
+      'tokens',
+    );
     expect(out[0]).not.toMatch(/at-1|rt-1|sk-2/);
     expect(out[0]).toContain('"label":"ok"');
   });
@@ -135,6 +179,14 @@ describe('service logging', () => {
   });
 
   it('picks the request line level from the status', () => {
-    expect([200, 302, 400, 429, 499, 500, 503].map(requestLineLevel)).toEqual(['info', 'info', 'warn', 'warn', 'warn', 'error', 'error']);
+    expect([200, 302, 400, 429, 499, 500, 503].map(requestLineLevel)).toEqual([
+      'info',
+      'info',
+      'warn',
+      'warn',
+      'warn',
+      'error',
+      'error',
+    ]);
   });
 });

@@ -32,10 +32,13 @@ const SECRET_FIELDS = [
 ];
 
 /** `parent.name`, or `parent["name"]` for a name that is not an identifier (redaction path syntax). */
-const at = (parent: string, name: string) => (/^[A-Za-z_$][\w$]*$/.test(name) ? `${parent}${parent ? '.' : ''}${name}` : `${parent}["${name}"]`);
+const at = (parent: string, name: string) =>
+  /^[A-Za-z_$][\w$]*$/.test(name) ? `${parent}${parent ? '.' : ''}${name}` : `${parent}["${name}"]`;
 
 export const REDACT_PATHS: readonly string[] = [
-  ...SECRET_HEADERS.flatMap((header) => ['req.headers', 'res.headers', 'headers', '*.headers'].map((parent) => at(parent, header))),
+  ...SECRET_HEADERS.flatMap((header) =>
+    ['req.headers', 'res.headers', 'headers', '*.headers'].map((parent) => at(parent, header)),
+  ),
   ...SECRET_FIELDS.flatMap((field) => [at('', field), at('*', field)]),
 ];
 
@@ -55,7 +58,10 @@ export interface LoggingEnv {
  * LOG_FORMAT=json|pretty decides; without it, lines are pretty only on an interactive
  * terminal outside production, so piped output (supervisors, containers, tests) is JSON.
  */
-export function loggingEnv(env: NodeJS.ProcessEnv = process.env, stdoutIsTty = Boolean(process.stdout.isTTY)): LoggingEnv {
+export function loggingEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  stdoutIsTty = Boolean(process.stdout.isTTY),
+): LoggingEnv {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = LoggingEnvSchema.safeParse(present);
   // A bad value falls back to the defaults: loadEnv reports LOG_LEVEL; logging must come up to say so.
@@ -89,10 +95,16 @@ export function serviceLoggerOptions(service: string, env: LoggingEnv): LoggerOp
 }
 
 /** A service's root logger: JSON lines to stdout (or `destination`), pretty ones when `env.pretty`. */
-export function createServiceLogger(service: string, env: LoggingEnv = loggingEnv(), destination?: NodeJS.WritableStream): PinoLogger {
+export function createServiceLogger(
+  service: string,
+  env: LoggingEnv = loggingEnv(),
+  destination?: NodeJS.WritableStream,
+): PinoLogger {
   const options = serviceLoggerOptions(service, env);
   // pino-pretty in-process and synchronous: development output keeps its order with the READY line.
-  const stream = env.pretty ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: destination ?? 1 }) : destination;
+  const stream = env.pretty
+    ? pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', destination: destination ?? 1 })
+    : destination;
   return stream ? pino(options, stream as DestinationStream) : pino(options);
 }
 
@@ -155,7 +167,12 @@ export function logRequests(fastify: RequestHooks, logger: PinoLogger): void {
         logger[level](
           {
             request_id: request.id,
-            req: { method: req.method, url: redacted, user_agent: req.headers['user-agent'], remote_address: remoteAddress },
+            req: {
+              method: req.method,
+              url: redacted,
+              user_agent: req.headers['user-agent'],
+              remote_address: remoteAddress,
+            },
             res: { status },
             responseTime: Date.now() - started,
             ...(!res.writableFinished && { aborted: true }),
@@ -176,7 +193,9 @@ export function logRequests(fastify: RequestHooks, logger: PinoLogger): void {
 export function withRequestId<T>(requestId: string | undefined, fn: () => T): T {
   if (requestId === undefined) return fn();
   const bind = (value: unknown): unknown =>
-    isObservable(value) ? new Observable((subscriber) => requestIds.run(requestId, () => value.subscribe(subscriber))) : value;
+    isObservable(value)
+      ? new Observable((subscriber) => requestIds.run(requestId, () => value.subscribe(subscriber)))
+      : value;
   const result = requestIds.run(requestId, fn);
   if (result instanceof Promise) return result.then(bind) as T;
   return bind(result) as T;

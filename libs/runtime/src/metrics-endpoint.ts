@@ -59,10 +59,17 @@ export function installMetricsEndpoint(app: NestFastifyApplication, options: Met
   }
   fastify.get('/metrics', async (request, reply) => {
     if (!metricsAccessAllowed(request.headers.authorization, options.token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').header('content-type', 'text/plain; charset=utf-8').send('metrics token required\n');
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .header('content-type', 'text/plain; charset=utf-8')
+        .send('metrics token required\n');
     }
     await readQueueDepths(options.server, options.queues, options.keyPrefix);
-    return reply.header('content-type', metricsRegistry.contentType).header('cache-control', 'no-store').send(await metricsRegistry.metrics());
+    return reply
+      .header('content-type', metricsRegistry.contentType)
+      .header('cache-control', 'no-store')
+      .send(await metricsRegistry.metrics());
   });
 }
 

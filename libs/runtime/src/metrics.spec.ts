@@ -66,6 +66,17 @@ describe('series', () => {
       for (const label of metric.labelNames) labelNames.add(label);
     }
     expect(json.length).toBeGreaterThan(0);
-    expect([...labelNames].sort()).toEqual(['family', 'kind', 'model', 'outcome', 'pattern', 'queue', 'reason', 'route', 'status', 'trigger']);
+    expect([...labelNames].sort()).toEqual([
+      'family',
+      'kind',
+      'model',
+      'outcome',
+      'pattern',
+      'queue',
+      'reason',
+      'route',
+      'status',
+      'trigger',
+    ]);
   });
 });

@@ -41,8 +41,15 @@ function counter<L extends string>(name: string, help: string, labelNames: reado
   return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames });
 }
 
-function histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
-  return (register.getSingleMetric(name) as Histogram<L> | undefined) ?? new Histogram({ name, help, labelNames, buckets });
+function histogram<L extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: number[],
+): Histogram<L> {
+  return (
+    (register.getSingleMetric(name) as Histogram<L> | undefined) ?? new Histogram({ name, help, labelNames, buckets })
+  );
 }
 
 function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
@@ -52,7 +59,12 @@ function gauge<L extends string>(name: string, help: string, labelNames: readonl
 export const metrics = {
   // gateway: route = the client API path template, family = the provider family serving the
   // model (`multiple` when several do, `none` when none), status = the status sent.
-  gatewayRequests: counter('cpa_gateway_requests_total', 'Client API requests answered by the gateway.', ['route', 'family', 'model', 'status']),
+  gatewayRequests: counter('cpa_gateway_requests_total', 'Client API requests answered by the gateway.', [
+    'route',
+    'family',
+    'model',
+    'status',
+  ]),
   gatewayRequestDuration: histogram(
     'cpa_gateway_request_duration_seconds',
     'Client API requests, from the gateway taking the request to the last byte of its answer.',
@@ -66,11 +78,11 @@ export const metrics = {
   ),
 
   // executors: every upstream HTTP exchange (a refresh-on-401 repeat or a fallback base URL is another one).
-  upstreamRequests: counter('cpa_upstream_requests_total', 'HTTP exchanges with upstreams, by upstream status (0 = no answer: network error).', [
-    'family',
-    'model',
-    'status',
-  ]),
+  upstreamRequests: counter(
+    'cpa_upstream_requests_total',
+    'HTTP exchanges with upstreams, by upstream status (0 = no answer: network error).',
+    ['family', 'model', 'status'],
+  ),
   upstreamTimeToFirstByte: histogram(
     'cpa_upstream_time_to_first_byte_seconds',
     "Time from sending an upstream request to the upstream's response headers.",
@@ -85,22 +97,49 @@ export const metrics = {
   ),
 
   // schedulers: the decisions after a failed attempt, and the picks themselves.
-  failovers: counter('cpa_scheduler_failovers_total', 'Failed attempts followed by an attempt on another credential (family of the failed one).', ['family']),
+  failovers: counter(
+    'cpa_scheduler_failovers_total',
+    'Failed attempts followed by an attempt on another credential (family of the failed one).',
+    ['family'],
+  ),
   retries: counter(
     'cpa_scheduler_retries_total',
     'Further attempts that are not a failover: alias_pool = next pool model on the same credential, next_round = parked until a cooldown ends.',
     ['family', 'kind'],
   ),
-  cooldowns: counter('cpa_scheduler_cooldowns_total', 'Cooldowns started on a credential (or one of its models), by failure kind.', ['family', 'reason']),
-  pickDuration: histogram('cpa_scheduler_pick_duration_seconds', 'Credential picks (strategy, affinity and shared state in Redis).', ['outcome'], FAST_BUCKETS),
+  cooldowns: counter(
+    'cpa_scheduler_cooldowns_total',
+    'Cooldowns started on a credential (or one of its models), by failure kind.',
+    ['family', 'reason'],
+  ),
+  pickDuration: histogram(
+    'cpa_scheduler_pick_duration_seconds',
+    'Credential picks (strategy, affinity and shared state in Redis).',
+    ['outcome'],
+    FAST_BUCKETS,
+  ),
 
   // transport (every process that consumes a queue).
-  queueWait: histogram('cpa_transport_queue_wait_seconds', 'Time a queued message waited before a handler took it.', ['pattern'], FAST_BUCKETS),
-  queueDepth: gauge('cpa_transport_queue_depth', 'Messages in a work queue (waiting or being handled), as its consumers see it at scrape time.', ['queue']),
+  queueWait: histogram(
+    'cpa_transport_queue_wait_seconds',
+    'Time a queued message waited before a handler took it.',
+    ['pattern'],
+    FAST_BUCKETS,
+  ),
+  queueDepth: gauge(
+    'cpa_transport_queue_depth',
+    'Messages in a work queue (waiting or being handled), as its consumers see it at scrape time.',
+    ['queue'],
+  ),
 
   // refresh-worker.
-  refreshes: counter('cpa_refresh_total', 'OAuth token refreshes by trigger (scheduled, on_demand) and outcome.', ['trigger', 'outcome']),
+  refreshes: counter('cpa_refresh_total', 'OAuth token refreshes by trigger (scheduled, on_demand) and outcome.', [
+    'trigger',
+    'outcome',
+  ]),
 };
 
 /** Every cpa_ series name, for checks that dashboards and scrape output refer to real series. */
-export const METRIC_NAMES: readonly string[] = Object.values(metrics).map((m) => (m as unknown as { name: string }).name);
+export const METRIC_NAMES: readonly string[] = Object.values(metrics).map(
+  (m) => (m as unknown as { name: string }).name,
+);

@@ -13,5 +13,7 @@ export function installProcessGuards(name: string): void {
   const logger = new Logger(name);
   const describe = (err: unknown) => (err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.on('unhandledRejection', (reason) => logger.error(`unhandled rejection (kept serving): ${describe(reason)}`));
-  process.on('uncaughtException', (err, origin) => logger.error(`uncaught exception from ${origin} (kept serving): ${describe(err)}`));
+  process.on('uncaughtException', (err, origin) =>
+    logger.error(`uncaught exception from ${origin} (kept serving): ${describe(err)}`),
+  );
 }

@@ -5,7 +5,15 @@ import { createServiceLogger, withRequestId } from './logging';
 
 const lines: Record<string, unknown>[] = [];
 const sink = new PassThrough();
-sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+sink.on('data', (chunk: Buffer) =>
+  lines.push(
+    ...chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  ),
+);
 const log = createServiceLogger('test-service', { level: 'trace', pretty: false }, sink);
 
 const flushed = () => new Promise((resolve) => setImmediate(resolve));

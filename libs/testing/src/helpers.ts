@@ -40,10 +40,14 @@ export async function waitFor<T>(
 
 /** Resolves once GET `url` answers 2xx (connection errors and other statuses are retried). */
 export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(async () => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(2_000, timeoutMs)) });
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-    return true;
-  }, timeoutMs, 50);
+  await waitFor(
+    async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(2_000, timeoutMs)) });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+      return true;
+    },
+    timeoutMs,
+    50,
+  );
 }

@@ -34,8 +34,14 @@ export function startConnectProxy(): Promise<TestProxy> {
       if (method !== 'CONNECT') return client.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\n\r\n');
       const { host, port } = splitHostPort(target);
       if (!LOOPBACK.has(host)) return client.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-      tunnel(client, tunnels, host, port, rest, () => client.write('HTTP/1.1 200 Connection Established\r\n\r\n'), () =>
-        client.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n'),
+      tunnel(
+        client,
+        tunnels,
+        host,
+        port,
+        rest,
+        () => client.write('HTTP/1.1 200 Connection Established\r\n\r\n'),
+        () => client.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n'),
       );
     };
     client.on('data', onData);
@@ -78,7 +84,15 @@ export function startSocks5Proxy(auth?: { username: string; password: string }):
           const reply = (code: number) => Buffer.from([0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
           if (parsed.command !== 0x01) return fail(reply(0x07));
           if (!LOOPBACK.has(parsed.host)) return fail(reply(0x02));
-          tunnel(client, tunnels, parsed.host, parsed.port, buffer.subarray(parsed.length), () => client.write(reply(0x00)), () => fail(reply(0x05)));
+          tunnel(
+            client,
+            tunnels,
+            parsed.host,
+            parsed.port,
+            buffer.subarray(parsed.length),
+            () => client.write(reply(0x00)),
+            () => fail(reply(0x05)),
+          );
           return;
         }
       }
@@ -87,7 +101,9 @@ export function startSocks5Proxy(auth?: { username: string; password: string }):
   });
 }
 
-function parseSocksRequest(buffer: Buffer): { command: number; host: string; port: number; length: number } | undefined {
+function parseSocksRequest(
+  buffer: Buffer,
+): { command: number; host: string; port: number; length: number } | undefined {
   if (buffer.length < 5) return undefined;
   const type = buffer[3];
   let host: string;
@@ -117,7 +133,15 @@ function splitHostPort(target: string): { host: string; port: number } {
   return match ? { host: match[1]!, port: Number(match[2]) } : { host: target, port: 0 };
 }
 
-function tunnel(client: Socket, tunnels: ProxyTunnel[], host: string, port: number, early: Buffer, onOpen: () => void, onFail: () => void): void {
+function tunnel(
+  client: Socket,
+  tunnels: ProxyTunnel[],
+  host: string,
+  port: number,
+  early: Buffer,
+  onOpen: () => void,
+  onFail: () => void,
+): void {
   const record: ProxyTunnel = { target: `${host}:${port}`, sent: '' };
   tunnels.push(record);
   const capture = (chunk: Buffer) => {
@@ -141,7 +165,10 @@ function tunnel(client: Socket, tunnels: ProxyTunnel[], host: string, port: numb
   upstream.on('close', () => client.destroy());
 }
 
-async function startProxy(scheme: 'http' | 'socks5', onClient: (client: Socket, tunnels: ProxyTunnel[]) => void): Promise<TestProxy> {
+async function startProxy(
+  scheme: 'http' | 'socks5',
+  onClient: (client: Socket, tunnels: ProxyTunnel[]) => void,
+): Promise<TestProxy> {
   const tunnels: ProxyTunnel[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {

@@ -45,17 +45,39 @@ export class LocalRedisCluster {
     const children = ports.map((port) =>
       spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--protected-mode',
+          'no',
+        ],
         { stdio: 'ignore' },
       ),
     );
     const cluster = new LocalRedisCluster(ports, children, dir);
     try {
       for (const port of ports) await waitFor(() => cli(port, 'PING') === 'PONG', 10_000, 50);
-      const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+      const create = spawnSync(
+        'redis-cli',
+        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+        { encoding: 'utf8' },
+      );
       if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
       // Every node must agree that all slots are served before clients connect.
-      for (const port of ports) await waitFor(() => cli(port, 'CLUSTER', 'INFO').includes('cluster_state:ok'), 20_000, 100);
+      for (const port of ports)
+        await waitFor(() => cli(port, 'CLUSTER', 'INFO').includes('cluster_state:ok'), 20_000, 100);
     } catch (err) {
       await cluster.stop();
       throw err;

@@ -34,7 +34,10 @@ async function serve() {
       });
     }
   }
-  for (const [name, pattern] of [['echo', 'bench.echo'], ['stream', 'bench.stream']]) {
+  for (const [name, pattern] of [
+    ['echo', 'bench.echo'],
+    ['stream', 'bench.stream'],
+  ]) {
     Ctx()(Bench.prototype, name, 0);
     MessagePattern(pattern)(Bench.prototype, name, Object.getOwnPropertyDescriptor(Bench.prototype, name));
   }
@@ -66,16 +69,21 @@ async function redisCpuMs(redis) {
 }
 
 async function main() {
-  const child = fork(fileURLToPath(import.meta.url), [String(total)], { env: { ...process.env, BENCH_ROLE: 'server', BENCH_KEY_PREFIX: keyPrefix } });
-  await new Promise((resolve) => child.once('message', resolve));
-  const childCpu = () => new Promise((resolve) => {
-    child.once('message', (m) => resolve(m.cpu));
-    child.send('cpu');
+  const child = fork(fileURLToPath(import.meta.url), [String(total)], {
+    env: { ...process.env, BENCH_ROLE: 'server', BENCH_KEY_PREFIX: keyPrefix },
   });
+  await new Promise((resolve) => child.once('message', resolve));
+  const childCpu = () =>
+    new Promise((resolve) => {
+      child.once('message', (m) => resolve(m.cpu));
+      child.send('cpu');
+    });
   const redis = new Redis(redisUrl);
   const client = new RedisTransportClient({ redisUrl, keyPrefix });
   await client.connect();
-  const body = Buffer.from(JSON.stringify({ model: 'gpt-x', messages: [{ role: 'user', content: 'hello '.repeat(100) }] }));
+  const body = Buffer.from(
+    JSON.stringify({ model: 'gpt-x', messages: [{ role: 'user', content: 'hello '.repeat(100) }] }),
+  );
 
   for (const [label, pattern, concurrency, n] of [
     ['warm-up', 'bench.echo', 50, Math.min(2000, total)],
@@ -87,14 +95,16 @@ async function main() {
     const [c0, s0, r0] = [process.cpuUsage(), await childCpu(), await redisCpuMs(redis)];
     const started = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next++ < n) {
-        const t = performance.now();
-        if (pattern === 'bench.echo') await firstValueFrom(client.request(pattern, { i: next }, { body }));
-        else await lastValueFrom(client.request(pattern, { i: next }, { body }).pipe(toArray()));
-        latencies.push(performance.now() - t);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < n) {
+          const t = performance.now();
+          if (pattern === 'bench.echo') await firstValueFrom(client.request(pattern, { i: next }, { body }));
+          else await lastValueFrom(client.request(pattern, { i: next }, { body }).pipe(toArray()));
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
     const seconds = (performance.now() - started) / 1000;
     const [c1, s1, r1] = [process.cpuUsage(), await childCpu(), await redisCpuMs(redis)];
     if (label === 'warm-up') continue;
@@ -106,7 +116,9 @@ async function main() {
     );
   }
   // Requests a full queue refused (TRANSPORT_QUEUE_LIMIT); the same count is kept in Redis per queue.
-  console.log(`refused by a full queue: ${client.refusedCount} (redis: ${Number(await redis.get(`${keyPrefix}refused:bench`)) || 0})`);
+  console.log(
+    `refused by a full queue: ${client.refusedCount} (redis: ${Number(await redis.get(`${keyPrefix}refused:bench`)) || 0})`,
+  );
   await client.close();
   child.send('stop');
   await new Promise((resolve) => child.once('exit', resolve));

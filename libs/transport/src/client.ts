@@ -169,23 +169,39 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       const body = options?.body;
       // A large body is stored once and referenced: a server that only routes never receives it.
       const byReference = body !== undefined && this.bodyRefMinBytes > 0 && body.length >= this.bodyRefMinBytes;
-      const item = encodeRequest({ id, pattern, replyTo: this.replyChannel, deadline, data, ...(byReference ? { bodyRef: true } : { body }) });
+      const item = encodeRequest({
+        id,
+        pattern,
+        replyTo: this.replyChannel,
+        deadline,
+        data,
+        ...(byReference ? { bodyRef: true } : { body }),
+      });
       const send = byReference ? () => this.pushWithBody(call, item, body, deadline) : () => this.push(pattern, item);
       const failed = (err: unknown) => {
         if (call.settled) return;
         this.settle(call, false);
-        subscriber.error(err instanceof TransportError ? err : new TransportError('closed', `could not send ${pattern}: ${err instanceof Error ? err.message : String(err)}`));
+        subscriber.error(
+          err instanceof TransportError
+            ? err
+            : new TransportError(
+                'closed',
+                `could not send ${pattern}: ${err instanceof Error ? err.message : String(err)}`,
+              ),
+        );
       };
       // Redis away (its connections reconnecting): fail now, not when the idle timeout ends a
       // request that was never sent (the gateway answers 503 at once).
-      if (this.connected && !this.redisReady()) failed(new TransportError('closed', `could not send ${pattern}: Redis is unreachable`));
+      if (this.connected && !this.redisReady())
+        failed(new TransportError('closed', `could not send ${pattern}: Redis is unreachable`));
       else if (this.connected) send().catch(failed);
       else
         this.connect()
           .then(() => (call.settled ? undefined : send()))
           .catch(failed);
       options?.flow?.bind((paused) => {
-        if (!call.settled && this.connected) publish(this.cmd!, transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
+        if (!call.settled && this.connected)
+          publish(this.cmd!, transportKeys.flow(this.prefix), encodeFlow({ id, paused })).catch(() => undefined);
       });
       return () => this.settle(call, true);
     });
@@ -201,7 +217,12 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   /** Queues an item unless its queue is full (then `TransportError('overloaded')`, 503, counted). */
   private async push(pattern: string, item: Buffer): Promise<void> {
     const queue = queueOf(pattern);
-    const pushed = await this.cmd!.transportPush(transportKeys.queue(this.prefix, queue), transportKeys.refused(this.prefix, queue), this.queueLimit, item);
+    const pushed = await this.cmd!.transportPush(
+      transportKeys.queue(this.prefix, queue),
+      transportKeys.refused(this.prefix, queue),
+      this.queueLimit,
+      item,
+    );
     if (pushed === 1) return;
     this.refused++;
     throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
@@ -216,7 +237,15 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     const queue = queueOf(call.pattern);
     const key = transportKeys.body(this.prefix, call.id);
     const ttlMs = Math.max(0, deadline - Date.now()) + BODY_TTL_MARGIN_MS;
-    const pushed = await this.cmd!.transportPushWithBody(transportKeys.queue(this.prefix, queue), transportKeys.refused(this.prefix, queue), key, this.queueLimit, item, body, ttlMs);
+    const pushed = await this.cmd!.transportPushWithBody(
+      transportKeys.queue(this.prefix, queue),
+      transportKeys.refused(this.prefix, queue),
+      key,
+      this.queueLimit,
+      item,
+      body,
+      ttlMs,
+    );
     if (pushed !== 1) {
       this.refused++;
       throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
@@ -296,7 +325,11 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     await this.connect();
     const pattern = this.normalizePattern(packet.pattern);
-    await publish(this.cmd!, transportKeys.event(this.prefix, pattern), encodeRequest({ id: this.nextId(), pattern, data: packet.data }));
+    await publish(
+      this.cmd!,
+      transportKeys.event(this.prefix, pattern),
+      encodeRequest({ id: this.nextId(), pattern, data: packet.data }),
+    );
     return undefined as T;
   }
 
@@ -306,7 +339,12 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     // re-sent LPUSH would queue the same request twice.
     // A large body is written on its own: batched with others, ioredis would copy it once more into the pipeline's buffer.
     const cmd = (this.cmd = withScripts(
-      createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['transportPushWithBody'], autoResendUnfulfilledCommands: false }),
+      createRedis(url, {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: ['transportPushWithBody'],
+        autoResendUnfulfilledCommands: false,
+      }),
     ));
     const sub = (this.sub = createRedis(url, { lazyConnect: true }));
     for (const connection of [cmd, sub]) {
@@ -357,7 +395,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
         if (frame !== undefined) subscriber.next(frame);
       }
     }
-    if (reply.error !== undefined) subscriber.error(new TransportError('remote', reply.error.message, reply.error.status));
+    if (reply.error !== undefined)
+      subscriber.error(new TransportError('remote', reply.error.message, reply.error.status));
     else if (reply.end) subscriber.complete();
   }
 
@@ -370,7 +409,11 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     // Nobody reads a settled request's body again: no retry, no redelivery.
     if (call.bodyKey !== undefined && this.connected) this.cmd!.del(call.bodyKey).catch(() => undefined);
     if (cancel && this.connected) {
-      publish(this.cmd!, transportKeys.cancel(this.prefix), encodeCancel({ id: call.id, deadline: call.deadline })).catch(() => undefined);
+      publish(
+        this.cmd!,
+        transportKeys.cancel(this.prefix),
+        encodeCancel({ id: call.id, deadline: call.deadline }),
+      ).catch(() => undefined);
     }
   }
 
@@ -386,7 +429,9 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     for (const call of [...this.calls.values()]) {
       if (call.lastSeen < limit) {
         this.settle(call, true);
-        call.subscriber.error(new TransportError('lost', `no reply frame to ${call.pattern} for ${this.idleTimeoutMs} ms`));
+        call.subscriber.error(
+          new TransportError('lost', `no reply frame to ${call.pattern} for ${this.idleTimeoutMs} ms`),
+        );
       }
     }
   }

@@ -17,7 +17,8 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisConne
     return redis;
   }
   const seed = new URL(url);
-  const { lazyConnect, enableAutoPipelining, autoPipeliningIgnoredCommands, enableOfflineQueue, ...nodeOptions } = options;
+  const { lazyConnect, enableAutoPipelining, autoPipeliningIgnoredCommands, enableOfflineQueue, ...nodeOptions } =
+    options;
   const cluster = new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
     lazyConnect,
     enableAutoPipelining,
@@ -57,7 +58,11 @@ function failInFlightOnClose(redis: Redis): void {
  * (0 = the caller is gone) stays exact.
  */
 export async function publish(connection: RedisConnection, channel: string, message: Buffer | string): Promise<number> {
-  return Number(connection instanceof Cluster ? await connection.spublish(channel, message) : await connection.publish(channel, message));
+  return Number(
+    connection instanceof Cluster
+      ? await connection.spublish(channel, message)
+      : await connection.publish(channel, message),
+  );
 }
 
 /** SUBSCRIBE, or SSUBSCRIBE on a cluster (see `publish`). */

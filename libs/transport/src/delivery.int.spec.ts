@@ -56,12 +56,17 @@ async function steps(): Promise<Step[]> {
 
 beforeAll(() => {
   // The consumers run the built transport: build it (incremental, quick when up to date).
-  execFileSync(process.execPath, [resolve(__dirname, '../../../node_modules/typescript/bin/tsc'), '-b', resolve(__dirname, '..')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [resolve(__dirname, '../../../node_modules/typescript/bin/tsc'), '-b', resolve(__dirname, '..')],
+    { stdio: 'inherit' },
+  );
   redis = new Redis(redisUrl);
 });
 
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(clients.splice(0).map((c) => c.close()));
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
@@ -82,7 +87,11 @@ describe('a consumer killed mid-batch', () => {
     // Even items are marked started by their handler (an executor's upstream call), odd ones are not.
     const outcomes = Array.from({ length: total }, (_, n) =>
       lastValueFrom(caller.request('crash.work', { n, start: n % 2 === 0 }, { body: bodies[n] })).then(
-        (frame) => ({ n, by: (frame.meta as { by: string; body: string }).by, body: (frame.meta as { body: string }).body }),
+        (frame) => ({
+          n,
+          by: (frame.meta as { by: string; body: string }).by,
+          body: (frame.meta as { body: string }).body,
+        }),
         (err: TransportError) => ({ n, error: err.code }),
       ),
     );
@@ -145,8 +154,12 @@ describe('a consumer killed mid-batch', () => {
     const consumer = await startConsumer({ HOLD_MS: '50' });
     const caller = new RedisTransportClient({ redisUrl, keyPrefix: prefix, idleTimeoutMs: 4_000 });
     clients.push(caller);
-    const replies = Promise.all(Array.from({ length: 10 }, (_, n) => lastValueFrom(caller.request('crash.work', { n, start: false }))));
-    await vi.waitFor(async () => expect((await steps()).filter((s) => s.step === 'taken')).toHaveLength(10), { timeout: 15_000 });
+    const replies = Promise.all(
+      Array.from({ length: 10 }, (_, n) => lastValueFrom(caller.request('crash.work', { n, start: false }))),
+    );
+    await vi.waitFor(async () => expect((await steps()).filter((s) => s.step === 'taken')).toHaveLength(10), {
+      timeout: 15_000,
+    });
     consumer.child.kill('SIGTERM');
     expect((await replies).map((f) => (f.meta as { n: number }).n)).toEqual(Array.from({ length: 10 }, (_, n) => n));
     await new Promise((resolve) => consumer.child.once('exit', resolve));

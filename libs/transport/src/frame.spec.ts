@@ -38,7 +38,9 @@ describe('toRemoteError', () => {
   });
 
   it("drops NestJS's non-numeric 'error' status", () => {
-    expect(toRemoteError({ status: 'error', message: 'Internal server error' })).toEqual({ message: 'Internal server error' });
+    expect(toRemoteError({ status: 'error', message: 'Internal server error' })).toEqual({
+      message: 'Internal server error',
+    });
   });
 
   it('relays what a rethrown TransportError carries', () => {

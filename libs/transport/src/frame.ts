@@ -48,7 +48,11 @@ export function isFrame(value: unknown): value is Frame {
  */
 export function forward(pattern: string, data: unknown, body?: Buffer | null, options?: ForwardOptions): Forward {
   const delayMs = options?.delayMs;
-  return (delayMs !== undefined && delayMs > 0 ? { [FORWARD]: true, pattern, data, body, delayMs } : { [FORWARD]: true, pattern, data, body }) as Forward;
+  return (
+    delayMs !== undefined && delayMs > 0
+      ? { [FORWARD]: true, pattern, data, body, delayMs }
+      : { [FORWARD]: true, pattern, data, body }
+  ) as Forward;
 }
 
 export function isForward(value: unknown): value is Forward {

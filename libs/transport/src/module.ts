@@ -35,6 +35,12 @@ export function createTransportServer(
 }
 
 /** Reads (and validates) the environment only for what the options leave open. */
-function envUnlessGiven(options: { redisUrl?: string; keyPrefix?: string; queueLimit?: number }): Partial<ReturnType<typeof transportEnv>> {
-  return options.redisUrl !== undefined && options.keyPrefix !== undefined && options.queueLimit !== undefined ? {} : transportEnv();
+function envUnlessGiven(options: {
+  redisUrl?: string;
+  keyPrefix?: string;
+  queueLimit?: number;
+}): Partial<ReturnType<typeof transportEnv>> {
+  return options.redisUrl !== undefined && options.keyPrefix !== undefined && options.queueLimit !== undefined
+    ? {}
+    : transportEnv();
 }

@@ -81,10 +81,17 @@ const envSchema = z.object({
 });
 
 /** Settings shared by client and server, from `REDIS_URL`, `TRANSPORT_KEY_PREFIX`, `TRANSPORT_QUEUE_LIMIT` and `TRANSPORT_BODY_REF_BYTES`. */
-export function transportEnv(env: NodeJS.ProcessEnv = process.env): { redisUrl: string; keyPrefix: string; queueLimit: number; bodyRefMinBytes: number } {
+export function transportEnv(env: NodeJS.ProcessEnv = process.env): {
+  redisUrl: string;
+  keyPrefix: string;
+  queueLimit: number;
+  bodyRefMinBytes: number;
+} {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`invalid transport environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `invalid transport environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return {
     redisUrl: parsed.data.REDIS_URL,

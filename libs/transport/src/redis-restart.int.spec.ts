@@ -54,10 +54,18 @@ describe('Redis killed and restarted empty', () => {
     // A command in flight on each end's auto-pipelined command connection when Redis dies.
     const serverCmd = server.unwrap<{ cmd: Redis }>().cmd;
     const clientCmd = client.unwrap<{ cmd: Redis }>().cmd;
-    const inFlight = [serverCmd, clientCmd].map((cmd) => cmd.call('BLPOP', 'restart:never', '30').then(() => 'answered', (err: Error) => err.message));
+    const inFlight = [serverCmd, clientCmd].map((cmd) =>
+      cmd.call('BLPOP', 'restart:never', '30').then(
+        () => 'answered',
+        (err: Error) => err.message,
+      ),
+    );
     await new Promise((r) => setTimeout(r, 50));
     await redis.kill();
-    expect(await Promise.all(inFlight)).toEqual(['Redis connection lost before the reply', 'Redis connection lost before the reply']);
+    expect(await Promise.all(inFlight)).toEqual([
+      'Redis connection lost before the reply',
+      'Redis connection lost before the reply',
+    ]);
 
     await redis.restart();
     let last = '';

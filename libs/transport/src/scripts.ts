@@ -133,13 +133,45 @@ export const SCRIPTS = {
 /** A connection with the scripts defined (ioredis sends EVALSHA, and EVAL once when the script is not cached). */
 export interface ScriptCommands {
   transportPush(queue: string, refused: string, limit: number, item: Buffer): Promise<number>;
-  transportPushWithBody(queue: string, refused: string, bodyKey: string, limit: number, item: Buffer, body: Buffer, ttlMs: number): Promise<number>;
-  transportForward(target: string, refused: string, source: string, limit: number, item: Buffer, group: string, sourceId: string, consumer: string): Promise<number>;
-  transportDelay(delayed: string, source: string, delayMs: number, item: Buffer, sourceId: string, group: string, consumer: string): Promise<number>;
+  transportPushWithBody(
+    queue: string,
+    refused: string,
+    bodyKey: string,
+    limit: number,
+    item: Buffer,
+    body: Buffer,
+    ttlMs: number,
+  ): Promise<number>;
+  transportForward(
+    target: string,
+    refused: string,
+    source: string,
+    limit: number,
+    item: Buffer,
+    group: string,
+    sourceId: string,
+    consumer: string,
+  ): Promise<number>;
+  transportDelay(
+    delayed: string,
+    source: string,
+    delayMs: number,
+    item: Buffer,
+    sourceId: string,
+    group: string,
+    consumer: string,
+  ): Promise<number>;
   transportPromote(delayed: string, queue: string, max: number): Promise<[number, number]>;
   transportAck(queue: string, group: string, ...ids: string[]): Promise<number>;
   transportStart(queue: string, group: string, id: string, consumer: string): Promise<number>;
-  transportClaimBuffer(queue: string, deadKey: string, group: string, dead: string, me: string, max: number): Promise<Array<[Buffer, Buffer[]] | null>>;
+  transportClaimBuffer(
+    queue: string,
+    deadKey: string,
+    group: string,
+    dead: string,
+    me: string,
+    max: number,
+  ): Promise<Array<[Buffer, Buffer[]] | null>>;
 }
 
 export type ScriptedRedis = RedisConnection & ScriptCommands;

@@ -10,7 +10,15 @@ import { CONSUMER_GROUP, transportKeys } from './keys';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUEUE_LIMIT, RedisTransportServerOptions } from './options';
 import { ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
-import { decodeCancel, decodeFlow, decodeRequest, encodeReply, encodeRequest, RequestMessage, splitReply } from './wire';
+import {
+  decodeCancel,
+  decodeFlow,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  RequestMessage,
+  splitReply,
+} from './wire';
 
 /** Seconds a blocking read waits; bounds how long shutdown waits when CLIENT UNBLOCK is not possible. */
 const POP_TIMEOUT_S = 2;
@@ -19,9 +27,15 @@ const CANCEL_MEMORY_MS = 10 * 60_000;
 /** Most items claimed from one dead consumer, or promoted from one delayed set, per step. */
 const RECLAIM_BATCH = 256;
 /** Reply to a caller whose request could not be handed on. */
-const HANDOFF_FAILED: RemoteError = { message: 'the request could not be handed on (message bus unavailable)', status: 503 };
+const HANDOFF_FAILED: RemoteError = {
+  message: 'the request could not be handed on (message bus unavailable)',
+  status: 503,
+};
 /** Reply to a caller whose body, stored by reference, could not be read. */
-const BODY_UNREADABLE: RemoteError = { message: 'the request body could not be read (message bus unavailable)', status: 503 };
+const BODY_UNREADABLE: RemoteError = {
+  message: 'the request body could not be read (message bus unavailable)',
+  status: 503,
+};
 /** Reply to a caller whose body, stored by reference, is gone (its deadline passed, or the caller settled it). */
 const BODY_GONE: RemoteError = { message: 'the request body is no longer stored', status: 503 };
 
@@ -141,7 +155,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     this.consumerTtlMs = options.consumerTtlMs ?? 3_000;
     this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
     this.readsBodies = options.readsBodies ?? true;
-    for (const queue of new Set(options.queues)) this.delayedKeys.set(transportKeys.queue(this.prefix, queue), transportKeys.delayed(this.prefix, queue));
+    for (const queue of new Set(options.queues))
+      this.delayedKeys.set(transportKeys.queue(this.prefix, queue), transportKeys.delayed(this.prefix, queue));
   }
 
   /** Called by NestJS once handlers are registered. */
@@ -174,9 +189,15 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private async start(): Promise<void> {
     const url = this.options.redisUrl;
     // Never re-send a forward or reply that was in flight when the connection dropped (no duplicated work).
-    this.cmd = withScripts(createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }));
+    this.cmd = withScripts(
+      createRedis(url, { lazyConnect: true, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }),
+    );
     // A blocked read must survive reconnects rather than fail after N retries.
-    this.pop = createRedis(url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: this.popConnectionName });
+    this.pop = createRedis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      connectionName: this.popConnectionName,
+    });
     let popReady = 0;
     this.pop.on('ready', () => {
       if (popReady++ > 0) this.recoverOwn = true;
@@ -200,10 +221,15 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       await this.ensureGroups();
       this.popLoopDone = this.popLoop();
     }
-    this.maintenance = setInterval(() => this.maintain(), Math.min(1000, this.heartbeatMs > 0 ? this.heartbeatMs / 2 : 1000));
+    this.maintenance = setInterval(
+      () => this.maintain(),
+      Math.min(1000, this.heartbeatMs > 0 ? this.heartbeatMs / 2 : 1000),
+    );
     this.maintenance.unref();
     this._status$.next('connected');
-    this.logger.log(`consuming queues [${this.options.queues.join(', ')}], ${this.eventChannels.size} event pattern(s)`);
+    this.logger.log(
+      `consuming queues [${this.options.queues.join(', ')}], ${this.eventChannels.size} event pattern(s)`,
+    );
   }
 
   /** Creates each queue's consumer group (and stream) when missing: at start, and after Redis lost its data. */
@@ -238,8 +264,30 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       let reply: unknown;
       try {
         reply = recovering
-          ? await pop.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, this.consumerName, 'COUNT', RECLAIM_BATCH, 'STREAMS', ...this.queueKeys, ...this.queueKeys.map(() => '0'))
-          : await pop.callBuffer('XREADGROUP', 'GROUP', CONSUMER_GROUP, this.consumerName, 'COUNT', count, 'BLOCK', POP_TIMEOUT_S * 1000, 'STREAMS', ...this.queueKeys, ...this.queueKeys.map(() => '>'));
+          ? await pop.callBuffer(
+              'XREADGROUP',
+              'GROUP',
+              CONSUMER_GROUP,
+              this.consumerName,
+              'COUNT',
+              RECLAIM_BATCH,
+              'STREAMS',
+              ...this.queueKeys,
+              ...this.queueKeys.map(() => '0'),
+            )
+          : await pop.callBuffer(
+              'XREADGROUP',
+              'GROUP',
+              CONSUMER_GROUP,
+              this.consumerName,
+              'COUNT',
+              count,
+              'BLOCK',
+              POP_TIMEOUT_S * 1000,
+              'STREAMS',
+              ...this.queueKeys,
+              ...this.queueKeys.map(() => '>'),
+            );
         backoff = 0;
       } catch (err) {
         if (!this.running) break;
@@ -255,12 +303,18 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
         continue;
       }
       if (reply === null) continue;
-      for (const [key, entries] of reply as Array<[Buffer, StreamEntry[]]>) this.acceptEntries(key.toString(), entries, recovering);
+      for (const [key, entries] of reply as Array<[Buffer, StreamEntry[]]>)
+        this.acceptEntries(key.toString(), entries, recovering);
     }
   }
 
   /** Starts the handlers of entries read or claimed from `key` (skipping ones already running here when `known` may repeat them). */
-  private acceptEntries(key: string, entries: ReadonlyArray<StreamEntry | null>, mayRepeat: boolean, reclaimed = false): void {
+  private acceptEntries(
+    key: string,
+    entries: ReadonlyArray<StreamEntry | null>,
+    mayRepeat: boolean,
+    reclaimed = false,
+  ): void {
     let byReference: { message: RequestMessage; entry: QueueEntry }[] | undefined;
     for (const entry of entries) {
       if (entry === null) continue;
@@ -279,7 +333,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
         this.ack(at);
         continue;
       }
-      if (message.bodyRef && this.readsBodies && !this.unwanted(message)) (byReference ??= []).push({ message, entry: at });
+      if (message.bodyRef && this.readsBodies && !this.unwanted(message))
+        (byReference ??= []).push({ message, entry: at });
       else this.accept(message, at, mayRepeat, reclaimed);
     }
     if (byReference !== undefined) this.fetchBodies(byReference, mayRepeat, reclaimed);
@@ -294,7 +349,11 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
    * Reads the bodies of items that carry a reference (one MGET for the batch), then starts
    * them. Until then they are taken but not running: a crash hands them to a live consumer.
    */
-  private fetchBodies(items: { message: RequestMessage; entry: QueueEntry }[], mayRepeat: boolean, reclaimed: boolean): void {
+  private fetchBodies(
+    items: { message: RequestMessage; entry: QueueEntry }[],
+    mayRepeat: boolean,
+    reclaimed: boolean,
+  ): void {
     this.fetching += items.length;
     const settled = () => {
       this.fetching -= items.length;
@@ -387,7 +446,11 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       owned = await this.cmd!.transportStart(task.entry.key, CONSUMER_GROUP, task.entry.id, this.consumerName);
     } catch (err) {
       task.acked = false;
-      throw new TransportError('closed', `could not mark ${task.message.pattern} started: ${(err as Error).message}`, 503);
+      throw new TransportError(
+        'closed',
+        `could not mark ${task.message.pattern} started: ${(err as Error).message}`,
+        503,
+      );
     }
     if (owned !== 1) {
       // A live replica reclaimed the item while this process looked dead: it answers, not us.
@@ -462,8 +525,20 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     if (task.pending !== undefined && task.replyTo !== undefined) this.sendReply(task);
     const { message } = task;
     // A body stored by reference stays where it is: the next holder gets the reference, not the bytes.
-    const carried = to.body === undefined ? (message.bodyRef ? { bodyRef: true } : { body: message.body }) : { body: to.body ?? undefined };
-    const item = encodeRequest({ id: message.id, pattern: to.pattern, replyTo: message.replyTo, deadline: message.deadline, data: to.data, ...carried });
+    const carried =
+      to.body === undefined
+        ? message.bodyRef
+          ? { bodyRef: true }
+          : { body: message.body }
+        : { body: to.body ?? undefined };
+    const item = encodeRequest({
+      id: message.id,
+      pattern: to.pattern,
+      replyTo: message.replyTo,
+      deadline: message.deadline,
+      data: to.data,
+      ...carried,
+    });
     const target = transportKeys.queueOfPattern(this.prefix, to.pattern);
     const source = task.acked ? undefined : task.entry;
     task.acked = true;
@@ -471,19 +546,49 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     if (to.delayMs !== undefined) {
       const delayed = transportKeys.delayed(this.prefix, queueOfKey(this.prefix, target));
       // The caller hears nothing while the request is parked: tell it how long to expect silence.
-      if (message.replyTo !== undefined) publish(this.cmd!, message.replyTo, encodeReply({ id: message.id, heartbeat: true, quietMs: to.delayMs })).catch(this.onCommandError);
-      sent = this.cmd!.transportDelay(delayed, source?.key ?? target, to.delayMs, item, source?.id ?? '', CONSUMER_GROUP, this.consumerName);
+      if (message.replyTo !== undefined)
+        publish(
+          this.cmd!,
+          message.replyTo,
+          encodeReply({ id: message.id, heartbeat: true, quietMs: to.delayMs }),
+        ).catch(this.onCommandError);
+      sent = this.cmd!.transportDelay(
+        delayed,
+        source?.key ?? target,
+        to.delayMs,
+        item,
+        source?.id ?? '',
+        CONSUMER_GROUP,
+        this.consumerName,
+      );
       if (this.delayedKeys.has(target)) this.promoteAfter(target, to.delayMs);
     } else if (source !== undefined) {
-      sent = this.cmd!.transportForward(target, transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)), source.key, this.queueLimit, item, CONSUMER_GROUP, source.id, this.consumerName);
+      sent = this.cmd!.transportForward(
+        target,
+        transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)),
+        source.key,
+        this.queueLimit,
+        item,
+        CONSUMER_GROUP,
+        source.id,
+        this.consumerName,
+      );
     } else {
-      sent = this.cmd!.transportPush(target, transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)), this.queueLimit, item);
+      sent = this.cmd!.transportPush(
+        target,
+        transportKeys.refused(this.prefix, queueOfKey(this.prefix, target)),
+        this.queueLimit,
+        item,
+      );
     }
     const replyTo = message.replyTo;
     sent.then(
       (result) => {
         if (result === 0 && replyTo !== undefined) {
-          this.publishError(replyTo, message.id, { message: `the ${queueOfKey(this.prefix, target)} queue is full; retry shortly`, status: 503 });
+          this.publishError(replyTo, message.id, {
+            message: `the ${queueOfKey(this.prefix, target)} queue is full; retry shortly`,
+            status: 503,
+          });
         }
         // -1: a live replica reclaimed the item; it hands it on instead.
       },
@@ -514,7 +619,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     publish(this.cmd!, task.replyTo!, message).then((receivers) => {
       if (receivers !== 0) return;
       // Nobody will settle this call, and with it delete its stored body: it goes now rather than at its TTL.
-      if (task.message.bodyRef) this.cmd!.del(transportKeys.body(this.prefix, task.message.id)).catch(this.onCommandError);
+      if (task.message.bodyRef)
+        this.cmd!.del(transportKeys.body(this.prefix, task.message.id)).catch(this.onCommandError);
       if (!task.done) this.abort(task, new DOMException('the caller is gone', 'AbortError'));
     }, this.onCommandError);
   }
@@ -646,9 +752,18 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       if (name === this.consumerName) continue;
       if ((await this.cmd!.exists(transportKeys.consumer(this.prefix, name))) === 1) continue;
       for (;;) {
-        const claimed = await this.cmd!.transportClaimBuffer(key, transportKeys.consumer(this.prefix, name), CONSUMER_GROUP, name, this.consumerName, RECLAIM_BATCH);
+        const claimed = await this.cmd!.transportClaimBuffer(
+          key,
+          transportKeys.consumer(this.prefix, name),
+          CONSUMER_GROUP,
+          name,
+          this.consumerName,
+          RECLAIM_BATCH,
+        );
         if (claimed.length === 0 || !this.running) break;
-        this.logger.warn(`took over ${claimed.length} unstarted item(s) of ${key} from consumer ${name}, whose process stopped`);
+        this.logger.warn(
+          `took over ${claimed.length} unstarted item(s) of ${key} from consumer ${name}, whose process stopped`,
+        );
         this.acceptEntries(key, claimed, false, true);
         if (claimed.length < RECLAIM_BATCH) break;
       }
@@ -690,7 +805,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     if (this.active > 0) await within(new Promise<void>((resolve) => (this.drained = resolve)), this.drainTimeoutMs);
     // Whatever is still running will never finish here: its callers get an error now, not a hang.
     const error: RemoteError = { message: 'server shut down before the reply ended', status: 503 };
-    for (const task of [...this.tasks.values()]) this.abort(task, new DOMException('server shutting down', 'AbortError'), error);
+    for (const task of [...this.tasks.values()])
+      this.abort(task, new DOMException('server shutting down', 'AbortError'), error);
     this.flushAll();
     this.flushAcks();
     clearInterval(this.maintenance);

@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 import { createHash, randomBytes } from 'node:crypto';
-import { Controller, Injectable, Module, type INestApplicationContext, type INestMicroservice, type Type } from '@nestjs/common';
+import {
+  Controller,
+  Injectable,
+  Module,
+  type INestApplicationContext,
+  type INestMicroservice,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
@@ -223,7 +230,11 @@ class BetaController {
   digest(@Ctx() ctx: RedisTransportContext) {
     this.ids.push(ctx.id);
     const body = ctx.getBody();
-    return { isBuffer: Buffer.isBuffer(body), length: body?.length, sha256: body && createHash('sha256').update(body).digest('hex') };
+    return {
+      isBuffer: Buffer.isBuffer(body),
+      length: body?.length,
+      sha256: body && createHash('sha256').update(body).digest('hex'),
+    };
   }
 
   /** A failed attempt: back to the router, which sends it to beta.digest, body untouched. */
@@ -247,18 +258,33 @@ const services: Service[] = [];
 const clients: RedisTransportClient[] = [];
 let redis: Redis;
 
-async function startService(controllers: Type[], queues: string[], options: Partial<RedisTransportServerOptions> = {}): Promise<Service> {
+async function startService(
+  controllers: Type[],
+  queues: string[],
+  options: Partial<RedisTransportServerOptions> = {},
+): Promise<Service> {
   @Module({ controllers })
   class ServiceModule {}
   const server = new RedisTransportServer({ redisUrl, keyPrefix: prefix, queues, ...options });
-  const app = await NestFactory.createMicroservice(ServiceModule, { strategy: server, logger: process.env.TRANSPORT_TEST_LOG ? undefined : false });
+  const app = await NestFactory.createMicroservice(ServiceModule, {
+    strategy: server,
+    logger: process.env.TRANSPORT_TEST_LOG ? undefined : false,
+  });
   await app.listen();
   const service: Service = { app, server, get: (type) => app.get(type) };
   services.push(service);
   return service;
 }
 
-function client(options: { podId?: string; idleTimeoutMs?: number; defaultDeadlineMs?: number; queueLimit?: number; bodyRefMinBytes?: number } = {}): RedisTransportClient {
+function client(
+  options: {
+    podId?: string;
+    idleTimeoutMs?: number;
+    defaultDeadlineMs?: number;
+    queueLimit?: number;
+    bodyRefMinBytes?: number;
+  } = {},
+): RedisTransportClient {
   const c = new RedisTransportClient({ redisUrl, keyPrefix: prefix, ...options });
   clients.push(c);
   return c;
@@ -287,9 +313,14 @@ prefix = `${runPrefix}${randomBytes(3).toString('hex')}:`;
 describe('competing consumers', () => {
   it('hands each of 500 requests to exactly one of two replicas', async () => {
     // A concurrency limit makes it impossible for one replica to take all the work.
-    const replicas = [await startService([WorkController], ['work'], { concurrency: 20 }), await startService([WorkController], ['work'], { concurrency: 20 })];
+    const replicas = [
+      await startService([WorkController], ['work'], { concurrency: 20 }),
+      await startService([WorkController], ['work'], { concurrency: 20 }),
+    ];
     const caller = client();
-    const replies = await Promise.all(Array.from({ length: 500 }, (_, n) => firstValueFrom(caller.request('work.double', n))));
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, (_, n) => firstValueFrom(caller.request('work.double', n))),
+    );
 
     expect(replies.map((f) => f.meta)).toEqual(Array.from({ length: 500 }, (_, n) => n * 2));
     const seen = replicas.map((r) => r.get(WorkController).seen);
@@ -320,7 +351,9 @@ describe('batched one-way messages', () => {
     const send = caller.batch<{ n: number }>('work.note', { maxDelayMs: 50, maxItems: 4 });
     for (let n = 0; n < 6; n++) send({ n });
     // Four fill a batch at once; the other two wait for the delay.
-    await waitFor(() => expect(service.get(WorkController).notes).toEqual([[0, 1, 2, 3].map((n) => ({ n })), [{ n: 4 }, { n: 5 }]]));
+    await waitFor(() =>
+      expect(service.get(WorkController).notes).toEqual([[0, 1, 2, 3].map((n) => ({ n })), [{ n: 4 }, { n: 5 }]]),
+    );
   });
 
   it('sends values still waiting when the client closes', async () => {
@@ -342,7 +375,9 @@ describe('direct replies', () => {
     const b = client({ podId: `pod-b-${randomBytes(2).toString('hex')}` });
     const tap = new Redis(redisUrl);
     const published: Array<{ channel: string; id: string }> = [];
-    tap.on('pmessageBuffer', (_p: unknown, channel: Buffer, message: Buffer) => published.push({ channel: channel.toString(), id: decodeReply(message).id }));
+    tap.on('pmessageBuffer', (_p: unknown, channel: Buffer, message: Buffer) =>
+      published.push({ channel: channel.toString(), id: decodeReply(message).id }),
+    );
     await tap.psubscribe(`${prefix}reply:*`);
     try {
       const [ra, rb] = await Promise.all([
@@ -396,7 +431,8 @@ describe('streamed replies', () => {
   it('maps handler errors to error frames with message and status', async () => {
     await startService([WorkController], ['work']);
     const caller = client();
-    const failure = (kind: string) => lastValueFrom(caller.request('work.reject', kind).pipe(toArray())).catch((e: unknown) => e);
+    const failure = (kind: string) =>
+      lastValueFrom(caller.request('work.reject', kind).pipe(toArray())).catch((e: unknown) => e);
 
     expect(await failure('rpc')).toMatchObject({ code: 'remote', message: 'bad input', status: 400 });
     expect(await failure('relay')).toMatchObject({ code: 'remote', message: 'upstream refused', status: 503 });
@@ -406,14 +442,19 @@ describe('streamed replies', () => {
     expect(plain.message).not.toContain('secret');
 
     const seen: unknown[] = [];
-    const streamed = await new Promise<unknown>((resolve) => caller.request('work.reject', 'stream').subscribe({ next: (f) => seen.push(f.meta), error: resolve }));
+    const streamed = await new Promise<unknown>((resolve) =>
+      caller.request('work.reject', 'stream').subscribe({ next: (f) => seen.push(f.meta), error: resolve }),
+    );
     expect(seen).toEqual(['before']);
     expect(streamed).toMatchObject({ code: 'remote', message: 'stream broke', status: 502 });
   });
 
   it('answers a pattern nobody handles with an error', async () => {
     await startService([WorkController], ['work']);
-    await expect(firstValueFrom(client().request('work.missing', 1))).rejects.toMatchObject({ code: 'remote', status: 501 });
+    await expect(firstValueFrom(client().request('work.missing', 1))).rejects.toMatchObject({
+      code: 'remote',
+      status: 501,
+    });
   });
 });
 
@@ -421,7 +462,11 @@ describe('bodies', () => {
   it('round-trip byte-exact, including non-UTF-8 bytes', async () => {
     await startService([WorkController], ['work']);
     const caller = client();
-    const body = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(64 * 1024), Buffer.from('\n\r\n{"x":1}\n')]);
+    const body = Buffer.concat([
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+      randomBytes(64 * 1024),
+      Buffer.from('\n\r\n{"x":1}\n'),
+    ]);
     const reply = await firstValueFrom(caller.request('work.bytes', null, { body }));
     expect(reply.meta).toEqual({ length: body.length });
     expect(reply.body!.equals(Buffer.from(body).reverse())).toBe(true);
@@ -446,7 +491,10 @@ describe('bodies by reference', () => {
     const reply = firstValueFrom(client().request('alpha.route', { x: 1, to: 'beta.digest' }, { body }));
     // Queued before any server runs: the item holds a reference, the bytes sit in one key.
     await waitFor(async () => expect(await redis.xlen(transportKeys.queue(prefix, 'alpha'))).toBe(1));
-    const [[, fields]] = (await redis.xrangeBuffer(transportKeys.queue(prefix, 'alpha'), '-', '+')) as [Buffer, Buffer[]][];
+    const [[, fields]] = (await redis.xrangeBuffer(transportKeys.queue(prefix, 'alpha'), '-', '+')) as [
+      Buffer,
+      Buffer[],
+    ][];
     expect(fields[1]!.length).toBeLessThan(1024);
     const [key] = await bodyKeys();
     expect((await redis.getBuffer(key!))!.equals(body)).toBe(true);
@@ -474,7 +522,9 @@ describe('bodies by reference', () => {
     expect(inline.meta).toEqual({ isBuffer: true, length: small.length, sha256: sha256(small) });
     expect(alpha.get(AlphaController).bodies[2]!.equals(small)).toBe(true);
     // bodyRefMinBytes 0: never by reference.
-    const always = await firstValueFrom(client({ bodyRefMinBytes: 0 }).request('alpha.route', { x: 4, to: 'beta.digest' }, { body }));
+    const always = await firstValueFrom(
+      client({ bodyRefMinBytes: 0 }).request('alpha.route', { x: 4, to: 'beta.digest' }, { body }),
+    );
     expect(always.meta).toEqual({ isBuffer: true, length: body.length, sha256: sha256(body) });
     expect(alpha.get(AlphaController).bodies[3]!.equals(body)).toBe(true);
     await waitFor(async () => expect(await bodyKeys()).toEqual([]));
@@ -483,11 +533,15 @@ describe('bodies by reference', () => {
   it('stores nothing for a request its full queue refuses, and deletes the body of a cancelled one', async () => {
     const refusing = client({ queueLimit: 1 });
     await pushItem('slow', encodeRequest({ id: 'filler', pattern: 'slow.wait', data: {} }));
-    await expect(firstValueFrom(refusing.request('slow.wait', {}, { body: large() }))).rejects.toMatchObject({ code: 'overloaded' });
+    await expect(firstValueFrom(refusing.request('slow.wait', {}, { body: large() }))).rejects.toMatchObject({
+      code: 'overloaded',
+    });
     expect(await bodyKeys()).toEqual([]);
 
     const svc = await startService([SlowController], ['slow']);
-    const subscription = client().request('slow.wait', {}, { body: large() }).subscribe({ error: () => undefined });
+    const subscription = client()
+      .request('slow.wait', {}, { body: large() })
+      .subscribe({ error: () => undefined });
     await waitFor(() => expect(svc.get(SlowController).started).toHaveLength(2));
     expect(await bodyKeys()).toHaveLength(1);
     subscription.unsubscribe();
@@ -499,7 +553,11 @@ describe('bodies by reference', () => {
     await waitFor(async () => expect(await bodyKeys()).toHaveLength(1));
     await redis.del(...(await bodyKeys()));
     const beta = await startService([BetaController], ['beta']);
-    await expect(reply).rejects.toMatchObject({ code: 'remote', status: 503, message: expect.stringMatching(/no longer stored/) });
+    await expect(reply).rejects.toMatchObject({
+      code: 'remote',
+      status: 503,
+      message: expect.stringMatching(/no longer stored/),
+    });
     expect(beta.get(BetaController).ids).toEqual([]);
     await waitFor(async () => expect(await waiting('beta')).toBe(0));
     expect(await redis.xlen(transportKeys.queue(prefix, 'beta'))).toBe(0);
@@ -546,7 +604,9 @@ describe('forwarding', () => {
   it('can bounce back and forth (a failed attempt returns to the router) and drop the body', async () => {
     await startService([AlphaController], ['alpha']);
     await startService([BetaController], ['beta']);
-    const reply = await firstValueFrom(client().request('alpha.route', { x: 2, to: 'beta.fail', attempts: [] }, { body: Buffer.from('b') }));
+    const reply = await firstValueFrom(
+      client().request('alpha.route', { x: 2, to: 'beta.fail', attempts: [] }, { body: Buffer.from('b') }),
+    );
     expect(reply.meta).toEqual({ data: { attempts: ['beta', 'alpha'] }, body: null });
   });
 });
@@ -603,7 +663,11 @@ describe('cancellation', () => {
 
 describe('broadcast events', () => {
   it('reach every replica', async () => {
-    const replicas = [await startService([WorkController], ['work']), await startService([WorkController], ['other']), await startService([WorkController], [])];
+    const replicas = [
+      await startService([WorkController], ['work']),
+      await startService([WorkController], ['other']),
+      await startService([WorkController], []),
+    ];
     await lastValueFrom(client().emit('config.changed', { version: 7 }), { defaultValue: undefined });
     for (const r of replicas) await waitFor(() => expect(r.get(WorkController).events).toEqual([{ version: 7 }]));
   });
@@ -612,7 +676,9 @@ describe('broadcast events', () => {
 describe('deadlines', () => {
   it('error the caller when the reply does not end in time, and abort the handler', async () => {
     const svc = await startService([SlowController], ['slow']);
-    const error = await lastValueFrom(client().request('slow.wait', {}, { deadline: Date.now() + 300 })).catch((e: unknown) => e);
+    const error = await lastValueFrom(client().request('slow.wait', {}, { deadline: Date.now() + 300 })).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ code: 'deadline' });
     await waitFor(() => expect(svc.get(SlowController).aborted).toHaveLength(1));
@@ -650,7 +716,9 @@ describe('a handler that dies mid-stream', () => {
     const caller = client({ idleTimeoutMs: 400 });
     const frames: unknown[] = [];
     const result = new Promise<unknown>((resolve) =>
-      caller.request('slow.stream', {}).subscribe({ next: (f) => frames.push(f.meta), error: resolve, complete: () => resolve('completed') }),
+      caller
+        .request('slow.stream', {})
+        .subscribe({ next: (f) => frames.push(f.meta), error: resolve, complete: () => resolve('completed') }),
     );
     await waitFor(() => expect(frames).toEqual(['first']));
     // A crash: every connection drops at once, nothing more is published.
@@ -661,7 +729,9 @@ describe('a handler that dies mid-stream', () => {
 
   it('without an idle timeout, still ends at the deadline', async () => {
     await startService([SlowController], ['slow']);
-    const result = await lastValueFrom(client().request('slow.hang', {}, { deadline: Date.now() + 400 })).catch((e: unknown) => e);
+    const result = await lastValueFrom(client().request('slow.hang', {}, { deadline: Date.now() + 400 })).catch(
+      (e: unknown) => e,
+    );
     expect(result).toMatchObject({ code: 'deadline' });
   });
 
@@ -680,7 +750,11 @@ describe('replies of any size, to callers that may be gone', () => {
     await monitor.psubscribe(`${prefix}reply:*`);
     monitor.on('pmessageBuffer', (_p: Buffer, _c: Buffer, message: Buffer) => sizes.push(message.length));
     try {
-      const frames = await lastValueFrom(client().request('slow.big', 5 * 1024 * 1024).pipe(toArray()));
+      const frames = await lastValueFrom(
+        client()
+          .request('slow.big', 5 * 1024 * 1024)
+          .pipe(toArray()),
+      );
       expect(frames).toHaveLength(1);
       expect(frames[0]!.body!.length).toBe(5 * 1024 * 1024);
       expect(frames[0]!.body!.every((b) => b === 0x61)).toBe(true);
@@ -696,14 +770,33 @@ describe('replies of any size, to callers that may be gone', () => {
     const svc = await startService([SlowController], ['slow'], { heartbeatMs: 100 });
     const slow = svc.get(SlowController);
     // A caller that queues a request and vanishes without a cancel: nobody listens on its reply channel.
-    await pushItem('slow', encodeRequest({ id: 'ghost.1', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {} }));
+    await pushItem(
+      'slow',
+      encodeRequest({
+        id: 'ghost.1',
+        pattern: 'slow.wait',
+        replyTo: `${prefix}reply:ghost`,
+        deadline: Date.now() + 60_000,
+        data: {},
+      }),
+    );
     await waitFor(() => expect(slow.aborted).toContain('ghost.1'));
     expect(slow.started).toContain('ghost.1');
 
     // Its body stored by reference goes too: the caller that would have deleted it is gone.
     const bodyKey = transportKeys.body(prefix, 'ghost.2');
     await redis.set(bodyKey, randomBytes(20 * 1024), 'PX', 60_000);
-    await pushItem('slow', encodeRequest({ id: 'ghost.2', pattern: 'slow.wait', replyTo: `${prefix}reply:ghost`, deadline: Date.now() + 60_000, data: {}, bodyRef: true }));
+    await pushItem(
+      'slow',
+      encodeRequest({
+        id: 'ghost.2',
+        pattern: 'slow.wait',
+        replyTo: `${prefix}reply:ghost`,
+        deadline: Date.now() + 60_000,
+        data: {},
+        bodyRef: true,
+      }),
+    );
     await waitFor(() => expect(slow.aborted).toContain('ghost.2'));
     await waitFor(async () => expect(await redis.exists(bodyKey)).toBe(0));
   });
@@ -743,7 +836,9 @@ describe('bounded queues', () => {
     const caller = new RedisTransportClient({ redisUrl, keyPrefix: prefix, queueLimit: 3 });
     clients.push(caller);
     // No consumer: the first three wait in the queue.
-    const waitingCalls = Array.from({ length: 3 }, (_, n) => caller.request('slow.finish', n).subscribe({ error: () => undefined }));
+    const waitingCalls = Array.from({ length: 3 }, (_, n) =>
+      caller.request('slow.finish', n).subscribe({ error: () => undefined }),
+    );
     await waitFor(async () => expect(await waiting('slow')).toBe(3));
     const started = Date.now();
     const refused = await firstValueFrom(caller.request('slow.finish', 9)).catch((e: unknown) => e);
@@ -804,7 +899,10 @@ describe('delayed forwards', () => {
 
 describe('queues read together', () => {
   it('serve a quiet queue while another has a backlog (results do not wait behind requests)', async () => {
-    const svc = await startService([SlowController, WorkController], ['slow', 'work'], { concurrency: 4, batchSize: 4 });
+    const svc = await startService([SlowController, WorkController], ['slow', 'work'], {
+      concurrency: 4,
+      batchSize: 4,
+    });
     const caller = client();
     const backlog = Array.from({ length: 60 }, () => firstValueFrom(caller.request('slow.finish', 50)));
     await waitFor(() => expect(svc.get(SlowController).started.length).toBeGreaterThan(0));

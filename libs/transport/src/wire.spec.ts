@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCancel, decodeReply, decodeRequest, encodeCancel, encodeMessage, encodeReply, encodeRequest, splitMessage, splitReply, WireError } from './wire';
+import {
+  decodeCancel,
+  decodeReply,
+  decodeRequest,
+  encodeCancel,
+  encodeMessage,
+  encodeReply,
+  encodeRequest,
+  splitMessage,
+  splitReply,
+  WireError,
+} from './wire';
 
 const binary = Buffer.from([0x00, 0xff, 0x0a, 0xc3, 0x28, 0x0d, 0x0a, 0x80, 0xfe]);
 
@@ -30,7 +41,14 @@ describe('encodeMessage / splitMessage', () => {
 
 describe('requests', () => {
   it('round-trips every field and a binary body byte-exact', () => {
-    const message = { id: 'p.1', pattern: 'scheduler.dispatch', replyTo: 'x:reply:p', deadline: 1_700_000_000_000, data: { model: 'gpt', n: [1, 2] }, body: binary };
+    const message = {
+      id: 'p.1',
+      pattern: 'scheduler.dispatch',
+      replyTo: 'x:reply:p',
+      deadline: 1_700_000_000_000,
+      data: { model: 'gpt', n: [1, 2] },
+      body: binary,
+    };
     const decoded = decodeRequest(encodeRequest(message));
     expect(decoded).toEqual(message);
     expect(decoded.body!.equals(binary)).toBe(true);
@@ -39,12 +57,19 @@ describe('requests', () => {
   it('carries a body stored by reference as a mark in the header and no bytes', () => {
     const item = encodeRequest({ id: 'p.2', pattern: 'scheduler.dispatch', data: { model: 'm' }, bodyRef: true });
     expect(item.toString()).toBe('{"id":"p.2","pattern":"scheduler.dispatch","data":{"model":"m"},"r":1}\n');
-    expect(decodeRequest(item)).toEqual({ id: 'p.2', pattern: 'scheduler.dispatch', data: { model: 'm' }, bodyRef: true });
+    expect(decodeRequest(item)).toEqual({
+      id: 'p.2',
+      pattern: 'scheduler.dispatch',
+      data: { model: 'm' },
+      bodyRef: true,
+    });
     expect(() => encodeRequest({ id: 'p.3', pattern: 'q.p', data: 1, body: binary, bodyRef: true })).toThrow(WireError);
   });
 
   it('tells an empty body from no body', () => {
-    expect(decodeRequest(encodeRequest({ id: 'a', pattern: 'q.p', data: 1, body: Buffer.alloc(0) })).body).toEqual(Buffer.alloc(0));
+    expect(decodeRequest(encodeRequest({ id: 'a', pattern: 'q.p', data: 1, body: Buffer.alloc(0) })).body).toEqual(
+      Buffer.alloc(0),
+    );
     expect(decodeRequest(encodeRequest({ id: 'a', pattern: 'q.p', data: 1 })).body).toBeUndefined();
   });
 
@@ -66,7 +91,13 @@ describe('requests', () => {
 
 describe('replies', () => {
   it('round-trips several frames with meta, body, both or neither, plus the end', () => {
-    const frames = [{ meta: { status: 200 } }, { body: Buffer.from('chunk-1') }, { meta: 'm', body: binary }, {}, { body: Buffer.alloc(0) }];
+    const frames = [
+      { meta: { status: 200 } },
+      { body: Buffer.from('chunk-1') },
+      { meta: 'm', body: binary },
+      {},
+      { body: Buffer.alloc(0) },
+    ];
     const decoded = decodeReply(encodeReply({ id: 'r', frames, end: true }));
     expect(decoded.id).toBe('r');
     expect(decoded.end).toBe(true);
@@ -80,7 +111,10 @@ describe('replies', () => {
   });
 
   it('carries an error with and without status', () => {
-    expect(decodeReply(encodeReply({ id: 'r', error: { message: 'boom', status: 429 } })).error).toEqual({ message: 'boom', status: 429 });
+    expect(decodeReply(encodeReply({ id: 'r', error: { message: 'boom', status: 429 } })).error).toEqual({
+      message: 'boom',
+      status: 429,
+    });
     expect(decodeReply(encodeReply({ id: 'r', error: { message: 'boom' } })).error).toEqual({ message: 'boom' });
   });
 
@@ -112,7 +146,12 @@ describe('splitReply', () => {
   });
 
   it('splits bodies into parts no message exceeds, which decode and join back to the same frames', () => {
-    const frames = [{ meta: { status: 200 }, body: bytes(40, 1) }, { body: bytes(5, 2) }, { meta: 'no body' }, { body: bytes(20, 3) }];
+    const frames = [
+      { meta: { status: 200 }, body: bytes(40, 1) },
+      { body: bytes(5, 2) },
+      { meta: 'no body' },
+      { body: bytes(20, 3) },
+    ];
     const messages = splitReply({ id: 'r', frames, end: true }, 16);
     for (const m of messages) expect(m.frames!.reduce((n, f) => n + (f.body?.length ?? 0), 0)).toBeLessThanOrEqual(16);
     expect(messages.filter((m) => m.end)).toEqual([messages.at(-1)]);
@@ -129,14 +168,22 @@ describe('splitReply', () => {
         if (partial) {
           joined.push({ meta: partial.meta, body: Buffer.concat([...partial.parts, f.body ?? Buffer.alloc(0)]) });
           partial = undefined;
-        } else joined.push(f.body === undefined ? { meta: f.meta } : { ...(f.meta !== undefined ? { meta: f.meta } : {}), body: f.body });
+        } else
+          joined.push(
+            f.body === undefined
+              ? { meta: f.meta }
+              : { ...(f.meta !== undefined ? { meta: f.meta } : {}), body: f.body },
+          );
       }
     }
     expect(joined).toEqual(frames);
   });
 
   it('carries an error on the last message only', () => {
-    const messages = splitReply({ id: 'r', frames: [{ body: bytes(33, 1) }], error: { message: 'boom', status: 502 } }, 16);
+    const messages = splitReply(
+      { id: 'r', frames: [{ body: bytes(33, 1) }], error: { message: 'boom', status: 502 } },
+      16,
+    );
     expect(messages).toHaveLength(3);
     expect(messages.map((m) => m.error)).toEqual([undefined, undefined, { message: 'boom', status: 502 }]);
   });

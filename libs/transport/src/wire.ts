@@ -91,10 +91,19 @@ export function decodeRequest(message: Buffer): RequestMessage {
   const { header, raw } = splitMessage(message);
   if (typeof header !== 'object' || header === null) throw new WireError('request header is not an object');
   const h = header as Partial<RequestHeader>;
-  if (typeof h.id !== 'string' || typeof h.pattern !== 'string') throw new WireError('request header lacks id or pattern');
+  if (typeof h.id !== 'string' || typeof h.pattern !== 'string')
+    throw new WireError('request header lacks id or pattern');
   if (h.replyTo !== undefined && typeof h.replyTo !== 'string') throw new WireError('request replyTo is not a string');
-  if (h.deadline !== undefined && typeof h.deadline !== 'number') throw new WireError('request deadline is not a number');
-  const request: RequestMessage = { id: h.id, pattern: h.pattern, replyTo: h.replyTo, deadline: h.deadline, data: h.data, body: h.b === 1 ? raw : undefined };
+  if (h.deadline !== undefined && typeof h.deadline !== 'number')
+    throw new WireError('request deadline is not a number');
+  const request: RequestMessage = {
+    id: h.id,
+    pattern: h.pattern,
+    replyTo: h.replyTo,
+    deadline: h.deadline,
+    data: h.data,
+    body: h.b === 1 ? raw : undefined,
+  };
   if (h.r === 1) request.bodyRef = true;
   return request;
 }
@@ -210,7 +219,8 @@ export function splitReply(reply: ReplyMessage, maxBodyBytes = MAX_REPLY_BODY_BY
       continue;
     }
     while (body.length > room) {
-      if (room > 0) current.push({ ...(meta !== undefined ? { meta } : {}), body: body.subarray(0, room), continued: true });
+      if (room > 0)
+        current.push({ ...(meta !== undefined ? { meta } : {}), body: body.subarray(0, room), continued: true });
       else if (current.length === 0) throw new Error('splitReply: no room in an empty message');
       body = body.subarray(room);
       meta = undefined;
@@ -219,7 +229,12 @@ export function splitReply(reply: ReplyMessage, maxBodyBytes = MAX_REPLY_BODY_BY
     current.push({ ...(meta !== undefined ? { meta } : {}), body, ...(f.continued ? { continued: true } : {}) });
     room -= body.length;
   }
-  messages.push({ id: reply.id, frames: current, ...(reply.end ? { end: true } : {}), ...(reply.error ? { error: reply.error } : {}) });
+  messages.push({
+    id: reply.id,
+    frames: current,
+    ...(reply.end ? { end: true } : {}),
+    ...(reply.error ? { error: reply.error } : {}),
+  });
   return messages;
 }
 
@@ -230,7 +245,9 @@ export interface CancelMessage {
 }
 
 export function encodeCancel(cancel: CancelMessage): Buffer {
-  return encodeMessage(cancel.deadline === undefined ? { id: cancel.id } : { id: cancel.id, deadline: cancel.deadline });
+  return encodeMessage(
+    cancel.deadline === undefined ? { id: cancel.id } : { id: cancel.id, deadline: cancel.deadline },
+  );
 }
 
 export function decodeCancel(message: Buffer): CancelMessage {

@@ -39,7 +39,10 @@ export async function startAdminUnderTest(options: AdminUnderTestOptions): Promi
   const prefix = `${process.env.TEST_KEY_PREFIX ?? 'test:'}${options.name}:`;
   const dir = mkdtempSync(join(tmpdir(), `cpa-${options.name}-`));
   options.prepare?.(dir);
-  writeFileSync(join(dir, 'config.yaml'), typeof options.configYaml === 'string' ? options.configYaml : options.configYaml(dir));
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    typeof options.configYaml === 'string' ? options.configYaml : options.configYaml(dir),
+  );
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = new Redis(redisUrl);
   const subscriber = new Redis(redisUrl);
@@ -50,7 +53,13 @@ export async function startAdminUnderTest(options: AdminUnderTestOptions): Promi
     events.push({ pattern: request.pattern, data: request.data });
   });
   const env = loadEnv(
-    { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, TRANSPORT_KEY_PREFIX: prefix, CONFIG_FILE: join(dir, 'config.yaml'), ...options.env?.(dir) },
+    {
+      DATABASE_URL: db.url,
+      REDIS_URL: process.env.REDIS_URL,
+      TRANSPORT_KEY_PREFIX: prefix,
+      CONFIG_FILE: join(dir, 'config.yaml'),
+      ...options.env?.(dir),
+    },
     dir,
   );
   const app = await createAdminApp(env, { secretBox: db.box, logger: false });

@@ -4,7 +4,8 @@ import { usePagedList } from '../hooks';
 import { DataTable, LoadMore, type Column } from '../table';
 import { Card, Empty, PageHeader, Resolved } from '../ui';
 
-const show = (value: AuditValue | undefined) => (value === undefined ? '—' : Array.isArray(value) ? value.join(', ') || '[]' : value === null ? 'null' : String(value));
+const show = (value: AuditValue | undefined) =>
+  value === undefined ? '—' : Array.isArray(value) ? value.join(', ') || '[]' : value === null ? 'null' : String(value);
 
 function Change({ entry }: { entry: AuditEntryView }) {
   const after = entry.after;
@@ -55,7 +56,11 @@ export function AuditPage() {
         }
       />
       <Card>
-        <Resolved resource={entries} isEmpty={(rows) => rows.length === 0} empty={<Empty title="No changes recorded yet" />}>
+        <Resolved
+          resource={entries}
+          isEmpty={(rows) => rows.length === 0}
+          empty={<Empty title="No changes recorded yet" />}
+        >
           {(rows) => (
             <>
               <DataTable testId="audit-table" compact columns={COLUMNS} rows={rows} rowKey={(e) => e.id} />

@@ -24,7 +24,15 @@ const LIMIT_FIELDS: { name: keyof KeyForm; label: string }[] = [
   { name: 'monthly_token_budget', label: 'Monthly token budget' },
 ];
 
-const EMPTY_FORM: KeyForm = { name: '', models: '', rpm_limit: '0', tpm_limit: '0', daily_token_budget: '0', monthly_token_budget: '0', expires_at: '' };
+const EMPTY_FORM: KeyForm = {
+  name: '',
+  models: '',
+  rpm_limit: '0',
+  tpm_limit: '0',
+  daily_token_budget: '0',
+  monthly_token_budget: '0',
+  expires_at: '',
+};
 
 function formOf(key: ClientKeyView): KeyForm {
   return {
@@ -79,7 +87,8 @@ export function ClientKeysPage() {
       cell: (k) => (
         <>
           <div className="cell-title">
-            {k.name || <span className="muted">(unnamed)</span>} {k.disabled && <span className="badge badge-disabled">Disabled</span>}
+            {k.name || <span className="muted">(unnamed)</span>}{' '}
+            {k.disabled && <span className="badge badge-disabled">Disabled</span>}
           </div>
           <div className="muted small mono nowrap">
             {k.key_preview} · {k.source}
@@ -89,7 +98,17 @@ export function ClientKeysPage() {
               k.source === 'management'
                 ? [
                     { label: 'Edit', onClick: () => setEditing(k) },
-                    { label: k.disabled ? 'Enable' : 'Disable', disabled: action.busy, onClick: () => act(() => api(`/client-keys/${encodeURIComponent(k.id)}`, { method: 'PATCH', body: { disabled: !k.disabled } })) },
+                    {
+                      label: k.disabled ? 'Enable' : 'Disable',
+                      disabled: action.busy,
+                      onClick: () =>
+                        act(() =>
+                          api(`/client-keys/${encodeURIComponent(k.id)}`, {
+                            method: 'PATCH',
+                            body: { disabled: !k.disabled },
+                          }),
+                        ),
+                    },
                     {
                       label: 'Delete',
                       danger: true,
@@ -110,7 +129,11 @@ export function ClientKeysPage() {
         </>
       ),
     },
-    { header: 'Models', className: 'small', cell: (k) => (k.models.length ? k.models.join(', ') : <span className="muted">all models</span>) },
+    {
+      header: 'Models',
+      className: 'small',
+      cell: (k) => (k.models.length ? k.models.join(', ') : <span className="muted">all models</span>),
+    },
     {
       header: 'Limits and budgets',
       className: 'small nowrap',
@@ -122,10 +145,23 @@ export function ClientKeysPage() {
         </>
       ),
     },
-    { header: 'Expires', className: 'small', title: (k) => formatTime(k.expires_at), cell: (k) => (k.expires_at ? relativeTime(k.expires_at) : <span className="muted">never</span>) },
+    {
+      header: 'Expires',
+      className: 'small',
+      title: (k) => formatTime(k.expires_at),
+      cell: (k) => (k.expires_at ? relativeTime(k.expires_at) : <span className="muted">never</span>),
+    },
     { header: 'Requests today', numeric: true, cell: (k) => formatNumber(k.usage.requests_today) },
-    { header: 'Tokens day / month', numeric: true, cell: (k) => `${formatCompact(k.usage.tokens_today)} / ${formatCompact(k.usage.tokens_month)}` },
-    { header: 'Last used', className: 'small', cell: (k) => (k.last_used_at ? relativeTime(k.last_used_at) : <span className="muted">never</span>) },
+    {
+      header: 'Tokens day / month',
+      numeric: true,
+      cell: (k) => `${formatCompact(k.usage.tokens_today)} / ${formatCompact(k.usage.tokens_month)}`,
+    },
+    {
+      header: 'Last used',
+      className: 'small',
+      cell: (k) => (k.last_used_at ? relativeTime(k.last_used_at) : <span className="muted">never</span>),
+    },
   ];
 
   return (
@@ -160,7 +196,15 @@ export function ClientKeysPage() {
           isEmpty={(d) => d['client-keys'].length === 0}
           empty={<Empty title="No client keys yet">Create one; clients send it as a Bearer token or x-api-key.</Empty>}
         >
-          {(data) => <DataTable testId="client-keys-table" columns={columns} rows={data['client-keys']} rowKey={(k) => k.id} rowAttributes={(k) => ({ 'data-key': k.name, className: k.disabled ? 'row-disabled' : '' })} />}
+          {(data) => (
+            <DataTable
+              testId="client-keys-table"
+              columns={columns}
+              rows={data['client-keys']}
+              rowKey={(k) => k.id}
+              rowAttributes={(k) => ({ 'data-key': k.name, className: k.disabled ? 'row-disabled' : '' })}
+            />
+          )}
         </Resolved>
       </Card>
       {editing && (
@@ -178,15 +222,27 @@ export function ClientKeysPage() {
   );
 }
 
-function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKeyView; onClose: () => void; onSaved: (secret: string | undefined, name: string) => void }) {
+function KeyEditor({
+  keyToEdit,
+  onClose,
+  onSaved,
+}: {
+  keyToEdit?: ClientKeyView;
+  onClose: () => void;
+  onSaved: (secret: string | undefined, name: string) => void;
+}) {
   const [form, setForm] = useState<KeyForm>(keyToEdit ? formOf(keyToEdit) : EMPTY_FORM);
   const action = useAction();
-  const set = (field: keyof KeyForm) => (event: { target: { value: string } }) => setForm({ ...form, [field]: event.target.value });
+  const set = (field: keyof KeyForm) => (event: { target: { value: string } }) =>
+    setForm({ ...form, [field]: event.target.value });
   const save = async () => {
     if (!form.name.trim()) return action.setError('A name is required');
     const body = bodyOf(form);
     const answer = await action.run(() =>
-      api<ClientKeyCreated | ClientKeyAnswer>(keyToEdit ? `/client-keys/${encodeURIComponent(keyToEdit.id)}` : '/client-keys', { method: keyToEdit ? 'PATCH' : 'POST', body }),
+      api<ClientKeyCreated | ClientKeyAnswer>(
+        keyToEdit ? `/client-keys/${encodeURIComponent(keyToEdit.id)}` : '/client-keys',
+        { method: keyToEdit ? 'PATCH' : 'POST', body },
+      ),
     );
     if (answer) onSaved('key' in answer ? answer.key : undefined, body.name as string);
   };
@@ -194,7 +250,9 @@ function KeyEditor({ keyToEdit, onClose, onSaved }: { keyToEdit?: ClientKeyView;
     <Modal
       title={keyToEdit ? `Edit ${keyToEdit.name}` : 'Create a client key'}
       onClose={onClose}
-      footer={<DialogButtons label={keyToEdit ? 'Save' : 'Create'} busy={action.busy} onSubmit={save} onCancel={onClose} />}
+      footer={
+        <DialogButtons label={keyToEdit ? 'Save' : 'Create'} busy={action.busy} onSubmit={save} onCancel={onClose} />
+      }
     >
       <div className="form-grid">
         <Field label="Name">

@@ -56,7 +56,17 @@ export function CredentialsPage() {
           </div>
           <RowActions
             actions={[
-              { label: c.disabled ? 'Enable' : 'Disable', disabled: action.busy, onClick: () => act(() => api('/auth-files/status', { method: 'PATCH', body: { auth_index: c.auth_index, disabled: !c.disabled } })) },
+              {
+                label: c.disabled ? 'Enable' : 'Disable',
+                disabled: action.busy,
+                onClick: () =>
+                  act(() =>
+                    api('/auth-files/status', {
+                      method: 'PATCH',
+                      body: { auth_index: c.auth_index, disabled: !c.disabled },
+                    }),
+                  ),
+              },
               {
                 label: 'Reset quota',
                 disabled: action.busy || c.cooldowns.length === 0,
@@ -94,8 +104,18 @@ export function CredentialsPage() {
         </>
       ),
     },
-    { header: 'Last error', className: 'error-cell', title: (c) => c.last_error, cell: (c) => (c.last_error ? errorMessage(c.last_error) : <span className="muted">—</span>) },
-    { header: 'Next refresh', className: 'nowrap', title: (c) => formatTime(c.next_refresh_at), cell: (c) => (c.next_refresh_at ? relativeTime(c.next_refresh_at) : <span className="muted">—</span>) },
+    {
+      header: 'Last error',
+      className: 'error-cell',
+      title: (c) => c.last_error,
+      cell: (c) => (c.last_error ? errorMessage(c.last_error) : <span className="muted">—</span>),
+    },
+    {
+      header: 'Next refresh',
+      className: 'nowrap',
+      title: (c) => formatTime(c.next_refresh_at),
+      cell: (c) => (c.next_refresh_at ? relativeTime(c.next_refresh_at) : <span className="muted">—</span>),
+    },
     { header: 'Requests today', numeric: true, cell: (c) => formatNumber(c.requests_today) },
     { header: 'Tokens today', numeric: true, cell: (c) => formatCompact(c.tokens_today) },
   ];
@@ -120,14 +140,40 @@ export function CredentialsPage() {
       <TokenFileDrop onImported={credentials.reload} />
       <Card
         title="All credentials"
-        actions={<input className="search" placeholder="Filter by name, family, state…" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter credentials" />}
+        actions={
+          <input
+            className="search"
+            placeholder="Filter by name, family, state…"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+            aria-label="Filter credentials"
+          />
+        }
       >
-        <Resolved resource={credentials} isEmpty={(d) => d.credentials.length === 0} empty={<Empty title="No credentials yet">Add an API key, import a token file or start an OAuth login.</Empty>}>
+        <Resolved
+          resource={credentials}
+          isEmpty={(d) => d.credentials.length === 0}
+          empty={<Empty title="No credentials yet">Add an API key, import a token file or start an OAuth login.</Empty>}
+        >
           {(data) => {
             const needle = filter.trim().toLowerCase();
-            const rows = data.credentials.filter((c) => !needle || [c.label, c.email, c.family, c.status, c.prefix, c.token_file ?? ''].some((v) => v.toLowerCase().includes(needle)));
+            const rows = data.credentials.filter(
+              (c) =>
+                !needle ||
+                [c.label, c.email, c.family, c.status, c.prefix, c.token_file ?? ''].some((v) =>
+                  v.toLowerCase().includes(needle),
+                ),
+            );
             if (!rows.length) return <Empty title="Nothing matches the filter" />;
-            return <DataTable testId="credentials-table" columns={columns} rows={rows} rowKey={(c) => c.id} rowAttributes={(c) => ({ 'data-credential': c.id })} />;
+            return (
+              <DataTable
+                testId="credentials-table"
+                columns={columns}
+                rows={rows}
+                rowKey={(c) => c.id}
+                rowAttributes={(c) => ({ 'data-credential': c.id })}
+              />
+            );
           }}
         </Resolved>
       </Card>
@@ -156,14 +202,27 @@ export function CredentialsPage() {
 }
 
 /** PATCH /auth-files/fields: priority, weight, prefix and proxy of a token file's credentials. */
-function EditCredential({ credential, onClose, onSaved }: { credential: CredentialView; onClose: () => void; onSaved: () => void }) {
+function EditCredential({
+  credential,
+  onClose,
+  onSaved,
+}: {
+  credential: CredentialView;
+  onClose: () => void;
+  onSaved: () => void;
+}) {
   const [priority, setPriority] = useState(String(credential.priority));
   const [weight, setWeight] = useState(String(credential.weight));
   const [prefix, setPrefix] = useState(credential.prefix);
   const [proxy, setProxy] = useState('');
   const action = useAction();
   const save = async () => {
-    const body: Record<string, unknown> = { auth_index: credential.auth_index, priority: Number(priority), weight: Number(weight), prefix };
+    const body: Record<string, unknown> = {
+      auth_index: credential.auth_index,
+      priority: Number(priority),
+      weight: Number(weight),
+      prefix,
+    };
     if (proxy.trim()) body.proxy_url = proxy.trim();
     if ((await action.run(() => api('/auth-files/fields', { method: 'PATCH', body }))) !== undefined) onSaved();
   };
@@ -183,8 +242,20 @@ function EditCredential({ credential, onClose, onSaved }: { credential: Credenti
         <Field label="Prefix" hint="Models served as <prefix>/<model>">
           <input name="prefix" value={prefix} onChange={(e) => setPrefix(e.target.value)} />
         </Field>
-        <Field label="Proxy URL" hint={credential.proxy_url ? `Now ${credential.proxy_url}; leave empty to keep it` : 'Empty: the global proxy setting'}>
-          <input name="proxy_url" placeholder="http://user:pass@host:port" value={proxy} onChange={(e) => setProxy(e.target.value)} />
+        <Field
+          label="Proxy URL"
+          hint={
+            credential.proxy_url
+              ? `Now ${credential.proxy_url}; leave empty to keep it`
+              : 'Empty: the global proxy setting'
+          }
+        >
+          <input
+            name="proxy_url"
+            placeholder="http://user:pass@host:port"
+            value={proxy}
+            onChange={(e) => setProxy(e.target.value)}
+          />
         </Field>
       </div>
       <ErrorBox error={action.error} />
@@ -230,7 +301,13 @@ function AddApiKey({ onClose, onSaved }: { onClose: () => void; onSaved: () => v
           </select>
         </Field>
         <Field label="API key" hint="Stored encrypted; never shown again">
-          <input name="api-key" type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} />
+          <input
+            name="api-key"
+            type="password"
+            autoComplete="off"
+            value={apiKey}
+            onChange={(e) => setApiKey(e.target.value)}
+          />
         </Field>
         <Field label="Base URL" hint="Optional: the provider's default otherwise">
           <input name="base-url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
@@ -242,7 +319,9 @@ function AddApiKey({ onClose, onSaved }: { onClose: () => void; onSaved: () => v
           <input name="proxy-url" value={proxy} onChange={(e) => setProxy(e.target.value)} />
         </Field>
       </div>
-      <p className="muted small">OpenAI-compatible providers are managed with the openai-compatibility list of the management API.</p>
+      <p className="muted small">
+        OpenAI-compatible providers are managed with the openai-compatibility list of the management API.
+      </p>
       <ErrorBox error={action.error} />
     </Modal>
   );
@@ -288,7 +367,14 @@ function TokenFileDrop({ onImported }: { onImported: () => void }) {
         <button className="link" onClick={() => input.current?.click()}>
           choose files
         </button>
-        <input ref={input} type="file" accept=".json,application/json" multiple hidden onChange={(e) => e.target.files && void upload(e.target.files)} />
+        <input
+          ref={input}
+          type="file"
+          accept=".json,application/json"
+          multiple
+          hidden
+          onChange={(e) => e.target.files && void upload(e.target.files)}
+        />
       </div>
       {action.busy && <span className="muted">Uploading…</span>}
       {result && <span className="ok-text">{result}</span>}
@@ -309,7 +395,11 @@ function OAuthLogin({ onClose, onDone }: { onClose: () => void; onDone: () => vo
       try {
         const answer = await api<{ status: string; error?: string }>('/get-auth-status', { query: { state } });
         if (answer.status === 'wait') return poll(state);
-        setStatus(answer.status === 'ok' ? 'Login complete: the credential is saved.' : `Login failed: ${answer.error ?? answer.status}`);
+        setStatus(
+          answer.status === 'ok'
+            ? 'Login complete: the credential is saved.'
+            : `Login failed: ${answer.error ?? answer.status}`,
+        );
         onDone();
       } catch (err) {
         setStatus(`Login failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -317,7 +407,9 @@ function OAuthLogin({ onClose, onDone }: { onClose: () => void; onDone: () => vo
     }, 2000);
   };
   const start = async () => {
-    const answer = await action.run(() => api<{ url: string; state: string }>(`/${route}-auth-url`, { query: { is_webui: 'true' } }));
+    const answer = await action.run(() =>
+      api<{ url: string; state: string }>(`/${route}-auth-url`, { query: { is_webui: 'true' } }),
+    );
     if (answer) {
       setStarted(answer);
       setStatus('Waiting for the provider…');
@@ -329,7 +421,15 @@ function OAuthLogin({ onClose, onDone }: { onClose: () => void; onDone: () => vo
     onClose();
   };
   return (
-    <Modal title="Start an OAuth login" onClose={close} footer={<button className="btn" onClick={close}>Close</button>}>
+    <Modal
+      title="Start an OAuth login"
+      onClose={close}
+      footer={
+        <button className="btn" onClick={close}>
+          Close
+        </button>
+      }
+    >
       {!started ? (
         <>
           <Field label="Provider">

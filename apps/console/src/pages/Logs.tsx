@@ -20,7 +20,8 @@ function Exchange({ name }: { name: string }) {
           {data.attempts.map((a) => (
             <div key={a.attempt} className="attempt">
               <div className="cell-title">
-                Attempt {a.attempt} · {a.family} · credential <span className="mono">{a.credential_id}</span> · status {a.status} {a.error && <span className="muted">({a.error})</span>}
+                Attempt {a.attempt} · {a.family} · credential <span className="mono">{a.credential_id}</span> · status{' '}
+                {a.status} {a.error && <span className="muted">({a.error})</span>}
               </div>
               <div className="grid-2">
                 <div>
@@ -30,8 +31,14 @@ function Exchange({ name }: { name: string }) {
                   <pre className="json">{`${headerText(a.upstream_request.headers)}\n\n${a.upstream_request.body}`}</pre>
                 </div>
                 <div>
-                  <div className="muted small">Response{a.upstream_response ? `: ${a.upstream_response.status}` : ': none'}</div>
-                  <pre className="json">{a.upstream_response ? `${headerText(a.upstream_response.headers)}\n\n${a.upstream_response.body}` : a.error ?? 'no response'}</pre>
+                  <div className="muted small">
+                    Response{a.upstream_response ? `: ${a.upstream_response.status}` : ': none'}
+                  </div>
+                  <pre className="json">
+                    {a.upstream_response
+                      ? `${headerText(a.upstream_response.headers)}\n\n${a.upstream_response.body}`
+                      : (a.error ?? 'no response')}
+                  </pre>
                 </div>
               </div>
             </div>
@@ -65,10 +72,30 @@ export function LogsPage() {
   ];
   return (
     <>
-      <PageHeader title="Error logs" subtitle="The most recent failed requests with their upstream exchange. Secret headers are redacted by the server." />
+      <PageHeader
+        title="Error logs"
+        subtitle="The most recent failed requests with their upstream exchange. Secret headers are redacted by the server."
+      />
       <Card>
-        <Resolved resource={logs} isEmpty={(d) => !d.files?.length} empty={<Empty title="No failed requests recorded">Requests that fail upstream show up here with the exchange.</Empty>}>
-          {(data) => <DataTable testId="error-logs-table" compact columns={columns} rows={data.files} rowKey={(f) => f.name} detail={(f) => open === f.name && <Exchange name={f.name} />} />}
+        <Resolved
+          resource={logs}
+          isEmpty={(d) => !d.files?.length}
+          empty={
+            <Empty title="No failed requests recorded">
+              Requests that fail upstream show up here with the exchange.
+            </Empty>
+          }
+        >
+          {(data) => (
+            <DataTable
+              testId="error-logs-table"
+              compact
+              columns={columns}
+              rows={data.files}
+              rowKey={(f) => f.name}
+              detail={(f) => open === f.name && <Exchange name={f.name} />}
+            />
+          )}
         </Resolved>
       </Card>
     </>

@@ -25,21 +25,44 @@ export function OverviewPage() {
       <Resolved resource={summary}>
         {(data) => {
           const labels = data.series.map((b) => hourLabel(b.start));
-          const p = (key: 'latency_p50_ms' | 'latency_p95_ms' | 'ttfb_p50_ms' | 'ttfb_p95_ms') => data.series.map((b) => b[key]);
+          const p = (key: 'latency_p50_ms' | 'latency_p95_ms' | 'ttfb_p50_ms' | 'ttfb_p95_ms') =>
+            data.series.map((b) => b[key]);
           const latest = [...data.series].reverse().find((b) => b.latency_p50_ms !== null);
           const totalTokens = data.totals.input_tokens + data.totals.output_tokens;
           return (
             <>
               <div className="stats">
                 <Stat label="Requests" value={formatNumber(data.totals.requests)} />
-                <Stat label="Errors" value={formatNumber(data.totals.errors)} hint={data.totals.requests ? `${((data.totals.errors / data.totals.requests) * 100).toFixed(1)}% of requests` : undefined} />
-                <Stat label="Tokens" value={formatCompact(totalTokens)} hint={`${formatCompact(data.totals.input_tokens)} in · ${formatCompact(data.totals.output_tokens)} out`} />
-                <Stat label="Latency p50 / p95" value={latest ? `${formatMs(latest.latency_p50_ms)} / ${formatMs(latest.latency_p95_ms)}` : '—'} hint="latest hour with traffic" />
-                <Stat label="TTFB p50 / p95" value={latest ? `${formatMs(latest.ttfb_p50_ms)} / ${formatMs(latest.ttfb_p95_ms)}` : '—'} hint="streamed requests" />
+                <Stat
+                  label="Errors"
+                  value={formatNumber(data.totals.errors)}
+                  hint={
+                    data.totals.requests
+                      ? `${((data.totals.errors / data.totals.requests) * 100).toFixed(1)}% of requests`
+                      : undefined
+                  }
+                />
+                <Stat
+                  label="Tokens"
+                  value={formatCompact(totalTokens)}
+                  hint={`${formatCompact(data.totals.input_tokens)} in · ${formatCompact(data.totals.output_tokens)} out`}
+                />
+                <Stat
+                  label="Latency p50 / p95"
+                  value={latest ? `${formatMs(latest.latency_p50_ms)} / ${formatMs(latest.latency_p95_ms)}` : '—'}
+                  hint="latest hour with traffic"
+                />
+                <Stat
+                  label="TTFB p50 / p95"
+                  value={latest ? `${formatMs(latest.ttfb_p50_ms)} / ${formatMs(latest.ttfb_p95_ms)}` : '—'}
+                  hint="streamed requests"
+                />
               </div>
               {data.totals.requests === 0 ? (
                 <Card>
-                  <Empty title="No requests in the last 24 hours">Send a request through the gateway and it shows up here.</Empty>
+                  <Empty title="No requests in the last 24 hours">
+                    Send a request through the gateway and it shows up here.
+                  </Empty>
                 </Card>
               ) : (
                 <div className="grid-2">
@@ -48,7 +71,11 @@ export function OverviewPage() {
                       title="Requests and errors per hour"
                       labels={labels}
                       series={[
-                        { name: 'Succeeded', color: 'var(--c-accent)', values: data.series.map((b) => b.requests - b.errors) },
+                        {
+                          name: 'Succeeded',
+                          color: 'var(--c-accent)',
+                          values: data.series.map((b) => b.requests - b.errors),
+                        },
                         { name: 'Errors', color: 'var(--c-danger)', values: data.series.map((b) => b.errors) },
                       ]}
                     />
@@ -93,10 +120,17 @@ export function OverviewPage() {
         }}
       </Resolved>
       <Card title="Credentials by state">
-        <Resolved resource={credentials} isEmpty={(d) => d.credentials.length === 0} empty={<Empty title="No credentials yet">Add an API key or import a token file on the Credentials page.</Empty>}>
+        <Resolved
+          resource={credentials}
+          isEmpty={(d) => d.credentials.length === 0}
+          empty={
+            <Empty title="No credentials yet">Add an API key or import a token file on the Credentials page.</Empty>
+          }
+        >
           {(data) => {
             const families = [...new Set(data.credentials.map((c) => c.family))].sort();
-            const count = (family: string | null, state: CredentialLiveState) => data.credentials.filter((c) => c.status === state && (family === null || c.family === family)).length;
+            const count = (family: string | null, state: CredentialLiveState) =>
+              data.credentials.filter((c) => c.status === state && (family === null || c.family === family)).length;
             return (
               <>
                 <div className="state-summary">
@@ -113,7 +147,11 @@ export function OverviewPage() {
                   rowKey={(family) => family}
                   columns={[
                     { header: 'Family', cell: (family) => family },
-                    ...STATES.map((state) => ({ header: <StatusBadge status={state} />, numeric: true, cell: (family: string) => count(family, state) || <span className="muted">0</span> })),
+                    ...STATES.map((state) => ({
+                      header: <StatusBadge status={state} />,
+                      numeric: true,
+                      cell: (family: string) => count(family, state) || <span className="muted">0</span>,
+                    })),
                   ]}
                 />
               </>

@@ -15,14 +15,62 @@ interface Setting {
 
 /** The scalar endpoints of the management API (GET `{key: value}`, PUT `{value}`). */
 const SETTINGS: Setting[] = [
-  { path: '/routing/strategy', key: 'strategy', label: 'Routing strategy', help: 'How a credential is picked among those that can serve a model.', kind: 'strategy' },
-  { path: '/request-retry', key: 'request-retry', label: 'Request retries', help: 'How many times a failed request is retried on another credential.', kind: 'count' },
-  { path: '/max-retry-credentials', key: 'max-retry-credentials', label: 'Max credentials per request', help: 'At most this many credentials are tried for one request (0 = no limit).', kind: 'count' },
-  { path: '/max-retry-interval', key: 'max-retry-interval', label: 'Max wait for a cooling credential', help: 'Seconds a request may wait for a credential to come out of cooldown.', kind: 'duration' },
-  { path: '/force-model-prefix', key: 'force-model-prefix', label: 'Force model prefix', help: 'Prefixed credentials serve only requests that name their prefix.', kind: 'boolean' },
-  { path: '/routing/session-affinity', key: 'session-affinity', label: 'Session affinity', help: 'Keep a conversation on the credential that served its first turn.', kind: 'boolean' },
-  { path: '/routing/session-affinity-ttl', key: 'session-affinity-ttl', label: 'Session affinity TTL', help: 'How long a session stays pinned, e.g. 30m or 1h.', kind: 'text' },
-  { path: '/proxy-url', key: 'proxy-url', label: 'Global proxy URL', help: 'Upstream requests go through this proxy unless a credential has its own. Empty = direct.', kind: 'text' },
+  {
+    path: '/routing/strategy',
+    key: 'strategy',
+    label: 'Routing strategy',
+    help: 'How a credential is picked among those that can serve a model.',
+    kind: 'strategy',
+  },
+  {
+    path: '/request-retry',
+    key: 'request-retry',
+    label: 'Request retries',
+    help: 'How many times a failed request is retried on another credential.',
+    kind: 'count',
+  },
+  {
+    path: '/max-retry-credentials',
+    key: 'max-retry-credentials',
+    label: 'Max credentials per request',
+    help: 'At most this many credentials are tried for one request (0 = no limit).',
+    kind: 'count',
+  },
+  {
+    path: '/max-retry-interval',
+    key: 'max-retry-interval',
+    label: 'Max wait for a cooling credential',
+    help: 'Seconds a request may wait for a credential to come out of cooldown.',
+    kind: 'duration',
+  },
+  {
+    path: '/force-model-prefix',
+    key: 'force-model-prefix',
+    label: 'Force model prefix',
+    help: 'Prefixed credentials serve only requests that name their prefix.',
+    kind: 'boolean',
+  },
+  {
+    path: '/routing/session-affinity',
+    key: 'session-affinity',
+    label: 'Session affinity',
+    help: 'Keep a conversation on the credential that served its first turn.',
+    kind: 'boolean',
+  },
+  {
+    path: '/routing/session-affinity-ttl',
+    key: 'session-affinity-ttl',
+    label: 'Session affinity TTL',
+    help: 'How long a session stays pinned, e.g. 30m or 1h.',
+    kind: 'text',
+  },
+  {
+    path: '/proxy-url',
+    key: 'proxy-url',
+    label: 'Global proxy URL',
+    help: 'Upstream requests go through this proxy unless a credential has its own. Empty = direct.',
+    kind: 'text',
+  },
 ];
 
 const STRATEGIES = ['round-robin', 'weighted-round-robin', 'fill-first'];
@@ -54,7 +102,14 @@ function SettingRow({ setting }: { setting: Setting }) {
 
   const save = async (raw: string) => {
     setSaved(false);
-    const parsed: unknown = setting.kind === 'boolean' ? raw === 'true' : setting.kind === 'count' ? Number(raw) : setting.kind === 'duration' && /^\d+$/.test(raw) ? Number(raw) : raw;
+    const parsed: unknown =
+      setting.kind === 'boolean'
+        ? raw === 'true'
+        : setting.kind === 'count'
+          ? Number(raw)
+          : setting.kind === 'duration' && /^\d+$/.test(raw)
+            ? Number(raw)
+            : raw;
     const ok = await action.run(() => api(setting.path, { method: 'PUT', body: { value: parsed } }));
     if (ok !== undefined) {
       setSaved(true);
@@ -64,11 +119,18 @@ function SettingRow({ setting }: { setting: Setting }) {
 
   const dirty = current !== undefined && String(current) !== value;
   let control;
-  if (resource.data === undefined) control = resource.error ? <ErrorBox error={resource.error} onRetry={resource.reload} /> : <Loading />;
+  if (resource.data === undefined)
+    control = resource.error ? <ErrorBox error={resource.error} onRetry={resource.reload} /> : <Loading />;
   else if (setting.kind === 'boolean')
     control = (
       <label className="switch">
-        <input type="checkbox" name={setting.key} checked={value === 'true'} disabled={action.busy} onChange={(e) => (setValue(String(e.target.checked)), void save(String(e.target.checked)))} />
+        <input
+          type="checkbox"
+          name={setting.key}
+          checked={value === 'true'}
+          disabled={action.busy}
+          onChange={(e) => (setValue(String(e.target.checked)), void save(String(e.target.checked)))}
+        />
         <span>{value === 'true' ? 'On' : 'Off'}</span>
       </label>
     );
@@ -88,7 +150,13 @@ function SettingRow({ setting }: { setting: Setting }) {
             ))}
           </select>
         ) : (
-          <input name={setting.key} type={setting.kind === 'count' ? 'number' : 'text'} min={0} value={value} onChange={(e) => setValue(e.target.value)} />
+          <input
+            name={setting.key}
+            type={setting.kind === 'count' ? 'number' : 'text'}
+            min={0}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+          />
         )}
         <button className="btn btn-primary btn-small" type="submit" disabled={!dirty || action.busy}>
           Save

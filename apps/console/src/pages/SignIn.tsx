@@ -18,7 +18,13 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
       onSignedIn();
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0;
-      setError(status === 401 || status === 403 ? 'That secret was not accepted.' : err instanceof Error ? err.message : String(err));
+      setError(
+        status === 401 || status === 403
+          ? 'That secret was not accepted.'
+          : err instanceof Error
+            ? err.message
+            : String(err),
+      );
     } finally {
       setBusy(false);
     }
@@ -35,10 +41,19 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
           </div>
         </div>
         <h1>Sign in</h1>
-        <p className="muted">Use the management secret (remote-management.secret-key). It is kept only in this tab's session storage.</p>
+        <p className="muted">
+          Use the management secret (remote-management.secret-key). It is kept only in this tab's session storage.
+        </p>
         <label className="field">
           <span className="field-label">Management secret</span>
-          <input type="password" name="secret" autoComplete="current-password" autoFocus value={secret} onChange={(e) => setSecret(e.target.value)} />
+          <input
+            type="password"
+            name="secret"
+            autoComplete="current-password"
+            autoFocus
+            value={secret}
+            onChange={(e) => setSecret(e.target.value)}
+          />
         </label>
         {error && (
           <div className="error-box" role="alert">

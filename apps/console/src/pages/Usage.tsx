@@ -16,7 +16,15 @@ interface Filters {
   status: string;
 }
 
-const initialFilters = (): Filters => ({ from: toLocalInput(new Date(Date.now() - 24 * 3600_000)), to: '', client_key_id: '', credential_id: '', family: '', model: '', status: '' });
+const initialFilters = (): Filters => ({
+  from: toLocalInput(new Date(Date.now() - 24 * 3600_000)),
+  to: '',
+  client_key_id: '',
+  credential_id: '',
+  family: '',
+  model: '',
+  status: '',
+});
 
 /** The filter bar's inputs, in order; the text ones match anything when empty. */
 const FILTER_FIELDS: { name: keyof Filters; label: string; time?: boolean; size?: number }[] = [
@@ -30,7 +38,12 @@ const FILTER_FIELDS: { name: keyof Filters; label: string; time?: boolean; size?
 ];
 
 function queryOf(filters: Filters): Record<string, string | undefined> {
-  return Object.fromEntries(FILTER_FIELDS.map(({ name, time }) => [name, time ? fromLocalInput(filters[name]) : filters[name].trim() || undefined]));
+  return Object.fromEntries(
+    FILTER_FIELDS.map(({ name, time }) => [
+      name,
+      time ? fromLocalInput(filters[name]) : filters[name].trim() || undefined,
+    ]),
+  );
 }
 
 const none = <span className="muted">—</span>;
@@ -47,7 +60,11 @@ const COLUMNS: Column<UsageRequestView>[] = [
     ),
   },
   { header: 'Model', className: 'nowrap', cell: (r) => r.model },
-  { header: 'Status', numeric: true, cell: (r) => <span className={`status-code ${r.status >= 400 ? 'bad' : 'good'}`}>{r.status}</span> },
+  {
+    header: 'Status',
+    numeric: true,
+    cell: (r) => <span className={`status-code ${r.status >= 400 ? 'bad' : 'good'}`}>{r.status}</span>,
+  },
   { header: 'Latency', numeric: true, cell: (r) => formatMs(r.latency_ms) },
   { header: 'TTFB', numeric: true, cell: (r) => formatMs(r.ttfb_ms) },
   { header: 'In', numeric: true, cell: (r) => formatNumber(r.input_tokens) },
@@ -71,7 +88,8 @@ export function UsagePage() {
     if (JSON.stringify(draft) === JSON.stringify(filters)) requests.reload();
     else setFilters({ ...draft });
   };
-  const set = (field: keyof Filters) => (event: { target: { value: string } }) => setDraft({ ...draft, [field]: event.target.value });
+  const set = (field: keyof Filters) => (event: { target: { value: string } }) =>
+    setDraft({ ...draft, [field]: event.target.value });
 
   return (
     <>
@@ -79,7 +97,11 @@ export function UsagePage() {
         title="Usage"
         subtitle="Every request the gateway answered: who sent it, which credential served it, and what it cost."
         actions={
-          <button className="btn" disabled={csv.busy} onClick={() => void csv.run(() => download('/usage/requests', { ...query, format: 'csv' }, 'usage.csv'))}>
+          <button
+            className="btn"
+            disabled={csv.busy}
+            onClick={() => void csv.run(() => download('/usage/requests', { ...query, format: 'csv' }, 'usage.csv'))}
+          >
             {csv.busy ? 'Exporting…' : 'Export CSV'}
           </button>
         }
@@ -119,11 +141,19 @@ export function UsagePage() {
         </form>
       </Card>
       <Card title="Requests">
-        <Resolved resource={requests} isEmpty={(rows) => rows.length === 0} empty={<Empty title="No requests match">Widen the time range or clear a filter.</Empty>}>
+        <Resolved
+          resource={requests}
+          isEmpty={(rows) => rows.length === 0}
+          empty={<Empty title="No requests match">Widen the time range or clear a filter.</Empty>}
+        >
           {(rows) => (
             <>
               <DataTable testId="usage-table" compact columns={COLUMNS} rows={rows} rowKey={(r) => r.id} />
-              <LoadMore list={requests} label="Load more" shown={<span className="muted small">{rows.length} requests shown</span>} />
+              <LoadMore
+                list={requests}
+                label="Load more"
+                shown={<span className="muted small">{rows.length} requests shown</span>}
+              />
             </>
           )}
         </Resolved>

@@ -68,9 +68,17 @@ export class RefreshFixture<Req extends TokenRequest> {
     tokens.handler = (req, index) => {
       const script = scripts.get(String(req.fields.refresh_token));
       if (script) return script(req, index);
-      return { status: 200, body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: this.options.expiresIn } };
+      return {
+        status: 200,
+        body: {
+          access_token: `access-${index + 1}`,
+          refresh_token: `refresh-${index + 1}`,
+          expires_in: this.options.expiresIn,
+        },
+      };
     };
-    for (const family of this.options.families) process.env[`OAUTH_TOKEN_URL_${family.toUpperCase()}`] = `${tokens.url}/${family}`;
+    for (const family of this.options.families)
+      process.env[`OAUTH_TOKEN_URL_${family.toUpperCase()}`] = `${tokens.url}/${family}`;
 
     this.subscriber = new Redis(this.redisUrl);
     const rotatedChannel = transportKeys.event(this.keyPrefix, Events.credentialRotated);
@@ -94,5 +102,6 @@ export class RefreshFixture<Req extends TokenRequest> {
   }
 
   /** The token requests that presented this refresh token. */
-  readonly requestsFor = (refreshToken: string): Req[] => this.tokens.requests.filter((req) => req.fields.refresh_token === refreshToken);
+  readonly requestsFor = (refreshToken: string): Req[] =>
+    this.tokens.requests.filter((req) => req.fields.refresh_token === refreshToken);
 }

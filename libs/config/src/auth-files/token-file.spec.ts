@@ -1,4 +1,10 @@
-import { BROKEN_TOKEN_FILES, CODEX_ID_TOKEN, FAKE_PRIVATE_KEY, TOKEN_FILE_SAMPLES, type TokenFileSampleName } from '@cpa/testing';
+import {
+  BROKEN_TOKEN_FILES,
+  CODEX_ID_TOKEN,
+  FAKE_PRIVATE_KEY,
+  TOKEN_FILE_SAMPLES,
+  type TokenFileSampleName,
+} from '@cpa/testing';
 import { describe, expect, it } from 'vitest';
 import {
   authFileCredentialId,
@@ -54,21 +60,34 @@ describe('parseTokenFile', () => {
       organizationUuid: '3f9b2c1e-0000-4000-8000-000000000002',
       organizationName: 'Example Org',
     });
-    expect(draft.attributes).toMatchObject({ fileName: 'claude-user@example.com.json', fileType: 'claude', fileDisabled: false });
+    expect(draft.attributes).toMatchObject({
+      fileName: 'claude-user@example.com.json',
+      fileType: 'claude',
+      fileDisabled: false,
+    });
     expect(draft.attributes.fileHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('maps a codex file with its account id and id_token', () => {
     const [draft] = parse('codex-codex-user@example.com-plus.json');
     expect(draft.provider).toBe('codex');
-    expect(draft.secret).toMatchObject({ accountId: 'acct-codex-1', idToken: CODEX_ID_TOKEN, accessToken: 'codex-access-token', refreshToken: 'codex-refresh-token' });
+    expect(draft.secret).toMatchObject({
+      accountId: 'acct-codex-1',
+      idToken: CODEX_ID_TOKEN,
+      accessToken: 'codex-access-token',
+      refreshToken: 'codex-refresh-token',
+    });
     expect(draft.expiresAt).toEqual(new Date('2030-01-10T00:00:00Z'));
   });
 
   it('maps a gemini file to provider gemini-cli with the project and the nested Google token', () => {
     const drafts = parse('gemini-user@gmail.com-my-project.json');
     expect(drafts).toHaveLength(1);
-    expect(drafts[0]).toMatchObject({ id: 'gemini-user@gmail.com-my-project.json', provider: 'gemini-cli', label: 'user@gmail.com' });
+    expect(drafts[0]).toMatchObject({
+      id: 'gemini-user@gmail.com-my-project.json',
+      provider: 'gemini-cli',
+      label: 'user@gmail.com',
+    });
     expect(drafts[0].secret).toMatchObject({
       accessToken: 'ya29.gemini-access-token',
       refreshToken: '1//gemini-refresh-token',
@@ -102,39 +121,87 @@ describe('parseTokenFile', () => {
   });
 
   it('deduplicates and trims project ids', () => {
-    const drafts = parseTokenFile('g.json', { type: 'gemini', token: { refresh_token: 'r' }, project_id: ' a , b,a,, ' });
+    const drafts = parseTokenFile('g.json', {
+      type: 'gemini',
+      token: { refresh_token: 'r' },
+      project_id: ' a , b,a,, ',
+    });
     expect(drafts.map((d) => d.secret.projectId)).toEqual(['a', 'b']);
   });
 
   it('reads the top-level token CLIProxyAPI writes when the nested one is missing', () => {
-    const [draft] = parseTokenFile('g.json', { type: 'gemini', access_token: 'top', refresh_token: 'r', expiry: '2030-01-01T00:00:00Z', project_id: 'p' });
+    const [draft] = parseTokenFile('g.json', {
+      type: 'gemini',
+      access_token: 'top',
+      refresh_token: 'r',
+      expiry: '2030-01-01T00:00:00Z',
+      project_id: 'p',
+    });
     expect(draft.secret).toMatchObject({ accessToken: 'top', refreshToken: 'r', expiresAt: '2030-01-01T00:00:00Z' });
     expect(draft.attributes.fileTopLevelToken).toBe(true);
   });
 
   it('maps a vertex file: the service account is the secret, location defaults to us-central1', () => {
     const [draft] = parse('vertex-my-gcp-project.json');
-    expect(draft).toMatchObject({ provider: 'vertex', kind: 'oauth', label: 'router@my-gcp-project.iam.gserviceaccount.com', expiresAt: null });
-    expect(draft.secret).toMatchObject({ projectId: 'my-gcp-project', location: 'europe-west4', email: 'router@my-gcp-project.iam.gserviceaccount.com' });
+    expect(draft).toMatchObject({
+      provider: 'vertex',
+      kind: 'oauth',
+      label: 'router@my-gcp-project.iam.gserviceaccount.com',
+      expiresAt: null,
+    });
+    expect(draft.secret).toMatchObject({
+      projectId: 'my-gcp-project',
+      location: 'europe-west4',
+      email: 'router@my-gcp-project.iam.gserviceaccount.com',
+    });
     expect((draft.secret.serviceAccount as Record<string, unknown>).private_key).toBe(FAKE_PRIVATE_KEY);
 
-    const [bare] = parseTokenFile('v.json', { type: 'vertex', service_account: { client_email: 'sa@p.iam.gserviceaccount.com', private_key: 'k', project_id: 'p' } });
-    expect(bare.secret).toMatchObject({ projectId: 'p', location: 'us-central1', email: 'sa@p.iam.gserviceaccount.com' });
+    const [bare] = parseTokenFile('v.json', {
+      type: 'vertex',
+      service_account: { client_email: 'sa@p.iam.gserviceaccount.com', private_key: 'k', project_id: 'p' },
+    });
+    expect(bare.secret).toMatchObject({
+      projectId: 'p',
+      location: 'us-central1',
+      email: 'sa@p.iam.gserviceaccount.com',
+    });
     expect(bare.account).toBe('sa@p.iam.gserviceaccount.com');
   });
 
   it('maps an antigravity file; expiry comes from expired, else from timestamp + expires_in', () => {
     const [draft] = parse('antigravity-ag-user@gmail.com.json');
-    expect(draft).toMatchObject({ provider: 'antigravity', expiresAt: new Date('2030-01-01T01:00:00Z'), lastRefreshAt: new Date('2030-01-01T00:00:00Z') });
-    expect(draft.secret).toMatchObject({ expiresIn: 3600, timestamp: 1893456000000, projectId: 'ag-project-123', email: 'ag-user@gmail.com' });
+    expect(draft).toMatchObject({
+      provider: 'antigravity',
+      expiresAt: new Date('2030-01-01T01:00:00Z'),
+      lastRefreshAt: new Date('2030-01-01T00:00:00Z'),
+    });
+    expect(draft.secret).toMatchObject({
+      expiresIn: 3600,
+      timestamp: 1893456000000,
+      projectId: 'ag-project-123',
+      email: 'ag-user@gmail.com',
+    });
 
-    const [derived] = parseTokenFile('a.json', { type: 'antigravity', refresh_token: 'r', timestamp: 1893456000000, expires_in: 60 });
+    const [derived] = parseTokenFile('a.json', {
+      type: 'antigravity',
+      refresh_token: 'r',
+      timestamp: 1893456000000,
+      expires_in: 60,
+    });
     expect(derived.expiresAt).toEqual(new Date('2030-01-01T00:01:00Z'));
   });
 
   it('maps a kimi file with its device id; the login timestamp is kept verbatim', () => {
     const [draft] = parse('kimi-1893456000000.json');
-    expect(draft).toMatchObject({ id: 'kimi-1893456000000.json', provider: 'kimi', kind: 'oauth', label: 'kimi', account: '', expiresAt: new Date('2030-01-01T00:15:00Z'), lastRefreshAt: null });
+    expect(draft).toMatchObject({
+      id: 'kimi-1893456000000.json',
+      provider: 'kimi',
+      kind: 'oauth',
+      label: 'kimi',
+      account: '',
+      expiresAt: new Date('2030-01-01T00:15:00Z'),
+      lastRefreshAt: null,
+    });
     expect(draft.secret).toEqual({
       accessToken: 'kimi-access-token',
       refreshToken: 'kimi-refresh-token',
@@ -148,7 +215,13 @@ describe('parseTokenFile', () => {
 
   it('maps an iflow OAuth file: the API key requests use and the tokens that renew it', () => {
     const [draft] = parse('iflow-iflow-user@example.com.json');
-    expect(draft).toMatchObject({ provider: 'iflow', kind: 'oauth', label: 'iflow-user@example.com', expiresAt: new Date('2030-01-03T00:00:00Z'), lastRefreshAt: new Date('2030-01-01T00:00:00Z') });
+    expect(draft).toMatchObject({
+      provider: 'iflow',
+      kind: 'oauth',
+      label: 'iflow-user@example.com',
+      expiresAt: new Date('2030-01-03T00:00:00Z'),
+      lastRefreshAt: new Date('2030-01-01T00:00:00Z'),
+    });
     expect(draft.secret).toEqual({
       accessToken: 'iflow-access-token',
       refreshToken: 'iflow-refresh-token',
@@ -162,16 +235,26 @@ describe('parseTokenFile', () => {
     expect(JSON.stringify(draft.attributes)).not.toContain('sk-iflow');
   });
 
-  it('maps an iflow cookie file: the key\'s own expiry is kept as written, not as a token expiry', () => {
+  it("maps an iflow cookie file: the key's own expiry is kept as written, not as a token expiry", () => {
     const [draft] = parse('iflow-cookie-user.json');
     expect(draft.expiresAt).toBeNull();
-    expect(draft.secret).toMatchObject({ apiKey: 'sk-iflow-cookie-key', cookie: 'BXAuth=cookie-value;', apiKeyExpired: '2030-02-01 12:00' });
+    expect(draft.secret).toMatchObject({
+      apiKey: 'sk-iflow-cookie-key',
+      cookie: 'BXAuth=cookie-value;',
+      apiKeyExpired: '2030-02-01 12:00',
+    });
     expect(draft.secret.refreshToken).toBeUndefined();
   });
 
   it('reads every routing field into columns and attributes, and keeps unknown fields in the secret', () => {
     const [draft] = parse('claude-routed@example.com.json');
-    expect(draft).toMatchObject({ prefix: 'blue', priority: 5, weight: 3, disabled: true, proxyUrl: 'socks5://127.0.0.1:1080' });
+    expect(draft).toMatchObject({
+      prefix: 'blue',
+      priority: 5,
+      weight: 3,
+      disabled: true,
+      proxyUrl: 'socks5://127.0.0.1:1080',
+    });
     expect(draft.attributes).toMatchObject({
       excludedModels: ['claude-opus-*', 'claude-3-*'],
       headers: { 'X-Team': 'blue' },
@@ -214,8 +297,14 @@ describe('parseTokenFile', () => {
 
   it('hashes the content, not its layout', () => {
     const a = parse('codex-codex-user@example.com-plus.json')[0].attributes.fileHash;
-    const reordered = Object.fromEntries(Object.entries(TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json']).reverse());
-    expect(parseTokenFile('codex-codex-user@example.com-plus.json', JSON.stringify(reordered)).map((d) => d.attributes.fileHash)).toEqual([a]);
+    const reordered = Object.fromEntries(
+      Object.entries(TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json']).reverse(),
+    );
+    expect(
+      parseTokenFile('codex-codex-user@example.com-plus.json', JSON.stringify(reordered)).map(
+        (d) => d.attributes.fileHash,
+      ),
+    ).toEqual([a]);
     const changed = { ...TOKEN_FILE_SAMPLES['codex-codex-user@example.com-plus.json'], access_token: 'other' };
     expect(parseTokenFile('codex-codex-user@example.com-plus.json', changed)[0].attributes.fileHash).not.toBe(a);
   });
@@ -223,7 +312,10 @@ describe('parseTokenFile', () => {
   describe('refuses broken files with a clear message that never quotes a value', () => {
     const cases: [keyof typeof BROKEN_TOKEN_FILES, string][] = [
       ['not-json.json', 'not-json.json: not valid JSON'],
-      ['unknown-type.json', 'unknown-type.json: unknown token-file type "qwen-next" (supported: claude, codex, gemini, vertex, antigravity, kimi, iflow)'],
+      [
+        'unknown-type.json',
+        'unknown-type.json: unknown token-file type "qwen-next" (supported: claude, codex, gemini, vertex, antigravity, kimi, iflow)',
+      ],
       ['no-type.json', 'no-type.json: type is required'],
       ['claude-without-tokens.json', 'claude-without-tokens.json: access_token or refresh_token is required'],
       ['vertex-without-key.json', 'vertex-without-key.json: service_account.private_key is required'],
@@ -237,7 +329,9 @@ describe('parseTokenFile', () => {
     });
 
     it('a field of the wrong type', () => {
-      const error = errorOf(() => parseTokenFile('c.json', { type: 'claude', access_token: 'sk-ant-secret', priority: 'high' }));
+      const error = errorOf(() =>
+        parseTokenFile('c.json', { type: 'claude', access_token: 'sk-ant-secret', priority: 'high' }),
+      );
       expect(error.message).toBe('c.json: priority: must be an integer');
       expect(error.message).not.toContain('sk-ant-secret');
     });
@@ -265,7 +359,12 @@ describe('renderTokenFile', () => {
   it('writes the current tokens after a refresh', () => {
     const [draft] = parse('claude-user@example.com.json');
     const refreshed = stored(draft);
-    Object.assign(refreshed.secret, { accessToken: 'new-access', refreshToken: 'new-refresh', expiresAt: '2030-01-02T08:00:00.000Z', lastRefreshAt: '2030-01-02T00:00:00.000Z' });
+    Object.assign(refreshed.secret, {
+      accessToken: 'new-access',
+      refreshToken: 'new-refresh',
+      expiresAt: '2030-01-02T08:00:00.000Z',
+      lastRefreshAt: '2030-01-02T00:00:00.000Z',
+    });
     expect(renderTokenFile([refreshed])).toMatchObject({
       access_token: 'new-access',
       refresh_token: 'new-refresh',
@@ -278,12 +377,21 @@ describe('renderTokenFile', () => {
     const [draft] = parse('antigravity-ag-user@gmail.com.json');
     const refreshed = stored(draft);
     Object.assign(refreshed.secret, { expiresAt: '2030-01-02T01:00:00Z', lastRefreshAt: '2030-01-02T00:30:00Z' });
-    expect(renderTokenFile([refreshed])).toMatchObject({ expired: '2030-01-02T01:00:00Z', timestamp: Date.parse('2030-01-02T00:30:00Z'), expires_in: 1800 });
+    expect(renderTokenFile([refreshed])).toMatchObject({
+      expired: '2030-01-02T01:00:00Z',
+      timestamp: Date.parse('2030-01-02T00:30:00Z'),
+      expires_in: 1800,
+    });
   });
 
   it('writes kimi and iflow files with the refreshed tokens, the new iflow API key and the refresh time', () => {
     const kimi = stored(parse('kimi-1893456000000.json')[0]);
-    Object.assign(kimi.secret, { accessToken: 'kimi-new', refreshToken: 'kimi-rotated', expiresAt: '2030-01-01T01:00:00.000Z', lastRefreshAt: '2030-01-01T00:45:00.000Z' });
+    Object.assign(kimi.secret, {
+      accessToken: 'kimi-new',
+      refreshToken: 'kimi-rotated',
+      expiresAt: '2030-01-01T01:00:00.000Z',
+      lastRefreshAt: '2030-01-01T00:45:00.000Z',
+    });
     expect(renderTokenFile([kimi])).toEqual({
       ...TOKEN_FILE_SAMPLES['kimi-1893456000000.json'],
       access_token: 'kimi-new',
@@ -292,13 +400,28 @@ describe('renderTokenFile', () => {
       last_refresh: '2030-01-01T00:45:00Z',
     });
     const iflow = stored(parse('iflow-iflow-user@example.com.json')[0]);
-    Object.assign(iflow.secret, { accessToken: 'iflow-new', apiKey: 'sk-iflow-new', expiresAt: '2030-01-05T00:00:00Z', lastRefreshAt: '2030-01-03T00:00:00Z' });
-    expect(renderTokenFile([iflow])).toMatchObject({ access_token: 'iflow-new', api_key: 'sk-iflow-new', expired: '2030-01-05T00:00:00Z', last_refresh: '2030-01-03T00:00:00Z', refresh_token: 'iflow-refresh-token' });
+    Object.assign(iflow.secret, {
+      accessToken: 'iflow-new',
+      apiKey: 'sk-iflow-new',
+      expiresAt: '2030-01-05T00:00:00Z',
+      lastRefreshAt: '2030-01-03T00:00:00Z',
+    });
+    expect(renderTokenFile([iflow])).toMatchObject({
+      access_token: 'iflow-new',
+      api_key: 'sk-iflow-new',
+      expired: '2030-01-05T00:00:00Z',
+      last_refresh: '2030-01-03T00:00:00Z',
+      refresh_token: 'iflow-refresh-token',
+    });
   });
 
   it('joins the projects of a gemini file and writes the freshest tokens among them', () => {
     const rows = parse('gemini-team@gmail.com-all.json').map(stored);
-    Object.assign(rows[1].secret, { accessToken: 'fresher', lastRefreshAt: '2030-01-01T00:50:00Z', expiresAt: '2030-01-01T01:50:00Z' });
+    Object.assign(rows[1].secret, {
+      accessToken: 'fresher',
+      lastRefreshAt: '2030-01-01T00:50:00Z',
+      expiresAt: '2030-01-01T01:50:00Z',
+    });
     const file = renderTokenFile([rows[2], rows[1], rows[0]]);
     expect(file.project_id).toBe('proj-alpha,proj-beta,proj-gamma');
     expect(file.access_token).toBe('fresher');
@@ -309,8 +432,20 @@ describe('renderTokenFile', () => {
 
   it('writes routing fields changed after the import (PATCH /auth-files/fields)', () => {
     const [draft] = parse('codex-codex-user@example.com-plus.json');
-    const row = { ...stored(draft), prefix: 'team', priority: 2, weight: 0, attributes: { ...draft.attributes, note: 'n', excludedModels: ['gpt-5'] } };
-    expect(renderTokenFile([row])).toMatchObject({ prefix: 'team', priority: 2, weight: 0, note: 'n', excluded_models: ['gpt-5'] });
+    const row = {
+      ...stored(draft),
+      prefix: 'team',
+      priority: 2,
+      weight: 0,
+      attributes: { ...draft.attributes, note: 'n', excludedModels: ['gpt-5'] },
+    };
+    expect(renderTokenFile([row])).toMatchObject({
+      prefix: 'team',
+      priority: 2,
+      weight: 0,
+      note: 'n',
+      excluded_models: ['gpt-5'],
+    });
   });
 
   it('refuses a credential that is not file-backed', () => {
@@ -347,7 +482,11 @@ describe('names, ids and times', () => {
   });
 
   it('normalizes an offset expiry to UTC in the secret and the column', () => {
-    const [draft] = parseTokenFile('c.json', { type: 'claude', access_token: 'a', expired: '2030-01-01T08:00:00+08:00' });
+    const [draft] = parseTokenFile('c.json', {
+      type: 'claude',
+      access_token: 'a',
+      expired: '2030-01-01T08:00:00+08:00',
+    });
     expect(draft.secret.expiresAt).toBe('2030-01-01T00:00:00Z');
     expect(draft.expiresAt).toEqual(new Date('2030-01-01T00:00:00Z'));
   });
@@ -355,7 +494,12 @@ describe('names, ids and times', () => {
 
 describe('proxy_url', () => {
   it('is checked like config.yaml proxy-url, without quoting it', () => {
-    expect(errorOf(() => parseTokenFile('c.json', { type: 'claude', access_token: 'a', proxy_url: 'ftp://user:pw@host' })).message).toMatch(/^c\.json: proxy_url: invalid proxy URL: unsupported scheme ftp:/);
-    expect(parseTokenFile('c.json', { type: 'claude', access_token: 'a', proxy_url: 'direct' })[0].proxyUrl).toBe('direct');
+    expect(
+      errorOf(() => parseTokenFile('c.json', { type: 'claude', access_token: 'a', proxy_url: 'ftp://user:pw@host' }))
+        .message,
+    ).toMatch(/^c\.json: proxy_url: invalid proxy URL: unsupported scheme ftp:/);
+    expect(parseTokenFile('c.json', { type: 'claude', access_token: 'a', proxy_url: 'direct' })[0].proxyUrl).toBe(
+      'direct',
+    );
   });
 });

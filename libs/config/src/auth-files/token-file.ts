@@ -147,7 +147,8 @@ const CommonFieldsSchema = z.object({
 type CommonFields = z.infer<typeof CommonFieldsSchema>;
 const COMMON_KEYS = Object.keys(CommonFieldsSchema.shape);
 
-const hasToken = (file: { access_token?: string; refresh_token?: string }) => Boolean(file.access_token?.trim() || file.refresh_token?.trim());
+const hasToken = (file: { access_token?: string; refresh_token?: string }) =>
+  Boolean(file.access_token?.trim() || file.refresh_token?.trim());
 const TOKEN_REQUIRED = 'access_token or refresh_token is required';
 
 const ClaudeFileSchema = z
@@ -197,14 +198,21 @@ const GeminiFileSchema = z
     auto: z.boolean().optional(),
     checked: z.boolean().optional(),
   })
-  .refine((file) => hasToken(file.token ?? {}) || hasToken(file), 'token.access_token or token.refresh_token is required');
+  .refine(
+    (file) => hasToken(file.token ?? {}) || hasToken(file),
+    'token.access_token or token.refresh_token is required',
+  );
 
 const VertexFileSchema = z.object({
   service_account: z.looseObject(
     {
       // Not trimmed: the service account goes back out byte for byte (the PEM ends with a newline).
-      client_email: z.string('service_account.client_email is required').refine((v) => v.trim() !== '', 'service_account.client_email is required'),
-      private_key: z.string('service_account.private_key is required').refine((v) => v.trim() !== '', 'service_account.private_key is required'),
+      client_email: z
+        .string('service_account.client_email is required')
+        .refine((v) => v.trim() !== '', 'service_account.client_email is required'),
+      private_key: z
+        .string('service_account.private_key is required')
+        .refine((v) => v.trim() !== '', 'service_account.private_key is required'),
       project_id: optionalText,
     },
     'service_account must be the service account JSON object',
@@ -256,7 +264,10 @@ const IFlowFileSchema = z
     scope: optionalText,
     cookie: optionalText,
   })
-  .refine((file) => hasToken(file) || Boolean(file.api_key?.trim()), 'api_key, access_token or refresh_token is required');
+  .refine(
+    (file) => hasToken(file) || Boolean(file.api_key?.trim()),
+    'api_key, access_token or refresh_token is required',
+  );
 
 /** iFlow's cookie logins write the API key's expiry in this layout (Go "2006-01-02 15:04"), kept as written. */
 const IFLOW_KEY_EXPIRY = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/;
@@ -276,7 +287,8 @@ const typeKeys = (type: TokenFileType): string[] => Object.keys(TYPE_SCHEMAS[typ
 
 /** ISO/RFC 3339 text, or epoch seconds (below 1e11) or milliseconds; anything else is "unknown". */
 export function parseFileTime(value: unknown): Date | undefined {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return new Date(value < 1e11 ? value * 1000 : value);
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0)
+    return new Date(value < 1e11 ? value * 1000 : value);
   if (typeof value !== 'string' || !value.trim()) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return parseFileTime(Number(text));
@@ -322,7 +334,8 @@ function readObject(fileName: string, content: string | Buffer | object): Record
       throw new TokenFileError(fileName, 'not valid JSON');
     }
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TokenFileError(fileName, 'a token file must be a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new TokenFileError(fileName, 'a token file must be a JSON object');
   return normalizeKeys(raw as Record<string, unknown>);
 }
 
@@ -401,7 +414,14 @@ function secretOf(type: TokenFileType, fileName: string, file: Record<string, un
       const f = parseWith(fileName, GeminiFileSchema, file);
       const { access_token, refresh_token, token_type, expiry, ...tokenExtra } = f.token ?? {};
       // The nested token is the one CLIProxyAPI reads first; the top-level copy fills gaps.
-      const projects = [...new Set((f.project_id ?? '').split(',').map((p) => p.trim()).filter(Boolean))];
+      const projects = [
+        ...new Set(
+          (f.project_id ?? '')
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ];
       return {
         secret: compact({
           accessToken: text(access_token) ?? text(f.access_token),
@@ -431,7 +451,10 @@ function secretOf(type: TokenFileType, fileName: string, file: Record<string, un
     }
     case 'antigravity': {
       const f = parseWith(fileName, AntigravityFileSchema, file);
-      const derived = f.timestamp !== undefined && f.expires_in !== undefined ? new Date(f.timestamp + f.expires_in * 1000) : undefined;
+      const derived =
+        f.timestamp !== undefined && f.expires_in !== undefined
+          ? new Date(f.timestamp + f.expires_in * 1000)
+          : undefined;
       return {
         secret: compact({
           accessToken: text(f.access_token),
@@ -461,7 +484,8 @@ function secretOf(type: TokenFileType, fileName: string, file: Record<string, un
     }
     case 'iflow': {
       const f = parseWith(fileName, IFlowFileSchema, file);
-      const keyExpiry = typeof f.expired === 'string' && IFLOW_KEY_EXPIRY.test(f.expired.trim()) ? f.expired.trim() : undefined;
+      const keyExpiry =
+        typeof f.expired === 'string' && IFLOW_KEY_EXPIRY.test(f.expired.trim()) ? f.expired.trim() : undefined;
       return {
         secret: compact({
           accessToken: text(f.access_token),
@@ -493,7 +517,11 @@ export function parseTokenFile(fileName: string, content: string | Buffer | obje
   const file = readObject(name, content);
   const type = typeof file.type === 'string' ? file.type.trim().toLowerCase() : '';
   if (!type) throw new TokenFileError(name, 'type is required');
-  if (!isTokenFileType(type)) throw new TokenFileError(name, `unknown token-file type "${type.slice(0, 40)}" (supported: ${TOKEN_FILE_TYPES.join(', ')})`);
+  if (!isTokenFileType(type))
+    throw new TokenFileError(
+      name,
+      `unknown token-file type "${type.slice(0, 40)}" (supported: ${TOKEN_FILE_TYPES.join(', ')})`,
+    );
   const common = parseWith(name, CommonFieldsSchema, pick(file, COMMON_KEYS));
   const { secret, projects, topLevelToken } = secretOf(type, name, file);
   const known = new Set(['type', ...COMMON_KEYS, ...typeKeys(type)]);
@@ -525,7 +553,14 @@ export function parseTokenFile(fileName: string, content: string | Buffer | obje
   };
   const label = email || provider;
   if (!projects || projects.length <= 1) {
-    return [{ ...base, id: authFileCredentialId(name), label, secret: compact({ ...secret, projectId: secret.projectId ?? projects?.[0] }) }];
+    return [
+      {
+        ...base,
+        id: authFileCredentialId(name),
+        label,
+        secret: compact({ ...secret, projectId: secret.projectId ?? projects?.[0] }),
+      },
+    ];
   }
   return projects.map((project) => ({
     ...base,
@@ -537,7 +572,9 @@ export function parseTokenFile(fileName: string, content: string | Buffer | obje
 }
 
 function pick(file: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((key) => file[key] !== undefined && file[key] !== null).map((key) => [key, file[key]]));
+  return Object.fromEntries(
+    keys.filter((key) => file[key] !== undefined && file[key] !== null).map((key) => [key, file[key]]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,7 +613,11 @@ function renderTyped(type: TokenFileType, c: StoredAuthFileCredential, projects:
         last_refresh: timeOf(s.lastRefreshAt, c.lastRefreshAt),
         email: str(s.email),
         expired: timeOf(s.expiresAt, c.expiresAt),
-        ...compact({ account_uuid: s.accountUuid, organization_uuid: s.organizationUuid, organization_name: s.organizationName }),
+        ...compact({
+          account_uuid: s.accountUuid,
+          organization_uuid: s.organizationUuid,
+          organization_name: s.organizationName,
+        }),
       };
     case 'codex':
       return {
@@ -596,7 +637,8 @@ function renderTyped(type: TokenFileType, c: StoredAuthFileCredential, projects:
         token_type: str(s.tokenType) || undefined,
         expiry: expiry || undefined,
       });
-      const tokenExtra = s.tokenExtra && typeof s.tokenExtra === 'object' ? (s.tokenExtra as Record<string, unknown>) : {};
+      const tokenExtra =
+        s.tokenExtra && typeof s.tokenExtra === 'object' ? (s.tokenExtra as Record<string, unknown>) : {};
       return {
         token: sortKeys({ ...tokenExtra, ...current }),
         ...(c.attributes.fileTopLevelToken ? current : {}),
@@ -618,7 +660,10 @@ function renderTyped(type: TokenFileType, c: StoredAuthFileCredential, projects:
       let timestamp = typeof s.timestamp === 'number' ? s.timestamp : undefined;
       let expiresIn = typeof s.expiresIn === 'number' ? s.expiresIn : undefined;
       // After a refresh the expiry moved: restate timestamp/expires_in from the refresh time so the three agree.
-      if (expiresAt && (timestamp === undefined || expiresIn === undefined || timestamp + expiresIn * 1000 !== expiresAt.getTime())) {
+      if (
+        expiresAt &&
+        (timestamp === undefined || expiresIn === undefined || timestamp + expiresIn * 1000 !== expiresAt.getTime())
+      ) {
         const refreshedAt = parseFileTime(s.lastRefreshAt) ?? c.lastRefreshAt ?? undefined;
         if (refreshedAt) {
           timestamp = refreshedAt.getTime();
@@ -692,10 +737,14 @@ export function renderTokenFile(credentials: readonly StoredAuthFileCredential[]
   if (!credentials.length) throw new Error('renderTokenFile needs at least one credential');
   const type = credentials[0].attributes.fileType;
   if (!isTokenFileType(type)) throw new Error(`credential ${credentials[0].id} is not file-backed`);
-  const freshness = (c: StoredAuthFileCredential) => (parseFileTime(c.secret.lastRefreshAt) ?? c.lastRefreshAt)?.getTime() ?? 0;
+  const freshness = (c: StoredAuthFileCredential) =>
+    (parseFileTime(c.secret.lastRefreshAt) ?? c.lastRefreshAt)?.getTime() ?? 0;
   const freshest = [...credentials].sort((a, b) => freshness(b) - freshness(a))[0];
   const projects = projectOrder(credentials);
-  const extra = freshest.secret.extraFields && typeof freshest.secret.extraFields === 'object' ? (freshest.secret.extraFields as Record<string, unknown>) : {};
+  const extra =
+    freshest.secret.extraFields && typeof freshest.secret.extraFields === 'object'
+      ? (freshest.secret.extraFields as Record<string, unknown>)
+      : {};
   // Routing fields come from the file's first credential, so a change to one project shows consistently.
   const first = credentials.find((c) => str(c.secret.projectId) === projects[0]) ?? credentials[0];
   return sortKeys({ ...extra, ...renderTyped(type, freshest, projects), ...renderCommon(first), type });
@@ -704,7 +753,9 @@ export function renderTokenFile(credentials: readonly StoredAuthFileCredential[]
 /** The projects of a gemini file in the order the file listed them; projects added later go last. */
 function projectOrder(credentials: readonly StoredAuthFileCredential[]): string[] {
   const present = credentials.map((c) => str(c.secret.projectId)).filter(Boolean);
-  const listed = credentials.flatMap((c) => (Array.isArray(c.attributes.fileProjects) ? (c.attributes.fileProjects as string[]) : []));
+  const listed = credentials.flatMap((c) =>
+    Array.isArray(c.attributes.fileProjects) ? (c.attributes.fileProjects as string[]) : [],
+  );
   const order = [...new Set([...listed, ...present])];
   return order.filter((p) => present.includes(p));
 }

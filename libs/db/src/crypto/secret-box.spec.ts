@@ -103,7 +103,9 @@ describe('SecretBox.fromEnv', () => {
 
   it('is a clear start-up error in production without a key', () => {
     expect(() => SecretBox.fromEnv({ NODE_ENV: 'production' })).toThrow(SecretKeyError);
-    expect(() => SecretBox.fromEnv({ NODE_ENV: 'production', CPA_SECRET_KEY: '  ' })).toThrow(/CPA_SECRET_KEY is required/);
+    expect(() => SecretBox.fromEnv({ NODE_ENV: 'production', CPA_SECRET_KEY: '  ' })).toThrow(
+      /CPA_SECRET_KEY is required/,
+    );
   });
 
   it('generates a development key once and reuses it across restarts', () => {

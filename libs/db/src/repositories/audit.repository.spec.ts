@@ -17,8 +17,22 @@ describe('assertNoSecretFields', () => {
     ).not.toThrow();
   });
 
-  it.each(['apiKey', 'api_key', 'api-key', 'clientKey', 'managementKey', 'secret', 'clientSecret', 'refreshToken',
-    'access_token', 'password', 'Authorization', 'cookie', 'codeVerifier', 'apikey'])('rejects the field %s', (field) => {
+  it.each([
+    'apiKey',
+    'api_key',
+    'api-key',
+    'clientKey',
+    'managementKey',
+    'secret',
+    'clientSecret',
+    'refreshToken',
+    'access_token',
+    'password',
+    'Authorization',
+    'cookie',
+    'codeVerifier',
+    'apikey',
+  ])('rejects the field %s', (field) => {
     expect(() => assertNoSecretFields({ [field]: 'x' })).toThrow(AuditSecretError);
   });
 

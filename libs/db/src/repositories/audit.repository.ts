@@ -19,7 +19,16 @@ export interface AuditEntry {
 }
 
 /** Last word of a camelCase / snake_case / kebab-case field name that marks it as secret. */
-const SECRET_WORDS = new Set(['secret', 'token', 'password', 'passphrase', 'authorization', 'cookie', 'apikey', 'verifier']);
+const SECRET_WORDS = new Set([
+  'secret',
+  'token',
+  'password',
+  'passphrase',
+  'authorization',
+  'cookie',
+  'apikey',
+  'verifier',
+]);
 /** `...Key` is secret after these words (apiKey, clientKey, managementKey); `settingKey` is not. */
 const SECRET_KEY_QUALIFIERS = new Set(['api', 'client', 'secret', 'private', 'access', 'management', 'encryption']);
 

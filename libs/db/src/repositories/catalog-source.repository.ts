@@ -4,8 +4,20 @@ import { PrismaService } from '../prisma.service';
 
 /** The credential columns routing and execution need, with the still-encrypted secret. */
 const CREDENTIAL_SELECT = {
-  id: true, provider: true, kind: true, label: true, prefix: true, priority: true, weight: true,
-  disabled: true, status: true, baseUrl: true, proxyUrl: true, attributes: true, version: true, secretEnc: true,
+  id: true,
+  provider: true,
+  kind: true,
+  label: true,
+  prefix: true,
+  priority: true,
+  weight: true,
+  disabled: true,
+  status: true,
+  baseUrl: true,
+  proxyUrl: true,
+  attributes: true,
+  version: true,
+  secretEnc: true,
   providerConfig: { select: { name: true, baseUrl: true, prefix: true, disabled: true, models: true, headers: true } },
 } satisfies Prisma.CredentialSelect;
 
@@ -26,8 +38,16 @@ export interface CatalogClientKeyRow {
 }
 
 const CLIENT_KEY_SELECT = {
-  id: true, label: true, disabled: true, keyHash: true,
-  models: true, rpmLimit: true, tpmLimit: true, dailyTokenBudget: true, monthlyTokenBudget: true, expiresAt: true,
+  id: true,
+  label: true,
+  disabled: true,
+  keyHash: true,
+  models: true,
+  rpmLimit: true,
+  tpmLimit: true,
+  dailyTokenBudget: true,
+  monthlyTokenBudget: true,
+  expiresAt: true,
 } satisfies Prisma.ClientApiKeySelect;
 
 /** Everything the catalog snapshot is built from, read in one repeatable-read transaction. */

@@ -34,7 +34,14 @@ describe('ClientKeyRepository', () => {
 
   it("keeps a key's models, limits, budgets and expiry, changes them by id and removes by id", async () => {
     const plain = await repo.add('plain');
-    expect(plain).toMatchObject({ models: [], rpmLimit: 0, tpmLimit: 0, dailyTokenBudget: 0, monthlyTokenBudget: 0, expiresAt: null });
+    expect(plain).toMatchObject({
+      models: [],
+      rpmLimit: 0,
+      tpmLimit: 0,
+      dailyTokenBudget: 0,
+      monthlyTokenBudget: 0,
+      expiresAt: null,
+    });
 
     const expiresAt = new Date('2027-01-01T00:00:00.000Z');
     const created = await repo.add('limited-key', {
@@ -47,16 +54,46 @@ describe('ClientKeyRepository', () => {
       expiresAt,
       source: 'management',
     });
-    expect(created).toMatchObject({ label: 'team a', models: ['gpt-4o', 'claude-*'], rpmLimit: 10, tpmLimit: 5000, dailyTokenBudget: 3_000_000_000, monthlyTokenBudget: 90_000_000_000, expiresAt, disabled: false, source: 'management' });
+    expect(created).toMatchObject({
+      label: 'team a',
+      models: ['gpt-4o', 'claude-*'],
+      rpmLimit: 10,
+      tpmLimit: 5000,
+      dailyTokenBudget: 3_000_000_000,
+      monthlyTokenBudget: 90_000_000_000,
+      expiresAt,
+      disabled: false,
+      source: 'management',
+    });
     expect(await repo.findById(created.id)).toEqual(created);
 
-    const updated = await repo.update(created.id, { models: [], tpmLimit: 0, expiresAt: null, disabled: true, label: 'team b' });
-    expect(updated).toMatchObject({ id: created.id, key: 'limited-key', label: 'team b', models: [], rpmLimit: 10, tpmLimit: 0, dailyTokenBudget: 3_000_000_000, expiresAt: null, disabled: true });
+    const updated = await repo.update(created.id, {
+      models: [],
+      tpmLimit: 0,
+      expiresAt: null,
+      disabled: true,
+      label: 'team b',
+    });
+    expect(updated).toMatchObject({
+      id: created.id,
+      key: 'limited-key',
+      label: 'team b',
+      models: [],
+      rpmLimit: 10,
+      tpmLimit: 0,
+      dailyTokenBudget: 3_000_000_000,
+      expiresAt: null,
+      disabled: true,
+    });
     expect(await repo.update('no-such-id', { rpmLimit: 1 })).toBeNull();
 
     // A move in the list (the config importer's reorder) keeps the key's limits.
     await repo.setPosition(created.id, 0);
-    expect(await repo.findById(created.id)).toMatchObject({ position: 0, rpmLimit: 10, dailyTokenBudget: 3_000_000_000 });
+    expect(await repo.findById(created.id)).toMatchObject({
+      position: 0,
+      rpmLimit: 10,
+      dailyTokenBudget: 3_000_000_000,
+    });
 
     expect(await repo.removeById(created.id)).toBe(true);
     expect(await repo.removeById(created.id)).toBe(false);

@@ -65,11 +65,15 @@ export class ClientKeyRepository {
     if (existing) return this.toRecord(existing);
     const last = await this.prisma.clientApiKey.aggregate({ _max: { position: true } });
     try {
-      const row = await this.prisma.clientApiKey.create({ data: this.newRow(key, (last._max.position ?? -1) + 1, options) });
+      const row = await this.prisma.clientApiKey.create({
+        data: this.newRow(key, (last._max.position ?? -1) + 1, options),
+      });
       return this.toRecord(row);
     } catch (error) {
       if (prismaCode(error) !== 'P2002') throw error;
-      return this.toRecord(await this.prisma.clientApiKey.findUniqueOrThrow({ where: { keyHash: hashClientKey(key) } }));
+      return this.toRecord(
+        await this.prisma.clientApiKey.findUniqueOrThrow({ where: { keyHash: hashClientKey(key) } }),
+      );
     }
   }
 
@@ -105,7 +109,10 @@ export class ClientKeyRepository {
 
   /** Moves a key in the list; `source` also claims it (the importer takes over a key it now lists). */
   async setPosition(id: string, position: number, source?: string): Promise<void> {
-    await this.prisma.clientApiKey.update({ where: { id }, data: { position, ...(source !== undefined && { source }) } });
+    await this.prisma.clientApiKey.update({
+      where: { id },
+      data: { position, ...(source !== undefined && { source }) },
+    });
   }
 
   async deleteMany(ids: readonly string[]): Promise<void> {

@@ -34,7 +34,13 @@ describe('CredentialRepository', () => {
 
     expect(await repo.getSecret(created.id)).toEqual({ apiKey });
     expect(created).not.toHaveProperty('secretEnc');
-    expect(created).toMatchObject({ provider: 'claude', kind: 'api_key', version: 1, status: 'active', disabled: false });
+    expect(created).toMatchObject({
+      provider: 'claude',
+      kind: 'api_key',
+      version: 1,
+      status: 'active',
+      disabled: false,
+    });
     expect(created.attributes).toEqual({ models: [{ name: 'claude-sonnet-4' }] });
     expect(await repo.getSecret('missing')).toBeNull();
   });
@@ -81,34 +87,72 @@ describe('CredentialRepository', () => {
 
   it('records status and model states without touching the version', async () => {
     const created = await repo.create(claudeKey('status'));
-    await repo.setStatus(created.id, { status: 'error', statusMessage: 'unauthorized', lastError: '401 from upstream' });
+    await repo.setStatus(created.id, {
+      status: 'error',
+      statusMessage: 'unauthorized',
+      lastError: '401 from upstream',
+    });
     const current = await repo.get(created.id);
-    expect(current).toMatchObject({ status: 'error', statusMessage: 'unauthorized', lastError: '401 from upstream', version: 1 });
+    expect(current).toMatchObject({
+      status: 'error',
+      statusMessage: 'unauthorized',
+      lastError: '401 from upstream',
+      version: 1,
+    });
     await expect(repo.setStatus('missing', { status: 'x' })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('a new secret ends the wait for a login; other writes leave it waiting', async () => {
     const created = await repo.create({ provider: 'claude', kind: 'oauth', secret: { refreshToken: 'refused' } });
-    const marked = await repo.update(created.id, 1, { status: 'needs_login', statusMessage: 'invalid_grant', nextRefreshAt: new Date(Date.now() + 60_000) });
+    const marked = await repo.update(created.id, 1, {
+      status: 'needs_login',
+      statusMessage: 'invalid_grant',
+      nextRefreshAt: new Date(Date.now() + 60_000),
+    });
     await repo.setStatus(created.id, { status: 'needs_login', lastError: 'invalid_grant' });
     const relabeled = await repo.update(created.id, marked.version, { label: 'still waiting' });
     expect(relabeled).toMatchObject({ status: 'needs_login', statusMessage: 'invalid_grant' });
     const relogin = await repo.update(created.id, relabeled.version, { secret: { refreshToken: 'new-login' } });
     expect(relogin).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
-    expect(await repo.get(created.id)).toMatchObject({ status: 'active', statusMessage: '', lastError: '', nextRefreshAt: null });
+    expect(await repo.get(created.id)).toMatchObject({
+      status: 'active',
+      statusMessage: '',
+      lastError: '',
+      nextRefreshAt: null,
+    });
   });
 
   it('mirrors routing state without touching the version, keeps a wait for login, clears model states', async () => {
     const created = await repo.create(claudeKey('mirror'));
     const states = { 'claude-sonnet-4': { unavailable: true, nextRetryAt: 123 } };
-    await repo.mirrorRoutingState(created.id, { modelStates: states, status: 'error', statusMessage: 'quota', lastError: '429' });
-    expect(await repo.get(created.id)).toMatchObject({ modelStates: states, status: 'error', statusMessage: 'quota', lastError: '429', version: 1 });
+    await repo.mirrorRoutingState(created.id, {
+      modelStates: states,
+      status: 'error',
+      statusMessage: 'quota',
+      lastError: '429',
+    });
+    expect(await repo.get(created.id)).toMatchObject({
+      modelStates: states,
+      status: 'error',
+      statusMessage: 'quota',
+      lastError: '429',
+      version: 1,
+    });
 
     await repo.setStatus(created.id, { status: 'needs_login', lastError: 'invalid_grant' });
     await repo.mirrorRoutingState(created.id, { modelStates: {}, status: 'active', statusMessage: '', lastError: '' });
-    expect(await repo.get(created.id)).toMatchObject({ modelStates: {}, status: 'needs_login', lastError: 'invalid_grant' });
+    expect(await repo.get(created.id)).toMatchObject({
+      modelStates: {},
+      status: 'needs_login',
+      lastError: 'invalid_grant',
+    });
 
-    await repo.mirrorRoutingState(created.id, { modelStates: states, status: 'active', statusMessage: '', lastError: '' });
+    await repo.mirrorRoutingState(created.id, {
+      modelStates: states,
+      status: 'active',
+      statusMessage: '',
+      lastError: '',
+    });
     expect(await repo.clearModelStates(created.id)).toEqual(['claude-sonnet-4']);
     expect((await repo.get(created.id))?.modelStates).toEqual({});
     expect(await repo.clearModelStates('missing')).toBeNull();

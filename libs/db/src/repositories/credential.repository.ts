@@ -182,10 +182,19 @@ export class CredentialRepository {
    * for a new login keeps the status and error the refresh worker gave it: routing state knows
    * nothing of refresh tokens. A credential deleted meanwhile is skipped.
    */
-  async mirrorRoutingState(id: string, state: { modelStates: JsonObject; status: string; statusMessage: string; lastError: string }): Promise<void> {
+  async mirrorRoutingState(
+    id: string,
+    state: { modelStates: JsonObject; status: string; statusMessage: string; lastError: string },
+  ): Promise<void> {
     const { modelStates, ...status } = state;
-    await this.prisma.credential.updateMany({ where: { id }, data: { modelStates: modelStates as Prisma.InputJsonValue } });
-    await this.prisma.credential.updateMany({ where: { id, status: { not: CredentialStatuses.needsLogin } }, data: status });
+    await this.prisma.credential.updateMany({
+      where: { id },
+      data: { modelStates: modelStates as Prisma.InputJsonValue },
+    });
+    await this.prisma.credential.updateMany({
+      where: { id, status: { not: CredentialStatuses.needsLogin } },
+      data: status,
+    });
   }
 
   /** Clears the mirrored per-model states; returns the models that had one, or null for an unknown credential. */
@@ -236,9 +245,15 @@ export class CredentialRepository {
 
   /** The credential `id`, or else the rows of the token file `id`, each with its openai-compatibility provider. */
   rowsWithProviderByIdOrFile(id: string) {
-    return this.prisma.credential
-      .findUnique({ where: { id }, include: { providerConfig: true } })
-      .then((row) => (row ? [row] : this.prisma.credential.findMany({ where: byFileName(id), include: { providerConfig: true }, orderBy: { id: 'asc' } })));
+    return this.prisma.credential.findUnique({ where: { id }, include: { providerConfig: true } }).then((row) =>
+      row
+        ? [row]
+        : this.prisma.credential.findMany({
+            where: byFileName(id),
+            include: { providerConfig: true },
+            orderBy: { id: 'asc' },
+          }),
+    );
   }
 
   async insertRow(data: Prisma.CredentialUncheckedCreateInput): Promise<void> {
@@ -263,7 +278,9 @@ export class CredentialRepository {
   }
 }
 
-const byFileName = (name: string): Prisma.CredentialWhereInput => ({ attributes: { path: ['fileName'], equals: name } });
+const byFileName = (name: string): Prisma.CredentialWhereInput => ({
+  attributes: { path: ['fileName'], equals: name },
+});
 
 function whereOf(filter: CredentialFilter): Prisma.CredentialWhereInput {
   const where: Prisma.CredentialWhereInput = {};

@@ -64,7 +64,9 @@ export class OAuthSessionRepository {
   /** Stores a new pending session; purges sessions finished or expired longer ago than the retention. */
   async create(input: NewOAuthSession): Promise<OAuthSessionRecord> {
     const now = input.now ?? new Date();
-    await this.prisma.oAuthSession.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - OAUTH_SESSION_RETENTION_MS) } } });
+    await this.prisma.oAuthSession.deleteMany({
+      where: { expiresAt: { lt: new Date(now.getTime() - OAUTH_SESSION_RETENTION_MS) } },
+    });
     const row = await this.prisma.oAuthSession.create({
       data: {
         state: input.state,
@@ -105,11 +107,13 @@ export class OAuthSessionRepository {
    */
   async claimPoll(state: string, now = new Date()): Promise<OAuthPollClaim> {
     const row = await this.prisma.oAuthSession.findUnique({ where: { state } });
-    if (!row || row.status !== OAuthSessionStatuses.pending || row.expiresAt <= now) return { claimed: false, ...refusalOf(row, now) };
+    if (!row || row.status !== OAuthSessionStatuses.pending || row.expiresAt <= now)
+      return { claimed: false, ...refusalOf(row, now) };
     const secret = this.open(row.secretEnc);
     const due = typeof secret.nextPollAt === 'number' ? secret.nextPollAt : 0;
     if (due > now.getTime()) return { claimed: false, reason: 'not-due', session: toRecord(row) };
-    const intervalMs = typeof secret.intervalMs === 'number' && secret.intervalMs > 0 ? secret.intervalMs : DEFAULT_POLL_INTERVAL_MS;
+    const intervalMs =
+      typeof secret.intervalMs === 'number' && secret.intervalMs > 0 ? secret.intervalMs : DEFAULT_POLL_INTERVAL_MS;
     const next = { ...secret, nextPollAt: now.getTime() + intervalMs };
     const { count } = await this.prisma.oAuthSession.updateMany({
       where: { state, status: OAuthSessionStatuses.pending, secretEnc: row.secretEnc },
@@ -171,7 +175,8 @@ function toRecord(row: OAuthSession): OAuthSessionRecord {
 function refusalOf(row: OAuthSession | null, now: Date): { reason: OAuthSessionRefusal; session?: OAuthSessionRecord } {
   if (!row) return { reason: 'unknown' };
   const session = toRecord(row);
-  if (row.status === OAuthSessionStatuses.ok || row.status === OAuthSessionStatuses.exchanging) return { reason: 'used', session };
+  if (row.status === OAuthSessionStatuses.ok || row.status === OAuthSessionStatuses.exchanging)
+    return { reason: 'used', session };
   if (row.status === OAuthSessionStatuses.error) return { reason: 'failed', session };
   if (row.expiresAt <= now) return { reason: 'expired', session };
   // Pending and unexpired, yet not claimed: another caller won the race this instant.

@@ -4,7 +4,10 @@ import { PrismaService } from '../prisma.service';
 import type { DbClient } from '../unit-of-work';
 
 /** The columns of an openai-compatibility provider a writer sets (id and timestamps aside). */
-export type ProviderConfigColumns = Omit<Prisma.ProviderConfigUncheckedCreateInput, 'id' | 'createdAt' | 'updatedAt' | 'credentials'>;
+export type ProviderConfigColumns = Omit<
+  Prisma.ProviderConfigUncheckedCreateInput,
+  'id' | 'createdAt' | 'updatedAt' | 'credentials'
+>;
 
 /**
  * openai-compatibility providers (provider_configs). Each API key of a provider is an
@@ -22,7 +25,10 @@ export class ProviderConfigRepository {
 
   /** Every provider in list order, with its credentials. */
   listWithCredentials(): Promise<(ProviderConfig & { credentials: Credential[] })[]> {
-    return this.prisma.providerConfig.findMany({ orderBy: [{ position: 'asc' }, { name: 'asc' }], include: { credentials: true } });
+    return this.prisma.providerConfig.findMany({
+      orderBy: [{ position: 'asc' }, { name: 'asc' }],
+      include: { credentials: true },
+    });
   }
 
   async create(id: string, columns: ProviderConfigColumns): Promise<void> {

@@ -34,7 +34,16 @@ const record = (over: Partial<UsageRequestRecord> = {}): UsageRequestRecord => (
 describe('UsageRequestRepository', () => {
   it('stores each request once and adds it to the hourly roll-up once, histograms included', async () => {
     const a = record({ latencyMs: 100, ttfbMs: 40 });
-    const b = record({ at: T0 + 60_000, status: 429, latencyMs: 300, inputTokens: 7, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, attempts: 3 });
+    const b = record({
+      at: T0 + 60_000,
+      status: 429,
+      latencyMs: 300,
+      inputTokens: 7,
+      outputTokens: 0,
+      cachedTokens: 0,
+      reasoningTokens: 0,
+      attempts: 3,
+    });
     expect(await repo.write([a, b])).toBe(2);
     // The drain may write a batch twice (killed between the write and the trim): nothing doubles.
     expect(await repo.write([a, b, record({ at: T0 + 3_600_000 })])).toBe(1);
@@ -42,7 +51,15 @@ describe('UsageRequestRepository', () => {
     const hourly = await db.prisma.usageHourly.findMany({ orderBy: [{ hour: 'asc' }, { status: 'asc' }] });
     expect(hourly).toHaveLength(3);
     const [ok, limited, later] = hourly;
-    expect(ok).toMatchObject({ hour: new Date('2030-03-01T10:00:00Z'), status: 200, requests: 1, inputTokens: 10n, outputTokens: 5n, cachedTokens: 1n, reasoningTokens: 2n });
+    expect(ok).toMatchObject({
+      hour: new Date('2030-03-01T10:00:00Z'),
+      status: 200,
+      requests: 1,
+      inputTokens: 10n,
+      outputTokens: 5n,
+      cachedTokens: 1n,
+      reasoningTokens: 2n,
+    });
     expect(ok!.latencyHist[histogramIndex(100)]).toBe(1);
     expect(ok!.ttfbHist[histogramIndex(40)]).toBe(1);
     expect(limited).toMatchObject({ status: 429, requests: 1, inputTokens: 7n });
@@ -51,7 +68,9 @@ describe('UsageRequestRepository', () => {
 
     // A second write to the same roll-up row adds its histogram element-wise.
     await repo.write([record({ latencyMs: 100, ttfbMs: 40 })]);
-    const merged = await db.prisma.usageHourly.findFirstOrThrow({ where: { hour: new Date('2030-03-01T10:00:00Z'), status: 200 } });
+    const merged = await db.prisma.usageHourly.findFirstOrThrow({
+      where: { hour: new Date('2030-03-01T10:00:00Z'), status: 200 },
+    });
     expect(merged).toMatchObject({ requests: 2, inputTokens: 20n });
     expect(merged.latencyHist[histogramIndex(100)]).toBe(2);
   });
@@ -98,7 +117,9 @@ describe('UsageRequestRepository', () => {
     expect(daily!.latencyHist[histogramIndex(10)]).toBe(2);
     expect(daily!.latencyHist[histogramIndex(20)]).toBe(1);
     expect(daily!.ttfbHist[histogramIndex(5)]).toBe(1);
-    expect(await repo.buckets({ model: 'sum', status: 'error' }, 'day')).toEqual([expect.objectContaining({ requests: 1, errors: 1 })]);
+    expect(await repo.buckets({ model: 'sum', status: 'error' }, 'day')).toEqual([
+      expect.objectContaining({ requests: 1, errors: 1 }),
+    ]);
     expect(await repo.buckets({ model: 'sum', from: new Date(day + 2 * 3_600_000) }, 'hour')).toHaveLength(1);
   });
 
@@ -120,13 +141,35 @@ describe('UsageRequestRepository', () => {
     await repo.write([
       record({ clientKeyId: 'ck-a', at: Date.parse('2030-06-30T23:59:59Z'), inputTokens: 1000, outputTokens: 1000 }), // last month
       record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-02T10:00:00Z'), inputTokens: 100, outputTokens: 20 }),
-      record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-15T00:00:00Z'), inputTokens: 3, outputTokens: 4, cachedTokens: 50 }),
-      record({ clientKeyId: 'ck-a', at: Date.parse('2030-07-15T09:30:00.125Z'), status: 500, inputTokens: 0, outputTokens: 0 }),
+      record({
+        clientKeyId: 'ck-a',
+        at: Date.parse('2030-07-15T00:00:00Z'),
+        inputTokens: 3,
+        outputTokens: 4,
+        cachedTokens: 50,
+      }),
+      record({
+        clientKeyId: 'ck-a',
+        at: Date.parse('2030-07-15T09:30:00.125Z'),
+        status: 500,
+        inputTokens: 0,
+        outputTokens: 0,
+      }),
       record({ clientKeyId: 'ck-b', at: Date.parse('2030-07-15T08:00:00Z'), inputTokens: 5, outputTokens: 5 }),
     ]);
     const usage = await repo.clientKeyUsage(['ck-a', 'ck-b', 'ck-never'], { dayStart, monthStart });
-    expect(usage.get('ck-a')).toEqual({ requestsToday: 2, tokensToday: 7, tokensMonth: 127, lastUsedAt: Date.parse('2030-07-15T09:30:00.125Z') });
-    expect(usage.get('ck-b')).toEqual({ requestsToday: 1, tokensToday: 10, tokensMonth: 10, lastUsedAt: Date.parse('2030-07-15T08:00:00Z') });
+    expect(usage.get('ck-a')).toEqual({
+      requestsToday: 2,
+      tokensToday: 7,
+      tokensMonth: 127,
+      lastUsedAt: Date.parse('2030-07-15T09:30:00.125Z'),
+    });
+    expect(usage.get('ck-b')).toEqual({
+      requestsToday: 1,
+      tokensToday: 10,
+      tokensMonth: 10,
+      lastUsedAt: Date.parse('2030-07-15T08:00:00Z'),
+    });
     expect(usage.get('ck-never')).toEqual({ requestsToday: 0, tokensToday: 0, tokensMonth: 0, lastUsedAt: null });
     expect(await repo.clientKeyUsage([], { dayStart, monthStart })).toEqual(new Map());
   });

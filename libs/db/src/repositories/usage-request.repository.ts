@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma.service';
-import { addHistogram, isErrorStatus, rollupHourly, type UsageHourlyRow, type UsageRequestRecord } from '../usage-request';
+import {
+  addHistogram,
+  isErrorStatus,
+  rollupHourly,
+  type UsageHourlyRow,
+  type UsageRequestRecord,
+} from '../usage-request';
 
 export * from '../usage-request';
 
@@ -55,9 +61,31 @@ const DELETE_CHUNK = 5_000;
 const RETENTION_LOCK = 0x75736167; // "usag"
 
 /** What makes an imported record the same as a stored one (CLIProxyAPI's dedup key, on our fields). */
-export function usageFingerprint(r: Pick<UsageRequestRow, 'clientKeyId' | 'credentialId' | 'model' | 'status' | 'inputTokens' | 'outputTokens' | 'cachedTokens' | 'reasoningTokens'> & { at: Date | number }): string {
+export function usageFingerprint(
+  r: Pick<
+    UsageRequestRow,
+    | 'clientKeyId'
+    | 'credentialId'
+    | 'model'
+    | 'status'
+    | 'inputTokens'
+    | 'outputTokens'
+    | 'cachedTokens'
+    | 'reasoningTokens'
+  > & { at: Date | number },
+): string {
   const at = typeof r.at === 'number' ? r.at : r.at.getTime();
-  return JSON.stringify([r.clientKeyId, r.model, at, r.credentialId, isErrorStatus(r.status), r.inputTokens, r.outputTokens, r.reasoningTokens, r.cachedTokens]);
+  return JSON.stringify([
+    r.clientKeyId,
+    r.model,
+    at,
+    r.credentialId,
+    isErrorStatus(r.status),
+    r.inputTokens,
+    r.outputTokens,
+    r.reasoningTokens,
+    r.cachedTokens,
+  ]);
 }
 
 function statusWhere(status: UsageRequestFilter['status']): Prisma.IntFilter | number | undefined {
@@ -69,7 +97,8 @@ function statusWhere(status: UsageRequestFilter['status']): Prisma.IntFilter | n
 
 function requestWhere(filter: UsageRequestFilter): Prisma.UsageRequestWhereInput {
   const where: Prisma.UsageRequestWhereInput = {};
-  if (filter.from || filter.to) where.at = { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) };
+  if (filter.from || filter.to)
+    where.at = { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) };
   if (filter.clientKeyId !== undefined) where.clientKeyId = filter.clientKeyId;
   if (filter.credentialId !== undefined) where.credentialId = filter.credentialId;
   if (filter.family !== undefined) where.family = filter.family;
@@ -149,7 +178,13 @@ export class UsageRequestRepository {
           "latency_ms" AS "latencyMs", "ttfb_ms" AS "ttfbMs", "input_tokens" AS "inputTokens", "output_tokens" AS "outputTokens",
           "cached_tokens" AS "cachedTokens", "reasoning_tokens" AS "reasoningTokens"`;
       const rows = rollupHourly(
-        inserted.map((r) => ({ ...r, inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), cachedTokens: Number(r.cachedTokens), reasoningTokens: Number(r.reasoningTokens) })),
+        inserted.map((r) => ({
+          ...r,
+          inputTokens: Number(r.inputTokens),
+          outputTokens: Number(r.outputTokens),
+          cachedTokens: Number(r.cachedTokens),
+          reasoningTokens: Number(r.reasoningTokens),
+        })),
       );
       await this.addHourly(tx, rows);
       return inserted.length;
@@ -197,7 +232,9 @@ export class UsageRequestRepository {
    * Imported records (CLIProxyAPI's usage export): those matching a stored request on
    * CLIProxyAPI's dedup fields are skipped, the others stored under a key derived from them.
    */
-  async import(records: readonly (Omit<UsageRequestRecord, 'key'> & { source: string })[]): Promise<{ added: number; skipped: number }> {
+  async import(
+    records: readonly (Omit<UsageRequestRecord, 'key'> & { source: string })[],
+  ): Promise<{ added: number; skipped: number }> {
     if (records.length === 0) return { added: 0, skipped: 0 };
     const moments = [...new Set(records.map((r) => r.at))].map((ms) => new Date(ms));
     const existing = new Set<string>();
@@ -209,7 +246,10 @@ export class UsageRequestRepository {
     for (const record of records) {
       const fingerprint = usageFingerprint(record);
       if (existing.has(fingerprint) || fresh.has(fingerprint)) continue;
-      fresh.set(fingerprint, { ...record, key: `import:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 32)}` });
+      fresh.set(fingerprint, {
+        ...record,
+        key: `import:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 32)}`,
+      });
     }
     const added = await this.write([...fresh.values()]);
     return { added, skipped: records.length - added };
@@ -219,12 +259,21 @@ export class UsageRequestRepository {
   async list(filter: UsageRequestFilter, limit: number, beforeId?: string): Promise<UsageRequestRow[]> {
     const where = requestWhere(filter);
     if (beforeId !== undefined) {
-      const cursor = await this.prisma.usageRequest.findUnique({ where: { id: BigInt(beforeId) }, select: { id: true, at: true } });
+      const cursor = await this.prisma.usageRequest.findUnique({
+        where: { id: BigInt(beforeId) },
+        select: { id: true, at: true },
+      });
       if (!cursor) return [];
-      const after: Prisma.UsageRequestWhereInput = { OR: [{ at: { lt: cursor.at } }, { at: cursor.at, id: { lt: cursor.id } }] };
+      const after: Prisma.UsageRequestWhereInput = {
+        OR: [{ at: { lt: cursor.at } }, { at: cursor.at, id: { lt: cursor.id } }],
+      };
       where.AND = [after];
     }
-    const rows = await this.prisma.usageRequest.findMany({ where, orderBy: [{ at: 'desc' }, { id: 'desc' }], take: limit });
+    const rows = await this.prisma.usageRequest.findMany({
+      where,
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      take: limit,
+    });
     return rows.map(toRow);
   }
 
@@ -242,7 +291,8 @@ export class UsageRequestRepository {
   /** Roll-up sums per hour or UTC day (histograms summed), oldest first; hours are whole (`from` rounds down). */
   async buckets(filter: UsageRequestFilter, bucket: 'hour' | 'day'): Promise<UsageBucket[]> {
     const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-    if (filter.from) conditions.push(Prisma.sql`"hour" >= date_trunc('hour', ${filter.from.toISOString()}::timestamp(3))`);
+    if (filter.from)
+      conditions.push(Prisma.sql`"hour" >= date_trunc('hour', ${filter.from.toISOString()}::timestamp(3))`);
     if (filter.to) conditions.push(Prisma.sql`"hour" < ${filter.to.toISOString()}::timestamp(3)`);
     if (filter.clientKeyId !== undefined) conditions.push(Prisma.sql`"client_key_id" = ${filter.clientKeyId}`);
     if (filter.credentialId !== undefined) conditions.push(Prisma.sql`"credential_id" = ${filter.credentialId}`);
@@ -253,7 +303,17 @@ export class UsageRequestRepository {
     else if (filter.status !== undefined) conditions.push(Prisma.sql`"status" = ${filter.status}`);
     const unit = bucket === 'day' ? 'day' : 'hour';
     const rows = await this.prisma.$queryRaw<
-      { start: Date; requests: bigint; errors: bigint; input: bigint; output: bigint; cached: bigint; reasoning: bigint; latency: number[] | null; ttfb: number[] | null }[]
+      {
+        start: Date;
+        requests: bigint;
+        errors: bigint;
+        input: bigint;
+        output: bigint;
+        cached: bigint;
+        reasoning: bigint;
+        latency: number[] | null;
+        ttfb: number[] | null;
+      }[]
     >`
       SELECT date_trunc(${unit}, "hour") AS "start", SUM("requests")::bigint AS "requests",
         COALESCE(SUM("requests") FILTER (WHERE "status" >= 400 OR "status" <= 0), 0)::bigint AS "errors",
@@ -284,7 +344,9 @@ export class UsageRequestRepository {
     let deleted = 0;
     for (;;) {
       const chunk = await this.prisma.$transaction(async (tx) => {
-        const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${RETENTION_LOCK}::bigint) AS "locked"`;
+        const [lock] = await tx.$queryRaw<
+          { locked: boolean }[]
+        >`SELECT pg_try_advisory_xact_lock(${RETENTION_LOCK}::bigint) AS "locked"`;
         if (!lock?.locked) return -1;
         return tx.$executeRaw`
           DELETE FROM "usage_requests" WHERE "id" IN (
@@ -302,11 +364,16 @@ export class UsageRequestRepository {
    * without usage get zeros. One statement: the roll-up's hours of the month, and one
    * index probe per key for the newest request.
    */
-  async clientKeyUsage(clientKeyIds: readonly string[], period: { dayStart: Date; monthStart: Date }): Promise<Map<string, ClientKeyUsage>> {
+  async clientKeyUsage(
+    clientKeyIds: readonly string[],
+    period: { dayStart: Date; monthStart: Date },
+  ): Promise<Map<string, ClientKeyUsage>> {
     const usage = new Map<string, ClientKeyUsage>();
     if (clientKeyIds.length === 0) return usage;
     const day = period.dayStart.toISOString();
-    const rows = await this.prisma.$queryRaw<{ id: string; requestsToday: bigint; tokensToday: bigint; tokensMonth: bigint; lastUsedAt: Date | null }[]>`
+    const rows = await this.prisma.$queryRaw<
+      { id: string; requestsToday: bigint; tokensToday: bigint; tokensMonth: bigint; lastUsedAt: Date | null }[]
+    >`
       SELECT k."id",
         COALESCE(SUM(h."requests") FILTER (WHERE h."hour" >= ${day}::timestamp(3)), 0)::bigint AS "requestsToday",
         COALESCE(SUM(h."input_tokens" + h."output_tokens") FILTER (WHERE h."hour" >= ${day}::timestamp(3)), 0)::bigint AS "tokensToday",
@@ -347,7 +414,10 @@ export class UsageRequestRepository {
   }
 
   /** Names for ids in views: client keys (label, else preview) and credentials (label, account). */
-  async names(): Promise<{ clientKeys: Map<string, string>; credentials: Map<string, { label: string; account: string }> }> {
+  async names(): Promise<{
+    clientKeys: Map<string, string>;
+    credentials: Map<string, { label: string; account: string }>;
+  }> {
     const [keys, credentials] = await Promise.all([
       this.prisma.clientApiKey.findMany({ select: { id: true, label: true, keyPreview: true } }),
       this.prisma.credential.findMany({ select: { id: true, label: true, account: true } }),

@@ -15,7 +15,14 @@ describe('UsageRepository', () => {
   it('creates a counter row, then increments it', async () => {
     const base = { day: '2025-02-01', credentialId: 'cred-1', clientKeyId: 'key-1', model: 'gpt-4o' };
     await repo.increment({ ...base, inputTokens: 100, outputTokens: 20 });
-    await repo.increment({ ...base, inputTokens: 50, outputTokens: 5, cachedTokens: 10, reasoningTokens: 3, failures: 1 });
+    await repo.increment({
+      ...base,
+      inputTokens: 50,
+      outputTokens: 5,
+      cachedTokens: 10,
+      reasoningTokens: 3,
+      failures: 1,
+    });
     expect(await repo.query({ from: '2025-02-01', to: '2025-02-01' })).toEqual([
       { ...base, requests: 2, failures: 1, inputTokens: 150, outputTokens: 25, cachedTokens: 10, reasoningTokens: 3 },
     ]);
@@ -58,6 +65,8 @@ describe('UsageRepository', () => {
       ['2025-02-01', 'gpt-4o'],
       ['2025-02-02', 'a'],
     ]);
-    expect(await repo.query({ from: '2025-02-01', to: '2025-02-04', model: 'gpt-4o', clientKeyId: 'key-1' })).toHaveLength(1);
+    expect(
+      await repo.query({ from: '2025-02-01', to: '2025-02-04', model: 'gpt-4o', clientKeyId: 'key-1' }),
+    ).toHaveLength(1);
   });
 });

@@ -18,9 +18,42 @@ describe('aggregateUsage', () => {
       { day: '2025-01-01', credentialId: 'c2', model: 'm', requests: 3, cachedTokens: 2, reasoningTokens: 7 },
     ]);
     expect(rows).toEqual([
-      { day: '2025-01-01', credentialId: 'c2', clientKeyId: '', model: 'm', requests: 3, failures: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 2, reasoningTokens: 7 },
-      { day: '2025-01-02', credentialId: 'c1', clientKeyId: '', model: 'm', requests: 2, failures: 1, inputTokens: 10, outputTokens: 5, cachedTokens: 0, reasoningTokens: 0 },
-      { day: '2025-01-02', credentialId: 'c1', clientKeyId: 'k', model: 'm', requests: 1, failures: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
+      {
+        day: '2025-01-01',
+        credentialId: 'c2',
+        clientKeyId: '',
+        model: 'm',
+        requests: 3,
+        failures: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 2,
+        reasoningTokens: 7,
+      },
+      {
+        day: '2025-01-02',
+        credentialId: 'c1',
+        clientKeyId: '',
+        model: 'm',
+        requests: 2,
+        failures: 1,
+        inputTokens: 10,
+        outputTokens: 5,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+      },
+      {
+        day: '2025-01-02',
+        credentialId: 'c1',
+        clientKeyId: 'k',
+        model: 'm',
+        requests: 1,
+        failures: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+      },
     ]);
   });
 

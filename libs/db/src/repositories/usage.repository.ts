@@ -46,7 +46,8 @@ export function aggregateUsage(entries: readonly UsageIncrement[]): UsageRow[] {
     rows.set(key, target);
     for (const counter of COUNTERS) {
       const amount = entry[counter] ?? (counter === 'requests' ? 1 : 0);
-      if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`usage ${counter} must be a non-negative integer`);
+      if (!Number.isSafeInteger(amount) || amount < 0)
+        throw new RangeError(`usage ${counter} must be a non-negative integer`);
       target[counter] += amount;
     }
   }
@@ -85,8 +86,13 @@ export class UsageRepository {
 
   /** Requests and failures of each credential over all recorded days. */
   async totalsByCredential(): Promise<Map<string, { requests: number; failures: number }>> {
-    const sums = await this.prisma.usageDaily.groupBy({ by: ['credentialId'], _sum: { requests: true, failures: true } });
-    return new Map(sums.map((u) => [u.credentialId, { requests: u._sum.requests ?? 0, failures: u._sum.failures ?? 0 }]));
+    const sums = await this.prisma.usageDaily.groupBy({
+      by: ['credentialId'],
+      _sum: { requests: true, failures: true },
+    });
+    return new Map(
+      sums.map((u) => [u.credentialId, { requests: u._sum.requests ?? 0, failures: u._sum.failures ?? 0 }]),
+    );
   }
 
   async query(range: UsageQuery): Promise<UsageRow[]> {

@@ -11,15 +11,26 @@ export function json(format: ClientFormat, name: string): any {
   return JSON.parse(fixture(format, name));
 }
 
-export const MAIN_FORMATS = ['openai-chat', 'openai-responses', 'claude', 'gemini'] as const satisfies readonly ClientFormat[];
+export const MAIN_FORMATS = [
+  'openai-chat',
+  'openai-responses',
+  'claude',
+  'gemini',
+] as const satisfies readonly ClientFormat[];
 
 /** Formats that can show reasoning text / tool calls to a client. */
 export const showsReasoning = (f: ClientFormat) => f !== 'openai-completions';
 export const hasTools = (f: ClientFormat) => f !== 'openai-completions';
 
 /** The meaning of a response, independent of wire details (ids, timestamps, framing). */
-export function meaning(res: CanonicalResponse, opts: { reasoning?: boolean; tools?: boolean; reasoningTokens?: boolean; cached?: boolean } = {}) {
-  const text = res.content.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('');
+export function meaning(
+  res: CanonicalResponse,
+  opts: { reasoning?: boolean; tools?: boolean; reasoningTokens?: boolean; cached?: boolean } = {},
+) {
+  const text = res.content
+    .filter((p) => p.type === 'text')
+    .map((p) => (p as { text: string }).text)
+    .join('');
   const out: Record<string, unknown> = {
     text,
     stop: res.stopReason,
@@ -27,9 +38,15 @@ export function meaning(res: CanonicalResponse, opts: { reasoning?: boolean; too
     output: res.usage?.outputTokens,
   };
   if (opts.tools !== false) {
-    out.tools = res.content.filter((p) => p.type === 'tool_call').map((p) => (p.type === 'tool_call' ? { name: p.name, args: JSON.parse(p.arguments || '{}') } : null));
+    out.tools = res.content
+      .filter((p) => p.type === 'tool_call')
+      .map((p) => (p.type === 'tool_call' ? { name: p.name, args: JSON.parse(p.arguments || '{}') } : null));
   } else if (out.stop === 'tool_use') out.stop = 'end_turn';
-  if (opts.reasoning !== false) out.reasoning = res.content.filter((p) => p.type === 'reasoning').map((p) => (p as { text: string }).text).join('');
+  if (opts.reasoning !== false)
+    out.reasoning = res.content
+      .filter((p) => p.type === 'reasoning')
+      .map((p) => (p as { text: string }).text)
+      .join('');
   if (opts.cached) out.cached = res.usage?.cachedTokens ?? 0;
   if (opts.reasoningTokens) out.reasoningTokens = res.usage?.reasoningTokens ?? 0;
   return out;

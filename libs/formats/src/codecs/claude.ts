@@ -1,17 +1,46 @@
 import type {
-  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig,
-  StopReason, StreamSink, TextPart, ToolChoice, Usage,
+  CanonicalError,
+  CanonicalRequest,
+  CanonicalResponse,
+  ContentPart,
+  DocumentPart,
+  ImagePart,
+  Message,
+  ReasoningConfig,
+  StopReason,
+  StreamSink,
+  TextPart,
+  ToolChoice,
+  Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { claudeErrorBody, decodeAnyError } from '../error-envelopes';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';
 import {
-  argsToObject, asArray, compact, isObject, newId, num, objectToArgs, prefixedId, sanitizeId, str, toolParameters, type Json,
+  argsToObject,
+  asArray,
+  compact,
+  isObject,
+  newId,
+  num,
+  objectToArgs,
+  prefixedId,
+  sanitizeId,
+  str,
+  toolParameters,
+  type Json,
 } from '../util';
 import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
-const STOP_REASONS: ReadonlySet<string> = new Set(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal']);
+const STOP_REASONS: ReadonlySet<string> = new Set([
+  'end_turn',
+  'max_tokens',
+  'stop_sequence',
+  'tool_use',
+  'pause_turn',
+  'refusal',
+]);
 const DEFAULT_MAX_TOKENS = 8192;
 const MIN_BUDGET = 1024;
 
@@ -32,7 +61,10 @@ export function claudeUsage(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const cached = num(u.cache_read_input_tokens) ?? 0;
   const created = num(u.cache_creation_input_tokens) ?? 0;
-  const usage: Usage = { inputTokens: (num(u.input_tokens) ?? 0) + cached + created, outputTokens: num(u.output_tokens) ?? 0 };
+  const usage: Usage = {
+    inputTokens: (num(u.input_tokens) ?? 0) + cached + created,
+    outputTokens: num(u.output_tokens) ?? 0,
+  };
   if (u.cache_read_input_tokens !== undefined) usage.cachedTokens = cached;
   if (u.cache_creation_input_tokens !== undefined) usage.cacheCreationTokens = created;
   return usage;
@@ -54,7 +86,9 @@ function decodeMediaSource(src: Json): ImagePart['source'] | DocumentPart['sourc
   if (src.type === 'text') return { kind: 'text', text: String(src.data), mediaType: str(src.media_type) };
   if (src.type === 'file') return { kind: 'file', fileId: String(src.file_id) };
   if (src.type === 'content') {
-    const text = asArray<Json>(src.content).map((b) => (b.type === 'text' ? b.text : '')).join('');
+    const text = asArray<Json>(src.content)
+      .map((b) => (b.type === 'text' ? b.text : ''))
+      .join('');
     return { kind: 'text', text, mediaType: 'text/plain' };
   }
   return undefined;
@@ -73,16 +107,31 @@ function decodeBlock(b: Json): ContentPart | undefined {
       return source ? compact<DocumentPart>({ type: 'document', source, title: str(b.title) }) : undefined;
     }
     case 'thinking':
-      return compact({ type: 'reasoning' as const, text: String(b.thinking ?? ''), signature: b.signature ? { format: 'claude' as const, value: String(b.signature) } : undefined });
+      return compact({
+        type: 'reasoning' as const,
+        text: String(b.thinking ?? ''),
+        signature: b.signature ? { format: 'claude' as const, value: String(b.signature) } : undefined,
+      });
     case 'redacted_thinking':
       return { type: 'reasoning', text: '', redacted: { format: 'claude', value: String(b.data) } };
     case 'tool_use':
       return { type: 'tool_call', id: String(b.id), name: String(b.name), arguments: objectToArgs(b.input) };
     case 'tool_result': {
-      const content = typeof b.content === 'string'
-        ? [{ type: 'text' as const, text: b.content }]
-        : asArray<Json>(b.content).map(decodeBlock).filter((p): p is TextPart | ImagePart | DocumentPart => !!p && (p.type === 'text' || p.type === 'image' || p.type === 'document'));
-      return compact({ type: 'tool_result' as const, callId: String(b.tool_use_id), content, isError: b.is_error === true ? true : undefined });
+      const content =
+        typeof b.content === 'string'
+          ? [{ type: 'text' as const, text: b.content }]
+          : asArray<Json>(b.content)
+              .map(decodeBlock)
+              .filter(
+                (p): p is TextPart | ImagePart | DocumentPart =>
+                  !!p && (p.type === 'text' || p.type === 'image' || p.type === 'document'),
+              );
+      return compact({
+        type: 'tool_result' as const,
+        callId: String(b.tool_use_id),
+        content,
+        isError: b.is_error === true ? true : undefined,
+      });
     }
     default:
       // Server tools (web search, code execution) and their results have no counterpart elsewhere.
@@ -112,20 +161,29 @@ function decodeToolChoice(tc: unknown): { choice?: ToolChoice; parallel?: boolea
   if (!isObject(tc)) return {};
   const parallel = tc.disable_parallel_tool_use === true ? false : undefined;
   switch (tc.type) {
-    case 'auto': return { choice: { type: 'auto' }, parallel };
-    case 'any': return { choice: { type: 'required' }, parallel };
-    case 'none': return { choice: { type: 'none' }, parallel };
-    case 'tool': return { choice: { type: 'tool', name: String(tc.name) }, parallel };
-    default: return { parallel };
+    case 'auto':
+      return { choice: { type: 'auto' }, parallel };
+    case 'any':
+      return { choice: { type: 'required' }, parallel };
+    case 'none':
+      return { choice: { type: 'none' }, parallel };
+    case 'tool':
+      return { choice: { type: 'tool', name: String(tc.name) }, parallel };
+    default:
+      return { parallel };
   }
 }
 
 function encodeSource(source: ImagePart['source'] | DocumentPart['source']): Json | undefined {
   switch (source.kind) {
-    case 'base64': return { type: 'base64', media_type: source.mediaType, data: source.data };
-    case 'url': return { type: 'url', url: source.url };
-    case 'text': return { type: 'text', media_type: source.mediaType ?? 'text/plain', data: source.text };
-    default: return undefined;
+    case 'base64':
+      return { type: 'base64', media_type: source.mediaType, data: source.data };
+    case 'url':
+      return { type: 'url', url: source.url };
+    case 'text':
+      return { type: 'text', media_type: source.mediaType ?? 'text/plain', data: source.text };
+    default:
+      return undefined;
   }
 }
 
@@ -150,7 +208,8 @@ function encodeBlock(p: ContentPart): Json | undefined {
       return { type: 'tool_use', id: sanitizeId(p.id), name: p.name, input: argsToObject(p.arguments) };
     case 'tool_result': {
       const blocks = p.content.map(encodeBlock).filter((b): b is Json => !!b);
-      const content = blocks.length === 1 && blocks[0].type === 'text' && !blocks[0].cache_control ? blocks[0].text : blocks;
+      const content =
+        blocks.length === 1 && blocks[0].type === 'text' && !blocks[0].cache_control ? blocks[0].text : blocks;
       return compact({ type: 'tool_result', tool_use_id: sanitizeId(p.callId), content, is_error: p.isError });
     }
   }
@@ -164,13 +223,19 @@ function encodeMessages(messages: Message[]): Json[] {
     const prev = out[out.length - 1];
     if (prev && prev.role === m.role) {
       // Consecutive same-role turns (OpenAI tool messages followed by user text) become one turn.
-      prev.content = [...(Array.isArray(prev.content) ? prev.content : [{ type: 'text', text: prev.content }]), ...blocks];
+      prev.content = [
+        ...(Array.isArray(prev.content) ? prev.content : [{ type: 'text', text: prev.content }]),
+        ...blocks,
+      ];
       blocks = prev.content;
     } else out.push({ role: m.role, content: blocks });
     const target = out[out.length - 1];
     if (m.role === 'user' && blocks.some((b) => b.type === 'tool_result')) {
       // Anthropic wants tool results before any other content of the turn.
-      target.content = [...blocks.filter((b) => b.type === 'tool_result'), ...blocks.filter((b) => b.type !== 'tool_result')];
+      target.content = [
+        ...blocks.filter((b) => b.type === 'tool_result'),
+        ...blocks.filter((b) => b.type !== 'tool_result'),
+      ];
     }
   }
   for (const m of out) {
@@ -183,10 +248,18 @@ function encodeMessages(messages: Message[]): Json[] {
 function encodeToolChoice(choice: ToolChoice | undefined, parallel: boolean | undefined): Json | undefined {
   let out: Json | undefined;
   switch (choice?.type) {
-    case 'auto': out = { type: 'auto' }; break;
-    case 'none': out = { type: 'none' }; break;
-    case 'required': out = { type: 'any' }; break;
-    case 'tool': out = { type: 'tool', name: choice.name }; break;
+    case 'auto':
+      out = { type: 'auto' };
+      break;
+    case 'none':
+      out = { type: 'none' };
+      break;
+    case 'required':
+      out = { type: 'any' };
+      break;
+    case 'tool':
+      out = { type: 'tool', name: choice.name };
+      break;
   }
   if (parallel === false) (out ??= { type: 'auto' }).disable_parallel_tool_use = true;
   return out;
@@ -211,13 +284,26 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
   body.max_tokens = maxTokens;
   if (req.system?.length) {
     const sys = req.system;
-    body.system = sys.length === 1 && !sys[0].cacheControl ? sys[0].text : sys.map((s) => compact({ type: 'text', text: s.text, cache_control: s.cacheControl }));
+    body.system =
+      sys.length === 1 && !sys[0].cacheControl
+        ? sys[0].text
+        : sys.map((s) => compact({ type: 'text', text: s.text, cache_control: s.cacheControl }));
   }
   body.messages = encodeMessages(req.messages);
   if (req.tools?.length) {
-    body.tools = req.tools.map((t) => compact({ name: t.name, description: t.description, input_schema: toolParameters(t), cache_control: t.cacheControl }));
+    body.tools = req.tools.map((t) =>
+      compact({
+        name: t.name,
+        description: t.description,
+        input_schema: toolParameters(t),
+        cache_control: t.cacheControl,
+      }),
+    );
   }
-  const toolChoice = encodeToolChoice(req.tools?.length ? req.toolChoice : undefined, req.tools?.length ? req.parallelToolCalls : undefined);
+  const toolChoice = encodeToolChoice(
+    req.tools?.length ? req.toolChoice : undefined,
+    req.tools?.length ? req.parallelToolCalls : undefined,
+  );
   if (toolChoice) body.tool_choice = toolChoice;
   if (req.stop?.length) body.stop_sequences = req.stop;
   const thinkingOn = thinking && thinking.type !== 'disabled';
@@ -233,16 +319,31 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
 function decodeRequest(raw: unknown): CanonicalRequest {
   const body = isObject(raw) ? raw : {};
   const { choice, parallel } = decodeToolChoice(body.tool_choice);
-  const system = typeof body.system === 'string'
-    ? [{ type: 'text' as const, text: body.system }]
-    : asArray<Json>(body.system).filter((b) => b.type === 'text').map((b) => compact<TextPart>({ type: 'text', text: String(b.text), cacheControl: b.cache_control }));
+  const system =
+    typeof body.system === 'string'
+      ? [{ type: 'text' as const, text: body.system }]
+      : asArray<Json>(body.system)
+          .filter((b) => b.type === 'text')
+          .map((b) => compact<TextPart>({ type: 'text', text: String(b.text), cacheControl: b.cache_control }));
   return compact<CanonicalRequest>({
     model: String(body.model ?? ''),
     stream: body.stream === true,
     system: system.length ? system : undefined,
-    messages: asArray<Json>(body.messages).map((m) => ({ role: m.role === 'assistant' ? 'assistant' : 'user', content: decodeContent(m.content) })),
+    messages: asArray<Json>(body.messages).map((m) => ({
+      role: m.role === 'assistant' ? 'assistant' : 'user',
+      content: decodeContent(m.content),
+    })),
     tools: body.tools
-      ? asArray<Json>(body.tools).filter((t) => t.input_schema || !t.type || t.type === 'custom').map((t) => compact({ name: String(t.name), description: str(t.description), parameters: isObject(t.input_schema) ? t.input_schema : undefined, cacheControl: t.cache_control }))
+      ? asArray<Json>(body.tools)
+          .filter((t) => t.input_schema || !t.type || t.type === 'custom')
+          .map((t) =>
+            compact({
+              name: String(t.name),
+              description: str(t.description),
+              parameters: isObject(t.input_schema) ? t.input_schema : undefined,
+              cacheControl: t.cache_control,
+            }),
+          )
       : undefined,
     toolChoice: choice,
     parallelToolCalls: parallel,
@@ -257,7 +358,10 @@ function decodeRequest(raw: unknown): CanonicalRequest {
 
 function decodeResponse(raw: unknown): CanonicalResponse {
   const body = isObject(raw) ? raw : {};
-  const content = decodeContent(body.content).filter((p): p is CanonicalResponse['content'][number] => p.type === 'text' || p.type === 'reasoning' || p.type === 'tool_call');
+  const content = decodeContent(body.content).filter(
+    (p): p is CanonicalResponse['content'][number] =>
+      p.type === 'text' || p.type === 'reasoning' || p.type === 'tool_call',
+  );
   for (const p of content) if (p.type === 'text') delete p.cacheControl;
   return compact<CanonicalResponse>({
     id: String(body.id ?? ''),
@@ -271,7 +375,8 @@ function decodeResponse(raw: unknown): CanonicalResponse {
 
 /** Foreign reasoning is still shown to the client, unsigned: it cannot be verified if sent back. */
 function responseBlock(p: CanonicalResponse['content'][number]): Json | undefined {
-  if (p.type !== 'reasoning' || p.signature?.format === 'claude' || p.redacted?.format === 'claude') return encodeBlock(p);
+  if (p.type !== 'reasoning' || p.signature?.format === 'claude' || p.redacted?.format === 'claude')
+    return encodeBlock(p);
   return p.text ? { type: 'thinking', thinking: p.text, signature: '' } : undefined;
 }
 
@@ -307,7 +412,8 @@ class ClaudeStreamDecoder implements StreamDecoder {
         const b = isObject(e.content_block) ? e.content_block : {};
         if (b.type === 'text' && b.text) sink({ type: 'text', text: b.text });
         else if (b.type === 'thinking' && b.thinking) sink({ type: 'reasoning', text: b.thinking });
-        else if (b.type === 'redacted_thinking') sink({ type: 'reasoning', redacted: { format: 'claude', value: String(b.data) } });
+        else if (b.type === 'redacted_thinking')
+          sink({ type: 'reasoning', redacted: { format: 'claude', value: String(b.data) } });
         else if (b.type === 'tool_use') {
           const index = this.tools++;
           this.toolByBlock.set(e.index, index);
@@ -320,10 +426,12 @@ class ClaudeStreamDecoder implements StreamDecoder {
         const d = isObject(e.delta) ? e.delta : {};
         if (d.type === 'text_delta') sink({ type: 'text', text: String(d.text) });
         else if (d.type === 'thinking_delta') sink({ type: 'reasoning', text: String(d.thinking) });
-        else if (d.type === 'signature_delta') sink({ type: 'reasoning', signature: { format: 'claude', value: String(d.signature) } });
+        else if (d.type === 'signature_delta')
+          sink({ type: 'reasoning', signature: { format: 'claude', value: String(d.signature) } });
         else if (d.type === 'input_json_delta') {
           const index = this.toolByBlock.get(e.index);
-          if (index !== undefined && d.partial_json) sink({ type: 'tool_call', index, arguments: String(d.partial_json) });
+          if (index !== undefined && d.partial_json)
+            sink({ type: 'tool_call', index, arguments: String(d.partial_json) });
         }
         break;
       }
@@ -333,7 +441,10 @@ class ClaudeStreamDecoder implements StreamDecoder {
           for (const [k, v] of Object.entries(e.usage)) if (v !== null && v !== undefined) this.raw[k] = v;
           sink({ type: 'usage', usage: claudeUsage(this.raw)! });
         }
-        if (d.stop_reason) sink(compact({ type: 'finish' as const, reason: decodeStop(d.stop_reason), stopSequence: str(d.stop_sequence) }));
+        if (d.stop_reason)
+          sink(
+            compact({ type: 'finish' as const, reason: decodeStop(d.stop_reason), stopSequence: str(d.stop_sequence) }),
+          );
         break;
       }
       case 'message_stop':
@@ -370,21 +481,48 @@ class ClaudeStreamEncoder extends StreamEncoderBase {
     switch (ev.type) {
       case 'text':
         if (!ev.text) return '';
-        return this.begin() + this.openBlock('text') + sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'text_delta', text: ev.text } });
+        return (
+          this.begin() +
+          this.openBlock('text') +
+          sseEvent('content_block_delta', {
+            type: 'content_block_delta',
+            index: this.open!.index,
+            delta: { type: 'text_delta', text: ev.text },
+          })
+        );
       case 'reasoning': {
         let out = this.begin();
         if (ev.redacted) {
           if (ev.redacted.format !== 'claude') return out;
           const index = this.blocks++;
-          return out + this.closeBlock()
-            + sseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'redacted_thinking', data: ev.redacted.value } })
-            + sseEvent('content_block_stop', { type: 'content_block_stop', index });
+          return (
+            out +
+            this.closeBlock() +
+            sseEvent('content_block_start', {
+              type: 'content_block_start',
+              index,
+              content_block: { type: 'redacted_thinking', data: ev.redacted.value },
+            }) +
+            sseEvent('content_block_stop', { type: 'content_block_stop', index })
+          );
         }
         if (ev.text) {
-          out += this.openBlock('thinking') + sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'thinking_delta', thinking: ev.text } });
+          out +=
+            this.openBlock('thinking') +
+            sseEvent('content_block_delta', {
+              type: 'content_block_delta',
+              index: this.open!.index,
+              delta: { type: 'thinking_delta', thinking: ev.text },
+            });
         }
         if (ev.signature?.format === 'claude') {
-          out += this.openBlock('thinking') + sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'signature_delta', signature: ev.signature.value } });
+          out +=
+            this.openBlock('thinking') +
+            sseEvent('content_block_delta', {
+              type: 'content_block_delta',
+              index: this.open!.index,
+              delta: { type: 'signature_delta', signature: ev.signature.value },
+            });
         }
         return out;
       }
@@ -397,9 +535,23 @@ class ClaudeStreamEncoder extends StreamEncoderBase {
           this.toolBlocks.set(ev.index, index);
           this.open = { kind: 'tool', index };
           this.sawTool = true;
-          out += sseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: sanitizeId(ev.id ?? `toolu_${ev.index}`), name: ev.name ?? '', input: {} } });
+          out += sseEvent('content_block_start', {
+            type: 'content_block_start',
+            index,
+            content_block: {
+              type: 'tool_use',
+              id: sanitizeId(ev.id ?? `toolu_${ev.index}`),
+              name: ev.name ?? '',
+              input: {},
+            },
+          });
         }
-        if (ev.arguments) out += sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: ev.arguments } });
+        if (ev.arguments)
+          out += sseEvent('content_block_delta', {
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'input_json_delta', partial_json: ev.arguments },
+          });
         return out;
       }
     }
@@ -407,9 +559,15 @@ class ClaudeStreamEncoder extends StreamEncoderBase {
 
   protected override closeStream(): string {
     const reason = encodeStop(toolAwareStop(this.stop, this.sawTool));
-    return this.closeBlock()
-      + sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: reason, stop_sequence: this.stopSequence ?? null }, usage: encodeUsage(this.usage) })
-      + sseEvent('message_stop', { type: 'message_stop' });
+    return (
+      this.closeBlock() +
+      sseEvent('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: reason, stop_sequence: this.stopSequence ?? null },
+        usage: encodeUsage(this.usage),
+      }) +
+      sseEvent('message_stop', { type: 'message_stop' })
+    );
   }
 
   private begin(id?: string, model?: string): string {

@@ -1,6 +1,19 @@
 import type {
-  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, DocumentPart, ImagePart, Message, ReasoningConfig,
-  ReasoningEffort, Signature, StopReason, StreamSink, TextPart, ToolChoice, Usage,
+  CanonicalError,
+  CanonicalRequest,
+  CanonicalResponse,
+  ContentPart,
+  DocumentPart,
+  ImagePart,
+  Message,
+  ReasoningConfig,
+  ReasoningEffort,
+  Signature,
+  StopReason,
+  StreamSink,
+  TextPart,
+  ToolChoice,
+  Usage,
 } from '../canonical';
 import type { Codec, DecodeRequestHints, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, geminiErrorBody } from '../error-envelopes';
@@ -8,15 +21,35 @@ import { AutoFramer, sseEvent, type Frame } from '../framing';
 import { cleanSchemaForGemini, geminiSchemaToJsonSchema } from '../schema';
 import { applyModelSuffix, reasoningBudgetOf, reasoningEffortOf } from '../thinking';
 import {
-  argsToObject, asArray, callNames, compact, isObject, newId, num, objectToArgs, ownSignature, parseJson, str,
-  synthesizeCallId, titledText, type Json,
+  argsToObject,
+  asArray,
+  callNames,
+  compact,
+  isObject,
+  newId,
+  num,
+  objectToArgs,
+  ownSignature,
+  parseJson,
+  str,
+  synthesizeCallId,
+  titledText,
+  type Json,
 } from '../util';
 import { frameJson, StreamEncoderBase, type ContentEvent, type StartEvent } from './shared/stream';
 
 /** Google's documented placeholder for function calls whose thought signature is unknown (Gemini 3). */
 export const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 
-const FILTER_REASONS = new Set(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT']);
+const FILTER_REASONS = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+]);
 
 function decodeFinish(reason: unknown, sawTool: boolean): StopReason {
   if (reason === 'MAX_TOKENS') return 'max_tokens';
@@ -48,13 +81,18 @@ export function geminiUsage(u: unknown): Usage | undefined {
 
 function encodeUsage(u: Usage | undefined): Json {
   const reasoning = u?.reasoningTokens ?? 0;
-  const out: Json = { promptTokenCount: u?.inputTokens ?? 0, candidatesTokenCount: Math.max(0, (u?.outputTokens ?? 0) - reasoning), totalTokenCount: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0) };
+  const out: Json = {
+    promptTokenCount: u?.inputTokens ?? 0,
+    candidatesTokenCount: Math.max(0, (u?.outputTokens ?? 0) - reasoning),
+    totalTokenCount: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0),
+  };
   if (u?.cachedTokens !== undefined) out.cachedContentTokenCount = u.cachedTokens;
   if (u?.reasoningTokens !== undefined) out.thoughtsTokenCount = reasoning;
   return out;
 }
 
-const gsig = (value: unknown): Signature | undefined => (typeof value === 'string' && value ? { format: 'gemini', value } : undefined);
+const gsig = (value: unknown): Signature | undefined =>
+  typeof value === 'string' && value ? { format: 'gemini', value } : undefined;
 
 function decodeMedia(mimeType: string, source: ImagePart['source']): ImagePart | DocumentPart {
   return mimeType.startsWith('image/') ? { type: 'image', source } : { type: 'document', source };
@@ -80,7 +118,15 @@ function decodePart(p: Json, callId: () => string): ContentPart[] {
   }
   if (isObject(p.functionCall)) {
     const fc = p.functionCall;
-    return [compact({ type: 'tool_call' as const, id: str(fc.id) ?? callId(), name: String(fc.name ?? ''), arguments: objectToArgs(fc.args), signature: sig })];
+    return [
+      compact({
+        type: 'tool_call' as const,
+        id: str(fc.id) ?? callId(),
+        name: String(fc.name ?? ''),
+        arguments: objectToArgs(fc.args),
+        signature: sig,
+      }),
+    ];
   }
   return [];
 }
@@ -88,7 +134,8 @@ function decodePart(p: Json, callId: () => string): ContentPart[] {
 function functionResponseContent(response: unknown): TextPart[] {
   if (isObject(response)) {
     const keys = Object.keys(response);
-    if (keys.length === 1 && (keys[0] === 'result' || keys[0] === 'output') && typeof response[keys[0]] === 'string') return [{ type: 'text', text: response[keys[0]] }];
+    if (keys.length === 1 && (keys[0] === 'result' || keys[0] === 'output') && typeof response[keys[0]] === 'string')
+      return [{ type: 'text', text: response[keys[0]] }];
   }
   return [{ type: 'text', text: JSON.stringify(response ?? {}) }];
 }
@@ -146,11 +193,21 @@ function decodeRequest(raw: unknown, hints?: DecodeRequestHints): CanonicalReque
   const body = isObject(raw) ? raw : {};
   const gc = isObject(body.generationConfig) ? body.generationConfig : {};
   const si = body.systemInstruction ?? body.system_instruction;
-  const system: TextPart[] = typeof si === 'string'
-    ? [{ type: 'text', text: si }]
-    : asArray<Json>(isObject(si) ? si.parts : undefined).filter((p) => typeof p.text === 'string').map((p) => ({ type: 'text', text: p.text }));
-  const tools = asArray<Json>(body.tools).flatMap((t) => asArray<Json>(t.functionDeclarations ?? t.function_declarations))
-    .map((f) => compact({ name: String(f.name), description: str(f.description), parameters: isObject(f.parametersJsonSchema) ? f.parametersJsonSchema : geminiSchemaToJsonSchema(f.parameters) }));
+  const system: TextPart[] =
+    typeof si === 'string'
+      ? [{ type: 'text', text: si }]
+      : asArray<Json>(isObject(si) ? si.parts : undefined)
+          .filter((p) => typeof p.text === 'string')
+          .map((p) => ({ type: 'text', text: p.text }));
+  const tools = asArray<Json>(body.tools)
+    .flatMap((t) => asArray<Json>(t.functionDeclarations ?? t.function_declarations))
+    .map((f) =>
+      compact({
+        name: String(f.name),
+        description: str(f.description),
+        parameters: isObject(f.parametersJsonSchema) ? f.parametersJsonSchema : geminiSchemaToJsonSchema(f.parameters),
+      }),
+    );
   const schema = isObject(gc.responseJsonSchema) ? gc.responseJsonSchema : geminiSchemaToJsonSchema(gc.responseSchema);
   return compact<CanonicalRequest>({
     model: (hints?.model ?? String(body.model ?? '')).replace(/^models\//, ''),
@@ -168,7 +225,12 @@ function decodeRequest(raw: unknown, hints?: DecodeRequestHints): CanonicalReque
     frequencyPenalty: num(gc.frequencyPenalty),
     seed: num(gc.seed),
     reasoning: decodeThinking(gc.thinkingConfig),
-    responseFormat: gc.responseMimeType === 'application/json' ? (schema ? { type: 'json_schema', schema } : { type: 'json_object' }) : undefined,
+    responseFormat:
+      gc.responseMimeType === 'application/json'
+        ? schema
+          ? { type: 'json_schema', schema }
+          : { type: 'json_object' }
+        : undefined,
   });
 }
 
@@ -182,7 +244,15 @@ function encodeMediaPart(p: ImagePart | DocumentPart): Json | undefined {
 
 function guessMime(url: string, kind: 'image' | 'document'): string {
   const ext = /\.([a-z0-9]+)(?:[?#]|$)/i.exec(url)?.[1]?.toLowerCase();
-  const known: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', pdf: 'application/pdf', txt: 'text/plain' };
+  const known: Record<string, string> = {
+    png: 'image/png',
+    jpg: 'image/jpeg',
+    jpeg: 'image/jpeg',
+    gif: 'image/gif',
+    webp: 'image/webp',
+    pdf: 'application/pdf',
+    txt: 'text/plain',
+  };
   return (ext && known[ext]) ?? (kind === 'image' ? 'image/jpeg' : 'application/pdf');
 }
 
@@ -218,7 +288,10 @@ function encodeContents(messages: Message[], placeholderSignatures: boolean): Js
           break;
         case 'tool_call': {
           part = { functionCall: { name: p.name, args: argsToObject(p.arguments) } };
-          const sig = ownSignature(p.signature, 'gemini') ?? carried ?? (placeholderSignatures && firstCall ? SKIP_THOUGHT_SIGNATURE : undefined);
+          const sig =
+            ownSignature(p.signature, 'gemini') ??
+            carried ??
+            (placeholderSignatures && firstCall ? SKIP_THOUGHT_SIGNATURE : undefined);
           carried = undefined;
           firstCall = false;
           if (sig) part.thoughtSignature = sig;
@@ -226,7 +299,12 @@ function encodeContents(messages: Message[], placeholderSignatures: boolean): Js
         }
         case 'tool_result': {
           const text = p.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
-          part = { functionResponse: { name: p.name ?? names.get(p.callId) ?? p.callId, response: toolResponse(text, p.isError) } };
+          part = {
+            functionResponse: {
+              name: p.name ?? names.get(p.callId) ?? p.callId,
+              response: toolResponse(text, p.isError),
+            },
+          };
           break;
         }
       }
@@ -255,7 +333,9 @@ function encodeThinking(r: ReasoningConfig, model: string): Json | undefined {
   if (r.effort && r.budgetTokens === undefined && isGemini3(model)) {
     // Gemini 3 takes levels; it cannot switch thinking off, so `none` becomes the lowest level.
     const e = r.effort;
-    if (e !== 'auto') out.thinkingLevel = e === 'none' || e === 'minimal' ? (/flash/i.test(model) ? 'minimal' : 'low') : e === 'xhigh' ? 'high' : e;
+    if (e !== 'auto')
+      out.thinkingLevel =
+        e === 'none' || e === 'minimal' ? (/flash/i.test(model) ? 'minimal' : 'low') : e === 'xhigh' ? 'high' : e;
   } else {
     const budget = reasoningBudgetOf(r);
     if (budget !== undefined) out.thinkingBudget = budget;
@@ -270,18 +350,24 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
   const body: Json = { contents: encodeContents(req.messages, isGemini3(req.model)) };
   if (req.system?.length) body.systemInstruction = { parts: req.system.map((s) => ({ text: s.text })) };
   if (req.tools?.length) {
-    body.tools = [{
-      functionDeclarations: req.tools.map((t) => {
-        const params = t.parameters ? cleanSchemaForGemini(t.parameters) : undefined;
-        // An empty object schema is rejected: declare no parameters instead.
-        const useful = params && !(params.type === 'object' && (!isObject(params.properties) || !Object.keys(params.properties).length));
-        return compact({ name: t.name, description: t.description, parameters: useful ? params : undefined });
-      }),
-    }];
+    body.tools = [
+      {
+        functionDeclarations: req.tools.map((t) => {
+          const params = t.parameters ? cleanSchemaForGemini(t.parameters) : undefined;
+          // An empty object schema is rejected: declare no parameters instead.
+          const useful =
+            params &&
+            !(params.type === 'object' && (!isObject(params.properties) || !Object.keys(params.properties).length));
+          return compact({ name: t.name, description: t.description, parameters: useful ? params : undefined });
+        }),
+      },
+    ];
     const tc = req.toolChoice;
     if (tc) {
       const mode = tc.type === 'auto' ? 'AUTO' : tc.type === 'none' ? 'NONE' : 'ANY';
-      body.toolConfig = { functionCallingConfig: tc.type === 'tool' ? { mode, allowedFunctionNames: [tc.name] } : { mode } };
+      body.toolConfig = {
+        functionCallingConfig: tc.type === 'tool' ? { mode, allowedFunctionNames: [tc.name] } : { mode },
+      };
     }
   }
   const gc: Json = compact({
@@ -333,15 +419,33 @@ function encodeResponseParts(content: CanonicalResponse['content']): Json[] {
     if (p.type === 'text') parts.push({ text: p.text });
     else if (p.type === 'reasoning') {
       if (!p.text && p.signature?.format !== 'gemini') continue;
-      parts.push(compact({ text: p.text, thought: p.text ? true : undefined, thoughtSignature: ownSignature(p.signature, 'gemini') }));
-    } else parts.push(compact({ functionCall: { name: p.name, args: argsToObject(p.arguments) }, thoughtSignature: ownSignature(p.signature, 'gemini') }));
+      parts.push(
+        compact({
+          text: p.text,
+          thought: p.text ? true : undefined,
+          thoughtSignature: ownSignature(p.signature, 'gemini'),
+        }),
+      );
+    } else
+      parts.push(
+        compact({
+          functionCall: { name: p.name, args: argsToObject(p.arguments) },
+          thoughtSignature: ownSignature(p.signature, 'gemini'),
+        }),
+      );
   }
   return parts;
 }
 
 function encodeResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
   return compact({
-    candidates: [{ content: { role: 'model', parts: encodeResponseParts(res.content) }, finishReason: encodeFinish(res.stopReason), index: 0 }],
+    candidates: [
+      {
+        content: { role: 'model', parts: encodeResponseParts(res.content) },
+        finishReason: encodeFinish(res.stopReason),
+        index: 0,
+      },
+    ],
     usageMetadata: encodeUsage(res.usage),
     modelVersion: opts?.model ?? res.model,
     responseId: res.id || undefined,
@@ -366,13 +470,25 @@ class GeminiStreamDecoder implements StreamDecoder {
     for (const p of asArray<Json>(cand?.content?.parts)) {
       for (const part of decodePart(p, () => synthesizeCallId(this.id || 'gemini', this.calls))) {
         if (part.type === 'text') sink({ type: 'text', text: part.text });
-        else if (part.type === 'reasoning') sink(compact({ type: 'reasoning' as const, text: part.text || undefined, signature: part.signature }));
-        else if (part.type === 'tool_call') sink(compact({ type: 'tool_call' as const, index: this.calls++, id: part.id, name: part.name, arguments: part.arguments, signature: part.signature }));
+        else if (part.type === 'reasoning')
+          sink(compact({ type: 'reasoning' as const, text: part.text || undefined, signature: part.signature }));
+        else if (part.type === 'tool_call')
+          sink(
+            compact({
+              type: 'tool_call' as const,
+              index: this.calls++,
+              id: part.id,
+              name: part.name,
+              arguments: part.arguments,
+              signature: part.signature,
+            }),
+          );
       }
     }
     if (isObject(e.usageMetadata)) sink({ type: 'usage', usage: geminiUsage(e.usageMetadata)! });
     if (cand?.finishReason) sink({ type: 'finish', reason: decodeFinish(cand.finishReason, this.calls > 0) });
-    else if (!e.candidates && isObject(e.promptFeedback) && e.promptFeedback.blockReason) sink({ type: 'finish', reason: 'content_filter' });
+    else if (!e.candidates && isObject(e.promptFeedback) && e.promptFeedback.blockReason)
+      sink({ type: 'finish', reason: 'content_filter' });
   }
 }
 
@@ -410,7 +526,10 @@ class GeminiStreamEncoder extends StreamEncoderBase {
       case 'reasoning': {
         const sig = ownSignature(ev.signature, 'gemini');
         if (!ev.text && !sig) return '';
-        return this.chunk([...this.flushCalls(), compact({ text: ev.text ?? '', thought: ev.text ? true : undefined, thoughtSignature: sig })]);
+        return this.chunk([
+          ...this.flushCalls(),
+          compact({ text: ev.text ?? '', thought: ev.text ? true : undefined, thoughtSignature: sig }),
+        ]);
       }
       case 'tool_call': {
         // Gemini sends each function call whole, so arguments are held until the call is complete.
@@ -444,7 +563,9 @@ class GeminiStreamEncoder extends StreamEncoderBase {
     const parts: Json[] = [];
     for (const c of this.calls.values()) {
       if (!c.name) continue;
-      parts.push(compact({ functionCall: { name: c.name, args: argsToObject(c.args) }, thoughtSignature: c.signature }));
+      parts.push(
+        compact({ functionCall: { name: c.name, args: argsToObject(c.args) }, thoughtSignature: c.signature }),
+      );
     }
     this.calls.clear();
     return parts;
@@ -477,7 +598,8 @@ export const geminiCodec: Codec = {
   encodeRequest,
   decodeResponse,
   encodeResponse,
-  usageOf: (body) => geminiUsage((Array.isArray(body) ? body[body.length - 1] : isObject(body) ? body : {})?.usageMetadata),
+  usageOf: (body) =>
+    geminiUsage((Array.isArray(body) ? body[body.length - 1] : isObject(body) ? body : {})?.usageMetadata),
   createFramer: () => new AutoFramer(),
   createStreamDecoder: () => new GeminiStreamDecoder(),
   createStreamEncoder: (opts = {}) => new GeminiStreamEncoder(opts),

@@ -1,38 +1,76 @@
 import type {
-  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, ImagePart, Message, ReasoningPart,
-  ResponseFormat, StopReason, StreamSink, TextPart, ToolCallPart, Usage,
+  CanonicalError,
+  CanonicalRequest,
+  CanonicalResponse,
+  ContentPart,
+  ImagePart,
+  Message,
+  ReasoningPart,
+  ResponseFormat,
+  StopReason,
+  StreamSink,
+  TextPart,
+  ToolCallPart,
+  Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, openaiErrorBody } from '../error-envelopes';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningEffortOf } from '../thinking';
 import {
-  asArray, compact, isObject, isToolCall, mediaFromUrl, mediaToUrl, newId, num, prefixedId, str, textOf, titledText, toolParameters,
-  unixSeconds, type Json,
+  asArray,
+  compact,
+  isObject,
+  isToolCall,
+  mediaFromUrl,
+  mediaToUrl,
+  newId,
+  num,
+  prefixedId,
+  str,
+  textOf,
+  titledText,
+  toolParameters,
+  unixSeconds,
+  type Json,
 } from '../util';
 import {
-  decodeFunctionTool, decodeInputContent, decodeOpenaiFile, decodeOpenaiToolChoice, decodeOpenaiUsage, encodeJsonSchema,
-  encodeOpenaiFile, type InputPart,
+  decodeFunctionTool,
+  decodeInputContent,
+  decodeOpenaiFile,
+  decodeOpenaiToolChoice,
+  decodeOpenaiUsage,
+  encodeJsonSchema,
+  encodeOpenaiFile,
+  type InputPart,
 } from './shared/openai';
 import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
 export function decodeChatStop(reason: unknown): StopReason {
   switch (reason) {
-    case 'length': return 'max_tokens';
+    case 'length':
+      return 'max_tokens';
     case 'tool_calls':
-    case 'function_call': return 'tool_use';
-    case 'content_filter': return 'content_filter';
-    default: return 'end_turn';
+    case 'function_call':
+      return 'tool_use';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      return 'end_turn';
   }
 }
 
 export function encodeChatStop(reason: StopReason): string {
   switch (reason) {
-    case 'max_tokens': return 'length';
-    case 'tool_use': return 'tool_calls';
+    case 'max_tokens':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
     case 'content_filter':
-    case 'refusal': return 'content_filter';
-    default: return 'stop';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      return 'stop';
   }
 }
 
@@ -47,7 +85,11 @@ export function openaiUsage(u: unknown): Usage | undefined {
 }
 
 export function encodeOpenaiUsage(u: Usage | undefined): Json {
-  const out: Json = { prompt_tokens: u?.inputTokens ?? 0, completion_tokens: u?.outputTokens ?? 0, total_tokens: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0) };
+  const out: Json = {
+    prompt_tokens: u?.inputTokens ?? 0,
+    completion_tokens: u?.outputTokens ?? 0,
+    total_tokens: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0),
+  };
   if (u?.cachedTokens !== undefined) out.prompt_tokens_details = { cached_tokens: u.cachedTokens };
   if (u?.reasoningTokens !== undefined) out.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
   return out;
@@ -59,7 +101,9 @@ function decodeUserPart(p: Json): InputPart | undefined {
       return { type: 'text', text: String(p.text ?? '') };
     case 'image_url': {
       const url = typeof p.image_url === 'string' ? p.image_url : str(p.image_url?.url);
-      return url ? compact<ImagePart>({ type: 'image', source: mediaFromUrl(url), detail: str(p.image_url?.detail) }) : undefined;
+      return url
+        ? compact<ImagePart>({ type: 'image', source: mediaFromUrl(url), detail: str(p.image_url?.detail) })
+        : undefined;
     }
     case 'file':
       return decodeOpenaiFile(isObject(p.file) ? p.file : {}, { urls: false });
@@ -82,7 +126,12 @@ function decodeReasoningField(m: Json): ReasoningPart | undefined {
 function decodeToolCalls(calls: unknown): ToolCallPart[] {
   return asArray<Json>(calls)
     .filter((c) => isObject(c.function))
-    .map((c) => ({ type: 'tool_call', id: String(c.id ?? ''), name: String(c.function.name ?? ''), arguments: String(c.function.arguments ?? '') }));
+    .map((c) => ({
+      type: 'tool_call',
+      id: String(c.id ?? ''),
+      name: String(c.function.name ?? ''),
+      arguments: String(c.function.arguments ?? ''),
+    }));
 }
 
 function decodeMessages(raw: unknown): { system: TextPart[]; messages: Message[] } {
@@ -103,7 +152,8 @@ function decodeMessages(raw: unknown): { system: TextPart[]; messages: Message[]
           if (m.content) content.push({ type: 'text', text: m.content });
         } else {
           for (const p of asArray<Json>(m.content)) {
-            if (p.type === 'text' || p.type === 'refusal') content.push({ type: 'text', text: String(p.text ?? p.refusal ?? '') });
+            if (p.type === 'text' || p.type === 'refusal')
+              content.push({ type: 'text', text: String(p.text ?? p.refusal ?? '') });
           }
         }
         content.push(...decodeToolCalls(m.tool_calls));
@@ -111,7 +161,11 @@ function decodeMessages(raw: unknown): { system: TextPart[]; messages: Message[]
         break;
       }
       case 'tool': {
-        const result = { type: 'tool_result' as const, callId: String(m.tool_call_id ?? ''), content: decodeUserContent(m.content) };
+        const result = {
+          type: 'tool_result' as const,
+          callId: String(m.tool_call_id ?? ''),
+          content: decodeUserContent(m.content),
+        };
         const prev = messages[messages.length - 1];
         // Parallel results arrive as consecutive tool messages: keep them in one user turn.
         if (prev?.role === 'user' && prev.content.every((p) => p.type === 'tool_result')) prev.content.push(result);
@@ -129,7 +183,12 @@ export function decodeOpenaiResponseFormat(rf: unknown): ResponseFormat | undefi
   if (!isObject(rf)) return undefined;
   if (rf.type === 'json_object' || rf.type === 'text') return { type: rf.type };
   if (rf.type === 'json_schema' && isObject(rf.json_schema)) {
-    return compact({ type: 'json_schema' as const, name: str(rf.json_schema.name), schema: isObject(rf.json_schema.schema) ? rf.json_schema.schema : {}, strict: rf.json_schema.strict === true ? true : undefined });
+    return compact({
+      type: 'json_schema' as const,
+      name: str(rf.json_schema.name),
+      schema: isObject(rf.json_schema.schema) ? rf.json_schema.schema : {},
+      strict: rf.json_schema.strict === true ? true : undefined,
+    });
   }
   return undefined;
 }
@@ -162,7 +221,9 @@ function decodeChatRequest(raw: unknown): CanonicalRequest {
     system: system.length ? system : undefined,
     messages,
     tools: body.tools
-      ? asArray<Json>(body.tools).filter((t) => t.type === 'function' && isObject(t.function)).map((t) => decodeFunctionTool(t.function))
+      ? asArray<Json>(body.tools)
+          .filter((t) => t.type === 'function' && isObject(t.function))
+          .map((t) => decodeFunctionTool(t.function))
       : undefined,
     toolChoice: decodeOpenaiToolChoice(body.tool_choice, (tc) => (str(tc.function?.name) ?? str(tc.name)) || undefined),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
@@ -197,7 +258,12 @@ function assistantMessage(parts: ReadonlyArray<ContentPart>, reasoning?: string)
   const calls = parts.filter(isToolCall);
   const msg: Json = { role: 'assistant', content: text.length || !calls.length ? text : null };
   if (reasoning) msg.reasoning_content = reasoning;
-  if (calls.length) msg.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } }));
+  if (calls.length)
+    msg.tool_calls = calls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments || '{}' },
+    }));
   return msg;
 }
 
@@ -208,7 +274,11 @@ function userContent(parts: InputPart[]): string | Json[] {
 
 function encodeChatMessages(req: CanonicalRequest): Json[] {
   const out: Json[] = [];
-  if (req.system?.length) out.push({ role: 'system', content: req.system.length === 1 ? req.system[0].text : req.system.map((s) => ({ type: 'text', text: s.text })) });
+  if (req.system?.length)
+    out.push({
+      role: 'system',
+      content: req.system.length === 1 ? req.system[0].text : req.system.map((s) => ({ type: 'text', text: s.text })),
+    });
   for (const m of req.messages) {
     if (m.role === 'assistant') {
       out.push(assistantMessage(m.content));
@@ -218,7 +288,11 @@ function encodeChatMessages(req: CanonicalRequest): Json[] {
     for (const p of m.content) {
       if (p.type === 'tool_result') {
         const texts = p.content.filter((c): c is TextPart => c.type === 'text');
-        out.push({ role: 'tool', tool_call_id: p.callId, content: texts.length === 1 ? texts[0].text : texts.map((t) => ({ type: 'text', text: t.text })) });
+        out.push({
+          role: 'tool',
+          tool_call_id: p.callId,
+          content: texts.length === 1 ? texts[0].text : texts.map((t) => ({ type: 'text', text: t.text })),
+        });
       } else if (p.type === 'text' || p.type === 'image' || p.type === 'document') rest.push(p);
     }
     if (rest.length) out.push({ role: 'user', content: userContent(rest) });
@@ -258,17 +332,27 @@ function encodeChatRequest(input: CanonicalRequest, opts: EncodeRequestOptions):
   const effort = reasoningEffortOf(req.reasoning);
   const body: Json = { model: req.model, messages: encodeChatMessages(req) };
   if (req.tools?.length) {
-    body.tools = req.tools.map((t) => ({ type: 'function', function: compact({ name: t.name, description: t.description, parameters: toolParameters(t), strict: t.strict }) }));
-    if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', function: { name: req.toolChoice.name } } : req.toolChoice.type;
+    body.tools = req.tools.map((t) => ({
+      type: 'function',
+      function: compact({ name: t.name, description: t.description, parameters: toolParameters(t), strict: t.strict }),
+    }));
+    if (req.toolChoice)
+      body.tool_choice =
+        req.toolChoice.type === 'tool'
+          ? { type: 'function', function: { name: req.toolChoice.name } }
+          : req.toolChoice.type;
     if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
   }
   // Reasoning models reject max_tokens; many OpenAI-compatible servers only know max_tokens.
   if (req.maxTokens !== undefined) body[effort ? 'max_completion_tokens' : 'max_tokens'] = req.maxTokens;
-  Object.assign(body, compact({
-    ...encodeSharedFields(req),
-    reasoning_effort: effort === 'auto' ? 'medium' : effort,
-    response_format: encodeOpenaiResponseFormat(req.responseFormat),
-  }));
+  Object.assign(
+    body,
+    compact({
+      ...encodeSharedFields(req),
+      reasoning_effort: effort === 'auto' ? 'medium' : effort,
+      response_format: encodeOpenaiResponseFormat(req.responseFormat),
+    }),
+  );
   return withStreaming(body, opts.stream ?? req.stream);
 }
 
@@ -284,7 +368,12 @@ function decodeEnvelope(body: Json, content: CanonicalResponse['content'], finis
   });
 }
 
-function encodeEnvelope(res: CanonicalResponse, opts: { model?: string } | undefined, legacy: boolean, choice: Json): Json {
+function encodeEnvelope(
+  res: CanonicalResponse,
+  opts: { model?: string } | undefined,
+  legacy: boolean,
+  choice: Json,
+): Json {
   return {
     id: prefixedId(res.id, legacy ? 'cmpl-' : 'chatcmpl-'),
     object: legacy ? 'text_completion' : 'chat.completion',
@@ -309,7 +398,10 @@ function decodeChatResponse(raw: unknown): CanonicalResponse {
 }
 
 function encodeChatResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
-  const reasoning = res.content.filter((p): p is ReasoningPart => p.type === 'reasoning').map((p) => p.text).join('');
+  const reasoning = res.content
+    .filter((p): p is ReasoningPart => p.type === 'reasoning')
+    .map((p) => p.text)
+    .join('');
   const message = assistantMessage(res.content, reasoning);
   const stop = toolAwareStop(res.stopReason, res.content.some(isToolCall));
   return encodeEnvelope(res, opts, false, { index: 0, message, logprobs: null, finish_reason: encodeChatStop(stop) });
@@ -328,7 +420,14 @@ class OpenaiStreamDecoder implements StreamDecoder {
     if (isObject(e.error)) return sink({ type: 'error', error: decodeAnyError(e) });
     if (!this.started) {
       this.started = true;
-      sink(compact({ type: 'start' as const, id: String(e.id ?? ''), model: String(e.model ?? ''), created: num(e.created) }));
+      sink(
+        compact({
+          type: 'start' as const,
+          id: String(e.id ?? ''),
+          model: String(e.model ?? ''),
+          created: num(e.created),
+        }),
+      );
     }
     const choice = asArray<Json>(e.choices).find((c) => (c.index ?? 0) === 0);
     if (choice) {
@@ -340,7 +439,15 @@ class OpenaiStreamDecoder implements StreamDecoder {
         if (reasoning) sink({ type: 'reasoning', text: reasoning });
         if (typeof d.content === 'string' && d.content) sink({ type: 'text', text: d.content });
         for (const tc of asArray<Json>(d.tool_calls)) {
-          sink(compact({ type: 'tool_call' as const, index: num(tc.index) ?? 0, id: str(tc.id), name: str(tc.function?.name), arguments: str(tc.function?.arguments) || undefined }));
+          sink(
+            compact({
+              type: 'tool_call' as const,
+              index: num(tc.index) ?? 0,
+              id: str(tc.id),
+              name: str(tc.function?.name),
+              arguments: str(tc.function?.arguments) || undefined,
+            }),
+          );
         }
       }
       if (choice.finish_reason) sink({ type: 'finish', reason: decodeChatStop(choice.finish_reason) });
@@ -355,7 +462,10 @@ class OpenaiStreamEncoder extends StreamEncoderBase {
   private created = 0;
   private sawTool = false;
 
-  constructor(private readonly legacy: boolean, private readonly opts: StreamEncoderOptions) {
+  constructor(
+    private readonly legacy: boolean,
+    private readonly opts: StreamEncoderOptions,
+  ) {
     super();
   }
 
@@ -390,7 +500,15 @@ class OpenaiStreamEncoder extends StreamEncoderBase {
   protected override closeStream(): string {
     const reason = encodeChatStop(toolAwareStop(this.stop, this.sawTool));
     let out = this.chunk(this.legacy ? '' : {}, reason);
-    if (this.usage) out += sseEvent(undefined, { id: this.id, object: this.object(), created: this.created, model: this.model, choices: [], usage: encodeOpenaiUsage(this.usage) });
+    if (this.usage)
+      out += sseEvent(undefined, {
+        id: this.id,
+        object: this.object(),
+        created: this.created,
+        model: this.model,
+        choices: [],
+        usage: encodeOpenaiUsage(this.usage),
+      });
     return out + 'data: [DONE]\n\n';
   }
 
@@ -411,7 +529,13 @@ class OpenaiStreamEncoder extends StreamEncoderBase {
     const choice = this.legacy
       ? { text: delta, index: 0, logprobs: null, finish_reason: finish }
       : { index: 0, delta, logprobs: null, finish_reason: finish };
-    return sseEvent(undefined, { id: this.id, object: this.object(), created: this.created, model: this.model, choices: [choice] });
+    return sseEvent(undefined, {
+      id: this.id,
+      object: this.object(),
+      created: this.created,
+      model: this.model,
+      choices: [choice],
+    });
   }
 }
 
@@ -432,7 +556,9 @@ export const openaiChatCodec: Codec = {
 /** Legacy text completions: a prompt in, text out; no roles, tools or reasoning. */
 function decodeCompletionsRequest(raw: unknown): CanonicalRequest {
   const body = isObject(raw) ? raw : {};
-  const prompt = Array.isArray(body.prompt) ? body.prompt.filter((p) => typeof p === 'string').join('\n') : String(body.prompt ?? '');
+  const prompt = Array.isArray(body.prompt)
+    ? body.prompt.filter((p) => typeof p === 'string').join('\n')
+    : String(body.prompt ?? '');
   return compact<CanonicalRequest>({
     ...decodeSharedFields(body),
     messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
@@ -448,7 +574,12 @@ function encodeCompletionsRequest(input: CanonicalRequest, opts: EncodeRequestOp
     const text = textOf(m.content);
     if (text) segments.push(text);
   }
-  const body: Json = compact({ model: req.model, prompt: segments.join('\n\n'), max_tokens: req.maxTokens, ...encodeSharedFields(req) });
+  const body: Json = compact({
+    model: req.model,
+    prompt: segments.join('\n\n'),
+    max_tokens: req.maxTokens,
+    ...encodeSharedFields(req),
+  });
   return withStreaming(body, opts.stream ?? req.stream);
 }
 
@@ -460,7 +591,12 @@ function decodeCompletionsResponse(raw: unknown): CanonicalResponse {
 
 function encodeCompletionsResponse(res: CanonicalResponse, opts?: { model?: string }): Json {
   const finish = encodeChatStop(res.stopReason === 'tool_use' ? 'end_turn' : res.stopReason);
-  return encodeEnvelope(res, opts, true, { text: textOf(res.content), index: 0, logprobs: null, finish_reason: finish });
+  return encodeEnvelope(res, opts, true, {
+    text: textOf(res.content),
+    index: 0,
+    logprobs: null,
+    finish_reason: finish,
+  });
 }
 
 export const openaiCompletionsCodec: Codec = {

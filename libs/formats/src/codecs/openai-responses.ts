@@ -1,18 +1,48 @@
 import type {
-  CanonicalError, CanonicalRequest, CanonicalResponse, ContentPart, ImagePart, Message, ReasoningConfig, ReasoningPart,
-  ResponseFormat, Signature, StopReason, StreamSink, TextPart, Usage,
+  CanonicalError,
+  CanonicalRequest,
+  CanonicalResponse,
+  ContentPart,
+  ImagePart,
+  Message,
+  ReasoningConfig,
+  ReasoningPart,
+  ResponseFormat,
+  Signature,
+  StopReason,
+  StreamSink,
+  TextPart,
+  Usage,
 } from '../canonical';
 import type { Codec, EncodeRequestOptions, StreamDecoder, StreamEncoderOptions } from '../codec';
 import { decodeAnyError, openaiErrorBody } from '../error-envelopes';
 import { SseFramer, sseEvent, type Frame } from '../framing';
 import { applyModelSuffix, reasoningEffortOf } from '../thinking';
 import {
-  asArray, compact, dataUrl, isObject, mediaFromUrl, newId, num, ownSignature, prefixedId, str, titledText, toolParameters, unixSeconds,
+  asArray,
+  compact,
+  dataUrl,
+  isObject,
+  mediaFromUrl,
+  newId,
+  num,
+  ownSignature,
+  prefixedId,
+  str,
+  titledText,
+  toolParameters,
+  unixSeconds,
   type Json,
 } from '../util';
 import {
-  decodeFunctionTool, decodeInputContent, decodeOpenaiFile, decodeOpenaiToolChoice, decodeOpenaiUsage, encodeJsonSchema,
-  encodeOpenaiFile, type InputPart,
+  decodeFunctionTool,
+  decodeInputContent,
+  decodeOpenaiFile,
+  decodeOpenaiToolChoice,
+  decodeOpenaiUsage,
+  encodeJsonSchema,
+  encodeOpenaiFile,
+  type InputPart,
 } from './shared/openai';
 import { frameJson, StreamEncoderBase, toolAwareStop, type ContentEvent, type StartEvent } from './shared/stream';
 
@@ -47,7 +77,8 @@ function decodeStatus(status: unknown, incomplete: unknown, sawTool: boolean): S
 
 function encodeStatus(reason: StopReason): { status: string; incomplete_details: Json | null } {
   if (reason === 'max_tokens') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
-  if (reason === 'content_filter' || reason === 'refusal') return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
+  if (reason === 'content_filter' || reason === 'refusal')
+    return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
   return { status: 'completed', incomplete_details: null };
 }
 
@@ -60,8 +91,14 @@ function decodeInputPart(p: Json): InputPart | undefined {
     case 'refusal':
       return { type: 'text', text: String(p.refusal ?? '') };
     case 'input_image':
-      if (typeof p.image_url === 'string') return compact<ImagePart>({ type: 'image', source: mediaFromUrl(p.image_url), detail: str(p.detail) });
-      if (typeof p.file_id === 'string') return compact<ImagePart>({ type: 'image', source: { kind: 'file', fileId: p.file_id }, detail: str(p.detail) });
+      if (typeof p.image_url === 'string')
+        return compact<ImagePart>({ type: 'image', source: mediaFromUrl(p.image_url), detail: str(p.detail) });
+      if (typeof p.file_id === 'string')
+        return compact<ImagePart>({
+          type: 'image',
+          source: { kind: 'file', fileId: p.file_id },
+          detail: str(p.detail),
+        });
       return undefined;
     case 'input_file':
       return decodeOpenaiFile(p, { urls: true });
@@ -75,13 +112,21 @@ function decodeParts(content: unknown): InputPart[] {
 }
 
 function decodeReasoningItem(item: Json): ReasoningPart {
-  const text = asArray<Json>(item.summary).map((s) => String(s.text ?? '')).join('\n\n')
-    || asArray<Json>(item.content).map((s) => String(s.text ?? '')).join('');
+  const text =
+    asArray<Json>(item.summary)
+      .map((s) => String(s.text ?? ''))
+      .join('\n\n') ||
+    asArray<Json>(item.content)
+      .map((s) => String(s.text ?? ''))
+      .join('');
   return compact<ReasoningPart>({
     type: 'reasoning',
     text,
     id: str(item.id),
-    signature: typeof item.encrypted_content === 'string' ? { format: 'openai-responses', value: item.encrypted_content } : undefined,
+    signature:
+      typeof item.encrypted_content === 'string'
+        ? { format: 'openai-responses', value: item.encrypted_content }
+        : undefined,
   });
 }
 
@@ -93,7 +138,8 @@ function decodeInput(input: unknown): { system: TextPart[]; messages: Message[] 
     if (prev?.role === role && (!sameKindOnly || prev.content.every(sameKindOnly))) prev.content.push(part);
     else messages.push({ role, content: [part] });
   };
-  if (typeof input === 'string') return { system, messages: [{ role: 'user', content: [{ type: 'text', text: input }] }] };
+  if (typeof input === 'string')
+    return { system, messages: [{ role: 'user', content: [{ type: 'text', text: input }] }] };
   for (const item of asArray<Json>(input)) {
     if (!isObject(item)) continue;
     const type = item.type ?? 'message';
@@ -104,10 +150,20 @@ function decodeInput(input: unknown): { system: TextPart[]; messages: Message[] 
       } else if (item.role === 'assistant') for (const p of parts) push('assistant', p);
       else messages.push({ role: 'user', content: parts });
     } else if (type === 'function_call') {
-      push('assistant', { type: 'tool_call', id: String(item.call_id ?? item.id ?? ''), name: String(item.name ?? ''), arguments: String(item.arguments ?? '') });
+      push('assistant', {
+        type: 'tool_call',
+        id: String(item.call_id ?? item.id ?? ''),
+        name: String(item.name ?? ''),
+        arguments: String(item.arguments ?? ''),
+      });
     } else if (type === 'function_call_output') {
-      const content = typeof item.output === 'string' ? [{ type: 'text' as const, text: item.output }] : decodeParts(item.output);
-      push('user', { type: 'tool_result', callId: String(item.call_id ?? ''), content }, (p) => p.type === 'tool_result');
+      const content =
+        typeof item.output === 'string' ? [{ type: 'text' as const, text: item.output }] : decodeParts(item.output);
+      push(
+        'user',
+        { type: 'tool_result', callId: String(item.call_id ?? ''), content },
+        (p) => p.type === 'tool_result',
+      );
     } else if (type === 'reasoning') {
       push('assistant', decodeReasoningItem(item));
     }
@@ -120,7 +176,13 @@ function decodeInput(input: unknown): { system: TextPart[]; messages: Message[] 
 function decodeTextFormat(text: unknown): ResponseFormat | undefined {
   const f = isObject(text) && isObject(text.format) ? text.format : undefined;
   if (!f) return undefined;
-  if (f.type === 'json_schema') return compact({ type: 'json_schema' as const, name: str(f.name), schema: isObject(f.schema) ? f.schema : {}, strict: typeof f.strict === 'boolean' ? f.strict : undefined });
+  if (f.type === 'json_schema')
+    return compact({
+      type: 'json_schema' as const,
+      name: str(f.name),
+      schema: isObject(f.schema) ? f.schema : {},
+      strict: typeof f.strict === 'boolean' ? f.strict : undefined,
+    });
   if (f.type === 'json_object' || f.type === 'text') return { type: f.type };
   return undefined;
 }
@@ -138,14 +200,17 @@ function decodeReasoning(r: unknown): ReasoningConfig | undefined {
 function decodeRequest(raw: unknown): CanonicalRequest {
   const body = isObject(raw) ? raw : {};
   const { system, messages } = decodeInput(body.input);
-  if (typeof body.instructions === 'string' && body.instructions) system.unshift({ type: 'text', text: body.instructions });
+  if (typeof body.instructions === 'string' && body.instructions)
+    system.unshift({ type: 'text', text: body.instructions });
   return compact<CanonicalRequest>({
     model: String(body.model ?? ''),
     stream: body.stream === true,
     system: system.length ? system : undefined,
     messages,
     tools: body.tools
-      ? asArray<Json>(body.tools).filter((t) => t.type === 'function').map(decodeFunctionTool)
+      ? asArray<Json>(body.tools)
+          .filter((t) => t.type === 'function')
+          .map(decodeFunctionTool)
       : undefined,
     toolChoice: decodeOpenaiToolChoice(body.tool_choice, (tc) => (tc.type === 'function' ? str(tc.name) : undefined)),
     parallelToolCalls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : undefined,
@@ -162,8 +227,13 @@ function encodeInputPart(p: InputPart, role: Message['role']): Json | undefined 
     case 'text':
       return { type: role === 'assistant' ? 'output_text' : 'input_text', text: p.text };
     case 'image':
-      if (p.source.kind === 'file') return compact({ type: 'input_image', file_id: p.source.fileId, detail: p.detail ?? 'auto' });
-      return { type: 'input_image', image_url: p.source.kind === 'url' ? p.source.url : dataUrl(p.source.mediaType, p.source.data), detail: p.detail ?? 'auto' };
+      if (p.source.kind === 'file')
+        return compact({ type: 'input_image', file_id: p.source.fileId, detail: p.detail ?? 'auto' });
+      return {
+        type: 'input_image',
+        image_url: p.source.kind === 'url' ? p.source.url : dataUrl(p.source.mediaType, p.source.data),
+        detail: p.detail ?? 'auto',
+      };
     case 'document': {
       const file = encodeOpenaiFile(p, { urls: true });
       if (file) return { type: 'input_file', ...file };
@@ -198,7 +268,10 @@ function encodeInput(messages: Message[]): Json[] {
       } else if (p.type === 'tool_result') {
         flush();
         const texts = p.content.filter((c): c is TextPart => c.type === 'text');
-        const output = texts.length === p.content.length ? texts.map((t) => t.text).join('') : p.content.map((c) => encodeInputPart(c, 'user')).filter(Boolean);
+        const output =
+          texts.length === p.content.length
+            ? texts.map((t) => t.text).join('')
+            : p.content.map((c) => encodeInputPart(c, 'user')).filter(Boolean);
         out.push({ type: 'function_call_output', call_id: p.callId, output });
       } else if (p.type === 'reasoning') {
         flush();
@@ -221,8 +294,18 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
   body.input = encodeInput(req.messages);
   if (req.tools?.length) {
     // Responses treats an absent `strict` as true, which rejects loose schemas from other clients.
-    body.tools = req.tools.map((t) => compact({ type: 'function', name: t.name, description: t.description, parameters: toolParameters(t), strict: t.strict ?? false }));
-    if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', name: req.toolChoice.name } : req.toolChoice.type;
+    body.tools = req.tools.map((t) =>
+      compact({
+        type: 'function',
+        name: t.name,
+        description: t.description,
+        parameters: toolParameters(t),
+        strict: t.strict ?? false,
+      }),
+    );
+    if (req.toolChoice)
+      body.tool_choice =
+        req.toolChoice.type === 'tool' ? { type: 'function', name: req.toolChoice.name } : req.toolChoice.type;
     if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
   }
   Object.assign(body, compact({ max_output_tokens: req.maxTokens, temperature: req.temperature, top_p: req.topP }));
@@ -233,7 +316,10 @@ function encodeRequest(input: CanonicalRequest, opts: EncodeRequestOptions): Jso
     if (Object.keys(reasoning).length) body.reasoning = reasoning;
   }
   const rf = req.responseFormat;
-  if (rf) body.text = { format: rf.type === 'json_schema' ? { type: 'json_schema', ...encodeJsonSchema(rf) } : { type: rf.type } };
+  if (rf)
+    body.text = {
+      format: rf.type === 'json_schema' ? { type: 'json_schema', ...encodeJsonSchema(rf) } : { type: rf.type },
+    };
   if (opts.stream ?? req.stream) body.stream = true;
   return body;
 }
@@ -249,7 +335,12 @@ function decodeResponse(raw: unknown): CanonicalResponse {
         if (typeof text === 'string') content.push({ type: 'text', text });
       }
     } else if (item.type === 'function_call') {
-      content.push({ type: 'tool_call', id: String(item.call_id ?? item.id), name: String(item.name ?? ''), arguments: String(item.arguments ?? '') });
+      content.push({
+        type: 'tool_call',
+        id: String(item.call_id ?? item.id),
+        name: String(item.name ?? ''),
+        arguments: String(item.arguments ?? ''),
+      });
     }
   }
   return compact<CanonicalResponse>({
@@ -257,27 +348,51 @@ function decodeResponse(raw: unknown): CanonicalResponse {
     model: String(body.model ?? ''),
     created: num(body.created_at),
     content,
-    stopReason: decodeStatus(body.status, body.incomplete_details, content.some((p) => p.type === 'tool_call')),
+    stopReason: decodeStatus(
+      body.status,
+      body.incomplete_details,
+      content.some((p) => p.type === 'tool_call'),
+    ),
     usage: responsesUsage(body.usage),
   });
 }
 
 /** Output items as both the non-streamed body and response.completed carry them. */
 function textItem(id: string, text: string): Json {
-  return { type: 'message', id, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] };
+  return {
+    type: 'message',
+    id,
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  };
 }
 
 function reasoningItem(id: string | undefined, text: string, encrypted: string | undefined): Json {
-  return compact({ type: 'reasoning', id, summary: text ? [{ type: 'summary_text', text }] : [], encrypted_content: encrypted });
+  return compact({
+    type: 'reasoning',
+    id,
+    summary: text ? [{ type: 'summary_text', text }] : [],
+    encrypted_content: encrypted,
+  });
 }
 
 function callItem(callId: string, name: string, args: string): Json {
   return { type: 'function_call', id: `fc_${callId}`, call_id: callId, name, arguments: args, status: 'completed' };
 }
 
-function responseObject(id: string, model: string, created: number, output: Json[], reason: StopReason | undefined, usage: Usage | undefined): Json {
+function responseObject(
+  id: string,
+  model: string,
+  created: number,
+  output: Json[],
+  reason: StopReason | undefined,
+  usage: Usage | undefined,
+): Json {
   const done = reason !== undefined;
-  const { status, incomplete_details } = done ? encodeStatus(reason) : { status: 'in_progress', incomplete_details: null };
+  const { status, incomplete_details } = done
+    ? encodeStatus(reason)
+    : { status: 'in_progress', incomplete_details: null };
   return {
     id,
     object: 'response',
@@ -304,7 +419,14 @@ function encodeResponse(res: CanonicalResponse, opts?: { model?: string }): Json
       output.push(reasoningItem(p.id ?? `rs_${res.id}_${n++}`, p.text, encryptedContent(p)));
     } else output.push(callItem(p.id, p.name, p.arguments || '{}'));
   }
-  return responseObject(prefixedId(res.id, 'resp_'), opts?.model ?? res.model, res.created ?? unixSeconds(), output, res.stopReason, res.usage);
+  return responseObject(
+    prefixedId(res.id, 'resp_'),
+    opts?.model ?? res.model,
+    res.created ?? unixSeconds(),
+    output,
+    res.stopReason,
+    res.usage,
+  );
 }
 
 class ResponsesStreamDecoder implements StreamDecoder {
@@ -317,7 +439,14 @@ class ResponsesStreamDecoder implements StreamDecoder {
     switch (e.type ?? f.event) {
       case 'response.created': {
         const r = isObject(e.response) ? e.response : {};
-        sink(compact({ type: 'start' as const, id: String(r.id ?? ''), model: String(r.model ?? ''), created: num(r.created_at) }));
+        sink(
+          compact({
+            type: 'start' as const,
+            id: String(r.id ?? ''),
+            model: String(r.model ?? ''),
+            created: num(r.created_at),
+          }),
+        );
         break;
       }
       case 'response.output_item.added': {
@@ -326,7 +455,15 @@ class ResponsesStreamDecoder implements StreamDecoder {
           const index = this.tools.size;
           this.tools.set(String(item.id ?? e.output_index), index);
           this.sawTool = true;
-          sink(compact({ type: 'tool_call' as const, index, id: String(item.call_id ?? item.id), name: String(item.name ?? ''), arguments: item.arguments || undefined }));
+          sink(
+            compact({
+              type: 'tool_call' as const,
+              index,
+              id: String(item.call_id ?? item.id),
+              name: String(item.name ?? ''),
+              arguments: item.arguments || undefined,
+            }),
+          );
         }
         break;
       }
@@ -349,7 +486,13 @@ class ResponsesStreamDecoder implements StreamDecoder {
       case 'response.output_item.done': {
         const item = isObject(e.item) ? e.item : {};
         if (item.type === 'reasoning' && typeof item.encrypted_content === 'string') {
-          sink(compact({ type: 'reasoning' as const, id: str(item.id), signature: { format: 'openai-responses' as const, value: item.encrypted_content } }));
+          sink(
+            compact({
+              type: 'reasoning' as const,
+              id: str(item.id),
+              signature: { format: 'openai-responses' as const, value: item.encrypted_content },
+            }),
+          );
         }
         break;
       }
@@ -408,15 +551,36 @@ class ResponsesStreamEncoder extends StreamEncoderBase {
         let out = this.begin();
         if (this.open?.kind !== 'text') {
           out += this.close();
-          const item: OpenItem = { kind: 'text', outputIndex: this.output.length, id: `msg_${this.id.slice(5)}_${this.output.length}`, text: '' };
+          const item: OpenItem = {
+            kind: 'text',
+            outputIndex: this.output.length,
+            id: `msg_${this.id.slice(5)}_${this.output.length}`,
+            text: '',
+          };
           this.open = item;
           this.output.push(null as unknown as Json);
-          out += this.event('response.output_item.added', { output_index: item.outputIndex, item: { type: 'message', id: item.id, status: 'in_progress', role: 'assistant', content: [] } });
-          out += this.event('response.content_part.added', { item_id: item.id, output_index: item.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+          out += this.event('response.output_item.added', {
+            output_index: item.outputIndex,
+            item: { type: 'message', id: item.id, status: 'in_progress', role: 'assistant', content: [] },
+          });
+          out += this.event('response.content_part.added', {
+            item_id: item.id,
+            output_index: item.outputIndex,
+            content_index: 0,
+            part: { type: 'output_text', text: '', annotations: [] },
+          });
         }
         const item = this.open as Extract<OpenItem, { kind: 'text' }>;
         item.text += ev.text;
-        return out + this.event('response.output_text.delta', { item_id: item.id, output_index: item.outputIndex, content_index: 0, delta: ev.text });
+        return (
+          out +
+          this.event('response.output_text.delta', {
+            item_id: item.id,
+            output_index: item.outputIndex,
+            content_index: 0,
+            delta: ev.text,
+          })
+        );
       }
       case 'reasoning': {
         const sig = encryptedContent(ev);
@@ -424,20 +588,39 @@ class ResponsesStreamEncoder extends StreamEncoderBase {
         let out = this.begin();
         if (this.open?.kind !== 'reasoning') {
           out += this.close();
-          const item: OpenItem = { kind: 'reasoning', outputIndex: this.output.length, id: ev.id ?? `rs_${this.id.slice(5)}_${this.output.length}`, text: '', summaryOpen: false };
+          const item: OpenItem = {
+            kind: 'reasoning',
+            outputIndex: this.output.length,
+            id: ev.id ?? `rs_${this.id.slice(5)}_${this.output.length}`,
+            text: '',
+            summaryOpen: false,
+          };
           this.open = item;
           this.output.push(null as unknown as Json);
-          out += this.event('response.output_item.added', { output_index: item.outputIndex, item: { type: 'reasoning', id: item.id, summary: [] } });
+          out += this.event('response.output_item.added', {
+            output_index: item.outputIndex,
+            item: { type: 'reasoning', id: item.id, summary: [] },
+          });
         }
         const item = this.open as Extract<OpenItem, { kind: 'reasoning' }>;
         if (sig) item.encrypted = sig;
         if (ev.text) {
           if (!item.summaryOpen) {
             item.summaryOpen = true;
-            out += this.event('response.reasoning_summary_part.added', { item_id: item.id, output_index: item.outputIndex, summary_index: 0, part: { type: 'summary_text', text: '' } });
+            out += this.event('response.reasoning_summary_part.added', {
+              item_id: item.id,
+              output_index: item.outputIndex,
+              summary_index: 0,
+              part: { type: 'summary_text', text: '' },
+            });
           }
           item.text += ev.text;
-          out += this.event('response.reasoning_summary_text.delta', { item_id: item.id, output_index: item.outputIndex, summary_index: 0, delta: ev.text });
+          out += this.event('response.reasoning_summary_text.delta', {
+            item_id: item.id,
+            output_index: item.outputIndex,
+            summary_index: 0,
+            delta: ev.text,
+          });
         }
         return out;
       }
@@ -447,15 +630,36 @@ class ResponsesStreamEncoder extends StreamEncoderBase {
         if (!item) {
           out += this.close();
           const callId = ev.id ?? `call_${this.id.slice(5)}_${ev.index}`;
-          item = { kind: 'tool', outputIndex: this.output.length, id: `fc_${callId}`, callId, name: ev.name ?? '', args: '' };
+          item = {
+            kind: 'tool',
+            outputIndex: this.output.length,
+            id: `fc_${callId}`,
+            callId,
+            name: ev.name ?? '',
+            args: '',
+          };
           this.tools.set(ev.index, item);
           this.open = item;
           this.output.push(null as unknown as Json);
-          out += this.event('response.output_item.added', { output_index: item.outputIndex, item: { type: 'function_call', id: item.id, call_id: callId, name: item.name, arguments: '', status: 'in_progress' } });
+          out += this.event('response.output_item.added', {
+            output_index: item.outputIndex,
+            item: {
+              type: 'function_call',
+              id: item.id,
+              call_id: callId,
+              name: item.name,
+              arguments: '',
+              status: 'in_progress',
+            },
+          });
         }
         if (ev.arguments) {
           item.args += ev.arguments;
-          out += this.event('response.function_call_arguments.delta', { item_id: item.id, output_index: item.outputIndex, delta: ev.arguments });
+          out += this.event('response.function_call_arguments.delta', {
+            item_id: item.id,
+            output_index: item.outputIndex,
+            delta: ev.arguments,
+          });
         }
         return out;
       }
@@ -467,7 +671,9 @@ class ResponsesStreamEncoder extends StreamEncoderBase {
     for (const item of this.tools.values()) if (this.output[item.outputIndex] === null) out += this.closeItem(item);
     const reason = toolAwareStop(this.stop, this.tools.size > 0);
     const response = responseObject(this.id, this.model, this.created, this.output, reason, this.usage);
-    return out + this.event(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
+    return (
+      out + this.event(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response })
+    );
   }
 
   private begin(id?: string, model?: string, created?: number): string {
@@ -498,7 +704,11 @@ class ResponsesStreamEncoder extends StreamEncoderBase {
     } else if (item.kind === 'reasoning') {
       if (item.summaryOpen) {
         out += this.event('response.reasoning_summary_text.done', { ...base, summary_index: 0, text: item.text });
-        out += this.event('response.reasoning_summary_part.done', { ...base, summary_index: 0, part: { type: 'summary_text', text: item.text } });
+        out += this.event('response.reasoning_summary_part.done', {
+          ...base,
+          summary_index: 0,
+          part: { type: 'summary_text', text: item.text },
+        });
       }
       done = reasoningItem(item.id, item.text, item.encrypted);
     } else {
@@ -520,7 +730,8 @@ export const openaiResponsesCodec: Codec = {
   encodeRequest,
   decodeResponse,
   encodeResponse,
-  usageOf: (body) => (isObject(body) ? responsesUsage(isObject(body.response) ? body.response.usage : body.usage) : undefined),
+  usageOf: (body) =>
+    isObject(body) ? responsesUsage(isObject(body.response) ? body.response.usage : body.usage) : undefined,
   createFramer: () => new SseFramer(),
   createStreamDecoder: () => new ResponsesStreamDecoder(),
   createStreamEncoder: (opts = {}) => new ResponsesStreamEncoder(opts),

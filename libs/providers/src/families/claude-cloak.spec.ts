@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { billingHeader, claudeSessionId, claudeUserId, cloakClaudeBody, isClaudeCodeClient, isClaudeUserId, limitCacheControls, mergeBetas, startsLikeClaudeCode, takeBodyBetas } from './claude-cloak';
+import {
+  billingHeader,
+  claudeSessionId,
+  claudeUserId,
+  cloakClaudeBody,
+  isClaudeCodeClient,
+  isClaudeUserId,
+  limitCacheControls,
+  mergeBetas,
+  startsLikeClaudeCode,
+  takeBodyBetas,
+} from './claude-cloak';
 import { CLAUDE_CODE, CLAUDE_COUNT_TOKENS_BETAS, CLAUDE_DEFAULT_BETAS } from './client-profiles';
 
 const identity = { credentialKey: 'cred-1' };
@@ -12,14 +23,22 @@ describe('mergeBetas', () => {
     expect(mergeBetas(undefined, [], true)).toBe(CLAUDE_COUNT_TOKENS_BETAS.join(','));
   });
   it('keeps the client flags and adds the oauth and interleaved-thinking flags when absent', () => {
-    expect(mergeBetas('prompt-caching-2024-07-31, tools-2024-04-04')).toBe('oauth-2025-04-20,prompt-caching-2024-07-31,tools-2024-04-04,interleaved-thinking-2025-05-14');
-    expect(mergeBetas('claude-code-20250219,context-1m-2025-08-07')).toBe('claude-code-20250219,oauth-2025-04-20,context-1m-2025-08-07,interleaved-thinking-2025-05-14');
+    expect(mergeBetas('prompt-caching-2024-07-31, tools-2024-04-04')).toBe(
+      'oauth-2025-04-20,prompt-caching-2024-07-31,tools-2024-04-04,interleaved-thinking-2025-05-14',
+    );
+    expect(mergeBetas('claude-code-20250219,context-1m-2025-08-07')).toBe(
+      'claude-code-20250219,oauth-2025-04-20,context-1m-2025-08-07,interleaved-thinking-2025-05-14',
+    );
   });
   it('does not duplicate flags the client already sent', () => {
-    expect(mergeBetas('oauth-2025-04-20,interleaved-thinking-2025-05-14,x,x')).toBe('oauth-2025-04-20,interleaved-thinking-2025-05-14,x');
+    expect(mergeBetas('oauth-2025-04-20,interleaved-thinking-2025-05-14,x,x')).toBe(
+      'oauth-2025-04-20,interleaved-thinking-2025-05-14,x',
+    );
   });
   it('appends body betas once', () => {
-    expect(mergeBetas('a', ['b', 'a', 'oauth-2025-04-20'])).toBe('oauth-2025-04-20,a,interleaved-thinking-2025-05-14,b');
+    expect(mergeBetas('a', ['b', 'a', 'oauth-2025-04-20'])).toBe(
+      'oauth-2025-04-20,a,interleaved-thinking-2025-05-14,b',
+    );
   });
 });
 
@@ -65,19 +84,35 @@ describe('identity', () => {
 describe('billingHeader', () => {
   it('fingerprints characters 4, 7 and 20 of the last user text with the version', () => {
     const text = 'abcdefghijklmnopqrstuvwxyz';
-    const expected = createHash('sha256').update(`${CLAUDE_CODE.fingerprintSalt}ehu${CLAUDE_CODE.version}`).digest('hex').slice(0, 3);
-    const messages = [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'x' }, { role: 'user', content: [{ type: 'text', text }] }];
-    expect(billingHeader(messages)).toBe(`x-anthropic-billing-header: cc_version=${CLAUDE_CODE.version}.${expected}; cc_entrypoint=cli;`);
+    const expected = createHash('sha256')
+      .update(`${CLAUDE_CODE.fingerprintSalt}ehu${CLAUDE_CODE.version}`)
+      .digest('hex')
+      .slice(0, 3);
+    const messages = [
+      { role: 'user', content: 'first' },
+      { role: 'assistant', content: 'x' },
+      { role: 'user', content: [{ type: 'text', text }] },
+    ];
+    expect(billingHeader(messages)).toBe(
+      `x-anthropic-billing-header: cc_version=${CLAUDE_CODE.version}.${expected}; cc_entrypoint=cli;`,
+    );
   });
   it('pads short texts with 0', () => {
-    const expected = createHash('sha256').update(`${CLAUDE_CODE.fingerprintSalt}000${CLAUDE_CODE.version}`).digest('hex').slice(0, 3);
+    const expected = createHash('sha256')
+      .update(`${CLAUDE_CODE.fingerprintSalt}000${CLAUDE_CODE.version}`)
+      .digest('hex')
+      .slice(0, 3);
     expect(billingHeader([])).toContain(`cc_version=${CLAUDE_CODE.version}.${expected};`);
   });
 });
 
 describe('cloakClaudeBody', () => {
   it("puts Claude Code's system blocks first and moves the client's system text into the first user turn", () => {
-    const body = cloakClaudeBody({ model: 'm', max_tokens: 10, system: 'Be a pirate.', messages: [{ role: 'user', content: 'hello' }] }, identity, false);
+    const body = cloakClaudeBody(
+      { model: 'm', max_tokens: 10, system: 'Be a pirate.', messages: [{ role: 'user', content: 'hello' }] },
+      identity,
+      false,
+    );
     const system = body.system as Array<Record<string, unknown>>;
     expect(system).toHaveLength(2);
     expect(system[0].text).toMatch(/^x-anthropic-billing-header: cc_version=/);
@@ -89,12 +124,33 @@ describe('cloakClaudeBody', () => {
     expect(first.endsWith('</system-reminder>\nhello')).toBe(true);
     expect(isClaudeUserId((body.metadata as Record<string, unknown>).user_id)).toBe(true);
   });
-  it('keeps system blocks after Claude Code\'s when there is no user turn to carry them', () => {
-    const body = cloakClaudeBody({ system: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }], messages: [] }, identity, false);
-    expect((body.system as Array<{ text: string }>).map((b) => b.text).slice(1)).toEqual([CLAUDE_CODE.identity, 'one', 'two']);
+  it("keeps system blocks after Claude Code's when there is no user turn to carry them", () => {
+    const body = cloakClaudeBody(
+      {
+        system: [
+          { type: 'text', text: 'one' },
+          { type: 'text', text: 'two' },
+        ],
+        messages: [],
+      },
+      identity,
+      false,
+    );
+    expect((body.system as Array<{ text: string }>).map((b) => b.text).slice(1)).toEqual([
+      CLAUDE_CODE.identity,
+      'one',
+      'two',
+    ]);
   });
   it('prepends a text block when the first user turn has blocks', () => {
-    const body = cloakClaudeBody({ system: [{ type: 'text', text: 'rules' }], messages: [{ role: 'user', content: [{ type: 'text', text: 'q' }] }] }, identity, false);
+    const body = cloakClaudeBody(
+      {
+        system: [{ type: 'text', text: 'rules' }],
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'q' }] }],
+      },
+      identity,
+      false,
+    );
     const content = (body.messages as Array<{ content: Array<{ text: string }> }>)[0].content;
     expect(content).toHaveLength(2);
     expect(content[0].text).toContain('rules');
@@ -103,7 +159,11 @@ describe('cloakClaudeBody', () => {
   it('leaves a system prompt that already opens like Claude Code and a valid user_id alone', () => {
     const userId = claudeUserId({ credentialKey: 'other' });
     const system = [{ type: 'text', text: `${CLAUDE_CODE.identity} More.` }];
-    const body = cloakClaudeBody({ system: structuredClone(system), metadata: { user_id: userId }, messages: [{ role: 'user', content: 'x' }] }, identity, false);
+    const body = cloakClaudeBody(
+      { system: structuredClone(system), metadata: { user_id: userId }, messages: [{ role: 'user', content: 'x' }] },
+      identity,
+      false,
+    );
     expect(body.system).toEqual(system);
     expect(body.metadata).toEqual({ user_id: userId });
     expect(body.messages).toEqual([{ role: 'user', content: 'x' }]);
@@ -113,7 +173,11 @@ describe('cloakClaudeBody', () => {
     expect(body.metadata).toEqual({ user_id: claudeUserId(identity), other: 1 });
   });
   it('count_tokens: only relocates the client system text, no identity blocks or metadata', () => {
-    const body = cloakClaudeBody({ model: 'm', system: 'S', messages: [{ role: 'user', content: 'c' }] }, identity, true);
+    const body = cloakClaudeBody(
+      { model: 'm', system: 'S', messages: [{ role: 'user', content: 'c' }] },
+      identity,
+      true,
+    );
     expect(body.system).toBeUndefined();
     expect(body.metadata).toBeUndefined();
     expect((body.messages as Array<{ content: string }>)[0].content).toContain('S');
@@ -122,7 +186,10 @@ describe('cloakClaudeBody', () => {
     const cc = { type: 'ephemeral' };
     const body = cloakClaudeBody(
       {
-        tools: [{ name: 't1', cache_control: cc }, { name: 't2', cache_control: cc }],
+        tools: [
+          { name: 't1', cache_control: cc },
+          { name: 't2', cache_control: cc },
+        ],
         messages: [
           { role: 'user', content: [{ type: 'text', text: 'a', cache_control: cc }] },
           { role: 'assistant', content: [{ type: 'text', text: 'b', cache_control: cc }] },
@@ -143,12 +210,28 @@ describe('limitCacheControls', () => {
   it('strips system (all but last), tools (all but last), messages, then the last system and tool', () => {
     const cc = () => ({ type: 'ephemeral' });
     const body = {
-      system: [{ text: 's1', cache_control: cc() }, { text: 's2', cache_control: cc() }],
-      tools: [{ name: 't1', cache_control: cc() }, { name: 't2', cache_control: cc() }],
-      messages: [{ role: 'user', content: [{ text: 'm1', cache_control: cc() }, { text: 'm2', cache_control: cc() }] }],
+      system: [
+        { text: 's1', cache_control: cc() },
+        { text: 's2', cache_control: cc() },
+      ],
+      tools: [
+        { name: 't1', cache_control: cc() },
+        { name: 't2', cache_control: cc() },
+      ],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { text: 'm1', cache_control: cc() },
+            { text: 'm2', cache_control: cc() },
+          ],
+        },
+      ],
     };
     limitCacheControls(body, 2);
-    const kept = [...body.system, ...body.tools, ...body.messages[0].content].filter((b) => 'cache_control' in b).map((b) => ('text' in b ? b.text : b.name));
+    const kept = [...body.system, ...body.tools, ...body.messages[0].content]
+      .filter((b) => 'cache_control' in b)
+      .map((b) => ('text' in b ? b.text : b.name));
     expect(kept).toEqual(['s2', 't2']);
     limitCacheControls(body, 5);
     expect(body.system[1].cache_control).toBeDefined();

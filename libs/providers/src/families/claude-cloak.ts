@@ -1,4 +1,10 @@
-import { CLAUDE_BETAS, CLAUDE_CODE, CLAUDE_COUNT_TOKENS_BETAS, CLAUDE_DEFAULT_BETAS, CLAUDE_MAX_CACHE_CONTROLS } from './client-profiles';
+import {
+  CLAUDE_BETAS,
+  CLAUDE_CODE,
+  CLAUDE_COUNT_TOKENS_BETAS,
+  CLAUDE_DEFAULT_BETAS,
+  CLAUDE_MAX_CACHE_CONTROLS,
+} from './client-profiles';
 import { sha256Hex, stableUuid } from './stable-id';
 
 /**
@@ -10,7 +16,8 @@ import { sha256Hex, stableUuid } from './stable-id';
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Claude Code itself (User-Agent `claude-cli/...`) is passed through; everyone else is cloaked. */
 export function isClaudeCodeClient(userAgent: string | undefined): boolean {
@@ -31,14 +38,19 @@ export function splitBetas(value: string | undefined): string[] {
  * absent; Claude Code's default profile when the client sent none. Extra flags (a body's
  * `betas` array) are appended once.
  */
-export function mergeBetas(clientHeader: string | undefined, extra: readonly string[] = [], countTokens = false): string {
+export function mergeBetas(
+  clientHeader: string | undefined,
+  extra: readonly string[] = [],
+  countTokens = false,
+): string {
   const client = [...new Set(splitBetas(clientHeader))];
   let betas: string[];
   if (client.length === 0) {
     betas = [...(countTokens ? CLAUDE_COUNT_TOKENS_BETAS : CLAUDE_DEFAULT_BETAS)];
   } else {
     betas = client;
-    if (!betas.includes(CLAUDE_BETAS.oauth)) betas.splice(betas[0] === CLAUDE_BETAS.claudeCode ? 1 : 0, 0, CLAUDE_BETAS.oauth);
+    if (!betas.includes(CLAUDE_BETAS.oauth))
+      betas.splice(betas[0] === CLAUDE_BETAS.claudeCode ? 1 : 0, 0, CLAUDE_BETAS.oauth);
     if (!betas.some((beta) => beta.startsWith('interleaved-thinking'))) betas.push(CLAUDE_BETAS.interleavedThinking);
   }
   for (const beta of extra) if (beta && !betas.includes(beta)) betas.push(beta);
@@ -50,7 +62,11 @@ export function takeBodyBetas(body: Json): string[] {
   const betas = body.betas;
   if (betas === undefined) return [];
   delete body.betas;
-  if (Array.isArray(betas)) return betas.filter((beta): beta is string => typeof beta === 'string').map((beta) => beta.trim()).filter(Boolean);
+  if (Array.isArray(betas))
+    return betas
+      .filter((beta): beta is string => typeof beta === 'string')
+      .map((beta) => beta.trim())
+      .filter(Boolean);
   return typeof betas === 'string' ? splitBetas(betas) : [];
 }
 
@@ -74,7 +90,8 @@ export function claudeUserId(identity: ClaudeIdentity): string {
   return `user_${device}_account_${account}_session_${claudeSessionId(identity)}`;
 }
 
-const USER_ID = /^user_[0-9a-f]{64}_account_[0-9a-f-]*_session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const USER_ID =
+  /^user_[0-9a-f]{64}_account_[0-9a-f-]*_session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function isClaudeUserId(value: unknown): boolean {
   return typeof value === 'string' && USER_ID.test(value);
@@ -101,7 +118,8 @@ function lastUserText(messages: unknown): string {
     let candidate = '';
     if (typeof message.content === 'string') candidate = message.content;
     else if (Array.isArray(message.content)) {
-      for (const block of message.content) if (isObject(block) && block.type === 'text' && typeof block.text === 'string') candidate = block.text;
+      for (const block of message.content)
+        if (isObject(block) && block.type === 'text' && typeof block.text === 'string') candidate = block.text;
     }
     if (candidate) text = candidate;
   }
@@ -112,21 +130,26 @@ function lastUserText(messages: unknown): string {
 function systemTexts(system: unknown): string[] {
   if (typeof system === 'string') return system.trim() ? [system.trim()] : [];
   if (!Array.isArray(system)) return [];
-  return system.flatMap((block) => (isObject(block) && typeof block.text === 'string' && block.text.trim() ? [block.text.trim()] : []));
+  return system.flatMap((block) =>
+    isObject(block) && typeof block.text === 'string' && block.text.trim() ? [block.text.trim()] : [],
+  );
 }
 
 /** True when the system prompt already opens like Claude Code's (optionally after the billing block). */
 export function startsLikeClaudeCode(system: unknown): boolean {
   if (!Array.isArray(system)) return false;
   const blocks = system.filter(isObject);
-  const first = typeof blocks[0]?.text === 'string' && (blocks[0].text as string).startsWith(CLAUDE_CODE.billingHeaderPrefix) ? blocks[1] : blocks[0];
+  const first =
+    typeof blocks[0]?.text === 'string' && (blocks[0].text as string).startsWith(CLAUDE_CODE.billingHeaderPrefix)
+      ? blocks[1]
+      : blocks[0];
   return typeof first?.text === 'string' && first.text.startsWith(CLAUDE_CODE.identity);
 }
 
 /** CLIProxyAPI's wrapper for a client's system prompt moved into the first user turn. */
 export function systemReminder(text: string): string {
   return (
-    '<system-reminder>\nAs you answer the user\'s questions, you can use the following context from the system:\n' +
+    "<system-reminder>\nAs you answer the user's questions, you can use the following context from the system:\n" +
     `${text}\n\nIMPORTANT: this context may or may not be relevant to your tasks. You should not respond to this context unless it is highly relevant to your task.\n</system-reminder>\n`
   );
 }
@@ -157,7 +180,8 @@ function prependToFirstUserTurn(messages: unknown, text: string): boolean {
 export function cloakClaudeBody(body: Json, identity: ClaudeIdentity, countTokens: boolean): Json {
   if (!startsLikeClaudeCode(body.system)) {
     const clientSystem = systemTexts(body.system);
-    const relocated = clientSystem.length > 0 && prependToFirstUserTurn(body.messages, systemReminder(clientSystem.join('\n\n')));
+    const relocated =
+      clientSystem.length > 0 && prependToFirstUserTurn(body.messages, systemReminder(clientSystem.join('\n\n')));
     if (countTokens) {
       if (relocated || clientSystem.length === 0) delete body.system;
     } else {
@@ -184,10 +208,15 @@ export function cloakClaudeBody(body: Json, identity: ClaudeIdentity, countToken
  * message blocks earliest-first, then the last system block, then the last tool.
  */
 export function limitCacheControls(body: Json, max: number): void {
-  const withBreakpoint = (blocks: unknown): Json[] => (Array.isArray(blocks) ? blocks.filter((block): block is Json => isObject(block) && block.cache_control !== undefined) : []);
+  const withBreakpoint = (blocks: unknown): Json[] =>
+    Array.isArray(blocks)
+      ? blocks.filter((block): block is Json => isObject(block) && block.cache_control !== undefined)
+      : [];
   const system = withBreakpoint(body.system);
   const tools = withBreakpoint(body.tools);
-  const messages = Array.isArray(body.messages) ? body.messages.flatMap((message) => (isObject(message) ? withBreakpoint(message.content) : [])) : [];
+  const messages = Array.isArray(body.messages)
+    ? body.messages.flatMap((message) => (isObject(message) ? withBreakpoint(message.content) : []))
+    : [];
   let excess = system.length + tools.length + messages.length - max;
   const strip = (blocks: Json[]) => {
     for (const block of blocks) {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { RouteActions } from '@cpa/contracts';
 import type { ProviderAdapter, UpstreamCall, UpstreamTarget } from '../provider-adapter';
 import { joinUrl, secretToken, tryParseJsonObject } from '../provider-adapter';
-import { cloakClaudeBody, isClaudeCodeClient, mergeBetas, takeBodyBetas, claudeSessionId, type ClaudeIdentity } from './claude-cloak';
+import {
+  cloakClaudeBody,
+  isClaudeCodeClient,
+  mergeBetas,
+  takeBodyBetas,
+  claudeSessionId,
+  type ClaudeIdentity,
+} from './claude-cloak';
 import { CLAUDE_CODE, DEFAULT_CLAUDE_BASE_URL } from './client-profiles';
 
 const PASSED_CLIENT_HEADERS = ['anthropic-beta', 'anthropic-dangerous-direct-browser-access'];
@@ -24,7 +31,8 @@ export const claudeAdapter: ProviderAdapter = {
     const request = tryParseJsonObject(body);
     if (!request) return body;
     const betas = takeBodyBetas(request);
-    if (betas.length > 0 && target) target.headers['anthropic-beta'] = mergeBetas(target.headers['anthropic-beta'], betas);
+    if (betas.length > 0 && target)
+      target.headers['anthropic-beta'] = mergeBetas(target.headers['anthropic-beta'], betas);
     cloakClaudeBody(request, identityOf(call), call.route.action === RouteActions.countTokens);
     return Buffer.from(JSON.stringify(request));
   },
@@ -55,7 +63,13 @@ export function isAnthropicApi(baseUrl: string): boolean {
   if (baseUrl === DEFAULT_CLAUDE_BASE_URL) return true;
   try {
     const url = new URL(baseUrl);
-    return url.protocol === 'https:' && url.hostname.toLowerCase() === 'api.anthropic.com' && (url.port === '' || url.port === '443') && !url.username && !url.password;
+    return (
+      url.protocol === 'https:' &&
+      url.hostname.toLowerCase() === 'api.anthropic.com' &&
+      (url.port === '' || url.port === '443') &&
+      !url.username &&
+      !url.password
+    );
   } catch {
     return false;
   }
@@ -82,7 +96,10 @@ function oauthTarget(call: UpstreamCall, stream: boolean): UpstreamTarget {
   if (!countTokens) headers['x-stainless-timeout'] = CLAUDE_CODE.stainlessTimeout;
   const base = process.env.CLAUDE_BASE_URL || call.baseUrl || DEFAULT_CLAUDE_BASE_URL;
   // The upstream client does not decompress: ask for plain bytes (streams must be anyway).
-  return { url: `${joinUrl(base, messagesPath(call))}?beta=true`, headers: { ...headers, ...call.headers, 'accept-encoding': 'identity' } };
+  return {
+    url: `${joinUrl(base, messagesPath(call))}?beta=true`,
+    headers: { ...headers, ...call.headers, 'accept-encoding': 'identity' },
+  };
 }
 
 function identityOf(call: UpstreamCall): ClaudeIdentity {

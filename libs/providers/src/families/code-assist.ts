@@ -59,7 +59,8 @@ function countTokensBody(body: Json, model: string): Json {
 /** The Gemini CLI's envelope: `{model, project, request}`. */
 export function wrapGeminiCli(call: UpstreamCall, body: Buffer): Buffer {
   const json = parseJsonObject(body);
-  if (call.route.action === RouteActions.countTokens) return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));
+  if (call.route.action === RouteActions.countTokens)
+    return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));
   const project = projectOf(call.secret);
   if (!project) throw new Error('credential has no Code Assist project id');
   return Buffer.from(JSON.stringify({ model: call.upstreamModel, project, request: json }));
@@ -72,7 +73,8 @@ export function wrapGeminiCli(call: UpstreamCall, body: Buffer): Buffer {
  */
 export function wrapAntigravity(call: UpstreamCall, body: Buffer): Buffer {
   const json = parseJsonObject(body);
-  if (call.route.action === RouteActions.countTokens) return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));
+  if (call.route.action === RouteActions.countTokens)
+    return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));
   const { safetySettings: _, ...request } = json;
   const image = call.upstreamModel.includes('image');
   const envelope: Json = {
@@ -85,7 +87,8 @@ export function wrapAntigravity(call: UpstreamCall, body: Buffer): Buffer {
   if (image) envelope.requestId = `image_gen/${Date.now()}/${randomUUID()}/12`;
   else {
     envelope.requestId = `agent-${randomUUID()}`;
-    if (typeof request.sessionId !== 'string' || !request.sessionId) request.sessionId = antigravitySessionId(request.contents);
+    if (typeof request.sessionId !== 'string' || !request.sessionId)
+      request.sessionId = antigravitySessionId(request.contents);
   }
   envelope.request = request;
   return Buffer.from(JSON.stringify(envelope));

@@ -12,7 +12,8 @@ import { stableUuid } from './stable-id';
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Fields the ChatGPT backend refuses ("Unsupported parameter: ..."). */
 export const CODEX_REMOVED_FIELDS = [
@@ -45,7 +46,11 @@ export function chatgptAccountId(secret: CredentialSecret): string | undefined {
  * session_id header, else one derived from the routing session or the client key (or the
  * credential), so a conversation keeps hitting the same cache.
  */
-export function codexPromptCacheKey(body: Json, route: Pick<RouteRequest, 'headers' | 'sessionIds' | 'clientKeyId'>, credentialKey: string): string {
+export function codexPromptCacheKey(
+  body: Json,
+  route: Pick<RouteRequest, 'headers' | 'sessionIds' | 'clientKeyId'>,
+  credentialKey: string,
+): string {
   if (typeof body.prompt_cache_key === 'string' && body.prompt_cache_key.trim()) return body.prompt_cache_key;
   const header = route.headers.session_id?.trim();
   if (header) return header;
@@ -80,5 +85,8 @@ export function prepareCodexBody(body: Json, promptCacheKey: string): Json {
 /** "Selected model is at capacity" (any status): a temporary shortage the router should treat as a 429. */
 export function isModelCapacityError(body: string): boolean {
   const lower = body.toLowerCase();
-  return lower.includes('selected model is at capacity') || lower.includes('model is at capacity. please try a different model');
+  return (
+    lower.includes('selected model is at capacity') ||
+    lower.includes('model is at capacity. please try a different model')
+  );
 }

@@ -1,7 +1,13 @@
 import type { ProviderAdapter, UpstreamCall, UpstreamTarget } from '../provider-adapter';
 import { joinUrl, secretToken, tryParseJsonObject } from '../provider-adapter';
 import { CODEX_CLI, DEFAULT_CODEX_CHATGPT_BASE_URL } from './client-profiles';
-import { chatgptAccountId, CODEX_PASSED_HEADERS, codexPromptCacheKey, isModelCapacityError, prepareCodexBody } from './codex-chatgpt';
+import {
+  chatgptAccountId,
+  CODEX_PASSED_HEADERS,
+  codexPromptCacheKey,
+  isModelCapacityError,
+  prepareCodexBody,
+} from './codex-chatgpt';
 
 /**
  * OpenAI Responses. `codex-api-key` entries (kind `api_key`) call `{base|https://api.openai.com/v1}/responses`
@@ -18,7 +24,11 @@ export const codexAdapter: ProviderAdapter = {
     if (call.kind === 'oauth') return chatgptTarget(call);
     return {
       url: joinUrl(call.baseUrl || 'https://api.openai.com/v1', '/responses'),
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${secretToken(call.secret)}`, ...call.headers },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${secretToken(call.secret)}`,
+        ...call.headers,
+      },
     };
   },
   prepareBody(call: UpstreamCall, body: Buffer, _stream: boolean, target?: UpstreamTarget) {

@@ -1,7 +1,13 @@
 import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
 import { secretToken } from '../provider-adapter';
 import { unwrapCodeAssist } from '../response-unwrap';
-import { CODE_ASSIST_BASE_URL, codeAssistUrl, GEMINI_CLI_API_CLIENT, geminiCliUserAgent, wrapGeminiCli } from './code-assist';
+import {
+  CODE_ASSIST_BASE_URL,
+  codeAssistUrl,
+  GEMINI_CLI_API_CLIENT,
+  geminiCliUserAgent,
+  wrapGeminiCli,
+} from './code-assist';
 
 /**
  * Gemini CLI logins (Google account + Code Assist project): Cloud Code Assist with the

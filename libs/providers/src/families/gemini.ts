@@ -8,7 +8,12 @@ import { joinUrl, secretToken } from '../provider-adapter';
  * stream, which is then passed through as it is). Shared by every Gemini-format family.
  */
 export function geminiMethod(call: UpstreamCall, stream: boolean): { action: string; query: string } {
-  const action = call.route.action === RouteActions.countTokens ? 'countTokens' : stream ? 'streamGenerateContent' : 'generateContent';
+  const action =
+    call.route.action === RouteActions.countTokens
+      ? 'countTokens'
+      : stream
+        ? 'streamGenerateContent'
+        : 'generateContent';
   const jsonArray = call.format === call.route.clientFormat && call.route.action === RouteActions.streamJsonArray;
   return { action, query: action === 'streamGenerateContent' && !jsonArray ? '?alt=sse' : '' };
 }
@@ -24,7 +29,10 @@ export const geminiAdapter: ProviderAdapter = {
     if (call.kind === 'oauth') headers.authorization = `Bearer ${secretToken(call.secret)}`;
     else headers['x-goog-api-key'] = secretToken(call.secret);
     return {
-      url: joinUrl(call.baseUrl || 'https://generativelanguage.googleapis.com', `/v1beta/models/${model}:${action}${query}`),
+      url: joinUrl(
+        call.baseUrl || 'https://generativelanguage.googleapis.com',
+        `/v1beta/models/${model}:${action}${query}`,
+      ),
       headers,
     };
   },

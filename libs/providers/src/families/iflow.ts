@@ -17,7 +17,10 @@ export interface IFlowRequestIdentity {
   timestampMs: number;
 }
 
-export const newIFlowIdentity = (): IFlowRequestIdentity => ({ sessionId: `session-${randomUUID()}`, timestampMs: Date.now() });
+export const newIFlowIdentity = (): IFlowRequestIdentity => ({
+  sessionId: `session-${randomUUID()}`,
+  timestampMs: Date.now(),
+});
 
 /** The headers of one iFlow request: the API key as Bearer and the signed session headers (pure). */
 export function iflowHeaders(apiKey: string, stream: boolean, identity: IFlowRequestIdentity): Record<string, string> {
@@ -34,7 +37,10 @@ export function iflowHeaders(apiKey: string, stream: boolean, identity: IFlowReq
 
 /** A tool list iFlow's streams need instead of an empty one (CLIProxyAPI's ensureToolsArray). */
 const PLACEHOLDER_TOOLS = [
-  { type: 'function', function: { name: 'noop', description: 'Placeholder tool to stabilise streaming', parameters: { type: 'object' } } },
+  {
+    type: 'function',
+    function: { name: 'noop', description: 'Placeholder tool to stabilise streaming', parameters: { type: 'object' } },
+  },
 ];
 
 function apiKeyOf(call: UpstreamCall): string {
@@ -54,7 +60,10 @@ export const iflowAdapter: ProviderAdapter = {
   upstreamFormat: 'openai-chat',
   target(call: UpstreamCall, stream: boolean) {
     const base = call.baseUrl || process.env.IFLOW_BASE_URL?.trim() || DEFAULT_IFLOW_BASE_URL;
-    return { url: joinUrl(base, '/chat/completions'), headers: { ...iflowHeaders(apiKeyOf(call), stream, newIFlowIdentity()), ...call.headers } };
+    return {
+      url: joinUrl(base, '/chat/completions'),
+      headers: { ...iflowHeaders(apiKeyOf(call), stream, newIFlowIdentity()), ...call.headers },
+    };
   },
   prepareBody(_call: UpstreamCall, body: Buffer, stream: boolean) {
     if (!stream) return body;

@@ -22,6 +22,16 @@ export const PROVIDER_ADAPTERS: Record<ProviderFamily, ProviderAdapter> = {
   iflow: iflowAdapter,
 };
 
-export { antigravityAdapter, claudeAdapter, codexAdapter, geminiAdapter, geminiCliAdapter, iflowAdapter, kimiAdapter, openAICompatAdapter, vertexAdapter };
+export {
+  antigravityAdapter,
+  claudeAdapter,
+  codexAdapter,
+  geminiAdapter,
+  geminiCliAdapter,
+  iflowAdapter,
+  kimiAdapter,
+  openAICompatAdapter,
+  vertexAdapter,
+};
 export { iflowHeaders, iflowSignature, type IFlowRequestIdentity } from './iflow';
 export { kimiDeviceHeaders, kimiDeviceId, kimiHeaders, kimiUpstreamModel, type KimiDevice } from './kimi';

@@ -6,11 +6,30 @@ import { iflowAdapter, iflowHeaders, iflowSignature } from './iflow';
 import { kimiAdapter, kimiDeviceHeaders, kimiDeviceId, kimiHeaders, kimiUpstreamModel } from './kimi';
 
 function call(overrides: Partial<UpstreamCall> = {}): UpstreamCall {
-  const route: RouteRequest = { requestId: 'r1', clientFormat: 'openai-chat', model: 'm', stream: false, sessionIds: [], headers: {}, deadline: 0 };
-  return { route, format: 'openai-chat', upstreamModel: 'kimi-k2.5', kind: 'oauth', baseUrl: '', headers: {}, secret: {}, credentialId: 'cred-1', ...overrides };
+  const route: RouteRequest = {
+    requestId: 'r1',
+    clientFormat: 'openai-chat',
+    model: 'm',
+    stream: false,
+    sessionIds: [],
+    headers: {},
+    deadline: 0,
+  };
+  return {
+    route,
+    format: 'openai-chat',
+    upstreamModel: 'kimi-k2.5',
+    kind: 'oauth',
+    baseUrl: '',
+    headers: {},
+    secret: {},
+    credentialId: 'cred-1',
+    ...overrides,
+  };
 }
 
-const chatBody = (extra: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hello mock' }], ...extra }));
+const chatBody = (extra: Record<string, unknown> = {}) =>
+  Buffer.from(JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hello mock' }], ...extra }));
 const parse = (buf: Buffer) => JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
 
 afterEach(() => vi.unstubAllEnvs());
@@ -18,12 +37,12 @@ afterEach(() => vi.unstubAllEnvs());
 describe('iFlow signature and headers', () => {
   it('signs iFlow-Cli:<session>:<timestamp> with HMAC-SHA256 keyed by the API key (known answer from openssl)', () => {
     // echo -n 'iFlow-Cli:session-0f8f…950e:1700000000000' | openssl dgst -sha256 -hmac sk-iflow-test
-    expect(iflowSignature('iFlow-Cli', 'session-0f8fad5b-d9cb-469f-a165-70867728950e', 1_700_000_000_000, 'sk-iflow-test')).toBe(
-      'd80cc25d6e4475d0d7b5e2a783db1269f67171d2c0f21eb51d428bcc3c4cdfad',
-    );
-    expect(iflowSignature('iFlow-Cli', 'session-0f8fad5b-d9cb-469f-a165-70867728950e', 1_700_000_000_001, 'sk-iflow-test')).not.toBe(
-      'd80cc25d6e4475d0d7b5e2a783db1269f67171d2c0f21eb51d428bcc3c4cdfad',
-    );
+    expect(
+      iflowSignature('iFlow-Cli', 'session-0f8fad5b-d9cb-469f-a165-70867728950e', 1_700_000_000_000, 'sk-iflow-test'),
+    ).toBe('d80cc25d6e4475d0d7b5e2a783db1269f67171d2c0f21eb51d428bcc3c4cdfad');
+    expect(
+      iflowSignature('iFlow-Cli', 'session-0f8fad5b-d9cb-469f-a165-70867728950e', 1_700_000_000_001, 'sk-iflow-test'),
+    ).not.toBe('d80cc25d6e4475d0d7b5e2a783db1269f67171d2c0f21eb51d428bcc3c4cdfad');
   });
 
   it('sends the key as Bearer with the session, timestamp and signature headers', () => {
@@ -50,17 +69,28 @@ describe('iflowAdapter', () => {
     expect(target.headers.authorization).toBe('Bearer sk-iflow');
     expect(target.headers['session-id']).toMatch(/^session-[0-9a-f-]{36}$/);
     expect(Number(target.headers['x-iflow-timestamp'])).toBeGreaterThan(Date.now() - 5_000);
-    expect(target.headers['x-iflow-signature']).toBe(iflowSignature('iFlow-Cli', target.headers['session-id'], Number(target.headers['x-iflow-timestamp']), 'sk-iflow'));
+    expect(target.headers['x-iflow-signature']).toBe(
+      iflowSignature(
+        'iFlow-Cli',
+        target.headers['session-id'],
+        Number(target.headers['x-iflow-timestamp']),
+        'sk-iflow',
+      ),
+    );
     // A new session per request.
     expect(iflowAdapter.target(call({ secret }), false).headers['session-id']).not.toBe(target.headers['session-id']);
 
     vi.stubEnv('IFLOW_BASE_URL', 'http://127.0.0.1:9/v1');
     expect(iflowAdapter.target(call({ secret }), false).url).toBe('http://127.0.0.1:9/v1/chat/completions');
-    expect(iflowAdapter.target(call({ secret, baseUrl: 'http://127.0.0.1:8/v1/' }), false).url).toBe('http://127.0.0.1:8/v1/chat/completions');
+    expect(iflowAdapter.target(call({ secret, baseUrl: 'http://127.0.0.1:8/v1/' }), false).url).toBe(
+      'http://127.0.0.1:8/v1/chat/completions',
+    );
   });
 
   it('refuses a login without an API key, naming no token', () => {
-    expect(() => iflowAdapter.target(call({ secret: { accessToken: 'iflow-access' } }), false)).toThrow(/^iflow credential has no API key/);
+    expect(() => iflowAdapter.target(call({ secret: { accessToken: 'iflow-access' } }), false)).toThrow(
+      /^iflow credential has no API key/,
+    );
     try {
       iflowAdapter.target(call({ secret: { accessToken: 'iflow-access' } }), false);
     } catch (error) {
@@ -70,7 +100,9 @@ describe('iflowAdapter', () => {
 
   it('replaces an empty tool list on streams with a placeholder (as CLIProxyAPI does) and leaves other bodies alone', () => {
     const streamed = parse(iflowAdapter.prepareBody!(call({ secret }), chatBody({ tools: [] }), true));
-    expect(streamed.tools).toEqual([expect.objectContaining({ type: 'function', function: expect.objectContaining({ name: 'noop' }) })]);
+    expect(streamed.tools).toEqual([
+      expect.objectContaining({ type: 'function', function: expect.objectContaining({ name: 'noop' }) }),
+    ]);
     const plain = chatBody({ tools: [] });
     expect(iflowAdapter.prepareBody!(call({ secret }), plain, false)).toBe(plain);
   });
@@ -123,24 +155,38 @@ describe('kimiAdapter', () => {
   it('calls {KIMI_BASE_URL|https://api.kimi.com/coding}/v1/chat/completions with the access token and the device id of the login', () => {
     const target = kimiAdapter.target(call({ secret }), true);
     expect(target.url).toBe('https://api.kimi.com/coding/v1/chat/completions');
-    expect(target.headers).toMatchObject({ authorization: 'Bearer kimi-token', 'x-msh-device-id': 'dev-1', 'user-agent': 'KimiCLI/1.10.6', accept: 'text/event-stream' });
+    expect(target.headers).toMatchObject({
+      authorization: 'Bearer kimi-token',
+      'x-msh-device-id': 'dev-1',
+      'user-agent': 'KimiCLI/1.10.6',
+      accept: 'text/event-stream',
+    });
     vi.stubEnv('KIMI_BASE_URL', 'http://127.0.0.1:9/coding');
     expect(kimiAdapter.target(call({ secret }), false).url).toBe('http://127.0.0.1:9/coding/v1/chat/completions');
   });
 
   it("renames the model to Kimi's id and asks for usage on streams", () => {
     expect(parse(kimiAdapter.prepareBody!(call({ secret }), chatBody(), false))).toMatchObject({ model: 'k2.5' });
-    expect(parse(kimiAdapter.prepareBody!(call({ secret }), chatBody({ stream: true }), true))).toMatchObject({ model: 'k2.5', stream_options: { include_usage: true } });
+    expect(parse(kimiAdapter.prepareBody!(call({ secret }), chatBody({ stream: true }), true))).toMatchObject({
+      model: 'k2.5',
+      stream_options: { include_usage: true },
+    });
   });
 });
 
 describe('what the upstreams accept and refuse (mock upstreams recompute the checks)', () => {
   let kimi: ChatSubscriptionMock;
   let iflow: ChatSubscriptionMock;
-  const live = new Map([['kimi-token', 'dev-1'], ['kimi-other-device', 'dev-2']]);
+  const live = new Map([
+    ['kimi-token', 'dev-1'],
+    ['kimi-other-device', 'dev-2'],
+  ]);
 
   beforeAll(async () => {
-    kimi = await startKimiMock({ verifyToken: (t) => (live.has(t) ? 'valid' : t === 'kimi-expired' ? 'expired' : 'unknown'), deviceIdOf: (t) => live.get(t) });
+    kimi = await startKimiMock({
+      verifyToken: (t) => (live.has(t) ? 'valid' : t === 'kimi-expired' ? 'expired' : 'unknown'),
+      deviceIdOf: (t) => live.get(t),
+    });
     iflow = await startIFlowMock({ apiKeys: ['sk-iflow'] });
   });
   afterAll(async () => {
@@ -148,7 +194,10 @@ describe('what the upstreams accept and refuse (mock upstreams recompute the che
     await iflow.close();
   });
 
-  async function send(target: UpstreamTarget, body: Buffer): Promise<{ status: number; json: Record<string, unknown> }> {
+  async function send(
+    target: UpstreamTarget,
+    body: Buffer,
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
     const res = await fetch(target.url, { method: 'POST', headers: target.headers, body });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   }
@@ -170,19 +219,53 @@ describe('what the upstreams accept and refuse (mock upstreams recompute the che
   it('iFlow answers a signed request with the API key', async () => {
     const { status, json } = await iflowRequest({ apiKey: 'sk-iflow', accessToken: 'iflow-access' });
     expect(status).toBe(200);
-    expect(json).toMatchObject({ object: 'chat.completion', model: 'qwen3-coder-plus', choices: [{ message: { content: 'echo: hello mock' } }] });
+    expect(json).toMatchObject({
+      object: 'chat.completion',
+      model: 'qwen3-coder-plus',
+      choices: [{ message: { content: 'echo: hello mock' } }],
+    });
   });
 
   it.each<[string, Record<string, unknown>, (h: Record<string, string>) => void, number, string]>([
     ['the access token instead of the key', { apiKey: 'iflow-access' }, () => {}, 401, 'Invalid API key'],
-    ['a signature made with another key', { apiKey: 'sk-iflow' }, (h) => (h['x-iflow-signature'] = iflowSignature('iFlow-Cli', h['session-id'], Number(h['x-iflow-timestamp']), 'sk-other')), 401, 'signature verification failed'],
-    ['a signature over another session', { apiKey: 'sk-iflow' }, (h) => (h['session-id'] = 'session-00000000-0000-4000-8000-000000000000'), 401, 'signature verification failed'],
-    ['a stale timestamp, correctly signed', { apiKey: 'sk-iflow' }, (h) => {
-      const stale = Date.now() - 10 * 60_000;
-      h['x-iflow-timestamp'] = String(stale);
-      h['x-iflow-signature'] = iflowSignature('iFlow-Cli', h['session-id'], stale, 'sk-iflow');
-    }, 401, 'request timestamp expired'],
-    ['no signature', { apiKey: 'sk-iflow' }, (h) => delete h['x-iflow-signature'], 401, 'signature verification failed'],
+    [
+      'a signature made with another key',
+      { apiKey: 'sk-iflow' },
+      (h) =>
+        (h['x-iflow-signature'] = iflowSignature(
+          'iFlow-Cli',
+          h['session-id'],
+          Number(h['x-iflow-timestamp']),
+          'sk-other',
+        )),
+      401,
+      'signature verification failed',
+    ],
+    [
+      'a signature over another session',
+      { apiKey: 'sk-iflow' },
+      (h) => (h['session-id'] = 'session-00000000-0000-4000-8000-000000000000'),
+      401,
+      'signature verification failed',
+    ],
+    [
+      'a stale timestamp, correctly signed',
+      { apiKey: 'sk-iflow' },
+      (h) => {
+        const stale = Date.now() - 10 * 60_000;
+        h['x-iflow-timestamp'] = String(stale);
+        h['x-iflow-signature'] = iflowSignature('iFlow-Cli', h['session-id'], stale, 'sk-iflow');
+      },
+      401,
+      'request timestamp expired',
+    ],
+    [
+      'no signature',
+      { apiKey: 'sk-iflow' },
+      (h) => delete h['x-iflow-signature'],
+      401,
+      'signature verification failed',
+    ],
     ['another client', { apiKey: 'sk-iflow' }, (h) => (h['user-agent'] = 'curl/8'), 403, 'client not allowed'],
   ])('iFlow refuses %s', async (_what, secret, tamper, status, message) => {
     const res = await iflowRequest(secret, tamper);
@@ -197,19 +280,55 @@ describe('what the upstreams accept and refuse (mock upstreams recompute the che
   });
 
   it.each<[string, Record<string, unknown>, (h: Record<string, string>) => void, number, string]>([
-    ['an expired token', { accessToken: 'kimi-expired', deviceId: 'dev-1' }, () => {}, 401, 'The access token has expired'],
-    ['the device of another login', { accessToken: 'kimi-token', deviceId: 'dev-2' }, () => {}, 401, 'device does not match the login'],
-    ['a missing device id', { accessToken: 'kimi-token', deviceId: 'dev-1' }, (h) => delete h['x-msh-device-id'], 400, 'missing x-msh-device-id header'],
-    ['a missing device model', { accessToken: 'kimi-token', deviceId: 'dev-1' }, (h) => delete h['x-msh-device-model'], 400, 'missing x-msh-device-model header'],
-    ['another platform', { accessToken: 'kimi-token', deviceId: 'dev-1' }, (h) => (h['x-msh-platform'] = 'web'), 400, 'invalid X-Msh-Platform header'],
-    ['another client', { accessToken: 'kimi-token', deviceId: 'dev-1' }, (h) => (h['user-agent'] = 'curl/8'), 403, 'Kimi For Coding is only available for Coding Agents'],
+    [
+      'an expired token',
+      { accessToken: 'kimi-expired', deviceId: 'dev-1' },
+      () => {},
+      401,
+      'The access token has expired',
+    ],
+    [
+      'the device of another login',
+      { accessToken: 'kimi-token', deviceId: 'dev-2' },
+      () => {},
+      401,
+      'device does not match the login',
+    ],
+    [
+      'a missing device id',
+      { accessToken: 'kimi-token', deviceId: 'dev-1' },
+      (h) => delete h['x-msh-device-id'],
+      400,
+      'missing x-msh-device-id header',
+    ],
+    [
+      'a missing device model',
+      { accessToken: 'kimi-token', deviceId: 'dev-1' },
+      (h) => delete h['x-msh-device-model'],
+      400,
+      'missing x-msh-device-model header',
+    ],
+    [
+      'another platform',
+      { accessToken: 'kimi-token', deviceId: 'dev-1' },
+      (h) => (h['x-msh-platform'] = 'web'),
+      400,
+      'invalid X-Msh-Platform header',
+    ],
+    [
+      'another client',
+      { accessToken: 'kimi-token', deviceId: 'dev-1' },
+      (h) => (h['user-agent'] = 'curl/8'),
+      403,
+      'Kimi For Coding is only available for Coding Agents',
+    ],
   ])('Kimi refuses %s', async (_what, secret, tamper, status, message) => {
     const res = await kimiRequest(secret, tamper);
     expect(res.status).toBe(status);
     expect(res.json).toMatchObject({ error: { message } });
   });
 
-  it("Kimi refuses the listed name it does not know (the kimi- prefix must go)", async () => {
+  it('Kimi refuses the listed name it does not know (the kimi- prefix must go)', async () => {
     const c = call({ secret: { accessToken: 'kimi-token', deviceId: 'dev-1' }, baseUrl: kimi.baseUrl });
     const res = await send(kimiAdapter.target(c, false), chatBody({ model: 'kimi-k2.5' }));
     expect(res.status).toBe(404);

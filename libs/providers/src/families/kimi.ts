@@ -50,7 +50,12 @@ export function kimiDeviceHeaders(deviceId: string, device: KimiDevice = LOCAL_K
 }
 
 /** The headers of one Kimi Code request (pure). */
-export function kimiHeaders(accessToken: string, deviceId: string, stream: boolean, device: KimiDevice = LOCAL_KIMI_DEVICE): Record<string, string> {
+export function kimiHeaders(
+  accessToken: string,
+  deviceId: string,
+  stream: boolean,
+  device: KimiDevice = LOCAL_KIMI_DEVICE,
+): Record<string, string> {
   return {
     'content-type': 'application/json',
     authorization: `Bearer ${accessToken}`,
@@ -99,16 +104,24 @@ export const kimiAdapter: ProviderAdapter = {
   target(call: UpstreamCall, stream: boolean) {
     const base = call.baseUrl || process.env.KIMI_BASE_URL?.trim() || DEFAULT_KIMI_BASE_URL;
     const deviceId = kimiDeviceId(call.secret, call.credentialId ?? accessTokenOf(call));
-    return { url: joinUrl(base, '/v1/chat/completions'), headers: { ...kimiHeaders(accessTokenOf(call), deviceId, stream), ...call.headers } };
+    return {
+      url: joinUrl(base, '/v1/chat/completions'),
+      headers: { ...kimiHeaders(accessTokenOf(call), deviceId, stream), ...call.headers },
+    };
   },
   prepareBody(call: UpstreamCall, body: Buffer, stream: boolean) {
     const request = tryParseJsonObject(body);
     if (!request) return body;
     request.model = kimiUpstreamModel(call.upstreamModel);
     // Usage arrives only when asked for; CLIProxyAPI always asks on streams.
-    if (stream) request.stream_options = { ...(isObject(request.stream_options) ? request.stream_options : {}), include_usage: true };
+    if (stream)
+      request.stream_options = {
+        ...(isObject(request.stream_options) ? request.stream_options : {}),
+        include_usage: true,
+      };
     return Buffer.from(JSON.stringify(request));
   },
 };
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -10,7 +10,11 @@ export const openAICompatAdapter: ProviderAdapter = {
     const path = call.format === 'openai-completions' ? '/completions' : '/chat/completions';
     return {
       url: joinUrl(call.baseUrl || 'https://api.openai.com/v1', path),
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${secretToken(call.secret)}`, ...call.headers },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${secretToken(call.secret)}`,
+        ...call.headers,
+      },
     };
   },
 };

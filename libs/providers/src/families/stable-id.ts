@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
  * every executor replica presents the same one without sharing state.
  */
 export function stableUuid(...parts: string[]): string {
-  const bytes = createHash('sha1').update(['cpa', ...parts].join('\0')).digest().subarray(0, 16);
+  const bytes = createHash('sha1')
+    .update(['cpa', ...parts].join('\0'))
+    .digest()
+    .subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x50;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex');

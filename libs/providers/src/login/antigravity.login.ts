@@ -1,4 +1,10 @@
-import { ANTIGRAVITY_BASE_URLS, ANTIGRAVITY_USER_AGENT, ANTIGRAVITY_VERSION, antigravityBases, CODE_ASSIST_VERSION } from '../families/code-assist';
+import {
+  ANTIGRAVITY_BASE_URLS,
+  ANTIGRAVITY_USER_AGENT,
+  ANTIGRAVITY_VERSION,
+  antigravityBases,
+  CODE_ASSIST_VERSION,
+} from '../families/code-assist';
 import { ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET, TOKEN_URLS } from '../oauth/refreshers';
 import { joinUrl } from '../provider-adapter';
 import {
@@ -87,15 +93,22 @@ async function loadCodeAssist(accessToken: string, ctx: LoginContext): Promise<{
 
 /** CLIProxyAPI's OnboardUser: up to 5 polls of the operation, 2 s apart. */
 async function onboardUser(base: string, accessToken: string, tierId: string, ctx: LoginContext): Promise<string> {
-  const body = { tier_id: tierId, metadata: { ide_type: 'ANTIGRAVITY', ide_version: ANTIGRAVITY_VERSION, ide_name: 'antigravity' } };
+  const body = {
+    tier_id: tierId,
+    metadata: { ide_type: 'ANTIGRAVITY', ide_version: ANTIGRAVITY_VERSION, ide_name: 'antigravity' },
+  };
   const { intervalMs, attempts } = ANTIGRAVITY_ONBOARDING_POLLS;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const res = await ctx.http.post(joinUrl(base, `/${CODE_ASSIST_VERSION}:onboardUser`), { json: body }, {
-      authorization: `Bearer ${accessToken}`,
-      accept: '*/*',
-      'user-agent': CONTROL_PLANE_USER_AGENT,
-      'x-goog-api-client': CONTROL_PLANE_API_CLIENT,
-    });
+    const res = await ctx.http.post(
+      joinUrl(base, `/${CODE_ASSIST_VERSION}:onboardUser`),
+      { json: body },
+      {
+        authorization: `Bearer ${accessToken}`,
+        accept: '*/*',
+        'user-agent': CONTROL_PLANE_USER_AGENT,
+        'x-goog-api-client': CONTROL_PLANE_API_CLIENT,
+      },
+    );
     if (res.status !== 200) throw codeAssistFailure('antigravity', 'onboardUser', res);
     const state = onboardingState(res.body, PROJECT_KEYS);
     if (state.done) {
@@ -118,7 +131,8 @@ export async function antigravityProject(accessToken: string, ctx: LoginContext)
 }
 
 /** CLIProxyAPI's file name: `antigravity-<email>.json`. */
-export const antigravityFileName = (email: string): string => (email.trim() ? `antigravity-${fileNamePart(email)}.json` : 'antigravity.json');
+export const antigravityFileName = (email: string): string =>
+  email.trim() ? `antigravity-${fileNamePart(email)}.json` : 'antigravity.json';
 
 /** Go's time.RFC3339: whole seconds. */
 const rfc3339 = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -155,8 +169,17 @@ export const antigravityLogin: RedirectLoginFlow = {
     return googleAuthorizeUrl(endpointUrl(ENDPOINTS.authorize, env), ANTIGRAVITY_CLIENT, state, redirectUri);
   },
   async exchange({ code, redirectUri }, ctx) {
-    const tokens = await exchangeGoogleCode('antigravity', endpointUrl(ENDPOINTS.token, ctx.env), ANTIGRAVITY_CLIENT, code, redirectUri, ctx);
-    const email = await googleEmail('antigravity', endpointUrl(ENDPOINTS.userInfo, ctx.env), tokens.access_token, ctx, { 'user-agent': ANTIGRAVITY_USER_AGENT });
+    const tokens = await exchangeGoogleCode(
+      'antigravity',
+      endpointUrl(ENDPOINTS.token, ctx.env),
+      ANTIGRAVITY_CLIENT,
+      code,
+      redirectUri,
+      ctx,
+    );
+    const email = await googleEmail('antigravity', endpointUrl(ENDPOINTS.userInfo, ctx.env), tokens.access_token, ctx, {
+      'user-agent': ANTIGRAVITY_USER_AGENT,
+    });
     if (!email) throw new LoginError('antigravity user info named no e-mail');
     // As `antigravity --login` (sdk/auth/antigravity.go): a login without a project is refused, not stored half-working.
     const project = await antigravityProject(tokens.access_token, ctx);

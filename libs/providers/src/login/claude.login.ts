@@ -92,7 +92,16 @@ export const claudeLogin: RedirectLoginFlow = {
     // Key order as Claude Code sends it.
     const res = await ctx.http.post(
       endpointUrl(ENDPOINTS.token, ctx.env),
-      { json: { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: CLAUDE_OAUTH_CLIENT_ID, code_verifier: verifier, state } },
+      {
+        json: {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: CLAUDE_OAUTH_CLIENT_ID,
+          code_verifier: verifier,
+          state,
+        },
+      },
       { accept: 'application/json, text/plain, */*', 'user-agent': OAUTH_USER_AGENT },
     );
     if (!isSuccess(res.status)) throw tokenEndpointFailure('claude', res, [code, verifier]);

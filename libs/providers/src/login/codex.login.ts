@@ -79,9 +79,20 @@ export function codexLoginResult(body: unknown, now: Date): LoginResult {
   };
 }
 
-async function exchangeCode(code: string, verifier: string, redirectUri: string, ctx: LoginContext): Promise<LoginResult> {
+async function exchangeCode(
+  code: string,
+  verifier: string,
+  redirectUri: string,
+  ctx: LoginContext,
+): Promise<LoginResult> {
   const res = await ctx.http.post(endpointUrl(ENDPOINTS.token, ctx.env), {
-    form: { grant_type: 'authorization_code', client_id: CODEX_OAUTH_CLIENT_ID, code, redirect_uri: redirectUri, code_verifier: verifier },
+    form: {
+      grant_type: 'authorization_code',
+      client_id: CODEX_OAUTH_CLIENT_ID,
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    },
   });
   if (!isSuccess(res.status)) throw tokenEndpointFailure('codex', res, [code, verifier]);
   return codexLoginResult(res.body, ctx.now);
@@ -149,12 +160,15 @@ export const codexDeviceLogin: DeviceLoginFlow = {
   route: 'codex',
   endpoints: ENDPOINTS,
   async start(ctx) {
-    const res = await ctx.http.post(endpointUrl(ENDPOINTS.deviceCode, ctx.env), { json: { client_id: CODEX_OAUTH_CLIENT_ID } });
+    const res = await ctx.http.post(endpointUrl(ENDPOINTS.deviceCode, ctx.env), {
+      json: { client_id: CODEX_OAUTH_CLIENT_ID },
+    });
     if (res.status === 404) throw new LoginError('codex device login is not available (the endpoint answered 404)');
     if (!isSuccess(res.status)) throw new LoginError(`codex device code request answered ${res.status}`);
     const parsed = UserCodeSchema.safeParse(res.body);
     const userCode = parsed.success ? (parsed.data.user_code ?? parsed.data.usercode ?? '').trim() : '';
-    if (!parsed.success || !userCode) throw new LoginError('codex device code answer lacks device_auth_id or user_code');
+    if (!parsed.success || !userCode)
+      throw new LoginError('codex device code answer lacks device_auth_id or user_code');
     return {
       verificationUrl: endpointUrl(ENDPOINTS.deviceVerification, ctx.env),
       userCode,
@@ -165,12 +179,22 @@ export const codexDeviceLogin: DeviceLoginFlow = {
   },
   async poll(pollData, ctx) {
     const { deviceAuthId, userCode } = PollDataSchema.parse(pollData);
-    const res = await ctx.http.post(endpointUrl(ENDPOINTS.deviceToken, ctx.env), { json: { device_auth_id: deviceAuthId, user_code: userCode } });
+    const res = await ctx.http.post(endpointUrl(ENDPOINTS.deviceToken, ctx.env), {
+      json: { device_auth_id: deviceAuthId, user_code: userCode },
+    });
     // OpenAI answers 403 (or 404) until the code was entered.
     if (res.status === 403 || res.status === 404) return { status: 'pending' };
     if (!isSuccess(res.status)) throw new LoginError(`codex device token polling answered ${res.status}`);
     const parsed = DeviceTokenSchema.safeParse(res.body);
     if (!parsed.success) throw new LoginError('codex device token answer lacks authorization_code or code_verifier');
-    return { status: 'done', result: await exchangeCode(parsed.data.authorization_code, parsed.data.code_verifier, CODEX_DEVICE_REDIRECT_URI, ctx) };
+    return {
+      status: 'done',
+      result: await exchangeCode(
+        parsed.data.authorization_code,
+        parsed.data.code_verifier,
+        CODEX_DEVICE_REDIRECT_URI,
+        ctx,
+      ),
+    };
   },
 };

@@ -13,7 +13,16 @@ import {
   type GoogleClient,
   type GoogleTokens,
 } from './google-login';
-import { endpointUrl, fileNamePart, isSuccess, LoginError, loginSleep, type LoginContext, type LoginResult, type RedirectLoginFlow } from './login-flow';
+import {
+  endpointUrl,
+  fileNamePart,
+  isSuccess,
+  LoginError,
+  loginSleep,
+  type LoginContext,
+  type LoginResult,
+  type RedirectLoginFlow,
+} from './login-flow';
 
 /**
  * Gemini CLI (Google account) login as CLIProxyAPI does it (internal/auth/gemini and the
@@ -29,7 +38,11 @@ import { endpointUrl, fileNamePart, isSuccess, LoginError, loginSleep, type Logi
 const GEMINI_CLIENT: GoogleClient = {
   id: GEMINI_CLI_OAUTH_CLIENT_ID,
   secret: GEMINI_CLI_OAUTH_CLIENT_SECRET,
-  scopes: ['https://www.googleapis.com/auth/cloud-platform', 'https://www.googleapis.com/auth/userinfo.email', 'https://www.googleapis.com/auth/userinfo.profile'],
+  scopes: [
+    'https://www.googleapis.com/auth/cloud-platform',
+    'https://www.googleapis.com/auth/userinfo.email',
+    'https://www.googleapis.com/auth/userinfo.profile',
+  ],
 };
 
 const ENDPOINTS = {
@@ -65,10 +78,14 @@ function codeAssistCaller(accessToken: string, ctx: LoginContext): CodeAssistCal
   const base = endpointUrl(ENDPOINTS.codeAssist, ctx.env);
   return {
     async call(method, body) {
-      const res = await ctx.http.post(joinUrl(base, `/${CODE_ASSIST_VERSION}:${method}`), { json: body }, {
-        authorization: `Bearer ${accessToken}`,
-        'user-agent': geminiCliUserAgent(''),
-      });
+      const res = await ctx.http.post(
+        joinUrl(base, `/${CODE_ASSIST_VERSION}:${method}`),
+        { json: body },
+        {
+          authorization: `Bearer ${accessToken}`,
+          'user-agent': geminiCliUserAgent(''),
+        },
+      );
       if (!isSuccess(res.status)) throw codeAssistFailure('gemini-cli', method, res);
       return res.body;
     },
@@ -76,7 +93,12 @@ function codeAssistCaller(accessToken: string, ctx: LoginContext): CodeAssistCal
 }
 
 /** onboardUser until its operation is done; the project it names ('' when none). */
-async function onboard(api: CodeAssistCaller, body: Record<string, unknown>, polls: { intervalMs: number; attempts: number }, ctx: LoginContext): Promise<string | undefined> {
+async function onboard(
+  api: CodeAssistCaller,
+  body: Record<string, unknown>,
+  polls: { intervalMs: number; attempts: number },
+  ctx: LoginContext,
+): Promise<string | undefined> {
   for (let attempt = 1; attempt <= polls.attempts; attempt++) {
     const state = onboardingState(await api.call('onboardUser', body));
     if (state.done) return state.project;
@@ -96,11 +118,20 @@ export async function setUpCodeAssist(accessToken: string, ctx: LoginContext): P
   let project = codeAssistProject(loaded);
   if (!project) {
     const discovered = await onboard(api, { tierId, metadata: SETUP_METADATA }, GEMINI_ONBOARDING_POLLS.discover, ctx);
-    if (!discovered) throw new LoginError('gemini-cli onboarding provided no Code Assist project; the account needs a Google Cloud project (project selection required)');
+    if (!discovered)
+      throw new LoginError(
+        'gemini-cli onboarding provided no Code Assist project; the account needs a Google Cloud project (project selection required)',
+      );
     project = discovered;
   }
-  const confirmed = await onboard(api, { tierId, metadata: SETUP_METADATA, cloudaicompanionProject: project }, GEMINI_ONBOARDING_POLLS.confirm, ctx);
-  if (confirmed === undefined) throw new LoginError(`gemini-cli onboarding of project ${project} did not finish in time`);
+  const confirmed = await onboard(
+    api,
+    { tierId, metadata: SETUP_METADATA, cloudaicompanionProject: project },
+    GEMINI_ONBOARDING_POLLS.confirm,
+    ctx,
+  );
+  if (confirmed === undefined)
+    throw new LoginError(`gemini-cli onboarding of project ${project} did not finish in time`);
   // Code Assist may map the project to its own backend project: the answer wins.
   return confirmed || project;
 }
@@ -110,8 +141,15 @@ const GoogleErrorSchema = z.looseObject({ error: z.looseObject({ message: z.stri
 
 /** CLIProxyAPI's checkCloudAPIIsEnabled: the Cloud AI Companion API of the project is enabled, or gets enabled now. */
 export async function ensureCompanionApi(project: string, accessToken: string, ctx: LoginContext): Promise<void> {
-  const service = joinUrl(endpointUrl(ENDPOINTS.serviceUsage, ctx.env), `/v1/projects/${encodeURIComponent(project)}/services/${COMPANION_SERVICE}`);
-  const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', 'user-agent': geminiCliUserAgent('') };
+  const service = joinUrl(
+    endpointUrl(ENDPOINTS.serviceUsage, ctx.env),
+    `/v1/projects/${encodeURIComponent(project)}/services/${COMPANION_SERVICE}`,
+  );
+  const headers = {
+    authorization: `Bearer ${accessToken}`,
+    'content-type': 'application/json',
+    'user-agent': geminiCliUserAgent(''),
+  };
   const current = await ctx.http.get(service, headers);
   if (current.status === 200 && ServiceStateSchema.safeParse(current.body).data?.state === 'ENABLED') return;
   const enabled = await ctx.http.post(`${service}:enable`, { json: {} }, headers);
@@ -122,10 +160,17 @@ export async function ensureCompanionApi(project: string, accessToken: string, c
 }
 
 /** CLIProxyAPI's gemini file name: `gemini-<email>-<project>.json`. */
-export const geminiFileName = (email: string, project: string): string => `gemini-${fileNamePart(email)}-${fileNamePart(project)}.json`;
+export const geminiFileName = (email: string, project: string): string =>
+  `gemini-${fileNamePart(email)}-${fileNamePart(project)}.json`;
 
 /** The token file CLIProxyAPI writes after a Gemini CLI login: Go's oauth2.Token plus the client it refreshes with. */
-export function geminiLoginResult(tokens: GoogleTokens, email: string, project: string, tokenUrl: string, now: Date): LoginResult {
+export function geminiLoginResult(
+  tokens: GoogleTokens,
+  email: string,
+  project: string,
+  tokenUrl: string,
+  now: Date,
+): LoginResult {
   const token: Record<string, unknown> = {
     access_token: tokens.access_token,
     token_type: tokens.token_type ?? 'Bearer',
@@ -163,7 +208,9 @@ export const geminiCliLogin: RedirectLoginFlow = {
   async exchange({ code, redirectUri }, ctx) {
     const tokenUrl = endpointUrl(ENDPOINTS.token, ctx.env);
     const tokens = await exchangeGoogleCode('gemini-cli', tokenUrl, GEMINI_CLIENT, code, redirectUri, ctx);
-    const email = await googleEmail('gemini-cli', endpointUrl(ENDPOINTS.userInfo, ctx.env), tokens.access_token, ctx, { 'content-type': 'application/json' });
+    const email = await googleEmail('gemini-cli', endpointUrl(ENDPOINTS.userInfo, ctx.env), tokens.access_token, ctx, {
+      'content-type': 'application/json',
+    });
     const project = await setUpCodeAssist(tokens.access_token, ctx);
     await ensureCompanionApi(project, tokens.access_token, ctx);
     return geminiLoginResult(tokens, email, project, tokenUrl, ctx.now);

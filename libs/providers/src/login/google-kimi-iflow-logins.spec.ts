@@ -27,8 +27,12 @@ import { callbackRouteOf, findLoginFlow, LOGIN_FLOWS, LOGIN_ROUTES, loginFlowFor
 
 const auth = new MockAuthorizationServer({
   clients: [
-    googleOAuthClient(GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET, ['http://localhost:8085/oauth2callback']),
-    googleOAuthClient(ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET, ['http://localhost:51121/oauth-callback']),
+    googleOAuthClient(GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET, [
+      'http://localhost:8085/oauth2callback',
+    ]),
+    googleOAuthClient(ANTIGRAVITY_OAUTH_CLIENT_ID, ANTIGRAVITY_OAUTH_CLIENT_SECRET, [
+      'http://localhost:51121/oauth-callback',
+    ]),
     kimiOAuthClient(KIMI_OAUTH_CLIENT_ID),
     iflowOAuthClient(IFLOW_OAUTH_CLIENT_ID, IFLOW_OAUTH_CLIENT_SECRET),
   ],
@@ -87,7 +91,12 @@ const query = (url: string) => Object.fromEntries(new URL(url).searchParams);
 
 describe('gemini-cli login', () => {
   it('builds Google authorize URL as Go oauth2 does for the Gemini CLI client (offline, consent, no PKCE)', () => {
-    const url = geminiCliLogin.authorizeUrl({ state: 'st', pkce: createPkce(), redirectUri: geminiCliLogin.redirectUri(), env: {} });
+    const url = geminiCliLogin.authorizeUrl({
+      state: 'st',
+      pkce: createPkce(),
+      redirectUri: geminiCliLogin.redirectUri(),
+      env: {},
+    });
     expect(url.split('?')[0]).toBe('https://accounts.google.com/o/oauth2/auth');
     expect(query(url)).toEqual({
       access_type: 'offline',
@@ -95,7 +104,8 @@ describe('gemini-cli login', () => {
       prompt: 'consent',
       redirect_uri: 'http://localhost:8085/oauth2callback',
       response_type: 'code',
-      scope: 'https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile',
+      scope:
+        'https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile',
       state: 'st',
     });
     expect(callbackRouteOf(geminiCliLogin)).toBe('google');
@@ -111,7 +121,13 @@ describe('gemini-cli login', () => {
       email: 'gem-new@example.com',
       auto: false,
       checked: true,
-      token: { token_type: 'Bearer', client_id: GEMINI_CLI_OAUTH_CLIENT_ID, client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET, token_uri: `${auth.url}/token`, expiry: '2026-01-01T01:00:00.000Z' },
+      token: {
+        token_type: 'Bearer',
+        client_id: GEMINI_CLI_OAUTH_CLIENT_ID,
+        client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+        token_uri: `${auth.url}/token`,
+        expiry: '2026-01-01T01:00:00.000Z',
+      },
     });
     const token = result.tokenFile.token as { access_token: string; refresh_token: string };
     expect(auth.tokenState(token.access_token)).toBe('valid');
@@ -119,15 +135,29 @@ describe('gemini-cli login', () => {
     // Two polls answered "not done", the third provisioned the project; then the project's onboarding confirmed it.
     const calls = codeAssist.onboardRequests.filter((r) => r.account === 'gem-new@example.com');
     expect(calls.map((c) => c.done)).toEqual([false, false, true, true]);
-    expect(calls[0].request.body).toEqual({ tierId: 'free-tier', metadata: { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' } });
+    expect(calls[0].request.body).toEqual({
+      tierId: 'free-tier',
+      metadata: { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' },
+    });
     expect(calls[3].request.body).toMatchObject({ tierId: 'free-tier', cloudaicompanionProject: 'free-gem-new' });
     expect(calls[0].request.headers['user-agent']).toMatch(/^GeminiCLI\/\d+\.\d+\.\d+\/unknown \(/);
     expect(sleeps).toEqual([2000, 2000]);
     // The exchange sent the client secret in the form, and no PKCE verifier (the authorize URL had no challenge).
-    expect(auth.tokenRequests.at(-1)).toMatchObject({ path: '/token', fields: { grant_type: 'authorization_code', client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET, redirect_uri: 'http://localhost:8085/oauth2callback' } });
+    expect(auth.tokenRequests.at(-1)).toMatchObject({
+      path: '/token',
+      fields: {
+        grant_type: 'authorization_code',
+        client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+        redirect_uri: 'http://localhost:8085/oauth2callback',
+      },
+    });
     expect(auth.tokenRequests.at(-1)!.fields).not.toHaveProperty('code_verifier');
     const [draft] = parseTokenFile(result.fileName, result.tokenFile);
-    expect(draft).toMatchObject({ provider: 'gemini-cli', account: 'gem-new@example.com', secret: { projectId: 'free-gem-new', accessToken: token.access_token } });
+    expect(draft).toMatchObject({
+      provider: 'gemini-cli',
+      account: 'gem-new@example.com',
+      secret: { projectId: 'free-gem-new', accessToken: token.access_token },
+    });
   });
 
   it('an onboarded account: loadCodeAssist names the project and one onboardUser confirms it', async () => {
@@ -136,19 +166,36 @@ describe('gemini-cli login', () => {
     const result = await logIn(geminiCliLogin);
     expect(result.tokenFile.project_id).toBe('free-gem-new');
     expect(codeAssist.onboardRequests.slice(before).map((c) => c.request.body)).toEqual([
-      { tierId: 'free-tier', metadata: { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' }, cloudaicompanionProject: 'free-gem-new' },
+      {
+        tierId: 'free-tier',
+        metadata: { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' },
+        cloudaicompanionProject: 'free-gem-new',
+      },
     ]);
     expect(sleeps).toEqual([]);
   });
 
   it('enables the Cloud AI Companion API of a project that does not have it', async () => {
     auth.account = { email: 'gem-byo@example.com', accountId: 'g-2' };
-    const { location } = await auth.authorize(geminiCliLogin.authorizeUrl({ state: 's-byo', pkce: createPkce(), redirectUri: geminiCliLogin.redirectUri(), env }));
+    const { location } = await auth.authorize(
+      geminiCliLogin.authorizeUrl({
+        state: 's-byo',
+        pkce: createPkce(),
+        redirectUri: geminiCliLogin.redirectUri(),
+        env,
+      }),
+    );
     const tokens = (await (
       await fetch(`${auth.url}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code: parseRedirect(location!).code!, redirect_uri: geminiCliLogin.redirectUri(), client_id: GEMINI_CLI_OAUTH_CLIENT_ID, client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET }),
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: parseRedirect(location!).code!,
+          redirect_uri: geminiCliLogin.redirectUri(),
+          client_id: GEMINI_CLI_OAUTH_CLIENT_ID,
+          client_secret: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+        }),
       })
     ).json()) as { access_token: string };
     expect(codeAssist.enabledServices.has('byo-project')).toBe(false);
@@ -156,12 +203,22 @@ describe('gemini-cli login', () => {
     expect(codeAssist.enabledServices.has('byo-project')).toBe(true);
     const refused = await ensureCompanionApi('someone-elses', tokens.access_token, ctx()).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(LoginError);
-    expect((refused as Error).message).toBe('Cloud AI API not enabled for project someone-elses (enabling it answered 403)');
+    expect((refused as Error).message).toBe(
+      'Cloud AI API not enabled for project someone-elses (enabling it answered 403)',
+    );
   });
 
   it('a refused code exchange fails with the endpoint error, never quoting the code', async () => {
     const failure = await geminiCliLogin
-      .exchange({ code: 'code-forged-0123456789', state: 's', verifier: createPkce().verifier, redirectUri: geminiCliLogin.redirectUri() }, ctx())
+      .exchange(
+        {
+          code: 'code-forged-0123456789',
+          state: 's',
+          verifier: createPkce().verifier,
+          redirectUri: geminiCliLogin.redirectUri(),
+        },
+        ctx(),
+      )
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(LoginError);
     expect((failure as Error).message).toContain('gemini-cli token endpoint answered 400 invalid_grant');
@@ -171,7 +228,12 @@ describe('gemini-cli login', () => {
 
 describe('antigravity login', () => {
   it("builds Google's v2 authorize URL with Antigravity's client, scopes and callback port", () => {
-    const url = antigravityLogin.authorizeUrl({ state: 'st', pkce: createPkce(), redirectUri: antigravityLogin.redirectUri(), env: {} });
+    const url = antigravityLogin.authorizeUrl({
+      state: 'st',
+      pkce: createPkce(),
+      redirectUri: antigravityLogin.redirectUri(),
+      env: {},
+    });
     expect(url.split('?')[0]).toBe('https://accounts.google.com/o/oauth2/v2/auth');
     expect(query(url)).toEqual({
       access_type: 'offline',
@@ -190,14 +252,35 @@ describe('antigravity login', () => {
     auth.account = { email: 'ag-new@example.com', accountId: 'a-1' };
     const result = await logIn(antigravityLogin);
     expect(result.fileName).toBe('antigravity-ag-new@example.com.json');
-    expect(result.tokenFile).toMatchObject({ type: 'antigravity', email: 'ag-new@example.com', project_id: 'free-ag-new', expires_in: 3600, timestamp: NOW.getTime(), expired: '2026-01-01T01:00:00Z' });
+    expect(result.tokenFile).toMatchObject({
+      type: 'antigravity',
+      email: 'ag-new@example.com',
+      project_id: 'free-ag-new',
+      expires_in: 3600,
+      timestamp: NOW.getTime(),
+      expired: '2026-01-01T01:00:00Z',
+    });
     const calls = codeAssist.onboardRequests.filter((r) => r.account === 'ag-new@example.com');
     expect(calls.map((c) => c.done)).toEqual([false, false, true]);
-    expect(calls[0].request.body).toEqual({ tier_id: 'free-tier', metadata: { ide_type: 'ANTIGRAVITY', ide_version: expect.stringMatching(/^\d+\.\d+\.\d+$/), ide_name: 'antigravity' } });
-    expect(calls[0].request.headers).toMatchObject({ 'user-agent': expect.stringMatching(/^antigravity\/\S+ darwin\/arm64 google-api-nodejs-client\//), 'x-goog-api-client': 'gl-node/22.21.1' });
+    expect(calls[0].request.body).toEqual({
+      tier_id: 'free-tier',
+      metadata: {
+        ide_type: 'ANTIGRAVITY',
+        ide_version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        ide_name: 'antigravity',
+      },
+    });
+    expect(calls[0].request.headers).toMatchObject({
+      'user-agent': expect.stringMatching(/^antigravity\/\S+ darwin\/arm64 google-api-nodejs-client\//),
+      'x-goog-api-client': 'gl-node/22.21.1',
+    });
     expect(sleeps).toEqual([2000, 2000]);
     const [draft] = parseTokenFile(result.fileName, result.tokenFile);
-    expect(draft).toMatchObject({ provider: 'antigravity', account: 'ag-new@example.com', secret: { projectId: 'free-ag-new' } });
+    expect(draft).toMatchObject({
+      provider: 'antigravity',
+      account: 'ag-new@example.com',
+      secret: { projectId: 'free-ag-new' },
+    });
   });
 
   it('refuses the login when onboarding does not finish within its 5 polls', async () => {
@@ -232,9 +315,14 @@ describe('kimi login', () => {
     expect(deviceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(await kimiLogin.poll(started.pollData, ctx())).toEqual({ status: 'pending' });
     // Polled again at once: slow_down, and the interval grows by 5 s.
-    expect(await kimiLogin.poll(started.pollData, ctx())).toEqual({ status: 'pending', intervalSeconds: KIMI_MIN_POLL_SECONDS + 5 });
+    expect(await kimiLogin.poll(started.pollData, ctx())).toEqual({
+      status: 'pending',
+      intervalSeconds: KIMI_MIN_POLL_SECONDS + 5,
+    });
     // Another device may not collect this code.
-    await expect(kimiLogin.poll({ ...started.pollData, deviceId: '00000000-0000-4000-8000-000000000000' }, ctx())).rejects.toThrow('kimi OAuth error: invalid_grant');
+    await expect(
+      kimiLogin.poll({ ...started.pollData, deviceId: '00000000-0000-4000-8000-000000000000' }, ctx()),
+    ).rejects.toThrow('kimi OAuth error: invalid_grant');
   });
 
   it('finishes once the code was entered', async () => {
@@ -244,7 +332,14 @@ describe('kimi login', () => {
     if (poll.status !== 'done') throw new Error('expected the login to finish');
     const { fileName, tokenFile } = poll.result;
     expect(fileName).toBe(`kimi-${NOW.getTime()}.json`);
-    expect(tokenFile).toMatchObject({ type: 'kimi', token_type: 'Bearer', scope: 'kimi-code', device_id: started.pollData.deviceId, expired: '2026-01-01T01:00:00Z', timestamp: NOW.getTime() });
+    expect(tokenFile).toMatchObject({
+      type: 'kimi',
+      token_type: 'Bearer',
+      scope: 'kimi-code',
+      device_id: started.pollData.deviceId,
+      expired: '2026-01-01T01:00:00Z',
+      timestamp: NOW.getTime(),
+    });
     expect(auth.deviceIdOf(tokenFile.access_token as string)).toBe(started.pollData.deviceId);
     const [draft] = parseTokenFile(fileName, tokenFile);
     expect(draft).toMatchObject({ provider: 'kimi', secret: { deviceId: started.pollData.deviceId } });
@@ -259,17 +354,39 @@ describe('kimi login', () => {
 
 describe('iflow login', () => {
   it("builds iFlow's phone-login authorize URL (redirect, no PKCE)", () => {
-    const url = iflowLogin.authorizeUrl({ state: 'st', pkce: createPkce(), redirectUri: iflowLogin.redirectUri(), env: {} });
+    const url = iflowLogin.authorizeUrl({
+      state: 'st',
+      pkce: createPkce(),
+      redirectUri: iflowLogin.redirectUri(),
+      env: {},
+    });
     expect(url.split('?')[0]).toBe('https://iflow.cn/oauth');
-    expect(query(url)).toEqual({ loginMethod: 'phone', type: 'phone', redirect: 'http://localhost:11451/oauth2callback', state: 'st', client_id: IFLOW_OAUTH_CLIENT_ID });
+    expect(query(url)).toEqual({
+      loginMethod: 'phone',
+      type: 'phone',
+      redirect: 'http://localhost:11451/oauth2callback',
+      state: 'st',
+      client_id: IFLOW_OAUTH_CLIENT_ID,
+    });
   });
 
   it('exchanges the code with Basic client auth, then reads the API key from the user info', async () => {
     auth.account = { email: '', phone: '13800000042', accountId: 'i-1', apiKey: 'sk-iflow-unit-1' };
     const result = await logIn(iflowLogin);
     expect(result.fileName).toBe('iflow-13800000042.json');
-    expect(result.tokenFile).toMatchObject({ type: 'iflow', api_key: 'sk-iflow-unit-1', email: '13800000042', token_type: 'bearer', scope: 'read', last_refresh: '2026-01-01T00:00:00Z', expired: '2026-01-01T01:00:00Z' });
-    expect(auth.tokenRequests.at(-1)).toMatchObject({ path: '/oauth/token', fields: { grant_type: 'authorization_code', client_id: IFLOW_OAUTH_CLIENT_ID } });
+    expect(result.tokenFile).toMatchObject({
+      type: 'iflow',
+      api_key: 'sk-iflow-unit-1',
+      email: '13800000042',
+      token_type: 'bearer',
+      scope: 'read',
+      last_refresh: '2026-01-01T00:00:00Z',
+      expired: '2026-01-01T01:00:00Z',
+    });
+    expect(auth.tokenRequests.at(-1)).toMatchObject({
+      path: '/oauth/token',
+      fields: { grant_type: 'authorization_code', client_id: IFLOW_OAUTH_CLIENT_ID },
+    });
     const [draft] = parseTokenFile(result.fileName, result.tokenFile);
     expect(draft).toMatchObject({ provider: 'iflow', account: '13800000042', secret: { apiKey: 'sk-iflow-unit-1' } });
   });
@@ -283,7 +400,9 @@ describe('iflow login', () => {
 describe('registry', () => {
   it('every CLIProxyAPI login route has a flow now', () => {
     for (const route of LOGIN_ROUTES) expect(loginFlowForRoute(route)).toBeDefined();
-    expect(LOGIN_FLOWS.map((flow) => flow.name)).toEqual(expect.arrayContaining(['gemini-cli', 'antigravity', 'kimi', 'iflow']));
+    expect(LOGIN_FLOWS.map((flow) => flow.name)).toEqual(
+      expect.arrayContaining(['gemini-cli', 'antigravity', 'kimi', 'iflow']),
+    );
     expect(findLoginFlow('gemini')).toBe(geminiCliLogin);
     expect(loginFlowForRoute('kimi', true)).toBe(kimiLogin);
   });

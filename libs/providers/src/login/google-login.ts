@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  isSuccess,
-  LoginError,
-  tokenEndpointFailure,
-  type LoginContext,
-  type LoginHttpResponse,
-} from './login-flow';
+import { isSuccess, LoginError, tokenEndpointFailure, type LoginContext, type LoginHttpResponse } from './login-flow';
 
 /**
  * What the Gemini CLI and Antigravity logins share: both are Google installed-app clients
@@ -49,9 +43,22 @@ const GoogleTokenSchema = z.looseObject({
 export type GoogleTokens = z.infer<typeof GoogleTokenSchema>;
 
 /** The authorization-code grant at Google's token endpoint. */
-export async function exchangeGoogleCode(family: string, tokenUrl: string, client: GoogleClient, code: string, redirectUri: string, ctx: LoginContext): Promise<GoogleTokens> {
+export async function exchangeGoogleCode(
+  family: string,
+  tokenUrl: string,
+  client: GoogleClient,
+  code: string,
+  redirectUri: string,
+  ctx: LoginContext,
+): Promise<GoogleTokens> {
   const res = await ctx.http.post(tokenUrl, {
-    form: { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.id, client_secret: client.secret },
+    form: {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      client_id: client.id,
+      client_secret: client.secret,
+    },
   });
   if (!isSuccess(res.status)) throw tokenEndpointFailure(family, res, [code]);
   const parsed = GoogleTokenSchema.safeParse(res.body);
@@ -62,7 +69,13 @@ export async function exchangeGoogleCode(family: string, tokenUrl: string, clien
 const UserInfoSchema = z.looseObject({ email: z.string().optional() });
 
 /** The signed-in account's e-mail from Google's user info ('' when it names none). */
-export async function googleEmail(family: string, userInfoUrl: string, accessToken: string, ctx: LoginContext, headers: Record<string, string> = {}): Promise<string> {
+export async function googleEmail(
+  family: string,
+  userInfoUrl: string,
+  accessToken: string,
+  ctx: LoginContext,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const res = await ctx.http.get(userInfoUrl, { authorization: `Bearer ${accessToken}`, ...headers });
   if (!isSuccess(res.status)) throw new LoginError(`${family} user info request answered ${res.status}`);
   const parsed = UserInfoSchema.safeParse(res.body);

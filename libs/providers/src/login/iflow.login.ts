@@ -1,6 +1,21 @@
 import { z } from 'zod';
-import { IFLOW_OAUTH_CLIENT_ID, IFLOW_OAUTH_CLIENT_SECRET, IFLOW_USER_INFO, IFlowUserInfoSchema, TOKEN_URLS } from '../oauth/refreshers';
-import { endpointUrl, fileNamePart, isSuccess, LoginError, tokenEndpointFailure, type LoginContext, type LoginResult, type RedirectLoginFlow } from './login-flow';
+import {
+  IFLOW_OAUTH_CLIENT_ID,
+  IFLOW_OAUTH_CLIENT_SECRET,
+  IFLOW_USER_INFO,
+  IFlowUserInfoSchema,
+  TOKEN_URLS,
+} from '../oauth/refreshers';
+import {
+  endpointUrl,
+  fileNamePart,
+  isSuccess,
+  LoginError,
+  tokenEndpointFailure,
+  type LoginContext,
+  type LoginResult,
+  type RedirectLoginFlow,
+} from './login-flow';
 
 /**
  * iFlow login as CLIProxyAPI did it (internal/auth/iflow, before CLIProxyAPI dropped the
@@ -30,7 +45,10 @@ type IFlowTokens = z.infer<typeof TokenAnswerSchema>;
 const rfc3339 = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The account's API key and name from iFlow's user info (`?accessToken=`). */
-export async function iflowUserInfo(accessToken: string, ctx: LoginContext): Promise<{ apiKey: string; email: string }> {
+export async function iflowUserInfo(
+  accessToken: string,
+  ctx: LoginContext,
+): Promise<{ apiKey: string; email: string }> {
   const url = new URL(endpointUrl(ENDPOINTS.userInfo, ctx.env));
   url.searchParams.set('accessToken', accessToken);
   const res = await ctx.http.get(url.toString());
@@ -76,7 +94,13 @@ export const iflowLogin: RedirectLoginFlow = {
   authorizeUrl({ state, redirectUri, env }) {
     const url = new URL(endpointUrl(ENDPOINTS.authorize, env));
     // iFlow's page takes `redirect`, not `redirect_uri`, and no response_type.
-    for (const [key, value] of Object.entries({ loginMethod: 'phone', type: 'phone', redirect: redirectUri, state, client_id: IFLOW_OAUTH_CLIENT_ID })) {
+    for (const [key, value] of Object.entries({
+      loginMethod: 'phone',
+      type: 'phone',
+      redirect: redirectUri,
+      state,
+      client_id: IFLOW_OAUTH_CLIENT_ID,
+    })) {
       url.searchParams.set(key, value);
     }
     return url.toString();
@@ -85,7 +109,15 @@ export const iflowLogin: RedirectLoginFlow = {
     const basic = Buffer.from(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`).toString('base64');
     const res = await ctx.http.post(
       endpointUrl(ENDPOINTS.token, ctx.env),
-      { form: { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: IFLOW_OAUTH_CLIENT_ID, client_secret: IFLOW_OAUTH_CLIENT_SECRET } },
+      {
+        form: {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: IFLOW_OAUTH_CLIENT_ID,
+          client_secret: IFLOW_OAUTH_CLIENT_SECRET,
+        },
+      },
       { authorization: `Basic ${basic}` },
     );
     if (!isSuccess(res.status)) throw tokenEndpointFailure('iflow', res, [code]);

@@ -47,7 +47,11 @@ const PollDataSchema = z.object({ deviceCode: z.string(), deviceId: z.string(), 
 const rfc3339 = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The token file CLIProxyAPI writes after a Kimi login (`kimi-<ms>.json`). */
-export function kimiLoginResult(answer: z.infer<typeof TokenAnswerSchema> & { access_token: string }, deviceId: string, now: Date): LoginResult {
+export function kimiLoginResult(
+  answer: z.infer<typeof TokenAnswerSchema> & { access_token: string },
+  deviceId: string,
+  now: Date,
+): LoginResult {
   const file: Record<string, unknown> = {
     type: 'kimi',
     access_token: answer.access_token,
@@ -56,7 +60,8 @@ export function kimiLoginResult(answer: z.infer<typeof TokenAnswerSchema> & { ac
     scope: answer.scope ?? '',
     timestamp: now.getTime(),
   };
-  if (answer.expires_in && answer.expires_in > 0) file.expired = rfc3339(new Date(now.getTime() + Math.trunc(answer.expires_in) * 1000));
+  if (answer.expires_in && answer.expires_in > 0)
+    file.expired = rfc3339(new Date(now.getTime() + Math.trunc(answer.expires_in) * 1000));
   if (deviceId.trim()) file.device_id = deviceId.trim();
   return { fileName: `kimi-${now.getTime()}.json`, tokenFile: file };
 }
@@ -70,7 +75,11 @@ export const kimiLogin: DeviceLoginFlow = {
   endpoints: ENDPOINTS,
   async start(ctx) {
     const deviceId = randomUUID();
-    const res = await ctx.http.post(endpointUrl(ENDPOINTS.deviceCode, ctx.env), { form: { client_id: KIMI_OAUTH_CLIENT_ID } }, kimiDeviceHeaders(deviceId));
+    const res = await ctx.http.post(
+      endpointUrl(ENDPOINTS.deviceCode, ctx.env),
+      { form: { client_id: KIMI_OAUTH_CLIENT_ID } },
+      kimiDeviceHeaders(deviceId),
+    );
     if (res.status !== 200) throw new LoginError(`kimi device code request answered ${res.status}`);
     const parsed = DeviceCodeSchema.safeParse(res.body);
     if (!parsed.success) throw new LoginError('kimi device code answer lacks device_code');
@@ -78,7 +87,8 @@ export const kimiLogin: DeviceLoginFlow = {
     const verificationUrl = (answer.verification_uri_complete || answer.verification_uri || '').trim();
     if (!verificationUrl) throw new LoginError('kimi device code answer names no verification URL');
     const intervalSeconds = Math.max(Math.trunc(answer.interval ?? 0), KIMI_MIN_POLL_SECONDS);
-    const expires = answer.expires_in && answer.expires_in > 0 ? Math.min(answer.expires_in, MAX_POLL_SECONDS) : MAX_POLL_SECONDS;
+    const expires =
+      answer.expires_in && answer.expires_in > 0 ? Math.min(answer.expires_in, MAX_POLL_SECONDS) : MAX_POLL_SECONDS;
     return {
       verificationUrl,
       userCode: answer.user_code?.trim() ?? '',

@@ -44,7 +44,11 @@ export interface LoginHttpResponse {
 
 /** HTTP as the flows need it: a POST (JSON or form-encoded) or a GET (user info). Injected so tests and proxies can supply their own. */
 export interface LoginHttp {
-  post(url: string, body: { json: unknown } | { form: Record<string, string> }, headers?: Record<string, string>): Promise<LoginHttpResponse>;
+  post(
+    url: string,
+    body: { json: unknown } | { form: Record<string, string> },
+    headers?: Record<string, string>,
+  ): Promise<LoginHttpResponse>;
   get(url: string, headers?: Record<string, string>): Promise<LoginHttpResponse>;
 }
 
@@ -84,7 +88,10 @@ export interface RedirectLoginFlow extends FlowIdentity {
   /** The redirect URI for a local listener on `port` (default callbackPort). */
   redirectUri(port?: number): string;
   authorizeUrl(params: { state: string; pkce: PkcePair; redirectUri: string; env: NodeJS.ProcessEnv }): string;
-  exchange(params: { code: string; state: string; verifier: string; redirectUri: string }, ctx: LoginContext): Promise<LoginResult>;
+  exchange(
+    params: { code: string; state: string; verifier: string; redirectUri: string },
+    ctx: LoginContext,
+  ): Promise<LoginResult>;
 }
 
 /** What starting a device login gives: what to show the operator, and what polling needs (kept encrypted). */
@@ -114,9 +121,19 @@ export type LoginFlow = RedirectLoginFlow | DeviceLoginFlow;
 /** Longest a login request to a provider may take. */
 export const LOGIN_REQUEST_TIMEOUT_MS = 20_000;
 
-async function send(url: string, method: 'GET' | 'POST', headers: Record<string, string>, payload?: string): Promise<LoginHttpResponse> {
+async function send(
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  payload?: string,
+): Promise<LoginHttpResponse> {
   try {
-    const res = await request(url, { method, headers, body: payload, signal: AbortSignal.timeout(LOGIN_REQUEST_TIMEOUT_MS) });
+    const res = await request(url, {
+      method,
+      headers,
+      body: payload,
+      signal: AbortSignal.timeout(LOGIN_REQUEST_TIMEOUT_MS),
+    });
     const text = await res.body.text();
     let parsed: unknown;
     try {
@@ -146,7 +163,8 @@ export const undiciLoginHttp: LoginHttp = {
 };
 
 /** The context's sleep, else a timer. */
-export const loginSleep = (ctx: LoginContext, ms: number): Promise<void> => (ctx.sleep ? ctx.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms)));
+export const loginSleep = (ctx: LoginContext, ms: number): Promise<void> =>
+  ctx.sleep ? ctx.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A non-2xx answer of a token endpoint as a LoginError naming status and OAuth error code, never the secrets sent. */
 export function tokenEndpointFailure(family: string, res: LoginHttpResponse, secrets: string[]): LoginError {

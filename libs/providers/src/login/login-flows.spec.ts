@@ -9,7 +9,10 @@ import { LoginError, undiciLoginHttp, type LoginContext } from './login-flow';
 import { createPkce, createState, parseRedirect } from './pkce';
 import { findLoginFlow, LOGIN_FLOWS, LOGIN_ROUTES, loginFlowForRoute } from './registry';
 
-const server = new MockAuthorizationServer({ clients: [claudeOAuthClient(CLAUDE_OAUTH_CLIENT_ID), codexOAuthClient(CODEX_OAUTH_CLIENT_ID)], deviceIntervalSeconds: 1 });
+const server = new MockAuthorizationServer({
+  clients: [claudeOAuthClient(CLAUDE_OAUTH_CLIENT_ID), codexOAuthClient(CODEX_OAUTH_CLIENT_ID)],
+  deviceIntervalSeconds: 1,
+});
 let env: NodeJS.ProcessEnv;
 const ctx = (): LoginContext => ({ env, http: undiciLoginHttp, now: new Date('2026-01-01T00:00:00Z') });
 
@@ -30,7 +33,9 @@ afterAll(() => server.close());
 describe('claude login', () => {
   it('builds the claude.ai authorize URL with PKCE S256 and the registered redirect', () => {
     const pkce = createPkce();
-    const url = new URL(claudeLogin.authorizeUrl({ state: 'st', pkce, redirectUri: claudeLogin.redirectUri(), env: {} }));
+    const url = new URL(
+      claudeLogin.authorizeUrl({ state: 'st', pkce, redirectUri: claudeLogin.redirectUri(), env: {} }),
+    );
     expect(`${url.origin}${url.pathname}`).toBe('https://claude.ai/oauth/authorize');
     expect(Object.fromEntries(url.searchParams)).toEqual({
       code: 'true',
@@ -45,7 +50,11 @@ describe('claude login', () => {
   });
 
   it('exchanges the code and names the file after the account, as CLIProxyAPI does', async () => {
-    server.account = { email: 'ada@example.com', accountId: 'acc-uuid-1', organization: { uuid: 'org-1', name: 'Ada Org' } };
+    server.account = {
+      email: 'ada@example.com',
+      accountId: 'acc-uuid-1',
+      organization: { uuid: 'org-1', name: 'Ada Org' },
+    };
     const pkce = createPkce();
     const state = createState();
     const redirectUri = claudeLogin.redirectUri(54545);
@@ -54,9 +63,19 @@ describe('claude login', () => {
     expect(back.state).toBe(state);
     const result = await claudeLogin.exchange({ code: back.code!, state, verifier: pkce.verifier, redirectUri }, ctx());
     expect(result.fileName).toBe('claude-ada@example.com.json');
-    expect(result.tokenFile).toMatchObject({ type: 'claude', email: 'ada@example.com', account_uuid: 'acc-uuid-1', organization_uuid: 'org-1', organization_name: 'Ada Org', expired: '2026-01-01T01:00:00.000Z' });
+    expect(result.tokenFile).toMatchObject({
+      type: 'claude',
+      email: 'ada@example.com',
+      account_uuid: 'acc-uuid-1',
+      organization_uuid: 'org-1',
+      organization_name: 'Ada Org',
+      expired: '2026-01-01T01:00:00.000Z',
+    });
     expect(String(result.tokenFile.access_token)).toContain('sk-ant-oat01-');
-    expect(server.tokenRequests.at(-1)).toMatchObject({ path: '/v1/oauth/token', fields: { grant_type: 'authorization_code', state, redirect_uri: redirectUri } });
+    expect(server.tokenRequests.at(-1)).toMatchObject({
+      path: '/v1/oauth/token',
+      fields: { grant_type: 'authorization_code', state, redirect_uri: redirectUri },
+    });
     // The token-file codec reads what the login wrote: a login and an imported file are one credential.
     const [draft] = parseTokenFile(result.fileName, result.tokenFile);
     expect(draft).toMatchObject({ id: 'claude-ada@example.com.json', provider: 'claude', account: 'ada@example.com' });
@@ -69,7 +88,9 @@ describe('claude login', () => {
     const { location } = await server.authorize(claudeLogin.authorizeUrl({ state, pkce, redirectUri, env }));
     const code = parseRedirect(location!).code!;
     const wrong = createPkce().verifier;
-    const failure = await claudeLogin.exchange({ code, state, verifier: wrong, redirectUri }, ctx()).catch((e: unknown) => e);
+    const failure = await claudeLogin
+      .exchange({ code, state, verifier: wrong, redirectUri }, ctx())
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(LoginError);
     expect((failure as Error).message).toContain('claude token endpoint answered 400 invalid_grant');
     expect((failure as Error).message).not.toContain(code);
@@ -99,11 +120,18 @@ describe('codex login', () => {
     const state = createState();
     const redirectUri = codexLogin.redirectUri();
     const { location } = await server.authorize(codexLogin.authorizeUrl({ state, pkce, redirectUri, env }));
-    const result = await codexLogin.exchange({ code: parseRedirect(location!).code!, state, verifier: pkce.verifier, redirectUri }, ctx());
+    const result = await codexLogin.exchange(
+      { code: parseRedirect(location!).code!, state, verifier: pkce.verifier, redirectUri },
+      ctx(),
+    );
     const hash = createHash('sha256').update('chatgpt-acct-7').digest('hex').slice(0, 8);
     expect(result.fileName).toBe(`codex-${hash}-bob@example.com-pro.json`);
     expect(result.tokenFile).toMatchObject({ type: 'codex', account_id: 'chatgpt-acct-7', email: 'bob@example.com' });
-    expect(server.tokenRequests.at(-1)?.fields).toMatchObject({ grant_type: 'authorization_code', client_id: CODEX_OAUTH_CLIENT_ID, redirect_uri: redirectUri });
+    expect(server.tokenRequests.at(-1)?.fields).toMatchObject({
+      grant_type: 'authorization_code',
+      client_id: CODEX_OAUTH_CLIENT_ID,
+      redirect_uri: redirectUri,
+    });
   });
 
   it('names files like CLIProxyAPI without account or plan', () => {
@@ -120,8 +148,14 @@ describe('codex login', () => {
     server.approveDevice(started.userCode);
     const done = await codexDeviceLogin.poll(started.pollData, ctx());
     expect(done.status).toBe('done');
-    expect(done.status === 'done' && done.result.tokenFile).toMatchObject({ type: 'codex', email: 'dev@example.com', account_id: 'chatgpt-dev' });
-    expect(server.tokenRequests.at(-1)?.fields).toMatchObject({ redirect_uri: 'https://auth.openai.com/deviceauth/callback' });
+    expect(done.status === 'done' && done.result.tokenFile).toMatchObject({
+      type: 'codex',
+      email: 'dev@example.com',
+      account_id: 'chatgpt-dev',
+    });
+    expect(server.tokenRequests.at(-1)?.fields).toMatchObject({
+      redirect_uri: 'https://auth.openai.com/deviceauth/callback',
+    });
   });
 });
 

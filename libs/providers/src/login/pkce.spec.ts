@@ -3,7 +3,9 @@ import { createPkce, createState, isPkceVerifier, isValidState, parseRedirect, p
 
 describe('PKCE S256', () => {
   it('matches RFC 7636 appendix B', () => {
-    expect(pkceChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM');
+    expect(pkceChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe(
+      'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    );
   });
 
   it('makes 128-character verifiers whose challenge is their hash, fresh every time', () => {
@@ -38,7 +40,8 @@ describe('state', () => {
   });
 
   it('refuses path tricks, odd characters, empty and overlong values', () => {
-    for (const bad of ['', 'a/b', 'a\\b', '..', 'a..b', 'a b', 'ä', 'x'.repeat(129), 'a#b']) expect(isValidState(bad)).toBe(false);
+    for (const bad of ['', 'a/b', 'a\\b', '..', 'a..b', 'a b', 'ä', 'x'.repeat(129), 'a#b'])
+      expect(isValidState(bad)).toBe(false);
     for (const good of ['abc', 'kmi-123', 'a.b_c-D', 'x'.repeat(128)]) expect(isValidState(good)).toBe(true);
   });
 });
@@ -56,12 +59,22 @@ describe('parseRedirect', () => {
   it("splits Claude's code#state, in a bare code and in a query", () => {
     expect(parseRedirect('abc#xyz')).toEqual({ code: 'abc', codeState: 'xyz' });
     expect(parseRedirect(' abc ')).toEqual({ code: 'abc' });
-    expect(parseRedirect('http://localhost:54545/callback?code=abc%23xyz&state=xyz')).toEqual({ code: 'abc', codeState: 'xyz', state: 'xyz' });
+    expect(parseRedirect('http://localhost:54545/callback?code=abc%23xyz&state=xyz')).toEqual({
+      code: 'abc',
+      codeState: 'xyz',
+      state: 'xyz',
+    });
   });
 
   it('reads provider errors, falling back to error_description', () => {
-    expect(parseRedirect('http://localhost:1455/auth/callback?error=access_denied&state=s')).toEqual({ error: 'access_denied', state: 's' });
-    expect(parseRedirect('http://localhost:1455/auth/callback?error_description=nope&state=s')).toEqual({ error: 'nope', state: 's' });
+    expect(parseRedirect('http://localhost:1455/auth/callback?error=access_denied&state=s')).toEqual({
+      error: 'access_denied',
+      state: 's',
+    });
+    expect(parseRedirect('http://localhost:1455/auth/callback?error_description=nope&state=s')).toEqual({
+      error: 'nope',
+      state: 's',
+    });
   });
 
   it('gives nothing for empty input and broken URLs', () => {

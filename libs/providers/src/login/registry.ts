@@ -10,7 +10,15 @@ import type { DeviceLoginFlow, LoginFlow } from './login-flow';
  * Every login this router can run. A family's login is one file exporting its flow; list it
  * here and the management routes, the gateway's browser callback and `npm run login` serve it.
  */
-export const LOGIN_FLOWS: readonly LoginFlow[] = [claudeLogin, codexLogin, codexDeviceLogin, geminiCliLogin, antigravityLogin, kimiLogin, iflowLogin];
+export const LOGIN_FLOWS: readonly LoginFlow[] = [
+  claudeLogin,
+  codexLogin,
+  codexDeviceLogin,
+  geminiCliLogin,
+  antigravityLogin,
+  kimiLogin,
+  iflowLogin,
+];
 
 /**
  * CLIProxyAPI's `/<route>-auth-url` management routes. All are served; a route without a flow
@@ -33,10 +41,16 @@ export function findLoginFlow(name: string, flows: readonly LoginFlow[] = LOGIN_
 }
 
 /** The flow behind `/<route>-auth-url`; `device` picks the route's device flow (`?flow=device`), else its browser flow. */
-export function loginFlowForRoute(route: string, device = false, flows: readonly LoginFlow[] = LOGIN_FLOWS): LoginFlow | undefined {
+export function loginFlowForRoute(
+  route: string,
+  device = false,
+  flows: readonly LoginFlow[] = LOGIN_FLOWS,
+): LoginFlow | undefined {
   const key = normalize(route);
   const candidates = flows.filter((flow) => flow.route === key);
-  return device ? candidates.find((flow): flow is DeviceLoginFlow => flow.kind === 'device') : (candidates.find((flow) => flow.kind === 'redirect') ?? candidates[0]);
+  return device
+    ? candidates.find((flow): flow is DeviceLoginFlow => flow.kind === 'device')
+    : (candidates.find((flow) => flow.kind === 'redirect') ?? candidates[0]);
 }
 
 /** The gateway path the provider's browser redirect may be forwarded to for a flow: `/<route>/callback` unless it names its own. */

@@ -11,14 +11,16 @@ import {
   type CredentialPatch,
   type CredentialRecord,
 } from '@cpa/db';
-import {
-  oauthFamilyOf,
-  REFRESH_FAILURE_BACKOFF_MS,
-  REFRESH_PENDING_BACKOFF_MS,
-  shouldRefresh,
-} from './policy';
+import { oauthFamilyOf, REFRESH_FAILURE_BACKOFF_MS, REFRESH_PENDING_BACKOFF_MS, shouldRefresh } from './policy';
 import { TOKEN_REFRESHERS, type TokenRefresher } from './refreshers';
-import { applyTokenSet, OAuthSecretSchema, secretExpiry, tokenFingerprint, type OAuthSecret, type TokenSet } from './secret';
+import {
+  applyTokenSet,
+  OAuthSecretSchema,
+  secretExpiry,
+  tokenFingerprint,
+  type OAuthSecret,
+  type TokenSet,
+} from './secret';
 import { InvalidServiceAccountError } from './service-account';
 import { OAuthRefreshError, TokenClient } from './token-client';
 
@@ -39,7 +41,14 @@ export type RefreshOutcome =
    * `shared`: other credentials of the same login (projects of one gemini file) given the same
    * new tokens; `reactivated`: those of them that had been marked needs_login.
    */
-  | { status: 'refreshed'; credentialId: string; version: number; expiresAt: Date | null; shared?: string[]; reactivated?: string[] }
+  | {
+      status: 'refreshed';
+      credentialId: string;
+      version: number;
+      expiresAt: Date | null;
+      shared?: string[];
+      reactivated?: string[];
+    }
   /** Refresh-on-401: the stored access token is no longer the refused one (rotated meanwhile). */
   | { status: 'current'; credentialId: string; version: number }
   | { status: 'skipped'; credentialId: string; reason: SkipReason }
@@ -95,7 +104,11 @@ export class CredentialRefreshService {
    * by someone else or backing off after a failure (`not-due`: a token endpoint is not
    * asked twice with the same refresh token).
    */
-  async refreshRejected(credentialId: string, rejectedToken: string, waitMs = REJECTED_REFRESH_WAIT_MS): Promise<RefreshOutcome> {
+  async refreshRejected(
+    credentialId: string,
+    rejectedToken: string,
+    waitMs = REJECTED_REFRESH_WAIT_MS,
+  ): Promise<RefreshOutcome> {
     // While another refresh holds the claim, wait for its tokens rather than failing: a 401
     // reported to the scheduler would cool the credential down for 30 minutes.
     const deadline = Date.now() + waitMs;
@@ -113,9 +126,11 @@ export class CredentialRefreshService {
     const family = oauthFamilyOf(record.provider);
     if (record.kind !== 'oauth' || !family) return skipped(credentialId, 'unsupported');
     if (rejectedToken !== undefined) {
-      if (tokenFingerprint(secret.accessToken ?? '') !== rejectedToken) return { status: 'current', credentialId, version: record.version };
+      if (tokenFingerprint(secret.accessToken ?? '') !== rejectedToken)
+        return { status: 'current', credentialId, version: record.version };
       if (record.disabled || record.status === CredentialStatuses.needsLogin) return skipped(credentialId, 'not-due');
-      if (record.nextRefreshAt && now.getTime() < record.nextRefreshAt.getTime()) return skipped(credentialId, claimPending(record) ? 'busy' : 'not-due');
+      if (record.nextRefreshAt && now.getTime() < record.nextRefreshAt.getTime())
+        return skipped(credentialId, claimPending(record) ? 'busy' : 'not-due');
     } else if (!shouldRefresh({ ...record, secret }, now)) {
       await this.backfillExpiry(record, secret);
       return skipped(credentialId, 'not-due');
@@ -173,7 +188,9 @@ export class CredentialRefreshService {
     const written = await this.writeUnlessRotated(claimed, secret, refreshToken, patch, TOKEN_WRITE_RETRY_MS);
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
     if (written.lastError) await this.credentials.setStatus(written.id, { status: written.status, lastError: '' });
-    this.logger.log(`credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`);
+    this.logger.log(
+      `credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`,
+    );
     const { shared, reactivated } = await this.shareWithSiblings(written, refreshToken, patch);
     return {
       status: 'refreshed',
@@ -199,14 +216,26 @@ export class CredentialRefreshService {
     const shared: string[] = [];
     const reactivated: string[] = [];
     const { fileName, fileProjects } = written.attributes as { fileName?: unknown; fileProjects?: unknown };
-    if (!spentRefreshToken || typeof fileName !== 'string' || !Array.isArray(fileProjects) || fileProjects.length < 2) return { shared, reactivated };
+    if (!spentRefreshToken || typeof fileName !== 'string' || !Array.isArray(fileProjects) || fileProjects.length < 2)
+      return { shared, reactivated };
     for (const project of fileProjects) {
       if (typeof project !== 'string') continue;
       const id = authFileCredentialId(fileName, project);
       if (id === written.id) continue;
       const sibling = await this.load(id);
-      if (!sibling || sibling.record.provider !== written.provider || (sibling.secret.refreshToken?.trim() ?? '') !== spentRefreshToken) continue;
-      const result = await this.writeUnlessRotated(sibling.record, sibling.secret, spentRefreshToken, patch, TOKEN_WRITE_RETRY_MS);
+      if (
+        !sibling ||
+        sibling.record.provider !== written.provider ||
+        (sibling.secret.refreshToken?.trim() ?? '') !== spentRefreshToken
+      )
+        continue;
+      const result = await this.writeUnlessRotated(
+        sibling.record,
+        sibling.secret,
+        spentRefreshToken,
+        patch,
+        TOKEN_WRITE_RETRY_MS,
+      );
       if (result === 'missing' || result === 'refreshed-elsewhere') continue;
       if (result.lastError) await this.credentials.setStatus(result.id, { status: result.status, lastError: '' });
       shared.push(result.id);
@@ -231,7 +260,9 @@ export class CredentialRefreshService {
     }));
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
     await this.credentials.setStatus(written.id, { status: written.status, lastError: error.message });
-    this.logger.warn(`credential ${written.id} (${written.provider}) refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`);
+    this.logger.warn(
+      `credential ${written.id} (${written.provider}) refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`,
+    );
     return { status: 'failed', credentialId: written.id, error: error.message, permanent: error.permanent, retryAt };
   }
 
@@ -268,7 +299,9 @@ export class CredentialRefreshService {
         const conflict = error instanceof ConflictError;
         if (retryMs === undefined ? !conflict || attempt >= MAX_WRITE_ATTEMPTS : Date.now() >= giveUpAt) {
           if (retryMs !== undefined) {
-            this.logger.error(`credential ${from.id} (${from.provider}): new tokens could not be stored within ${retryMs} ms and are lost: ${describeError(error)}`);
+            this.logger.error(
+              `credential ${from.id} (${from.provider}): new tokens could not be stored within ${retryMs} ms and are lost: ${describeError(error)}`,
+            );
           }
           throw error;
         }
@@ -277,7 +310,9 @@ export class CredentialRefreshService {
           continue;
         }
         const wait = Math.min(WRITE_BACKOFF_MAX_MS, WRITE_BACKOFF_MIN_MS * 2 ** (attempt - 1));
-        this.logger.warn(`credential ${from.id} (${from.provider}): storing new tokens failed (${describeError(error)}); retrying in ${wait} ms`);
+        this.logger.warn(
+          `credential ${from.id} (${from.provider}): storing new tokens failed (${describeError(error)}); retrying in ${wait} ms`,
+        );
         await delay(wait);
       }
     }
@@ -332,7 +367,12 @@ function grantOf(refresher: TokenRefresher, secret: OAuthSecret, refreshToken: s
     return refresher.grantOf(secret, now);
   } catch (error) {
     if (!(error instanceof InvalidServiceAccountError)) throw error;
-    throw new OAuthRefreshError(`${refresher.family} credential cannot be refreshed: ${error.message}`, undefined, undefined, true);
+    throw new OAuthRefreshError(
+      `${refresher.family} credential cannot be refreshed: ${error.message}`,
+      undefined,
+      undefined,
+      true,
+    );
   }
 }
 
@@ -345,5 +385,8 @@ function skipped(credentialId: string, reason: SkipReason): RefreshOutcome {
  * ahead of the write. A failure backoff (5 min) is further ahead of its write.
  */
 function claimPending(record: CredentialRecord): boolean {
-  return record.nextRefreshAt !== null && record.nextRefreshAt.getTime() - record.updatedAt.getTime() <= REFRESH_PENDING_BACKOFF_MS + 1000;
+  return (
+    record.nextRefreshAt !== null &&
+    record.nextRefreshAt.getTime() - record.updatedAt.getTime() <= REFRESH_PENDING_BACKOFF_MS + 1000
+  );
 }

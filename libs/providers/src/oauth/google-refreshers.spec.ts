@@ -12,11 +12,19 @@ import {
   vertexRefresher,
 } from './refreshers';
 import { applyTokenSet } from './secret';
-import { CLOUD_PLATFORM_SCOPE, InvalidServiceAccountError, serviceAccountOf, signServiceAccountAssertion } from './service-account';
+import {
+  CLOUD_PLATFORM_SCOPE,
+  InvalidServiceAccountError,
+  serviceAccountOf,
+  signServiceAccountAssertion,
+} from './service-account';
 import { OAuthRefreshError, TokenClient } from './token-client';
 
 const google = new MockGoogleTokenServer({
-  clients: { [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET, [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET },
+  clients: {
+    [GEMINI_CLI_OAUTH_CLIENT_ID]: GEMINI_CLI_OAUTH_CLIENT_SECRET,
+    [ANTIGRAVITY_OAUTH_CLIENT_ID]: ANTIGRAVITY_OAUTH_CLIENT_SECRET,
+  },
   accessTokenLifetimeSeconds: 60,
 });
 const client = new TokenClient();
@@ -25,7 +33,11 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   await google.start();
-  codeAssist = await startCodeAssistMock({ verifyToken: (t) => google.verify(t), projects: ['looked-up-1'], loadCodeAssistProject: 'looked-up-1' });
+  codeAssist = await startCodeAssistMock({
+    verifyToken: (t) => google.verify(t),
+    projects: ['looked-up-1'],
+    loadCodeAssistProject: 'looked-up-1',
+  });
   env = { OAUTH_TOKEN_URL_GEMINI: google.tokenUrl, ANTIGRAVITY_BASE_URL: codeAssist.url };
 });
 afterAll(async () => {
@@ -47,7 +59,11 @@ describe('service-account JWT', () => {
   it('is RS256-signed by the account key, for cloud-platform, audience the token URI, one hour', () => {
     const jwt = signServiceAccountAssertion(account, now);
     const [header, claims, signature] = jwt.split('.');
-    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'JWT', kid: 'kid-1' });
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({
+      alg: 'RS256',
+      typ: 'JWT',
+      kid: 'kid-1',
+    });
     expect(JSON.parse(Buffer.from(claims!, 'base64url').toString())).toEqual({
       iss: account.client_email,
       scope: CLOUD_PLATFORM_SCOPE,
@@ -55,9 +71,13 @@ describe('service-account JWT', () => {
       iat: now.getTime() / 1000,
       exp: now.getTime() / 1000 + 3600,
     });
-    expect(createVerify('RSA-SHA256').update(`${header}.${claims}`).verify(publicKey, Buffer.from(signature!, 'base64url'))).toBe(true);
+    expect(
+      createVerify('RSA-SHA256').update(`${header}.${claims}`).verify(publicKey, Buffer.from(signature!, 'base64url')),
+    ).toBe(true);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-    expect(createVerify('RSA-SHA256').update(`${header}.${claims}`).verify(other, Buffer.from(signature!, 'base64url'))).toBe(false);
+    expect(
+      createVerify('RSA-SHA256').update(`${header}.${claims}`).verify(other, Buffer.from(signature!, 'base64url')),
+    ).toBe(false);
   });
 
   it('accepts a key whose newlines arrived escaped', () => {
@@ -82,7 +102,7 @@ describe('service-account JWT', () => {
 });
 
 describe('vertex refresher (JWT-bearer grant)', () => {
-  it('exchanges a signed assertion at the account\'s token_uri for an access token, keeping no refresh token', async () => {
+  it("exchanges a signed assertion at the account's token_uri for an access token, keeping no refresh token", async () => {
     const serviceAccount = google.createServiceAccount('vertex-proj');
     const secret = { serviceAccount, projectId: 'vertex-proj', location: 'us-central1' };
     const grant = vertexRefresher.grantOf!(secret, new Date());
@@ -98,9 +118,16 @@ describe('vertex refresher (JWT-bearer grant)', () => {
 
   it('an assertion signed with another key is refused for good (invalid_grant)', async () => {
     const serviceAccount = google.createServiceAccount('vertex-proj', 'victim');
-    const impostor = { ...serviceAccount, private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const impostor = {
+      ...serviceAccount,
+      private_key: generateKeyPairSync('rsa', { modulusLength: 2048 })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+    };
     const secret = { serviceAccount: impostor };
-    const error = (await client.refresh(vertexRefresher, vertexRefresher.grantOf!(secret, new Date()), { secret, env: {} }).catch((e: unknown) => e)) as OAuthRefreshError;
+    const error = (await client
+      .refresh(vertexRefresher, vertexRefresher.grantOf!(secret, new Date()), { secret, env: {} })
+      .catch((e: unknown) => e)) as OAuthRefreshError;
     expect(error).toBeInstanceOf(OAuthRefreshError);
     expect(error.code).toBe('invalid_grant');
     expect(error.permanent).toBe(true);
@@ -119,15 +146,21 @@ describe('Google login refreshers against the token endpoint', () => {
     const tokens = await client.refresh(geminiCliRefresher, first, { env });
     expect(google.verify(tokens.accessToken)).toBe('valid');
     expect(tokens.refreshToken).not.toBe(first);
-    const reused = (await client.refresh(geminiCliRefresher, first, { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+    const reused = (await client
+      .refresh(geminiCliRefresher, first, { env })
+      .catch((e: unknown) => e)) as OAuthRefreshError;
     expect(reused.code).toBe('invalid_grant');
     expect(reused.permanent).toBe(true);
-    await expect(client.refresh(geminiCliRefresher, tokens.refreshToken!, { env })).resolves.toMatchObject({ accessToken: expect.stringMatching(/^ya29\./) });
+    await expect(client.refresh(geminiCliRefresher, tokens.refreshToken!, { env })).resolves.toMatchObject({
+      accessToken: expect.stringMatching(/^ya29\./),
+    });
   });
 
   it('a login of one client cannot be refreshed with the other client', async () => {
     const cliToken = google.issueRefreshToken(GEMINI_CLI_OAUTH_CLIENT_ID);
-    const error = (await client.refresh(antigravityRefresher, cliToken, { env, secret: { projectId: 'p' } }).catch((e: unknown) => e)) as OAuthRefreshError;
+    const error = (await client
+      .refresh(antigravityRefresher, cliToken, { env, secret: { projectId: 'p' } })
+      .catch((e: unknown) => e)) as OAuthRefreshError;
     expect(error.code).toBe('invalid_grant');
   });
 
@@ -137,18 +170,27 @@ describe('Google login refreshers against the token endpoint', () => {
     const tokens = await client.refresh(antigravityRefresher, refreshToken, { env, secret: { refreshToken } });
     expect(tokens.extra).toMatchObject({ projectId: 'looked-up-1' });
 
-    const again = await client.refresh(antigravityRefresher, tokens.refreshToken!, { env, secret: { refreshToken, projectId: 'kept' } });
+    const again = await client.refresh(antigravityRefresher, tokens.refreshToken!, {
+      env,
+      secret: { refreshToken, projectId: 'kept' },
+    });
     expect(again.extra.projectId).toBeUndefined();
     expect(applyTokenSet({ projectId: 'kept' }, again, new Date()).projectId).toBe('kept');
   });
 
   it('a failed project lookup leaves the project out, never the tokens', async () => {
     const refreshToken = google.issueRefreshToken(ANTIGRAVITY_OAUTH_CLIENT_ID);
-    const tokens = await client.refresh(antigravityRefresher, refreshToken, { env: { ...env, ANTIGRAVITY_BASE_URL: 'http://127.0.0.1:1' }, secret: {} });
+    const tokens = await client.refresh(antigravityRefresher, refreshToken, {
+      env: { ...env, ANTIGRAVITY_BASE_URL: 'http://127.0.0.1:1' },
+      secret: {},
+    });
     expect(google.verify(tokens.accessToken)).toBe('valid');
     expect(tokens.extra.projectId).toBeUndefined();
     // With a base that answers later in the list, that one is asked.
-    const next = await client.refresh(antigravityRefresher, tokens.refreshToken!, { env: { ...env, ANTIGRAVITY_BASE_URL: `http://127.0.0.1:1,${codeAssist.url}` }, secret: {} });
+    const next = await client.refresh(antigravityRefresher, tokens.refreshToken!, {
+      env: { ...env, ANTIGRAVITY_BASE_URL: `http://127.0.0.1:1,${codeAssist.url}` },
+      secret: {},
+    });
     expect(next.extra.projectId).toBe('looked-up-1');
   });
 });

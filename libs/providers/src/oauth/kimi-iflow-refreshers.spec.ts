@@ -19,7 +19,11 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   await server.start();
-  env = { OAUTH_TOKEN_URL_KIMI: `${server.url}/kimi/token`, OAUTH_TOKEN_URL_IFLOW: `${server.url}/iflow/token`, IFLOW_USER_INFO_URL: `${server.url}/iflow/userinfo` };
+  env = {
+    OAUTH_TOKEN_URL_KIMI: `${server.url}/kimi/token`,
+    OAUTH_TOKEN_URL_IFLOW: `${server.url}/iflow/token`,
+    IFLOW_USER_INFO_URL: `${server.url}/iflow/userinfo`,
+  };
 });
 afterAll(async () => {
   await client.close();
@@ -34,7 +38,11 @@ describe('Kimi', () => {
     expect(tokenUrl('kimi', {})).toBe('https://auth.kimi.com/api/oauth/token');
     const req = kimiRefresher.buildRequest('rt-1', env, { deviceId: 'dev-1' }, 'cred-1');
     expect(req.url).toBe(`${server.url}/kimi/token`);
-    expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({ client_id: KIMI_OAUTH_CLIENT_ID, grant_type: 'refresh_token', refresh_token: 'rt-1' });
+    expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({
+      client_id: KIMI_OAUTH_CLIENT_ID,
+      grant_type: 'refresh_token',
+      refresh_token: 'rt-1',
+    });
     expect(req.headers).toMatchObject({
       'content-type': 'application/x-www-form-urlencoded',
       'x-msh-platform': 'kimi_cli',
@@ -50,7 +58,12 @@ describe('Kimi', () => {
   it('rotates both tokens against a rotating endpoint; a spent refresh token is a refused grant', async () => {
     const rotating = new RotatingTokens({ expiresIn: 900 }).seed('kimi-rt');
     server.handler = rotating.handler;
-    const tokens = await client.refresh(kimiRefresher, 'kimi-rt', { env, now: NOW, secret: { deviceId: 'dev-1' }, credentialId: 'cred-1' });
+    const tokens = await client.refresh(kimiRefresher, 'kimi-rt', {
+      env,
+      now: NOW,
+      secret: { deviceId: 'dev-1' },
+      credentialId: 'cred-1',
+    });
     expect(tokens.accessToken).toBe('rotated-access-1');
     expect(tokens.refreshToken).toMatch(/^rotated-refresh-1-/);
     expect(tokens.expiresAt).toEqual(new Date(NOW.getTime() + 900_000));
@@ -63,8 +76,14 @@ describe('Kimi', () => {
   });
 
   it('a 401 from the token endpoint needs a new login', async () => {
-    server.handler = () => ({ status: 401, body: { error: 'unauthorized', error_description: 'refresh token revoked' } });
-    await expect(client.refresh(kimiRefresher, 'kimi-rt', { env, now: NOW })).rejects.toMatchObject({ permanent: true, status: 401 });
+    server.handler = () => ({
+      status: 401,
+      body: { error: 'unauthorized', error_description: 'refresh token revoked' },
+    });
+    await expect(client.refresh(kimiRefresher, 'kimi-rt', { env, now: NOW })).rejects.toMatchObject({
+      permanent: true,
+      status: 401,
+    });
   });
 });
 
@@ -78,7 +97,11 @@ describe('iFlow', () => {
         return userInfo(new URL(req.path, server.url).searchParams.get('accessToken') ?? '');
       }
       const basic = `Basic ${Buffer.from(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`).toString('base64')}`;
-      if (req.headers.authorization !== basic || req.fields.client_id !== IFLOW_OAUTH_CLIENT_ID || req.fields.client_secret !== IFLOW_OAUTH_CLIENT_SECRET) {
+      if (
+        req.headers.authorization !== basic ||
+        req.fields.client_id !== IFLOW_OAUTH_CLIENT_ID ||
+        req.fields.client_secret !== IFLOW_OAUTH_CLIENT_SECRET
+      ) {
         return { status: 401, body: { error: 'invalid_client' } };
       }
       return rotating.handler(req, index);
@@ -89,7 +112,9 @@ describe('iFlow', () => {
     expect(tokenUrl('iflow', {})).toBe('https://iflow.cn/oauth/token');
     const req = iflowRefresher.buildRequest('rt-1', env);
     expect(req.url).toBe(`${server.url}/iflow/token`);
-    expect(Buffer.from(req.headers.authorization!.replace(/^Basic /, ''), 'base64').toString()).toBe(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`);
+    expect(Buffer.from(req.headers.authorization!.replace(/^Basic /, ''), 'base64').toString()).toBe(
+      `${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`,
+    );
     expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({
       grant_type: 'refresh_token',
       refresh_token: 'rt-1',
@@ -99,34 +124,59 @@ describe('iFlow', () => {
   });
 
   it('reads the API key and e-mail again from the user info with the new access token', async () => {
-    iflowServer((token) => ({ status: 200, body: { success: true, data: { apiKey: `sk-for-${token}`, email: 'iflow@example.com', phone: '' } } }));
+    iflowServer((token) => ({
+      status: 200,
+      body: { success: true, data: { apiKey: `sk-for-${token}`, email: 'iflow@example.com', phone: '' } },
+    }));
     const tokens = await client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW });
     expect(tokens.accessToken).toBe('rotated-access-1');
     expect(tokens.extra).toEqual({ apiKey: 'sk-for-rotated-access-1', email: 'iflow@example.com' });
-    expect(server.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual(['POST /iflow/token', 'GET /iflow/userinfo']);
+    expect(server.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
+      'POST /iflow/token',
+      'GET /iflow/userinfo',
+    ]);
     const secret = applyTokenSet({ apiKey: 'sk-old', accessToken: 'old', refreshToken: 'iflow-rt' }, tokens, NOW);
-    expect(secret).toMatchObject({ apiKey: 'sk-for-rotated-access-1', accessToken: 'rotated-access-1', email: 'iflow@example.com' });
+    expect(secret).toMatchObject({
+      apiKey: 'sk-for-rotated-access-1',
+      accessToken: 'rotated-access-1',
+      email: 'iflow@example.com',
+    });
   });
 
   it('takes the phone number when the account has no e-mail', async () => {
-    iflowServer(() => ({ status: 200, body: { success: true, data: { apiKey: 'sk-phone', email: '', phone: '13800000000' } } }));
-    expect((await client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW })).extra).toEqual({ apiKey: 'sk-phone', email: '13800000000' });
+    iflowServer(() => ({
+      status: 200,
+      body: { success: true, data: { apiKey: 'sk-phone', email: '', phone: '13800000000' } },
+    }));
+    expect((await client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW })).extra).toEqual({
+      apiKey: 'sk-phone',
+      email: '13800000000',
+    });
   });
 
   it.each([
     ['refuses', { status: 200, body: { success: false, message: 'token invalid' } }],
     ['fails', { status: 500, body: 'oops' }],
     ['has no key', { status: 200, body: { success: true, data: { apiKey: '', email: 'x@example.com' } } }],
-  ])('keeps the new tokens and the stored key when the user info %s (the refresh token is already spent)', async (_what, reply) => {
-    iflowServer(() => reply);
-    const tokens = await client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW });
-    expect(tokens.accessToken).toBe('rotated-access-1');
-    expect(tokens.extra).not.toHaveProperty('apiKey');
-    expect(applyTokenSet({ apiKey: 'sk-old', refreshToken: 'iflow-rt' }, tokens, NOW)).toMatchObject({ apiKey: 'sk-old', accessToken: 'rotated-access-1' });
-  });
+  ])(
+    'keeps the new tokens and the stored key when the user info %s (the refresh token is already spent)',
+    async (_what, reply) => {
+      iflowServer(() => reply);
+      const tokens = await client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW });
+      expect(tokens.accessToken).toBe('rotated-access-1');
+      expect(tokens.extra).not.toHaveProperty('apiKey');
+      expect(applyTokenSet({ apiKey: 'sk-old', refreshToken: 'iflow-rt' }, tokens, NOW)).toMatchObject({
+        apiKey: 'sk-old',
+        accessToken: 'rotated-access-1',
+      });
+    },
+  );
 
   it('a wrong client is a refused grant', async () => {
     server.handler = () => ({ status: 401, body: { error: 'invalid_client' } });
-    await expect(client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW })).rejects.toMatchObject({ permanent: true, code: 'invalid_client' });
+    await expect(client.refresh(iflowRefresher, 'iflow-rt', { env, now: NOW })).rejects.toMatchObject({
+      permanent: true,
+      code: 'invalid_client',
+    });
   });
 });

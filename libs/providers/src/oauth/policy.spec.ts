@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  credentialExpiry,
-  oauthFamilyOf,
-  REFRESH_LEAD_MS,
-  shouldRefresh,
-  type RefreshCandidate,
-} from './policy';
+import { credentialExpiry, oauthFamilyOf, REFRESH_LEAD_MS, shouldRefresh, type RefreshCandidate } from './policy';
 
 const NOW = new Date('2025-06-01T12:00:00Z');
 const MIN = 60_000;
@@ -27,7 +21,15 @@ function candidate(overrides: Partial<RefreshCandidate> = {}): RefreshCandidate 
 
 describe('refresh leads', () => {
   it('are 4 h for Claude, 5 days for Codex, 15 min for Google logins, 10 min for Vertex, 5 min for Kimi and 24 h for iFlow', () => {
-    expect(REFRESH_LEAD_MS).toEqual({ claude: 4 * HOUR, codex: 5 * DAY, 'gemini-cli': 15 * MIN, antigravity: 15 * MIN, vertex: 10 * MIN, kimi: 5 * MIN, iflow: DAY });
+    expect(REFRESH_LEAD_MS).toEqual({
+      claude: 4 * HOUR,
+      codex: 5 * DAY,
+      'gemini-cli': 15 * MIN,
+      antigravity: 15 * MIN,
+      vertex: 10 * MIN,
+      kimi: 5 * MIN,
+      iflow: DAY,
+    });
   });
 
   it.each([
@@ -116,9 +118,13 @@ describe('missing expiry', () => {
     expect(shouldRefresh(candidate({ expiresAt: null, secret: stale }), NOW)).toBe(true);
   });
 
-  it('accepts the token files\' expiry names and epoch numbers in the secret', () => {
-    expect(credentialExpiry({ expiresAt: null, secret: { expired: '2025-06-01T20:00:00Z' } })).toEqual(new Date('2025-06-01T20:00:00Z'));
-    expect(credentialExpiry({ expiresAt: null, secret: { expiry: '2025-06-01T13:00:00+00:00' } })).toEqual(new Date('2025-06-01T13:00:00Z'));
+  it("accepts the token files' expiry names and epoch numbers in the secret", () => {
+    expect(credentialExpiry({ expiresAt: null, secret: { expired: '2025-06-01T20:00:00Z' } })).toEqual(
+      new Date('2025-06-01T20:00:00Z'),
+    );
+    expect(credentialExpiry({ expiresAt: null, secret: { expiry: '2025-06-01T13:00:00+00:00' } })).toEqual(
+      new Date('2025-06-01T13:00:00Z'),
+    );
     expect(credentialExpiry({ expiresAt: null, secret: { expiresAt: NOW.getTime() / 1000 } })).toEqual(NOW);
     expect(credentialExpiry({ expiresAt: null, secret: { expiresAt: NOW.getTime() } })).toEqual(NOW);
     expect(credentialExpiry({ expiresAt: null, secret: { expiresAt: 'soon' } })).toBeUndefined();
@@ -127,7 +133,9 @@ describe('missing expiry', () => {
   it('prefers the column over the secret', () => {
     const column = at(HOUR);
     expect(credentialExpiry({ expiresAt: column, secret: { expiresAt: at(9 * HOUR).toISOString() } })).toBe(column);
-    expect(shouldRefresh(candidate({ expiresAt: column, secret: { expiresAt: at(9 * HOUR).toISOString() } }), NOW)).toBe(true);
+    expect(
+      shouldRefresh(candidate({ expiresAt: column, secret: { expiresAt: at(9 * HOUR).toISOString() } }), NOW),
+    ).toBe(true);
   });
 
   it('reads the last refresh from the secret when the column is empty', () => {
@@ -145,7 +153,9 @@ describe('refreshIntervalSeconds attribute', () => {
 
   it('refreshes on the interval since the last refresh even when the token is fresh', () => {
     const attributes = { refresh_interval_seconds: '3600' };
-    expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: at(-59 * MIN), attributes }), NOW)).toBe(false);
+    expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: at(-59 * MIN), attributes }), NOW)).toBe(
+      false,
+    );
     expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: at(-HOUR), attributes }), NOW)).toBe(true);
     expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: null, attributes }), NOW)).toBe(true);
   });
@@ -153,7 +163,9 @@ describe('refreshIntervalSeconds attribute', () => {
   it('ignores non-positive or unparsable intervals', () => {
     for (const value of [0, -5, 'often', '']) {
       const attributes = { refreshIntervalSeconds: value };
-      expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: at(-HOUR), attributes }), NOW)).toBe(false);
+      expect(shouldRefresh(candidate({ expiresAt: at(8 * HOUR), lastRefreshAt: at(-HOUR), attributes }), NOW)).toBe(
+        false,
+      );
     }
   });
 });

@@ -14,7 +14,10 @@ export const REFRESH_PENDING_BACKOFF_MS = MINUTE;
 export const REFRESH_FAILURE_BACKOFF_MS = 5 * MINUTE;
 
 /** The provider families whose OAuth tokens this service refreshes. */
-export type OAuthFamily = Extract<ProviderFamily, 'claude' | 'codex' | 'gemini-cli' | 'antigravity' | 'vertex' | 'kimi' | 'iflow'>;
+export type OAuthFamily = Extract<
+  ProviderFamily,
+  'claude' | 'codex' | 'gemini-cli' | 'antigravity' | 'vertex' | 'kimi' | 'iflow'
+>;
 
 /**
  * How long before expiry a token is refreshed. Claude and Codex follow CLIProxyAPI
@@ -78,7 +81,8 @@ export function credentialExpiry(credential: Pick<RefreshCandidate, 'expiresAt' 
  * never refreshed and has no expiry is refreshed straight away.
  */
 export function shouldRefresh(credential: RefreshCandidate, now: Date): boolean {
-  if (credential.kind !== 'oauth' || credential.disabled || credential.status === CredentialStatuses.needsLogin) return false;
+  if (credential.kind !== 'oauth' || credential.disabled || credential.status === CredentialStatuses.needsLogin)
+    return false;
   if (credential.nextRefreshAt && now.getTime() < credential.nextRefreshAt.getTime()) return false;
   const family = oauthFamilyOf(credential.provider);
   if (!family) return false;
@@ -89,7 +93,8 @@ export function shouldRefresh(credential: RefreshCandidate, now: Date): boolean 
   }
 
   const expiry = credential.expiresAt ?? (credential.secret ? secretExpiry(credential.secret) : undefined);
-  const lastRefresh = credential.lastRefreshAt ?? (credential.secret ? secretLastRefresh(credential.secret) : undefined);
+  const lastRefresh =
+    credential.lastRefreshAt ?? (credential.secret ? secretLastRefresh(credential.secret) : undefined);
   const remaining = expiry ? expiry.getTime() - now.getTime() : undefined;
 
   const interval = preferredIntervalMs(credential.attributes);

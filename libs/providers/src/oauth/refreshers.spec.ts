@@ -35,12 +35,17 @@ beforeEach(() => {
   server.requests.length = 0;
   server.handler = (_req, index) => ({
     status: 200,
-    body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: 3600, token_type: 'Bearer' },
+    body: {
+      access_token: `access-${index + 1}`,
+      refresh_token: `refresh-${index + 1}`,
+      expires_in: 3600,
+      token_type: 'Bearer',
+    },
   });
 });
 
 describe('token endpoints', () => {
-  it('default to the providers\' real endpoints', () => {
+  it("default to the providers' real endpoints", () => {
     expect(tokenUrl('claude', {})).toBe('https://platform.claude.com/v1/oauth/token');
     expect(tokenUrl('codex', {})).toBe('https://auth.openai.com/oauth/token');
     expect(tokenUrl('gemini-cli', {})).toBe('https://oauth2.googleapis.com/token');
@@ -155,7 +160,13 @@ describe('gemini-cli refresher', () => {
   it('keeps the refresh token (Google does not rotate it) and reads the scope', async () => {
     server.handler = () => ({
       status: 200,
-      body: { access_token: 'ya29.new', expires_in: 3599, token_type: 'Bearer', scope: 'openid email', id_token: 'x.y.z' },
+      body: {
+        access_token: 'ya29.new',
+        expires_in: 3599,
+        token_type: 'Bearer',
+        scope: 'openid email',
+        id_token: 'x.y.z',
+      },
     });
     const tokens = await client.refresh(geminiCliRefresher, '1//rt-google', { env, now: NOW });
     expect(tokens).toEqual({
@@ -181,7 +192,9 @@ describe('token client failures', () => {
     expect(failure.status).toBe(400);
     expect(failure.code).toBe('invalid_grant');
     expect(failure.permanent).toBe(true);
-    expect(failure.message).toBe('claude token endpoint answered 400 invalid_grant: Refresh token [redacted] is invalid');
+    expect(failure.message).toBe(
+      'claude token endpoint answered 400 invalid_grant: Refresh token [redacted] is invalid',
+    );
     expect(failure.message).not.toContain('rt-secret-value');
   });
 
@@ -195,7 +208,13 @@ describe('token client failures', () => {
   it('reads OpenAI-style error codes: a spent refresh token needs a new login', async () => {
     server.handler = () => ({
       status: 401,
-      body: { error: { message: 'Your refresh token has already been used', type: 'invalid_request_error', code: 'refresh_token_reused' } },
+      body: {
+        error: {
+          message: 'Your refresh token has already been used',
+          type: 'invalid_request_error',
+          code: 'refresh_token_reused',
+        },
+      },
     });
     const error = (await client.refresh(codexRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
     expect(error.code).toBe('refresh_token_reused');
@@ -209,20 +228,27 @@ describe('token client failures', () => {
       [400, { error: 'invalid_request', error_description: 'missing parameter' }],
     ] as const) {
       server.handler = () => ({ status, body });
-      const error = (await client.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+      const error = (await client
+        .refresh(claudeRefresher, 'rt', { env })
+        .catch((e: unknown) => e)) as OAuthRefreshError;
       expect(error).toBeInstanceOf(OAuthRefreshError);
       expect(error.permanent).toBe(false);
     }
     server.handler = () => ({ status: 403, body: { error: 'unauthorized_client' } });
-    expect(((await client.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError).permanent).toBe(true);
+    expect(
+      ((await client.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError).permanent,
+    ).toBe(true);
   });
 
   it('gives up on an endpoint that does not answer in time, a transient failure', async () => {
-    server.handler = () => new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: { access_token: 'late' } }), 2_000));
+    server.handler = () =>
+      new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: { access_token: 'late' } }), 2_000));
     const impatient = new TokenClient({ timeoutMs: 200 });
     try {
       const started = Date.now();
-      const error = (await impatient.refresh(claudeRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+      const error = (await impatient
+        .refresh(claudeRefresher, 'rt', { env })
+        .catch((e: unknown) => e)) as OAuthRefreshError;
       expect(Date.now() - started).toBeLessThan(1_500);
       expect(error).toBeInstanceOf(OAuthRefreshError);
       expect(error.message).toBe('claude token endpoint did not answer within 200 ms');
@@ -244,7 +270,9 @@ describe('token client failures', () => {
 
   it('a 200 without an access token is an error', async () => {
     server.handler = () => ({ status: 200, body: { refresh_token: 'x' } });
-    const error = (await client.refresh(geminiCliRefresher, 'rt', { env }).catch((e: unknown) => e)) as OAuthRefreshError;
+    const error = (await client
+      .refresh(geminiCliRefresher, 'rt', { env })
+      .catch((e: unknown) => e)) as OAuthRefreshError;
     expect(error).toBeInstanceOf(OAuthRefreshError);
     expect(error.message).toBe('gemini-cli token endpoint answered without an access token');
     expect(error.permanent).toBe(false);
@@ -269,7 +297,13 @@ describe('applyTokenSet', () => {
     const secret = { accessToken: 'old', refreshToken: 'old-r', expired: '2025-01-01T00:00:00Z', projectId: 'p-1' };
     const next = applyTokenSet(
       secret,
-      { accessToken: 'new', refreshToken: 'new-r', expiresAt: new Date('2025-06-01T13:00:00Z'), idToken: 'id', extra: { email: 'e@x' } },
+      {
+        accessToken: 'new',
+        refreshToken: 'new-r',
+        expiresAt: new Date('2025-06-01T13:00:00Z'),
+        idToken: 'id',
+        extra: { email: 'e@x' },
+      },
       NOW,
     );
     expect(next).toEqual({

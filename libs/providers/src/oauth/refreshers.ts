@@ -4,7 +4,12 @@ import { kimiDeviceHeaders, kimiDeviceId } from '../families/kimi';
 import { joinUrl } from '../provider-adapter';
 import type { OAuthFamily } from './policy';
 import type { TokenSet } from './secret';
-import { JWT_BEARER_GRANT, serviceAccountOf, serviceAccountTokenUri, signServiceAccountAssertion } from './service-account';
+import {
+  JWT_BEARER_GRANT,
+  serviceAccountOf,
+  serviceAccountTokenUri,
+  signServiceAccountAssertion,
+} from './service-account';
 
 /** One HTTP request to a token endpoint (POST), or a lookup made with new tokens (POST, or GET without a body). */
 export interface TokenRequest {
@@ -23,7 +28,12 @@ export interface TokenRefresher {
   readonly family: OAuthFamily;
   /** The grant made from the stored secret; throws (naming no secret) when the secret cannot make one. */
   grantOf?(secret: Record<string, unknown>, now: Date): string;
-  buildRequest(grant: string, env?: NodeJS.ProcessEnv, secret?: Record<string, unknown>, credentialId?: string): TokenRequest;
+  buildRequest(
+    grant: string,
+    env?: NodeJS.ProcessEnv,
+    secret?: Record<string, unknown>,
+    credentialId?: string,
+  ): TokenRequest;
   /** `body` is the parsed 2xx JSON; throws InvalidTokenResponseError when it carries no access token. */
   parseResponse(body: unknown, grant: string, now: Date): TokenSet;
   /**
@@ -32,7 +42,12 @@ export interface TokenRefresher {
    * sends one request and answers the 2xx JSON or undefined; a lookup that fails leaves the
    * facts out, never the tokens.
    */
-  complete?(tokens: TokenSet, secret: Record<string, unknown>, post: (req: TokenRequest) => Promise<unknown>, env?: NodeJS.ProcessEnv): Promise<Record<string, unknown>>;
+  complete?(
+    tokens: TokenSet,
+    secret: Record<string, unknown>,
+    post: (req: TokenRequest) => Promise<unknown>,
+    env?: NodeJS.ProcessEnv,
+  ): Promise<Record<string, unknown>>;
 }
 
 export class InvalidTokenResponseError extends Error {
@@ -89,7 +104,12 @@ const TokenResponseSchema = z.looseObject({
 });
 type TokenResponse = z.infer<typeof TokenResponseSchema>;
 
-function baseTokenSet(family: OAuthFamily, body: unknown, refreshToken: string, now: Date): { tokens: TokenSet; raw: TokenResponse } {
+function baseTokenSet(
+  family: OAuthFamily,
+  body: unknown,
+  refreshToken: string,
+  now: Date,
+): { tokens: TokenSet; raw: TokenResponse } {
   const parsed = TokenResponseSchema.safeParse(body);
   if (!parsed.success) throw new InvalidTokenResponseError(`${family} token endpoint answered without an access token`);
   const raw = parsed.data;
@@ -189,7 +209,11 @@ function googleRefresher(family: 'gemini-cli' | 'antigravity', clientId: string,
 }
 
 /** Gemini CLI logins: Google OAuth with the Gemini CLI's installed-app client. */
-export const geminiCliRefresher = googleRefresher('gemini-cli', GEMINI_CLI_OAUTH_CLIENT_ID, GEMINI_CLI_OAUTH_CLIENT_SECRET);
+export const geminiCliRefresher = googleRefresher(
+  'gemini-cli',
+  GEMINI_CLI_OAUTH_CLIENT_ID,
+  GEMINI_CLI_OAUTH_CLIENT_SECRET,
+);
 
 const LoadCodeAssistSchema = z.looseObject({
   cloudaicompanionProject: z.union([z.string(), z.looseObject({ id: z.string().optional() })]).optional(),
@@ -264,7 +288,11 @@ export const kimiRefresher: TokenRefresher = {
         accept: 'application/json',
         ...kimiDeviceHeaders(kimiDeviceId(secret, credentialId)),
       },
-      body: new URLSearchParams({ client_id: KIMI_OAUTH_CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
+      body: new URLSearchParams({
+        client_id: KIMI_OAUTH_CLIENT_ID,
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+      }).toString(),
     };
   },
   parseResponse(body, refreshToken, now) {
@@ -292,7 +320,11 @@ export const iflowRefresher: TokenRefresher = {
     const basic = Buffer.from(`${IFLOW_OAUTH_CLIENT_ID}:${IFLOW_OAUTH_CLIENT_SECRET}`).toString('base64');
     return {
       url: tokenUrl('iflow', env),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${basic}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${basic}`,
+      },
       body: new URLSearchParams({
         grant_type: 'refresh_token',
         refresh_token: refreshToken,

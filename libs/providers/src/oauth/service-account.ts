@@ -27,7 +27,8 @@ export class InvalidServiceAccountError extends Error {
 /** The credential's service account (secret field `serviceAccount`, the key file's parsed JSON). */
 export function serviceAccountOf(secret: Record<string, unknown>): ServiceAccount {
   const parsed = ServiceAccountSchema.safeParse(secret.serviceAccount);
-  if (!parsed.success) throw new InvalidServiceAccountError('secret has no service account with client_email and private_key');
+  if (!parsed.success)
+    throw new InvalidServiceAccountError('secret has no service account with client_email and private_key');
   return parsed.data;
 }
 
@@ -55,7 +56,13 @@ export function signServiceAccountAssertion(account: ServiceAccount, now: Date, 
   const key = privateKeyOf(account);
   const iat = Math.floor(now.getTime() / 1000);
   const header = { alg: 'RS256', typ: 'JWT', ...(account.private_key_id ? { kid: account.private_key_id } : {}) };
-  const claims = { iss: account.client_email, scope, aud: serviceAccountTokenUri(account), iat, exp: iat + ASSERTION_LIFETIME_S };
+  const claims = {
+    iss: account.client_email,
+    scope,
+    aud: serviceAccountTokenUri(account),
+    iat,
+    exp: iat + ASSERTION_LIFETIME_S,
+  };
   const signingInput = `${segment(header)}.${segment(claims)}`;
   const signature = createSign('RSA-SHA256').update(signingInput).sign(key).toString('base64url');
   return `${signingInput}.${signature}`;

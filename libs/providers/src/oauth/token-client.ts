@@ -50,7 +50,10 @@ export const TOKEN_REQUEST_TIMEOUT_MS = 20_000;
 const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 const OAuthErrorSchema = z.looseObject({
   error: z
-    .union([z.string(), z.looseObject({ type: z.string().optional(), code: z.string().optional(), message: z.string().optional() })])
+    .union([
+      z.string(),
+      z.looseObject({ type: z.string().optional(), code: z.string().optional(), message: z.string().optional() }),
+    ])
     .optional(),
   error_description: z.string().optional(),
 });
@@ -99,10 +102,13 @@ export class TokenClient implements OnApplicationShutdown {
       text = await res.body.text();
     } catch (error) {
       if (error instanceof InvalidProxyUrlError) throw new OAuthRefreshError(error.message);
-      if (deadline.aborted) throw new OAuthRefreshError(`${refresher.family} token endpoint did not answer within ${this.timeoutMs} ms`);
+      if (deadline.aborted)
+        throw new OAuthRefreshError(`${refresher.family} token endpoint did not answer within ${this.timeoutMs} ms`);
       // The error code only: messages may quote a proxy URL with its password.
       const reason = (error as { code?: unknown }).code;
-      throw new OAuthRefreshError(`${refresher.family} token endpoint unreachable${typeof reason === 'string' ? ` (${reason})` : ''}`);
+      throw new OAuthRefreshError(
+        `${refresher.family} token endpoint unreachable${typeof reason === 'string' ? ` (${reason})` : ''}`,
+      );
     }
     const json = parseJson(text);
     if (res.statusCode < 200 || res.statusCode >= 300) {
@@ -116,7 +122,12 @@ export class TokenClient implements OnApplicationShutdown {
       throw error;
     }
     if (refresher.complete) {
-      const facts = await refresher.complete(tokens, options.secret ?? {}, (lookup) => this.lookup(lookup, options), options.env);
+      const facts = await refresher.complete(
+        tokens,
+        options.secret ?? {},
+        (lookup) => this.lookup(lookup, options),
+        options.env,
+      );
       tokens.extra = { ...tokens.extra, ...facts };
     }
     return tokens;
@@ -179,7 +190,9 @@ export function describeFailure(family: string, status: number, body: unknown, s
     description = error_description ?? description;
   }
   if (code !== undefined && !ERROR_CODE.test(code)) code = undefined;
-  const permanent = status === 401 || ((status === 400 || status === 403) && code !== undefined && REFUSED_GRANT_CODES.has(code.toLowerCase()));
+  const permanent =
+    status === 401 ||
+    ((status === 400 || status === 403) && code !== undefined && REFUSED_GRANT_CODES.has(code.toLowerCase()));
   let message = `${family} token endpoint answered ${status}${code ? ` ${code}` : ''}`;
   if (description) message += `: ${redact(description, secrets).slice(0, MAX_DESCRIPTION)}`;
   return new OAuthRefreshError(message, status, code, permanent);

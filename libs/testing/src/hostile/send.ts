@@ -37,7 +37,8 @@ export function sendRaw(port: number, request: HostileRequest, timeoutMs: number
     socket.on('connect', () => {
       const lines = [`${request.method} ${request.target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close'];
       for (const [name, value] of request.headers) lines.push(`${name}: ${value}`);
-      if (request.body !== undefined) lines.push(request.chunked ? 'transfer-encoding: chunked' : `content-length: ${request.body.length}`);
+      if (request.body !== undefined)
+        lines.push(request.chunked ? 'transfer-encoding: chunked' : `content-length: ${request.body.length}`);
       socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
       if (request.body === undefined) return;
       if (!request.chunked) socket.write(request.body);
@@ -55,7 +56,12 @@ export function sendRaw(port: number, request: HostileRequest, timeoutMs: number
 }
 
 /** Runs `requests` with at most `concurrency` in flight; outcomes in request order. */
-export async function sendAll(port: number, requests: HostileRequest[], concurrency: number, timeoutMs: number): Promise<RawOutcome[]> {
+export async function sendAll(
+  port: number,
+  requests: HostileRequest[],
+  concurrency: number,
+  timeoutMs: number,
+): Promise<RawOutcome[]> {
   const outcomes: RawOutcome[] = new Array(requests.length);
   let next = 0;
   const worker = async () => {

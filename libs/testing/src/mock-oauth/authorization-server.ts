@@ -124,7 +124,10 @@ interface DeviceGrant {
 export const OPENAI_DEVICE_REDIRECT_URI = 'https://auth.openai.com/deviceauth/callback';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-const oauthError = (status: number, error: string, description: string): GoogleReply => ({ status, body: { error, error_description: description } });
+const oauthError = (status: number, error: string, description: string): GoogleReply => ({
+  status,
+  body: { error, error_description: description },
+});
 const sha256url = (text: string) => createHash('sha256').update(text, 'ascii').digest('base64url');
 const random = (bytes = 18) => randomBytes(bytes).toString('base64url');
 
@@ -138,7 +141,10 @@ export class MockAuthorizationServer {
   private readonly clients = new Map<string, MockOAuthClient>();
   private readonly codes = new Map<string, PendingCode>();
   private readonly refreshTokens = new Map<string, { clientId: string; account: MockOAuthAccount; spent: boolean }>();
-  private readonly accessTokens = new Map<string, { account: MockOAuthAccount; expiresAt: number; deviceId?: string }>();
+  private readonly accessTokens = new Map<
+    string,
+    { account: MockOAuthAccount; expiresAt: number; deviceId?: string }
+  >();
   private readonly devices = new Map<string, DeviceGrant>();
   private server?: GoogleMockServer;
 
@@ -220,8 +226,16 @@ export class MockAuthorizationServer {
     }
     if (req.method !== 'POST') return oauthError(404, 'not_found', `no route ${req.method} ${req.path}`);
     const type = String(req.headers['content-type'] ?? '');
-    const fields: Record<string, unknown> = type.includes('application/json') ? (isObject(req.body) ? req.body : {}) : Object.fromEntries(new URLSearchParams(req.rawBody));
-    const encoding = type.includes('application/json') ? 'json' : type.includes('application/x-www-form-urlencoded') ? 'form' : 'other';
+    const fields: Record<string, unknown> = type.includes('application/json')
+      ? isObject(req.body)
+        ? req.body
+        : {}
+      : Object.fromEntries(new URLSearchParams(req.rawBody));
+    const encoding = type.includes('application/json')
+      ? 'json'
+      : type.includes('application/x-www-form-urlencoded')
+        ? 'form'
+        : 'other';
     switch (req.path) {
       case '/oauth/token':
       case '/v1/oauth/token':
@@ -235,7 +249,12 @@ export class MockAuthorizationServer {
         return this.openaiDevicePoll(fields, encoding);
       case '/oauth/device/code':
       case '/api/oauth/device_authorization':
-        if (encoding !== 'form') return oauthError(400, 'invalid_request', 'device authorization requests are application/x-www-form-urlencoded');
+        if (encoding !== 'form')
+          return oauthError(
+            400,
+            'invalid_request',
+            'device authorization requests are application/x-www-form-urlencoded',
+          );
         return this.deviceStart(fields, header(req, 'x-msh-device-id'));
       default:
         return oauthError(404, 'not_found', `no route POST ${req.path}`);
@@ -253,17 +272,29 @@ export class MockAuthorizationServer {
     }
     return client.redirectUris.some((registered) => {
       const url = new URL(registered);
-      return url.protocol === 'http:' && url.hostname === 'localhost' && wanted.protocol === 'http:' && wanted.hostname === 'localhost' && wanted.pathname === url.pathname;
+      return (
+        url.protocol === 'http:' &&
+        url.hostname === 'localhost' &&
+        wanted.protocol === 'http:' &&
+        wanted.hostname === 'localhost' &&
+        wanted.pathname === url.pathname
+      );
     });
   }
 
   private authorizePage(query: Record<string, string>): GoogleReply {
     const client = this.clients.get(query.client_id ?? '');
     // Unknown clients and unregistered redirect URIs get an error page, never a redirect (RFC 6749 §4.1.2.1).
-    if (!client) return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid_client: unknown client_id' };
+    if (!client)
+      return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid_client: unknown client_id' };
     const iflow = client.authorizeDialect === 'iflow';
     const redirectUri = (iflow ? query.redirect : query.redirect_uri) ?? '';
-    if (!this.redirectAllowed(client, redirectUri)) return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid_request: redirect_uri is not registered for this client' };
+    if (!this.redirectAllowed(client, redirectUri))
+      return {
+        status: 400,
+        headers: { 'content-type': 'text/plain' },
+        body: 'invalid_request: redirect_uri is not registered for this client',
+      };
     const back = (params: Record<string, string>) => {
       const url = new URL(redirectUri);
       for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
@@ -273,7 +304,10 @@ export class MockAuthorizationServer {
     if (!iflow && query.response_type !== 'code') return back({ error: 'unsupported_response_type', state });
     if (!state) return back({ error: 'invalid_request', error_description: 'state is required' });
     const sentChallenge = query.code_challenge !== undefined || query.code_challenge_method !== undefined;
-    if ((client.pkce !== 'optional' || sentChallenge) && (query.code_challenge_method !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge ?? ''))) {
+    if (
+      (client.pkce !== 'optional' || sentChallenge) &&
+      (query.code_challenge_method !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge ?? ''))
+    ) {
       return back({ error: 'invalid_request', error_description: 'PKCE code_challenge with S256 is required', state });
     }
     if (this.denyNext) {
@@ -297,8 +331,14 @@ export class MockAuthorizationServer {
     const str = (name: string) => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
     const client = this.clients.get(str('client_id'));
     if (!client) return oauthError(401, 'invalid_client', 'unknown client_id');
-    if (encoding !== client.tokenBody) return oauthError(400, 'invalid_request', `this client sends ${client.tokenBody === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'} token requests`);
-    if (!clientAuthenticated(client, str('client_secret'), header(req, 'authorization'))) return oauthError(401, 'invalid_client', 'client authentication failed');
+    if (encoding !== client.tokenBody)
+      return oauthError(
+        400,
+        'invalid_request',
+        `this client sends ${client.tokenBody === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'} token requests`,
+      );
+    if (!clientAuthenticated(client, str('client_secret'), header(req, 'authorization')))
+      return oauthError(401, 'invalid_client', 'client authentication failed');
     const deviceId = header(req, 'x-msh-device-id') || undefined;
     const grantType = str('grant_type');
     if (grantType === 'authorization_code') {
@@ -307,19 +347,26 @@ export class MockAuthorizationServer {
       if (pending.used) return oauthError(400, 'invalid_grant', 'authorization code already used');
       pending.used = true;
       if (pending.expiresAt <= Date.now()) return oauthError(400, 'invalid_grant', 'authorization code expired');
-      if (pending.clientId !== client.clientId) return oauthError(400, 'invalid_grant', 'authorization code was issued to another client');
-      if (pending.redirectUri !== str('redirect_uri')) return oauthError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
-      if (client.exchangeNeedsState && pending.state !== str('state')) return oauthError(400, 'invalid_grant', 'state does not match the authorization request');
+      if (pending.clientId !== client.clientId)
+        return oauthError(400, 'invalid_grant', 'authorization code was issued to another client');
+      if (pending.redirectUri !== str('redirect_uri'))
+        return oauthError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+      if (client.exchangeNeedsState && pending.state !== str('state'))
+        return oauthError(400, 'invalid_grant', 'state does not match the authorization request');
       // A code issued without a challenge (a client that does not use PKCE) takes no verifier.
       const verifier = str('code_verifier');
-      if (pending.challenge && (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || sha256url(verifier) !== pending.challenge)) {
+      if (
+        pending.challenge &&
+        (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || sha256url(verifier) !== pending.challenge)
+      ) {
         return oauthError(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
       }
       return this.issue(client, pending.account, deviceId);
     }
     if (grantType === 'refresh_token') {
       const stored = this.refreshTokens.get(str('refresh_token'));
-      if (!stored || stored.clientId !== client.clientId) return oauthError(400, 'invalid_grant', 'refresh token not found');
+      if (!stored || stored.clientId !== client.clientId)
+        return oauthError(400, 'invalid_grant', 'refresh token not found');
       if (stored.spent) return oauthError(400, 'invalid_grant', 'refresh token already used');
       stored.spent = true;
       return this.issue(client, stored.account, deviceId);
@@ -343,7 +390,13 @@ export class MockAuthorizationServer {
     const grant: DeviceGrant = {
       clientId,
       deviceId,
-      userCode: `${random(3).toUpperCase().replace(/[^A-Z0-9]/g, 'X').slice(0, 4)}-${random(3).toUpperCase().replace(/[^A-Z0-9]/g, 'Y').slice(0, 4)}`,
+      userCode: `${random(3)
+        .toUpperCase()
+        .replace(/[^A-Z0-9]/g, 'X')
+        .slice(0, 4)}-${random(3)
+        .toUpperCase()
+        .replace(/[^A-Z0-9]/g, 'Y')
+        .slice(0, 4)}`,
       expiresAt: Date.now() + (this.options.deviceLifetimeSeconds ?? 600) * 1000,
       intervalMs: (this.options.deviceIntervalSeconds ?? 1) * 1000,
       lastPollAt: 0,
@@ -358,14 +411,18 @@ export class MockAuthorizationServer {
     if (encoding !== 'json') return { status: 415, body: { error: { message: 'Unsupported content type' } } };
     if (!client) return { status: 400, body: { error: { message: 'Invalid client_id' } } };
     const [deviceAuthId, grant] = this.newDevice(client.clientId);
-    return { status: 200, body: { device_auth_id: deviceAuthId, user_code: grant.userCode, interval: String(grant.intervalMs / 1000) } };
+    return {
+      status: 200,
+      body: { device_auth_id: deviceAuthId, user_code: grant.userCode, interval: String(grant.intervalMs / 1000) },
+    };
   }
 
   /** OpenAI: 403 while the code was not entered; then the authorization code and the verifier it was made with. */
   private openaiDevicePoll(fields: Record<string, unknown>, encoding: string): GoogleReply {
     if (encoding !== 'json') return { status: 415, body: { error: { message: 'Unsupported content type' } } };
     const grant = this.devices.get(typeof fields.device_auth_id === 'string' ? fields.device_auth_id : '');
-    if (!grant || grant.userCode !== fields.user_code || grant.done) return { status: 404, body: { error: { message: 'Device authorization not found' } } };
+    if (!grant || grant.userCode !== fields.user_code || grant.done)
+      return { status: 404, body: { error: { message: 'Device authorization not found' } } };
     if (grant.expiresAt <= Date.now()) return { status: 410, body: { error: { message: 'Device code expired' } } };
     if (grant.denied) return { status: 400, body: { error: { message: 'Device authorization denied' } } };
     if (!grant.approved) return { status: 403, body: { error: { message: 'Device authorization is pending' } } };
@@ -407,9 +464,11 @@ export class MockAuthorizationServer {
   /** RFC 8628 §3.5: pending, slow_down (polled within the interval; the interval grows by 5 s), denied, expired, or tokens. */
   private devicePoll(client: MockOAuthClient, deviceCode: string, deviceId: string | undefined): GoogleReply {
     const grant = this.devices.get(deviceCode);
-    if (!grant || grant.clientId !== client.clientId || grant.done) return oauthError(400, 'invalid_grant', 'device_code not found');
+    if (!grant || grant.clientId !== client.clientId || grant.done)
+      return oauthError(400, 'invalid_grant', 'device_code not found');
     // The device that asked for the code is the one that may collect its token.
-    if (grant.deviceId !== undefined && grant.deviceId !== deviceId) return oauthError(400, 'invalid_grant', 'device_code was issued to another device');
+    if (grant.deviceId !== undefined && grant.deviceId !== deviceId)
+      return oauthError(400, 'invalid_grant', 'device_code was issued to another device');
     const now = Date.now();
     if (grant.expiresAt <= now) return oauthError(400, 'expired_token', 'the device code expired');
     if (grant.denied) return oauthError(400, 'access_denied', 'the user denied the request');
@@ -428,14 +487,31 @@ export class MockAuthorizationServer {
   private googleUserInfo(req: GoogleRequest): GoogleReply {
     const account = this.verifyAccessToken(bearerOf(req));
     if (!account) return googleError(401, bearerOf(req) ? INVALID_CREDENTIALS : MISSING_CREDENTIALS);
-    return { status: 200, body: { id: account.accountId, email: account.email, verified_email: true, picture: 'https://lh3.googleusercontent.com/a/default-user' } };
+    return {
+      status: 200,
+      body: {
+        id: account.accountId,
+        email: account.email,
+        verified_email: true,
+        picture: 'https://lh3.googleusercontent.com/a/default-user',
+      },
+    };
   }
 
   /** iFlow's user info: always 200, `success: false` for an unknown token or an account without a key. */
   private iflowUserInfo(accessToken: string): GoogleReply {
     const account = this.verifyAccessToken(accessToken);
-    if (!account?.apiKey) return { status: 200, body: { success: false, code: '401', message: 'invalid access token', data: null } };
-    return { status: 200, body: { success: true, code: '200', message: 'success', data: { apiKey: account.apiKey, email: account.email, phone: account.phone ?? '', userId: account.accountId } } };
+    if (!account?.apiKey)
+      return { status: 200, body: { success: false, code: '401', message: 'invalid access token', data: null } };
+    return {
+      status: 200,
+      body: {
+        success: true,
+        code: '200',
+        message: 'success',
+        data: { apiKey: account.apiKey, email: account.email, phone: account.phone ?? '', userId: account.accountId },
+      },
+    };
   }
 }
 
@@ -470,7 +546,10 @@ export function claudeOAuthClient(clientId: string): MockOAuthClient {
       refresh_token: tokens.refreshToken,
       expires_in: tokens.expiresIn,
       scope: 'user:inference user:profile',
-      organization: account.organization ?? { uuid: `org-${account.accountId}`, name: `${account.email}'s Organization` },
+      organization: account.organization ?? {
+        uuid: `org-${account.accountId}`,
+        name: `${account.email}'s Organization`,
+      },
       account: { uuid: account.accountId, email_address: account.email },
     }),
   };
@@ -478,17 +557,25 @@ export function claudeOAuthClient(clientId: string): MockOAuthClient {
 
 /** OpenAI's Codex CLI client: form-encoded token requests, JWT access and ID tokens naming the ChatGPT account. */
 export function codexOAuthClient(clientId: string): MockOAuthClient {
-  const auth = (account: MockOAuthAccount) => ({ chatgpt_account_id: account.accountId, chatgpt_plan_type: account.plan ?? 'plus' });
+  const auth = (account: MockOAuthAccount) => ({
+    chatgpt_account_id: account.accountId,
+    chatgpt_plan_type: account.plan ?? 'plus',
+  });
   return {
     clientId,
     redirectUris: ['http://localhost:1455/auth/callback', OPENAI_DEVICE_REDIRECT_URI],
     anyLoopbackPort: true,
     tokenBody: 'form',
-    accessToken: (account, expiresAt) => unsignedJwt({ exp: Math.floor(expiresAt / 1000), jti: random(), 'https://api.openai.com/auth': auth(account) }),
+    accessToken: (account, expiresAt) =>
+      unsignedJwt({ exp: Math.floor(expiresAt / 1000), jti: random(), 'https://api.openai.com/auth': auth(account) }),
     answer: (account, tokens) => ({
       access_token: tokens.accessToken,
       refresh_token: tokens.refreshToken,
-      id_token: unsignedJwt({ email: account.email, exp: Math.floor(Date.now() / 1000) + 3600, 'https://api.openai.com/auth': auth(account) }),
+      id_token: unsignedJwt({
+        email: account.email,
+        exp: Math.floor(Date.now() / 1000) + 3600,
+        'https://api.openai.com/auth': auth(account),
+      }),
       token_type: 'Bearer',
       expires_in: tokens.expiresIn,
     }),

@@ -26,7 +26,12 @@ export class MockTokenServer {
   readonly requests: RecordedTokenRequest[] = [];
   handler: MockTokenHandler = (_req, index) => ({
     status: 200,
-    body: { access_token: `access-${index + 1}`, refresh_token: `refresh-${index + 1}`, expires_in: 3600, token_type: 'Bearer' },
+    body: {
+      access_token: `access-${index + 1}`,
+      refresh_token: `refresh-${index + 1}`,
+      expires_in: 3600,
+      token_type: 'Bearer',
+    },
   });
   /** Requests whose client went away before the answer was sent (e.g. aborted at a deadline). */
   aborted = 0;
@@ -43,7 +48,13 @@ export class MockTokenServer {
         const fields = type.includes('application/json')
           ? (JSON.parse(raw) as Record<string, unknown>)
           : Object.fromEntries(new URLSearchParams(raw));
-        const recorded: RecordedTokenRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, fields };
+        const recorded: RecordedTokenRequest = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          fields,
+        };
         const index = this.requests.push(recorded) - 1;
         res.on('close', () => {
           if (!res.writableFinished) this.aborted++;
@@ -103,7 +114,10 @@ export class RotatingTokens {
     if (this.options.delayMs) await new Promise((resolve) => setTimeout(resolve, this.options.delayMs));
     const { grant_type: grantType, refresh_token: refreshToken } = req.fields;
     if (grantType !== 'refresh_token') {
-      return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'grant_type must be refresh_token' } };
+      return {
+        status: 400,
+        body: { error: 'unsupported_grant_type', error_description: 'grant_type must be refresh_token' },
+      };
     }
     if (typeof refreshToken !== 'string' || refreshToken === '') {
       return { status: 400, body: { error: 'invalid_request', error_description: 'refresh_token is required' } };
@@ -119,6 +133,9 @@ export class RotatingTokens {
     this.valid.add(next);
     const expiresIn = this.options.expiresIn ?? 60;
     const accessToken = this.options.accessToken?.(n, expiresIn) ?? `rotated-access-${n}`;
-    return { status: 200, body: { access_token: accessToken, refresh_token: next, expires_in: expiresIn, token_type: 'Bearer' } };
+    return {
+      status: 200,
+      body: { access_token: accessToken, refresh_token: next, expires_in: expiresIn, token_type: 'Bearer' },
+    };
   };
 }

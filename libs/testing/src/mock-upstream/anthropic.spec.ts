@@ -7,7 +7,11 @@ const tools: Anthropic.Tool[] = [
   {
     name: 'get_weather',
     description: 'Weather for a city',
-    input_schema: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'number' } }, required: ['city'] },
+    input_schema: {
+      type: 'object',
+      properties: { city: { type: 'string' }, days: { type: 'number' } },
+      required: ['city'],
+    },
   },
 ];
 
@@ -41,7 +45,12 @@ describe('mock upstream: Anthropic Messages via the official SDK', () => {
     const res = await fetch(`${mock.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-1', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi there' }] }),
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 10,
+        stream: true,
+        messages: [{ role: 'user', content: 'hi there' }],
+      }),
     });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const text = await res.text();
@@ -88,16 +97,27 @@ describe('mock upstream: Anthropic Messages via the official SDK', () => {
         messages: [{ role: 'user', content: 'think hard' }],
       })
       .finalMessage();
-    expect(final.content[0]).toEqual({ type: 'thinking', thinking: 'thinking about: think hard', signature: expect.stringMatching(/^sig-mock-/) });
+    expect(final.content[0]).toEqual({
+      type: 'thinking',
+      thinking: 'thinking about: think hard',
+      signature: expect.stringMatching(/^sig-mock-/),
+    });
     expect(final.content[1]).toEqual({ type: 'text', text: 'echo: think hard' });
   });
 
   it('streams a tool_use block through input_json_delta; the SDK parses the input', async () => {
     const final = await client.messages
-      .stream({ model: 'claude-sonnet-4-6', max_tokens: 100, tools, messages: [{ role: 'user', content: 'get_weather in Rome' }] })
+      .stream({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 100,
+        tools,
+        messages: [{ role: 'user', content: 'get_weather in Rome' }],
+      })
       .finalMessage();
     expect(final.stop_reason).toBe('tool_use');
-    expect(final.content).toEqual([{ type: 'tool_use', id: 'toolu_mock_0', name: 'get_weather', input: { city: 'get_weather in Rome', days: 1 } }]);
+    expect(final.content).toEqual([
+      { type: 'tool_use', id: 'toolu_mock_0', name: 'get_weather', input: { city: 'get_weather in Rome', days: 1 } },
+    ]);
   });
 
   it('answers a tool_result with text (non-streamed tool round trip)', async () => {
@@ -116,7 +136,12 @@ describe('mock upstream: Anthropic Messages via the official SDK', () => {
       messages: [
         { role: 'user', content: 'use a tool' },
         { role: 'assistant', content: first.content },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUse!.type === 'tool_use' ? toolUse!.id : '', content: 'cloudy' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: toolUse!.type === 'tool_use' ? toolUse!.id : '', content: 'cloudy' },
+          ],
+        },
       ],
     });
     expect(second.content).toEqual([{ type: 'text', text: 'echo: tool result: cloudy' }]);
@@ -133,22 +158,36 @@ describe('mock upstream: Anthropic Messages via the official SDK', () => {
 
   it('accepts an OAuth Bearer token and records it as the key', async () => {
     const oauth = new Anthropic({ authToken: 'oauth-token-1', apiKey: null, baseURL: mock.url, maxRetries: 0 });
-    const msg = await oauth.messages.create({ model: 'claude-opus-4-1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const msg = await oauth.messages.create({
+      model: 'claude-opus-4-1',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(msg.content[0]).toEqual({ type: 'text', text: 'echo: hi' });
     expect(mock.requests[0].apiKey).toBe('oauth-token-1');
   });
 
   it('rejects requests without anthropic-version, without a key, or without max_tokens, like the API', async () => {
     const post = (headers: Record<string, string>, body: unknown) =>
-      fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      fetch(`${mock.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
     const body = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
     const noVersion = await post({ 'x-api-key': 'k' }, body);
     expect(noVersion.status).toBe(400);
-    expect(await noVersion.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
+    expect(await noVersion.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' },
+    });
     const noKey = await post({ 'anthropic-version': '2023-06-01' }, body);
     expect(noKey.status).toBe(401);
     expect(((await noKey.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
-    const noMax = await post({ 'x-api-key': 'k', 'anthropic-version': '2023-06-01' }, { ...body, max_tokens: undefined });
+    const noMax = await post(
+      { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+      { ...body, max_tokens: undefined },
+    );
     expect(noMax.status).toBe(400);
     expect(((await noMax.json()) as { error: { message: string } }).error.message).toBe('max_tokens: Field required');
   });

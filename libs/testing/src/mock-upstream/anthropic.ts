@@ -10,9 +10,12 @@ const signatureOf = (thinking: string) => `sig-mock-${thinking.length}`;
 
 function blocks(plan: ReplyPlan): Block[] {
   const out: Block[] = [];
-  if (plan.thinking !== '') out.push({ type: 'thinking', thinking: plan.thinking, signature: signatureOf(plan.thinking) });
+  if (plan.thinking !== '')
+    out.push({ type: 'thinking', thinking: plan.thinking, signature: signatureOf(plan.thinking) });
   if (plan.text !== '' || plan.toolCalls.length === 0) out.push({ type: 'text', text: plan.text });
-  plan.toolCalls.forEach((call, i) => out.push({ type: 'tool_use', id: toolUseId(i), name: call.name, input: call.args }));
+  plan.toolCalls.forEach((call, i) =>
+    out.push({ type: 'tool_use', id: toolUseId(i), name: call.name, input: call.args }),
+  );
   return out;
 }
 
@@ -65,7 +68,10 @@ export function messageFrames(ctx: EncodeContext, plan: ReplyPlan): string[] {
         emit('content_block_delta', { index, delta: { type: 'text_delta', text } });
       }
     } else {
-      emit('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+      emit('content_block_start', {
+        index,
+        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+      });
       for (const partial_json of splitJson(JSON.stringify(block.input), ctx.streamChunks)) {
         emit('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } });
       }
@@ -74,7 +80,12 @@ export function messageFrames(ctx: EncodeContext, plan: ReplyPlan): string[] {
   });
   emit('message_delta', {
     delta: { stop_reason: stopReason(plan), stop_sequence: null },
-    usage: { input_tokens: plan.inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: plan.outputTokens },
+    usage: {
+      input_tokens: plan.inputTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      output_tokens: plan.outputTokens,
+    },
   });
   emit('message_stop', {});
   return frames;

@@ -10,7 +10,11 @@ const chatBody = (stream = false) =>
 describe('mock upstream: scripted behaviour per API key', () => {
   let mock: MockUpstream;
   const post = (key: string, body = chatBody(), path = '/v1/chat/completions') =>
-    fetch(`${mock.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    fetch(`${mock.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body,
+    });
 
   beforeAll(async () => {
     mock = await startMockUpstream();
@@ -18,11 +22,13 @@ describe('mock upstream: scripted behaviour per API key', () => {
   afterAll(() => mock.close());
   beforeEach(() => mock.reset());
 
-  describe('429 in each API\'s real shape', () => {
+  describe("429 in each API's real shape", () => {
     it('OpenAI: Retry-After header and the rate_limit_exceeded error object, as the SDK parses it', async () => {
       mock.setBehavior('sk-limited', { status: 429, retryAfterSeconds: 7 });
       const client = new OpenAI({ apiKey: 'sk-limited', baseURL: `${mock.url}/v1`, maxRetries: 0 });
-      const err = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      const err = await client.chat.completions
+        .create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.RateLimitError);
       const e = err as InstanceType<typeof OpenAI.RateLimitError>;
       expect(e.status).toBe(429);
@@ -70,7 +76,7 @@ describe('mock upstream: scripted behaviour per API key', () => {
     });
   });
 
-  it('maps 401, 400 and 500 to each format\'s error types', async () => {
+  it("maps 401, 400 and 500 to each format's error types", async () => {
     mock.setBehavior('k401', { status: 401 });
     mock.setBehavior('k400', { status: 400 });
     mock.setBehavior('k500', { status: 500 });
@@ -84,11 +90,18 @@ describe('mock upstream: scripted behaviour per API key', () => {
       body: JSON.stringify({ model: 'c', max_tokens: 1, messages: [] }),
     });
     expect(anth.status).toBe(500);
-    expect(await anth.json()).toEqual({ type: 'error', error: { type: 'api_error', message: 'Internal server error.' } });
+    expect(await anth.json()).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: 'Internal server error.' },
+    });
   });
 
   it('sends a scripted body and headers verbatim', async () => {
-    mock.setBehavior('kb', { status: 400, body: { error: { message: 'model x is not supported', type: 'invalid_request_error' } }, headers: { 'x-extra': '1' } });
+    mock.setBehavior('kb', {
+      status: 400,
+      body: { error: { message: 'model x is not supported', type: 'invalid_request_error' } },
+      headers: { 'x-extra': '1' },
+    });
     const res = await post('kb');
     expect(res.status).toBe(400);
     expect(res.headers.get('x-extra')).toBe('1');
@@ -121,7 +134,11 @@ describe('mock upstream: scripted behaviour per API key', () => {
   it('cuts a stream mid-way: the SDK sees some content and then an error', async () => {
     mock.setBehavior('km', { closeMidStream: true, streamChunks: 4 });
     const client = new OpenAI({ apiKey: 'km', baseURL: `${mock.url}/v1`, maxRetries: 0 });
-    const stream = await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'a b c d e f g h' }] });
+    const stream = await client.chat.completions.create({
+      model: 'm',
+      stream: true,
+      messages: [{ role: 'user', content: 'a b c d e f g h' }],
+    });
     let text = '';
     const consume = async () => {
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
@@ -160,7 +177,9 @@ describe('mock upstream: scripted behaviour per API key', () => {
   it('waits delayMs before answering and still echoes', async () => {
     mock.setBehavior('kw', { delayMs: 20 });
     const res = await post('kw');
-    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('echo: alpha beta gamma delta');
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+      'echo: alpha beta gamma delta',
+    );
   });
 
   it('answers with a scripted reply instead of the echo', async () => {
@@ -172,12 +191,20 @@ describe('mock upstream: scripted behaviour per API key', () => {
     expect(call.type === 'function' && [call.function.name, call.function.arguments]).toEqual(['do_it', '{"n":3}']);
   });
 
-  it('rejects keys outside acceptKeys with the API\'s 401', async () => {
+  it("rejects keys outside acceptKeys with the API's 401", async () => {
     const strict = await startMockUpstream({ acceptKeys: ['only-me'] });
     try {
-      const bad = await fetch(`${strict.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: chatBody() });
+      const bad = await fetch(`${strict.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer nope' },
+        body: chatBody(),
+      });
       expect(bad.status).toBe(401);
-      const good = await fetch(`${strict.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer only-me' }, body: chatBody() });
+      const good = await fetch(`${strict.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer only-me' },
+        body: chatBody(),
+      });
       expect(good.status).toBe(200);
     } finally {
       await strict.close();
@@ -203,7 +230,11 @@ describe('mock upstream: scripted behaviour per API key', () => {
 
     const lean = await startMockUpstream({ record: false });
     try {
-      await fetch(`${lean.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer a' }, body: chatBody() });
+      await fetch(`${lean.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer a' },
+        body: chatBody(),
+      });
       expect(lean.requests).toHaveLength(0);
       expect(lean.countByKey()).toEqual({ a: 1 });
     } finally {
@@ -212,7 +243,9 @@ describe('mock upstream: scripted behaviour per API key', () => {
   });
 
   it('serves many keep-alive requests concurrently', async () => {
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => post(`key-${i % 4}`).then((r) => r.json())));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => post(`key-${i % 4}`).then((r) => r.json())),
+    );
     expect(results.every((r) => (r as { object: string }).object === 'chat.completion')).toBe(true);
     expect(mock.countByKey()).toEqual({ 'key-0': 50, 'key-1': 50, 'key-2': 50, 'key-3': 50 });
   });

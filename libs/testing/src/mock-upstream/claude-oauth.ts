@@ -14,7 +14,8 @@ const OAUTH_BETA = 'oauth-2025-04-20';
 const CLAUDE_CODE_IDENTITY = "You are Claude Code, Anthropic's official CLI for Claude.";
 const BILLING_PREFIX = 'x-anthropic-billing-header:';
 
-const first = (value: string | string[] | undefined): string => (Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
+const first = (value: string | string[] | undefined): string =>
+  Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
 
 function bearerOf(headers: IncomingHttpHeaders): string {
   const auth = first(headers.authorization);
@@ -31,19 +32,31 @@ function opensLikeClaudeCode(system: unknown): boolean {
 }
 
 /** The refusal for a subscription-token request outside Claude Code's dialect; undefined when allowed or not such a request. */
-export function claudeOAuthProblem(path: string, query: URLSearchParams, headers: IncomingHttpHeaders, body: unknown): UpstreamError | undefined {
-  if (first(headers['x-api-key']).includes(CLAUDE_OAUTH_TOKEN_MARK)) return upstreamError('claude', 401, { message: 'invalid x-api-key' });
+export function claudeOAuthProblem(
+  path: string,
+  query: URLSearchParams,
+  headers: IncomingHttpHeaders,
+  body: unknown,
+): UpstreamError | undefined {
+  if (first(headers['x-api-key']).includes(CLAUDE_OAUTH_TOKEN_MARK))
+    return upstreamError('claude', 401, { message: 'invalid x-api-key' });
   if (!bearerOf(headers).includes(CLAUDE_OAUTH_TOKEN_MARK)) return undefined;
-  if (path !== '/v1/messages' && path !== '/v1/messages/count_tokens') return upstreamError('claude', 404, { message: 'Not Found' });
+  if (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')
+    return upstreamError('claude', 404, { message: 'Not Found' });
   if (query.get('beta') !== 'true') {
-    return upstreamError('claude', 400, { message: 'OAuth tokens are only accepted on the beta Messages API (?beta=true).' });
+    return upstreamError('claude', 400, {
+      message: 'OAuth tokens are only accepted on the beta Messages API (?beta=true).',
+    });
   }
   const betas = first(headers['anthropic-beta'])
     .split(',')
     .map((beta) => beta.trim());
-  if (!betas.includes(OAUTH_BETA)) return upstreamError('claude', 401, { message: 'OAuth authentication is currently not supported.' });
+  if (!betas.includes(OAUTH_BETA))
+    return upstreamError('claude', 401, { message: 'OAuth authentication is currently not supported.' });
   if (path === '/v1/messages' && !opensLikeClaudeCode((body as { system?: unknown } | undefined)?.system)) {
-    return upstreamError('claude', 400, { message: 'This credential is only authorized for use with Claude Code and cannot be used for other API requests.' });
+    return upstreamError('claude', 400, {
+      message: 'This credential is only authorized for use with Claude Code and cannot be used for other API requests.',
+    });
   }
   return undefined;
 }

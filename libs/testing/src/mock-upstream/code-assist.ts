@@ -72,7 +72,12 @@ const SERVICE = /^\/v1\/projects\/([^/]+)\/services\/([^/:]+)(:enable)?$/;
 const COMPANION_SERVICE = 'cloudaicompanion.googleapis.com';
 /** The tiers Code Assist offers an account that has none yet. */
 const OFFERED_TIERS = [
-  { id: 'free-tier', name: 'Gemini Code Assist for individuals', isDefault: true, userDefinedCloudaicompanionProject: false },
+  {
+    id: 'free-tier',
+    name: 'Gemini Code Assist for individuals',
+    isDefault: true,
+    userDefinedCloudaicompanionProject: false,
+  },
   { id: 'standard-tier', name: 'Gemini Code Assist', userDefinedCloudaicompanionProject: true },
 ];
 const FREE_TIER = OFFERED_TIERS[0];
@@ -100,7 +105,10 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
 
   const onboardedProject = (account: string | undefined): string | undefined =>
     account !== undefined && onboardings.get(account)?.done ? options.onboarding!.projectFor(account) : undefined;
-  const provisioned = () => [...onboardings.entries()].filter(([, state]) => state.done).map(([account]) => options.onboarding!.projectFor(account));
+  const provisioned = () =>
+    [...onboardings.entries()]
+      .filter(([, state]) => state.done)
+      .map(([account]) => options.onboarding!.projectFor(account));
   const knownProject = (project: string) => options.projects.includes(project) || provisioned().includes(project);
 
   const mock: CodeAssistMock = {
@@ -124,8 +132,10 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
     const ua = header(req, 'user-agent');
     const cli = GEMINI_CLI_UA.exec(ua);
     if (cli) {
-      if (!header(req, 'x-goog-api-client')) return googleError(400, 'Gemini CLI requests must carry X-Goog-Api-Client.');
-      if (model !== undefined && cli[1] !== model) return googleError(400, `User-Agent names model ${cli[1]}, request is for ${model}.`);
+      if (!header(req, 'x-goog-api-client'))
+        return googleError(400, 'Gemini CLI requests must carry X-Goog-Api-Client.');
+      if (model !== undefined && cli[1] !== model)
+        return googleError(400, `User-Agent names model ${cli[1]}, request is for ${model}.`);
       return 'gemini-cli';
     }
     if (ANTIGRAVITY_UA.test(ua)) return 'antigravity';
@@ -134,7 +144,8 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
 
   /** Service Usage: the Cloud AI Companion API's state in a project, and enabling it. */
   function serviceUsage(req: GoogleRequest, project: string, service: string, enable: boolean): GoogleReply {
-    if (req.method !== (enable ? 'POST' : 'GET')) return googleError(404, `Method not found: ${req.method} ${req.path}`);
+    if (req.method !== (enable ? 'POST' : 'GET'))
+      return googleError(404, `Method not found: ${req.method} ${req.path}`);
     const token = bearerOf(req);
     if (!token) return googleError(401, MISSING_CREDENTIALS);
     if (options.verifyToken(token) !== 'valid') return googleError(401, INVALID_CREDENTIALS);
@@ -146,7 +157,10 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
       enabledServices.add(project);
       return { status: 200, body: { name: `operations/acf.enable-${project}`, done: true } };
     }
-    return { status: 200, body: { name: `projects/${project}/services/${service}`, state: enabled ? 'ENABLED' : 'DISABLED' } };
+    return {
+      status: 200,
+      body: { name: `projects/${project}/services/${service}`, state: enabled ? 'ENABLED' : 'DISABLED' },
+    };
   }
 
   /** onboardUser: a long-running operation on an offered tier, done after `pollsBeforeDone` polls. */
@@ -154,7 +168,8 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
     const onboarding = options.onboarding;
     if (!onboarding) return googleError(400, 'User is already onboarded.');
     const ua = header(req, 'user-agent');
-    if (!ua.startsWith('GeminiCLI/') && !ua.startsWith('antigravity/')) return googleError(400, `Unrecognised client: ${ua || '(no User-Agent)'}`);
+    if (!ua.startsWith('GeminiCLI/') && !ua.startsWith('antigravity/'))
+      return googleError(400, `Unrecognised client: ${ua || '(no User-Agent)'}`);
     if (!isObject(body.metadata)) return googleError(400, 'metadata is required');
     // Proto JSON takes lowerCamel and snake_case field names alike.
     const tierId = body.tierId ?? body.tier_id;
@@ -166,7 +181,11 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
     if (tier.userDefinedCloudaicompanionProject && (typeof requested !== 'string' || !knownProject(requested))) {
       return googleError(400, 'This tier requires a Google Cloud project you own (cloudaicompanionProject).');
     }
-    if (!tier.userDefinedCloudaicompanionProject && requested !== undefined && requested !== onboarding.projectFor(account)) {
+    if (
+      !tier.userDefinedCloudaicompanionProject &&
+      requested !== undefined &&
+      requested !== onboarding.projectFor(account)
+    ) {
       return googleError(403, `Permission denied on resource project ${String(requested)}.`);
     }
     const state = onboardings.get(account) ?? { polls: 0, done: false };
@@ -176,7 +195,14 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
     const name = `operations/onboard-${account.replace(/[^A-Za-z0-9]/g, '-')}`;
     if (!state.done) return { status: 200, body: { name, done: false } };
     const project = tier.userDefinedCloudaicompanionProject ? (requested as string) : onboarding.projectFor(account);
-    return { status: 200, body: { name, done: true, response: { '@type': ONBOARD_RESPONSE_TYPE, cloudaicompanionProject: { id: project, name: project } } } };
+    return {
+      status: 200,
+      body: {
+        name,
+        done: true,
+        response: { '@type': ONBOARD_RESPONSE_TYPE, cloudaicompanionProject: { id: project, name: project } },
+      },
+    };
   }
 
   function handle(req: GoogleRequest): GoogleReply {
@@ -197,7 +223,12 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
       if (options.onboarding) {
         const project = onboardedProject(options.onboarding.accountOf(token));
         // A new account is offered the tiers and has no project; an onboarded one is on the free tier with its project.
-        return { status: 200, body: project ? { currentTier: FREE_TIER, allowedTiers: OFFERED_TIERS, cloudaicompanionProject: project } : { allowedTiers: OFFERED_TIERS } };
+        return {
+          status: 200,
+          body: project
+            ? { currentTier: FREE_TIER, allowedTiers: OFFERED_TIERS, cloudaicompanionProject: project }
+            : { allowedTiers: OFFERED_TIERS },
+        };
       }
       const project = options.loadCodeAssistProject;
       return {
@@ -218,7 +249,11 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
       if (problem) return problem;
       const inner = body.request;
       if (!isObject(inner) || !Array.isArray(inner.contents)) return googleError(400, 'request.contents is required');
-      if ('safetySettings' in inner) return googleError(400, `Invalid JSON payload received. Unknown name "safetySettings" at 'request': Cannot find field.`);
+      if ('safetySettings' in inner)
+        return googleError(
+          400,
+          `Invalid JSON payload received. Unknown name "safetySettings" at 'request': Cannot find field.`,
+        );
       const conv = fromGemini(String(inner.model ?? ''), inner);
       // countTokens answers are not wrapped.
       return { status: 200, body: { totalTokens: conv.promptWords } };
@@ -244,21 +279,34 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
 
     if (failures && failures.times > 0) {
       failures.times--;
-      return googleError(failures.status, failures.status === 429 ? 'Resource has been exhausted (e.g. check quota).' : `Error ${failures.status}`, {
-        retryAfterSeconds: failures.retryAfterSeconds,
-      });
+      return googleError(
+        failures.status,
+        failures.status === 429 ? 'Resource has been exhausted (e.g. check quota).' : `Error ${failures.status}`,
+        {
+          retryAfterSeconds: failures.retryAfterSeconds,
+        },
+      );
     }
 
     const conv = fromGemini(model, inner);
     const plan = planReply(conv, mock.reply);
     const ctx: EncodeContext = { id: `ca${++seq}`, created: Math.floor(Date.now() / 1000), model, streamChunks: 3 };
     const traceId = randomBytes(8).toString('hex');
-    if (method === 'generateContent') return { status: 200, body: { response: gemini.generateContent(ctx, plan), traceId } };
+    if (method === 'generateContent')
+      return { status: 200, body: { response: gemini.generateContent(ctx, plan), traceId } };
     const chunks = gemini.generateContentChunks(ctx, plan).map((chunk) => ({ response: chunk, traceId }));
     if (req.query.alt === 'sse') {
-      return { status: 200, headers: { 'content-type': 'text/event-stream' }, chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
+      };
     }
-    return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, chunks: gemini.jsonArrayFrames(chunks) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      chunks: gemini.jsonArrayFrames(chunks),
+    };
   }
 
   const server = await startGoogleServer(handle);
@@ -269,8 +317,10 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
 function antigravityProblem(body: Json, inner: Json): string | undefined {
   if (body.userAgent !== 'antigravity') return 'userAgent must be "antigravity"';
   if (body.requestType !== 'agent' && body.requestType !== 'image_gen') return 'requestType must be agent or image_gen';
-  if (typeof body.requestId !== 'string' || (body.requestType === 'agent' && !REQUEST_ID.test(body.requestId))) return 'requestId must be agent-<uuid>';
+  if (typeof body.requestId !== 'string' || (body.requestType === 'agent' && !REQUEST_ID.test(body.requestId)))
+    return 'requestId must be agent-<uuid>';
   if (typeof inner.sessionId !== 'string' || !/^-\d+$/.test(inner.sessionId)) return 'request.sessionId is required';
-  if ('safetySettings' in inner) return `Invalid JSON payload received. Unknown name "safetySettings" at 'request': Cannot find field.`;
+  if ('safetySettings' in inner)
+    return `Invalid JSON payload received. Unknown name "safetySettings" at 'request': Cannot find field.`;
   return undefined;
 }

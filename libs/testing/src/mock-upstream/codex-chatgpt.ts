@@ -25,9 +25,14 @@ export const CHATGPT_UNSUPPORTED_FIELDS = [
   'stream_options',
 ] as const;
 
-const first = (value: string | string[] | undefined): string => (Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
+const first = (value: string | string[] | undefined): string =>
+  Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
 
-const detail = (status: number, message: string): UpstreamError => ({ status, headers: { 'content-type': 'application/json' }, body: { detail: message } });
+const detail = (status: number, message: string): UpstreamError => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: { detail: message },
+});
 
 /** Claims of a JWT access token (ChatGPT's are JWTs); undefined for opaque tokens. */
 function claimsOf(token: string): Record<string, unknown> | undefined {
@@ -42,7 +47,11 @@ function claimsOf(token: string): Record<string, unknown> | undefined {
 }
 
 /** The backend's refusal of a request on its Codex path; undefined when allowed or not on that path. */
-export function chatgptCodexProblem(path: string, headers: IncomingHttpHeaders, body: unknown): UpstreamError | undefined {
+export function chatgptCodexProblem(
+  path: string,
+  headers: IncomingHttpHeaders,
+  body: unknown,
+): UpstreamError | undefined {
   if (!path.endsWith(CHATGPT_CODEX_PATH)) return undefined;
   const auth = first(headers.authorization);
   const token = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
@@ -53,13 +62,16 @@ export function chatgptCodexProblem(path: string, headers: IncomingHttpHeaders, 
   }
   const accountId = first(headers['chatgpt-account-id']);
   if (!accountId) return detail(400, 'Missing chatgpt-account-id header');
-  const tokenAccount = (claims?.['https://api.openai.com/auth'] as { chatgpt_account_id?: unknown } | undefined)?.chatgpt_account_id;
-  if (typeof tokenAccount === 'string' && tokenAccount !== accountId) return detail(400, 'chatgpt-account-id does not match the authenticated account');
+  const tokenAccount = (claims?.['https://api.openai.com/auth'] as { chatgpt_account_id?: unknown } | undefined)
+    ?.chatgpt_account_id;
+  if (typeof tokenAccount === 'string' && tokenAccount !== accountId)
+    return detail(400, 'chatgpt-account-id does not match the authenticated account');
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return detail(400, 'Invalid request body');
   const json = body as Record<string, unknown>;
   if (json.stream !== true) return detail(400, 'Stream must be set to true');
   if (json.store !== false) return detail(400, 'Store must be set to false');
-  for (const field of CHATGPT_UNSUPPORTED_FIELDS) if (field in json) return detail(400, `Unsupported parameter: ${field}`);
+  for (const field of CHATGPT_UNSUPPORTED_FIELDS)
+    if (field in json) return detail(400, `Unsupported parameter: ${field}`);
   if (typeof json.instructions !== 'string') return detail(400, 'Instructions are required');
   return undefined;
 }

@@ -28,7 +28,11 @@ describe('mock upstream: Gemini via the official SDK', () => {
     expect(res.candidates?.[0].finishReason).toBe('STOP');
     expect(res.modelVersion).toBe('gemini-2.5-flash');
     expect(res.usageMetadata).toMatchObject({ promptTokenCount: 5, candidatesTokenCount: 4, totalTokenCount: 9 });
-    expect(mock.requests[0]).toMatchObject({ path: '/v1beta/models/gemini-2.5-flash:generateContent', apiKey: 'AIza-mock-1', format: 'gemini' });
+    expect(mock.requests[0]).toMatchObject({
+      path: '/v1beta/models/gemini-2.5-flash:generateContent',
+      apiKey: 'AIza-mock-1',
+      format: 'gemini',
+    });
   });
 
   it('streams with alt=sse; the SDK yields every chunk and the last carries usage', async () => {
@@ -52,14 +56,26 @@ describe('mock upstream: Gemini via the official SDK', () => {
       tools: [
         {
           functionDeclarations: [
-            { name: 'find_flight', parameters: { type: Type.OBJECT, properties: { to: { type: Type.STRING }, seats: { type: Type.INTEGER } } } },
+            {
+              name: 'find_flight',
+              parameters: {
+                type: Type.OBJECT,
+                properties: { to: { type: Type.STRING }, seats: { type: Type.INTEGER } },
+              },
+            },
           ],
         },
       ],
     };
     const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'find_flight to Oslo', config });
-    expect(res.functionCalls).toEqual([{ id: 'call_mock_0', name: 'find_flight', args: { to: 'find_flight to Oslo', seats: 1 } }]);
-    const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'find_flight to Oslo', config });
+    expect(res.functionCalls).toEqual([
+      { id: 'call_mock_0', name: 'find_flight', args: { to: 'find_flight to Oslo', seats: 1 } },
+    ]);
+    const stream = await ai.models.generateContentStream({
+      model: 'gemini-2.5-flash',
+      contents: 'find_flight to Oslo',
+      config,
+    });
     const calls = [];
     for await (const chunk of stream) calls.push(...(chunk.functionCalls ?? []));
     expect(calls.map((c) => c.name)).toEqual(['find_flight']);

@@ -49,13 +49,16 @@ export function generateContentChunks(ctx: EncodeContext, plan: ReplyPlan): unkn
     chunks.push(chunkObject(ctx, [{ text }], last ? 'STOP' : undefined, last ? plan : undefined));
   });
   // Gemini sends function calls whole, never as argument fragments.
-  if (tail.length > 0 || pieces.length === 0) chunks.push(chunkObject(ctx, tail.length > 0 ? tail : [{ text: '' }], 'STOP', plan));
+  if (tail.length > 0 || pieces.length === 0)
+    chunks.push(chunkObject(ctx, tail.length > 0 ? tail : [{ text: '' }], 'STOP', plan));
   return chunks;
 }
 
 /** Without alt=sse Gemini streams one JSON array, element by element. */
 export function jsonArrayFrames(chunks: unknown[]): string[] {
-  return chunks.map((c, i) => (i === 0 ? '[' : '\r\n,') + JSON.stringify(c)).concat(chunks.length === 0 ? ['[]'] : [']']);
+  return chunks
+    .map((c, i) => (i === 0 ? '[' : '\r\n,') + JSON.stringify(c))
+    .concat(chunks.length === 0 ? ['[]'] : [']']);
 }
 
 export function geminiModelList(models: string[]): unknown {

@@ -25,7 +25,8 @@ export interface GoogleReply {
 
 export type Json = Record<string, unknown>;
 
-export const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function header(req: GoogleRequest, name: string): string {
   const value = req.headers[name];
@@ -52,7 +53,10 @@ export const INVALID_CREDENTIALS =
 export function unknownFields(body: Json, allowed: readonly string[], at = ''): GoogleReply | undefined {
   const unknown = Object.keys(body).find((key) => !allowed.includes(key));
   if (unknown === undefined) return undefined;
-  return googleError(400, `Invalid JSON payload received. Unknown name "${unknown}"${at ? ` at '${at}'` : ''}: Cannot find field.`);
+  return googleError(
+    400,
+    `Invalid JSON payload received. Unknown name "${unknown}"${at ? ` at '${at}'` : ''}: Cannot find field.`,
+  );
 }
 
 export interface GoogleMockServer {
@@ -61,7 +65,9 @@ export interface GoogleMockServer {
 }
 
 /** An HTTP server on 127.0.0.1 that reads each request whole and sends the handler's reply. */
-export async function startGoogleServer(handle: (req: GoogleRequest) => GoogleReply | Promise<GoogleReply>): Promise<GoogleMockServer> {
+export async function startGoogleServer(
+  handle: (req: GoogleRequest) => GoogleReply | Promise<GoogleReply>,
+): Promise<GoogleMockServer> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -107,6 +113,10 @@ function send(res: ServerResponse, reply: GoogleReply): void {
     return;
   }
   const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-  res.writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8', ...reply.headers, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(reply.status, {
+    'content-type': 'application/json; charset=UTF-8',
+    ...reply.headers,
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -114,7 +114,8 @@ export class MockGoogleTokenServer {
   }
 
   private handle(req: GoogleRequest): GoogleReply {
-    if (req.method !== 'POST' || req.path !== '/token') return { status: 404, body: 'Not Found', headers: { 'content-type': 'text/html' } };
+    if (req.method !== 'POST' || req.path !== '/token')
+      return { status: 404, body: 'Not Found', headers: { 'content-type': 'text/html' } };
     if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
       return oauthError(400, 'invalid_request', 'Invalid content type');
     }
@@ -132,7 +133,8 @@ export class MockGoogleTokenServer {
       return oauthError(401, 'invalid_client', 'The OAuth client was not found.');
     }
     const stored = this.refreshTokens.get(fields.refresh_token ?? '');
-    if (!stored || stored.spent || stored.clientId !== clientId) return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
+    if (!stored || stored.spent || stored.clientId !== clientId)
+      return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
     stored.spent = true;
     return {
       status: 200,
@@ -146,7 +148,12 @@ export class MockGoogleTokenServer {
 
   private jwtGrant(assertion: string): GoogleReply {
     const [headerPart, claimsPart, signature] = assertion.split('.');
-    if (!headerPart || !claimsPart || !signature) return oauthError(400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.');
+    if (!headerPart || !claimsPart || !signature)
+      return oauthError(
+        400,
+        'invalid_grant',
+        'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.',
+      );
     let header: Record<string, unknown>;
     let claims: Record<string, unknown>;
     try {
@@ -159,13 +166,19 @@ export class MockGoogleTokenServer {
     const email = typeof claims.iss === 'string' ? claims.iss : '';
     const key = this.accounts.get(email);
     if (!key) return oauthError(400, 'invalid_grant', 'Invalid grant: account not found');
-    const verified = createVerify('RSA-SHA256').update(`${headerPart}.${claimsPart}`).verify(key, Buffer.from(signature, 'base64url'));
+    const verified = createVerify('RSA-SHA256')
+      .update(`${headerPart}.${claimsPart}`)
+      .verify(key, Buffer.from(signature, 'base64url'));
     if (!verified) return oauthError(400, 'invalid_grant', 'Invalid JWT Signature.');
     const now = Math.floor(Date.now() / 1000);
     const iat = Number(claims.iat);
     const exp = Number(claims.exp);
     if (!Number.isFinite(iat) || !Number.isFinite(exp) || iat > now + 60 || exp <= now || exp - iat > 3600) {
-      return oauthError(400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
+      return oauthError(
+        400,
+        'invalid_grant',
+        'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.',
+      );
     }
     if (claims.aud !== this.tokenUrl) return oauthError(400, 'invalid_grant', 'Invalid JWT: Failed audience check.');
     if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes(CLOUD_PLATFORM)) {

@@ -3,8 +3,20 @@ export { upstreamError, type UpstreamError, type WireFormat } from './upstream-e
 export { CLAUDE_OAUTH_TOKEN_MARK } from './claude-oauth';
 export { CHATGPT_CODEX_PATH, CHATGPT_UNSUPPORTED_FIELDS } from './codex-chatgpt';
 export { countWords, sampleFromSchema, splitText } from './conversation';
-export type { MockBehavior, MockToolCall, MockUpstream, MockUpstreamOptions, RecordedRequest, ScriptedReply } from './types';
-export { MockGoogleTokenServer, type IssuedToken, type MockGoogleTokenOptions, type TestServiceAccount } from './google-token';
+export type {
+  MockBehavior,
+  MockToolCall,
+  MockUpstream,
+  MockUpstreamOptions,
+  RecordedRequest,
+  ScriptedReply,
+} from './types';
+export {
+  MockGoogleTokenServer,
+  type IssuedToken,
+  type MockGoogleTokenOptions,
+  type TestServiceAccount,
+} from './google-token';
 export {
   startCodeAssistMock,
   type CodeAssistClient,

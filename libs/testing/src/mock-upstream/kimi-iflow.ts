@@ -46,8 +46,24 @@ export interface IFlowMockOptions {
   models?: string[];
 }
 
-export const KIMI_MOCK_MODELS = ['k2', 'k2-thinking', 'k2.5', 'k2.6', 'kimi-for-coding', 'kimi-for-coding-highspeed', 'k3', 'k3-256k'];
-export const IFLOW_MOCK_MODELS = ['qwen3-coder-plus', 'qwen3-max', 'glm-4.6', 'kimi-k2', 'deepseek-v3.2', 'deepseek-r1'];
+export const KIMI_MOCK_MODELS = [
+  'k2',
+  'k2-thinking',
+  'k2.5',
+  'k2.6',
+  'kimi-for-coding',
+  'kimi-for-coding-highspeed',
+  'k3',
+  'k3-256k',
+];
+export const IFLOW_MOCK_MODELS = [
+  'qwen3-coder-plus',
+  'qwen3-max',
+  'glm-4.6',
+  'kimi-k2',
+  'deepseek-v3.2',
+  'deepseek-r1',
+];
 
 /** Each API's base path (what the base URL ends with) and the chat path under it. */
 const KIMI_ROUTE = { base: '/coding', chat: '/coding/v1/chat/completions' };
@@ -66,13 +82,15 @@ function kimiProblem(req: GoogleRequest, options: KimiMockOptions): GoogleReply 
   const state = options.verifyToken(token);
   if (state === 'expired') return openaiError(401, 'The access token has expired');
   if (state !== 'valid') return openaiError(401, 'Invalid Authentication');
-  if (!/^KimiCLI\/\d+\.\d+\.\d+$/.test(header(req, 'user-agent'))) return openaiError(403, 'Kimi For Coding is only available for Coding Agents');
+  if (!/^KimiCLI\/\d+\.\d+\.\d+$/.test(header(req, 'user-agent')))
+    return openaiError(403, 'Kimi For Coding is only available for Coding Agents');
   if (header(req, 'x-msh-platform') !== 'kimi_cli') return openaiError(400, 'invalid X-Msh-Platform header');
   for (const name of ['x-msh-version', 'x-msh-device-name', 'x-msh-device-model', 'x-msh-device-id']) {
     if (!header(req, name).trim()) return openaiError(400, `missing ${name} header`);
   }
   const expected = options.deviceIdOf?.(token);
-  if (expected !== undefined && header(req, 'x-msh-device-id') !== expected) return openaiError(401, 'device does not match the login');
+  if (expected !== undefined && header(req, 'x-msh-device-id') !== expected)
+    return openaiError(401, 'device does not match the login');
   return undefined;
 }
 
@@ -87,10 +105,12 @@ function iflowProblem(req: GoogleRequest, options: IFlowMockOptions): GoogleRepl
   if (!SESSION_ID.test(sessionId)) return openaiError(400, 'invalid session-id header');
   const timestamp = header(req, 'x-iflow-timestamp');
   if (!/^\d{13}$/.test(timestamp)) return openaiError(400, 'invalid x-iflow-timestamp header');
-  if (Math.abs(Date.now() - Number(timestamp)) > (options.maxSkewMs ?? 5 * 60_000)) return openaiError(401, 'request timestamp expired');
+  if (Math.abs(Date.now() - Number(timestamp)) > (options.maxSkewMs ?? 5 * 60_000))
+    return openaiError(401, 'request timestamp expired');
   const expected = createHmac('sha256', key).update(`${userAgent}:${sessionId}:${timestamp}`).digest();
   const sent = Buffer.from(header(req, 'x-iflow-signature'), 'hex');
-  if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) return openaiError(401, 'signature verification failed');
+  if (sent.length !== expected.length || !timingSafeEqual(sent, expected))
+    return openaiError(401, 'signature verification failed');
   return undefined;
 }
 
@@ -98,13 +118,18 @@ function chatAnswer(req: GoogleRequest, models: readonly string[], id: string): 
   if (!isObject(req.body)) return openaiError(400, 'We could not parse the JSON body of your request.');
   const body = req.body;
   if (typeof body.model !== 'string') return openaiError(400, 'you must provide a model parameter');
-  if (!Array.isArray(body.messages) || body.messages.length === 0) return openaiError(400, "Missing required parameter: 'messages'.");
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    return openaiError(400, "Missing required parameter: 'messages'.");
   if (!models.includes(body.model)) return openaiError(404, `Not found the model ${body.model} or Permission denied`);
   const plan = planReply(fromOpenAIChat(body), undefined);
   const ctx: EncodeContext = { id, created: Math.floor(Date.now() / 1000), model: body.model, streamChunks: 3 };
   if (body.stream !== true) return { status: 200, body: chat.chatCompletion(ctx, plan) };
   const includeUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
-  return { status: 200, headers: { 'content-type': 'text/event-stream' }, chunks: chat.chatCompletionFrames(ctx, plan, includeUsage) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream' },
+    chunks: chat.chatCompletionFrames(ctx, plan, includeUsage),
+  };
 }
 
 async function startChatMock(
@@ -117,7 +142,8 @@ async function startChatMock(
   const received: ChatSubscriptionMock['received'] = [];
   let seq = 0;
   const answer = (req: GoogleRequest): GoogleReply => {
-    if (req.method !== 'POST' || req.path !== route.chat) return openaiError(404, `Unknown route ${req.method} ${req.path}`);
+    if (req.method !== 'POST' || req.path !== route.chat)
+      return openaiError(404, `Unknown route ${req.method} ${req.path}`);
     const refused = problem(req);
     if (refused) return refused;
     requests.push(req);

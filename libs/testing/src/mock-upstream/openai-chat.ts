@@ -10,7 +10,12 @@ function usage(plan: ReplyPlan) {
     completion_tokens: plan.outputTokens,
     total_tokens: plan.inputTokens + plan.outputTokens,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
 }
 
@@ -43,7 +48,14 @@ export function chatCompletion(ctx: EncodeContext, plan: ReplyPlan): unknown {
 }
 
 export function chatCompletionFrames(ctx: EncodeContext, plan: ReplyPlan, includeUsage: boolean): string[] {
-  const head = { id: ctx.id, object: 'chat.completion.chunk', created: ctx.created, model: ctx.model, service_tier: 'default', system_fingerprint: null };
+  const head = {
+    id: ctx.id,
+    object: 'chat.completion.chunk',
+    created: ctx.created,
+    model: ctx.model,
+    service_tier: 'default',
+    system_fingerprint: null,
+  };
   // With include_usage every chunk carries `usage: null` until the final usage-only chunk.
   const chunk = (delta: unknown, finish: string | null = null) =>
     dataFrame({
@@ -54,7 +66,11 @@ export function chatCompletionFrames(ctx: EncodeContext, plan: ReplyPlan, includ
   const frames = [chunk({ role: 'assistant', content: '', refusal: null })];
   for (const piece of splitText(plan.text, ctx.streamChunks)) frames.push(chunk({ content: piece }));
   plan.toolCalls.forEach((call, index) => {
-    frames.push(chunk({ tool_calls: [{ index, id: callId(index), type: 'function', function: { name: call.name, arguments: '' } }] }));
+    frames.push(
+      chunk({
+        tool_calls: [{ index, id: callId(index), type: 'function', function: { name: call.name, arguments: '' } }],
+      }),
+    );
     for (const piece of splitJson(JSON.stringify(call.args), ctx.streamChunks)) {
       frames.push(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
     }
@@ -81,7 +97,11 @@ export function textCompletion(ctx: EncodeContext, plan: ReplyPlan): unknown {
     created: ctx.created,
     model: ctx.model,
     choices: [{ text: plan.text, index: 0, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: plan.inputTokens, completion_tokens: plan.outputTokens, total_tokens: plan.inputTokens + plan.outputTokens },
+    usage: {
+      prompt_tokens: plan.inputTokens,
+      completion_tokens: plan.outputTokens,
+      total_tokens: plan.inputTokens + plan.outputTokens,
+    },
   };
 }
 
@@ -92,7 +112,11 @@ export function textCompletionFrames(ctx: EncodeContext, plan: ReplyPlan, includ
   );
   frames.push(dataFrame({ ...head, choices: [{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }] }));
   if (includeUsage) {
-    const u = { prompt_tokens: plan.inputTokens, completion_tokens: plan.outputTokens, total_tokens: plan.inputTokens + plan.outputTokens };
+    const u = {
+      prompt_tokens: plan.inputTokens,
+      completion_tokens: plan.outputTokens,
+      total_tokens: plan.inputTokens + plan.outputTokens,
+    };
     frames.push(dataFrame({ ...head, choices: [], usage: u }));
   }
   frames.push(DONE_FRAME);

@@ -29,7 +29,13 @@ function outputItems(ctx: EncodeContext, plan: ReplyPlan): Item[] {
   return items;
 }
 
-function responseObject(ctx: EncodeContext, body: Record<string, unknown>, status: string, output: Item[], plan?: ReplyPlan) {
+function responseObject(
+  ctx: EncodeContext,
+  body: Record<string, unknown>,
+  status: string,
+  output: Item[],
+  plan?: ReplyPlan,
+) {
   return {
     id: `resp_${ctx.id}`,
     object: 'response',
@@ -74,7 +80,8 @@ export function response(ctx: EncodeContext, body: Record<string, unknown>, plan
 export function responseFrames(ctx: EncodeContext, body: Record<string, unknown>, plan: ReplyPlan): string[] {
   let seq = 0;
   const frames: string[] = [];
-  const emit = (type: string, data: Record<string, unknown>) => frames.push(eventFrame(type, { type, sequence_number: seq++, ...data }));
+  const emit = (type: string, data: Record<string, unknown>) =>
+    frames.push(eventFrame(type, { type, sequence_number: seq++, ...data }));
   emit('response.created', { response: responseObject(ctx, body, 'in_progress', []) });
   emit('response.in_progress', { response: responseObject(ctx, body, 'in_progress', []) });
   const items = outputItems(ctx, plan);
@@ -88,7 +95,12 @@ export function responseFrames(ctx: EncodeContext, body: Record<string, unknown>
         emit('response.output_text.delta', { item_id, output_index, content_index: 0, delta, logprobs: [] });
       }
       emit('response.output_text.done', { item_id, output_index, content_index: 0, text: plan.text, logprobs: [] });
-      emit('response.content_part.done', { item_id, output_index, content_index: 0, part: { ...emptyPart, text: plan.text } });
+      emit('response.content_part.done', {
+        item_id,
+        output_index,
+        content_index: 0,
+        part: { ...emptyPart, text: plan.text },
+      });
     } else {
       const args = String(item.arguments);
       emit('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', arguments: '' } });

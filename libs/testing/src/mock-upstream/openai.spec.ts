@@ -10,7 +10,11 @@ const weatherTool = {
     description: 'Weather for a city',
     parameters: {
       type: 'object',
-      properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] }, days: { type: 'integer' } },
+      properties: {
+        city: { type: 'string' },
+        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+        days: { type: 'integer' },
+      },
       required: ['city'],
     },
   },
@@ -63,7 +67,11 @@ describe('mock upstream: OpenAI Chat Completions via the official SDK', () => {
   });
 
   it('omits the usage chunk when include_usage is not requested', async () => {
-    const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.usage === undefined)).toBe(true);
@@ -107,7 +115,11 @@ describe('mock upstream: OpenAI Chat Completions via the official SDK', () => {
       tools: [weatherTool],
       messages: [
         { role: 'user', content: 'use get_weather' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_mock_0', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_mock_0', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_mock_0', content: 'sunny 21C' },
       ],
     });
@@ -120,7 +132,11 @@ describe('mock upstream: OpenAI Chat Completions via the official SDK', () => {
     expect(res.object).toBe('text_completion');
     expect(res.choices[0].text).toBe('echo: say this');
     expect(res.usage?.prompt_tokens).toBe(2);
-    const stream = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'say this', stream: true });
+    const stream = await client.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'say this',
+      stream: true,
+    });
     let text = '';
     let finish: string | null = null;
     for await (const chunk of stream) {
@@ -137,9 +153,17 @@ describe('mock upstream: OpenAI Chat Completions via the official SDK', () => {
   });
 
   it('records what reached it, keyed by the Bearer key', async () => {
-    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'X-Trace': 'T1' } });
+    await client.chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
+      { headers: { 'X-Trace': 'T1' } },
+    );
     const [req] = mock.requests;
-    expect(req).toMatchObject({ method: 'POST', path: '/v1/chat/completions', apiKey: 'sk-chat', format: 'openai-chat' });
+    expect(req).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      apiKey: 'sk-chat',
+      format: 'openai-chat',
+    });
     expect(req.headers['x-trace']).toBe('T1');
     expect(req.headers.authorization).toBe('Bearer sk-chat');
     expect((req.body as { model: string }).model).toBe('gpt-4o-mini');
@@ -183,7 +207,12 @@ describe('mock upstream: OpenAI Responses via the official SDK', () => {
       if (event.type === 'response.output_text.delta') text += event.delta;
       if (event.type === 'response.completed') completed = event.response;
     }
-    expect(types.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+    expect(types.slice(0, 4)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+    ]);
     expect(types.slice(-5)).toEqual([
       'response.output_text.delta',
       'response.output_text.done',
@@ -199,7 +228,14 @@ describe('mock upstream: OpenAI Responses via the official SDK', () => {
     const stream = client.responses.stream({
       model: 'gpt-5',
       input: 'lookup via tool',
-      tools: [{ type: 'function', name: 'lookup', strict: false, parameters: { type: 'object', properties: { q: { type: 'string' } } } }],
+      tools: [
+        {
+          type: 'function',
+          name: 'lookup',
+          strict: false,
+          parameters: { type: 'object', properties: { q: { type: 'string' } } },
+        },
+      ],
     });
     const argDeltas: string[] = [];
     stream.on('response.function_call_arguments.delta', (e) => argDeltas.push(e.delta));

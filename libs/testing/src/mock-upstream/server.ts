@@ -105,7 +105,8 @@ function missingKeyError(format: WireFormat) {
       });
     default:
       return upstreamError(format, 401, {
-        message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        message:
+          "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
       });
   }
 }
@@ -125,7 +126,7 @@ function invalidKeyError(format: WireFormat) {
 function requestProblem(r: Route, body: Json): string | undefined {
   switch (r.kind) {
     case 'chat':
-      if (typeof body.model !== 'string') return "you must provide a model parameter";
+      if (typeof body.model !== 'string') return 'you must provide a model parameter';
       if (!Array.isArray(body.messages)) return "Missing required parameter: 'messages'.";
       return undefined;
     case 'completions':
@@ -152,13 +153,24 @@ const hasFailure = (b: MockBehavior) =>
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = JSON_HEADERS): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = JSON_HEADERS,
+): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function sendFrames(res: ServerResponse, frames: string[], headers: Record<string, string>, b: MockBehavior, failing: boolean) {
+async function sendFrames(
+  res: ServerResponse,
+  frames: string[],
+  headers: Record<string, string>,
+  b: MockBehavior,
+  failing: boolean,
+) {
   res.writeHead(200, headers);
   if (failing && b.emptyStream) return void res.end();
   // A cut comes after at least one event, so the client has seen the first payload byte.
@@ -181,7 +193,13 @@ function cutAfter(res: ServerResponse, data: string): void {
   res.write(data, () => res.destroy());
 }
 
-function sendBody(res: ServerResponse, body: unknown, b: MockBehavior, failing: boolean, extraHeaders: Record<string, string>) {
+function sendBody(
+  res: ServerResponse,
+  body: unknown,
+  b: MockBehavior,
+  failing: boolean,
+  extraHeaders: Record<string, string>,
+) {
   if (!(failing && b.closeMidStream)) {
     sendJson(res, 200, body, { ...JSON_HEADERS, ...extraHeaders });
     return;
@@ -195,7 +213,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
     req.on('error', reject);
   });
 }
@@ -251,7 +271,10 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     // Subscription dialects (Claude OAuth tokens, the ChatGPT Codex backend) have rules of their own.
     const dialect = claudeOAuthProblem(path, query, req.headers, body) ?? chatgptCodexProblem(path, req.headers, body);
     if (dialect) return sendJson(res, dialect.status, dialect.body, dialect.headers);
-    if (r.kind === 'unknown') return sendJson(res, 404, { error: { message: `Unknown route ${method} ${path}`, type: 'invalid_request_error' } });
+    if (r.kind === 'unknown')
+      return sendJson(res, 404, {
+        error: { message: `Unknown route ${method} ${path}`, type: 'invalid_request_error' },
+      });
     const fail = (e: ReturnType<typeof upstreamError>) => sendJson(res, e.status, e.body, e.headers);
     if (apiKey === '') return fail(missingKeyError(format));
     if (accepted && !accepted.has(apiKey)) return fail(invalidKeyError(format));
@@ -319,7 +342,10 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     }
     if (r.kind === 'count_tokens') return sendJson(res, 200, { input_tokens: conv.promptWords });
     if (r.kind === 'gemini' && r.method === 'countTokens') {
-      return sendJson(res, 200, { totalTokens: conv.promptWords, promptTokensDetails: [{ modality: 'TEXT', tokenCount: conv.promptWords }] });
+      return sendJson(res, 200, {
+        totalTokens: conv.promptWords,
+        promptTokensDetails: [{ modality: 'TEXT', tokenCount: conv.promptWords }],
+      });
     }
 
     const plan = planReply(conv, b.reply);
@@ -353,7 +379,13 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
         if (r.method === 'generateContent') return sendBody(res, gemini.generateContent(ctx, plan), b, failing, extra);
         const chunks = gemini.generateContentChunks(ctx, plan);
         return query.get('alt') === 'sse'
-          ? sendFrames(res, chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`), sse, b, failing)
+          ? sendFrames(
+              res,
+              chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
+              sse,
+              b,
+              failing,
+            )
           : sendFrames(res, gemini.jsonArrayFrames(chunks), { ...JSON_HEADERS, ...extra }, b, failing);
       }
       default:

@@ -2,7 +2,8 @@
 export const dataFrame = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
 
 /** One SSE frame with an event name (Anthropic, OpenAI Responses). */
-export const eventFrame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+export const eventFrame = (event: string, data: unknown): string =>
+  `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export const DONE_FRAME = 'data: [DONE]\n\n';
 

@@ -19,7 +19,11 @@ const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message
     message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
   },
   403: { type: 'insufficient_quota', code: 'insufficient_quota', message: 'You exceeded your current quota.' },
-  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist or you do not have access to it.' },
+  404: {
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+    message: 'The model does not exist or you do not have access to it.',
+  },
   429: {
     type: 'requests',
     code: 'rate_limit_exceeded',
@@ -80,7 +84,8 @@ export function upstreamError(
         message: `Error ${status}`,
       };
       const message =
-        opts.message ?? (status === 429 && retry !== undefined ? `${known.message} Please try again in ${retry}s.` : known.message);
+        opts.message ??
+        (status === 429 && retry !== undefined ? `${known.message} Please try again in ${retry}s.` : known.message);
       return { status, headers, body: { error: { message, type: known.type, param: null, code: known.code } } };
     }
   }

@@ -37,12 +37,36 @@ export interface VertexMock {
   close(): Promise<void>;
 }
 
-const PROJECT_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
-const PUBLISHER_PATH = /^\/v1\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+const PROJECT_PATH =
+  /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+const PUBLISHER_PATH =
+  /^\/v1\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
 /** GenerateContentRequest fields on Vertex (snake_case spellings are accepted by proto JSON too). */
-const GENERATE_FIELDS = ['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'safetySettings', 'cachedContent', 'labels', 'system_instruction', 'generation_config', 'tool_config', 'safety_settings'];
+const GENERATE_FIELDS = [
+  'contents',
+  'systemInstruction',
+  'tools',
+  'toolConfig',
+  'generationConfig',
+  'safetySettings',
+  'cachedContent',
+  'labels',
+  'system_instruction',
+  'generation_config',
+  'tool_config',
+  'safety_settings',
+];
 /** CountTokensRequest on Vertex: the request's fields at the top level, no generateContentRequest. */
-const COUNT_FIELDS = ['contents', 'systemInstruction', 'tools', 'generationConfig', 'instances', 'model', 'system_instruction', 'generation_config'];
+const COUNT_FIELDS = [
+  'contents',
+  'systemInstruction',
+  'tools',
+  'generationConfig',
+  'instances',
+  'model',
+  'system_instruction',
+  'generation_config',
+];
 
 /**
  * Vertex AI's Gemini endpoints: `/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:{method}`
@@ -61,13 +85,24 @@ export async function startVertexMock(options: VertexMockOptions): Promise<Verte
       const token = bearerOf(req);
       if (!token) {
         return header(req, 'x-goog-api-key')
-          ? googleError(401, 'API keys are not supported by this API. Expected OAuth2 access token or other authentication credentials that assert a principal.')
+          ? googleError(
+              401,
+              'API keys are not supported by this API. Expected OAuth2 access token or other authentication credentials that assert a principal.',
+            )
           : googleError(401, MISSING_CREDENTIALS);
       }
       if (options.verifyToken(token) !== 'valid') return googleError(401, INVALID_CREDENTIALS);
       const expected = options.projects[decodeURIComponent(p)];
-      if (!expected) return googleError(403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${p}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`);
-      if (expected !== decodeURIComponent(location)) return googleError(404, `Publisher Model \`projects/${p}/locations/${location}/publishers/google/models/${model}\` not found.`);
+      if (!expected)
+        return googleError(
+          403,
+          `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${p}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`,
+        );
+      if (expected !== decodeURIComponent(location))
+        return googleError(
+          404,
+          `Publisher Model \`projects/${p}/locations/${location}/publishers/google/models/${model}\` not found.`,
+        );
       return { auth: 'service-account', model: decodeURIComponent(model), method };
     }
     const publisher = PUBLISHER_PATH.exec(req.path);
@@ -87,19 +122,38 @@ export async function startVertexMock(options: VertexMockOptions): Promise<Verte
     requests.push({ ...req, auth: who.auth, model: who.model });
     if (!isObject(req.body)) return googleError(400, 'Invalid JSON payload received. Expected an object.');
     const body = req.body;
-    const problem = unknownFields(body, who.method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS) ?? contentsProblem(body);
+    const problem =
+      unknownFields(body, who.method === 'countTokens' ? COUNT_FIELDS : GENERATE_FIELDS) ?? contentsProblem(body);
     if (problem) return problem;
 
     const conv = fromGemini(who.model, body);
-    if (who.method === 'countTokens') return { status: 200, body: { totalTokens: conv.promptWords, totalBillableCharacters: conv.promptWords * 5 } };
+    if (who.method === 'countTokens')
+      return { status: 200, body: { totalTokens: conv.promptWords, totalBillableCharacters: conv.promptWords * 5 } };
     const plan = planReply(conv, undefined);
-    const ctx: EncodeContext = { id: `vx${++seq}`, created: Math.floor(Date.now() / 1000), model: who.model, streamChunks: 3 };
-    if (who.method === 'generateContent') return { status: 200, body: { ...(gemini.generateContent(ctx, plan) as Json), createTime: new Date().toISOString() } };
+    const ctx: EncodeContext = {
+      id: `vx${++seq}`,
+      created: Math.floor(Date.now() / 1000),
+      model: who.model,
+      streamChunks: 3,
+    };
+    if (who.method === 'generateContent')
+      return {
+        status: 200,
+        body: { ...(gemini.generateContent(ctx, plan) as Json), createTime: new Date().toISOString() },
+      };
     const chunks = gemini.generateContentChunks(ctx, plan);
     if (req.query.alt === 'sse') {
-      return { status: 200, headers: { 'content-type': 'text/event-stream' }, chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
+      };
     }
-    return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8' }, chunks: gemini.jsonArrayFrames(chunks) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      chunks: gemini.jsonArrayFrames(chunks),
+    };
   }
 
   const server = await startGoogleServer(handle);
@@ -113,9 +167,11 @@ export async function startVertexMock(options: VertexMockOptions): Promise<Verte
 
 /** Vertex insists on a role per content. */
 function contentsProblem(body: Json): GoogleReply | undefined {
-  if (!Array.isArray(body.contents) || body.contents.length === 0) return googleError(400, 'Unable to submit request because it must include at least one contents field.');
+  if (!Array.isArray(body.contents) || body.contents.length === 0)
+    return googleError(400, 'Unable to submit request because it must include at least one contents field.');
   for (const content of body.contents) {
-    if (!isObject(content) || (content.role !== 'user' && content.role !== 'model')) return googleError(400, 'Please use a valid role: user, model.');
+    if (!isObject(content) || (content.role !== 'user' && content.role !== 'model'))
+      return googleError(400, 'Please use a valid role: user, model.');
   }
   return undefined;
 }

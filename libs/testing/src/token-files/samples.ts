@@ -9,14 +9,14 @@ import { unsignedJwt } from '../mock-oauth/authorization-server';
  * download writes, so a file survives an import/download round trip byte for byte in JSON terms.
  */
 
-
 export const CODEX_ID_TOKEN = unsignedJwt({
   email: 'codex-user@example.com',
   'https://api.openai.com/auth': { chatgpt_account_id: 'acct-codex-1', chatgpt_plan_type: 'plus' },
 });
 
 /** A syntactically plausible (not usable) PEM key; the JWT grant is exercised against a mock token server elsewhere. */
-export const FAKE_PRIVATE_KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-fake-key-for-tests\n-----END PRIVATE KEY-----\n';
+export const FAKE_PRIVATE_KEY =
+  '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-fake-key-for-tests\n-----END PRIVATE KEY-----\n';
 
 export const TOKEN_FILE_SAMPLES = {
   'claude-user@example.com.json': {
@@ -170,7 +170,10 @@ export const BROKEN_TOKEN_FILES = {
   'unknown-type.json': JSON.stringify({ type: 'qwen-next', access_token: 'x' }),
   'no-type.json': JSON.stringify({ access_token: 'x' }),
   'claude-without-tokens.json': JSON.stringify({ type: 'claude', email: 'nobody@example.com' }),
-  'vertex-without-key.json': JSON.stringify({ type: 'vertex', service_account: { client_email: 'a@b.iam.gserviceaccount.com' } }),
+  'vertex-without-key.json': JSON.stringify({
+    type: 'vertex',
+    service_account: { client_email: 'a@b.iam.gserviceaccount.com' },
+  }),
   'iflow-without-key.json': JSON.stringify({ type: 'iflow', email: 'nobody@example.com', cookie: '' }),
   'array.json': '[]',
 } as const;
@@ -180,7 +183,9 @@ export function writeTokenFiles(dir: string, files: Record<string, object | stri
   mkdirSync(dir, { recursive: true });
   return Object.entries(files).map(([name, content]) => {
     const path = join(dir, name);
-    writeFileSync(path, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(path, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`, {
+      mode: 0o600,
+    });
     return path;
   });
 }

@@ -18,7 +18,13 @@ const keyPrefix = process.env.KEY_PREFIX;
 const holdMs = Number(process.env.HOLD_MS ?? 0);
 // createRedis: REDIS_URL may name a cluster (redis+cluster://), see libs/routing-state/src/redis-cluster.int.spec.ts.
 const log = createRedis(redisUrl);
-const server = new RedisTransportServer({ redisUrl, keyPrefix, queues: ['crash'], heartbeatMs: 200, consumerTtlMs: Number(process.env.CONSUMER_TTL_MS ?? 1000) });
+const server = new RedisTransportServer({
+  redisUrl,
+  keyPrefix,
+  queues: ['crash'],
+  heartbeatMs: 200,
+  consumerTtlMs: Number(process.env.CONSUMER_TTL_MS ?? 1000),
+});
 const record = (id, step) => log.rpush(`${keyPrefix}log`, `${server.consumerName}|${id}|${step}`);
 
 class Work {

@@ -1,4 +1,12 @@
-import type { DocumentPart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, Usage } from '../../canonical';
+import type {
+  DocumentPart,
+  ImagePart,
+  ResponseFormat,
+  TextPart,
+  ToolChoice,
+  ToolDefinition,
+  Usage,
+} from '../../canonical';
 import { asArray, compact, dataUrl, isObject, mediaFromUrl, num, str, type Json } from '../../util';
 
 /** Where Chat Completions and Responses put the same token counts under different names. */
@@ -24,7 +32,9 @@ export type InputPart = TextPart | ImagePart | DocumentPart;
 /** Message content: a plain string, or parts (unknown part types are dropped). */
 export function decodeInputContent(content: unknown, decodePart: (p: Json) => InputPart | undefined): InputPart[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return asArray<Json>(content).map(decodePart).filter((p): p is InputPart => !!p);
+  return asArray<Json>(content)
+    .map(decodePart)
+    .filter((p): p is InputPart => !!p);
 }
 
 /**
@@ -34,18 +44,23 @@ export function decodeInputContent(content: unknown, decodePart: (p: Json) => In
 export function decodeOpenaiFile(f: Json, opts: { urls: boolean }): DocumentPart | undefined {
   const title = str(f.filename);
   if (typeof f.file_data === 'string') {
-    const source = f.file_data.startsWith('data:') ? mediaFromUrl(f.file_data) : { kind: 'base64' as const, mediaType: 'application/pdf', data: f.file_data };
+    const source = f.file_data.startsWith('data:')
+      ? mediaFromUrl(f.file_data)
+      : { kind: 'base64' as const, mediaType: 'application/pdf', data: f.file_data };
     return compact<DocumentPart>({ type: 'document', source, title });
   }
-  if (opts.urls && typeof f.file_url === 'string') return compact<DocumentPart>({ type: 'document', source: { kind: 'url', url: f.file_url }, title });
-  if (typeof f.file_id === 'string') return compact<DocumentPart>({ type: 'document', source: { kind: 'file', fileId: f.file_id }, title });
+  if (opts.urls && typeof f.file_url === 'string')
+    return compact<DocumentPart>({ type: 'document', source: { kind: 'url', url: f.file_url }, title });
+  if (typeof f.file_id === 'string')
+    return compact<DocumentPart>({ type: 'document', source: { kind: 'file', fileId: f.file_id }, title });
   return undefined;
 }
 
 /** The file fields of a document (undefined for text documents, and for URLs unless `urls`). */
 export function encodeOpenaiFile(p: DocumentPart, opts: { urls: boolean }): Json | undefined {
   const s = p.source;
-  if (s.kind === 'base64') return compact({ filename: p.title ?? 'document.pdf', file_data: dataUrl(s.mediaType, s.data) });
+  if (s.kind === 'base64')
+    return compact({ filename: p.title ?? 'document.pdf', file_data: dataUrl(s.mediaType, s.data) });
   if (s.kind === 'url') return opts.urls ? compact({ file_url: s.url, filename: p.title }) : undefined;
   if (s.kind === 'file') return compact({ file_id: s.fileId, filename: p.title });
   return undefined;
