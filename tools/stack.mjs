@@ -15,6 +15,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** PROVIDER_FAMILIES of @cpa/contracts, which is not built yet when this runs (tools/stack.spec.ts keeps them equal). */
 export const FAMILIES = [
   'claude',
   'gemini',
