@@ -14,10 +14,11 @@ export const USAGE_DRAIN_INTERVAL_MS = Symbol('USAGE_DRAIN_INTERVAL_MS');
 /** Batches (one per scheduler flush) written per statement. */
 const BATCHES_PER_WRITE = 200;
 /**
- * Batches of request records written per transaction: one batch is one scheduler's second
- * of requests (thousands under load), so fewer than the counters' batches.
+ * Batches of request records read from Redis per step: one batch is one scheduler's second
+ * of requests (thousands under load), all parsed at once, so few of them; the repository
+ * writes them in transactions of at most 500.
  */
-const REQUEST_BATCHES_PER_WRITE = 10;
+const REQUEST_BATCHES_PER_WRITE = 2;
 /** A drainer that died holding the lock blocks the others this long at most. */
 const LOCK_TTL_MS = 30_000;
 

@@ -64,16 +64,20 @@ export class CuttableTcpForwarder {
 export class TestRedisServer {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly password?: string,
+  ) {}
 
-  static async start(): Promise<TestRedisServer> {
-    const server = new TestRedisServer(await freePort());
+  /** `password`: the server requires it (`requirepass`), and `url` carries it. */
+  static async start(options: { password?: string } = {}): Promise<TestRedisServer> {
+    const server = new TestRedisServer(await freePort(), options.password);
     await server.restart();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
   }
 
   async restart(): Promise<void> {
@@ -91,6 +95,7 @@ export class TestRedisServer {
         'no',
         '--protected-mode',
         'no',
+        ...(this.password ? ['--requirepass', this.password] : []),
       ],
       { stdio: 'ignore' },
     );

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { isObservable, Subscription } from 'rxjs';
-import { keyPrefixFor } from '@cpa/contracts';
+import { isRedisClusterUrl, keyPrefixFor } from '@cpa/contracts';
 import { RedisTransportContext } from './context';
+import { BodyReader } from './body-reader';
 import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
 import { Forward, Frame, isForward, RemoteError, toFrame, toRemoteError } from './frame';
 import { CONSUMER_GROUP, transportKeys } from './keys';
@@ -105,6 +106,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private readonly promoteTimers = new Set<NodeJS.Timeout>();
 
   private cmd?: ScriptedRedis;
+  /** Reads stored bodies without ioredis's reply pool (body-reader.ts); undefined on a cluster or when bodies are not read. */
+  private bodyReader?: BodyReader;
   private pop?: RedisConnection;
   private sub?: RedisConnection;
   private readonly listeners: Listener[] = [];
@@ -203,6 +206,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       if (popReady++ > 0) this.recoverOwn = true;
     });
     this.sub = createRedis(url, { lazyConnect: true });
+    if (this.readsBodies && !isRedisClusterUrl(url)) this.bodyReader = new BodyReader(url);
     for (const connection of [this.cmd, this.pop, this.sub]) {
       connection.on('error', (err: Error) => this.logger.warn(`redis connection error: ${err.message}`));
       for (const [event, callback] of this.listeners) connection.on(event, callback);
@@ -359,7 +363,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       this.fetching -= items.length;
       this.wakePopIfRoom();
     };
-    this.cmd!.mgetBuffer(...items.map(({ message }) => transportKeys.body(this.prefix, message.id))).then(
+    const keys = items.map(({ message }) => transportKeys.body(this.prefix, message.id));
+    (this.bodyReader ? this.bodyReader.read(keys) : this.cmd!.mgetBuffer(...keys)).then(
       (bodies) => {
         settled();
         // Shutting down: leave them pending; a live consumer reclaims them.
@@ -813,6 +818,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     // Nothing of ours is pending any more: no need to wait for the key to lapse.
     if (this.queueKeys.length > 0) await this.cmd.del(this.consumerKey).catch(() => undefined);
 
+    this.bodyReader?.close();
     await Promise.allSettled([this.cmd, this.sub, this.pop].map(closeConnection));
     this._status$.next('disconnected');
   }

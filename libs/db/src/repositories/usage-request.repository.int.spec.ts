@@ -1,6 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing';
-import { histogramIndex, UsageRequestRepository, type UsageRequestRecord } from './usage-request.repository';
+import {
+  histogramIndex,
+  UsageRequestRepository,
+  WRITE_CHUNK,
+  type UsageRequestRecord,
+} from './usage-request.repository';
 
 let db: TestDatabase;
 let repo: UsageRequestRepository;
@@ -73,6 +78,23 @@ describe('UsageRequestRepository', () => {
     });
     expect(merged).toMatchObject({ requests: 2, inputTokens: 20n });
     expect(merged.latencyHist[histogramIndex(100)]).toBe(2);
+  });
+
+  it('writes a large drain in bounded transactions, counting each request once across them', async () => {
+    const bulk = Array.from({ length: 2 * WRITE_CHUNK + 7 }, () =>
+      record({ clientKeyId: 'bulk', at: Date.parse('2030-04-01T08:30:00Z') }),
+    );
+    // Part of it is stored already (a drain that failed after its first chunk, then retried).
+    expect(await repo.write(bulk.slice(0, 3))).toBe(3);
+    const transactions = vi.spyOn(db.prisma, '$transaction');
+    try {
+      expect(await repo.write(bulk)).toBe(bulk.length - 3);
+      expect(transactions).toHaveBeenCalledTimes(3);
+    } finally {
+      transactions.mockRestore();
+    }
+    const hourly = await db.prisma.usageHourly.findFirstOrThrow({ where: { clientKeyId: 'bulk' } });
+    expect(hourly).toMatchObject({ requests: bulk.length, inputTokens: BigInt(10 * bulk.length) });
   });
 
   it('lists newest first with filters and keyset pagination over equal timestamps', async () => {

@@ -132,6 +132,9 @@ function toRow(row: StoredRequest): UsageRequestRow {
   };
 }
 
+/** Records per INSERT (and per transaction) of `UsageRequestRepository.write`. */
+export const WRITE_CHUNK = 500;
+
 /**
  * Per-request usage rows and their hourly roll-up. Rows and roll-up are written in one
  * transaction, and a request key already stored is skipped (so is its roll-up share): a
@@ -141,9 +144,20 @@ function toRow(row: StoredRequest): UsageRequestRow {
 export class UsageRequestRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** Stores the records not stored yet and adds them to the hourly roll-up; resolves with how many were new. */
+  /**
+   * Stores the records not stored yet and adds them to the hourly roll-up; resolves with how
+   * many were new. At most WRITE_CHUNK records per transaction: the admin's memory for one
+   * statement (the JSON parameter, the returned rows) stays bounded however many a drain
+   * brings, and a chunk written twice (a failure after an earlier chunk) adds nothing.
+   */
   async write(records: readonly (UsageRequestRecord & { source?: string })[]): Promise<number> {
-    if (records.length === 0) return 0;
+    let inserted = 0;
+    for (let at = 0; at < records.length; at += WRITE_CHUNK)
+      inserted += await this.writeChunk(records.slice(at, at + WRITE_CHUNK));
+    return inserted;
+  }
+
+  private async writeChunk(records: readonly (UsageRequestRecord & { source?: string })[]): Promise<number> {
     const json = JSON.stringify(
       records.map((r) => ({
         request_key: r.key,
