@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, UsageRepository, UsageRequestRepository, type PrismaClient } from '@cpa/db';
+import { PrismaService, UsageRepository, UsageRequestRepository } from '@cpa/db';
+import { TestRedisServer } from '@cpa/testing';
 import { UsageBuffer } from './usage-buffer';
 import { UsageDrain } from './usage-drain';
 import { UsageRecorder } from './usage-recorder';
@@ -9,11 +10,11 @@ import { forward, frame } from '@cpa/transport';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const keyPrefix = `cpa-test:usage:${randomUUID()}:`;
 const credentialId = `usage-recorder-${process.pid}-${Date.now()}`;
-let prisma: PrismaClient;
+let prisma: PrismaService;
 let buffer: UsageBuffer;
 
 beforeAll(() => {
-  prisma = createPrismaClient(process.env.DATABASE_URL!);
+  prisma = new PrismaService(process.env.DATABASE_URL!);
   buffer = new UsageBuffer({ redisUrl, keyPrefix });
 });
 afterAll(async () => {
@@ -25,6 +26,36 @@ afterAll(async () => {
   const { deleteKeys } = await import('../../../tools/redis-keys.mjs');
   await deleteKeys(redisUrl, keyPrefix);
 });
+
+/** The admin's drain from `from` into the Postgres `into` names (unreachable in the outage tests). */
+const drainer = (into: PrismaService, from = buffer) =>
+  new UsageDrain(from, new UsageRepository(into), new UsageRequestRepository(into), 0);
+const UNREACHABLE_POSTGRES = 'postgresql://postgres@127.0.0.1:1/nowhere';
+
+/**
+ * Redis of a test's own that goes away and comes back (restarted empty, as a crashed cache
+ * node would): usage recorded meanwhile must reach it once it is back.
+ */
+async function withRedisOutage(
+  during: (recorder: UsageRecorder) => Promise<void>,
+  after: (recorder: UsageRecorder) => Promise<void>,
+): Promise<UsageBuffer> {
+  const redis = await TestRedisServer.start();
+  const own = new UsageBuffer({ redisUrl: redis.url, keyPrefix });
+  const recorder = new UsageRecorder(own, 60_000);
+  try {
+    await redis.kill();
+    await during(recorder);
+    await redis.restart();
+    await after(recorder);
+    await drainer(prisma, own).drain();
+    return own;
+  } finally {
+    await recorder.onModuleDestroy();
+    own.onModuleDestroy();
+    await redis.kill();
+  }
+}
 
 const rows = (id = credentialId) =>
   prisma.usageDaily.findMany({ where: { credentialId: id }, orderBy: { model: 'asc' } });
@@ -41,12 +72,7 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     expect(await buffer.pending()).toBe(1);
     expect(await rows()).toHaveLength(0);
 
-    const drain = new UsageDrain(
-      buffer,
-      new UsageRepository(prisma as never),
-      new UsageRequestRepository(prisma as never),
-      0,
-    );
+    const drain = drainer(prisma);
     expect(await drain.drain()).toBe(1);
     expect(await buffer.pending()).toBe(0);
     const [m1, m2] = await rows();
@@ -86,69 +112,44 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     });
     await recorder.flush();
 
-    const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
-    const failing = new UsageDrain(
-      buffer,
-      new UsageRepository(broken as never),
-      new UsageRequestRepository(broken as never),
-      0,
-    );
+    const broken = new PrismaService(UNREACHABLE_POSTGRES);
+    const failing = drainer(broken);
     expect(await failing.drain()).toBe(0);
     expect(await buffer.pending()).toBe(2);
     await broken.$disconnect().catch(() => undefined);
 
-    expect(
-      await new UsageDrain(
-        buffer,
-        new UsageRepository(prisma as never),
-        new UsageRequestRepository(prisma as never),
-        0,
-      ).drain(),
-    ).toBe(2);
+    expect(await drainer(prisma).drain()).toBe(2);
     expect(await rows(id)).toEqual([expect.objectContaining({ requests: 2, inputTokens: 5n, outputTokens: 5n })]);
     await recorder.onModuleDestroy();
   });
 
   it('keeps the counts in memory while Redis is unreachable and buffers them on the next flush', async () => {
     const id = `${credentialId}-redis`;
-    const down = new UsageBuffer({ redisUrl: 'redis://127.0.0.1:1', keyPrefix });
-    const recorder = new UsageRecorder(down, 60_000);
-    recorder.record({
-      credentialId: id,
-      family: 'claude',
-      baseModel: 'm',
-      ok: true,
-      status: 200,
-      usage: { inputTokens: 2, outputTokens: 3 },
-    });
-    await recorder.flush();
-    recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: false, status: 500 });
-    // Redis is back (the same pending rows, now pushed through a working buffer).
-    Object.assign(recorder, { buffer });
-    await recorder.flush();
-    down.onModuleDestroy();
-    await new UsageDrain(
-      buffer,
-      new UsageRepository(prisma as never),
-      new UsageRequestRepository(prisma as never),
-      0,
-    ).drain();
+    await withRedisOutage(
+      async (recorder) => {
+        recorder.record({
+          credentialId: id,
+          family: 'claude',
+          baseModel: 'm',
+          ok: true,
+          status: 200,
+          usage: { inputTokens: 2, outputTokens: 3 },
+        });
+        await recorder.flush();
+        recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: false, status: 500 });
+      },
+      (recorder) => recorder.flush(),
+    );
     expect(await rows(id)).toEqual([
       expect.objectContaining({ requests: 2, failures: 1, inputTokens: 2n, outputTokens: 3n }),
     ]);
-    await recorder.onModuleDestroy();
   });
 
   it('lets one drainer at a time write (a second one finds the lock taken)', async () => {
     const id = `${credentialId}-lock`;
     await buffer.push([{ day: '2026-01-02', credentialId: id, model: 'm', requests: 1 }]);
     expect(await buffer.lock('someone-else', 5_000)).toBe(true);
-    const drain = new UsageDrain(
-      buffer,
-      new UsageRepository(prisma as never),
-      new UsageRequestRepository(prisma as never),
-      0,
-    );
+    const drain = drainer(prisma);
     expect(await drain.drain()).toBe(0);
     await buffer.unlock('someone-else');
     expect(await drain.drain()).toBe(1);
@@ -206,22 +207,12 @@ describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage
     await recorder.flush();
     expect(await buffer.pendingRequests()).toBe(1);
 
-    const broken = createPrismaClient('postgresql://postgres@127.0.0.1:1/nowhere');
-    await new UsageDrain(
-      buffer,
-      new UsageRepository(broken as never),
-      new UsageRequestRepository(broken as never),
-      0,
-    ).drain();
+    const broken = new PrismaService(UNREACHABLE_POSTGRES);
+    await drainer(broken).drain();
     await broken.$disconnect().catch(() => undefined);
     expect(await buffer.pendingRequests()).toBe(1);
 
-    const drain = new UsageDrain(
-      buffer,
-      new UsageRepository(prisma as never),
-      new UsageRequestRepository(prisma as never),
-      0,
-    );
+    const drain = drainer(prisma);
     await drain.drain();
     expect(await buffer.pendingRequests()).toBe(0);
     const [answered, refused] = await requestRows(id);
@@ -250,37 +241,23 @@ describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage
 
   it('keeps request records in memory while Redis is unreachable and buffers them on the next flush', async () => {
     const id = `${credentialId}-req-redis`;
-    const down = new UsageBuffer({ redisUrl: 'redis://127.0.0.1:1', keyPrefix });
-    const recorder = new UsageRecorder(down, 60_000);
     const at = Date.now();
-    recorder.record({
+    const answered = (requestId: string) => ({
       credentialId: id,
-      family: 'claude',
+      family: 'claude' as const,
       baseModel: 'm',
       ok: true,
       status: 200,
-      usage: { inputTokens: 1, outputTokens: 1 },
-      request: { requestId: 'x1', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
+      request: { requestId, model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
     });
-    await recorder.flush();
-    recorder.record({
-      credentialId: id,
-      family: 'claude',
-      baseModel: 'm',
-      ok: true,
-      status: 200,
-      request: { requestId: 'x2', model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
-    });
-    Object.assign(recorder, { buffer });
-    await recorder.flush();
-    down.onModuleDestroy();
-    await new UsageDrain(
-      buffer,
-      new UsageRepository(prisma as never),
-      new UsageRequestRepository(prisma as never),
-      0,
-    ).drain();
+    await withRedisOutage(
+      async (recorder) => {
+        recorder.record({ ...answered('x1'), usage: { inputTokens: 1, outputTokens: 1 } });
+        await recorder.flush();
+        recorder.record(answered('x2'));
+      },
+      (recorder) => recorder.flush(),
+    );
     expect((await requestRows(id)).map((r) => r.requestId)).toEqual(['x1', 'x2']);
-    await recorder.onModuleDestroy();
   });
 });

@@ -151,7 +151,9 @@ export class BodyReader {
     if (keys.length === 0) return [];
     if (this.closed) throw new Error('body reader closed');
     await (this.ready ??= this.open());
-    const socket = this.socket!;
+    const socket = this.socket;
+    // The connection failed while this read waited for it to open.
+    if (socket === undefined) throw new Error('Redis connection closed');
     const replies = keys.map(() => this.expect());
     socket.write(Buffer.concat(keys.map((key) => encodeCommand('GET', key))));
     this.armTimer();
