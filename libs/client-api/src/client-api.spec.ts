@@ -4,7 +4,7 @@ import { testCredential } from '@cpa/catalog/testing';
 import { extractClientKey } from './client-key.service';
 import { RouteActions } from '@cpa/contracts';
 import { claudeModelList, geminiModelInfo, geminiModelList, openAIModelList, wantsClaudeModelList } from './model-list';
-import { BadRequestError, formatOfPath, readGeminiCall, readRequestFields } from './request-fields';
+import { BadRequestError, formatOfPath, LAYOUT_MIN_BYTES, readGeminiCall, readRequestFields } from './request-fields';
 
 describe('extractClientKey', () => {
   const q = (s = '') => new URLSearchParams(s);
@@ -47,7 +47,22 @@ describe('readRequestFields', () => {
   });
   it('reads the top-level fields only, as JSON.parse would (escaped names, nested look-alikes)', () => {
     const body = Buffer.from('{"messages":[{"model":"nested","stream":false}],"mod\\u0065l":"real","stream":true}');
-    expect(readRequestFields('claude', body)).toEqual({ model: 'real', stream: true });
+    expect(readRequestFields('claude', body)).toMatchObject({ model: 'real', stream: true });
+  });
+  it("hands its scan on for the executor (RouteRequest.bodyLayout), as JSON the executor's rewrite accepts", () => {
+    const text = 'x'.repeat(LAYOUT_MIN_BYTES);
+    const body = Buffer.from(`{"model":"m", "messages":[{"role":"user","content":"${text}"}],"stream":false}`);
+    const { layout } = readRequestFields('openai-chat', body);
+    expect(layout).toEqual({
+      length: body.length,
+      close: body.length - 1,
+      members: 3,
+      names: ['model', 'stream', 'stream_options'],
+      spans: { model: [9, 12], stream: [body.length - 6, body.length - 1] },
+    });
+    expect(readRequestFields('claude', Buffer.from(`{"model":"a","model":"b","x":"${text}"}`)).layout).toBeUndefined();
+    // A small body is scanned again at the executor instead.
+    expect(readRequestFields('claude', Buffer.from('{"model":"a"}')).layout).toBeUndefined();
   });
   it('never turns the body into a string or parses all of it', () => {
     const body = Buffer.from(
@@ -60,7 +75,7 @@ describe('readRequestFields', () => {
     const parse = vi.spyOn(JSON, 'parse');
     const toString = vi.spyOn(Buffer.prototype, 'toString');
     try {
-      expect(readRequestFields('claude', body)).toEqual({ model: 'claude-bench', stream: true });
+      expect(readRequestFields('claude', body)).toMatchObject({ model: 'claude-bench', stream: true });
       // Only the model's own value is decoded.
       for (const call of parse.mock.calls) expect(String(call[0]).length).toBeLessThan(40);
       for (const result of toString.mock.results) expect(String(result.value).length).toBeLessThan(40);

@@ -203,6 +203,7 @@ export class GatewayService {
       headers,
       deadline: Date.now() + this.options.requestTimeoutMs,
       receivedAt,
+      bodyLayout: fields.layout,
     };
     const flow = new ReplyFlow();
     const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline, flow });

@@ -22,6 +22,27 @@ export interface RouteRequest {
   deadline: number;
   /** Epoch ms the gateway received the request (start of its usage record's latency). */
   receivedAt?: number;
+  /** Where the gateway found the members an executor may rewrite in the body (absent: not scanned, or not reusable). */
+  bodyLayout?: BodyLayout;
+}
+
+/**
+ * A scan of the body's top-level members (`scanTopLevelMembers` in @cpa/formats) in a form
+ * that travels with the request: the gateway scans the client's bytes once, and an executor
+ * rewriting the same bytes (same-format model rename) reuses it instead of scanning a
+ * 100 KB body again. Describes only an object without repeated members.
+ */
+export interface BodyLayout {
+  /** Byte length of the body described: a layout of any other body is ignored. */
+  length: number;
+  /** Offset of the object's closing brace. */
+  close: number;
+  /** How many members the object has. */
+  members: number;
+  /** The member names the scan looked for (one not listed may be anywhere). */
+  names: string[];
+  /** Value span `[start, end)` of each member looked for that is present. */
+  spans: Record<string, [number, number]>;
 }
 
 /** One upstream attempt chosen by the scheduler. */

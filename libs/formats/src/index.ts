@@ -59,6 +59,9 @@ export { SKIP_THOUGHT_SIGNATURE } from './codecs/gemini';
 export { decodeAnyError } from './error-envelopes';
 export {
   JsonScanError,
+  layoutOf,
+  ROUTED_MEMBERS,
+  scanFromLayout,
   readJsonBoolean,
   readJsonString,
   replaceTopLevelMembers,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   JsonScanError,
+  layoutOf,
+  ROUTED_MEMBERS,
+  scanFromLayout,
   readJsonBoolean,
   readJsonString,
   replaceTopLevelMembers,
@@ -229,5 +232,50 @@ describe('replaceTopLevelMembers', () => {
     expect(() =>
       replaceTopLevelMembers(array, scanTopLevelMembers(array, ['model']), new Map([['model', '"c"']])),
     ).toThrow(JsonScanError);
+  });
+});
+
+describe("layoutOf / scanFromLayout (the gateway's scan reused by the executor)", () => {
+  const through = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+  it('gives back the same scan after travelling as JSON, for bodies of every shape', () => {
+    for (const text of [
+      agentBody('claude-sonnet'),
+      '{"model":"m","stream":false,"stream_options":{"include_usage":true}}',
+      '  {\n "stream" :  true ,\t"model"\n:\n"é"}  ',
+      '{"messages":[]}',
+      '{}',
+    ]) {
+      const body = bytes(text);
+      const scan = scanTopLevelMembers(body, ROUTED_MEMBERS);
+      const layout = through(layoutOf(body, scan, ROUTED_MEMBERS));
+      expect(scanFromLayout(body, layout, ROUTED_MEMBERS)).toEqual(scan);
+      // A subset of the names scanned is enough.
+      expect(scanFromLayout(body, layout, ['model'])?.spans.get('model')).toEqual(scan.spans.get('model'));
+    }
+  });
+
+  it('describes only objects without repeated members', () => {
+    const names = ['model'];
+    expect(layoutOf(bytes('[1]'), scanTopLevelMembers(bytes('[1]'), names), names)).toBeUndefined();
+    const twice = bytes('{"model":"a","model":"b"}');
+    expect(layoutOf(twice, scanTopLevelMembers(twice, names), names)).toBeUndefined();
+  });
+
+  it('is refused for any other body, so a stale layout never splices the wrong bytes', () => {
+    const body = bytes('{"model":"gpt-5","stream":true,"x":[1,2]}');
+    const layout = layoutOf(body, scanTopLevelMembers(body, ROUTED_MEMBERS), ROUTED_MEMBERS)!;
+    expect(scanFromLayout(body, undefined, ROUTED_MEMBERS)).toBeUndefined();
+    // Same length, members elsewhere.
+    expect(scanFromLayout(bytes('{"x":[1,2],"stream":true,"model":"gpt-5"}'), layout, ROUTED_MEMBERS)).toBeUndefined();
+    // Same length and brace, another member where the model was.
+    expect(scanFromLayout(bytes('{"mode1":"gpt-5","stream":true,"x":[1,2]}'), layout, ROUTED_MEMBERS)).toBeUndefined();
+    expect(scanFromLayout(bytes(`${body.toString()} `), layout, ROUTED_MEMBERS)).toBeUndefined();
+    // Names the gateway did not look for: the layout cannot say whether they are there.
+    expect(scanFromLayout(body, { ...layout, names: ['model'] }, ['model', 'stream'])).toBeUndefined();
+    // Spans outside the object, or not at a value.
+    expect(scanFromLayout(body, { ...layout, spans: { model: [9, 99] } }, ['model'])).toBeUndefined();
+    expect(scanFromLayout(body, { ...layout, spans: { model: [8, 16] } }, ['model'])).toBeUndefined();
+    expect(scanFromLayout(body, { ...layout, close: 5 }, ['model'])).toBeUndefined();
   });
 });

@@ -1,3 +1,5 @@
+import type { BodyLayout } from '@cpa/contracts';
+
 /**
  * Top-level members of a JSON object, found in its bytes without parsing it: a gateway
  * needs only `model` and `stream` of a 100 KB body, and a same-format executor only
@@ -22,6 +24,13 @@ const COLON = 0x3a;
 
 /** Strings shorter than this are scanned byte by byte; longer ones with the native indexOf. */
 const SHORT_STRING = 48;
+
+/**
+ * The top-level members routing reads (the gateway: model, stream) and a same-format
+ * rewrite may change (the executor: also stream_options): one scan at the gateway serves
+ * both (`layoutOf`, `scanFromLayout`).
+ */
+export const ROUTED_MEMBERS: readonly string[] = ['model', 'stream', 'stream_options'];
 
 export class JsonScanError extends Error {
   override name = 'JsonScanError';
@@ -130,6 +139,67 @@ export function scanTopLevelMembers(bytes: Uint8Array, names: readonly string[])
     else throw new JsonScanError(`unexpected character at position ${i}`);
   }
 }
+
+/** The layout of a scan, or undefined when the scan cannot be reused (not an object, repeated members). */
+export function layoutOf(bytes: Uint8Array, scan: TopLevelMembers, names: readonly string[]): BodyLayout | undefined {
+  if (!scan.isObject || scan.repeated) return undefined;
+  const spans: Record<string, [number, number]> = {};
+  for (const [name, span] of scan.spans) spans[name] = [span.start, span.end];
+  return { length: bytes.length, close: scan.close, members: scan.members, names: [...names], spans };
+}
+
+/**
+ * The scan `layout` describes, if it fits `bytes`: same length, the closing brace where it
+ * says, every span inside the object and starting where a value can start, and every one
+ * of `names` looked for by the scan. Undefined otherwise (scan again).
+ */
+export function scanFromLayout(
+  bytes: Uint8Array,
+  layout: BodyLayout | undefined,
+  names: readonly string[],
+): TopLevelMembers | undefined {
+  if (layout === undefined || layout.length !== bytes.length || bytes[layout.close] !== CLOSE_OBJECT) return undefined;
+  if (bytes[skipSpace(bytes, 0)] !== OPEN_OBJECT || !names.every((name) => layout.names.includes(name)))
+    return undefined;
+  const spans = new Map<string, ValueSpan>();
+  for (const [name, [start, end]] of Object.entries(layout.spans)) {
+    if (!names.includes(name)) continue;
+    if (!(start > 0 && start < end && end <= layout.close) || !VALUE_STARTS.has(bytes[start]!)) return undefined;
+    if (!namedBefore(bytes, start, name)) return undefined;
+    spans.set(name, { start, end });
+  }
+  return { isObject: true, spans, repeated: false, close: layout.close, members: layout.members };
+}
+
+/** Whether `"name"` and a colon (with any spaces) come right before `start`. */
+function namedBefore(bytes: Uint8Array, start: number, name: string): boolean {
+  let i = start - 1;
+  while (i >= 0 && isSpace(bytes[i])) i--;
+  if (bytes[i] !== COLON) return false;
+  i--;
+  while (i >= 0 && isSpace(bytes[i])) i--;
+  const quoted = Buffer.from(JSON.stringify(name), 'utf8');
+  const from = i - quoted.length + 1;
+  if (from < 0) return false;
+  for (let k = 0; k < quoted.length; k++) if (bytes[from + k] !== quoted[k]) return false;
+  return true;
+}
+
+function isSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** First bytes of a JSON value: quote, brace, bracket, minus, digit, t, f, n. */
+const VALUE_STARTS = new Set([
+  QUOTE,
+  OPEN_OBJECT,
+  OPEN_ARRAY,
+  0x2d,
+  0x74,
+  0x66,
+  0x6e,
+  ...'0123456789'.split('').map((d) => d.charCodeAt(0)),
+]);
 
 /** The text of a string value (its escapes decoded); undefined when the span holds no string. */
 export function readJsonString(bytes: Uint8Array, span: ValueSpan): string | undefined {

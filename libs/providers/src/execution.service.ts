@@ -408,7 +408,10 @@ export class ExecutionService {
     };
 
     if (plan.mode === 'relay') {
-      const upstreamBody = this.prepare(() => rewriteRequestBody(client, body, { model: baseModel }), client);
+      const upstreamBody = this.prepare(
+        () => rewriteRequestBody(client, body, { model: baseModel }, req.route.bodyLayout),
+        client,
+      );
       const response = await this.send(attempt, plan.upstream, baseModel, false, upstreamBody);
       const bytes = await this.readBody(response, attempt.adapter);
       this.reportSuccess(req, response.statusCode, undefined);

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RouteActions, type ClientFormat, type RouteRequest } from '@cpa/contracts';
-import { codecFor } from '@cpa/formats';
+import { RouteActions, type BodyLayout, type ClientFormat, type RouteRequest } from '@cpa/contracts';
+import { codecFor, layoutOf, ROUTED_MEMBERS, scanTopLevelMembers } from '@cpa/formats';
 import { PROVIDER_ADAPTERS } from './families';
 import { createStreamRelay } from './stream-relay';
 import {
@@ -171,6 +171,43 @@ describe('rewriteRequestBody', () => {
     const out = rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: false });
     expect(out.equals(Buffer.from(claudeCodeTurn('claude-sonnet-4-6')))).toBe(true);
     expect(JSON.parse(out.toString())).toEqual({ ...JSON.parse(body.toString()), model: 'claude-sonnet-4-6' });
+  });
+
+  describe("with the gateway's scan (RouteRequest.bodyLayout)", () => {
+    const layoutFor = (body: Buffer) =>
+      JSON.parse(
+        JSON.stringify(layoutOf(body, scanTopLevelMembers(body, ROUTED_MEMBERS), ROUTED_MEMBERS)),
+      ) as BodyLayout;
+
+    it('writes the same bytes as without it', () => {
+      const turn = Buffer.from(claudeCodeTurn('claude-bench'));
+      const chat = Buffer.from('{"model":"a","messages":[{"role":"user","content":"hi"}],"stream":false}');
+      for (const [format, body, change] of [
+        ['claude', turn, { model: 'claude-sonnet-4-6', stream: false }],
+        ['claude', turn, { model: 'claude-bench', stream: true }],
+        ['openai-chat', chat, { model: 'b', stream: true }],
+      ] as const) {
+        const expected = rewriteRequestBody(format, body, change);
+        expect(rewriteRequestBody(format, body, change, layoutFor(body)).equals(expected)).toBe(true);
+      }
+    });
+
+    it('does not scan the body again (a defect away from the members it changes is not looked at)', () => {
+      const valid = Buffer.from('{"model":"a","x":[1,2],"stream":false}');
+      const damaged = Buffer.from('{"model":"a","x":[1,,],"stream":false}');
+      expect(() => rewriteRequestBody('claude', damaged, { model: 'b' })).toThrow(/not JSON/);
+      expect(rewriteRequestBody('claude', damaged, { model: 'b' }, layoutFor(valid)).toString()).toBe(
+        '{"model":"b","x":[1,,],"stream":false}',
+      );
+    });
+
+    it('scans after all when the layout is not of these bytes', () => {
+      const body = Buffer.from('{"x":[1,2],"stream":false,"model":"a"}');
+      const other = layoutFor(Buffer.from('{"model":"a","x":[1,2],"stream":false}'));
+      expect(rewriteRequestBody('claude', body, { model: 'b' }, other).toString()).toBe(
+        '{"x":[1,2],"stream":false,"model":"b"}',
+      );
+    });
   });
 
   it('neither parses the body nor turns it into a string to rename the model', () => {

@@ -1,10 +1,12 @@
-import { RouteActions, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
+import { RouteActions, type BodyLayout, type ClientFormat, type RouteRequest, type TokenUsage } from '@cpa/contracts';
 import {
   codecFor,
   parseModelSuffix,
   readJsonBoolean,
   readJsonString,
   replaceTopLevelMembers,
+  ROUTED_MEMBERS,
+  scanFromLayout,
   scanTopLevelMembers,
   translateErrorBody,
   type TopLevelMembers,
@@ -90,11 +92,13 @@ export function rewriteRequestBody(
   format: ClientFormat,
   body: Buffer,
   change: { model?: string; stream?: boolean },
+  layout?: BodyLayout,
 ): Buffer {
   if (body.length === 0) return body;
-  let scan: TopLevelMembers;
+  // The gateway's scan of these very bytes, when it fits them; otherwise scan here.
+  let scan: TopLevelMembers | undefined = scanFromLayout(body, layout, ROUTED_MEMBERS);
   try {
-    scan = scanTopLevelMembers(body, REWRITTEN_MEMBERS);
+    scan ??= scanTopLevelMembers(body, ROUTED_MEMBERS);
   } catch (err) {
     throw new Error(`request body is not JSON: ${(err as Error).message}`);
   }
@@ -117,7 +121,6 @@ export function rewriteRequestBody(
   return set.size > 0 ? replaceTopLevelMembers(body, scan, set) : body;
 }
 
-const REWRITTEN_MEMBERS = ['model', 'stream', 'stream_options'];
 const INCLUDE_USAGE = JSON.stringify({ include_usage: true });
 
 /** Streams only report usage on request in chat completions. */
@@ -144,12 +147,17 @@ function rewriteParsedBody(format: ClientFormat, body: Buffer, change: { model?:
 /** The body to send upstream for this plan. Throws when the client body cannot be decoded. */
 export function upstreamRequestBody(
   plan: ExchangePlan,
-  route: Pick<RouteRequest, 'model' | 'stream'>,
+  route: Pick<RouteRequest, 'model' | 'stream' | 'bodyLayout'>,
   body: Buffer,
   upstreamModelWithSuffix: string,
 ): Buffer {
   if (!plan.translateRequest)
-    return rewriteRequestBody(plan.client, body, { model: upstreamModelWithSuffix, stream: plan.upstreamStream });
+    return rewriteRequestBody(
+      plan.client,
+      body,
+      { model: upstreamModelWithSuffix, stream: plan.upstreamStream },
+      route.bodyLayout,
+    );
   const canonical = codecFor(plan.client).decodeRequest(parseJsonObject(body), {
     model: route.model,
     stream: route.stream,
