@@ -11,6 +11,7 @@
  *   npm run bench -- --bodies-only     # only the large-body phases (no pick or codec benchmarks)
  *   BENCH_BODY_KB=100 CPA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --bodies-only   # profile one size
  *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
+ *   npm run bench -- --peers      # also Portkey's AI gateway and claude-code-router (npm, pinned, into a temp folder), same phases, side by side
  *
  * Not part of the tests: figures depend on the machine; report them as ratios.
  */
@@ -31,6 +32,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 /** Seconds per large-body phase: the nine phase pairs (direct and through the stack) keep the bench within a few minutes. */
 const BODY_SECONDS = Number(process.env.BENCH_BODY_SECONDS ?? 3);
 const BODIES_ONLY = process.argv.includes('--bodies-only');
+/** Other LLM gateways through the same phases (tools/bench-peers.mjs), installed from npm. */
+const PEERS = process.argv.includes('--peers');
 /** Body sizes of the large-body phases (a coding agent sends 50-500 KB per turn); BENCH_BODY_KB=100 runs one size (profiling). */
 const BODY_SIZES = process.env.BENCH_BODY_KB
   ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024)
@@ -164,6 +167,8 @@ async function freshDatabase(name) {
 const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 async function main() {
+  // Installed before anything is measured, so the downloads stay out of the figures.
+  const peers = PEERS ? (await import('./bench-peers.mjs')).installPeers() : undefined;
   const { startStack, build } = await import(pathToFileURL(join(ROOT, 'tools/stack.mjs')).href);
   build({ quiet: true });
   const { startMockUpstream } = await import(pathToFileURL(join(ROOT, 'libs/testing/dist/index.js')).href);
@@ -239,7 +244,10 @@ async function main() {
   const pids = stack.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
   const redis = redisPid();
 
-  /** One phase: the mock alone, then the same load through the stack, with CPU per request of every process and of Redis. */
+  /**
+   * One phase: the mock alone, then the same load through the stack, with CPU per request of every process and of Redis.
+   * `processes` and `redisPid` (null: none) charge another system instead (the peers).
+   */
   const measure = async ({
     label,
     directTarget = direct,
@@ -248,16 +256,18 @@ async function main() {
     concurrency,
     seconds,
     stream = false,
+    processes = pids,
+    redisPid = redis,
   }) => {
     const base = await load({ ...directTarget, body: reqBody, concurrency, seconds, stream });
-    const cpuBefore = pids.map(({ pid }) => cpuMs(pid));
-    const redisBefore = redis ? cpuMs(redis) : 0;
-    const statsBefore = redisStats();
+    const cpuBefore = processes.map(({ pid }) => cpuMs(pid));
+    const redisBefore = redisPid ? cpuMs(redisPid) : 0;
+    const statsBefore = redisPid ? redisStats() : undefined;
     const via = await load({ ...gatewayTarget, body: reqBody, concurrency, seconds, stream });
-    const redisTraffic = redisStatsDelta(statsBefore, redisStats());
-    const perProcess = pids.map(({ label, pid }, i) => ({ name: label, ms: cpuMs(pid) - cpuBefore[i] }));
+    const redisTraffic = redisStatsDelta(statsBefore, redisPid ? redisStats() : undefined);
+    const perProcess = processes.map(({ label, pid }, i) => ({ name: label, ms: cpuMs(pid) - cpuBefore[i] }));
     const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
-    const redisCpu = redis ? cpuMs(redis) - redisBefore : 0;
+    const redisCpu = redisPid ? cpuMs(redisPid) - redisBefore : 0;
     const n = Math.max(1, via.requests);
     return {
       label,
@@ -271,16 +281,17 @@ async function main() {
     };
   };
 
+  const smallPhases = BODIES_ONLY
+    ? []
+    : [
+        ['non-stream c=1', 1, false, body],
+        ['non-stream c=50', 50, false, body],
+        ['stream c=1', 1, true, streamBody],
+        ['stream c=50', 50, true, streamBody],
+      ];
   const rows = [];
-  if (!BODIES_ONLY) {
-    for (const [label, concurrency, stream, reqBody] of [
-      ['non-stream c=1', 1, false, body],
-      ['non-stream c=50', 50, false, body],
-      ['stream c=1', 1, true, streamBody],
-      ['stream c=50', 50, true, streamBody],
-    ]) {
-      rows.push(await measure({ label, body: reqBody, concurrency, seconds: SECONDS, stream }));
-    }
+  for (const [label, concurrency, stream, reqBody] of smallPhases) {
+    rows.push(await measure({ label, body: reqBody, concurrency, seconds: SECONDS, stream }));
   }
   // Peak RSS of the small-body load, before large bodies raise it.
   const smallRss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
@@ -421,11 +432,26 @@ async function main() {
     console.log(`  ${format.padEnd(12)} ${steps.join('; ')}`);
   }
   printRedis(bodyRows, 20);
-  printRss(
-    pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) })),
-    'after the large-body phases',
-  );
+  const largeRss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
+  printRss(largeRss, 'after the large-body phases');
 
+  if (peers) {
+    // The stack's Anthropic-to-OpenAI path too (claude-code-router's), then the peers with the stack stopped.
+    await peers.run({
+      measure,
+      load,
+      peakRssMb,
+      fmt,
+      sizeLabel,
+      smallPhases,
+      seconds: SECONDS,
+      bodySizes: BODY_SIZES,
+      bodySeconds: BODY_SECONDS,
+      bodyConcurrency: BODY_CONCURRENCY,
+      mockUrl: mock.url,
+      stack: { urls: stack.urls, clientKey: CLIENT_KEY, stop: stack.stop, rows, bodyRows, smallRss, largeRss },
+    });
+  }
   await stack.stop();
   await mock.close();
   await deleteKeys(REDIS_URL, KEY_PREFIX);
