@@ -290,25 +290,27 @@ const key = (system, format, phase) => `${system}|${format}|${phase}`;
  */
 async function measureSystem(options, results, { system, small, large, targets, extra = {}, rss = () => undefined }) {
   const { measure, load, mockUrl, smallPhases, bodySizes, seconds, bodySeconds, bodyConcurrency, sizeLabel } = options;
-  const directOf = (format) => ({
-    origins: [mockUrl],
-    path: FORMATS[format].path,
-    headers: { ...JSON_HEADERS, ...FORMATS[format].direct },
-  });
-  for (const format of small) {
-    const direct = directOf(format);
+  /**
+   * The phases of one format, in order: a probe request first (a refusal skips the phase),
+   * the first phase that runs after a warm-up of both paths (pools, JIT, caches, as the bench
+   * does for the stack), and each result stored under its label.
+   */
+  const runPhases = async (format, phases, warmUp) => {
+    const direct = {
+      origins: [mockUrl],
+      path: FORMATS[format].path,
+      headers: { ...JSON_HEADERS, ...FORMATS[format].direct },
+    };
     let warm = false;
-    for (const [label, concurrency, stream, chatBody] of smallPhases) {
-      const body = format === 'chat' ? chatBody : asMessages(chatBody);
+    for (const { label, body, ...shape } of phases) {
       const skipped = await probe(targets[format], body);
       if (skipped) {
         results.set(key(system, format, label), { skipped });
         continue;
       }
       if (!warm) {
-        // Warm up connection pools, JIT and caches on both paths, as the bench does for the stack.
-        await load({ ...direct, body, concurrency: 8, seconds: 1 });
-        await load({ ...targets[format], body, concurrency: 8, seconds: 2 });
+        await load({ ...direct, body, concurrency: warmUp.concurrency, seconds: 1 });
+        await load({ ...targets[format], body, concurrency: warmUp.concurrency, seconds: warmUp.seconds });
         warm = true;
       }
       const row = await measure({
@@ -316,45 +318,31 @@ async function measureSystem(options, results, { system, small, large, targets, 
         directTarget: direct,
         gatewayTarget: targets[format],
         body,
-        concurrency,
-        seconds,
-        stream,
+        ...shape,
         ...extra,
       });
       results.set(key(system, format, label), row);
     }
+  };
+  for (const format of small) {
+    const phases = smallPhases.map(([label, concurrency, stream, chatBody]) => ({
+      label,
+      body: format === 'chat' ? chatBody : asMessages(chatBody),
+      concurrency,
+      seconds,
+      stream,
+    }));
+    await runPhases(format, phases, { concurrency: 8, seconds: 2 });
   }
   const smallRss = rss();
   for (const format of large) {
-    const direct = directOf(format);
-    const bodies = bodySizes.map((size) => ({
-      size,
+    const phases = bodySizes.map((size) => ({
+      label: sizeLabel(size),
       body: conversationBody(FORMATS[format].body, size, { model: FORMATS[format].model }),
+      concurrency: bodyConcurrency,
+      seconds: bodySeconds,
     }));
-    let warm = false;
-    for (const { size, body } of bodies) {
-      const label = sizeLabel(size);
-      const skipped = await probe(targets[format], body);
-      if (skipped) {
-        results.set(key(system, format, label), { skipped });
-        continue;
-      }
-      if (!warm) {
-        await load({ ...direct, body, concurrency: bodyConcurrency, seconds: 1 });
-        await load({ ...targets[format], body, concurrency: bodyConcurrency, seconds: 1 });
-        warm = true;
-      }
-      const row = await measure({
-        label,
-        directTarget: direct,
-        gatewayTarget: targets[format],
-        body,
-        concurrency: bodyConcurrency,
-        seconds: bodySeconds,
-        ...extra,
-      });
-      results.set(key(system, format, label), row);
-    }
+    await runPhases(format, phases, { concurrency: bodyConcurrency, seconds: 1 });
   }
   return { small: smallRss, large: rss() };
 }

@@ -6,6 +6,7 @@ import { UsageBuffer } from './usage-buffer';
 import { UsageDrain } from './usage-drain';
 import { UsageRecorder } from './usage-recorder';
 import { forward, frame } from '@cpa/transport';
+import type { AttemptResult } from '@cpa/contracts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const keyPrefix = `cpa-test:usage:${randomUUID()}:`;
@@ -57,6 +58,16 @@ async function withRedisOutage(
   }
 }
 
+/** A successful attempt on a claude credential of model `m`, with `over` on top. */
+const answered = (id: string, over: Partial<AttemptResult> = {}): AttemptResult => ({
+  credentialId: id,
+  family: 'claude',
+  baseModel: 'm',
+  ok: true,
+  status: 200,
+  ...over,
+});
+
 const rows = (id = credentialId) =>
   prisma.usageDaily.findMany({ where: { credentialId: id }, orderBy: { model: 'asc' } });
 
@@ -93,23 +104,9 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
   it('keeps usage in Redis while Postgres is unreachable and writes it when it is back', async () => {
     const id = `${credentialId}-outage`;
     const recorder = new UsageRecorder(buffer, 60_000);
-    recorder.record({
-      credentialId: id,
-      family: 'claude',
-      baseModel: 'm',
-      ok: true,
-      status: 200,
-      usage: { inputTokens: 4, outputTokens: 4 },
-    });
+    recorder.record(answered(id, { usage: { inputTokens: 4, outputTokens: 4 } }));
     await recorder.flush();
-    recorder.record({
-      credentialId: id,
-      family: 'claude',
-      baseModel: 'm',
-      ok: true,
-      status: 200,
-      usage: { inputTokens: 1, outputTokens: 1 },
-    });
+    recorder.record(answered(id, { usage: { inputTokens: 1, outputTokens: 1 } }));
     await recorder.flush();
 
     const broken = new PrismaService(UNREACHABLE_POSTGRES);
@@ -127,16 +124,9 @@ describe('usage: scheduler -> Redis buffer -> admin drain -> Postgres', () => {
     const id = `${credentialId}-redis`;
     await withRedisOutage(
       async (recorder) => {
-        recorder.record({
-          credentialId: id,
-          family: 'claude',
-          baseModel: 'm',
-          ok: true,
-          status: 200,
-          usage: { inputTokens: 2, outputTokens: 3 },
-        });
+        recorder.record(answered(id, { usage: { inputTokens: 2, outputTokens: 3 } }));
         await recorder.flush();
-        recorder.record({ credentialId: id, family: 'claude', baseModel: 'm', ok: false, status: 500 });
+        recorder.record(answered(id, { ok: false, status: 500 }));
       },
       (recorder) => recorder.flush(),
     );
@@ -242,19 +232,12 @@ describe('per-request records: scheduler -> Redis buffer -> admin drain -> usage
   it('keeps request records in memory while Redis is unreachable and buffers them on the next flush', async () => {
     const id = `${credentialId}-req-redis`;
     const at = Date.now();
-    const answered = (requestId: string) => ({
-      credentialId: id,
-      family: 'claude' as const,
-      baseModel: 'm',
-      ok: true,
-      status: 200,
-      request: { requestId, model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 },
-    });
+    const request = (requestId: string) => ({ requestId, model: 'm', attempts: 1, receivedAt: at, finishedAt: at + 5 });
     await withRedisOutage(
       async (recorder) => {
-        recorder.record({ ...answered('x1'), usage: { inputTokens: 1, outputTokens: 1 } });
+        recorder.record(answered(id, { request: request('x1'), usage: { inputTokens: 1, outputTokens: 1 } }));
         await recorder.flush();
-        recorder.record(answered('x2'));
+        recorder.record(answered(id, { request: request('x2') }));
       },
       (recorder) => recorder.flush(),
     );
