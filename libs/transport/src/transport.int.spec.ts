@@ -562,6 +562,28 @@ describe('bodies by reference', () => {
     await waitFor(async () => expect(await waiting('beta')).toBe(0));
     expect(await redis.xlen(transportKeys.queue(prefix, 'beta'))).toBe(0);
   });
+
+  it('answers 503 without running the handler when Redis will not give the body out', async () => {
+    // A Redis user allowed everything but GET: the reader's fetch fails, as on a lost connection.
+    const user = `cpa-test-noget-${process.pid}`;
+    await redis.call('ACL', 'SETUSER', user, 'on', '>noget-secret', '~*', '&*', '+@all', '-get');
+    try {
+      const url = new URL(redisUrl);
+      url.username = user;
+      url.password = 'noget-secret';
+      const beta = await startService([BetaController], ['beta'], { redisUrl: url.toString() });
+      await expect(firstValueFrom(client().request('beta.digest', {}, { body: large() }))).rejects.toMatchObject({
+        code: 'remote',
+        status: 503,
+        message: expect.stringMatching(/could not be read/),
+      });
+      expect(beta.get(BetaController).ids).toEqual([]);
+      // Refused, not left to be delivered again: nothing waits in the queue.
+      await waitFor(async () => expect(await waiting('beta')).toBe(0));
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  });
 });
 
 describe('NestJS client API', () => {
