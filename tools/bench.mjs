@@ -155,12 +155,22 @@ async function load({ origins, path, body, headers, concurrency, seconds, stream
   };
 }
 
-async function freshDatabase(name) {
+/** The bench's own database, per process like its Redis keys: two benches at once do not drop each other's. */
+const DATABASE_NAME = `cliproxy_bench_${process.pid}`;
+
+async function adminQuery(sql) {
   const admin = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function freshDatabase(name) {
+  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE "${name}"`);
   return `postgresql://postgres@127.0.0.1:5432/${name}`;
 }
 
@@ -207,7 +217,7 @@ async function main() {
     skipBuild: true,
     families: ['openai-compat', 'claude'],
     env: {
-      DATABASE_URL: await freshDatabase('cliproxy_bench'),
+      DATABASE_URL: await freshDatabase(DATABASE_NAME),
       CONFIG_FILE: configFile,
       PORT: '0',
       ADMIN_PORT: '0',
@@ -455,6 +465,7 @@ async function main() {
   await stack.stop();
   await mock.close();
   await deleteKeys(REDIS_URL, KEY_PREFIX);
+  await adminQuery(`DROP DATABASE IF EXISTS "${DATABASE_NAME}" WITH (FORCE)`);
   if (BODIES_ONLY) return;
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
