@@ -178,10 +178,10 @@ function namedBefore(bytes: Uint8Array, start: number, name: string): boolean {
   if (bytes[i] !== COLON) return false;
   i--;
   while (i >= 0 && isSpace(bytes[i])) i--;
-  const quoted = Buffer.from(JSON.stringify(name), 'utf8');
-  const from = i - quoted.length + 1;
-  if (from < 0) return false;
-  for (let k = 0; k < quoted.length; k++) if (bytes[from + k] !== quoted[k]) return false;
+  // Member names here are ASCII (ROUTED_MEMBERS): their char codes are their bytes.
+  const from = i - name.length - 1;
+  if (from < 0 || bytes[from] !== QUOTE || bytes[i] !== QUOTE) return false;
+  for (let k = 0; k < name.length; k++) if (bytes[from + 1 + k] !== name.charCodeAt(k)) return false;
   return true;
 }
 
@@ -251,11 +251,8 @@ export function replaceTopLevelMembers(bytes: Buffer, scan: TopLevelMembers, set
 }
 
 function skipSpace(bytes: Uint8Array, i: number): number {
-  for (;;) {
-    const c = bytes[i];
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-    i++;
-  }
+  while (isSpace(bytes[i])) i++;
+  return i;
 }
 
 /** From an opening quote to just past its closing quote (an escaped quote does not close). */

@@ -295,18 +295,7 @@ export async function startCodeAssistMock(options: CodeAssistMockOptions): Promi
     if (method === 'generateContent')
       return { status: 200, body: { response: gemini.generateContent(ctx, plan), traceId } };
     const chunks = gemini.generateContentChunks(ctx, plan).map((chunk) => ({ response: chunk, traceId }));
-    if (req.query.alt === 'sse') {
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/event-stream' },
-        chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
-      };
-    }
-    return {
-      status: 200,
-      headers: { 'content-type': 'application/json; charset=UTF-8' },
-      chunks: gemini.jsonArrayFrames(chunks),
-    };
+    return gemini.streamedReply(chunks, req.query.alt === 'sse');
   }
 
   const server = await startGoogleServer(handle);

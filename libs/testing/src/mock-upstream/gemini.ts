@@ -1,5 +1,6 @@
 import type { ReplyPlan } from './conversation';
 import { splitText } from './conversation';
+import type { GoogleReply } from './google-http';
 import type { EncodeContext } from './sse';
 
 type Part = Record<string, unknown>;
@@ -59,6 +60,21 @@ export function jsonArrayFrames(chunks: unknown[]): string[] {
   return chunks
     .map((c, i) => (i === 0 ? '[' : '\r\n,') + JSON.stringify(c))
     .concat(chunks.length === 0 ? ['[]'] : [']']);
+}
+
+/** A streamed generateContent answer of a Google server: SSE with alt=sse, else one JSON array. */
+export function streamedReply(chunks: unknown[], sse: boolean): GoogleReply {
+  if (sse)
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
+    };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json; charset=UTF-8' },
+    chunks: jsonArrayFrames(chunks),
+  };
 }
 
 export function geminiModelList(models: string[]): unknown {

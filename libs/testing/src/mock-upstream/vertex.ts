@@ -142,18 +142,7 @@ export async function startVertexMock(options: VertexMockOptions): Promise<Verte
         body: { ...(gemini.generateContent(ctx, plan) as Json), createTime: new Date().toISOString() },
       };
     const chunks = gemini.generateContentChunks(ctx, plan);
-    if (req.query.alt === 'sse') {
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/event-stream' },
-        chunks: chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`),
-      };
-    }
-    return {
-      status: 200,
-      headers: { 'content-type': 'application/json; charset=UTF-8' },
-      chunks: gemini.jsonArrayFrames(chunks),
-    };
+    return gemini.streamedReply(chunks, req.query.alt === 'sse');
   }
 
   const server = await startGoogleServer(handle);
