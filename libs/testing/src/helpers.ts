@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -49,5 +50,26 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     },
     timeoutMs,
     50,
+  );
+}
+
+/** A redis-server of a test's own on 127.0.0.1:`port`, keeping nothing on disk; `extra` adds options. */
+export function spawnRedisServer(port: number, extra: string[] = []): ChildProcess {
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      ...extra,
+    ],
+    { stdio: 'ignore' },
   );
 }

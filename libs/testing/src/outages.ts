@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort, waitFor } from './helpers';
+import { freePort, spawnRedisServer, waitFor } from './helpers';
 
 /**
  * A TCP forwarder in front of a real server (Postgres in the outage tests) that a test
@@ -82,23 +82,7 @@ export class TestRedisServer {
 
   async restart(): Promise<void> {
     if (this.child) return;
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--protected-mode',
-        'no',
-        ...(this.password ? ['--requirepass', this.password] : []),
-      ],
-      { stdio: 'ignore' },
-    );
+    const child = spawnRedisServer(this.port, this.password ? ['--requirepass', this.password] : []);
     this.child = child;
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './helpers';
+import { freePort, spawnRedisServer, waitFor } from './helpers';
 
 /** True when Debian's redis-server and redis-cli can run here (a cluster test skips otherwise). */
 export function redisClusterToolsAvailable(): boolean {
@@ -43,28 +43,14 @@ export class LocalRedisCluster {
     const ports: number[] = [];
     for (let i = 0; i < masters; i++) ports.push(await clusterPort(taken));
     const children = ports.map((port) =>
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(dir, `nodes-${port}.conf`),
-          '--dir',
-          dir,
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--protected-mode',
-          'no',
-        ],
-        { stdio: 'ignore' },
-      ),
+      spawnRedisServer(port, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--dir',
+        dir,
+      ]),
     );
     const cluster = new LocalRedisCluster(ports, children, dir);
     try {
