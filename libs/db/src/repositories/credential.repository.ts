@@ -178,6 +178,16 @@ export class CredentialRepository {
   }
 
   /**
+   * The last refresh error alone, unversioned: a refresher writes its status with the
+   * versioned update first, and rewriting that status here could undo what another writer
+   * did in between (a sibling sharing new tokens reactivates a credential marked needs_login).
+   */
+  async setLastError(id: string, lastError: string): Promise<void> {
+    const { count } = await this.prisma.credential.updateMany({ where: { id }, data: { lastError } });
+    if (count === 0) throw new NotFoundError('credential', id);
+  }
+
+  /**
    * Mirrors a credential's routing state (Redis is the source of truth). A credential waiting
    * for a new login keeps the status and error the refresh worker gave it: routing state knows
    * nothing of refresh tokens. A credential deleted meanwhile is skipped.

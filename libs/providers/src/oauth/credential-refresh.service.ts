@@ -187,7 +187,7 @@ export class CredentialRefreshService {
     // The tokens stay in memory until written: retried on conflicts and database trouble.
     const written = await this.writeUnlessRotated(claimed, secret, refreshToken, patch, TOKEN_WRITE_RETRY_MS);
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
-    if (written.lastError) await this.credentials.setStatus(written.id, { status: written.status, lastError: '' });
+    if (written.lastError) await this.credentials.setLastError(written.id, '');
     this.logger.log(
       `credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`,
     );
@@ -237,7 +237,7 @@ export class CredentialRefreshService {
         TOKEN_WRITE_RETRY_MS,
       );
       if (result === 'missing' || result === 'refreshed-elsewhere') continue;
-      if (result.lastError) await this.credentials.setStatus(result.id, { status: result.status, lastError: '' });
+      if (result.lastError) await this.credentials.setLastError(result.id, '');
       shared.push(result.id);
       if (sibling.record.status === CredentialStatuses.needsLogin) reactivated.push(result.id);
     }
@@ -259,7 +259,7 @@ export class CredentialRefreshService {
       ...(error.permanent ? { status: CredentialStatuses.needsLogin, statusMessage: error.message } : {}),
     }));
     if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
-    await this.credentials.setStatus(written.id, { status: written.status, lastError: error.message });
+    await this.credentials.setLastError(written.id, error.message);
     this.logger.warn(
       `credential ${written.id} (${written.provider}) refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`,
     );
