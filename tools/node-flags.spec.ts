@@ -36,6 +36,13 @@ describe('tools/node-flags.conf', () => {
     expect(() => nodeFlags('no-such-service')).toThrow(/no line for no-such-service/);
   });
 
+  it('gateway and executor, which hold large bodies, may ask V8 for collections (libs/runtime off-heap-collector)', async () => {
+    const { nodeFlags } = await stack();
+    for (const service of ['gateway', 'executor']) expect(nodeFlags(service), service).toContain('--expose-gc');
+    for (const service of ['scheduler', 'admin', 'refresh-worker'])
+      expect(nodeFlags(service), service).not.toContain('--expose-gc');
+  });
+
   it('the `env` line is the environment of every service', async () => {
     const { serviceEnv } = await stack();
     expect(serviceEnv()).toEqual({ MALLOC_MMAP_THRESHOLD_: '131072' });

@@ -151,7 +151,7 @@ export class GatewayService {
       );
     }
 
-    let body;
+    let body: Buffer | undefined;
     try {
       body = await readBody(req, this.options.bodyLimitBytes, (received) => ticket.hold(received));
     } catch (err) {
@@ -207,6 +207,8 @@ export class GatewayService {
     };
     const flow = new ReplyFlow();
     const frames = this.transport.request(Patterns.dispatch, route, { body, deadline: route.deadline, flow });
+    // The transport stores the body; this function must not hold it while the reply streams.
+    body = undefined;
     await relayFrames(frames, res, format, flow, this.options.relay);
   }
 

@@ -189,13 +189,19 @@ describe('readJsonString / readJsonBoolean', () => {
 });
 
 describe('replaceTopLevelMembers', () => {
-  it('changes only the bytes of the replaced value', () => {
+  it('changes only the bytes of the replaced value, and copies none of the rest', () => {
     const before = bytes(agentBody('claude-bench'));
-    const after = replaceTopLevelMembers(
+    const parts = replaceTopLevelMembers(
       before,
       scanTopLevelMembers(before, ['model']),
       new Map([['model', '"claude-sonnet-4-6"']]),
     );
+    // Before the value, the value, after it: the two stretches are views of the client's bytes.
+    expect(parts).toHaveLength(3);
+    expect(parts[0]!.buffer).toBe(before.buffer);
+    expect(parts[2]!.buffer).toBe(before.buffer);
+    expect(parts[1]!.toString()).toBe('"claude-sonnet-4-6"');
+    const after = Buffer.concat(parts);
     const expected = bytes(agentBody('claude-sonnet-4-6'));
     expect(after.equals(expected)).toBe(true);
     // Everything before and after the value is the client's bytes.
@@ -216,10 +222,12 @@ describe('replaceTopLevelMembers', () => {
         ['stream', 'true'],
       ]),
     );
-    expect(out.toString()).toBe('{"model":"b", "messages":[] ,"stream":true}');
+    expect(Buffer.concat(out).toString()).toBe('{"model":"b", "messages":[] ,"stream":true}');
     const empty = bytes('{ }');
     expect(
-      replaceTopLevelMembers(empty, scanTopLevelMembers(empty, ['stream']), new Map([['stream', 'false']])).toString(),
+      Buffer.concat(
+        replaceTopLevelMembers(empty, scanTopLevelMembers(empty, ['stream']), new Map([['stream', 'false']])),
+      ).toString(),
     ).toBe('{ "stream":false}');
   });
 

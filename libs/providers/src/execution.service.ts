@@ -26,7 +26,7 @@ import type { Dispatcher } from 'undici';
 import { CREDENTIAL_REFRESHER, type CredentialRefresher } from './credential-refresher';
 import { PROVIDER_ADAPTERS } from './families';
 import { tokenFingerprint } from './oauth/secret';
-import type { CredentialSecret, ProviderAdapter } from './provider-adapter';
+import type { CredentialSecret, ProviderAdapter, UpstreamBody } from './provider-adapter';
 import { unwrapJsonBytes, unwrapStream } from './response-unwrap';
 import {
   errorEntry,
@@ -121,7 +121,7 @@ interface Attempt {
   credential: CredentialInfo;
   adapter: ProviderAdapter;
   /** The last upstream request sent: what the request error log shows when it fails. */
-  sent?: { url: string; headers: Record<string, string>; body: Buffer; secret: CredentialSecret };
+  sent?: { url: string; headers: Record<string, string>; body: UpstreamBody; secret: CredentialSecret };
 }
 
 /**
@@ -183,7 +183,7 @@ export class ExecutionService {
   private async generate(attempt: Attempt): Promise<Frame | Observable<Frame> | Forward> {
     const { req, body } = attempt;
     const plan = planExchange(req.route, attempt.adapter, req.upstreamModel);
-    let upstreamBody: Buffer;
+    let upstreamBody: UpstreamBody;
     try {
       upstreamBody = upstreamRequestBody(plan, req.route, body, req.upstreamModel);
     } catch (err) {
@@ -450,7 +450,7 @@ export class ExecutionService {
     format: ClientFormat,
     upstreamModel: string,
     stream: boolean,
-    upstreamBody: Buffer,
+    upstreamBody: UpstreamBody,
   ): Promise<Dispatcher.ResponseData> {
     const call = (secret: CredentialSecret) => this.call(attempt, format, upstreamModel, stream, upstreamBody, secret);
     let secret = await this.secretOf(attempt);
@@ -489,7 +489,7 @@ export class ExecutionService {
     format: ClientFormat,
     upstreamModel: string,
     stream: boolean,
-    upstreamBody: Buffer,
+    upstreamBody: UpstreamBody,
     secret: CredentialSecret,
   ): Promise<Dispatcher.ResponseData> {
     const { req, credential, adapter, signal } = attempt;

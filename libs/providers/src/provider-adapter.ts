@@ -54,7 +54,7 @@ export interface ProviderAdapter {
    * target(): headers that depend on the body (Claude's body `betas` moving into Anthropic-Beta)
    * are set on `target` (which ExecutionService always passes).
    */
-  prepareBody?(call: UpstreamCall, body: Buffer, stream: boolean, target?: UpstreamTarget): Buffer;
+  prepareBody?(call: UpstreamCall, body: UpstreamBody, stream: boolean, target?: UpstreamTarget): UpstreamBody;
   /**
    * The secret lacks something the refresh worker fills in (Antigravity's Code Assist
    * project, looked up on refresh): the executor has it refreshed before the call.
@@ -80,17 +80,36 @@ export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}${path}`;
 }
 
+/**
+ * The bytes of an upstream request: one Buffer, or parts sent back to back (a body whose
+ * model was renamed in place is the client's bytes around the new name, not a copy).
+ */
+export type UpstreamBody = Buffer | readonly Buffer[];
+
+/** The body as one Buffer (parts are joined: for code that reads it, not for sending). */
+export function joinedBody(body: UpstreamBody): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.concat(body);
+}
+
+export function upstreamBodyLength(body: UpstreamBody): number {
+  if (Buffer.isBuffer(body)) return body.length;
+  let length = 0;
+  for (const part of body) length += part.length;
+  return length;
+}
+
 export type JsonObject = Record<string, unknown>;
 
 /** A request body as a JSON object (an empty body is `{}`); throws when it is anything else. */
-export function parseJsonObject(body: Buffer): JsonObject {
-  const json: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+export function parseJsonObject(body: UpstreamBody): JsonObject {
+  const bytes = joinedBody(body);
+  const json: unknown = bytes.length ? JSON.parse(bytes.toString('utf8')) : {};
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('request body must be a JSON object');
   return json as JsonObject;
 }
 
 /** The same, or undefined for a body that is not a JSON object (a dialect then leaves it as it is). */
-export function tryParseJsonObject(body: Buffer): JsonObject | undefined {
+export function tryParseJsonObject(body: UpstreamBody): JsonObject | undefined {
   try {
     return parseJsonObject(body);
   } catch {

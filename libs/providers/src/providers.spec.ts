@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RouteActions, type RouteRequest } from '@cpa/contracts';
 import { rewriteRequestBody } from './translation';
 import { PROVIDER_ADAPTERS } from './families';
-import type { UpstreamCall } from './provider-adapter';
+import { parseJsonObject, type UpstreamCall } from './provider-adapter';
 import { retryAfterMs } from './retry-hint';
 import { streamErrorEvent } from './stream-errors';
 
@@ -114,8 +114,8 @@ describe('rewriteRequestBody (same-format model swap)', () => {
     expect(rewriteRequestBody('claude', body, { model: 'm' })).toBe(body);
   });
   it('rewrites only the model when an alias maps to another name', () => {
-    const out = JSON.parse(
-      rewriteRequestBody('openai-chat', Buffer.from('{"model":"alias","messages":[1]}'), { model: 'real' }).toString(),
+    const out = parseJsonObject(
+      rewriteRequestBody('openai-chat', Buffer.from('{"model":"alias","messages":[1]}'), { model: 'real' }),
     );
     expect(out).toEqual({ model: 'real', messages: [1] });
   });

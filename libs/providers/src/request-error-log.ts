@@ -4,6 +4,7 @@ import { redactHeaders, redactUrl, scrubSecrets, type ExecuteRequest } from '@cp
 import type { RequestErrorEntry } from '@cpa/contracts/management-views';
 import { redisReady } from '@cpa/catalog';
 import { createRedis, type RedisConnection } from '@cpa/transport';
+import { joinedBody, type UpstreamBody } from './provider-adapter';
 
 /**
  * CLIProxyAPI's error request log, kept in Redis so every admin replica serves the same
@@ -30,7 +31,7 @@ export function truncateBody(text: string, limit = ERROR_LOG_BODY_LIMIT): string
 export interface FailedExchange {
   url: string;
   headers: Record<string, string>;
-  body: Buffer | string;
+  body: UpstreamBody | string;
   response?: { status: number; headers: Record<string, string | string[] | undefined>; body: string };
   error?: string;
 }
@@ -46,7 +47,7 @@ export function errorEntry(
   now = new Date(),
 ): RequestErrorEntry {
   const clean = (text: string) => truncateBody(scrubSecrets(text, secrets));
-  const body = typeof exchange.body === 'string' ? exchange.body : exchange.body.toString('utf8');
+  const body = typeof exchange.body === 'string' ? exchange.body : joinedBody(exchange.body).toString('utf8');
   return {
     request_id: req.route.requestId,
     time: now.toISOString(),

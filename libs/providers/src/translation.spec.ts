@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { RouteActions, type BodyLayout, type ClientFormat, type RouteRequest } from '@cpa/contracts';
 import { codecFor, layoutOf, ROUTED_MEMBERS, scanTopLevelMembers } from '@cpa/formats';
 import { PROVIDER_ADAPTERS } from './families';
+import { joinedBody } from './provider-adapter';
 import { createStreamRelay } from './stream-relay';
 import {
   countFromResponse,
@@ -22,6 +23,10 @@ import {
   upstreamRequestBody,
   usageOfBody,
 } from './translation';
+
+/** The rewritten body as one Buffer (the functions may return parts, sent back to back). */
+const rewrite = (...args: Parameters<typeof rewriteRequestBody>) => joinedBody(rewriteRequestBody(...args));
+const upstreamBytes = (...args: Parameters<typeof upstreamRequestBody>) => joinedBody(upstreamRequestBody(...args));
 
 const route = (clientFormat: ClientFormat, stream: boolean, action?: RouteRequest['action']) => ({
   clientFormat,
@@ -139,24 +144,26 @@ describe('clientContentType', () => {
 describe('rewriteRequestBody', () => {
   it('keeps the exact bytes when neither model nor stream changes', () => {
     const body = Buffer.from('{"model":"m",  "stream":true, "x":{"cache_control":{"type":"ephemeral"}}}');
-    expect(rewriteRequestBody('claude', body, { model: 'm', stream: true })).toBe(body);
+    expect(rewrite('claude', body, { model: 'm', stream: true })).toBe(body);
   });
   it('turns streaming on for a streaming-only upstream, asking chat streams for usage', () => {
     expect(
       JSON.parse(
-        rewriteRequestBody('openai-responses', Buffer.from('{"model":"a","input":"hi"}'), {
+        rewrite('openai-responses', Buffer.from('{"model":"a","input":"hi"}'), {
           model: 'b',
           stream: true,
         }).toString(),
       ),
     ).toEqual({ model: 'b', input: 'hi', stream: true });
-    expect(
-      JSON.parse(rewriteRequestBody('openai-chat', Buffer.from('{"model":"a"}'), { stream: true }).toString()),
-    ).toEqual({ model: 'a', stream: true, stream_options: { include_usage: true } });
+    expect(JSON.parse(rewrite('openai-chat', Buffer.from('{"model":"a"}'), { stream: true }).toString())).toEqual({
+      model: 'a',
+      stream: true,
+      stream_options: { include_usage: true },
+    });
   });
   it('leaves Gemini bodies alone (model and stream live in the URL)', () => {
     const body = Buffer.from('{"contents":[]}');
-    expect(rewriteRequestBody('gemini', body, { model: 'x', stream: true })).toBe(body);
+    expect(rewrite('gemini', body, { model: 'x', stream: true })).toBe(body);
   });
 
   // A Claude Code turn: cache_control, signatures, key order and spacing must reach the upstream as sent.
@@ -166,9 +173,20 @@ describe('rewriteRequestBody', () => {
     `{"type":"tool_use","id":"toolu_1","name":"Read","input":{"model":"not this one","file_path":"C:\\\\src\\\\a.ts"}}]},` +
     `{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"const s = \\"model\\";\\n\\u2192 ü"}]}],  "stream" : false}`;
 
+  it("renames the model without copying the conversation: the parts around the name are the client's bytes", () => {
+    const body = Buffer.from(claudeCodeTurn('claude-bench'));
+    const parts = rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: false });
+    expect(Array.isArray(parts)).toBe(true);
+    const [before, name, after] = parts as Buffer[];
+    expect(before!.buffer).toBe(body.buffer);
+    expect(after!.buffer).toBe(body.buffer);
+    expect(name!.toString()).toBe('"claude-sonnet-4-6"');
+    expect(before!.length + after!.length).toBe(body.length - '"claude-bench"'.length);
+  });
+
   it('renames the model in the bytes: everything else stays byte for byte', () => {
     const body = Buffer.from(claudeCodeTurn('claude-bench'));
-    const out = rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: false });
+    const out = rewrite('claude', body, { model: 'claude-sonnet-4-6', stream: false });
     expect(out.equals(Buffer.from(claudeCodeTurn('claude-sonnet-4-6')))).toBe(true);
     expect(JSON.parse(out.toString())).toEqual({ ...JSON.parse(body.toString()), model: 'claude-sonnet-4-6' });
   });
@@ -187,16 +205,16 @@ describe('rewriteRequestBody', () => {
         ['claude', turn, { model: 'claude-bench', stream: true }],
         ['openai-chat', chat, { model: 'b', stream: true }],
       ] as const) {
-        const expected = rewriteRequestBody(format, body, change);
-        expect(rewriteRequestBody(format, body, change, layoutFor(body)).equals(expected)).toBe(true);
+        const expected = rewrite(format, body, change);
+        expect(rewrite(format, body, change, layoutFor(body)).equals(expected)).toBe(true);
       }
     });
 
     it('does not scan the body again (a defect away from the members it changes is not looked at)', () => {
       const valid = Buffer.from('{"model":"a","x":[1,2],"stream":false}');
       const damaged = Buffer.from('{"model":"a","x":[1,,],"stream":false}');
-      expect(() => rewriteRequestBody('claude', damaged, { model: 'b' })).toThrow(/not JSON/);
-      expect(rewriteRequestBody('claude', damaged, { model: 'b' }, layoutFor(valid)).toString()).toBe(
+      expect(() => rewrite('claude', damaged, { model: 'b' })).toThrow(/not JSON/);
+      expect(rewrite('claude', damaged, { model: 'b' }, layoutFor(valid)).toString()).toBe(
         '{"model":"b","x":[1,,],"stream":false}',
       );
     });
@@ -204,9 +222,7 @@ describe('rewriteRequestBody', () => {
     it('scans after all when the layout is not of these bytes', () => {
       const body = Buffer.from('{"x":[1,2],"stream":false,"model":"a"}');
       const other = layoutFor(Buffer.from('{"model":"a","x":[1,2],"stream":false}'));
-      expect(rewriteRequestBody('claude', body, { model: 'b' }, other).toString()).toBe(
-        '{"x":[1,2],"stream":false,"model":"b"}',
-      );
+      expect(rewrite('claude', body, { model: 'b' }, other).toString()).toBe('{"x":[1,2],"stream":false,"model":"b"}');
     });
   });
 
@@ -216,7 +232,7 @@ describe('rewriteRequestBody', () => {
     const stringify = vi.spyOn(JSON, 'stringify');
     const toString = vi.spyOn(Buffer.prototype, 'toString');
     try {
-      rewriteRequestBody('claude', body, { model: 'claude-sonnet-4-6', stream: true });
+      rewrite('claude', body, { model: 'claude-sonnet-4-6', stream: true });
       // Only the model value itself is decoded (to compare it) and encoded; never the whole body.
       for (const call of [...parse.mock.calls, ...stringify.mock.calls])
         expect(String(call[0]).length).toBeLessThan(40);
@@ -230,31 +246,31 @@ describe('rewriteRequestBody', () => {
 
   it('splices the stream flag in (and usage for chat streams), or adds it when the client sent none', () => {
     const chat = Buffer.from('{"model":"a","messages":[{"role":"user","content":"hi"}],"stream":false}');
-    expect(rewriteRequestBody('openai-chat', chat, { model: 'b', stream: true }).toString()).toBe(
+    expect(rewrite('openai-chat', chat, { model: 'b', stream: true }).toString()).toBe(
       '{"model":"b","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}',
     );
     const withOptions = Buffer.from('{"model":"a","stream_options":{"include_usage":false},"stream":false}');
-    expect(rewriteRequestBody('openai-chat', withOptions, { stream: true }).toString()).toBe(
+    expect(rewrite('openai-chat', withOptions, { stream: true }).toString()).toBe(
       '{"model":"a","stream_options":{"include_usage":true},"stream":true}',
     );
     // A streamed client answered by a non-streaming upstream: the flag goes off, usage options stay as sent.
-    expect(rewriteRequestBody('claude', Buffer.from('{"model":"a","stream":true}'), { stream: false }).toString()).toBe(
+    expect(rewrite('claude', Buffer.from('{"model":"a","stream":true}'), { stream: false }).toString()).toBe(
       '{"model":"a","stream":false}',
     );
   });
 
   it('goes through JSON.parse when a member is repeated, so the upstream reads the value this router read', () => {
     const body = Buffer.from('{"model":"alias","x":1,"model":"alias2"}');
-    expect(JSON.parse(rewriteRequestBody('openai-chat', body, { model: 'real' }).toString())).toEqual({
+    expect(JSON.parse(rewrite('openai-chat', body, { model: 'real' }).toString())).toEqual({
       model: 'real',
       x: 1,
     });
   });
 
   it('refuses a body that is not a JSON object, as before', () => {
-    expect(() => rewriteRequestBody('claude', Buffer.from('{"model":'), { model: 'x' })).toThrow(/not JSON/);
-    expect(() => rewriteRequestBody('claude', Buffer.from('[1]'), { model: 'x' })).toThrow(/JSON object/);
-    expect(() => rewriteRequestBody('gemini', Buffer.from('{"contents":'), { model: 'x' })).toThrow(/not JSON/);
+    expect(() => rewrite('claude', Buffer.from('{"model":'), { model: 'x' })).toThrow(/not JSON/);
+    expect(() => rewrite('claude', Buffer.from('[1]'), { model: 'x' })).toThrow(/JSON object/);
+    expect(() => rewrite('gemini', Buffer.from('{"contents":'), { model: 'x' })).toThrow(/not JSON/);
   });
 });
 
@@ -264,7 +280,7 @@ describe('a thinking suffix on a same-format request', () => {
     const plan = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6(8192)');
     expect(plan.translateRequest).toBe(true);
     const out = JSON.parse(
-      upstreamRequestBody(plan, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6(8192)').toString(),
+      upstreamBytes(plan, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6(8192)').toString(),
     );
     expect(out).toMatchObject({
       model: 'claude-sonnet-4-6',
@@ -273,9 +289,9 @@ describe('a thinking suffix on a same-format request', () => {
     });
     // Without the suffix the same request keeps its bytes, the model renamed in place.
     const plain = planExchange(route('claude', false), PROVIDER_ADAPTERS.claude, 'claude-sonnet-4-6');
-    expect(
-      upstreamRequestBody(plain, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6').toString(),
-    ).toBe(body.toString().replace('claude-bench', 'claude-sonnet-4-6'));
+    expect(upstreamBytes(plain, { model: 'claude-bench', stream: false }, body, 'claude-sonnet-4-6').toString()).toBe(
+      body.toString().replace('claude-bench', 'claude-sonnet-4-6'),
+    );
   });
 });
 
@@ -293,7 +309,7 @@ describe('upstreamRequestBody', () => {
 
   it('encodes a chat request for Claude with the upstream model', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.claude, 'claude-x');
-    const out = JSON.parse(upstreamRequestBody(plan, { model: 'alias', stream: false }, chat, 'claude-x').toString());
+    const out = JSON.parse(upstreamBytes(plan, { model: 'alias', stream: false }, chat, 'claude-x').toString());
     expect(out).toMatchObject({
       model: 'claude-x',
       system: 'be brief',
@@ -305,17 +321,13 @@ describe('upstreamRequestBody', () => {
 
   it('applies a thinking suffix through the codec and asks the streaming-only upstream for a stream', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.codex, 'gpt-5(high)');
-    const out = JSON.parse(
-      upstreamRequestBody(plan, { model: 'alias', stream: false }, chat, 'gpt-5(high)').toString(),
-    );
+    const out = JSON.parse(upstreamBytes(plan, { model: 'alias', stream: false }, chat, 'gpt-5(high)').toString());
     expect(out).toMatchObject({ model: 'gpt-5', stream: true, reasoning: { effort: 'high' } });
   });
 
   it('rejects a body that is not a JSON object', () => {
     const plan = planExchange(route('openai-chat', false), PROVIDER_ADAPTERS.claude, 'c');
-    expect(() => upstreamRequestBody(plan, { model: 'c', stream: false }, Buffer.from('[1]'), 'c')).toThrow(
-      /JSON object/,
-    );
+    expect(() => upstreamBytes(plan, { model: 'c', stream: false }, Buffer.from('[1]'), 'c')).toThrow(/JSON object/);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   type TopLevelMembers,
   type Usage,
 } from '@cpa/formats';
-import { parseJsonObject, type ProviderAdapter } from './provider-adapter';
+import { parseJsonObject, type ProviderAdapter, type UpstreamBody } from './provider-adapter';
 
 /**
  * How the upstream answer becomes the client's answer:
@@ -93,7 +93,7 @@ export function rewriteRequestBody(
   body: Buffer,
   change: { model?: string; stream?: boolean },
   layout?: BodyLayout,
-): Buffer {
+): UpstreamBody {
   if (body.length === 0) return body;
   // The gateway's scan of these very bytes, when it fits them; otherwise scan here.
   let scan: TopLevelMembers | undefined = scanFromLayout(body, layout, ROUTED_MEMBERS);
@@ -150,7 +150,7 @@ export function upstreamRequestBody(
   route: Pick<RouteRequest, 'model' | 'stream' | 'bodyLayout'>,
   body: Buffer,
   upstreamModelWithSuffix: string,
-): Buffer {
+): UpstreamBody {
   if (!plan.translateRequest)
     return rewriteRequestBody(
       plan.client,

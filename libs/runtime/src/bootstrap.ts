@@ -5,6 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { RedisTransportServer, transportEnv } from '@cpa/transport';
 import { loadEnv } from '@cpa/config';
 import { installProcessGuards } from './process-guards';
+import { startOffHeapCollector } from './off-heap-collector';
 import { installMetricsEndpoint, metricsToken, observeQueueWait } from './metrics-endpoint';
 import { createServiceLogger, fastifyRequestId, logRequests, nestLoggerOf } from './logging';
 
@@ -34,6 +35,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
  */
 export async function bootstrapService(module: unknown, options: ServiceOptions): Promise<INestApplication> {
   installProcessGuards(options.name);
+  // Runs where tools/node-flags.conf gives --expose-gc (the services that hold large bodies).
+  startOffHeapCollector();
   const env = loadEnv();
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimitBytes ?? env.bodyLimitBytes,

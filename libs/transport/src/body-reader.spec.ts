@@ -49,6 +49,23 @@ describe('RespReplyParser', () => {
     expect(reply!.byteOffset).toBe(0);
   });
 
+  it('keeps nothing of a chunk after feeding it: every chunk may arrive in the same reused memory', () => {
+    for (const chunks of splits(stream)) {
+      const reused = Buffer.alloc(stream.length);
+      const replies: RespReply[] = [];
+      const parser = new RespReplyParser((reply) => replies.push(reply));
+      for (const chunk of chunks) {
+        chunk.copy(reused);
+        parser.feed(reused.subarray(0, chunk.length));
+        reused.fill(0x2a);
+      }
+      expect(replies).toHaveLength(5);
+      expect((replies[0] as Buffer).equals(body)).toBe(true);
+      expect(replies[2]).toEqual({ status: 'OK' });
+      expect((replies[3] as RespErrorReply).message).toBe('ERR wrong number of arguments');
+    }
+  });
+
   it('hands a bulk over as soon as its bytes are in, before its CRLF arrives', () => {
     const replies = parse([Buffer.from('$3\r\nabc')]);
     expect(replies.map((r) => (r as Buffer).toString())).toEqual(['abc']);

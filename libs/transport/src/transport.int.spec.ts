@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { createHash, randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   Controller,
   Injectable,
@@ -36,6 +38,11 @@ const runPrefix = `${process.env.TEST_KEY_PREFIX ?? 'test:local:'}transport:`;
 let prefix = '';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A full garbage collection, in a test process started without --expose-gc. */
+function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 /** Items of a queue not taken by any consumer yet (the stream holds taken-but-unfinished ones too). */
 async function waiting(queue: string): Promise<number> {
   const key = transportKeys.queue(prefix, queue);
@@ -505,6 +512,22 @@ describe('bodies by reference', () => {
     expect(alpha.get(AlphaController).bodies).toEqual([undefined]);
     // The reply ended: nobody needs the body again.
     await waitFor(async () => expect(await bodyKeys()).toEqual([]));
+  });
+
+  it('lets go of a stored body while the reply is still to come (not held for the whole request)', async () => {
+    const collect = exposedGc();
+    let body: Buffer | undefined = large();
+    const held = new WeakRef(body);
+    const reply = firstValueFrom(client().request('alpha.route', { x: 1, to: 'beta.digest' }, { body }));
+    body = undefined;
+    // Stored, and no server runs yet: the request waits for its reply.
+    await waitFor(async () => expect(await bodyKeys()).toHaveLength(1));
+    await sleep(10);
+    collect();
+    expect(held.deref()).toBeUndefined();
+    await startService([AlphaController], ['alpha'], { readsBodies: false });
+    await startService([BetaController], ['beta']);
+    expect((await reply).meta).toMatchObject({ isBuffer: true, length: 100 * 1024 + 4 });
   });
 
   it('keeps the reference across a failed attempt and a second routing, and delivers small bodies inline as before', async () => {

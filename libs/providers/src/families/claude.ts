@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RouteActions } from '@cpa/contracts';
-import type { ProviderAdapter, UpstreamCall, UpstreamTarget } from '../provider-adapter';
+import type { ProviderAdapter, UpstreamBody, UpstreamCall, UpstreamTarget } from '../provider-adapter';
 import { joinUrl, secretToken, tryParseJsonObject } from '../provider-adapter';
 import {
   cloakClaudeBody,
@@ -25,7 +25,7 @@ export const claudeAdapter: ProviderAdapter = {
   target(call: UpstreamCall, stream: boolean) {
     return call.kind === 'oauth' ? oauthTarget(call, stream) : apiKeyTarget(call);
   },
-  prepareBody(call: UpstreamCall, body: Buffer, _stream: boolean, target?: UpstreamTarget) {
+  prepareBody(call: UpstreamCall, body: UpstreamBody, _stream: boolean, target?: UpstreamTarget) {
     // API keys and Claude Code itself: the body goes as it is.
     if (call.kind !== 'oauth' || isClaudeCodeClient(call.route.headers['user-agent'])) return body;
     const request = tryParseJsonObject(body);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { RouteActions } from '@cpa/contracts';
-import type { CredentialSecret, JsonObject, UpstreamCall } from '../provider-adapter';
+import type { CredentialSecret, JsonObject, UpstreamBody, UpstreamCall } from '../provider-adapter';
 import { joinUrl, parseJsonObject } from '../provider-adapter';
 import { geminiMethod } from './gemini';
 
@@ -57,7 +57,7 @@ function countTokensBody(body: Json, model: string): Json {
 }
 
 /** The Gemini CLI's envelope: `{model, project, request}`. */
-export function wrapGeminiCli(call: UpstreamCall, body: Buffer): Buffer {
+export function wrapGeminiCli(call: UpstreamCall, body: UpstreamBody): Buffer {
   const json = parseJsonObject(body);
   if (call.route.action === RouteActions.countTokens)
     return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));
@@ -71,7 +71,7 @@ export function wrapGeminiCli(call: UpstreamCall, body: Buffer): Buffer {
  * `requestId` and a `request.sessionId` that stays the same across a conversation's
  * turns (so upstream caching sees one session); safety settings are not accepted.
  */
-export function wrapAntigravity(call: UpstreamCall, body: Buffer): Buffer {
+export function wrapAntigravity(call: UpstreamCall, body: UpstreamBody): Buffer {
   const json = parseJsonObject(body);
   if (call.route.action === RouteActions.countTokens)
     return Buffer.from(JSON.stringify(countTokensBody(json, call.upstreamModel)));

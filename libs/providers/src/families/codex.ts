@@ -1,4 +1,4 @@
-import type { ProviderAdapter, UpstreamCall, UpstreamTarget } from '../provider-adapter';
+import type { ProviderAdapter, UpstreamBody, UpstreamCall, UpstreamTarget } from '../provider-adapter';
 import { joinUrl, secretToken, tryParseJsonObject } from '../provider-adapter';
 import { CODEX_CLI, DEFAULT_CODEX_CHATGPT_BASE_URL } from './client-profiles';
 import {
@@ -31,7 +31,7 @@ export const codexAdapter: ProviderAdapter = {
       },
     };
   },
-  prepareBody(call: UpstreamCall, body: Buffer, _stream: boolean, target?: UpstreamTarget) {
+  prepareBody(call: UpstreamCall, body: UpstreamBody, _stream: boolean, target?: UpstreamTarget) {
     if (call.kind !== 'oauth') return body;
     const request = tryParseJsonObject(body);
     if (!request) return body;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RouteActions, type RouteRequest } from '@cpa/contracts';
-import type { UpstreamCall } from '../provider-adapter';
+import { parseJsonObject, type UpstreamCall } from '../provider-adapter';
 import { unwrapCodeAssist, unwrapJsonBytes, unwrapStream } from '../response-unwrap';
 import { antigravityAdapter } from './antigravity';
 import { ANTIGRAVITY_BASE_URLS, antigravityBases, antigravitySessionId, GEMINI_CLI_API_CLIENT } from './code-assist';
@@ -33,7 +33,7 @@ function call(
 }
 
 const body = (json: unknown) => Buffer.from(JSON.stringify(json));
-const parse = (buf: Buffer) => JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+const parse = parseJsonObject;
 const GEMINI_BODY = {
   contents: [{ role: 'user', parts: [{ text: 'hello there' }] }],
   safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }],

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
+import type { ProviderAdapter, UpstreamBody, UpstreamCall } from '../provider-adapter';
 import { joinUrl, tryParseJsonObject } from '../provider-adapter';
 import { DEFAULT_IFLOW_BASE_URL, IFLOW_CLI } from './client-profiles';
 
@@ -65,7 +65,7 @@ export const iflowAdapter: ProviderAdapter = {
       headers: { ...iflowHeaders(apiKeyOf(call), stream, newIFlowIdentity()), ...call.headers },
     };
   },
-  prepareBody(_call: UpstreamCall, body: Buffer, stream: boolean) {
+  prepareBody(_call: UpstreamCall, body: UpstreamBody, stream: boolean) {
     if (!stream) return body;
     const request = tryParseJsonObject(body);
     if (!request || !Array.isArray(request.tools) || request.tools.length > 0) return body;

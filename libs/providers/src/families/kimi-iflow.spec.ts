@@ -1,7 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RouteRequest } from '@cpa/contracts';
 import { startIFlowMock, startKimiMock, type ChatSubscriptionMock } from '@cpa/testing';
-import type { UpstreamCall, UpstreamTarget } from '../provider-adapter';
+import {
+  joinedBody,
+  parseJsonObject,
+  type UpstreamBody,
+  type UpstreamCall,
+  type UpstreamTarget,
+} from '../provider-adapter';
 import { iflowAdapter, iflowHeaders, iflowSignature } from './iflow';
 import { kimiAdapter, kimiDeviceHeaders, kimiDeviceId, kimiHeaders, kimiUpstreamModel } from './kimi';
 
@@ -30,7 +36,7 @@ function call(overrides: Partial<UpstreamCall> = {}): UpstreamCall {
 
 const chatBody = (extra: Record<string, unknown> = {}) =>
   Buffer.from(JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hello mock' }], ...extra }));
-const parse = (buf: Buffer) => JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+const parse = parseJsonObject;
 
 afterEach(() => vi.unstubAllEnvs());
 
@@ -196,9 +202,9 @@ describe('what the upstreams accept and refuse (mock upstreams recompute the che
 
   async function send(
     target: UpstreamTarget,
-    body: Buffer,
+    body: UpstreamBody,
   ): Promise<{ status: number; json: Record<string, unknown> }> {
-    const res = await fetch(target.url, { method: 'POST', headers: target.headers, body });
+    const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: joinedBody(body) });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   }
 

@@ -1,5 +1,5 @@
 import { arch, hostname, platform } from 'node:os';
-import type { ProviderAdapter, UpstreamCall } from '../provider-adapter';
+import type { ProviderAdapter, UpstreamBody, UpstreamCall } from '../provider-adapter';
 import { joinUrl, tryParseJsonObject } from '../provider-adapter';
 import { DEFAULT_KIMI_BASE_URL, KIMI_CLI } from './client-profiles';
 import { stableUuid } from './stable-id';
@@ -109,7 +109,7 @@ export const kimiAdapter: ProviderAdapter = {
       headers: { ...kimiHeaders(accessTokenOf(call), deviceId, stream), ...call.headers },
     };
   },
-  prepareBody(call: UpstreamCall, body: Buffer, stream: boolean) {
+  prepareBody(call: UpstreamCall, body: UpstreamBody, stream: boolean) {
     const request = tryParseJsonObject(body);
     if (!request) return body;
     request.model = kimiUpstreamModel(call.upstreamModel);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RouteActions, type RouteRequest } from '@cpa/contracts';
 import { unsignedJwt } from '@cpa/testing';
-import type { UpstreamCall } from '../provider-adapter';
+import { parseJsonObject, type UpstreamCall } from '../provider-adapter';
 import { claudeAdapter, isAnthropicApi } from './claude';
 import { CLAUDE_CODE, CLAUDE_DEFAULT_BETAS, CODEX_CLI } from './client-profiles';
 import { codexAdapter } from './codex';
@@ -27,7 +27,7 @@ const call = (over: Partial<UpstreamCall> = {}): UpstreamCall => ({
   credentialId: 'cred-1',
   ...over,
 });
-const json = (buffer: Buffer) => JSON.parse(buffer.toString('utf8')) as Record<string, unknown>;
+const json = parseJsonObject;
 
 afterEach(() => {
   delete process.env.CLAUDE_BASE_URL;

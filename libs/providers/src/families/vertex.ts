@@ -1,5 +1,5 @@
 import { RouteActions } from '@cpa/contracts';
-import type { CredentialSecret, ProviderAdapter, UpstreamCall } from '../provider-adapter';
+import type { CredentialSecret, ProviderAdapter, UpstreamBody, UpstreamCall } from '../provider-adapter';
 import { joinUrl, parseJsonObject, secretToken } from '../provider-adapter';
 import { geminiMethod } from './gemini';
 
@@ -25,7 +25,7 @@ export function vertexScope(secret: CredentialSecret): { project: string; locati
 type Json = Record<string, unknown>;
 
 /** Vertex's countTokens takes the request's fields at the top level (no `generateContentRequest`). */
-function flattenCountTokens(body: Buffer): Buffer {
+function flattenCountTokens(body: UpstreamBody): UpstreamBody {
   const json = parseJsonObject(body);
   const inner = json.generateContentRequest as Json | undefined;
   if (!inner || typeof inner !== 'object') return body;
