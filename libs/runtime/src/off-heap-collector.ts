@@ -20,7 +20,7 @@ export interface OffHeapCollectorOptions {
   intervalMs?: number;
 }
 
-export const OFF_HEAP_STEP_BYTES = 16 * 1024 * 1024;
+export const OFF_HEAP_STEP_BYTES = 8 * 1024 * 1024;
 const INTERVAL_MS = 50;
 
 /** The decision, I/O-free: a collection is due when none runs and memory outside the heap grew by a step. */
