@@ -3,11 +3,12 @@ import { OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { Observable, Subscriber } from 'rxjs';
 import type { Frame } from './frame';
-import { keyPrefixFor, queueOf } from '@cpa/contracts';
+import { isRedisClusterUrl, keyPrefixFor, queueOf } from '@cpa/contracts';
+import { BodyConnection } from './body-connection';
 import { transportKeys } from './keys';
 import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
 import { DEFAULT_BODY_REF_MIN_BYTES, DEFAULT_QUEUE_LIMIT, RedisTransportClientOptions } from './options';
-import { ScriptedRedis, withScripts } from './scripts';
+import { PUSH_WITH_BODY_SCRIPT, ScriptedRedis, withScripts } from './scripts';
 import { TransportError } from './transport-error';
 import { decodeReply, encodeCancel, encodeFlow, encodeRequest, ReplyMessage } from './wire';
 
@@ -114,6 +115,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
 
   private cmd?: ScriptedRedis;
   private sub?: RedisConnection;
+  /** Stores large bodies without ioredis's copy of each into its command (body-connection.ts); not on a cluster. */
+  private bodies?: BodyConnection;
   private connecting?: Promise<void>;
   private connected = false;
   private readonly calls = new Map<string, Call>();
@@ -250,15 +253,10 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     const queue = queueOf(call.pattern);
     const key = transportKeys.body(this.prefix, call.id);
     const ttlMs = Math.max(0, deadline - Date.now()) + BODY_TTL_MARGIN_MS;
-    const pushed = await this.cmd!.transportPushWithBody(
-      transportKeys.queue(this.prefix, queue),
-      transportKeys.refused(this.prefix, queue),
-      key,
-      this.queueLimit,
-      item,
-      body,
-      ttlMs,
-    );
+    const keys = [transportKeys.queue(this.prefix, queue), transportKeys.refused(this.prefix, queue), key] as const;
+    const pushed = this.bodies
+      ? await this.bodies.evalInteger(PUSH_WITH_BODY_SCRIPT, keys, [String(this.queueLimit), item, body, String(ttlMs)])
+      : await this.cmd!.transportPushWithBody(...keys, this.queueLimit, item, body, ttlMs);
     if (pushed !== 1) {
       this.refused++;
       throw new TransportError('overloaded', `the ${queue} queue is full; retry shortly`, 503);
@@ -296,6 +294,8 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
     this.connecting = undefined;
     const connections = [this.cmd, this.sub];
     this.cmd = this.sub = undefined;
+    this.bodies?.close();
+    this.bodies = undefined;
     await Promise.allSettled(connections.map(closeConnection));
     this._status$.next('disconnected');
   }
@@ -360,6 +360,7 @@ export class RedisTransportClient extends ClientProxy<Record<string, Listener[1]
       }),
     ));
     const sub = (this.sub = createRedis(url, { lazyConnect: true }));
+    if (!isRedisClusterUrl(url)) this.bodies = new BodyConnection(url);
     for (const connection of [cmd, sub]) {
       connection.on('error', () => undefined); // surfaced through failed commands and lost replies
       for (const [event, callback] of this.listeners) connection.on(event, callback);

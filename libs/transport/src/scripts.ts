@@ -1,3 +1,4 @@
+import { luaScript } from './body-connection';
 import type { RedisConnection } from './connection';
 
 /**
@@ -175,6 +176,9 @@ export interface ScriptCommands {
 }
 
 export type ScriptedRedis = RedisConnection & ScriptCommands;
+
+/** PUSH_WITH_BODY for the body connection (`BodyConnection.evalInteger`), which writes the body without copying it. */
+export const PUSH_WITH_BODY_SCRIPT = luaScript(PUSH_WITH_BODY);
 
 export function withScripts(redis: RedisConnection): ScriptedRedis {
   for (const [name, definition] of Object.entries(SCRIPTS)) redis.defineCommand(name, definition);

@@ -4,7 +4,7 @@ import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microse
 import { isObservable, Subscription } from 'rxjs';
 import { isRedisClusterUrl, keyPrefixFor } from '@cpa/contracts';
 import { RedisTransportContext } from './context';
-import { BodyReader } from './body-reader';
+import { BodyConnection } from './body-connection';
 import { closeConnection, createRedis, onMessage, publish, RedisConnection, subscribe } from './connection';
 import { Forward, Frame, isForward, RemoteError, toFrame, toRemoteError } from './frame';
 import { CONSUMER_GROUP, transportKeys } from './keys';
@@ -106,8 +106,8 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
   private readonly promoteTimers = new Set<NodeJS.Timeout>();
 
   private cmd?: ScriptedRedis;
-  /** Reads stored bodies without ioredis's reply pool (body-reader.ts); undefined on a cluster or when bodies are not read. */
-  private bodyReader?: BodyReader;
+  /** Reads stored bodies without ioredis's reply pool (body-connection.ts); undefined on a cluster or when bodies are not read. */
+  private bodyConnection?: BodyConnection;
   private pop?: RedisConnection;
   private sub?: RedisConnection;
   private readonly listeners: Listener[] = [];
@@ -206,7 +206,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       if (popReady++ > 0) this.recoverOwn = true;
     });
     this.sub = createRedis(url, { lazyConnect: true });
-    if (this.readsBodies && !isRedisClusterUrl(url)) this.bodyReader = new BodyReader(url);
+    if (this.readsBodies && !isRedisClusterUrl(url)) this.bodyConnection = new BodyConnection(url);
     for (const connection of [this.cmd, this.pop, this.sub]) {
       connection.on('error', (err: Error) => this.logger.warn(`redis connection error: ${err.message}`));
       for (const [event, callback] of this.listeners) connection.on(event, callback);
@@ -364,7 +364,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
       this.wakePopIfRoom();
     };
     const keys = items.map(({ message }) => transportKeys.body(this.prefix, message.id));
-    (this.bodyReader ? this.bodyReader.read(keys) : this.cmd!.mgetBuffer(...keys)).then(
+    (this.bodyConnection ? this.bodyConnection.read(keys) : this.cmd!.mgetBuffer(...keys)).then(
       (bodies) => {
         settled();
         // Shutting down: leave them pending; a live consumer reclaims them.
@@ -818,7 +818,7 @@ export class RedisTransportServer extends Server<Record<string, Listener[1]>> im
     // Nothing of ours is pending any more: no need to wait for the key to lapse.
     if (this.queueKeys.length > 0) await this.cmd.del(this.consumerKey).catch(() => undefined);
 
-    this.bodyReader?.close();
+    this.bodyConnection?.close();
     await Promise.allSettled([this.cmd, this.sub, this.pop].map(closeConnection));
     this._status$.next('disconnected');
   }

@@ -1,24 +1,30 @@
+import { createHash } from 'node:crypto';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 
 /**
- * Stored request bodies (`RequestMessage.bodyRef`) are read over a connection of their own,
- * each straight into a Buffer of its exact size.
+ * Stored request bodies (`RequestMessage.bodyRef`) go in and out over a connection of their
+ * own: the caller's store-and-queue script is written with the body as it is, and a reader
+ * gets each body straight into a Buffer of its exact size.
  *
  * Why not ioredis: its reply parser (redis-parser) copies every bulk reply that spans two
  * socket reads into one module-wide pool and hands out slices of it. The pool grows with
  * the replies (three times the reply plus what it already holds) and is never released, and
  * each body held pins the pool it came from: an executor that passed on 1 MB bodies kept
  * 30-40 MB of pool after the load ended, the difference between about 130 and 170 MB RSS.
+ * And it copies every Buffer argument into one buffer with the command before writing it:
+ * a third copy of each 1 MB body in the gateway, at the moment ten of them arrive at once.
  *
- * The connection speaks just enough RESP for GET: AUTH and SELECT from the URL, pipelined
- * GETs, bulk, null, status and error replies. A lost connection fails the reads in flight
- * (the caller refuses those items as unreadable; they were never acted on) and the next read
- * connects again. Cluster URLs keep using ioredis, which knows the slot map.
+ * The connection speaks just enough RESP for that: AUTH and SELECT from the URL, pipelined
+ * GETs and EVALSHA (EVAL when Redis does not know the script yet), bulk, null, integer,
+ * status and error replies. A lost connection fails the commands in flight (a read: the
+ * caller refuses those items as unreadable, they were never acted on; a store: the caller
+ * answers 503) and the next command connects again; nothing is sent twice. Cluster URLs keep
+ * using ioredis, which knows the slot map.
  */
 
-/** One reply: a bulk string, a null bulk, a status line (`+OK`), or an error (`-ERR ...`). */
-export type RespReply = Buffer | null | { status: string } | RespErrorReply;
+/** One reply: a bulk string, a null bulk, an integer, a status line (`+OK`), or an error (`-ERR ...`). */
+export type RespReply = Buffer | null | number | { status: string } | RespErrorReply;
 
 export class RespErrorReply {
   constructor(readonly message: string) {}
@@ -109,6 +115,10 @@ export class RespReplyParser {
     const rest = line.slice(1);
     if (type === '+') return this.onReply({ status: rest });
     if (type === '-') return this.onReply(new RespErrorReply(rest));
+    if (type === ':') {
+      if (!/^-?\d+$/.test(rest)) throw new RespProtocolError('invalid integer reply');
+      return this.onReply(Number(rest));
+    }
     if (type !== '$') throw new RespProtocolError(`unexpected reply type ${JSON.stringify(type ?? '')}`);
     if (!/^(?:-1|\d+)$/.test(rest)) throw new RespProtocolError('invalid bulk length');
     const length = Number(rest);
@@ -124,12 +134,48 @@ export class RespReplyParser {
 
 /** A command in RESP (an array of bulk strings). */
 export function encodeCommand(...args: string[]): Buffer {
-  let text = `*${args.length}\r\n`;
-  for (const arg of args) text += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
-  return Buffer.from(text, 'utf8');
+  return Buffer.concat(encodeCommandParts(args));
 }
 
-export interface BodyReaderOptions {
+/** An argument at least this long is written as it is, not copied into the command's bytes. */
+const OWN_WRITE_BYTES = 16 * 1024;
+
+/**
+ * A command in RESP as the pieces to write one after another: everything is joined into as
+ * few Buffers as possible, except Buffer arguments of `OWN_WRITE_BYTES` or more, which are
+ * pieces of their own (the very Buffers given, not copies).
+ */
+export function encodeCommandParts(args: readonly (string | Buffer)[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let pending: (string | Buffer)[] = [`*${args.length}\r\n`];
+  const flush = () => {
+    parts.push(Buffer.concat(pending.map((piece) => (typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece))));
+    pending = [];
+  };
+  for (const arg of args) {
+    const length = typeof arg === 'string' ? Buffer.byteLength(arg) : arg.length;
+    pending.push(`$${length}\r\n`);
+    if (typeof arg !== 'string' && arg.length >= OWN_WRITE_BYTES) {
+      flush();
+      parts.push(arg);
+      pending.push('\r\n');
+    } else pending.push(arg, '\r\n');
+  }
+  flush();
+  return parts;
+}
+
+/** A Lua script, with the SHA-1 Redis knows it by once loaded. */
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+export function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+export interface BodyConnectionOptions {
   /** A read (or connecting for it) taking longer than this fails, with every read in flight. */
   timeoutMs?: number;
 }
@@ -140,7 +186,7 @@ interface Pending {
 }
 
 /** Reads values by key over one connection to a single Redis server (see the top of this file). */
-export class BodyReader {
+export class BodyConnection {
   private socket?: Socket;
   private ready?: Promise<void>;
   private readonly pending: Pending[] = [];
@@ -149,7 +195,7 @@ export class BodyReader {
   private readonly url: URL;
   private readonly timeoutMs: number;
 
-  constructor(url: string, options: BodyReaderOptions = {}) {
+  constructor(url: string, options: BodyConnectionOptions = {}) {
     this.url = new URL(url);
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
@@ -157,11 +203,7 @@ export class BodyReader {
   /** The values of `keys`, in order; null for a key that holds nothing. */
   async read(keys: readonly string[]): Promise<(Buffer | null)[]> {
     if (keys.length === 0) return [];
-    if (this.closed) throw new Error('body reader closed');
-    await (this.ready ??= this.open());
-    const socket = this.socket;
-    // The connection failed while this read waited for it to open.
-    if (socket === undefined) throw new Error('Redis connection closed');
+    const socket = await this.connected();
     const replies = keys.map(() => this.expect());
     socket.write(Buffer.concat(keys.map((key) => encodeCommand('GET', key))));
     this.armTimer();
@@ -173,9 +215,41 @@ export class BodyReader {
     });
   }
 
+  /**
+   * Runs a script (EVALSHA; EVAL when Redis answers NOSCRIPT) and returns its integer reply.
+   * Large Buffer arguments are written as they are (`encodeCommandParts`), in one write.
+   */
+  async evalInteger(script: LuaScript, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<number> {
+    const run = async (command: 'EVALSHA' | 'EVAL', source: string) => {
+      const socket = await this.connected();
+      const reply = this.expect();
+      const parts = encodeCommandParts([command, source, String(keys.length), ...keys, ...args]);
+      socket.cork();
+      for (const part of parts) socket.write(part);
+      socket.uncork();
+      this.armTimer();
+      return reply;
+    };
+    let reply = await run('EVALSHA', script.sha);
+    if (reply instanceof RespErrorReply && reply.message.startsWith('NOSCRIPT')) reply = await run('EVAL', script.lua);
+    if (typeof reply === 'number') return reply;
+    throw new Error(
+      reply instanceof RespErrorReply ? `Redis refused the script: ${reply.message}` : 'unexpected reply to a script',
+    );
+  }
+
   close(): void {
     this.closed = true;
-    this.fail(new Error('body reader closed'));
+    this.fail(new Error('body connection closed'));
+  }
+
+  /** The open connection (opened on first use, again after a loss). */
+  private async connected(): Promise<Socket> {
+    if (this.closed) throw new Error('body connection closed');
+    await (this.ready ??= this.open());
+    // The connection failed while this command waited for it to open.
+    if (this.socket === undefined) throw new Error('Redis connection closed');
+    return this.socket;
   }
 
   private expect(): Promise<RespReply> {
@@ -235,7 +309,7 @@ export class BodyReader {
     this.armTimer();
     for (const reply of await Promise.all(handshake))
       if (reply instanceof RespErrorReply) {
-        const err = new Error(`Redis refused the body reader's handshake: ${reply.message}`);
+        const err = new Error(`Redis refused the body connection's handshake: ${reply.message}`);
         this.fail(err);
         throw err;
       }

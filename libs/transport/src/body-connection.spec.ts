@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand, RespErrorReply, RespProtocolError, RespReplyParser, type RespReply } from './body-reader';
+import {
+  encodeCommand,
+  encodeCommandParts,
+  luaScript,
+  RespErrorReply,
+  RespProtocolError,
+  RespReplyParser,
+  type RespReply,
+} from './body-connection';
+import { createHash } from 'node:crypto';
 
 function parse(chunks: Buffer[]): RespReply[] {
   const replies: RespReply[] = [];
@@ -71,9 +80,13 @@ describe('RespReplyParser', () => {
     expect(replies.map((r) => (r as Buffer).toString())).toEqual(['abc']);
   });
 
-  it('refuses bytes that are not a reply to GET, AUTH or SELECT', () => {
+  it("reads a script's integer replies", () => {
+    expect(parse([Buffer.from(':1\r\n:0\r'), Buffer.from('\n:-1\r\n')])).toEqual([1, 0, -1]);
+  });
+
+  it('refuses bytes that are not a reply to GET, EVALSHA, AUTH or SELECT', () => {
     expect(() => parse([Buffer.from('*2\r\n')])).toThrow(RespProtocolError);
-    expect(() => parse([Buffer.from(':1\r\n')])).toThrow(RespProtocolError);
+    expect(() => parse([Buffer.from(':x1\r\n')])).toThrow(/invalid integer/);
     expect(() => parse([Buffer.from('$abc\r\n')])).toThrow(/invalid bulk length/);
     expect(() => parse([Buffer.from('$-2\r\n')])).toThrow(/invalid bulk length/);
     expect(() => parse([Buffer.from('$3\r\nabcXY')])).toThrow(/CRLF/);
@@ -86,5 +99,38 @@ describe('encodeCommand', () => {
   it('writes an array of bulk strings with byte lengths', () => {
     expect(encodeCommand('GET', 'cpa:body:é').toString()).toBe('*2\r\n$3\r\nGET\r\n$11\r\ncpa:body:é\r\n');
     expect(encodeCommand('AUTH', 'user', 'p@ss').toString()).toBe('*3\r\n$4\r\nAUTH\r\n$4\r\nuser\r\n$4\r\np@ss\r\n');
+  });
+});
+
+describe('encodeCommandParts', () => {
+  const standard = (args: (string | Buffer)[]) =>
+    Buffer.concat([
+      Buffer.from(`*${args.length}\r\n`),
+      ...args.flatMap((arg) => {
+        const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
+        return [Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n')];
+      }),
+    ]);
+
+  it('writes large Buffer arguments as they are, everything else joined around them', () => {
+    const item = Buffer.from('{"id":"1","pattern":"scheduler.dispatch"}');
+    const body = Buffer.alloc(64 * 1024, 0x61);
+    const args = ['EVALSHA', 'abc', '3', 'q', 'r', 'b', '0', item, body, '125000'];
+    const parts = encodeCommandParts(args);
+    expect(parts).toHaveLength(3);
+    expect(parts[1]).toBe(body);
+    expect(Buffer.concat(parts).equals(standard(args))).toBe(true);
+  });
+
+  it('joins a command without large arguments into one Buffer, counting bytes, not characters', () => {
+    const args = ['SET', 'clé', Buffer.from([0, 13, 10]), 'PX', '1000'];
+    const parts = encodeCommandParts(args);
+    expect(parts).toHaveLength(1);
+    expect(parts[0]!.equals(standard(args))).toBe(true);
+    expect(encodeCommand('GET', 'k').toString()).toBe('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');
+  });
+
+  it('names a script by the SHA-1 Redis gives it', () => {
+    expect(luaScript('return 1').sha).toBe(createHash('sha1').update('return 1').digest('hex'));
   });
 });
