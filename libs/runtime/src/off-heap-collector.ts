@@ -67,10 +67,9 @@ export function startOffHeapCollector(
   const growth = new OffHeapGrowth(external(), options.stepBytes);
   const timer = setInterval(() => {
     if (!growth.due(external())) return;
-    collect().then(
-      () => growth.collected(external()),
-      () => growth.collected(external()),
-    );
+    // Failed or not, the collection is over: what is left is the new baseline.
+    const collected = () => growth.collected(external());
+    collect().then(collected, collected);
   }, options.intervalMs ?? INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);

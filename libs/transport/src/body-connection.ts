@@ -176,7 +176,7 @@ export function luaScript(lua: string): LuaScript {
 }
 
 export interface BodyConnectionOptions {
-  /** A read (or connecting for it) taking longer than this fails, with every read in flight. */
+  /** A command (or connecting for it) taking longer than this fails, with every command in flight. */
   timeoutMs?: number;
 }
 
@@ -185,7 +185,10 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Reads values by key over one connection to a single Redis server (see the top of this file). */
+/**
+ * Reads stored bodies and runs the script that stores one, over one connection to a single
+ * Redis server (see the top of this file).
+ */
 export class BodyConnection {
   private socket?: Socket;
   private ready?: Promise<void>;
@@ -203,11 +206,8 @@ export class BodyConnection {
   /** The values of `keys`, in order; null for a key that holds nothing. */
   async read(keys: readonly string[]): Promise<(Buffer | null)[]> {
     if (keys.length === 0) return [];
-    const socket = await this.connected();
-    const replies = keys.map(() => this.expect());
-    socket.write(Buffer.concat(keys.map((key) => encodeCommand('GET', key))));
-    this.armTimer();
-    return (await Promise.all(replies)).map((reply) => {
+    const replies = await this.send([Buffer.concat(keys.map((key) => encodeCommand('GET', key)))], keys.length);
+    return replies.map((reply) => {
       if (reply === null || Buffer.isBuffer(reply)) return reply;
       throw new Error(
         reply instanceof RespErrorReply ? `Redis refused GET: ${reply.message}` : 'unexpected reply to GET',
@@ -220,16 +220,8 @@ export class BodyConnection {
    * Large Buffer arguments are written as they are (`encodeCommandParts`), in one write.
    */
   async evalInteger(script: LuaScript, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<number> {
-    const run = async (command: 'EVALSHA' | 'EVAL', source: string) => {
-      const socket = await this.connected();
-      const reply = this.expect();
-      const parts = encodeCommandParts([command, source, String(keys.length), ...keys, ...args]);
-      socket.cork();
-      for (const part of parts) socket.write(part);
-      socket.uncork();
-      this.armTimer();
-      return reply;
-    };
+    const run = async (command: 'EVALSHA' | 'EVAL', source: string) =>
+      (await this.send(encodeCommandParts([command, source, String(keys.length), ...keys, ...args]), 1))[0];
     let reply = await run('EVALSHA', script.sha);
     if (reply instanceof RespErrorReply && reply.message.startsWith('NOSCRIPT')) reply = await run('EVAL', script.lua);
     if (typeof reply === 'number') return reply;
@@ -241,6 +233,20 @@ export class BodyConnection {
   close(): void {
     this.closed = true;
     this.fail(new Error('body connection closed'));
+  }
+
+  /**
+   * Writes the pieces of one or more commands in one write (corked: a large body stays a piece
+   * of its own) and waits for their `count` replies. Pipelined commands keep their order.
+   */
+  private async send(pieces: readonly Buffer[], count: number): Promise<RespReply[]> {
+    const socket = await this.connected();
+    const replies = Array.from({ length: count }, () => this.expect());
+    socket.cork();
+    for (const piece of pieces) socket.write(piece);
+    socket.uncork();
+    this.armTimer();
+    return Promise.all(replies);
   }
 
   /** The open connection (opened on first use, again after a loss). */
