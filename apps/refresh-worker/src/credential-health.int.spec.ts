@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Events, type RouteRequest } from '@cpa/contracts';
-import { CredentialRepository, PrismaService, SettingsRepository } from '@cpa/db';
+import { CredentialRepository, PrismaService, SettingsRepository, UnitOfWork } from '@cpa/db';
 import { REFRESH_PENDING_BACKOFF_MS, TOKEN_REQUEST_TIMEOUT_MS, TokenClient } from '@cpa/providers';
 import { CredentialRefreshService } from '@cpa/providers/refresh';
 import { DispatchService, RoutingStateStore } from '@cpa/routing-state';
@@ -35,6 +35,7 @@ let subscriber: Redis;
 let credentials: CredentialRepository;
 let prisma: PrismaService;
 let settings: SettingsRepository;
+let uow: UnitOfWork;
 let refresherA: CredentialRefreshService;
 let refresherB: CredentialRefreshService;
 let queue: RefreshQueueService;
@@ -58,6 +59,7 @@ beforeAll(async () => {
   credentials = a.get(CredentialRepository);
   prisma = a.get(PrismaService);
   settings = a.get(SettingsRepository);
+  uow = a.get(UnitOfWork);
   refresherA = a.get(CredentialRefreshService);
   refresherB = b.get(CredentialRefreshService);
   queue = a.get(RefreshQueueService);
@@ -190,7 +192,7 @@ describe('a slow token endpoint', () => {
     const { record, refreshToken } = await createLogin('claude');
     slow.seed(refreshToken);
     server.handler = slow.handler;
-    const impatient = new CredentialRefreshService(credentials, new TokenClient({ timeoutMs: 300 }), settings);
+    const impatient = new CredentialRefreshService(credentials, uow, new TokenClient({ timeoutMs: 300 }), settings);
     const abortedBefore = server.aborted;
     try {
       const started = Date.now();

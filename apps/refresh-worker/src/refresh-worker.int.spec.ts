@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authFileCredentialId } from '@cpa/config';
 import { CredentialRepository, PrismaService, SecretBox } from '@cpa/db';
-import { REFRESH_FAILURE_BACKOFF_MS } from '@cpa/providers';
+import { REFRESH_FAILURE_BACKOFF_MS, tokenFingerprint } from '@cpa/providers';
 import { CredentialRefreshService, type RefreshOutcome } from '@cpa/providers/refresh';
 import { waitFor } from '@cpa/testing';
 import { MockTokenServer, type MockTokenHandler } from '@cpa/testing';
@@ -336,25 +336,33 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
     });
   });
 
-  it("a gemini file's projects share one login: the winner's tokens reactivate a sibling that lost the race, and routing is told", async () => {
-    // One Google login stored once per project; a rotating endpoint spent the shared refresh
-    // token for the winner, so the sibling's own attempt was refused and marked it needs_login.
+  /** The credentials of one gemini file with `projects`, all holding one refresh token. */
+  async function createGeminiFile(projects: string[], expiresInMs = 60_000) {
     const fileName = `gemini-${randomUUID()}.json`;
-    const projects = ['proj-one', 'proj-two'];
     const refreshToken = `rt-${randomUUID()}`;
-    const [winner, sibling] = await Promise.all(
+    const records = await Promise.all(
       projects.map((project) =>
         credentials.create({
           id: authFileCredentialId(fileName, project),
           provider: 'gemini-cli',
           kind: 'oauth',
           source,
-          expiresAt: new Date(Date.now() + 60_000),
+          expiresAt: new Date(Date.now() + expiresInMs),
           attributes: { fileName, fileProjects: projects },
           secret: { accessToken: 'ya29.old', refreshToken, tokenType: 'Bearer', projectId: project },
         }),
       ),
     );
+    return { records, refreshToken };
+  }
+
+  it("a gemini file's projects share one login: the winner's tokens reactivate a sibling that lost the race, and routing is told", async () => {
+    // One Google login stored once per project; a rotating endpoint spent the shared refresh
+    // token for the winner, so the sibling's own attempt was refused and marked it needs_login.
+    const {
+      records: [winner, sibling],
+      refreshToken,
+    } = await createGeminiFile(['proj-one', 'proj-two']);
     await credentials.update(sibling!.id, sibling!.version, {
       status: 'needs_login',
       statusMessage: 'invalid_grant',
@@ -383,6 +391,82 @@ describe('refresh worker (Postgres + Redis + BullMQ)', () => {
       projectId: 'proj-one',
     });
     expect(requestsFor(refreshToken)).toHaveLength(1);
+  });
+
+  it("one claim covers a gemini file's projects: refreshing all of them at once presents the shared refresh token once", async () => {
+    // A rotating endpoint refuses a spent token: a second presentation would mark a working
+    // login as needing a new one.
+    const { records, refreshToken } = await createGeminiFile(['proj-a', 'proj-b', 'proj-c']);
+    const gate = gated({
+      status: 200,
+      body: { access_token: 'ya29.one-login', refresh_token: 'rt-next', expires_in: 3599 },
+    });
+    scripts.set(refreshToken, gate.handler);
+
+    const pending = records.flatMap((record) => [refresher.refresh(record.id), refresher.refresh(record.id)]);
+    await waitFor(() => requestsFor(refreshToken).length === 1);
+    gate.release();
+    const outcomes = await Promise.all(pending);
+
+    const refreshed = outcomes.filter((o) => o.status === 'refreshed');
+    expect(refreshed).toHaveLength(1);
+    const [winner] = refreshed as Array<Extract<RefreshOutcome, { status: 'refreshed' }>>;
+    expect(new Set([winner!.credentialId, ...winner!.shared!])).toEqual(new Set(records.map((r) => r.id)));
+    expect(outcomes.filter((o) => o.status === 'failed')).toEqual([]);
+    expect(requestsFor(refreshToken)).toHaveLength(1);
+    for (const record of records) {
+      const row = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
+      expect(row, record.id).toMatchObject({ status: 'active', nextRefreshAt: null });
+      expect(await credentials.getSecret(record.id)).toMatchObject({
+        accessToken: 'ya29.one-login',
+        refreshToken: 'rt-next',
+        projectId: (record.attributes.fileProjects as string[])[records.indexOf(record)],
+      });
+    }
+  });
+
+  it("a project's refresh-on-401 during its login's refresh waits for it and answers with the shared tokens", async () => {
+    const {
+      records: [first, second],
+      refreshToken,
+    } = await createGeminiFile(['proj-first', 'proj-second']);
+    const gate = gated({
+      status: 200,
+      body: { access_token: 'ya29.waited-for', refresh_token: 'rt-after-wait', expires_in: 3599 },
+    });
+    scripts.set(refreshToken, gate.handler);
+
+    const scheduled = refresher.refresh(first!.id);
+    await waitFor(() => requestsFor(refreshToken).length === 1);
+    const onDemand = refresher.refreshRejected(second!.id, tokenFingerprint('ya29.old'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    gate.release();
+
+    expect(await scheduled).toMatchObject({ status: 'refreshed', shared: [second!.id] });
+    const current = await credentials.get(second!.id);
+    expect(await onDemand).toEqual({ status: 'current', credentialId: second!.id, version: current!.version });
+    expect(await credentials.getSecret(second!.id)).toMatchObject({ accessToken: 'ya29.waited-for' });
+    expect(requestsFor(refreshToken)).toHaveLength(1);
+  });
+
+  it('a refused grant marks every project of the gemini file as needing a login, and routing is told of each', async () => {
+    const { records, refreshToken } = await createGeminiFile(['proj-x', 'proj-y']);
+    scripts.set(refreshToken, () => ({ status: 400, body: { error: 'invalid_grant' } }));
+
+    const outcome = await refresher.refresh(records[0]!.id);
+    expect(outcome).toMatchObject({ status: 'failed', permanent: true, shared: [records[1]!.id] });
+    for (const record of records) {
+      const row = await prisma.credential.findUniqueOrThrow({ where: { id: record.id } });
+      expect(row, record.id).toMatchObject({ status: 'needs_login' });
+      expect(row.lastError, record.id).toContain('invalid_grant');
+    }
+    expect(requestsFor(refreshToken)).toHaveLength(1);
+
+    // Through a worker, the announcement names both.
+    const again = await createGeminiFile(['proj-x', 'proj-y']);
+    scripts.set(again.refreshToken, () => ({ status: 400, body: { error: 'invalid_grant' } }));
+    await queueA.enqueue([again.records[1]!.id]);
+    await waitFor(() => again.records.every((record) => fixture.changed.includes(record.id)));
   });
 
   it('skips API keys and unknown ids', async () => {

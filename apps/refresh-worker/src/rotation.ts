@@ -11,8 +11,8 @@ import { RedisTransportClient } from '@cpa/transport';
  * executor to drop its cached secret, for the credential and every sibling given the same
  * tokens (projects of one gemini file). Siblings that had been marked as needing a new login
  * are active again: every catalog reloads so routing picks them again. When a refused grant
- * marked the credential as needing a new login: republishes, then tells every catalog to
- * reload so routing stops picking it.
+ * marked the credential (and its siblings) as needing a new login: republishes, then tells
+ * every catalog to reload so routing stops picking them.
  */
 @Injectable()
 export class RotationAnnouncer {
@@ -30,7 +30,10 @@ export class RotationAnnouncer {
         await this.emit(Events.credentialChanged, { credentialIds: outcome.reactivated, at: Date.now() });
     } else if (outcome.status === 'failed' && outcome.permanent) {
       await this.catalog.publishQuietly();
-      await this.emit(Events.credentialChanged, { credentialIds: [outcome.credentialId], at: Date.now() });
+      await this.emit(Events.credentialChanged, {
+        credentialIds: [outcome.credentialId, ...(outcome.shared ?? [])],
+        at: Date.now(),
+      });
     }
   }
 

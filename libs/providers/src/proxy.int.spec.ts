@@ -5,7 +5,7 @@ import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { PublishedCatalog } from '@cpa/catalog/testing';
 import { SettingKeys } from '@cpa/config';
 import { Patterns, type AttemptFailure, type ExecuteRequest, type ResponseHead } from '@cpa/contracts';
-import { CredentialRepository, SettingsRepository, type CredentialRecord } from '@cpa/db';
+import { CredentialRepository, SettingsRepository, UnitOfWork, type CredentialRecord } from '@cpa/db';
 import {
   startConnectProxy,
   startMockUpstream,
@@ -141,7 +141,12 @@ describe('proxies for upstream calls and token refreshes', () => {
     const viaSocks = await createLogin(socksUrl);
     const direct = await createLogin('direct');
     const logins = [viaGlobal, viaSocks, direct];
-    const refresher = new CredentialRefreshService(credentials, tokenClient, settings);
+    const refresher = new CredentialRefreshService(
+      credentials,
+      new UnitOfWork(db.prisma, db.box),
+      tokenClient,
+      settings,
+    );
 
     for (const login of logins) expect(await refresher.refresh(login.record.id)).toMatchObject({ status: 'refreshed' });
     const accessTokens = new Map<Login, string>();
@@ -192,7 +197,12 @@ describe('proxies for upstream calls and token refreshes', () => {
       tokens: tokens.requests.length,
       upstream: mock.requests.length,
     };
-    const refresher = new CredentialRefreshService(credentials, tokenClient, settings);
+    const refresher = new CredentialRefreshService(
+      credentials,
+      new UnitOfWork(db.prisma, db.box),
+      tokenClient,
+      settings,
+    );
 
     const refreshed = await refresher.refresh(login.record.id);
     expect(refreshed).toMatchObject({ status: 'failed', permanent: false });

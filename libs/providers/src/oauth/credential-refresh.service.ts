@@ -7,6 +7,7 @@ import {
   CredentialRepository,
   NotFoundError,
   SettingsRepository,
+  UnitOfWork,
   type CredentialFilter,
   type CredentialPatch,
   type CredentialRecord,
@@ -38,8 +39,8 @@ export type SkipReason =
 
 export type RefreshOutcome =
   /**
-   * `shared`: other credentials of the same login (projects of one gemini file) given the same
-   * new tokens; `reactivated`: those of them that had been marked needs_login.
+   * `shared`: the other credentials of the same login (projects of one gemini file) given the
+   * same new tokens; `reactivated`: those of them that had been marked needs_login.
    */
   | {
       status: 'refreshed';
@@ -52,7 +53,15 @@ export type RefreshOutcome =
   /** Refresh-on-401: the stored access token is no longer the refused one (rotated meanwhile). */
   | { status: 'current'; credentialId: string; version: number }
   | { status: 'skipped'; credentialId: string; reason: SkipReason }
-  | { status: 'failed'; credentialId: string; error: string; permanent: boolean; retryAt: Date };
+  /** `shared`: the other credentials of the same login, given the same failure. */
+  | {
+      status: 'failed';
+      credentialId: string;
+      error: string;
+      permanent: boolean;
+      retryAt: Date;
+      shared?: string[];
+    };
 
 /** Longest a refresh-on-401 waits for a refresh someone else is running. */
 export const REJECTED_REFRESH_WAIT_MS = 10_000;
@@ -69,11 +78,23 @@ export const TOKEN_WRITE_RETRY_MS = 10 * 60_000;
 const WRITE_BACKOFF_MIN_MS = 100;
 const WRITE_BACKOFF_MAX_MS = 5_000;
 
+/** A credential with its decrypted OAuth secret. */
+interface LoadedCredential {
+  record: CredentialRecord;
+  secret: OAuthSecret;
+}
+
 /**
  * Refreshes one credential's OAuth tokens in Postgres. Safe to call from any number of
  * processes at once: the credential is claimed first with an optimistic-lock write of
  * `nextRefreshAt = now + 1 min` (the Go original's pending backoff), so only one caller
  * reaches the token endpoint; the others find it claimed and skip.
+ *
+ * A gemini token file with several projects is one Google login stored once per project
+ * (siblings). The claim covers the login: every sibling holding the same refresh token is
+ * claimed in the same transaction, so no sibling presents a refresh token that a rotating
+ * endpoint has just spent (which would refuse it and mark a working login as needing a new
+ * one). The new tokens, or the failure, then go to every sibling.
  */
 @Injectable()
 export class CredentialRefreshService {
@@ -81,6 +102,8 @@ export class CredentialRefreshService {
 
   constructor(
     private readonly credentials: CredentialRepository,
+    /** For claims of several siblings at once. */
+    private readonly uow: UnitOfWork,
     private readonly tokens: TokenClient,
     /** The global `proxy-url`; without it refreshes use only the credential's own proxy. */
     @Optional() private readonly settings?: SettingsRepository,
@@ -137,17 +160,11 @@ export class CredentialRefreshService {
     }
 
     const globalProxyUrl = await this.settings?.get(SettingKeys.proxyUrl);
-    let claimed: CredentialRecord;
-    try {
-      claimed = await this.credentials.update(credentialId, record.version, {
-        nextRefreshAt: new Date(now.getTime() + REFRESH_PENDING_BACKOFF_MS),
-      });
-    } catch (error) {
-      if (error instanceof ConflictError) return skipped(credentialId, 'busy');
-      throw error;
-    }
-
     const refreshToken = secret.refreshToken?.trim() ?? '';
+    const claim = await this.claimLogin(record, await this.siblingsHolding(record, refreshToken), now);
+    if (typeof claim === 'string') return skipped(credentialId, claim);
+    const { claimed, siblings } = claim;
+
     let tokens: TokenSet;
     try {
       const refresher = TOKEN_REFRESHERS[family];
@@ -162,9 +179,65 @@ export class CredentialRefreshService {
       tokens = await this.tokens.refresh(refresher, grant, { now, proxyUrl, secret, credentialId });
     } catch (error) {
       if (!(error instanceof OAuthRefreshError)) throw error;
-      return this.recordFailure(claimed, secret, refreshToken, error, now);
+      return this.recordFailure({ record: claimed, secret }, siblings, refreshToken, error, now);
     }
     return this.store(claimed, secret, refreshToken, tokens, now);
+  }
+
+  /**
+   * Claims the credential and the siblings holding its refresh token, all or none, in one
+   * transaction (in id order, so two claims of one login never deadlock): `busy` when a
+   * sibling's refresh is already in flight or another writer got there first, `missing` when
+   * one of them was deleted meanwhile.
+   */
+  private async claimLogin(
+    record: CredentialRecord,
+    siblings: LoadedCredential[],
+    now: Date,
+  ): Promise<{ claimed: CredentialRecord; siblings: LoadedCredential[] } | 'busy' | 'missing'> {
+    if (siblings.some(({ record: sibling }) => refreshInFlight(sibling, now))) return 'busy';
+    const patch = { nextRefreshAt: new Date(now.getTime() + REFRESH_PENDING_BACKOFF_MS) };
+    const rows = [record, ...siblings.map((sibling) => sibling.record)].sort((a, b) => a.id.localeCompare(b.id));
+    try {
+      const claimed = new Map<string, CredentialRecord>();
+      if (rows.length === 1) claimed.set(record.id, await this.credentials.update(record.id, record.version, patch));
+      else
+        await this.uow.run(async ({ credentials }) => {
+          for (const row of rows) claimed.set(row.id, await credentials.update(row.id, row.version, patch));
+        });
+      return {
+        claimed: claimed.get(record.id)!,
+        siblings: siblings.map(({ record: sibling, secret }) => ({ record: claimed.get(sibling.id)!, secret })),
+      };
+    } catch (error) {
+      if (error instanceof ConflictError) return 'busy';
+      if (error instanceof NotFoundError) return 'missing';
+      throw error;
+    }
+  }
+
+  /**
+   * The other projects of the gemini token file `record` came from that hold `refreshToken`:
+   * one Google login (none for any other credential).
+   */
+  private async siblingsHolding(record: CredentialRecord, refreshToken: string): Promise<LoadedCredential[]> {
+    const { fileName, fileProjects } = record.attributes as { fileName?: unknown; fileProjects?: unknown };
+    if (!refreshToken || typeof fileName !== 'string' || !Array.isArray(fileProjects) || fileProjects.length < 2)
+      return [];
+    const siblings: LoadedCredential[] = [];
+    for (const project of fileProjects) {
+      if (typeof project !== 'string') continue;
+      const id = authFileCredentialId(fileName, project);
+      if (id === record.id) continue;
+      const sibling = await this.load(id);
+      if (
+        sibling &&
+        sibling.record.provider === record.provider &&
+        (sibling.secret.refreshToken?.trim() ?? '') === refreshToken
+      )
+        siblings.push(sibling);
+    }
+    return siblings;
   }
 
   private async store(
@@ -203,10 +276,9 @@ export class CredentialRefreshService {
   }
 
   /**
-   * A gemini token file with several projects is one Google login stored once per project.
-   * A token endpoint that rotates refresh tokens has just spent the one they share, so the
-   * new tokens go to every sibling still holding it (a sibling that lost the race to the
-   * endpoint and was marked needs_login is active again: the login is evidently valid).
+   * The new tokens go to every sibling still holding the refresh token they replace: a
+   * rotating endpoint has spent it. A sibling marked needs_login is active again: the login is
+   * evidently valid.
    */
   private async shareWithSiblings(
     written: CredentialRecord,
@@ -215,20 +287,7 @@ export class CredentialRefreshService {
   ): Promise<{ shared: string[]; reactivated: string[] }> {
     const shared: string[] = [];
     const reactivated: string[] = [];
-    const { fileName, fileProjects } = written.attributes as { fileName?: unknown; fileProjects?: unknown };
-    if (!spentRefreshToken || typeof fileName !== 'string' || !Array.isArray(fileProjects) || fileProjects.length < 2)
-      return { shared, reactivated };
-    for (const project of fileProjects) {
-      if (typeof project !== 'string') continue;
-      const id = authFileCredentialId(fileName, project);
-      if (id === written.id) continue;
-      const sibling = await this.load(id);
-      if (
-        !sibling ||
-        sibling.record.provider !== written.provider ||
-        (sibling.secret.refreshToken?.trim() ?? '') !== spentRefreshToken
-      )
-        continue;
+    for (const sibling of await this.siblingsHolding(written, spentRefreshToken)) {
       const result = await this.writeUnlessRotated(
         sibling.record,
         sibling.secret,
@@ -244,26 +303,44 @@ export class CredentialRefreshService {
     return { shared, reactivated };
   }
 
+  /** The failure goes to the claimed siblings too: they hold the same login. */
   private async recordFailure(
-    claimed: CredentialRecord,
-    secret: OAuthSecret,
+    claimed: LoadedCredential,
+    siblings: LoadedCredential[],
     refreshToken: string,
     error: OAuthRefreshError,
     now: Date,
   ): Promise<RefreshOutcome> {
     const retryAt = new Date(now.getTime() + REFRESH_FAILURE_BACKOFF_MS);
-    const written = await this.writeUnlessRotated(claimed, secret, refreshToken, () => ({
-      nextRefreshAt: retryAt,
-      // A refused grant needs a new login: out of routing and of the refresh scan until a new
-      // secret is written. A transient failure leaves the status alone.
-      ...(error.permanent ? { status: CredentialStatuses.needsLogin, statusMessage: error.message } : {}),
-    }));
-    if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.id, written);
-    await this.credentials.setLastError(written.id, error.message);
+    const fail = async ({ record, secret }: LoadedCredential) => {
+      const written = await this.writeUnlessRotated(record, secret, refreshToken, () => ({
+        nextRefreshAt: retryAt,
+        // A refused grant needs a new login: out of routing and of the refresh scan until a
+        // new secret is written. A transient failure leaves the status alone.
+        ...(error.permanent ? { status: CredentialStatuses.needsLogin, statusMessage: error.message } : {}),
+      }));
+      if (written === 'missing' || written === 'refreshed-elsewhere') return written;
+      await this.credentials.setLastError(written.id, error.message);
+      return written;
+    };
+    const written = await fail(claimed);
+    if (written === 'missing' || written === 'refreshed-elsewhere') return skipped(claimed.record.id, written);
+    const shared: string[] = [];
+    for (const sibling of siblings) {
+      const result = await fail(sibling);
+      if (typeof result !== 'string') shared.push(result.id);
+    }
     this.logger.warn(
-      `credential ${written.id} (${written.provider}) refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`,
+      `credential ${written.id} (${written.provider})${shared.length ? ` and ${shared.length} sibling(s)` : ''} refresh failed: ${error.message}; next attempt ${retryAt.toISOString()}`,
     );
-    return { status: 'failed', credentialId: written.id, error: error.message, permanent: error.permanent, retryAt };
+    return {
+      status: 'failed',
+      credentialId: written.id,
+      error: error.message,
+      permanent: error.permanent,
+      retryAt,
+      ...(shared.length ? { shared } : {}),
+    };
   }
 
   /**
@@ -378,6 +455,11 @@ function grantOf(refresher: TokenRefresher, secret: OAuthSecret, refreshToken: s
 
 function skipped(credentialId: string, reason: SkipReason): RefreshOutcome {
   return { status: 'skipped', credentialId, reason };
+}
+
+/** A claim of the credential is still running (see claimPending). */
+function refreshInFlight(record: CredentialRecord, now: Date): boolean {
+  return record.nextRefreshAt !== null && now.getTime() < record.nextRefreshAt.getTime() && claimPending(record);
 }
 
 /**
