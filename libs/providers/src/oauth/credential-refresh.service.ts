@@ -181,7 +181,7 @@ export class CredentialRefreshService {
       if (!(error instanceof OAuthRefreshError)) throw error;
       return this.recordFailure({ record: claimed, secret }, siblings, refreshToken, error, now);
     }
-    return this.store(claimed, secret, refreshToken, tokens, now);
+    return this.store({ record: claimed, secret }, siblings, refreshToken, tokens, now);
   }
 
   /**
@@ -241,8 +241,8 @@ export class CredentialRefreshService {
   }
 
   private async store(
-    claimed: CredentialRecord,
-    secret: OAuthSecret,
+    { record: claimed, secret }: LoadedCredential,
+    siblings: LoadedCredential[],
     refreshToken: string,
     tokens: TokenSet,
     now: Date,
@@ -264,7 +264,7 @@ export class CredentialRefreshService {
     this.logger.log(
       `credential ${written.id} (${written.provider}) refreshed; version ${written.version}, expires ${tokens.expiresAt?.toISOString() ?? 'unknown'}`,
     );
-    const { shared, reactivated } = await this.shareWithSiblings(written, refreshToken, patch);
+    const { shared, reactivated } = await this.shareWithSiblings(siblings, refreshToken, patch);
     return {
       status: 'refreshed',
       credentialId: written.id,
@@ -276,18 +276,18 @@ export class CredentialRefreshService {
   }
 
   /**
-   * The new tokens go to every sibling still holding the refresh token they replace: a
+   * The new tokens go to the claimed siblings, which hold the refresh token they replace: a
    * rotating endpoint has spent it. A sibling marked needs_login is active again: the login is
    * evidently valid.
    */
   private async shareWithSiblings(
-    written: CredentialRecord,
+    siblings: LoadedCredential[],
     spentRefreshToken: string,
     patch: (current: CredentialRecord, currentSecret: OAuthSecret) => CredentialPatch,
   ): Promise<{ shared: string[]; reactivated: string[] }> {
     const shared: string[] = [];
     const reactivated: string[] = [];
-    for (const sibling of await this.siblingsHolding(written, spentRefreshToken)) {
+    for (const sibling of siblings) {
       const result = await this.writeUnlessRotated(
         sibling.record,
         sibling.secret,
