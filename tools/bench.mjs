@@ -10,6 +10,7 @@
  *   BENCH_SECONDS=15 BENCH_BODY_SECONDS=6 npm run bench
  *   npm run bench -- --bodies-only     # only the large-body phases (no pick or codec benchmarks)
  *   BENCH_BODY_KB=100 CPA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --bodies-only   # profile one size
+ *   BENCH_PHASES="non-stream c=1" BENCH_BODY_KB=10 npm run bench   # one small-body phase (profile it as above)
  *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
  *   npm run bench -- --peers      # also Portkey's AI gateway and claude-code-router (npm, pinned, into a temp folder), same phases, side by side
  *
@@ -39,6 +40,8 @@ const BODY_SIZES = process.env.BENCH_BODY_KB
   ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024)
   : [10 * 1024, 100 * 1024, 1024 * 1024];
 const BODY_CONCURRENCY = 10;
+/** BENCH_PHASES="non-stream c=1" runs only the small-body phases named (comma-separated labels; profiling one load). */
+const SMALL_PHASES = process.env.BENCH_PHASES?.split(',').map((label) => label.trim());
 const CLIENT_KEY = 'sk-bench';
 const KEY_PREFIX = `bench:${process.pid}:`;
 /** The Redis the stack uses; a private one (its own port) keeps other clients out of its figures. */
@@ -53,6 +56,22 @@ function cpuMs(pid) {
     return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1000;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Read and write system calls and voluntary context switches (wake-ups) of a process so far,
+ * from /proc: counts, not timings, so they compare across runs on a noisy machine, where
+ * every system call and wake-up costs more than the JavaScript around it.
+ */
+function syscallCounts(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text, name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
+    return { reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches') };
+  } catch {
+    return { reads: 0, writes: 0, wakeups: 0 };
   }
 }
 
@@ -269,13 +288,31 @@ async function main() {
     processes = pids,
     redisPid = redis,
   }) => {
+    // The stack gets no request while the mock alone is loaded: what it spends then is its background cost.
+    const restStart = processes.map(({ pid }) => ({ cpu: cpuMs(pid), calls: syscallCounts(pid) }));
     const base = await load({ ...directTarget, body: reqBody, concurrency, seconds, stream });
     const cpuBefore = processes.map(({ pid }) => cpuMs(pid));
+    const callsBefore = processes.map(({ pid }) => syscallCounts(pid));
+    const atRest = processes.map(({ label }, i) => ({
+      name: label,
+      cpuMsPerSecond: (cpuBefore[i] - restStart[i].cpu) / seconds,
+      wakeupsPerSecond: (callsBefore[i].wakeups - restStart[i].calls.wakeups) / seconds,
+    }));
     const redisBefore = redisPid ? cpuMs(redisPid) : 0;
     const statsBefore = redisPid ? redisStats() : undefined;
     const via = await load({ ...gatewayTarget, body: reqBody, concurrency, seconds, stream });
     const redisTraffic = redisStatsDelta(statsBefore, redisPid ? redisStats() : undefined);
-    const perProcess = processes.map(({ label, pid }, i) => ({ name: label, ms: cpuMs(pid) - cpuBefore[i] }));
+    const perProcess = processes.map(({ label, pid }, i) => {
+      const calls = syscallCounts(pid);
+      const before = callsBefore[i];
+      return {
+        name: label,
+        ms: cpuMs(pid) - cpuBefore[i],
+        reads: calls.reads - before.reads,
+        writes: calls.writes - before.writes,
+        wakeups: calls.wakeups - before.wakeups,
+      };
+    });
     const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
     const redisCpu = redisPid ? cpuMs(redisPid) - redisBefore : 0;
     const n = Math.max(1, via.requests);
@@ -285,8 +322,15 @@ async function main() {
       via,
       cpuPerReq: (stackCpu + redisCpu) / n,
       redisPerReq: redisCpu / n,
-      perProcess: perProcess.map((p) => ({ name: p.name, perReq: p.ms / n })),
+      perProcess: perProcess.map((p) => ({
+        name: p.name,
+        perReq: p.ms / n,
+        readsPerReq: p.reads / n,
+        writesPerReq: p.writes / n,
+        wakeupsPerReq: p.wakeups / n,
+      })),
       redisTraffic,
+      atRest,
       n,
     };
   };
@@ -298,7 +342,7 @@ async function main() {
         ['non-stream c=50', 50, false, body],
         ['stream c=1', 1, true, streamBody],
         ['stream c=50', 50, true, streamBody],
-      ];
+      ].filter(([label]) => !SMALL_PHASES || SMALL_PHASES.includes(label));
   const rows = [];
   for (const [label, concurrency, stream, reqBody] of smallPhases) {
     rows.push(await measure({ label, body: reqBody, concurrency, seconds: SECONDS, stream }));
@@ -343,6 +387,22 @@ async function main() {
       bodyRows.push({ ...row, format, size, bytes: reqBody.length });
     }
   }
+
+  const printCalls = (list, width) => {
+    console.log(
+      '\nSystem calls per request by process (reads/writes from /proc/PID/io, wake-ups = voluntary context switches; counts, so they compare across noisy runs):',
+    );
+    for (const { label, perProcess } of list) {
+      const active = perProcess.filter((p) => p.perReq > 0 && p.readsPerReq + p.writesPerReq >= 0.05);
+      const total = active.reduce((sum, p) => sum + p.readsPerReq + p.writesPerReq, 0);
+      console.log(
+        `  ${label.padEnd(width)} ${fmt(total, 1)} in all: ` +
+          active
+            .map((p) => `${p.name} ${fmt(p.readsPerReq, 1)}r/${fmt(p.writesPerReq, 1)}w/${fmt(p.wakeupsPerReq, 1)}wake`)
+            .join(', '),
+      );
+    }
+  };
 
   const printRedis = (list, width) => {
     // Whole-server counters: other clients of the same Redis (tests, other stacks) add to them.
@@ -407,6 +467,13 @@ async function main() {
     console.log('\nCPU ms per request by process:');
     for (const { label, perProcess } of rows)
       console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+    printCalls(rows, 16);
+    console.log(
+      `\nAt rest (while the mock alone was loaded in phase ${rows[0].label}), CPU ms and wake-ups per second by process:`,
+    );
+    console.log(
+      `  ${rows[0].atRest.map((p) => `${p.name} ${fmt(p.cpuMsPerSecond, 1)} ms/${fmt(p.wakeupsPerSecond, 0)}`).join(', ')}`,
+    );
     printRedis(rows, 16);
     printRss(smallRss, 'after the small-body phases');
   }
@@ -434,6 +501,7 @@ async function main() {
   console.log('\nCPU ms per request by process:');
   for (const { label, perProcess } of bodyRows)
     console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+  printCalls(bodyRows, 20);
   // Cost per request should grow no faster than the body: a CPU factor at or below the bytes factor.
   console.log('\nCost against body size (stack + Redis CPU per request, from one size to the next):');
   for (const format of Object.keys(bodyTargets)) {

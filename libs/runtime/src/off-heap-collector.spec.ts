@@ -17,6 +17,18 @@ describe('OffHeapGrowth', () => {
     expect(growth.due(30 * MB)).toBe(true);
   });
 
+  it('is moving when the rate since the last look would cover half a step within the quiet interval', () => {
+    const growth = new OffHeapGrowth(10 * MB, 8 * MB);
+    // 1 MB in 50 ms: 4 MB in 200 ms, half a step.
+    expect(growth.moving(11 * MB, 50, 200)).toBe(true);
+    expect(growth.moving(11 * MB + MB / 2, 50, 200)).toBe(false);
+    // 3 MB in 200 ms: under half a step.
+    expect(growth.moving(14 * MB + MB / 2, 200, 200)).toBe(false);
+    // Falling counts too: buffers freed by V8's own collections mean bodies are flowing.
+    expect(growth.moving(8 * MB, 200, 200)).toBe(true);
+    expect(growth.moving(8 * MB, 200, 200)).toBe(false);
+  });
+
   it('measures from a new low when memory was freed without it (a collection of V8 its own)', () => {
     const growth = new OffHeapGrowth(30 * MB, 16 * MB);
     expect(growth.due(5 * MB)).toBe(false);
@@ -36,7 +48,7 @@ describe('startOffHeapCollector', () => {
     let external = 8 * MB;
     const collections: number[] = [];
     const stop = startOffHeapCollector(
-      { stepBytes: 16 * MB, intervalMs: 10 },
+      { stepBytes: 16 * MB, intervalMs: 10, quietIntervalMs: 10 },
       async () => {
         collections.push(external);
         external = 10 * MB;
@@ -56,6 +68,35 @@ describe('startOffHeapCollector', () => {
     await vi.advanceTimersByTimeAsync(30);
     expect(collections).toEqual([25 * MB, 26 * MB]);
     stop!();
+  });
+
+  it('looks at the quiet pace while memory outside the heap stays put and at the busy pace while it moves', async () => {
+    vi.useFakeTimers();
+    let external = 8 * MB;
+    let looks = 0;
+    const stop = startOffHeapCollector(
+      { stepBytes: 64 * MB, intervalMs: 50, quietIntervalMs: 200 },
+      async () => undefined,
+      () => {
+        looks++;
+        return external;
+      },
+    );
+    looks = 0; // the baseline read at start
+    await vi.advanceTimersByTimeAsync(1000);
+    // The first look after 50 ms, then one every 200 ms: at rest five a second.
+    expect(looks).toBe(5);
+    looks = 0;
+    for (let ms = 0; ms < 1000; ms += 50) {
+      external += 12 * MB;
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    // Moving: within the first quiet wait the pace turns busy, then one look every 50 ms.
+    expect(looks).toBeGreaterThanOrEqual(16);
+    stop!();
+    looks = 0;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(looks).toBe(0);
   });
 
   it('frees dead Buffers in a real process that V8 would have left for later', () => {

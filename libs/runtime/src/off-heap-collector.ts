@@ -16,23 +16,42 @@ import { getHeapStatistics } from 'node:v8';
 export interface OffHeapCollectorOptions {
   /** Growth of memory outside the heap that asks for a collection. */
   stepBytes?: number;
-  /** How often the growth is looked at. */
+  /** How often the growth is looked at while memory outside the heap moves. */
   intervalMs?: number;
+  /** How often it is looked at while that memory stays put (an idle or small-body process). */
+  quietIntervalMs?: number;
 }
 
 export const OFF_HEAP_STEP_BYTES = 8 * 1024 * 1024;
 const INTERVAL_MS = 50;
-
+/**
+ * Each look is a timer that wakes an idle process; at rest, or with small bodies, memory outside
+ * the heap barely moves, so it is looked at five times a second instead of twenty. A burst of
+ * large bodies is seen within this long (at most a step or two of growth before the first collection).
+ */
+const QUIET_INTERVAL_MS = 200;
 /** The decision, I/O-free: a collection is due when none runs and memory outside the heap grew by a step. */
 export class OffHeapGrowth {
   private baseline: number;
   private collecting = false;
+  private lastLook: number;
 
   constructor(
     external: number,
     private readonly stepBytes = OFF_HEAP_STEP_BYTES,
   ) {
     this.baseline = external;
+    this.lastLook = external;
+  }
+
+  /**
+   * Whether memory outside the heap moves fast enough (either way, since the last look
+   * `elapsedMs` ago) to cover half a step within `quietMs`: then the next look comes at the busy pace.
+   */
+  moving(external: number, elapsedMs: number, quietMs: number): boolean {
+    const moved = Math.abs(external - this.lastLook);
+    this.lastLook = external;
+    return moved * quietMs >= (this.stepBytes / 2) * elapsedMs;
   }
 
   /** Looks at the current amount; true when a collection should start now (the caller starts it). */
@@ -65,14 +84,22 @@ export function startOffHeapCollector(
 ): (() => void) | undefined {
   if (!collect) return undefined;
   const growth = new OffHeapGrowth(external(), options.stepBytes);
-  const timer = setInterval(() => {
-    if (!growth.due(external())) return;
-    // Failed or not, the collection is over: what is left is the new baseline.
-    const collected = () => growth.collected(external());
-    collect().then(collected, collected);
-  }, options.intervalMs ?? INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  const busyMs = options.intervalMs ?? INTERVAL_MS;
+  const quietMs = Math.max(busyMs, options.quietIntervalMs ?? QUIET_INTERVAL_MS);
+  let timer: NodeJS.Timeout;
+  let waited = busyMs;
+  const look = () => {
+    const now = external();
+    if (growth.due(now)) {
+      // Failed or not, the collection is over: what is left is the new baseline.
+      const collected = () => growth.collected(external());
+      collect().then(collected, collected);
+    }
+    waited = growth.moving(now, waited, quietMs) ? busyMs : quietMs;
+    timer = setTimeout(look, waited).unref();
+  };
+  timer = setTimeout(look, busyMs).unref();
+  return () => clearTimeout(timer);
 }
 
 function exposedMajorGc(): Collect | undefined {
