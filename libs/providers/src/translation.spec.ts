@@ -411,6 +411,37 @@ describe('usage extraction', () => {
       ),
     ).toMatchObject({ inputTokens: 6, outputTokens: 2 });
   });
+
+  it('parses only the usage members of an object body, never the whole completion', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        id: 'chatcmpl-1',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(50_000) } }],
+        usage: { prompt_tokens: 11, completion_tokens: 6 },
+      }),
+    );
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(usageOfBody('openai-chat', body)).toEqual({ inputTokens: 11, outputTokens: 6 });
+      const parsedBytes = parse.mock.calls.reduce((sum, [text]) => sum + String(text).length, 0);
+      expect(parsedBytes).toBeLessThan(100);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('reads usage from a body whose content JSON.parse would refuse, and none from a body that is not JSON', () => {
+    // A raw control character inside a string: the scan does not judge string contents.
+    const body = Buffer.from(
+      '{"choices":[{"message":{"content":"a' +
+        String.fromCharCode(1) +
+        'b"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}',
+    );
+    expect(() => JSON.parse(body.toString())).toThrow();
+    expect(usageOfBody('openai-chat', body)).toEqual({ inputTokens: 3, outputTokens: 1 });
+    expect(usageOfBody('openai-chat', Buffer.from('{"usage":{"prompt_tokens":3}'))).toBeUndefined();
+    expect(usageOfBody('claude', Buffer.from('{"content":[]}'))).toBeUndefined();
+  });
 });
 
 const claudeStream = [

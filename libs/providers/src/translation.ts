@@ -209,12 +209,28 @@ export function toTokenUsage(usage: Usage | undefined): TokenUsage | undefined {
   return out;
 }
 
-/** Usage of a non-streamed response body in the given format; undefined when unreadable. */
+/** The top-level members that hold a non-streamed response's usage, in every format. */
+const USAGE_MEMBERS: readonly string[] = ['usage', 'usageMetadata', 'response'];
+
+/**
+ * Usage of a non-streamed response body in the given format; undefined when unreadable.
+ * Only the usage members of an object body are parsed (found by `scanTopLevelMembers`): a
+ * relayed completion is passed on as bytes, and turning all of its text into JavaScript
+ * strings to read a few counters cost the executor more than the rest of the relay.
+ */
 export function usageOfBody(format: ClientFormat, body: Buffer | unknown): TokenUsage | undefined {
   try {
-    const json = Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : body;
-    return toTokenUsage(codecFor(format).usageOf(json));
+    return toTokenUsage(codecFor(format).usageOf(Buffer.isBuffer(body) ? usageMembersOf(body) : body));
   } catch {
     return undefined;
   }
+}
+
+/** An object holding only the body's usage members; the whole body parsed when it is not a plain object (a Gemini array). */
+function usageMembersOf(body: Buffer): unknown {
+  const scan = scanTopLevelMembers(body, USAGE_MEMBERS);
+  if (!scan.isObject || scan.repeated) return JSON.parse(body.toString('utf8'));
+  const members: Record<string, unknown> = {};
+  for (const [name, span] of scan.spans) members[name] = JSON.parse(body.toString('utf8', span.start, span.end));
+  return members;
 }
