@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Benchmark: the stack against a mock upstream, compared with the mock alone in the same
- * run. Prints requests/s, latency percentiles, stream time-to-first-byte, CPU time per
+ * run (each phase alternates the two in BENCH_SLICES slices, default 3, so both see the same
+ * machine). Prints requests/s, latency percentiles, stream time-to-first-byte, CPU time per
  * request of every stack process and of Redis, and peak RSS per process. Then large bodies
  * (coding-agent turns of 10 KB, 100 KB and 1 MB, OpenAI chat and Anthropic messages, passed
  * through in the same format at concurrency 10), again next to the mock alone.
@@ -40,6 +41,8 @@ const BODY_SIZES = process.env.BENCH_BODY_KB
   ? process.env.BENCH_BODY_KB.split(',').map((kb) => Number(kb) * 1024)
   : [10 * 1024, 100 * 1024, 1024 * 1024];
 const BODY_CONCURRENCY = 10;
+/** Each phase alternates the mock alone and the stack this many times (both then see the same machine). */
+const SLICES = Math.max(1, Number(process.env.BENCH_SLICES ?? 3));
 /** BENCH_PHASES="non-stream c=1" runs only the small-body phases named (comma-separated labels; profiling one load). */
 const SMALL_PHASES = process.env.BENCH_PHASES?.split(',').map((label) => label.trim());
 const CLIENT_KEY = 'sk-bench';
@@ -117,6 +120,20 @@ function redisStatsDelta(before, after) {
   return { calls, total, inBytes: after.inBytes - before.inBytes, outBytes: after.outBytes - before.outBytes };
 }
 
+/** Sum of two slices' Redis traffic (undefined without redis-cli). */
+function addRedisTraffic(sum, part) {
+  if (!part) return sum;
+  if (!sum) return part;
+  const calls = { ...sum.calls };
+  for (const [command, n] of Object.entries(part.calls)) calls[command] = (calls[command] ?? 0) + n;
+  return {
+    calls,
+    total: sum.total + part.total,
+    inBytes: sum.inBytes + part.inBytes,
+    outBytes: sum.outBytes + part.outBytes,
+  };
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /**
@@ -161,17 +178,35 @@ async function load({ origins, path, body, headers, concurrency, seconds, stream
   await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(pools.map((pool) => pool.close()));
+  return summarise({ latencies, ttfbs, errors, seconds: elapsed });
+}
+
+/** Requests/s and percentiles of the samples of one load or of several slices of it. */
+function summarise({ latencies, ttfbs, errors, seconds }) {
   latencies.sort((a, b) => a - b);
   ttfbs.sort((a, b) => a - b);
   return {
     requests: latencies.length,
     errors,
-    rps: latencies.length / elapsed,
+    seconds,
+    rps: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     ttfb50: percentile(ttfbs, 50),
     ttfb99: percentile(ttfbs, 99),
+    latencies,
+    ttfbs,
   };
+}
+
+/** Slices of one phase as if they were one load. */
+function mergeLoads(parts) {
+  return summarise({
+    latencies: parts.flatMap((p) => p.latencies),
+    ttfbs: parts.flatMap((p) => p.ttfbs),
+    errors: parts.reduce((sum, p) => sum + p.errors, 0),
+    seconds: parts.reduce((sum, p) => sum + p.seconds, 0),
+  });
 }
 
 /** The bench's own database, per process like its Redis keys: two benches at once do not drop each other's. */
@@ -277,6 +312,28 @@ async function main() {
    * One phase: the mock alone, then the same load through the stack, with CPU per request of every process and of Redis.
    * `processes` and `redisPid` (null: none) charge another system instead (the peers).
    */
+  /** What a process did between two snapshots. */
+  const snapshot = (pid) => ({ cpu: cpuMs(pid), ...syscallCounts(pid) });
+  const delta = (before, after) => ({
+    cpu: after.cpu - before.cpu,
+    reads: after.reads - before.reads,
+    writes: after.writes - before.writes,
+    wakeups: after.wakeups - before.wakeups,
+  });
+  const add = (sum, part) => ({
+    cpu: sum.cpu + part.cpu,
+    reads: sum.reads + part.reads,
+    writes: sum.writes + part.writes,
+    wakeups: sum.wakeups + part.wakeups,
+  });
+  const none = { cpu: 0, reads: 0, writes: 0, wakeups: 0 };
+
+  /**
+   * One phase: the mock alone and the same load through the stack, in alternating slices
+   * (BENCH_SLICES, default 3) so that both see the same machine (its speed drifts within a
+   * run), with CPU per request of every process and of Redis over the stack's slices.
+   * `processes` and `redisPid` (null: none) charge another system instead (the peers).
+   */
   const measure = async ({
     label,
     directTarget = direct,
@@ -288,33 +345,33 @@ async function main() {
     processes = pids,
     redisPid = redis,
   }) => {
-    // The stack gets no request while the mock alone is loaded: what it spends then is its background cost.
-    const restStart = processes.map(({ pid }) => ({ cpu: cpuMs(pid), calls: syscallCounts(pid) }));
-    const base = await load({ ...directTarget, body: reqBody, concurrency, seconds, stream });
-    const cpuBefore = processes.map(({ pid }) => cpuMs(pid));
-    const callsBefore = processes.map(({ pid }) => syscallCounts(pid));
-    const atRest = processes.map(({ label }, i) => ({
-      name: label,
-      cpuMsPerSecond: (cpuBefore[i] - restStart[i].cpu) / seconds,
-      wakeupsPerSecond: (callsBefore[i].wakeups - restStart[i].calls.wakeups) / seconds,
-    }));
-    const redisBefore = redisPid ? cpuMs(redisPid) : 0;
-    const statsBefore = redisPid ? redisStats() : undefined;
-    const via = await load({ ...gatewayTarget, body: reqBody, concurrency, seconds, stream });
-    const redisTraffic = redisStatsDelta(statsBefore, redisPid ? redisStats() : undefined);
-    const perProcess = processes.map(({ label, pid }, i) => {
-      const calls = syscallCounts(pid);
-      const before = callsBefore[i];
-      return {
-        name: label,
-        ms: cpuMs(pid) - cpuBefore[i],
-        reads: calls.reads - before.reads,
-        writes: calls.writes - before.writes,
-        wakeups: calls.wakeups - before.wakeups,
-      };
-    });
-    const stackCpu = perProcess.reduce((sum, p) => sum + p.ms, 0);
-    const redisCpu = redisPid ? cpuMs(redisPid) - redisBefore : 0;
+    const slice = seconds / SLICES;
+    const bases = [];
+    const vias = [];
+    // The stack gets no request while the mock alone is loaded: what it spends then is its
+    // background cost (first slice only: later ones would also hold the tail of a stack slice).
+    let atRest;
+    let viaTotals = processes.map(() => none);
+    let redisCpu = 0;
+    let redisTraffic;
+    for (let k = 0; k < SLICES; k++) {
+      const restStart = processes.map(({ pid }) => snapshot(pid));
+      bases.push(await load({ ...directTarget, body: reqBody, concurrency, seconds: slice, stream }));
+      const viaStart = processes.map(({ pid }) => snapshot(pid));
+      atRest ??= processes.map(({ label: name }, i) => {
+        const rest = delta(restStart[i], viaStart[i]);
+        return { name, cpuMsPerSecond: rest.cpu / bases[0].seconds, wakeupsPerSecond: rest.wakeups / bases[0].seconds };
+      });
+      const redisBefore = redisPid ? cpuMs(redisPid) : 0;
+      const statsBefore = redisPid ? redisStats() : undefined;
+      vias.push(await load({ ...gatewayTarget, body: reqBody, concurrency, seconds: slice, stream }));
+      redisTraffic = addRedisTraffic(redisTraffic, redisStatsDelta(statsBefore, redisPid ? redisStats() : undefined));
+      redisCpu += redisPid ? cpuMs(redisPid) - redisBefore : 0;
+      viaTotals = viaTotals.map((sum, i) => add(sum, delta(viaStart[i], snapshot(processes[i].pid))));
+    }
+    const base = mergeLoads(bases);
+    const via = mergeLoads(vias);
+    const stackCpu = viaTotals.reduce((sum, p) => sum + p.cpu, 0);
     const n = Math.max(1, via.requests);
     return {
       label,
@@ -322,12 +379,12 @@ async function main() {
       via,
       cpuPerReq: (stackCpu + redisCpu) / n,
       redisPerReq: redisCpu / n,
-      perProcess: perProcess.map((p) => ({
-        name: p.name,
-        perReq: p.ms / n,
-        readsPerReq: p.reads / n,
-        writesPerReq: p.writes / n,
-        wakeupsPerReq: p.wakeups / n,
+      perProcess: processes.map(({ label: name }, i) => ({
+        name,
+        perReq: viaTotals[i].cpu / n,
+        readsPerReq: viaTotals[i].reads / n,
+        writesPerReq: viaTotals[i].writes / n,
+        wakeupsPerReq: viaTotals[i].wakeups / n,
       })),
       redisTraffic,
       atRest,
@@ -469,7 +526,7 @@ async function main() {
       console.log(`  ${label.padEnd(16)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
     printCalls(rows, 16);
     console.log(
-      `\nAt rest (while the mock alone was loaded in phase ${rows[0].label}), CPU ms and wake-ups per second by process:`,
+      `\nAt rest (while the mock alone was loaded, first slice of phase ${rows[0].label}), CPU ms and wake-ups per second by process:`,
     );
     console.log(
       `  ${rows[0].atRest.map((p) => `${p.name} ${fmt(p.cpuMsPerSecond, 1)} ms/${fmt(p.wakeupsPerSecond, 0)}`).join(', ')}`,
