@@ -140,15 +140,8 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
  * Closed-loop load: `concurrency` workers each sending requests back to back for `seconds`,
  * worker i to `origins[i % origins.length]` (several gateway replicas share the load evenly).
  */
-async function load({ origins, path, body, headers, concurrency, seconds, stream = false }) {
-  const pools = origins.map(
-    (origin) =>
-      new Pool(origin, {
-        connections: Math.ceil(concurrency / origins.length),
-        pipelining: 1,
-        keepAliveTimeout: 30_000,
-      }),
-  );
+async function load({ origins, path, body, headers, concurrency, seconds, stream = false, pools: shared }) {
+  const pools = shared ?? connect(origins, concurrency);
   const latencies = [];
   const ttfbs = [];
   let errors = 0;
@@ -177,8 +170,20 @@ async function load({ origins, path, body, headers, concurrency, seconds, stream
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   const elapsed = (performance.now() - started) / 1000;
-  await Promise.all(pools.map((pool) => pool.close()));
+  if (!shared) await Promise.all(pools.map((pool) => pool.close()));
   return summarise({ latencies, ttfbs, errors, seconds: elapsed });
+}
+
+/** Connections for `concurrency` workers spread over `origins` (kept across the slices of a phase). */
+function connect(origins, concurrency) {
+  return origins.map(
+    (origin) =>
+      new Pool(origin, {
+        connections: Math.ceil(concurrency / origins.length),
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+      }),
+  );
 }
 
 /** Requests/s and percentiles of the samples of one load or of several slices of it. */
@@ -354,9 +359,14 @@ async function main() {
     let viaTotals = processes.map(() => none);
     let redisCpu = 0;
     let redisTraffic;
+    // Each side keeps its connections from one slice to the next, as one continuous load would.
+    const directPools = connect(directTarget.origins, concurrency);
+    const viaPools = connect(gatewayTarget.origins, concurrency);
     for (let k = 0; k < SLICES; k++) {
       const restStart = processes.map(({ pid }) => snapshot(pid));
-      bases.push(await load({ ...directTarget, body: reqBody, concurrency, seconds: slice, stream }));
+      bases.push(
+        await load({ ...directTarget, body: reqBody, concurrency, seconds: slice, stream, pools: directPools }),
+      );
       const viaStart = processes.map(({ pid }) => snapshot(pid));
       atRest ??= processes.map(({ label: name }, i) => {
         const rest = delta(restStart[i], viaStart[i]);
@@ -364,11 +374,12 @@ async function main() {
       });
       const redisBefore = redisPid ? cpuMs(redisPid) : 0;
       const statsBefore = redisPid ? redisStats() : undefined;
-      vias.push(await load({ ...gatewayTarget, body: reqBody, concurrency, seconds: slice, stream }));
+      vias.push(await load({ ...gatewayTarget, body: reqBody, concurrency, seconds: slice, stream, pools: viaPools }));
       redisTraffic = addRedisTraffic(redisTraffic, redisStatsDelta(statsBefore, redisPid ? redisStats() : undefined));
       redisCpu += redisPid ? cpuMs(redisPid) - redisBefore : 0;
       viaTotals = viaTotals.map((sum, i) => add(sum, delta(viaStart[i], snapshot(processes[i].pid))));
     }
+    await Promise.all([...directPools, ...viaPools].map((pool) => pool.close()));
     const base = mergeLoads(bases);
     const via = mergeLoads(vias);
     const stackCpu = viaTotals.reduce((sum, p) => sum + p.cpu, 0);
