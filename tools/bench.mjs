@@ -10,6 +10,7 @@
  *   npm run bench                 # defaults: 6 s per small-body phase, 3 s per large-body phase
  *   BENCH_SECONDS=15 BENCH_BODY_SECONDS=6 npm run bench
  *   npm run bench -- --bodies-only     # only the large-body phases (no pick or codec benchmarks)
+ *   BENCH_PHASES="non-stream c=1" npm run bench -- --small-only   # one small-body phase alone (A/B trials)
  *   BENCH_BODY_KB=100 CPA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --bodies-only   # profile one size
  *   BENCH_PHASES="non-stream c=1" BENCH_BODY_KB=10 npm run bench   # one small-body phase (profile it as above)
  *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
@@ -34,6 +35,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 /** Seconds per large-body phase: the nine phase pairs (direct and through the stack) keep the bench within a few minutes. */
 const BODY_SECONDS = Number(process.env.BENCH_BODY_SECONDS ?? 3);
 const BODIES_ONLY = process.argv.includes('--bodies-only');
+/** Only the small-body phases (with BENCH_PHASES: one latency phase in a minute, for A/B trials). */
+const SMALL_ONLY = process.argv.includes('--small-only');
 /** Other LLM gateways through the same phases (tools/bench-peers.mjs), installed from npm. */
 const PEERS = process.argv.includes('--peers');
 /** Body sizes of the large-body phases (a coding agent sends 50-500 KB per turn); BENCH_BODY_KB=100 runs one size (profiling). */
@@ -434,7 +437,7 @@ async function main() {
     },
   };
   const bodyRows = [];
-  for (const [format, target] of Object.entries(bodyTargets)) {
+  for (const [format, target] of SMALL_ONLY ? [] : Object.entries(bodyTargets)) {
     const json = { 'content-type': 'application/json' };
     const directTarget = { origins: [mock.url], path: target.path, headers: { ...json, ...target.direct } };
     const gatewayTarget = { origins: stack.urls, path: target.path, headers: { ...json, ...target.gateway } };
@@ -546,43 +549,46 @@ async function main() {
     printRss(smallRss, 'after the small-body phases');
   }
 
-  console.log(
-    `\nLarge bodies (a coding agent's turn: system prompt, tools, tool calls and results; concurrency ${BODY_CONCURRENCY}, not streamed, ` +
-      `same format in and out, model renamed by alias; ${BODY_SECONDS}s per phase; ${process.env.BENCH_NOTE ?? ''})`,
-  );
-  console.log(
-    'phase                | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms    | p99 direct/gw (+added) ms     | CPU ms/req (redis) | CPU µs/KB | errors',
-  );
-  for (const { label, base, via, cpuPerReq, redisPerReq, bytes } of bodyRows) {
-    console.log(
-      `${label.padEnd(20)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-        `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) +
-        ' | ' +
-        `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) +
-        ' | ' +
-        `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) +
-        ' | ' +
-        fmt((cpuPerReq * 1000) / (bytes / 1024), 1).padStart(9) +
-        ` | ${base.errors}/${via.errors}`,
-    );
-  }
-  console.log('\nCPU ms per request by process:');
-  for (const { label, perProcess } of bodyRows)
-    console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
-  printCalls(bodyRows, 20);
-  // Cost per request should grow no faster than the body: a CPU factor at or below the bytes factor.
-  console.log('\nCost against body size (stack + Redis CPU per request, from one size to the next):');
-  for (const format of Object.keys(bodyTargets)) {
-    const list = bodyRows.filter((r) => r.format === format);
-    const steps = list.slice(1).map((row, i) => {
-      const prev = list[i];
-      return `${sizeLabel(prev.size)} -> ${sizeLabel(row.size)}: bytes x${fmt(row.bytes / prev.bytes, 1)}, CPU x${fmt(row.cpuPerReq / prev.cpuPerReq, 1)}`;
-    });
-    console.log(`  ${format.padEnd(12)} ${steps.join('; ')}`);
-  }
-  printRedis(bodyRows, 20);
   const largeRss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
-  printRss(largeRss, 'after the large-body phases');
+  if (bodyRows.length > 0) printBodies();
+  function printBodies() {
+    console.log(
+      `\nLarge bodies (a coding agent's turn: system prompt, tools, tool calls and results; concurrency ${BODY_CONCURRENCY}, not streamed, ` +
+        `same format in and out, model renamed by alias; ${BODY_SECONDS}s per phase; ${process.env.BENCH_NOTE ?? ''})`,
+    );
+    console.log(
+      'phase                | direct rps | gateway rps | ratio | p50 direct/gw (+added) ms    | p99 direct/gw (+added) ms     | CPU ms/req (redis) | CPU µs/KB | errors',
+    );
+    for (const { label, base, via, cpuPerReq, redisPerReq, bytes } of bodyRows) {
+      console.log(
+        `${label.padEnd(20)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
+          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) +
+          ' | ' +
+          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) +
+          ' | ' +
+          `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) +
+          ' | ' +
+          fmt((cpuPerReq * 1000) / (bytes / 1024), 1).padStart(9) +
+          ` | ${base.errors}/${via.errors}`,
+      );
+    }
+    console.log('\nCPU ms per request by process:');
+    for (const { label, perProcess } of bodyRows)
+      console.log(`  ${label.padEnd(20)} ${perProcess.map((p) => `${p.name} ${fmt(p.perReq, 3)}`).join(', ')}`);
+    printCalls(bodyRows, 20);
+    // Cost per request should grow no faster than the body: a CPU factor at or below the bytes factor.
+    console.log('\nCost against body size (stack + Redis CPU per request, from one size to the next):');
+    for (const format of Object.keys(bodyTargets)) {
+      const list = bodyRows.filter((r) => r.format === format);
+      const steps = list.slice(1).map((row, i) => {
+        const prev = list[i];
+        return `${sizeLabel(prev.size)} -> ${sizeLabel(row.size)}: bytes x${fmt(row.bytes / prev.bytes, 1)}, CPU x${fmt(row.cpuPerReq / prev.cpuPerReq, 1)}`;
+      });
+      console.log(`  ${format.padEnd(12)} ${steps.join('; ')}`);
+    }
+    printRedis(bodyRows, 20);
+    printRss(largeRss, 'after the large-body phases');
+  }
 
   if (peers) {
     // The stack's Anthropic-to-OpenAI path too (claude-code-router's), then the peers with the stack stopped.
@@ -605,7 +611,7 @@ async function main() {
   await mock.close();
   await deleteKeys(REDIS_URL, KEY_PREFIX);
   await adminQuery(`DROP DATABASE IF EXISTS "${DATABASE_NAME}" WITH (FORCE)`);
-  if (BODIES_ONLY) return;
+  if (BODIES_ONLY || SMALL_ONLY) return;
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
   const requestCpu = rows.find((r) => r.label === 'non-stream c=50')?.cpuPerReq ?? 0;

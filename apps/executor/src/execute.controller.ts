@@ -3,7 +3,7 @@ import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservice
 import { Catalog } from '@cpa/catalog';
 import { Events, Patterns, type ExecuteRequest } from '@cpa/contracts';
 import { ExecutionService, SecretStore } from '@cpa/providers';
-import { withRequestId } from '@cpa/runtime';
+import { noteOffHeapArrival, withRequestId } from '@cpa/runtime';
 import type { RedisTransportContext } from '@cpa/transport';
 import { EXECUTOR_FAMILY } from './family';
 
@@ -28,7 +28,9 @@ export class ExecuteController {
     return withRequestId(req.route?.requestId, async () => {
       this.logger.debug(`attempt ${req.attempt + 1} for ${req.upstreamModel} on credential ${req.credentialId}`);
       await ctx.start();
-      return this.execution.execute(req, ctx.getBody() ?? Buffer.alloc(0), ctx.signal, ctx);
+      const body = ctx.getBody() ?? Buffer.alloc(0);
+      noteOffHeapArrival(body.length);
+      return this.execution.execute(req, body, ctx.signal, ctx);
     });
   }
 

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { startOffHeapCollector } from '@cpa/runtime';
 import { BodyTooLargeError, readBody } from './read-body';
 
 /** A request-like stream with the given headers that will emit `chunks` and end. */
@@ -22,6 +23,22 @@ describe('readBody', () => {
     const seen: number[] = [];
     await readBody(request(['{"a":', '1}']), 16, (bytes) => seen.push(bytes));
     expect(seen).toEqual([5, 7]);
+  });
+
+  it('tells the off-heap collector of the bytes it buffers', async () => {
+    let looks = 0;
+    const stop = startOffHeapCollector(
+      { stepBytes: 16, intervalMs: 1, quietIntervalMs: 60_000 },
+      async () => undefined,
+      () => (looks++, 0),
+    );
+    // Past the first (busy) look: it now waits a minute unless bodies arrive.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    looks = 0;
+    await readBody(request(['{"a":', '"0123"}']), 64);
+    stop!();
+    // 13 bytes are more than half its 16-byte step: it looked at once.
+    expect(looks).toBe(1);
   });
 
   it('reads an empty body as an empty buffer', async () => {

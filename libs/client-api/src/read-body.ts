@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { noteOffHeapArrival } from '@cpa/runtime';
 
 export class BodyTooLargeError extends Error {
   constructor() {
@@ -32,6 +33,7 @@ export function readBody(
       if (received > limitBytes) settle(new BodyTooLargeError());
       else {
         chunks.push(chunk);
+        noteOffHeapArrival(chunk.length);
         onReceived?.(received);
       }
     };

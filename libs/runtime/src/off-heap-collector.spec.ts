@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { OffHeapGrowth, startOffHeapCollector } from './off-heap-collector';
+import { noteOffHeapArrival, OffHeapGrowth, startOffHeapCollector } from './off-heap-collector';
 
 const MB = 1024 * 1024;
 
@@ -96,6 +96,48 @@ describe('startOffHeapCollector', () => {
     stop!();
     looks = 0;
     await vi.advanceTimersByTimeAsync(1000);
+    expect(looks).toBe(0);
+  });
+
+  it('looks at once when half a step of bodies arrives while it waits at the quiet pace', async () => {
+    vi.useFakeTimers();
+    let external = 8 * MB;
+    let looks = 0;
+    const collections: number[] = [];
+    const stop = startOffHeapCollector(
+      { stepBytes: 8 * MB, intervalMs: 50, quietIntervalMs: 10_000 },
+      async () => {
+        collections.push(external);
+      },
+      () => {
+        looks++;
+        return external;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(50);
+    // At rest: the next look is 10 s away.
+    looks = 0;
+    external += 3 * MB;
+    noteOffHeapArrival(3 * MB);
+    expect(looks).toBe(0);
+    // Half a step heard of: it looks now, without waiting for the timer.
+    external += 1 * MB;
+    noteOffHeapArrival(1 * MB);
+    expect(looks).toBe(1);
+    expect(collections).toEqual([]);
+    // Then at the busy pace: the step is seen 50 ms later, not 10 s.
+    external += 4 * MB;
+    await vi.advanceTimersByTimeAsync(50);
+    expect(collections).toEqual([16 * MB]);
+    // At the busy pace arrivals change nothing (the timer is near).
+    looks = 0;
+    noteOffHeapArrival(64 * MB);
+    expect(looks).toBe(0);
+    stop!();
+    // A stopped collector hears nothing.
+    external += 64 * MB;
+    noteOffHeapArrival(64 * MB);
+    await vi.advanceTimersByTimeAsync(20_000);
     expect(looks).toBe(0);
   });
 
