@@ -10,7 +10,8 @@
  *   npm run bench                 # defaults: 6 s per small-body phase, 3 s per large-body phase
  *   BENCH_SECONDS=15 BENCH_BODY_SECONDS=6 npm run bench
  *   npm run bench -- --bodies-only     # only the large-body phases (no pick or codec benchmarks)
- *   BENCH_PHASES="non-stream c=1" npm run bench -- --small-only   # one small-body phase alone (A/B trials)
+ *   BENCH_PHASES="non-stream c=1" npm run bench -- --small-only   # one small-body phase alone
+ *   BENCH_AB="SOME_FLAG=1" npm run bench   # A/B: the small-body phases through two stacks, B with SOME_FLAG=1, in alternating slices
  *   BENCH_BODY_KB=100 CPA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --bodies-only   # profile one size
  *   BENCH_PHASES="non-stream c=1" BENCH_BODY_KB=10 npm run bench   # one small-body phase (profile it as above)
  *   GATEWAY_REPLICAS=2 npm run bench   # load spread over both gateways (stack.urls)
@@ -35,8 +36,20 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 /** Seconds per large-body phase: the nine phase pairs (direct and through the stack) keep the bench within a few minutes. */
 const BODY_SECONDS = Number(process.env.BENCH_BODY_SECONDS ?? 3);
 const BODIES_ONLY = process.argv.includes('--bodies-only');
-/** Only the small-body phases (with BENCH_PHASES: one latency phase in a minute, for A/B trials). */
+/** Only the small-body phases (with BENCH_PHASES: one latency phase in a minute). */
 const SMALL_ONLY = process.argv.includes('--small-only');
+/**
+ * BENCH_AB="NAME=value ...": a second stack B with these variables added to its environment
+ * runs beside the first (A); each small-body phase alternates A and B in slices, so a change
+ * smaller than the machine's drift between two runs still shows (B against A, same moments).
+ */
+const AB_ENV = process.env.BENCH_AB
+  ? Object.fromEntries(
+      process.env.BENCH_AB.trim()
+        .split(/\s+/)
+        .map((pair) => pair.split(/=(.*)/s).slice(0, 2)),
+    )
+  : undefined;
 /** Other LLM gateways through the same phases (tools/bench-peers.mjs), installed from npm. */
 const PEERS = process.argv.includes('--peers');
 /** Body sizes of the large-body phases (a coding agent sends 50-500 KB per turn); BENCH_BODY_KB=100 runs one size (profiling). */
@@ -274,19 +287,19 @@ async function main() {
       ],
     }),
   );
+  const stackEnv = {
+    CONFIG_FILE: configFile,
+    PORT: '0',
+    ADMIN_PORT: '0',
+    TRANSPORT_KEY_PREFIX: KEY_PREFIX,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  };
   const stack = await startStack({
     quiet: true,
     skipBuild: true,
     families: ['openai-compat', 'claude'],
-    env: {
-      DATABASE_URL: await freshDatabase(DATABASE_NAME),
-      CONFIG_FILE: configFile,
-      PORT: '0',
-      ADMIN_PORT: '0',
-      TRANSPORT_KEY_PREFIX: KEY_PREFIX,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-    },
+    env: { ...stackEnv, DATABASE_URL: await freshDatabase(DATABASE_NAME) },
   });
 
   const body = JSON.stringify({
@@ -352,8 +365,12 @@ async function main() {
     stream = false,
     processes = pids,
     redisPid = redis,
+    directProcesses = [],
   }) => {
     const slice = seconds / SLICES;
+    // A/B: the "direct" side is another stack, charged like the stack (its processes, and Redis during its slices).
+    let baseTotals = directProcesses.map(() => none);
+    let baseRedisCpu = 0;
     const bases = [];
     const vias = [];
     // The stack gets no request while the mock alone is loaded: what it spends then is its
@@ -367,9 +384,13 @@ async function main() {
     const viaPools = connect(gatewayTarget.origins, concurrency);
     for (let k = 0; k < SLICES; k++) {
       const restStart = processes.map(({ pid }) => snapshot(pid));
+      const baseStart = directProcesses.map(({ pid }) => snapshot(pid));
+      const baseRedisBefore = redisPid && directProcesses.length > 0 ? cpuMs(redisPid) : 0;
       bases.push(
         await load({ ...directTarget, body: reqBody, concurrency, seconds: slice, stream, pools: directPools }),
       );
+      baseRedisCpu += redisPid && directProcesses.length > 0 ? cpuMs(redisPid) - baseRedisBefore : 0;
+      baseTotals = baseTotals.map((sum, i) => add(sum, delta(baseStart[i], snapshot(directProcesses[i].pid))));
       const viaStart = processes.map(({ pid }) => snapshot(pid));
       atRest ??= processes.map(({ label: name }, i) => {
         const rest = delta(restStart[i], viaStart[i]);
@@ -387,10 +408,15 @@ async function main() {
     const via = mergeLoads(vias);
     const stackCpu = viaTotals.reduce((sum, p) => sum + p.cpu, 0);
     const n = Math.max(1, via.requests);
+    const baseN = Math.max(1, base.requests);
+    const callsPerReq = (totals, count) => totals.reduce((sum, p) => sum + p.reads + p.writes, 0) / count;
     return {
       label,
       base,
       via,
+      baseCpuPerReq: (baseTotals.reduce((sum, p) => sum + p.cpu, 0) + baseRedisCpu) / baseN,
+      baseCallsPerReq: callsPerReq(baseTotals, baseN),
+      callsPerReq: callsPerReq(viaTotals, n),
       cpuPerReq: (stackCpu + redisCpu) / n,
       redisPerReq: redisCpu / n,
       perProcess: processes.map(({ label: name }, i) => ({
@@ -406,6 +432,57 @@ async function main() {
     };
   };
 
+  /** BENCH_AB: stack A (as configured) against stack B (A's environment plus BENCH_AB), slice by slice. */
+  async function compareStacks(phases) {
+    const databaseB = `${DATABASE_NAME}_b`;
+    const stackB = await startStack({
+      quiet: true,
+      skipBuild: true,
+      families: ['openai-compat', 'claude'],
+      env: {
+        ...stackEnv,
+        ...AB_ENV,
+        DATABASE_URL: await freshDatabase(databaseB),
+        TRANSPORT_KEY_PREFIX: `${KEY_PREFIX}b:`,
+      },
+    });
+    const gatewayB = { ...gateway, origins: stackB.urls };
+    await load({ ...gatewayB, body, concurrency: 8, seconds: 2 });
+    const pidsB = stackB.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
+    console.log(
+      `\nA/B (${SECONDS}s per phase in ${SLICES} slices each; B: ${process.env.BENCH_AB}; ${process.env.BENCH_NOTE ?? ''})`,
+    );
+    console.log(
+      'phase            | rps A / B (B/A)          | p50 A / B ms       | p99 A / B ms         | CPU ms/req A / B (B/A)   | syscalls/req A / B',
+    );
+    for (const [label, concurrency, stream, reqBody] of phases) {
+      const row = await measure({
+        label,
+        directTarget: gateway,
+        gatewayTarget: gatewayB,
+        body: reqBody,
+        concurrency,
+        seconds: SECONDS,
+        stream,
+        processes: pidsB,
+        directProcesses: pids,
+      });
+      const { base: a, via: b } = row;
+      console.log(
+        `${label.padEnd(16)} | ${`${fmt(a.rps, 0)} / ${fmt(b.rps, 0)} (${fmt(b.rps / a.rps)})`.padEnd(24)} | ` +
+          `${`${fmt(a.p50)} / ${fmt(b.p50)}`.padEnd(18)} | ${`${fmt(a.p99)} / ${fmt(b.p99)}`.padEnd(20)} | ` +
+          `${`${fmt(row.baseCpuPerReq, 3)} / ${fmt(row.cpuPerReq, 3)} (${fmt(row.cpuPerReq / row.baseCpuPerReq)})`.padEnd(24)} | ` +
+          `${fmt(row.baseCallsPerReq, 1)} / ${fmt(row.callsPerReq, 1)}`,
+      );
+    }
+    await stackB.stop();
+    await stack.stop();
+    await mock.close();
+    await deleteKeys(REDIS_URL, KEY_PREFIX);
+    await adminQuery(`DROP DATABASE IF EXISTS "${DATABASE_NAME}" WITH (FORCE)`);
+    await adminQuery(`DROP DATABASE IF EXISTS "${databaseB}" WITH (FORCE)`);
+  }
+
   const smallPhases = BODIES_ONLY
     ? []
     : [
@@ -414,6 +491,10 @@ async function main() {
         ['stream c=1', 1, true, streamBody],
         ['stream c=50', 50, true, streamBody],
       ].filter(([label]) => !SMALL_PHASES || SMALL_PHASES.includes(label));
+  if (AB_ENV) {
+    await compareStacks(smallPhases);
+    return;
+  }
   const rows = [];
   for (const [label, concurrency, stream, reqBody] of smallPhases) {
     rows.push(await measure({ label, body: reqBody, concurrency, seconds: SECONDS, stream }));
