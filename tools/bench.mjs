@@ -251,6 +251,16 @@ async function freshDatabase(name) {
 
 const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
+/** The columns every phase table starts with: requests/s of both sides, their ratio, p50 and p99 with what the stack added. */
+function rateAndLatency(label, base, via, labelWidth, latencyWidth) {
+  return (
+    `${label.padEnd(labelWidth)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
+    `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(latencyWidth) +
+    ' | ' +
+    `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(latencyWidth)
+  );
+}
+
 async function main() {
   // Installed before anything is measured, so the downloads stay out of the figures.
   const peers = PEERS ? (await import('./bench-peers.mjs')).installPeers() : undefined;
@@ -602,10 +612,7 @@ async function main() {
     );
     for (const { label, base, via, cpuPerReq, redisPerReq } of rows) {
       console.log(
-        `${label.padEnd(16)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(28) +
-          ' | ' +
-          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(28) +
+        rateAndLatency(label, base, via, 16, 28) +
           ' | ' +
           (label.startsWith('stream')
             ? `${fmt(base.ttfb50)}/${fmt(via.ttfb50)} (+${fmt(via.ttfb50 - base.ttfb50)})`
@@ -642,10 +649,7 @@ async function main() {
     );
     for (const { label, base, via, cpuPerReq, redisPerReq, bytes } of bodyRows) {
       console.log(
-        `${label.padEnd(20)} | ${fmt(base.rps, 0).padStart(10)} | ${fmt(via.rps, 0).padStart(11)} | ${fmt(via.rps / base.rps).padStart(5)} | ` +
-          `${fmt(base.p50)}/${fmt(via.p50)} (+${fmt(via.p50 - base.p50)})`.padEnd(29) +
-          ' | ' +
-          `${fmt(base.p99)}/${fmt(via.p99)} (+${fmt(via.p99 - base.p99)})`.padEnd(29) +
+        rateAndLatency(label, base, via, 20, 29) +
           ' | ' +
           `${fmt(cpuPerReq, 3)} (${fmt(redisPerReq, 3)})`.padEnd(18) +
           ' | ' +
