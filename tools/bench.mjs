@@ -261,7 +261,22 @@ function rateAndLatency(label, base, via, labelWidth, latencyWidth) {
   );
 }
 
+/**
+ * Ctrl-C or a kill: the bench's database(s) and Redis keys go, then the process exits, and the
+ * stacks and peers it started are killed on the way out (their 'exit' hooks).
+ */
+function cleanUpOnSignal() {
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.once(signal, async () => {
+      console.error(`${signal}: stopping the benchmark`);
+      const drop = (name) => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await Promise.allSettled([drop(DATABASE_NAME), drop(`${DATABASE_NAME}_b`), deleteKeys(REDIS_URL, KEY_PREFIX)]);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+}
+
 async function main() {
+  cleanUpOnSignal();
   // Installed before anything is measured, so the downloads stay out of the figures.
   const peers = PEERS ? (await import('./bench-peers.mjs')).installPeers() : undefined;
   const { startStack, build } = await import(pathToFileURL(join(ROOT, 'tools/stack.mjs')).href);

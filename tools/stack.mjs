@@ -157,8 +157,15 @@ export async function startStack(options = {}) {
 
   const services = [];
   let stopping = false;
+  // A process that started a stack and exits without stopping it (a crash, or process.exit on
+  // a signal, as the benchmark does) takes its services along instead of leaving them running.
+  const killOnExit = () => {
+    for (const service of services) service.child?.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const stop = async () => {
     stopping = true;
+    process.off('exit', killOnExit);
     for (const service of services) clearTimeout(service.restartTimer);
     // Gateways first so no new work enters, then the rest drain what is in flight.
     const gateways = services.filter((s) => s.name === 'gateway');
