@@ -32,7 +32,7 @@ export interface RunningStack {
 }
 
 /** Leaves nothing behind: the suite's database and every Redis key under its prefix. */
-async function cleanUp(database: { drop(): Promise<void> }, keyPrefix: string): Promise<void> {
+export async function cleanUp(database: { drop(): Promise<void> }, keyPrefix: string): Promise<void> {
   await database.drop();
   const { deleteKeys } = await import('../tools/redis-keys.mjs');
   await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);

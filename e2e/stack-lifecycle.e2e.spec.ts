@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createEmptyDatabase } from '@cpa/db/testing';
 import { waitFor } from '@cpa/testing';
+import { cleanUp } from './stack-fixture';
 
 /** Alive and not a zombie (a killed child stays one until whoever adopted it reaps it). */
 function running(pid: number): boolean {
@@ -47,9 +48,7 @@ describe('tools/stack.mjs', () => {
       await waitFor(() => pids.every((pid) => !running(pid)), 5_000);
     } finally {
       for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL');
-      await database.drop();
-      const { deleteKeys } = await import('../tools/redis-keys.mjs');
-      await deleteKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);
+      await cleanUp(database, keyPrefix);
     }
   }, 60_000);
 });

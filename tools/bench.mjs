@@ -232,6 +232,8 @@ function mergeLoads(parts) {
 
 /** The bench's own database, per process like its Redis keys: two benches at once do not drop each other's. */
 const DATABASE_NAME = `cliproxy_bench_${process.pid}`;
+/** Stack B's database under BENCH_AB. */
+const DATABASE_NAME_B = `${DATABASE_NAME}_b`;
 
 async function adminQuery(sql) {
   const admin = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
@@ -243,8 +245,10 @@ async function adminQuery(sql) {
   }
 }
 
+const dropDatabase = (name) => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+
 async function freshDatabase(name) {
-  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await dropDatabase(name);
   await adminQuery(`CREATE DATABASE "${name}"`);
   return `postgresql://postgres@127.0.0.1:5432/${name}`;
 }
@@ -261,16 +265,23 @@ function rateAndLatency(label, base, via, labelWidth, latencyWidth) {
   );
 }
 
+/** What a run leaves in Postgres and Redis: its database(s) and its keys. */
+function dropBenchData() {
+  return Promise.all([dropDatabase(DATABASE_NAME), dropDatabase(DATABASE_NAME_B), deleteKeys(REDIS_URL, KEY_PREFIX)]);
+}
+
+/** The processes of a started stack, as `measure` charges them. */
+const processesOf = (stack) => stack.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
+
 /**
- * Ctrl-C or a kill: the bench's database(s) and Redis keys go, then the process exits, and the
- * stacks and peers it started are killed on the way out (their 'exit' hooks).
+ * Ctrl-C or a kill: the bench's data goes, then the process exits, and the stacks and peers it
+ * started are killed on the way out (their 'exit' hooks).
  */
 function cleanUpOnSignal() {
   for (const signal of ['SIGINT', 'SIGTERM'])
     process.once(signal, async () => {
       console.error(`${signal}: stopping the benchmark`);
-      const drop = (name) => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await Promise.allSettled([drop(DATABASE_NAME), drop(`${DATABASE_NAME}_b`), deleteKeys(REDIS_URL, KEY_PREFIX)]);
+      await dropBenchData().catch((err) => console.error(`could not clean up: ${err.message}`));
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
 }
@@ -351,7 +362,12 @@ async function main() {
   await load({ ...direct, body, concurrency: 8, seconds: 1 });
   await load({ ...gateway, body, concurrency: 8, seconds: 2 });
 
-  const pids = stack.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
+  const pids = processesOf(stack);
+  const tearDown = async () => {
+    await stack.stop();
+    await mock.close();
+    await dropBenchData();
+  };
   const redis = redisPid();
 
   /**
@@ -459,7 +475,6 @@ async function main() {
 
   /** BENCH_AB: stack A (as configured) against stack B (A's environment plus BENCH_AB), slice by slice. */
   async function compareStacks(phases) {
-    const databaseB = `${DATABASE_NAME}_b`;
     const stackB = await startStack({
       quiet: true,
       skipBuild: true,
@@ -467,13 +482,13 @@ async function main() {
       env: {
         ...stackEnv,
         ...AB_ENV,
-        DATABASE_URL: await freshDatabase(databaseB),
+        DATABASE_URL: await freshDatabase(DATABASE_NAME_B),
         TRANSPORT_KEY_PREFIX: `${KEY_PREFIX}b:`,
       },
     });
     const gatewayB = { ...gateway, origins: stackB.urls };
     await load({ ...gatewayB, body, concurrency: 8, seconds: 2 });
-    const pidsB = stackB.services.map((s) => ({ name: s.name, label: s.label, pid: s.child.pid }));
+    const pidsB = processesOf(stackB);
     console.log(
       `\nA/B (${SECONDS}s per phase in ${SLICES} slices each; B: ${process.env.BENCH_AB}; ${process.env.BENCH_NOTE ?? ''})`,
     );
@@ -501,11 +516,6 @@ async function main() {
       );
     }
     await stackB.stop();
-    await stack.stop();
-    await mock.close();
-    await deleteKeys(REDIS_URL, KEY_PREFIX);
-    await adminQuery(`DROP DATABASE IF EXISTS "${DATABASE_NAME}" WITH (FORCE)`);
-    await adminQuery(`DROP DATABASE IF EXISTS "${databaseB}" WITH (FORCE)`);
   }
 
   const smallPhases = BODIES_ONLY
@@ -518,6 +528,7 @@ async function main() {
       ].filter(([label]) => !SMALL_PHASES || SMALL_PHASES.includes(label));
   if (AB_ENV) {
     await compareStacks(smallPhases);
+    await tearDown();
     return;
   }
   const rows = [];
@@ -653,8 +664,7 @@ async function main() {
   }
 
   const largeRss = pids.map(({ name, label, pid }) => ({ name, label, mb: peakRssMb(pid) }));
-  if (bodyRows.length > 0) printBodies();
-  function printBodies() {
+  if (bodyRows.length > 0) {
     console.log(
       `\nLarge bodies (a coding agent's turn: system prompt, tools, tool calls and results; concurrency ${BODY_CONCURRENCY}, not streamed, ` +
         `same format in and out, model renamed by alias; ${BODY_SECONDS}s per phase; ${process.env.BENCH_NOTE ?? ''})`,
@@ -707,10 +717,7 @@ async function main() {
       stack: { urls: stack.urls, clientKey: CLIENT_KEY, stop: stack.stop, rows, bodyRows, smallRss, largeRss },
     });
   }
-  await stack.stop();
-  await mock.close();
-  await deleteKeys(REDIS_URL, KEY_PREFIX);
-  await adminQuery(`DROP DATABASE IF EXISTS "${DATABASE_NAME}" WITH (FORCE)`);
+  await tearDown();
   if (BODIES_ONLY || SMALL_ONLY) return;
 
   // The scheduler's pick and the format codecs, measured alone (issues 3 and 4).
